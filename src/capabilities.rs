@@ -1,0 +1,73 @@
+//! What trustid serves and supports, in one place: the router mounts these
+//! paths and discovery advertises these values, so the two cannot drift.
+
+use serde_json::{Value, json};
+
+use crate::config::Settings;
+use crate::domain::claims;
+use crate::domain::client::{AuthMethod, DeliveryMode, SigningAlg};
+use crate::domain::scope;
+
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+pub const JWKS_PATH: &str = "/jwks";
+pub const AUTHORIZE_PATH: &str = "/authorize";
+pub const BACKCHANNEL_PATH: &str = "/bc-authorize";
+pub const TOKEN_PATH: &str = "/token";
+pub const USERINFO_PATH: &str = "/userinfo";
+pub const OPENAPI_PATH: &str = "/openapi.yaml";
+pub const DEVICES_PATH: &str = "/device/v1/devices";
+pub const INBOX_PATH: &str = "/device/v1/inbox";
+pub const DECISION_PATH: &str = "/device/v1/transactions/{id}/decision";
+
+/// CIBA Core §4.
+pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
+
+/// The JWT members every ID token carries, besides the evidence claims.
+const STANDARD_CLAIMS: [&str; 9] = [
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "acr",
+    "email",
+    "phone_number",
+];
+
+/// `/.well-known/openid-configuration` (OIDC Discovery §3, CIBA §4).
+pub fn discovery(settings: &Settings) -> Value {
+    let base = settings.issuer_base();
+    let url = |path: &str| format!("{base}{path}");
+    let claims: Vec<&str> = STANDARD_CLAIMS
+        .into_iter()
+        .chain(claims::oidc_claim_names())
+        .collect();
+    json!({
+        "issuer": settings.issuer,
+        // OIDC Discovery requires an authorization endpoint. trustid is
+        // CIBA-only: it answers every front-channel request with an error,
+        // and response_types_supported is accordingly empty.
+        "authorization_endpoint": url(AUTHORIZE_PATH),
+        "token_endpoint": url(TOKEN_PATH),
+        "userinfo_endpoint": url(USERINFO_PATH),
+        "jwks_uri": url(JWKS_PATH),
+        "backchannel_authentication_endpoint": url(BACKCHANNEL_PATH),
+        "backchannel_token_delivery_modes_supported":
+            DeliveryMode::SUPPORTED.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "backchannel_user_code_parameter_supported": false,
+        "grant_types_supported": [CIBA_GRANT],
+        "response_types_supported": [],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported":
+            SigningAlg::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "token_endpoint_auth_methods_supported":
+            AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "scopes_supported": scope::SUPPORTED,
+        "acr_values_supported": scope::ACR_VALUES,
+        "claims_supported": claims,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    })
+}

@@ -1,0 +1,208 @@
+//! Settings: built-in defaults, then an optional TOML file, then `TRUSTID_*`
+//! environment variables. Validated once at start-up; a bad value stops the
+//! process with a message naming the setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Every setting trustid reads. Durations are whole seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The issuer identifier; every endpoint URL is derived from it.
+    pub issuer: String,
+    /// Address the HTTP server binds.
+    pub listen: String,
+    /// `sqlite://path` (default) or `postgres://...`.
+    pub database_url: String,
+    /// Where the signing keys live; created on first start.
+    pub keys_dir: PathBuf,
+    /// Dev mode: http issuer and loopback callbacks allowed anywhere.
+    pub dev: bool,
+    /// Lifetime of access tokens.
+    pub access_token_ttl: i64,
+    /// Lifetime of ID tokens.
+    pub id_token_ttl: i64,
+    /// Minimum seconds between two token polls (CIBA §7.3 `interval`).
+    pub poll_interval: i64,
+    /// `expires_in` of a backchannel request that names no `requested_expiry`.
+    pub request_expiry: i64,
+    /// Upper bound for `requested_expiry`; larger values are clamped.
+    pub max_request_expiry: i64,
+    /// How long a device may take between fetching a challenge and deciding.
+    pub challenge_ttl: i64,
+    /// Accepted clock difference for device proofs and decisions.
+    pub device_clock_skew: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://trustid.db".into(),
+            keys_dir: PathBuf::from("keys"),
+            dev: false,
+            access_token_ttl: 3600,
+            id_token_ttl: 3600,
+            poll_interval: 5,
+            request_expiry: 300,
+            max_request_expiry: 1800,
+            challenge_ttl: 300,
+            device_clock_skew: 120,
+        }
+    }
+}
+
+/// A setting that cannot be used, with the setting's name.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{name}`: {reason}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> SettingsError {
+    SettingsError {
+        name,
+        reason: reason.into(),
+    }
+}
+
+impl Settings {
+    /// Reads defaults, `file` (if it exists) and `TRUSTID_*` variables.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let path = file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| "trustid.toml".into());
+        if path.exists() {
+            figment = figment.merge(Toml::file(&path));
+        } else if file.is_some() {
+            anyhow::bail!("config file {} does not exist", path.display());
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("TRUSTID_").ignore(&["config", "log"]))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value that figment's types cannot.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let issuer = Url::parse(&self.issuer).map_err(|e| invalid("issuer", e.to_string()))?;
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(invalid("issuer", "must not have a query or fragment"));
+        }
+        match issuer.scheme() {
+            "https" => {}
+            // A loopback issuer cannot be reached by anyone else, so a local
+            // trial works without dev mode; anything else must be https.
+            "http" if self.dev || is_loopback_url(&issuer) => {}
+            _ => {
+                return Err(invalid(
+                    "issuer",
+                    "must be https (http only on loopback or with dev = true)",
+                ));
+            }
+        }
+        self.listen
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("listen", format!("{e} (expected host:port)")))?;
+        if !(self.database_url.starts_with("sqlite:")) {
+            return Err(invalid(
+                "database_url",
+                "only sqlite:// URLs are supported by this build",
+            ));
+        }
+        positive("access_token_ttl", self.access_token_ttl)?;
+        positive("id_token_ttl", self.id_token_ttl)?;
+        positive("request_expiry", self.request_expiry)?;
+        positive("challenge_ttl", self.challenge_ttl)?;
+        positive("device_clock_skew", self.device_clock_skew)?;
+        if !(1..=21_600).contains(&self.poll_interval) {
+            return Err(invalid("poll_interval", "must be between 1 and 21600"));
+        }
+        if self.max_request_expiry < self.request_expiry {
+            return Err(invalid(
+                "max_request_expiry",
+                "must not be smaller than request_expiry",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The issuer without a trailing slash, the base of every endpoint URL.
+    pub fn issuer_base(&self) -> &str {
+        self.issuer.trim_end_matches('/')
+    }
+}
+
+fn positive(name: &'static str, value: i64) -> Result<(), SettingsError> {
+    if value > 0 {
+        Ok(())
+    } else {
+        Err(invalid(name, "must be a positive number of seconds"))
+    }
+}
+
+/// True for `localhost`, 127.0.0.0/8 and `[::1]`.
+pub fn is_loopback_url(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        type Mutation = fn(&mut Settings);
+        let cases: Vec<(Mutation, &str)> = vec![
+            (|s| s.issuer = "not a url".into(), "issuer"),
+            (|s| s.issuer = "http://idp.example.com".into(), "issuer"),
+            (
+                |s| s.issuer = "https://idp.example.com/?x=1".into(),
+                "issuer",
+            ),
+            (|s| s.listen = "localhost".into(), "listen"),
+            (|s| s.database_url = "mysql://x".into(), "database_url"),
+            (|s| s.poll_interval = 0, "poll_interval"),
+            (|s| s.access_token_ttl = -1, "access_token_ttl"),
+            (|s| s.max_request_expiry = 10, "max_request_expiry"),
+        ];
+        for (mutate, name) in cases {
+            let mut s = Settings::default();
+            mutate(&mut s);
+            let err = s.validate().expect_err(name);
+            assert_eq!(err.name, name);
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn http_issuer_is_accepted_in_dev_mode() {
+        let s = Settings {
+            issuer: "http://idp.internal:8080".into(),
+            dev: true,
+            ..Settings::default()
+        };
+        assert!(s.validate().is_ok());
+    }
+}

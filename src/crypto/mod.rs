@@ -1,0 +1,7 @@
+//! Keys, signatures and secrets. No HTTP here.
+
+pub mod device_jws;
+pub mod id_token;
+pub mod keys;
+pub mod p256_jwk;
+pub mod secret;

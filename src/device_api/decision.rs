@@ -1,0 +1,177 @@
+//! `POST /device/v1/transactions/{id}/decision`: the device approves or
+//! denies with a JWS signed by its auth key (format in `crypto::device_jws`).
+//! A forged signature, a foreign or reused nonce, a message hash that does
+//! not match what was shown, or a device of another user is refused and
+//! counted as a failed attempt; nothing else changes.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::proof::Proven;
+use crate::crypto::device_jws::{self, JwsError};
+use crate::crypto::p256_jwk::P256Jwk;
+use crate::domain::binding_message::ActionContext;
+use crate::domain::device::Device;
+use crate::domain::transaction::{Decision, Phase, Transaction};
+use crate::state::AppState;
+use crate::store::{DecideOutcome, DecisionWrite};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    decision_jws: String,
+}
+
+/// A refusal that counts as a failed attempt of the device and the user.
+async fn failed(state: &AppState, device: &Device, txn: &Transaction, err: ApiError) -> ApiError {
+    match state
+        .store
+        .record_failed_attempt(&device.id, Some(&txn.user_id), Some(&txn.id))
+        .await
+    {
+        Ok(()) => {
+            tracing::warn!(device_id = %device.id, transaction_id = %txn.id, reason = err.code, "failed device attempt");
+            err
+        }
+        Err(e) => ApiError::from(e),
+    }
+}
+
+pub async fn decide(
+    State(state): State<AppState>,
+    Path(txn_id): Path<String>,
+    proven: Proven,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let device = proven.active_device(&state).await?;
+    let txn = state.store.transaction(&txn_id).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_transaction",
+            "no transaction has this id",
+        )
+    })?;
+    let body: DecisionBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_request",
+            format!("body must be {{\"decision_jws\": <compact JWS>}}: {e}"),
+        )
+    })?;
+    let jws = body.decision_jws.as_str();
+    device_jws::check_decision_shape(jws)
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+
+    if device.user_id.as_deref() != Some(txn.user_id.as_str()) {
+        let err = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "device_not_bound",
+            "this device is not bound to the user of the transaction",
+        );
+        return Err(failed(&state, &device, &txn, err).await);
+    }
+    let auth_key = P256Jwk::from_json(&device.auth_key).map_err(|e| ApiError::server_error(e.0))?;
+    let now = state.clock.now();
+    let signed =
+        match device_jws::verify_decision(jws, &auth_key, now, state.settings.device_clock_skew) {
+            Ok(signed) => signed,
+            Err(JwsError::BadSignature) => {
+                let err = ApiError::bad_request(
+                    "invalid_signature",
+                    "the decision is not signed by this device's auth key",
+                );
+                return Err(failed(&state, &device, &txn, err).await);
+            }
+            Err(e) => return Err(ApiError::bad_request("invalid_decision", e.to_string())),
+        };
+    if signed.txn != txn.id {
+        return Err(ApiError::bad_request(
+            "invalid_decision",
+            "txn in the decision does not match the URL",
+        ));
+    }
+
+    let challenge = state.store.challenge(&signed.nonce).await?;
+    match challenge {
+        Some(c) if c.transaction_id == txn.id && c.device_id == device.id => {
+            if c.used_at.is_some() {
+                let err = ApiError::new(
+                    StatusCode::CONFLICT,
+                    "nonce_replayed",
+                    "this nonce was used already",
+                );
+                return Err(failed(&state, &device, &txn, err).await);
+            }
+            if c.expires_at <= now {
+                return Err(ApiError::bad_request(
+                    "nonce_expired",
+                    "the nonce expired; fetch the inbox again",
+                ));
+            }
+        }
+        _ => {
+            let err = ApiError::bad_request(
+                "invalid_nonce",
+                "the nonce was not issued to this device for this transaction",
+            );
+            return Err(failed(&state, &device, &txn, err).await);
+        }
+    }
+    if signed.bm_hash != device_jws::bm_hash(&txn.display_text) {
+        let err = ApiError::bad_request(
+            "message_mismatch",
+            "bm_hash does not match the text of this transaction",
+        );
+        return Err(failed(&state, &device, &txn, err).await);
+    }
+    txn.can_decide(now).map_err(refusal)?;
+
+    let associate = match (signed.decision, txn.context, &txn.app_id) {
+        (Decision::Approve, ActionContext::Provisioning, Some(app)) => {
+            Some((txn.user_id.as_str(), app.as_str()))
+        }
+        _ => None,
+    };
+    let write = DecisionWrite {
+        transaction_id: &txn.id,
+        nonce: &signed.nonce,
+        device_id: &device.id,
+        outcome: signed.decision.outcome(),
+        now,
+        associate,
+    };
+    match state.store.decide(&write).await? {
+        DecideOutcome::Decided => {}
+        DecideOutcome::NonceRejected => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "nonce_replayed",
+                "this nonce was used already",
+            ));
+        }
+        DecideOutcome::NotPending => return Err(refusal(Phase::Approved)),
+    }
+    tracing::info!(device_id = %device.id, transaction_id = %txn.id, decision = signed.decision.as_str(), "decision recorded");
+    Ok(Json(
+        json!({"transaction_id": txn.id, "status": signed.decision.outcome().as_str()}),
+    ))
+}
+
+fn refusal(phase: Phase) -> ApiError {
+    match phase {
+        Phase::Expired => ApiError::new(
+            StatusCode::GONE,
+            "transaction_expired",
+            "the transaction has expired",
+        ),
+        _ => ApiError::new(
+            StatusCode::CONFLICT,
+            "already_decided",
+            "the transaction has been decided already",
+        ),
+    }
+}

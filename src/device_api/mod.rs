@@ -1,0 +1,9 @@
+//! The device's door (mobile SDK → trustid): key registration, the inbox of
+//! pending requests, and signed decisions. Every request carries a proof
+//! signed with the device key; errors use the API error schema.
+
+pub mod decision;
+pub mod error;
+pub mod inbox;
+pub mod proof;
+pub mod register;

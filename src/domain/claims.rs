@@ -1,0 +1,197 @@
+//! The evidence claims of seed 003: one table maps each piece of evidence to
+//! its OIDC claim name and its SAML attribute name, so the ID token, userinfo
+//! and the SAML export can never disagree. Values are computed from the
+//! transaction, the user and the devices; nothing is stored twice.
+
+use serde_json::{Value, json};
+
+use super::transaction::{Status, Transaction};
+use super::user::User;
+
+/// How trustid authenticated the user: a decision signed on the bound device.
+pub const AUTHENTICATION_METHOD: &str = "device_signature";
+
+/// One row of the seed's claim table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    AuthenticationMethod,
+    AuthenticationStatus,
+    BindingMessage,
+    DeviceId,
+    DeviceForFailedAttempt,
+    DeviceFailedAttempt,
+    TransactionEndTime,
+    TransactionId,
+    TransactionStartTime,
+    TransactionType,
+    UserId,
+    UserIdForFailedAttempt,
+    UserFailedAttempts,
+}
+
+/// `(evidence, OIDC claim, SAML attribute)`, in the seed's order. The seed
+/// prints `trust.authentication_status` on the method row too; the method
+/// claim is `trust.authentication_method`, matching its SAML name.
+pub const TABLE: [(Evidence, &str, &str); 13] = [
+    (
+        Evidence::AuthenticationMethod,
+        "trust.authentication_method",
+        "TRUST.AUTHENTICATION_METHOD",
+    ),
+    (
+        Evidence::AuthenticationStatus,
+        "trust.authentication_status",
+        "TRUST.AUTHENTICATION_STATUS",
+    ),
+    (
+        Evidence::BindingMessage,
+        "trustid.binding_message",
+        "TRUST.BINDING_MESSAGE",
+    ),
+    (Evidence::DeviceId, "trustid.deviceid", "TRUSTID.DEVICEID"),
+    (
+        Evidence::DeviceForFailedAttempt,
+        "trustid.device_for_failed_attempt",
+        "TRUSTID.DEVICEID_FOR_FAILED_ATTEMPT",
+    ),
+    (
+        Evidence::DeviceFailedAttempt,
+        "trustid.device_failed_attempt",
+        "TRUSTID.DEVICEID_FAILED_ATTEMPT",
+    ),
+    (
+        Evidence::TransactionEndTime,
+        "trustid.transaction_end_time",
+        "TRUSTID.TRANSACTION_END_TIME",
+    ),
+    (
+        Evidence::TransactionId,
+        "trustid.transaction_id",
+        "TRUSTID.TRANSACTION_ID",
+    ),
+    (
+        Evidence::TransactionStartTime,
+        "trustid.transaction_start_time",
+        "TRUSTID.TRANSACTION_START_TIME",
+    ),
+    (
+        Evidence::TransactionType,
+        "trustid.transaction_type",
+        "TRUSTID.TRANSACTION_TYPE",
+    ),
+    (Evidence::UserId, "trustid.userid", "TRUSTID.USERID"),
+    (
+        Evidence::UserIdForFailedAttempt,
+        "trustid.userid_for_failed_attempt",
+        "TRUSTID.USERID_FOR_FAILED_ATTEMPT",
+    ),
+    (
+        Evidence::UserFailedAttempts,
+        "trustid.user_failed_attempts",
+        "TRUSTID.USER_FAILED_ATTEMPTS",
+    ),
+];
+
+impl Evidence {
+    pub fn oidc_name(self) -> &'static str {
+        Self::row(self).1
+    }
+
+    pub fn saml_name(self) -> &'static str {
+        Self::row(self).2
+    }
+
+    fn row(self) -> &'static (Evidence, &'static str, &'static str) {
+        // The table lists every variant once; `evidence_table_covers_every_variant` holds it.
+        TABLE.iter().find(|r| r.0 == self).unwrap_or(&TABLE[0])
+    }
+}
+
+/// Every OIDC claim name of the table, for discovery's `claims_supported`.
+pub fn oidc_claim_names() -> impl Iterator<Item = &'static str> {
+    TABLE.iter().map(|r| r.1)
+}
+
+/// What the evidence is computed from.
+pub struct Sources<'a> {
+    pub transaction: &'a Transaction,
+    pub user: &'a User,
+    /// Failed-attempt count of the device that last failed on this transaction.
+    pub failed_device_attempts: Option<i64>,
+}
+
+/// The evidence of one transaction. Absent facts (no failed attempt, no
+/// decision yet) are left out rather than sent as empty strings.
+pub fn evidence(src: &Sources<'_>) -> Vec<(Evidence, Value)> {
+    let t = src.transaction;
+    let status = match t.status {
+        Status::Approved | Status::Consumed => "approved",
+        Status::Denied => "denied",
+        Status::Pending => "pending",
+    };
+    let mut out = vec![
+        (Evidence::AuthenticationMethod, json!(AUTHENTICATION_METHOD)),
+        (Evidence::AuthenticationStatus, json!(status)),
+        (Evidence::BindingMessage, json!(t.display_text)),
+    ];
+    if let Some(device) = &t.device_id {
+        out.push((Evidence::DeviceId, json!(device)));
+    }
+    if let Some(failed) = &t.failed_device_id {
+        out.push((Evidence::DeviceForFailedAttempt, json!(failed)));
+    }
+    out.push((
+        Evidence::DeviceFailedAttempt,
+        json!(src.failed_device_attempts.unwrap_or(0)),
+    ));
+    if let Some(end) = t.decided_at {
+        out.push((Evidence::TransactionEndTime, json!(end)));
+    }
+    out.push((Evidence::TransactionId, json!(t.id)));
+    out.push((Evidence::TransactionStartTime, json!(t.created_at)));
+    out.push((Evidence::TransactionType, json!(t.context.as_str())));
+    out.push((Evidence::UserId, json!(src.user.id)));
+    if t.failed_attempts > 0 {
+        out.push((Evidence::UserIdForFailedAttempt, json!(src.user.id)));
+    }
+    out.push((
+        Evidence::UserFailedAttempts,
+        json!(src.user.failed_attempts),
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_table_covers_every_variant() {
+        let all = [
+            Evidence::AuthenticationMethod,
+            Evidence::AuthenticationStatus,
+            Evidence::BindingMessage,
+            Evidence::DeviceId,
+            Evidence::DeviceForFailedAttempt,
+            Evidence::DeviceFailedAttempt,
+            Evidence::TransactionEndTime,
+            Evidence::TransactionId,
+            Evidence::TransactionStartTime,
+            Evidence::TransactionType,
+            Evidence::UserId,
+            Evidence::UserIdForFailedAttempt,
+            Evidence::UserFailedAttempts,
+        ];
+        for e in all {
+            assert_eq!(TABLE.iter().filter(|r| r.0 == e).count(), 1, "{e:?}");
+        }
+        assert_eq!(
+            Evidence::DeviceFailedAttempt.saml_name(),
+            "TRUSTID.DEVICEID_FAILED_ATTEMPT"
+        );
+        assert_eq!(
+            Evidence::AuthenticationMethod.oidc_name(),
+            "trust.authentication_method"
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! Devices: two P-256 public keys and the user they are bound to.
+
+use super::client::str_enum;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    /// Registered its keys, not yet bound to a user.
+    Inactive,
+    Active,
+    Locked,
+    Removed,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Inactive => "inactive",
+            DeviceStatus::Active => "active",
+            DeviceStatus::Locked => "locked",
+            DeviceStatus::Removed => "removed",
+        }
+    }
+}
+
+str_enum!(
+    DeviceStatus,
+    "device status",
+    [
+        DeviceStatus::Inactive,
+        DeviceStatus::Active,
+        DeviceStatus::Locked,
+        DeviceStatus::Removed
+    ]
+);
+
+#[derive(Debug, Clone)]
+pub struct Device {
+    /// RFC 7638 thumbprint of the device key.
+    pub id: String,
+    /// Public JWK (JSON text) that proves the device's requests.
+    pub device_key: String,
+    /// Public JWK (JSON text) that signs decisions.
+    pub auth_key: String,
+    pub user_id: Option<String>,
+    pub status: DeviceStatus,
+    pub failed_attempts: i64,
+    pub created_at: i64,
+}

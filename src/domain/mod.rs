@@ -1,0 +1,10 @@
+//! Pure types and rules: no I/O, no HTTP. Every string from the network is
+//! turned into one of these at the edge.
+
+pub mod binding_message;
+pub mod claims;
+pub mod client;
+pub mod device;
+pub mod scope;
+pub mod transaction;
+pub mod user;

@@ -1,0 +1,38 @@
+//! End users, named by the relying party's own identifier.
+
+use super::client::str_enum;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    Active,
+    Locked,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Locked => "locked",
+        }
+    }
+}
+
+str_enum!(
+    UserStatus,
+    "user status",
+    [UserStatus::Active, UserStatus::Locked]
+);
+
+#[derive(Debug, Clone)]
+pub struct User {
+    /// The relying party's user identifier; also the ID token `sub`.
+    pub id: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub status: UserStatus,
+    /// Failed device decisions against this user's transactions.
+    pub failed_attempts: i64,
+    pub created_at: i64,
+}

@@ -1,0 +1,164 @@
+//! The OAuth/OIDC face's error: RFC 6749 §5.2 / CIBA §13 JSON with the
+//! status each code calls for. `description` goes on the wire; internal
+//! failures become `server_error` with a fixed text and are only logged.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnknownUserId,
+    InvalidBindingMessage,
+    AccessDenied,
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
+    InvalidToken,
+    ServerError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::UnknownUserId => "unknown_user_id",
+            ErrorCode::InvalidBindingMessage => "invalid_binding_message",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::ServerError => "server_error",
+        }
+    }
+
+    /// CIBA §13 and RFC 6749 §5.2: 400 unless said otherwise. `invalid_client`
+    /// is always 401 (one conformance test insists on it).
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+            ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// How the failed request authenticated, for the `WWW-Authenticate` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    None,
+    /// The client used HTTP Basic (RFC 6749 §5.2).
+    Basic,
+    /// A bearer access token was refused (RFC 6750 §3).
+    Bearer,
+}
+
+#[derive(Debug)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: Cow<'static, str>,
+    pub challenge: Challenge,
+}
+
+macro_rules! constructors {
+    ($($name:ident => $code:ident),+ $(,)?) => {
+        impl OAuthError {
+            $(pub fn $name(description: impl Into<Cow<'static, str>>) -> Self {
+                Self::new(ErrorCode::$code, description)
+            })+
+        }
+    };
+}
+
+constructors! {
+    invalid_request => InvalidRequest,
+    invalid_client => InvalidClient,
+    invalid_grant => InvalidGrant,
+    invalid_scope => InvalidScope,
+    unauthorized_client => UnauthorizedClient,
+    unsupported_grant_type => UnsupportedGrantType,
+    unknown_user_id => UnknownUserId,
+    invalid_binding_message => InvalidBindingMessage,
+    access_denied => AccessDenied,
+    authorization_pending => AuthorizationPending,
+    slow_down => SlowDown,
+    expired_token => ExpiredToken,
+    invalid_token => InvalidToken,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            challenge: Challenge::None,
+        }
+    }
+
+    /// An internal failure: logged with its cause, answered with a fixed text.
+    pub fn server_error(source: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %source, "internal error");
+        Self::new(
+            ErrorCode::ServerError,
+            "the server could not complete the request",
+        )
+    }
+
+    pub fn with_challenge(mut self, challenge: Challenge) -> Self {
+        self.challenge = challenge;
+        self
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        Self::server_error(e)
+    }
+}
+
+impl From<anyhow::Error> for OAuthError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::server_error(e)
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body =
+            Json(json!({"error": self.code.as_str(), "error_description": self.description}));
+        let mut res = (self.code.status(), body).into_response();
+        let headers = res.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        let challenge = match (self.challenge, self.code) {
+            (Challenge::Basic, _) => Some(r#"Basic realm="trustid""#.to_owned()),
+            (Challenge::Bearer, code) => Some(format!(
+                r#"Bearer realm="trustid", error="{}""#,
+                code.as_str()
+            )),
+            (Challenge::None, _) => None,
+        };
+        if let Some(value) = challenge.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        res
+    }
+}

@@ -1,0 +1,47 @@
+//! trustid: an OpenID Connect CIBA authorization server that reaches the
+//! user's bound phone and returns a decision the phone signed.
+//!
+//! This file builds the router from an [`AppState`]; nothing else.
+
+pub mod admin;
+pub mod capabilities;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod device_api;
+pub mod domain;
+pub mod error;
+pub mod oidc;
+pub mod server;
+pub mod state;
+pub mod store;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use capabilities as paths;
+pub use state::AppState;
+
+/// Every route trustid serves.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(paths::DISCOVERY_PATH, get(oidc::discovery::describe))
+        .route(paths::JWKS_PATH, get(oidc::jwks::publish))
+        .route(
+            paths::AUTHORIZE_PATH,
+            get(oidc::authorize::refuse).post(oidc::authorize::refuse),
+        )
+        .route(paths::BACKCHANNEL_PATH, post(oidc::backchannel::authorize))
+        .route(paths::TOKEN_PATH, post(oidc::token::exchange))
+        .route(
+            paths::USERINFO_PATH,
+            get(oidc::userinfo::describe_user).post(oidc::userinfo::describe_user),
+        )
+        .route(paths::OPENAPI_PATH, get(oidc::openapi::serve))
+        .route(paths::DEVICES_PATH, post(device_api::register::enroll))
+        .route(paths::INBOX_PATH, get(device_api::inbox::list))
+        .route(paths::DECISION_PATH, post(device_api::decision::decide))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,10 @@
+//! `GET /jwks`: the public halves of trustid's signing keys.
+
+use axum::extract::State;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+pub async fn publish(State(state): State<AppState>) -> Response {
+    super::cached_json(state.jwks_json.clone())
+}

@@ -1,0 +1,86 @@
+//! Enforces the poll `interval` (CIBA §7.3, §11 `slow_down`) without touching
+//! the database: the last poll time only speeds things up and may be lost on
+//! restart (the client then simply gets one poll for free).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Seconds added to the interval after each `slow_down` (RFC 8628 §3.5).
+pub const SLOW_DOWN_STEP: i64 = 5;
+const PRUNE_EVERY: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pending,
+    SlowDown,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    last_ms: i64,
+    interval_s: i64,
+    expires_at: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct PollGate {
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl PollGate {
+    /// Records a poll of a pending transaction and says whether it came too early.
+    pub fn check(&self, txn_id: &str, interval_s: i64, expires_at: i64, now_ms: i64) -> Verdict {
+        let Ok(mut slots) = self.slots.lock() else {
+            return Verdict::Pending;
+        };
+        if slots.len() >= PRUNE_EVERY && !slots.contains_key(txn_id) {
+            let now_s = now_ms.div_euclid(1000);
+            slots.retain(|_, s| s.expires_at > now_s);
+        }
+        match slots.get_mut(txn_id) {
+            None => {
+                slots.insert(
+                    txn_id.to_owned(),
+                    Slot {
+                        last_ms: now_ms,
+                        interval_s,
+                        expires_at,
+                    },
+                );
+                Verdict::Pending
+            }
+            Some(slot) if now_ms < slot.last_ms + slot.interval_s * 1000 => {
+                slot.interval_s += SLOW_DOWN_STEP;
+                slot.last_ms = now_ms;
+                Verdict::SlowDown
+            }
+            Some(slot) => {
+                slot.last_ms = now_ms;
+                Verdict::Pending
+            }
+        }
+    }
+
+    /// Drops what is kept for a transaction that no longer takes polls.
+    pub fn forget(&self, txn_id: &str) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.remove(txn_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn early_polls_slow_down_and_the_interval_grows() {
+        let gate = PollGate::default();
+        assert_eq!(gate.check("t", 5, 999, 0), Verdict::Pending);
+        assert_eq!(gate.check("t", 5, 999, 4_999), Verdict::SlowDown);
+        // Now 10 s are required from the last poll.
+        assert_eq!(gate.check("t", 5, 999, 4_999 + 9_000), Verdict::SlowDown);
+        assert_eq!(gate.check("t", 5, 999, 13_999 + 15_000), Verdict::Pending);
+        assert_eq!(gate.check("other", 5, 999, 13_999), Verdict::Pending);
+    }
+}

@@ -1,0 +1,51 @@
+//! `GET|POST /userinfo` (OIDC Core §5.3): the ID token's user claims, for a
+//! valid access token sent as `Authorization: Bearer` (RFC 6750 §2.1).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde_json::Value;
+
+use crate::crypto::id_token;
+use crate::crypto::secret;
+use crate::domain::claims::Sources;
+use crate::error::{Challenge, OAuthError};
+use crate::state::AppState;
+
+pub async fn describe_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, OAuthError> {
+    let refuse =
+        |why: &'static str| OAuthError::invalid_token(why).with_challenge(Challenge::Bearer);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .ok_or_else(|| refuse("an access token is required as Authorization: Bearer"))?;
+    let record = state
+        .store
+        .access_token(&secret::digest(token))
+        .await?
+        .filter(|t| !t.revoked && t.expires_at > state.clock.now())
+        .ok_or_else(|| refuse("the access token is invalid, expired or revoked"))?;
+    let store = &state.store;
+    let (Some(txn), Some(user)) = (
+        store.transaction(&record.transaction_id).await?,
+        store.user(&record.user_id).await?,
+    ) else {
+        return Err(refuse("the access token no longer names a user"));
+    };
+    let failed_device_attempts = match &txn.failed_device_id {
+        Some(id) => store.device(id).await?.map(|d| d.failed_attempts),
+        None => None,
+    };
+    let claims = id_token::user_claims(&Sources {
+        transaction: &txn,
+        user: &user,
+        failed_device_attempts,
+    });
+    Ok(super::no_store_json(StatusCode::OK, Value::Object(claims)))
+}

@@ -1,0 +1,34 @@
+//! `trustid serve`: open the store, load the keys, listen.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::clock::SystemClock;
+use crate::config::Settings;
+use crate::crypto::keys::SigningKeys;
+use crate::{AppState, router, store};
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = store::open(&settings.database_url).await?;
+    let keys = SigningKeys::load_or_generate(&settings.keys_dir)?;
+    let listen = settings.listen.clone();
+    let issuer = settings.issuer.clone();
+    let state = AppState::new(settings, store, keys, Arc::new(SystemClock));
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!("trustid listening on {listen}");
+    println!("issuer: {issuer}");
+    println!(
+        "discovery: {}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    println!("add a client: trustid clients add --name \"My bank\"");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

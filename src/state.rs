@@ -1,0 +1,49 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::keys::SigningKeys;
+use crate::oidc::poll_gate::PollGate;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<SigningKeys>,
+    pub clock: Arc<dyn Clock>,
+    pub polls: Arc<PollGate>,
+    /// Discovery and JWKS never change while running: serialised once.
+    pub discovery_json: Bytes,
+    pub jwks_json: Bytes,
+}
+
+impl AppState {
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        keys: SigningKeys,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let discovery_json = Bytes::from(crate::capabilities::discovery(&settings).to_string());
+        let jwks_json = Bytes::from(keys.jwks().to_string());
+        Self {
+            settings: Arc::new(settings),
+            store,
+            keys: Arc::new(keys),
+            clock,
+            polls: Arc::new(PollGate::default()),
+            discovery_json,
+            jwks_json,
+        }
+    }
+
+    /// An endpoint's absolute URL under the issuer.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.settings.issuer_base(), path)
+    }
+}

@@ -1,0 +1,195 @@
+//! Row types as the database returns them, and their checked conversion into
+//! domain values (enums are stored as text with CHECK constraints).
+
+use sqlx::FromRow;
+
+use super::{AccessToken, Challenge, StoreError};
+use crate::domain::binding_message::ActionContext;
+use crate::domain::client::Client;
+use crate::domain::device::Device;
+use crate::domain::transaction::Transaction;
+use crate::domain::user::User;
+
+fn parse<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, StoreError> {
+    value.parse().map_err(StoreError::Corrupt)
+}
+
+#[derive(FromRow)]
+pub struct ClientRow {
+    id: String,
+    name: String,
+    secret_digest: String,
+    auth_method: String,
+    delivery_mode: String,
+    id_token_alg: String,
+    created_at: i64,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+    fn try_from(r: ClientRow) -> Result<Self, StoreError> {
+        Ok(Client {
+            auth_method: parse(&r.auth_method)?,
+            delivery_mode: parse(&r.delivery_mode)?,
+            id_token_alg: parse(&r.id_token_alg)?,
+            id: r.id,
+            name: r.name,
+            secret_digest: r.secret_digest,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub struct UserRow {
+    id: String,
+    email: Option<String>,
+    phone: Option<String>,
+    status: String,
+    failed_attempts: i64,
+    created_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            status: parse(&r.status)?,
+            id: r.id,
+            email: r.email,
+            phone: r.phone,
+            failed_attempts: r.failed_attempts,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub struct DeviceRow {
+    id: String,
+    device_key: String,
+    auth_key: String,
+    user_id: Option<String>,
+    status: String,
+    failed_attempts: i64,
+    created_at: i64,
+}
+
+impl TryFrom<DeviceRow> for Device {
+    type Error = StoreError;
+    fn try_from(r: DeviceRow) -> Result<Self, StoreError> {
+        Ok(Device {
+            status: parse(&r.status)?,
+            id: r.id,
+            device_key: r.device_key,
+            auth_key: r.auth_key,
+            user_id: r.user_id,
+            failed_attempts: r.failed_attempts,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub struct TransactionRow {
+    id: String,
+    auth_req_digest: String,
+    client_id: String,
+    user_id: String,
+    context: String,
+    app_id: Option<String>,
+    display_text: String,
+    scope: String,
+    acr: Option<String>,
+    status: String,
+    created_at: i64,
+    expires_at: i64,
+    decided_at: Option<i64>,
+    poll_interval: i64,
+    device_id: Option<String>,
+    failed_attempts: i64,
+    failed_device_id: Option<String>,
+}
+
+impl TryFrom<TransactionRow> for Transaction {
+    type Error = StoreError;
+    fn try_from(r: TransactionRow) -> Result<Self, StoreError> {
+        let context = match r.context.as_str() {
+            "authentication" => ActionContext::Authentication,
+            "provisioning" => ActionContext::Provisioning,
+            other => return Err(StoreError::Corrupt(format!("context `{other}`"))),
+        };
+        Ok(Transaction {
+            status: parse(&r.status)?,
+            context,
+            id: r.id,
+            auth_req_digest: r.auth_req_digest,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            app_id: r.app_id,
+            display_text: r.display_text,
+            scope: r.scope,
+            acr: r.acr,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            decided_at: r.decided_at,
+            interval: r.poll_interval,
+            device_id: r.device_id,
+            failed_attempts: r.failed_attempts,
+            failed_device_id: r.failed_device_id,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub struct InboxRow {
+    #[sqlx(flatten)]
+    pub transaction: TransactionRow,
+    pub client_name: String,
+}
+
+#[derive(FromRow)]
+pub struct ChallengeRow {
+    nonce: String,
+    transaction_id: String,
+    device_id: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl From<ChallengeRow> for Challenge {
+    fn from(r: ChallengeRow) -> Self {
+        Challenge {
+            nonce: r.nonce,
+            transaction_id: r.transaction_id,
+            device_id: r.device_id,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub struct AccessTokenRow {
+    digest: String,
+    client_id: String,
+    user_id: String,
+    transaction_id: String,
+    scope: String,
+    expires_at: i64,
+    revoked: i64,
+}
+
+impl From<AccessTokenRow> for AccessToken {
+    fn from(r: AccessTokenRow) -> Self {
+        AccessToken {
+            digest: r.digest,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            transaction_id: r.transaction_id,
+            scope: r.scope,
+            expires_at: r.expires_at,
+            revoked: r.revoked != 0,
+        }
+    }
+}

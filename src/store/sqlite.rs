@@ -1,0 +1,434 @@
+//! The embedded default: SQLite in WAL mode through sqlx. The SQL uses `$N`
+//! placeholders and `ON CONFLICT`, which PostgreSQL reads the same way.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqlitePool, query, query_as};
+
+use super::rows::{
+    AccessTokenRow, ChallengeRow, ClientRow, DeviceRow, InboxRow, TransactionRow, UserRow,
+};
+use super::{
+    AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, InboxItem, Store,
+    StoreError, StoreResult,
+};
+use crate::domain::client::Client;
+use crate::domain::device::{Device, DeviceStatus};
+use crate::domain::transaction::Transaction;
+use crate::domain::user::User;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const TXN_COLUMNS: &str = "t.id, t.auth_req_digest, t.client_id, t.user_id, t.context, t.app_id, \
+     t.display_text, t.scope, t.acr, t.status, t.created_at, t.expires_at, t.decided_at, \
+     t.poll_interval, t.device_id, t.failed_attempts, t.failed_device_id";
+
+fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Backend(e),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and runs the migrations.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL is durable across process crashes; a power loss can
+            // lose the last commits but never corrupts the database.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .idle_timeout(None)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_client(&self, c: &Client) -> StoreResult<()> {
+        query(
+            "INSERT INTO clients (id, name, secret_digest, auth_method, delivery_mode, id_token_alg, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.secret_digest)
+        .bind(c.auth_method.as_str())
+        .bind(c.delivery_mode.as_str())
+        .bind(c.id_token_alg.as_str())
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("client id"))?;
+        Ok(())
+    }
+
+    async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+        let row: Option<ClientRow> = query_as("SELECT * FROM clients WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Client::try_from).transpose()
+    }
+
+    async fn insert_user(&self, u: &User, apps: &[String]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        query(
+            "INSERT INTO users (id, email, phone, status, failed_attempts, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&u.id)
+        .bind(&u.email)
+        .bind(&u.phone)
+        .bind(u.status.as_str())
+        .bind(u.failed_attempts)
+        .bind(u.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict("user id, email or phone"))?;
+        for app in apps {
+            query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(&u.id)
+                .bind(app)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = query_as("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn user_by_hint(&self, hint: &str) -> StoreResult<Option<User>> {
+        // The RP's own identifier wins over e-mail, e-mail over phone.
+        let row: Option<UserRow> = query_as(
+            "SELECT * FROM users WHERE id = $1 OR email = $1 OR phone = $1 \
+             ORDER BY CASE WHEN id = $1 THEN 0 WHEN email = $1 THEN 1 ELSE 2 END LIMIT 1",
+        )
+        .bind(hint)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(User::try_from).transpose()
+    }
+
+    async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool> {
+        let found: Option<(i64,)> =
+            query_as("SELECT 1 FROM user_apps WHERE user_id = $1 AND app_id = $2")
+                .bind(user_id)
+                .bind(app_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn active_device_count(&self, user_id: &str) -> StoreResult<i64> {
+        let (n,): (i64,) =
+            query_as("SELECT COUNT(*) FROM devices WHERE user_id = $1 AND status = 'active'")
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n)
+    }
+
+    async fn register_device(&self, d: &Device) -> StoreResult<(Device, bool)> {
+        let inserted = query(
+            "INSERT INTO devices (id, device_key, auth_key, user_id, status, failed_attempts, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&d.id)
+        .bind(&d.device_key)
+        .bind(&d.auth_key)
+        .bind(&d.user_id)
+        .bind(d.status.as_str())
+        .bind(d.failed_attempts)
+        .bind(d.created_at)
+        .execute(&self.pool)
+        .await?;
+        let device = self
+            .device(&d.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("device vanished after insert".into()))?;
+        Ok((device, inserted.rows_affected() == 1))
+    }
+
+    async fn device(&self, id: &str) -> StoreResult<Option<Device>> {
+        let row: Option<DeviceRow> = query_as("SELECT * FROM devices WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Device::try_from).transpose()
+    }
+
+    async fn bind_device(&self, device_id: &str, user_id: &str) -> StoreResult<BindOutcome> {
+        let Some(device) = self.device(device_id).await? else {
+            return Ok(BindOutcome::UnknownDevice);
+        };
+        if self.user(user_id).await?.is_none() {
+            return Ok(BindOutcome::UnknownUser);
+        }
+        let rebind_same_user = device.user_id.as_deref() == Some(user_id);
+        if device.status != DeviceStatus::Inactive
+            && !(rebind_same_user && device.status == DeviceStatus::Active)
+        {
+            return Ok(BindOutcome::NotBindable);
+        }
+        let done = query(
+            "UPDATE devices SET user_id = $2, status = 'active' \
+             WHERE id = $1 AND (status = 'inactive' OR (status = 'active' AND user_id = $2))",
+        )
+        .bind(device_id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(if done.rows_affected() == 1 {
+            BindOutcome::Bound
+        } else {
+            BindOutcome::NotBindable
+        })
+    }
+
+    async fn insert_transaction(&self, t: &Transaction) -> StoreResult<()> {
+        query(
+            "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
+             scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, failed_attempts, \
+             failed_device_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(&t.id)
+        .bind(&t.auth_req_digest)
+        .bind(&t.client_id)
+        .bind(&t.user_id)
+        .bind(t.context.as_str())
+        .bind(&t.app_id)
+        .bind(&t.display_text)
+        .bind(&t.scope)
+        .bind(&t.acr)
+        .bind(t.status.as_str())
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.decided_at)
+        .bind(t.interval)
+        .bind(&t.device_id)
+        .bind(t.failed_attempts)
+        .bind(&t.failed_device_id)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("transaction id"))?;
+        Ok(())
+    }
+
+    async fn transaction(&self, id: &str) -> StoreResult<Option<Transaction>> {
+        let row: Option<TransactionRow> = query_as(&format!(
+            "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Transaction::try_from).transpose()
+    }
+
+    async fn transaction_by_auth_req(&self, digest: &str) -> StoreResult<Option<Transaction>> {
+        let row: Option<TransactionRow> = query_as(&format!(
+            "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.auth_req_digest = $1"
+        ))
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Transaction::try_from).transpose()
+    }
+
+    async fn pending_for_user(&self, user_id: &str, now: i64) -> StoreResult<Vec<InboxItem>> {
+        let rows: Vec<InboxRow> = query_as(&format!(
+            "SELECT {TXN_COLUMNS}, c.name AS client_name FROM transactions t \
+             JOIN clients c ON c.id = t.client_id \
+             WHERE t.user_id = $1 AND t.status = 'pending' AND t.expires_at > $2 \
+             ORDER BY t.created_at, t.id"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(InboxItem {
+                    transaction: Transaction::try_from(r.transaction)?,
+                    client_name: r.client_name,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_challenges(&self, challenges: &[Challenge]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for c in challenges {
+            query(
+                "INSERT INTO challenges (nonce, transaction_id, device_id, expires_at, used_at) \
+                 VALUES ($1, $2, $3, $4, NULL)",
+            )
+            .bind(&c.nonce)
+            .bind(&c.transaction_id)
+            .bind(&c.device_id)
+            .bind(c.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn challenge(&self, nonce: &str) -> StoreResult<Option<Challenge>> {
+        let row: Option<ChallengeRow> = query_as("SELECT * FROM challenges WHERE nonce = $1")
+            .bind(nonce)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Challenge::from))
+    }
+
+    async fn decide(&self, w: &DecisionWrite<'_>) -> StoreResult<DecideOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let nonce = query(
+            "UPDATE challenges SET used_at = $5 WHERE nonce = $1 AND transaction_id = $2 AND device_id = $3 \
+             AND used_at IS NULL AND expires_at > $4",
+        )
+        .bind(w.nonce)
+        .bind(w.transaction_id)
+        .bind(w.device_id)
+        .bind(w.now)
+        .bind(w.now)
+        .execute(&mut *tx)
+        .await?;
+        if nonce.rows_affected() != 1 {
+            return Ok(DecideOutcome::NonceRejected);
+        }
+        let decided = query(
+            "UPDATE transactions SET status = $2, decided_at = $3, device_id = $4 \
+             WHERE id = $1 AND status = 'pending' AND expires_at > $3",
+        )
+        .bind(w.transaction_id)
+        .bind(w.outcome.as_str())
+        .bind(w.now)
+        .bind(w.device_id)
+        .execute(&mut *tx)
+        .await?;
+        if decided.rows_affected() != 1 {
+            return Ok(DecideOutcome::NotPending);
+        }
+        if let Some((user_id, app_id)) = w.associate {
+            query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(user_id)
+                .bind(app_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(DecideOutcome::Decided)
+    }
+
+    async fn record_failed_attempt(
+        &self,
+        device_id: &str,
+        user_id: Option<&str>,
+        transaction_id: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        query("UPDATE devices SET failed_attempts = failed_attempts + 1 WHERE id = $1")
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(user_id) = user_id {
+            query("UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(txn) = transaction_id {
+            query(
+                "UPDATE transactions SET failed_attempts = failed_attempts + 1, failed_device_id = $2 WHERE id = $1",
+            )
+            .bind(txn)
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn redeem(&self, transaction_id: &str, t: &AccessToken, now: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let consumed = query(
+            "UPDATE transactions SET status = 'consumed' WHERE id = $1 AND status = 'approved' AND expires_at > $2",
+        )
+        .bind(transaction_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if consumed.rows_affected() != 1 {
+            return Ok(false);
+        }
+        query(
+            "INSERT INTO access_tokens (digest, client_id, user_id, transaction_id, scope, expires_at, revoked) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0)",
+        )
+        .bind(&t.digest)
+        .bind(&t.client_id)
+        .bind(&t.user_id)
+        .bind(&t.transaction_id)
+        .bind(&t.scope)
+        .bind(t.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn revoke_for_transaction(&self, transaction_id: &str) -> StoreResult<u64> {
+        let done =
+            query("UPDATE access_tokens SET revoked = 1 WHERE transaction_id = $1 AND revoked = 0")
+                .bind(transaction_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn access_token(&self, digest: &str) -> StoreResult<Option<AccessToken>> {
+        let row: Option<AccessTokenRow> = query_as("SELECT * FROM access_tokens WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(AccessToken::from))
+    }
+
+    async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+        // An expired entry may be reused; a live one means a replay.
+        let done = query(
+            "INSERT INTO replay (key, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3",
+        )
+        .bind(key)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
