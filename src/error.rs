@@ -76,6 +76,7 @@ pub struct OAuthError {
     pub code: ErrorCode,
     pub description: Cow<'static, str>,
     pub challenge: Challenge,
+    pub status: StatusCode,
 }
 
 macro_rules! constructors {
@@ -110,6 +111,7 @@ impl OAuthError {
             code,
             description: description.into(),
             challenge: Challenge::None,
+            status: code.status(),
         }
     }
 
@@ -120,6 +122,13 @@ impl OAuthError {
             ErrorCode::ServerError,
             "the server could not complete the request",
         )
+    }
+
+    /// The token endpoint answers every error but `invalid_client` with 400
+    /// (CIBA §11, RFC 6749 §5.2), `access_denied` included.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
     }
 
     pub fn with_challenge(mut self, challenge: Challenge) -> Self {
@@ -144,7 +153,7 @@ impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body =
             Json(json!({"error": self.code.as_str(), "error_description": self.description}));
-        let mut res = (self.code.status(), body).into_response();
+        let mut res = (self.status, body).into_response();
         let headers = res.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

@@ -87,7 +87,8 @@ async fn redeem_ciba(
         }
         Phase::Denied => {
             state.polls.forget(&txn.id);
-            Err(OAuthError::access_denied("the user denied the request"))
+            Err(OAuthError::access_denied("the user denied the request")
+                .with_status(StatusCode::BAD_REQUEST))
         }
         Phase::Consumed => {
             // CIBA §10.1.1: an auth_req_id is single-use. A second redemption

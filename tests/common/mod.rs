@@ -1,0 +1,378 @@
+//! Black-box test harness: a real trustid on 127.0.0.1:0 with a fresh SQLite
+//! file, keys in a temp dir and a clock the test moves; a test device that
+//! holds real P-256 keys and speaks the device API over HTTP.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use rand::RngCore;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+use trustid::admin::{self, ClientCredentials, NewClient, NewUser};
+use trustid::clock::{Clock, ManualClock};
+use trustid::config::Settings;
+use trustid::crypto::keys::SigningKeys;
+use trustid::domain::client::{AuthMethod, DeliveryMode, SigningAlg};
+use trustid::{AppState, router, store};
+
+pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: ManualClock,
+    pub state: AppState,
+    _dir: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts trustid with default settings changed by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut settings = Settings {
+        issuer: base.clone(),
+        listen: listener.local_addr().unwrap().to_string(),
+        database_url: format!("sqlite://{}", dir.path().join("trustid.db").display()),
+        keys_dir: dir.path().join("keys"),
+        dev: true,
+        ..Settings::default()
+    };
+    adjust(&mut settings);
+    settings.validate().unwrap();
+    let store = store::open(&settings.database_url).await.unwrap();
+    let keys = SigningKeys::load_or_generate(&settings.keys_dir).unwrap();
+    let clock = ManualClock::starting_now();
+    let state = AppState::new(settings, store, keys, Arc::new(clock.clone()));
+    let app = router(state.clone());
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        base,
+        http,
+        clock,
+        state,
+        _dir: dir,
+    }
+}
+
+/// The answer to one request: status, headers and the JSON body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub async fn from(res: reqwest::Response) -> Self {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("<none>")
+    }
+
+    /// Asserts an OAuth error with exactly `error` and `error_description`.
+    pub fn assert_oauth_error(&self, status: u16, error: &str, why: &str) {
+        assert_eq!(
+            (self.status, self.error()),
+            (status, error),
+            "{why}: {}",
+            self.body
+        );
+        let keys: Vec<&String> = self.body.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys.len(),
+            2,
+            "{why}: body holds only error and error_description: {}",
+            self.body
+        );
+        assert!(self.body["error_description"].is_string(), "{why}");
+        assert_eq!(self.header("cache-control"), Some("no-store"), "{why}");
+        assert!(
+            self.header("content-type")
+                .unwrap_or("")
+                .starts_with("application/json"),
+            "{why}"
+        );
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn store(&self) -> &dyn store::Store {
+        self.state.store.as_ref()
+    }
+
+    pub async fn client(&self, alg: SigningAlg) -> ClientCredentials {
+        self.client_with(AuthMethod::ClientSecretBasic, alg).await
+    }
+
+    pub async fn client_with(&self, auth_method: AuthMethod, alg: SigningAlg) -> ClientCredentials {
+        let new = NewClient {
+            name: "Test Bank".into(),
+            delivery_mode: DeliveryMode::Poll,
+            auth_method,
+            id_token_alg: alg,
+        };
+        admin::create_client(self.store(), new, self.clock.now())
+            .await
+            .unwrap()
+    }
+
+    pub async fn user(&self, id: &str, apps: &[&str]) {
+        let new = NewUser {
+            id: id.into(),
+            email: Some(format!("{id}@example.com")),
+            phone: Some(format!("+4100{}", id.len())),
+            locked: false,
+            apps: apps.iter().map(|a| a.to_string()).collect(),
+        };
+        admin::create_user(self.store(), new, self.clock.now())
+            .await
+            .unwrap();
+    }
+
+    /// A device registered over HTTP and bound to `user`.
+    pub async fn device_for(&self, user: &str) -> TestDevice {
+        let device = TestDevice::new();
+        let reg = device.register(self).await;
+        assert_eq!(reg.status, 201, "{}", reg.body);
+        admin::bind_device(self.store(), &device.id(), user)
+            .await
+            .unwrap();
+        device
+    }
+
+    /// A user with one bound device, ready to authenticate.
+    pub async fn user_with_device(&self, id: &str) -> TestDevice {
+        self.user(id, &[]).await;
+        self.device_for(id).await
+    }
+
+    pub async fn backchannel(&self, client: &ClientCredentials, params: &[(&str, &str)]) -> Answer {
+        let res = self
+            .http
+            .post(self.url("/bc-authorize"))
+            .basic_auth(&client.client_id, Some(&client.client_secret))
+            .form(params)
+            .send()
+            .await
+            .unwrap();
+        Answer::from(res).await
+    }
+
+    /// Starts a transaction for `user` and returns its `auth_req_id`.
+    pub async fn start(&self, client: &ClientCredentials, user: &str, message: &str) -> String {
+        let ack = self
+            .backchannel(
+                client,
+                &[
+                    ("scope", "openid"),
+                    ("login_hint", user),
+                    ("binding_message", message),
+                ],
+            )
+            .await;
+        assert_eq!(ack.status, 200, "{}", ack.body);
+        ack.body["auth_req_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn poll(&self, client: &ClientCredentials, auth_req_id: &str) -> Answer {
+        let res = self
+            .http
+            .post(self.url("/token"))
+            .basic_auth(&client.client_id, Some(&client.client_secret))
+            .form(&[("grant_type", CIBA_GRANT), ("auth_req_id", auth_req_id)])
+            .send()
+            .await
+            .unwrap();
+        Answer::from(res).await
+    }
+}
+
+/// A phone: a device key that proves requests, an auth key that signs decisions.
+pub struct TestDevice {
+    pub device_key: SigningKey,
+    pub auth_key: SigningKey,
+}
+
+pub fn random_key() -> SigningKey {
+    loop {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        if let Ok(key) = SigningKey::from_slice(&bytes) {
+            return key;
+        }
+    }
+}
+
+pub fn public_jwk(key: &SigningKey) -> Value {
+    let point = key.verifying_key().to_sec1_point(false);
+    let bytes = point.as_bytes();
+    json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": URL_SAFE_NO_PAD.encode(&bytes[1..33]),
+        "y": URL_SAFE_NO_PAD.encode(&bytes[33..65]),
+    })
+}
+
+/// A compact ES256 JWS made with p256 (an implementation independent of the server's).
+pub fn sign_jws(key: &SigningKey, header: &Value, payload: &Value) -> String {
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(payload.to_string())
+    );
+    let sig: Signature = key.sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+}
+
+pub fn sha256_b64(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
+}
+
+fn random_jti() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl TestDevice {
+    pub fn new() -> Self {
+        Self {
+            device_key: random_key(),
+            auth_key: random_key(),
+        }
+    }
+
+    /// RFC 7638 thumbprint of the device key: the id trustid gives the device.
+    pub fn id(&self) -> String {
+        let jwk = public_jwk(&self.device_key);
+        sha256_b64(&format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["x"].as_str().unwrap(),
+            jwk["y"].as_str().unwrap()
+        ))
+    }
+
+    pub fn proof(&self, app: &TestApp, method: &str, path: &str) -> String {
+        let header =
+            json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(&self.device_key)});
+        let payload = json!({"htm": method, "htu": app.url(path), "iat": app.clock.now(), "jti": random_jti()});
+        sign_jws(&self.device_key, &header, &payload)
+    }
+
+    pub async fn register(&self, app: &TestApp) -> Answer {
+        let res = app
+            .http
+            .post(app.url("/device/v1/devices"))
+            .header("DPoP", self.proof(app, "POST", "/device/v1/devices"))
+            .json(&json!({"auth_key": public_jwk(&self.auth_key)}))
+            .send()
+            .await
+            .unwrap();
+        Answer::from(res).await
+    }
+
+    pub async fn inbox(&self, app: &TestApp) -> Answer {
+        let res = app
+            .http
+            .get(app.url("/device/v1/inbox"))
+            .header("DPoP", self.proof(app, "GET", "/device/v1/inbox"))
+            .send()
+            .await
+            .unwrap();
+        Answer::from(res).await
+    }
+
+    /// The single pending item of the inbox.
+    pub async fn only_item(&self, app: &TestApp) -> Value {
+        let inbox = self.inbox(app).await;
+        assert_eq!(inbox.status, 200, "{}", inbox.body);
+        let items = inbox.body["transactions"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{}", inbox.body);
+        items[0].clone()
+    }
+
+    /// A decision JWS over `item` as the device would sign it.
+    pub fn decision_jws(&self, item: &Value, decision: &str, app: &TestApp) -> String {
+        let payload = json!({
+            "txn": item["transaction_id"],
+            "nonce": item["nonce"],
+            "decision": decision,
+            "bm_hash": sha256_b64(item["binding_message"].as_str().unwrap()),
+            "iat": app.clock.now(),
+        });
+        sign_jws(
+            &self.auth_key,
+            &json!({"typ": "trustid-decision+jwt", "alg": "ES256"}),
+            &payload,
+        )
+    }
+
+    pub async fn send_decision(&self, app: &TestApp, txn_id: &str, jws: &str) -> Answer {
+        let path = format!("/device/v1/transactions/{txn_id}/decision");
+        let res = app
+            .http
+            .post(app.url(&path))
+            .header("DPoP", self.proof(app, "POST", &path))
+            .json(&json!({"decision_jws": jws}))
+            .send()
+            .await
+            .unwrap();
+        Answer::from(res).await
+    }
+
+    /// Fetches the inbox and decides its single item.
+    pub async fn decide(&self, app: &TestApp, decision: &str) -> Answer {
+        let item = self.only_item(app).await;
+        let jws = self.decision_jws(&item, decision, app);
+        self.send_decision(app, item["transaction_id"].as_str().unwrap(), &jws)
+            .await
+    }
+}
+
+/// Decodes a JWT's payload without checking it (tests check signatures elsewhere).
+pub fn jwt_payload(jwt: &str) -> Value {
+    let part = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// The `alg` of a JWT's header.
+pub fn jwt_header_alg(jwt: &str) -> String {
+    let part = jwt.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap();
+    header["alg"].as_str().unwrap().to_owned()
+}
