@@ -173,12 +173,7 @@ async fn a_decision_on_an_expired_transaction_is_refused() {
     let answer = device
         .send_decision(&app, item["transaction_id"].as_str().unwrap(), &jws)
         .await;
-    assert_api_error(
-        &answer,
-        400,
-        "nonce_expired",
-        "the challenge died with the transaction",
-    );
+    assert_api_error(&answer, 410, "transaction_expired", "expired transaction");
     assert_eq!(failed_attempts(&app, &device, "alice").await, (0, 0));
     app.poll(&client, &auth_req_id)
         .await

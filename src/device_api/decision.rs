@@ -95,24 +95,8 @@ pub async fn decide(
         ));
     }
 
-    let challenge = state.store.challenge(&signed.nonce).await?;
-    match challenge {
-        Some(c) if c.transaction_id == txn.id && c.device_id == device.id => {
-            if c.used_at.is_some() {
-                let err = ApiError::new(
-                    StatusCode::CONFLICT,
-                    "nonce_replayed",
-                    "this nonce was used already",
-                );
-                return Err(failed(&state, &device, &txn, err).await);
-            }
-            if c.expires_at <= now {
-                return Err(ApiError::bad_request(
-                    "nonce_expired",
-                    "the nonce expired; fetch the inbox again",
-                ));
-            }
-        }
+    let challenge = match state.store.challenge(&signed.nonce).await? {
+        Some(c) if c.transaction_id == txn.id && c.device_id == device.id => c,
         _ => {
             let err = ApiError::bad_request(
                 "invalid_nonce",
@@ -120,6 +104,14 @@ pub async fn decide(
             );
             return Err(failed(&state, &device, &txn, err).await);
         }
+    };
+    if challenge.used_at.is_some() {
+        let err = ApiError::new(
+            StatusCode::CONFLICT,
+            "nonce_replayed",
+            "this nonce was used already",
+        );
+        return Err(failed(&state, &device, &txn, err).await);
     }
     if signed.bm_hash != device_jws::bm_hash(&txn.display_text) {
         let err = ApiError::bad_request(
@@ -128,7 +120,14 @@ pub async fn decide(
         );
         return Err(failed(&state, &device, &txn, err).await);
     }
+    // Late is not an attack: expiry and a stale challenge are not counted.
     txn.can_decide(now).map_err(refusal)?;
+    if challenge.expires_at <= now {
+        return Err(ApiError::bad_request(
+            "nonce_expired",
+            "the nonce expired; fetch the inbox again",
+        ));
+    }
 
     let associate = match (signed.decision, txn.context, &txn.app_id) {
         (Decision::Approve, ActionContext::Provisioning, Some(app)) => {
