@@ -1,0 +1,213 @@
+//! The `trustid` binary as a newcomer and a script use it: `serve` on a fresh
+//! directory, `clients add`, `users add`, `devices bind`, and start-up
+//! refusing a bad setting by name.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn trustid(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trustid"));
+    cmd.current_dir(dir).args(args);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("TRUSTID_")) {
+        cmd.env_remove(k);
+    }
+    cmd.env(
+        "TRUSTID_DATABASE_URL",
+        format!("sqlite://{}", dir.join("t.db").display()),
+    );
+    cmd.envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn clients_add_prints_the_secret_once_and_stores_only_its_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = trustid(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "--name",
+            "ACME Bank",
+            "--id-token-alg",
+            "RS256",
+            "--json",
+        ],
+        &[],
+    );
+    let created = json_of(&out);
+    let secret = created["client_secret"].as_str().unwrap();
+    assert!(secret.len() >= 43);
+    assert_eq!(created["name"], "ACME Bank");
+    assert_eq!(created["backchannel_token_delivery_mode"], "poll");
+    assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(created["id_token_signed_response_alg"], "RS256");
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "secret never stored"
+        );
+    }
+    let text = trustid(dir.path(), &["clients", "add", "--name", "Shop"], &[]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("client_secret:"));
+}
+
+#[test]
+fn clients_add_refuses_what_does_not_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["clients", "add", "--name", "X", "--delivery-mode", "push"],
+            "not supported",
+        ),
+        (
+            &[
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--delivery-mode",
+                "carrier-pigeon",
+            ],
+            "unknown delivery mode",
+        ),
+        (&["clients", "add", "--name", " "], "name"),
+    ];
+    for (args, message) in cases {
+        let out = trustid(dir.path(), args, &[]);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = trustid(
+        dir.path(),
+        &[
+            "users",
+            "add",
+            "--id",
+            "u-42",
+            "--email",
+            "u42@example.com",
+            "--app",
+            "bank",
+            "--app",
+            "wallet",
+            "--json",
+        ],
+        &[],
+    );
+    let user = json_of(&out);
+    assert_eq!(user["user_id"], "u-42");
+    assert_eq!(user["status"], "active");
+    assert_eq!(user["apps"], serde_json::json!(["bank", "wallet"]));
+    let again = trustid(dir.path(), &["users", "add", "--id", "u-42"], &[]);
+    assert!(!again.status.success(), "duplicate user id");
+    let bind = trustid(
+        dir.path(),
+        &[
+            "devices", "bind", "--device", "nope", "--user", "u-42", "--json",
+        ],
+        &[],
+    );
+    assert!(!bind.status.success());
+    assert!(String::from_utf8_lossy(&bind.stderr).contains("no device"));
+}
+
+#[test]
+fn an_invalid_setting_stops_start_up_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("TRUSTID_POLL_INTERVAL", "0", "poll_interval"),
+        ("TRUSTID_ISSUER", "http://idp.example.com", "issuer"),
+        ("TRUSTID_LISTEN", "nowhere", "listen"),
+        ("TRUSTID_ACCESS_TOKEN_TTL", "soon", "access_token_ttl"),
+    ];
+    for (var, value, name) in cases {
+        let out = trustid(dir.path(), &["migrate"], &[(var, value)]);
+        assert!(!out.status.success(), "{var}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.to_lowercase().contains(name), "{var}: {stderr}");
+    }
+    std::fs::write(
+        dir.path().join("trustid.toml"),
+        "poll_interval = 7\nrequest_expiry = -1\n",
+    )
+    .unwrap();
+    let out = trustid(dir.path(), &["migrate"], &[]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("request_expiry"),
+        "TOML values are validated too"
+    );
+}
+
+#[test]
+fn serve_creates_the_database_and_keys_on_first_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let issuer = format!("http://{listen}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trustid"))
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("TRUSTID_LISTEN", &listen)
+        .env("TRUSTID_ISSUER", &issuer)
+        .env("TRUSTID_DATABASE_URL", "sqlite://trustid.db")
+        .env("TRUSTID_KEYS_DIR", "keys")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let discovery = loop {
+        let body = std::net::TcpStream::connect(&listen)
+            .ok()
+            .and_then(|mut s| {
+                use std::io::{Read, Write};
+                s.write_all(b"GET /.well-known/openid-configuration HTTP/1.0\r\n\r\n")
+                    .ok()?;
+                let mut text = String::new();
+                s.read_to_string(&mut text).ok()?;
+                Some(text)
+            });
+        if let Some(text) = body.filter(|t| t.starts_with("HTTP/1.0 200")) {
+            break text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(discovery.contains(&format!("\"issuer\":\"{issuer}\"")));
+    for file in ["trustid.db", "keys/es256.pem", "keys/rs256.pem"] {
+        assert!(dir.path().join(file).exists(), "{file} created");
+    }
+}
