@@ -36,7 +36,7 @@ async fn invalid_parameters_get_the_checklist_error() {
     .await
     .unwrap();
     let long_text = "x".repeat(257);
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str, &str)> = vec![
+    let cases: Vec<FormCase> = vec![
         (
             vec![("login_hint", "alice")],
             400,

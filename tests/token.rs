@@ -13,7 +13,7 @@ async fn malformed_token_requests_get_the_checklist_error() {
     let client = app.client(SigningAlg::ES256).await;
     app.user_with_device("alice").await;
     let auth_req_id = app.start(&client, "alice", "Log in").await;
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str, &str)> = vec![
+    let cases: Vec<FormCase> = vec![
         (
             vec![("auth_req_id", &auth_req_id)],
             400,

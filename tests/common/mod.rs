@@ -376,3 +376,6 @@ pub fn jwt_header_alg(jwt: &str) -> String {
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap();
     header["alg"].as_str().unwrap().to_owned()
 }
+
+/// One row of an invalid-input table: (form, status, error, why).
+pub type FormCase<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str, &'a str);
