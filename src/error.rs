@@ -69,6 +69,8 @@ pub enum Challenge {
     Basic,
     /// A bearer access token was refused (RFC 6750 §3).
     Bearer,
+    /// No access token was sent at all (RFC 6750 §3.1: no error code).
+    BearerRequired,
 }
 
 #[derive(Debug)]
@@ -163,6 +165,7 @@ impl IntoResponse for OAuthError {
                 r#"Bearer realm="trustid", error="{}""#,
                 code.as_str()
             )),
+            (Challenge::BearerRequired, _) => Some(r#"Bearer realm="trustid""#.to_owned()),
             (Challenge::None, _) => None,
         };
         if let Some(value) = challenge.and_then(|v| HeaderValue::from_str(&v).ok()) {

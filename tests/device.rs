@@ -227,7 +227,12 @@ async fn another_users_device_cannot_decide() {
         .send_decision(&app, item["transaction_id"].as_str().unwrap(), &jws)
         .await;
     assert_api_error(&answer, 403, "device_not_bound", "another user's device");
-    assert_eq!(failed_attempts(&app, &mallory, "mallory").await.0, 1);
+    assert_eq!(failed_attempts(&app, &mallory, "mallory").await, (1, 1));
+    assert_eq!(
+        failed_attempts(&app, &device, "alice").await,
+        (0, 0),
+        "a stranger cannot move alice's counters"
+    );
     assert!(
         mallory.inbox(&app).await.body["transactions"]
             .as_array()
@@ -409,11 +414,14 @@ async fn device_proofs_are_checked() {
         if let Some(p) = proof {
             req = req.header("DPoP", p);
         }
-        assert_api_error(
-            &Answer::from(req.send().await.unwrap()).await,
-            401,
-            "invalid_proof",
-            why,
+        let answer = Answer::from(req.send().await.unwrap()).await;
+        assert_api_error(&answer, 401, "invalid_proof", why);
+        assert!(
+            answer
+                .header("www-authenticate")
+                .unwrap()
+                .starts_with("DPoP"),
+            "{why}"
         );
     }
 }

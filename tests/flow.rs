@@ -316,10 +316,9 @@ async fn userinfo_refuses_missing_unknown_and_revoked_tokens() {
 
     let none = Answer::from(app.http.get(app.url("/userinfo")).send().await.unwrap()).await;
     none.assert_oauth_error(401, "invalid_token", "no token");
-    assert!(
-        none.header("www-authenticate")
-            .unwrap()
-            .starts_with("Bearer")
+    assert_eq!(
+        none.header("www-authenticate"),
+        Some(r#"Bearer realm="trustid""#)
     );
     let wrong = Answer::from(
         app.http

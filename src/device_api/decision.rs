@@ -9,9 +9,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::error::ApiError;
+use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::crypto::device_jws::{self, JwsError};
 use crate::crypto::p256_jwk::P256Jwk;
@@ -20,6 +20,7 @@ use crate::domain::device::Device;
 use crate::domain::transaction::{Decision, Phase, Transaction};
 use crate::state::AppState;
 use crate::store::{DecideOutcome, DecisionWrite};
+use axum::response::Response;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +48,7 @@ pub async fn decide(
     Path(txn_id): Path<String>,
     proven: Proven,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let device = proven.active_device(&state).await?;
     let txn = state.store.transaction(&txn_id).await?.ok_or_else(|| {
         ApiError::new(
@@ -67,12 +68,17 @@ pub async fn decide(
         .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
 
     if device.user_id.as_deref() != Some(txn.user_id.as_str()) {
-        let err = ApiError::new(
+        // Counted against the device and its own user, never against the
+        // transaction's user: a stranger must not move someone else's counters.
+        state
+            .store
+            .record_failed_attempt(&device.id, device.user_id.as_deref(), None)
+            .await?;
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "device_not_bound",
             "this device is not bound to the user of the transaction",
-        );
-        return Err(failed(&state, &device, &txn, err).await);
+        ));
     }
     let auth_key = P256Jwk::from_json(&device.auth_key).map_err(|e| ApiError::server_error(e.0))?;
     let now = state.clock.now();
@@ -155,9 +161,8 @@ pub async fn decide(
         DecideOutcome::NotPending => return Err(refusal(Phase::Approved)),
     }
     tracing::info!(device_id = %device.id, transaction_id = %txn.id, decision = signed.decision.as_str(), "decision recorded");
-    Ok(Json(
-        json!({"transaction_id": txn.id, "status": signed.decision.outcome().as_str()}),
-    ))
+    let body = json!({"transaction_id": txn.id, "status": signed.decision.outcome().as_str()});
+    Ok(no_store(StatusCode::OK, Json(body)))
 }
 
 fn refusal(phase: Phase) -> ApiError {

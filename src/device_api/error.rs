@@ -44,6 +44,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A device API success: JSON that must not be cached (nonces, ids).
+pub fn no_store<T: IntoResponse>(status: StatusCode, body: T) -> Response {
+    let mut res = (status, body).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (
@@ -53,6 +61,13 @@ impl IntoResponse for ApiError {
             .into_response();
         res.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §15.5.2: a 401 names the scheme it wants.
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"DPoP algs="ES256", error="invalid_dpop_proof""#),
+            );
+        }
         res
     }
 }

@@ -5,13 +5,15 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::crypto::secret;
 use crate::state::AppState;
 use crate::store::Challenge;
+use axum::http::StatusCode;
+use axum::response::Response;
 
-pub async fn list(State(state): State<AppState>, proven: Proven) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, proven: Proven) -> Result<Response, ApiError> {
     let device = proven.active_device(&state).await?;
     let user_id = device.user_id.as_deref().unwrap_or_default();
     let now = state.clock.now();
@@ -49,5 +51,8 @@ pub async fn list(State(state): State<AppState>, proven: Proven) -> Result<Json<
             })
         })
         .collect();
-    Ok(Json(json!({"transactions": listed})))
+    Ok(no_store(
+        StatusCode::OK,
+        Json(json!({"transactions": listed})),
+    ))
 }

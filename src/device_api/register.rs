@@ -5,11 +5,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::crypto::p256_jwk::P256Jwk;
 use crate::domain::device::{Device, DeviceStatus};
@@ -63,9 +63,8 @@ pub async fn enroll(
         ));
     }
     tracing::info!(device_id = %stored.id, "device registered");
-    Ok((
+    Ok(no_store(
         status,
         Json(json!({"device_id": stored.id, "status": stored.status.as_str()})),
-    )
-        .into_response())
+    ))
 }

@@ -1,7 +1,7 @@
 //! OAuth scopes and ACR values trustid grants.
 
 /// Scope values a client may ask for.
-pub const SUPPORTED: [&str; 4] = ["openid", "profile", "email", "phone"];
+pub const SUPPORTED: [&str; 3] = ["openid", "email", "phone"];
 
 /// ACR values trustid can vouch for: a decision signed by a key bound to the
 /// user's device.

@@ -24,7 +24,11 @@ pub async fn describe_user(
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim())
-        .ok_or_else(|| refuse("an access token is required as Authorization: Bearer"))?;
+        .ok_or_else(|| {
+            // RFC 6750 §3.1: no credentials, so the challenge carries no error code.
+            OAuthError::invalid_token("an access token is required as Authorization: Bearer")
+                .with_challenge(Challenge::BearerRequired)
+        })?;
     let record = state
         .store
         .access_token(&secret::digest(token))

@@ -321,6 +321,11 @@ impl TestDevice {
     pub async fn only_item(&self, app: &TestApp) -> Value {
         let inbox = self.inbox(app).await;
         assert_eq!(inbox.status, 200, "{}", inbox.body);
+        assert_eq!(
+            inbox.header("cache-control"),
+            Some("no-store"),
+            "nonces are not cached"
+        );
         let items = inbox.body["transactions"].as_array().unwrap();
         assert_eq!(items.len(), 1, "{}", inbox.body);
         items[0].clone()
