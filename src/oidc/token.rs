@@ -120,15 +120,9 @@ async fn issue_tokens(
         expires_at: now + s.access_token_ttl,
         revoked: false,
     };
-    let user = state
-        .store
-        .user(&txn.user_id)
+    let (user, failed_device_attempts) = super::claim_inputs(state.store.as_ref(), txn)
         .await?
         .ok_or_else(|| OAuthError::server_error("transaction names a missing user"))?;
-    let failed_device_attempts = match &txn.failed_device_id {
-        Some(id) => state.store.device(id).await?.map(|d| d.failed_attempts),
-        None => None,
-    };
     // Sign before redeeming so a signing failure cannot burn the approval.
     let id_token = id_token::issue(
         &state.keys,

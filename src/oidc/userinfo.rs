@@ -35,17 +35,14 @@ pub async fn describe_user(
         .await?
         .filter(|t| !t.revoked && t.expires_at > state.clock.now())
         .ok_or_else(|| refuse("the access token is invalid, expired or revoked"))?;
-    let store = &state.store;
-    let (Some(txn), Some(user)) = (
-        store.transaction(&record.transaction_id).await?,
-        store.user(&record.user_id).await?,
-    ) else {
-        return Err(refuse("the access token no longer names a user"));
-    };
-    let failed_device_attempts = match &txn.failed_device_id {
-        Some(id) => store.device(id).await?.map(|d| d.failed_attempts),
-        None => None,
-    };
+    let store = state.store.as_ref();
+    let gone = || refuse("the access token no longer names a user");
+    let txn = store
+        .transaction(&record.transaction_id)
+        .await?
+        .ok_or_else(gone)?;
+    let (user, failed_device_attempts) =
+        super::claim_inputs(store, &txn).await?.ok_or_else(gone)?;
     let claims = id_token::user_claims(&Sources {
         transaction: &txn,
         user: &user,
