@@ -19,6 +19,20 @@ pub const DEVICES_PATH: &str = "/device/v1/devices";
 pub const INBOX_PATH: &str = "/device/v1/inbox";
 pub const DECISION_PATH: &str = "/device/v1/transactions/{id}/decision";
 
+/// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
+pub const ALL_PATHS: [&str; 10] = [
+    DISCOVERY_PATH,
+    JWKS_PATH,
+    AUTHORIZE_PATH,
+    BACKCHANNEL_PATH,
+    TOKEN_PATH,
+    USERINFO_PATH,
+    OPENAPI_PATH,
+    DEVICES_PATH,
+    INBOX_PATH,
+    DECISION_PATH,
+];
+
 /// CIBA Core §4.
 pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 
