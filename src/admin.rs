@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::crypto::secret;
-use crate::domain::client::{AuthMethod, Client, DeliveryMode, SigningAlg};
+use crate::domain::client::{Client, ClientMetadata};
 use crate::domain::user::{User, UserStatus};
 use crate::store::{BindOutcome, Store, StoreError};
 
@@ -16,63 +16,47 @@ pub enum AdminError {
     Store(#[from] StoreError),
 }
 
-/// What `clients add` asks for.
-#[derive(Debug, Clone)]
-pub struct NewClient {
-    pub name: String,
-    pub delivery_mode: DeliveryMode,
-    pub auth_method: AuthMethod,
-    pub id_token_alg: SigningAlg,
-}
-
-/// A created client, with its secret: shown once, never stored.
+/// A created client, with its secret (for the `client_secret_*` methods):
+/// shown once, never stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientCredentials {
     pub client_id: String,
-    pub client_secret: String,
-    pub name: String,
-    pub token_endpoint_auth_method: &'static str,
-    pub backchannel_token_delivery_mode: &'static str,
-    pub id_token_signed_response_alg: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(flatten)]
+    pub metadata: ClientMetadata,
 }
 
-pub async fn create_client(
+impl ClientCredentials {
+    /// The secret, for callers that registered a secret-based client.
+    pub fn secret(&self) -> &str {
+        self.client_secret.as_deref().unwrap_or_default()
+    }
+}
+
+/// Validates `metadata` (CIBA §4, FAPI-CIBA) and stores the client.
+pub async fn register_client(
     store: &dyn Store,
-    new: NewClient,
+    metadata: ClientMetadata,
+    dev: bool,
     now: i64,
 ) -> Result<ClientCredentials, AdminError> {
-    if new.name.trim().is_empty()
-        || new.name.chars().count() > 100
-        || new.name.chars().any(char::is_control)
-    {
-        return Err(AdminError::Invalid(
-            "name must be 1 to 100 printable characters".into(),
-        ));
-    }
-    if !DeliveryMode::SUPPORTED.contains(&new.delivery_mode) {
-        return Err(AdminError::Invalid(format!(
-            "delivery mode `{}` is not supported yet (supported: poll)",
-            new.delivery_mode
-        )));
-    }
-    let secret = secret::random_token();
+    metadata.validate(dev).map_err(AdminError::Invalid)?;
+    let secret = metadata
+        .token_endpoint_auth_method
+        .uses_secret()
+        .then(secret::random_token);
     let client = Client {
         id: secret::random_id(),
-        name: new.name.trim().to_owned(),
-        secret_digest: secret::digest(&secret),
-        auth_method: new.auth_method,
-        delivery_mode: new.delivery_mode,
-        id_token_alg: new.id_token_alg,
+        secret_digest: secret.as_deref().map(secret::digest),
+        metadata,
         created_at: now,
     };
     store.insert_client(&client).await?;
     Ok(ClientCredentials {
         client_id: client.id,
         client_secret: secret,
-        name: client.name,
-        token_endpoint_auth_method: client.auth_method.as_str(),
-        backchannel_token_delivery_mode: client.delivery_mode.as_str(),
-        id_token_signed_response_alg: client.id_token_alg.as_str(),
+        metadata: client.metadata,
     })
 }
 
@@ -84,6 +68,8 @@ pub struct NewUser {
     pub phone: Option<String>,
     pub locked: bool,
     pub apps: Vec<String>,
+    /// The CIBA `user_code` the user will type (CIBA §7.1.2), if any.
+    pub user_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -99,11 +85,7 @@ fn printable(value: &str, max: usize) -> bool {
     !value.trim().is_empty() && value.chars().count() <= max && !value.chars().any(char::is_control)
 }
 
-pub async fn create_user(
-    store: &dyn Store,
-    new: NewUser,
-    now: i64,
-) -> Result<CreatedUser, AdminError> {
+pub async fn create_user(store: &dyn Store, new: NewUser, now: i64) -> Result<CreatedUser, AdminError> {
     if !printable(&new.id, 255) {
         return Err(AdminError::Invalid(
             "user id must be 1 to 255 printable characters".into(),
@@ -114,9 +96,7 @@ pub async fn create_user(
         .as_deref()
         .is_some_and(|e| !printable(e, 255) || !e.contains('@'))
     {
-        return Err(AdminError::Invalid(
-            "email must look like an e-mail address".into(),
-        ));
+        return Err(AdminError::Invalid("email must look like an e-mail address".into()));
     }
     if new.phone.as_deref().is_some_and(|p| !printable(p, 32)) {
         return Err(AdminError::Invalid(
@@ -128,6 +108,21 @@ pub async fn create_user(
             "app ids must be 1 to 128 printable characters".into(),
         ));
     }
+    if new
+        .user_code
+        .as_deref()
+        .is_some_and(|c| !printable(c, 64) || c.chars().count() < 4)
+    {
+        return Err(AdminError::Invalid(
+            "user code must be 4 to 64 printable characters".into(),
+        ));
+    }
+    let user_code_hash = new
+        .user_code
+        .as_deref()
+        .map(secret::hash_password)
+        .transpose()
+        .map_err(AdminError::Invalid)?;
     let status = if new.locked {
         UserStatus::Locked
     } else {
@@ -139,6 +134,7 @@ pub async fn create_user(
         phone: new.phone,
         status,
         failed_attempts: 0,
+        user_code_hash,
         created_at: now,
     };
     store.insert_user(&user, &new.apps).await?;
@@ -159,20 +155,14 @@ pub struct Binding {
 }
 
 /// Binds a registered device to a user and activates it.
-pub async fn bind_device(
-    store: &dyn Store,
-    device_id: &str,
-    user_id: &str,
-) -> Result<Binding, AdminError> {
+pub async fn bind_device(store: &dyn Store, device_id: &str, user_id: &str) -> Result<Binding, AdminError> {
     match store.bind_device(device_id, user_id).await? {
         BindOutcome::Bound => Ok(Binding {
             device_id: device_id.to_owned(),
             user_id: user_id.to_owned(),
             status: "active",
         }),
-        BindOutcome::UnknownDevice => Err(AdminError::Invalid(format!(
-            "no device `{device_id}` is registered"
-        ))),
+        BindOutcome::UnknownDevice => Err(AdminError::Invalid(format!("no device `{device_id}` is registered"))),
         BindOutcome::UnknownUser => Err(AdminError::Invalid(format!("no user `{user_id}` exists"))),
         BindOutcome::NotBindable => Err(AdminError::Invalid(format!(
             "device `{device_id}` is bound to another user, locked or removed"

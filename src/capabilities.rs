@@ -14,19 +14,27 @@ pub const AUTHORIZE_PATH: &str = "/authorize";
 pub const BACKCHANNEL_PATH: &str = "/bc-authorize";
 pub const TOKEN_PATH: &str = "/token";
 pub const USERINFO_PATH: &str = "/userinfo";
+pub const INTROSPECT_PATH: &str = "/introspect";
+pub const REVOKE_PATH: &str = "/revoke";
+pub const REGISTER_PATH: &str = "/register";
+pub const METRICS_PATH: &str = "/metrics";
 pub const OPENAPI_PATH: &str = "/openapi.yaml";
 pub const DEVICES_PATH: &str = "/device/v1/devices";
 pub const INBOX_PATH: &str = "/device/v1/inbox";
 pub const DECISION_PATH: &str = "/device/v1/transactions/{id}/decision";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 10] = [
+pub const ALL_PATHS: [&str; 14] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
     BACKCHANNEL_PATH,
     TOKEN_PATH,
     USERINFO_PATH,
+    INTROSPECT_PATH,
+    REVOKE_PATH,
+    REGISTER_PATH,
+    METRICS_PATH,
     OPENAPI_PATH,
     DEVICES_PATH,
     INBOX_PATH,
@@ -35,6 +43,8 @@ pub const ALL_PATHS: [&str; 10] = [
 
 /// CIBA Core §4.
 pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
+/// RFC 6749 §6.
+pub const REFRESH_GRANT: &str = "refresh_token";
 
 /// The JWT members every ID token carries, besides the evidence claims.
 const STANDARD_CLAIMS: [&str; 9] = [
@@ -53,11 +63,10 @@ const STANDARD_CLAIMS: [&str; 9] = [
 pub fn discovery(settings: &Settings) -> Value {
     let base = settings.issuer_base();
     let url = |path: &str| format!("{base}{path}");
-    let claims: Vec<&str> = STANDARD_CLAIMS
-        .into_iter()
-        .chain(claims::oidc_claim_names())
-        .collect();
-    json!({
+    let claims: Vec<&str> = STANDARD_CLAIMS.into_iter().chain(claims::oidc_claim_names()).collect();
+    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+    let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+    let mut d = json!({
         "issuer": settings.issuer,
         // OIDC Discovery requires an authorization endpoint. trustid is
         // CIBA-only: it answers every front-channel request with an error,
@@ -66,22 +75,30 @@ pub fn discovery(settings: &Settings) -> Value {
         "token_endpoint": url(TOKEN_PATH),
         "userinfo_endpoint": url(USERINFO_PATH),
         "jwks_uri": url(JWKS_PATH),
+        "introspection_endpoint": url(INTROSPECT_PATH),
+        "revocation_endpoint": url(REVOKE_PATH),
         "backchannel_authentication_endpoint": url(BACKCHANNEL_PATH),
         "backchannel_token_delivery_modes_supported":
             DeliveryMode::SUPPORTED.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "backchannel_user_code_parameter_supported": false,
-        "grant_types_supported": [CIBA_GRANT],
+        "backchannel_authentication_request_signing_alg_values_supported": algs,
+        "backchannel_user_code_parameter_supported": true,
+        "grant_types_supported": [CIBA_GRANT, REFRESH_GRANT],
         "response_types_supported": [],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported":
-            SigningAlg::ALL.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-        "token_endpoint_auth_methods_supported":
-            AuthMethod::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "id_token_signing_alg_values_supported": algs,
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": algs,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
         "scopes_supported": scope::SUPPORTED,
         "acr_values_supported": scope::ACR_VALUES,
         "claims_supported": claims,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-    })
+    });
+    if settings.registration_access_token.is_some() {
+        d["registration_endpoint"] = json!(url(REGISTER_PATH));
+    }
+    d
 }

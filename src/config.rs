@@ -36,8 +36,22 @@ pub struct Settings {
     pub max_request_expiry: i64,
     /// How long a device may take between fetching a challenge and deciding.
     pub challenge_ttl: i64,
-    /// Accepted clock difference for device proofs and decisions.
+    /// Accepted clock difference for device proofs and decisions, and for
+    /// JWTs from clients.
     pub device_clock_skew: i64,
+    /// Lifetime of refresh tokens (issued when `offline_access` is granted).
+    pub refresh_token_ttl: i64,
+    /// How long after its `exp` an `id_token_hint` is still accepted.
+    pub id_token_hint_grace: i64,
+    /// Backchannel requests one user may receive per minute (push fatigue).
+    pub user_requests_per_minute: i64,
+    /// Backchannel requests one client may send per minute.
+    pub client_requests_per_minute: i64,
+    /// Time a ping/push notification endpoint has to answer, in seconds.
+    pub delivery_timeout: i64,
+    /// Initial access token for RFC 7591 dynamic registration; registration
+    /// is off (and not advertised) while unset.
+    pub registration_access_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -55,6 +69,12 @@ impl Default for Settings {
             max_request_expiry: 1800,
             challenge_ttl: 300,
             device_clock_skew: 120,
+            refresh_token_ttl: 30 * 24 * 3600,
+            id_token_hint_grace: 24 * 3600,
+            user_requests_per_minute: 5,
+            client_requests_per_minute: 1200,
+            delivery_timeout: 10,
+            registration_access_token: None,
         }
     }
 }
@@ -78,9 +98,7 @@ impl Settings {
     /// Reads defaults, `file` (if it exists) and `TRUSTID_*` variables.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        let path = file
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| "trustid.toml".into());
+        let path = file.map(Path::to_path_buf).unwrap_or_else(|| "trustid.toml".into());
         if path.exists() {
             figment = figment.merge(Toml::file(&path));
         } else if file.is_some() {
@@ -126,14 +144,28 @@ impl Settings {
         positive("request_expiry", self.request_expiry)?;
         positive("challenge_ttl", self.challenge_ttl)?;
         positive("device_clock_skew", self.device_clock_skew)?;
+        positive("refresh_token_ttl", self.refresh_token_ttl)?;
+        positive("delivery_timeout", self.delivery_timeout)?;
+        if self.id_token_hint_grace < 0 {
+            return Err(invalid("id_token_hint_grace", "must not be negative"));
+        }
+        if self.user_requests_per_minute < 1 {
+            return Err(invalid("user_requests_per_minute", "must be at least 1"));
+        }
+        if self.client_requests_per_minute < 1 {
+            return Err(invalid("client_requests_per_minute", "must be at least 1"));
+        }
+        if self.registration_access_token.as_deref().is_some_and(|t| t.len() < 32) {
+            return Err(invalid(
+                "registration_access_token",
+                "must be at least 32 characters (use a random value)",
+            ));
+        }
         if !(1..=21_600).contains(&self.poll_interval) {
             return Err(invalid("poll_interval", "must be between 1 and 21600"));
         }
         if self.max_request_expiry < self.request_expiry {
-            return Err(invalid(
-                "max_request_expiry",
-                "must not be smaller than request_expiry",
-            ));
+            return Err(invalid("max_request_expiry", "must not be smaller than request_expiry"));
         }
         Ok(())
     }
@@ -177,10 +209,7 @@ mod tests {
         let cases: Vec<(Mutation, &str)> = vec![
             (|s| s.issuer = "not a url".into(), "issuer"),
             (|s| s.issuer = "http://idp.example.com".into(), "issuer"),
-            (
-                |s| s.issuer = "https://idp.example.com/?x=1".into(),
-                "issuer",
-            ),
+            (|s| s.issuer = "https://idp.example.com/?x=1".into(), "issuer"),
             (|s| s.listen = "localhost".into(), "listen"),
             (|s| s.database_url = "mysql://x".into(), "database_url"),
             (|s| s.poll_interval = 0, "poll_interval"),

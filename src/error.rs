@@ -20,6 +20,11 @@ pub enum ErrorCode {
     UnauthorizedClient,
     UnsupportedGrantType,
     UnknownUserId,
+    ExpiredLoginHintToken,
+    MissingUserCode,
+    InvalidUserCode,
+    InvalidClientMetadata,
+    TransactionFailed,
     InvalidBindingMessage,
     AccessDenied,
     AuthorizationPending,
@@ -39,6 +44,11 @@ impl ErrorCode {
             ErrorCode::UnauthorizedClient => "unauthorized_client",
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::UnknownUserId => "unknown_user_id",
+            ErrorCode::ExpiredLoginHintToken => "expired_login_hint_token",
+            ErrorCode::MissingUserCode => "missing_user_code",
+            ErrorCode::InvalidUserCode => "invalid_user_code",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::TransactionFailed => "transaction_failed",
             ErrorCode::InvalidBindingMessage => "invalid_binding_message",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::AuthorizationPending => "authorization_pending",
@@ -99,6 +109,9 @@ constructors! {
     unauthorized_client => UnauthorizedClient,
     unsupported_grant_type => UnsupportedGrantType,
     unknown_user_id => UnknownUserId,
+    missing_user_code => MissingUserCode,
+    invalid_user_code => InvalidUserCode,
+    invalid_client_metadata => InvalidClientMetadata,
     invalid_binding_message => InvalidBindingMessage,
     access_denied => AccessDenied,
     authorization_pending => AuthorizationPending,
@@ -120,10 +133,7 @@ impl OAuthError {
     /// An internal failure: logged with its cause, answered with a fixed text.
     pub fn server_error(source: impl std::fmt::Display) -> Self {
         tracing::error!(error = %source, "internal error");
-        Self::new(
-            ErrorCode::ServerError,
-            "the server could not complete the request",
-        )
+        Self::new(ErrorCode::ServerError, "the server could not complete the request")
     }
 
     /// The token endpoint answers every error but `invalid_client` with 400
@@ -153,18 +163,14 @@ impl From<anyhow::Error> for OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body =
-            Json(json!({"error": self.code.as_str(), "error_description": self.description}));
+        let body = Json(json!({"error": self.code.as_str(), "error_description": self.description}));
         let mut res = (self.status, body).into_response();
         let headers = res.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         let challenge = match (self.challenge, self.code) {
             (Challenge::Basic, _) => Some(r#"Basic realm="trustid""#.to_owned()),
-            (Challenge::Bearer, code) => Some(format!(
-                r#"Bearer realm="trustid", error="{}""#,
-                code.as_str()
-            )),
+            (Challenge::Bearer, code) => Some(format!(r#"Bearer realm="trustid", error="{}""#, code.as_str())),
             (Challenge::BearerRequired, _) => Some(r#"Bearer realm="trustid""#.to_owned()),
             (Challenge::None, _) => None,
         };

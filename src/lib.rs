@@ -8,9 +8,11 @@ pub mod capabilities;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod device_api;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod oidc;
 pub mod server;
 pub mod state;
@@ -38,6 +40,10 @@ pub fn router(state: AppState) -> Router {
             paths::USERINFO_PATH,
             get(oidc::userinfo::describe_user).post(oidc::userinfo::describe_user),
         )
+        .route(paths::INTROSPECT_PATH, post(oidc::introspect::introspect))
+        .route(paths::REVOKE_PATH, post(oidc::revoke::revoke))
+        .route(paths::REGISTER_PATH, post(oidc::register::register))
+        .route(paths::METRICS_PATH, get(metrics::scrape))
         .route(paths::OPENAPI_PATH, get(oidc::openapi::serve))
         .route(paths::DEVICES_PATH, post(device_api::register::enroll))
         .route(paths::INBOX_PATH, get(device_api::inbox::list))

@@ -7,10 +7,10 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use tracing_subscriber::EnvFilter;
 
-use trustid::admin::{self, NewClient, NewUser};
+use trustid::admin::{self, NewUser};
 use trustid::clock::{Clock, SystemClock};
 use trustid::config::Settings;
-use trustid::domain::client::{AuthMethod, DeliveryMode, SigningAlg};
+use trustid::domain::client::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
 use trustid::store;
 
 #[derive(Parser)]
@@ -53,16 +53,42 @@ struct Output {
 
 #[derive(Subcommand)]
 enum ClientsCommand {
-    /// Register a confidential client; its secret is printed once.
+    /// Register a confidential client; a secret is printed once.
     Add {
         #[arg(long)]
         name: String,
+        /// poll, ping or push (CIBA §5).
         #[arg(long, default_value = "poll")]
         delivery_mode: DeliveryMode,
+        /// Where ping and push notifications go (https; http on loopback in dev mode).
+        #[arg(long)]
+        notification_endpoint: Option<String>,
+        /// client_secret_basic, client_secret_post or private_key_jwt.
         #[arg(long, default_value = "client_secret_basic")]
         auth_method: AuthMethod,
         #[arg(long, default_value = "ES256")]
         id_token_alg: SigningAlg,
+        /// Alg of signed authentication requests (ES256, PS256, RS256).
+        #[arg(long)]
+        request_signing_alg: Option<SigningAlg>,
+        /// The client's public keys: a JWK Set file.
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+        /// The client's public keys, fetched from this URL.
+        #[arg(long)]
+        jwks_uri: Option<String>,
+        /// Require a user_code with every request (CIBA §7.1.2).
+        #[arg(long)]
+        user_code: bool,
+        /// Hold the client to the FAPI-CIBA profile.
+        #[arg(long)]
+        fapi: bool,
+        /// Issuer whose login_hint_tokens the client may send...
+        #[arg(long, requires = "login_hint_token_jwks")]
+        login_hint_token_issuer: Option<String>,
+        /// ...and that issuer's JWK Set file.
+        #[arg(long, requires = "login_hint_token_issuer")]
+        login_hint_token_jwks: Option<PathBuf>,
         #[command(flatten)]
         output: Output,
     },
@@ -85,6 +111,9 @@ enum UsersCommand {
         /// Create the user locked.
         #[arg(long)]
         locked: bool,
+        /// The CIBA user_code this user types (stored as an argon2 hash).
+        #[arg(long)]
+        user_code: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -103,11 +132,12 @@ enum DevicesCommand {
     },
 }
 
-fn print<T: Serialize>(
-    output: &Output,
-    value: &T,
-    text: impl FnOnce(&T) -> String,
-) -> anyhow::Result<()> {
+fn read_json(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", path.display()))
+}
+
+fn print<T: Serialize>(output: &Output, value: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
     if output.json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
@@ -129,23 +159,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clients(ClientsCommand::Add {
             name,
             delivery_mode,
+            notification_endpoint,
             auth_method,
             id_token_alg,
+            request_signing_alg,
+            jwks,
+            jwks_uri,
+            user_code,
+            fapi,
+            login_hint_token_issuer,
+            login_hint_token_jwks,
             output,
         }) => {
-            let store = store::open(&settings.database_url).await?;
-            let new = NewClient {
-                name,
-                delivery_mode,
-                auth_method,
-                id_token_alg,
+            let metadata = ClientMetadata {
+                client_name: name,
+                token_endpoint_auth_method: auth_method,
+                backchannel_token_delivery_mode: delivery_mode,
+                backchannel_client_notification_endpoint: notification_endpoint,
+                backchannel_authentication_request_signing_alg: request_signing_alg,
+                backchannel_user_code_parameter: user_code,
+                id_token_signed_response_alg: id_token_alg,
+                jwks: jwks.as_deref().map(read_json).transpose()?,
+                jwks_uri,
+                fapi_ciba: fapi,
+                login_hint_token_issuer,
+                login_hint_token_jwks: login_hint_token_jwks.as_deref().map(read_json).transpose()?,
             };
-            let created = admin::create_client(store.as_ref(), new, now).await?;
-            print(&output, &created, |c| {
-                format!(
-                    "client_id:     {}\nclient_secret: {}\n(the secret is shown only now; trustid keeps only its hash)",
-                    c.client_id, c.client_secret
-                )
+            let store = store::open(&settings.database_url).await?;
+            let created = admin::register_client(store.as_ref(), metadata, settings.dev, now).await?;
+            print(&output, &created, |c| match &c.client_secret {
+                Some(secret) => format!(
+                    "client_id:     {}\nclient_secret: {secret}\n(the secret is shown only now; trustid keeps only its hash)",
+                    c.client_id
+                ),
+                None => format!("client_id:     {}", c.client_id),
             })
         }
         Command::Users(UsersCommand::Add {
@@ -154,6 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             phone,
             apps,
             locked,
+            user_code,
             output,
         }) => {
             let store = store::open(&settings.database_url).await?;
@@ -163,24 +211,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 phone,
                 locked,
                 apps,
+                user_code,
             };
             let created = admin::create_user(store.as_ref(), new, now).await?;
             print(&output, &created, |u| {
                 format!("user {} created ({})", u.user_id, u.status)
             })
         }
-        Command::Devices(DevicesCommand::Bind {
-            device,
-            user,
-            output,
-        }) => {
+        Command::Devices(DevicesCommand::Bind { device, user, output }) => {
             let store = store::open(&settings.database_url).await?;
             let bound = admin::bind_device(store.as_ref(), &device, &user).await?;
             print(&output, &bound, |b| {
-                format!(
-                    "device {} bound to user {} (active)",
-                    b.device_id, b.user_id
-                )
+                format!("device {} bound to user {} (active)", b.device_id, b.user_id)
             })
         }
     }
@@ -188,9 +230,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("TRUSTID_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_env("TRUSTID_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

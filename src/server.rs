@@ -15,6 +15,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listen = settings.listen.clone();
     let issuer = settings.issuer.clone();
     let state = AppState::new(settings, store, keys, Arc::new(SystemClock));
+    crate::delivery::spawn_worker(state.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -7,6 +7,8 @@ use axum::body::Bytes;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::keys::SigningKeys;
+use crate::metrics::Metrics;
+use crate::oidc::client_keys::ClientKeys;
 use crate::oidc::poll_gate::PollGate;
 use crate::store::Store;
 
@@ -17,18 +19,17 @@ pub struct AppState {
     pub keys: Arc<SigningKeys>,
     pub clock: Arc<dyn Clock>,
     pub polls: Arc<PollGate>,
+    pub client_keys: Arc<ClientKeys>,
+    /// Wakes the delivery worker when a notification is owed.
+    pub deliveries: Arc<tokio::sync::Notify>,
+    pub metrics: Arc<Metrics>,
     /// Discovery and JWKS never change while running: serialised once.
     pub discovery_json: Bytes,
     pub jwks_json: Bytes,
 }
 
 impl AppState {
-    pub fn new(
-        settings: Settings,
-        store: Arc<dyn Store>,
-        keys: SigningKeys,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(settings: Settings, store: Arc<dyn Store>, keys: SigningKeys, clock: Arc<dyn Clock>) -> Self {
         let discovery_json = Bytes::from(crate::capabilities::discovery(&settings).to_string());
         let jwks_json = Bytes::from(keys.jwks().to_string());
         Self {
@@ -37,6 +38,9 @@ impl AppState {
             keys: Arc::new(keys),
             clock,
             polls: Arc::new(PollGate::default()),
+            client_keys: Arc::new(ClientKeys::default()),
+            deliveries: Arc::new(tokio::sync::Notify::new()),
+            metrics: Arc::new(Metrics::default()),
             discovery_json,
             jwks_json,
         }

@@ -12,6 +12,7 @@ use trustid::domain::client::{AuthMethod, SigningAlg};
 
 async fn assert_inbox_empty(app: &TestApp, device: &TestDevice) {
     let inbox = device.inbox(app).await;
+    assert_eq!(inbox.status, 200, "{}", inbox.body);
     assert_eq!(
         inbox.body["transactions"].as_array().unwrap().len(),
         0,
@@ -55,12 +56,7 @@ async fn invalid_parameters_get_the_checklist_error() {
             "invalid_scope",
             "B7 unknown scope",
         ),
-        (
-            vec![("scope", "openid")],
-            400,
-            "invalid_request",
-            "B8 no hint",
-        ),
+        (vec![("scope", "openid")], 400, "invalid_request", "B8 no hint"),
         (
             vec![
                 ("scope", "openid"),
@@ -86,13 +82,13 @@ async fn invalid_parameters_get_the_checklist_error() {
             vec![("scope", "openid"), ("login_hint_token", "x.y.z")],
             400,
             "invalid_request",
-            "unsupported hint type",
+            "login_hint_token without a trusted issuer",
         ),
         (
             vec![("scope", "openid"), ("id_token_hint", "x.y.z")],
             400,
-            "invalid_request",
-            "unsupported hint type",
+            "unknown_user_id",
+            "B10 id_token_hint not issued by trustid",
         ),
         (
             vec![("scope", "openid"), ("login_hint", "nobody")],
@@ -101,21 +97,13 @@ async fn invalid_parameters_get_the_checklist_error() {
             "B9 unknown user",
         ),
         (
-            vec![
-                ("scope", "openid"),
-                ("login_hint", "alice"),
-                ("requested_expiry", "0"),
-            ],
+            vec![("scope", "openid"), ("login_hint", "alice"), ("requested_expiry", "0")],
             400,
             "invalid_request",
             "B12 zero",
         ),
         (
-            vec![
-                ("scope", "openid"),
-                ("login_hint", "alice"),
-                ("requested_expiry", "-5"),
-            ],
+            vec![("scope", "openid"), ("login_hint", "alice"), ("requested_expiry", "-5")],
             400,
             "invalid_request",
             "B12 negative",
@@ -229,11 +217,7 @@ async fn invalid_parameters_get_the_checklist_error() {
             "appId the user is not associated with",
         ),
         (
-            vec![
-                ("scope", "openid"),
-                ("login_hint", "alice"),
-                ("request", "a.b.c"),
-            ],
+            vec![("scope", "openid"), ("login_hint", "alice"), ("request", "a.b.c")],
             400,
             "invalid_request",
             "signed requests",
@@ -265,21 +249,19 @@ async fn malformed_bodies_are_invalid_request() {
     let repeated = app
         .http
         .post(app.url("/bc-authorize"))
-        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .basic_auth(&client.client_id, Some(client.secret()))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("scope=openid&login_hint=alice&scope=openid")
         .send()
         .await
         .unwrap();
-    Answer::from(repeated).await.assert_oauth_error(
-        400,
-        "invalid_request",
-        "B2 repeated parameter",
-    );
+    Answer::from(repeated)
+        .await
+        .assert_oauth_error(400, "invalid_request", "B2 repeated parameter");
     let json = app
         .http
         .post(app.url("/bc-authorize"))
-        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .basic_auth(&client.client_id, Some(client.secret()))
         .json(&serde_json::json!({"scope": "openid", "login_hint": "alice"}))
         .send()
         .await
@@ -289,10 +271,7 @@ async fn malformed_bodies_are_invalid_request() {
         .assert_oauth_error(400, "invalid_request", "B2 not a form");
     let get = app.http.get(app.url("/bc-authorize")).send().await.unwrap();
     assert_eq!(get.status().as_u16(), 405, "B1 only POST");
-    assert_eq!(
-        get.headers().get("allow").and_then(|v| v.to_str().ok()),
-        Some("POST")
-    );
+    assert_eq!(get.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
     assert_inbox_empty(&app, &device).await;
 }
 
@@ -300,13 +279,10 @@ async fn malformed_bodies_are_invalid_request() {
 async fn client_authentication_failures_are_401_invalid_client() {
     let app = spawn_app().await;
     let basic = app.client(SigningAlg::ES256).await;
-    let post = app
-        .client_with(AuthMethod::ClientSecretPost, SigningAlg::ES256)
-        .await;
+    let post = app.client_with(AuthMethod::ClientSecretPost, SigningAlg::ES256).await;
     let device = app.user_with_device("alice").await;
     let form = [("scope", "openid"), ("login_hint", "alice")];
-    let send =
-        |req: reqwest::RequestBuilder| async move { Answer::from(req.send().await.unwrap()).await };
+    let send = |req: reqwest::RequestBuilder| async move { Answer::from(req.send().await.unwrap()).await };
     let endpoint = app.url("/bc-authorize");
 
     let none = send(app.http.post(&endpoint).form(&form)).await;
@@ -320,18 +296,9 @@ async fn client_authentication_failures_are_401_invalid_client() {
     )
     .await;
     wrong.assert_oauth_error(401, "invalid_client", "B3 wrong secret");
-    assert_eq!(
-        wrong.header("www-authenticate"),
-        Some(r#"Basic realm="trustid""#)
-    );
+    assert_eq!(wrong.header("www-authenticate"), Some(r#"Basic realm="trustid""#));
 
-    let unknown = send(
-        app.http
-            .post(&endpoint)
-            .basic_auth("nobody", Some("x"))
-            .form(&form),
-    )
-    .await;
+    let unknown = send(app.http.post(&endpoint).basic_auth("nobody", Some("x")).form(&form)).await;
     unknown.assert_oauth_error(401, "invalid_client", "B3 unknown client");
 
     let garbled = send(
@@ -344,17 +311,14 @@ async fn client_authentication_failures_are_401_invalid_client() {
     garbled.assert_oauth_error(401, "invalid_client", "B3 undecodable Basic");
 
     let mut post_form = form.to_vec();
-    post_form.extend([
-        ("client_id", post.client_id.as_str()),
-        ("client_secret", "wrong"),
-    ]);
+    post_form.extend([("client_id", post.client_id.as_str()), ("client_secret", "wrong")]);
     let post_wrong = send(app.http.post(&endpoint).form(&post_form)).await;
     post_wrong.assert_oauth_error(401, "invalid_client", "B3 wrong client_secret_post");
 
     let basic_as_post = send(
         app.http
             .post(&endpoint)
-            .basic_auth(&post.client_id, Some(&post.client_secret))
+            .basic_auth(&post.client_id, Some(post.secret()))
             .form(&form),
     )
     .await;
@@ -363,37 +327,31 @@ async fn client_authentication_failures_are_401_invalid_client() {
     let mut as_post = form.to_vec();
     as_post.extend([
         ("client_id", basic.client_id.as_str()),
-        ("client_secret", basic.client_secret.as_str()),
+        ("client_secret", basic.secret()),
     ]);
     let post_as_basic = send(app.http.post(&endpoint).form(&as_post)).await;
     post_as_basic.assert_oauth_error(401, "invalid_client", "B3 basic client sending post");
 
     let mut both = form.to_vec();
-    both.push(("client_secret", basic.client_secret.as_str()));
+    both.push(("client_secret", basic.secret()));
     let two_methods = send(
         app.http
             .post(&endpoint)
-            .basic_auth(&basic.client_id, Some(&basic.client_secret))
+            .basic_auth(&basic.client_id, Some(basic.secret()))
             .form(&both),
     )
     .await;
     two_methods.assert_oauth_error(400, "invalid_request", "two authentication methods");
 
     let mut assertion = form.to_vec();
-    assertion.extend([
-        ("client_id", basic.client_id.as_str()),
-        ("client_assertion", "a.b.c"),
-    ]);
+    assertion.extend([("client_id", basic.client_id.as_str()), ("client_assertion", "a.b.c")]);
     let jwt = send(app.http.post(&endpoint).form(&assertion)).await;
     jwt.assert_oauth_error(401, "invalid_client", "unsupported private_key_jwt");
 
     assert_inbox_empty(&app, &device).await;
 
     let mut good_post = form.to_vec();
-    good_post.extend([
-        ("client_id", post.client_id.as_str()),
-        ("client_secret", post.client_secret.as_str()),
-    ]);
+    good_post.extend([("client_id", post.client_id.as_str()), ("client_secret", post.secret())]);
     assert_eq!(
         send(app.http.post(&endpoint).form(&good_post)).await.status,
         200,
@@ -413,17 +371,10 @@ async fn acknowledgements_carry_unguessable_ids_and_honour_requested_expiry() {
             .await;
         assert_eq!(ack.status, 200);
         assert_eq!(ack.header("cache-control"), Some("no-store"));
-        assert!(
-            ack.header("content-type")
-                .unwrap()
-                .starts_with("application/json")
-        );
+        assert!(ack.header("content-type").unwrap().starts_with("application/json"));
         let id = ack.body["auth_req_id"].as_str().unwrap().to_owned();
         assert!(id.len() >= 22, "at least 128 bits");
-        assert!(
-            id.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
-        );
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)));
         assert!(ack.body["expires_in"].is_u64() && ack.body["interval"].is_u64());
         ids.insert(id);
     }
@@ -441,10 +392,7 @@ async fn acknowledgements_carry_unguessable_ids_and_honour_requested_expiry() {
                 ],
             )
             .await;
-        assert_eq!(
-            ack.body["expires_in"], expected,
-            "requested_expiry {requested}"
-        );
+        assert_eq!(ack.body["expires_in"], expected, "requested_expiry {requested}");
     }
 }
 

@@ -24,11 +24,7 @@ fn trustid(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -51,7 +47,7 @@ fn clients_add_prints_the_secret_once_and_stores_only_its_digest() {
     let created = json_of(&out);
     let secret = created["client_secret"].as_str().unwrap();
     assert!(secret.len() >= 43);
-    assert_eq!(created["name"], "ACME Bank");
+    assert_eq!(created["client_name"], "ACME Bank");
     assert_eq!(created["backchannel_token_delivery_mode"], "poll");
     assert_eq!(created["token_endpoint_auth_method"], "client_secret_basic");
     assert_eq!(created["id_token_signed_response_alg"], "RS256");
@@ -69,10 +65,10 @@ fn clients_add_prints_the_secret_once_and_stores_only_its_digest() {
 #[test]
 fn clients_add_refuses_what_does_not_work() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["clients", "add", "--name", "X", "--delivery-mode", "push"],
-            "not supported",
+            "notification_endpoint is required",
         ),
         (
             &[
@@ -81,11 +77,22 @@ fn clients_add_refuses_what_does_not_work() {
                 "--name",
                 "X",
                 "--delivery-mode",
-                "carrier-pigeon",
+                "ping",
+                "--notification-endpoint",
+                "http://rp.example.com/cb",
             ],
+            "https",
+        ),
+        (
+            &["clients", "add", "--name", "X", "--auth-method", "private_key_jwt"],
+            "jwks",
+        ),
+        (&["clients", "add", "--name", "X", "--fapi"], "FAPI"),
+        (
+            &["clients", "add", "--name", "X", "--delivery-mode", "carrier-pigeon"],
             "unknown delivery mode",
         ),
-        (&["clients", "add", "--name", " "], "name"),
+        (&["clients", "add", "--name", " "], "client_name"),
     ];
     for (args, message) in cases {
         let out = trustid(dir.path(), args, &[]);
@@ -126,9 +133,7 @@ fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
     assert!(!again.status.success(), "duplicate user id");
     let bind = trustid(
         dir.path(),
-        &[
-            "devices", "bind", "--device", "nope", "--user", "u-42", "--json",
-        ],
+        &["devices", "bind", "--device", "nope", "--user", "u-42", "--json"],
         &[],
     );
     assert!(!bind.status.success());
@@ -185,23 +190,18 @@ fn serve_creates_the_database_and_keys_on_first_start() {
         .unwrap();
     let started = Instant::now();
     let discovery = loop {
-        let body = std::net::TcpStream::connect(&listen)
-            .ok()
-            .and_then(|mut s| {
-                use std::io::{Read, Write};
-                s.write_all(b"GET /.well-known/openid-configuration HTTP/1.0\r\n\r\n")
-                    .ok()?;
-                let mut text = String::new();
-                s.read_to_string(&mut text).ok()?;
-                Some(text)
-            });
+        let body = std::net::TcpStream::connect(&listen).ok().and_then(|mut s| {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /.well-known/openid-configuration HTTP/1.0\r\n\r\n")
+                .ok()?;
+            let mut text = String::new();
+            s.read_to_string(&mut text).ok()?;
+            Some(text)
+        });
         if let Some(text) = body.filter(|t| t.starts_with("HTTP/1.0 200")) {
             break text;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "server did not come up"
-        );
+        assert!(started.elapsed() < Duration::from_secs(20), "server did not come up");
         std::thread::sleep(Duration::from_millis(50));
     };
     child.kill().unwrap();

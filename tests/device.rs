@@ -29,11 +29,7 @@ fn assert_api_error(answer: &Answer, status: u16, error: &str, why: &str) {
 }
 
 /// The transaction is still pending: the RP's poll says so.
-async fn still_pending(
-    app: &TestApp,
-    client: &trustid::admin::ClientCredentials,
-    auth_req_id: &str,
-) {
+async fn still_pending(app: &TestApp, client: &trustid::admin::ClientCredentials, auth_req_id: &str) {
     app.clock.advance_secs(10);
     app.poll(client, auth_req_id).await.assert_oauth_error(
         400,
@@ -96,10 +92,7 @@ async fn a_decision_signed_with_the_wrong_key_is_refused() {
     app.clock.advance_secs(10);
     let tokens = app.poll(&client, &auth_req_id).await;
     let claims = jwt_payload(tokens.body["id_token"].as_str().unwrap());
-    assert_eq!(
-        claims["trustid.device_for_failed_attempt"],
-        Value::from(device.id())
-    );
+    assert_eq!(claims["trustid.device_for_failed_attempt"], Value::from(device.id()));
     assert_eq!(claims["trustid.device_failed_attempt"], 1);
     assert_eq!(claims["trustid.userid_for_failed_attempt"], "alice");
     assert_eq!(claims["trustid.user_failed_attempts"], 1);
@@ -117,11 +110,9 @@ async fn a_replayed_nonce_is_refused() {
     let replay = device.send_decision(&app, txn, &jws).await;
     assert_api_error(&replay, 409, "nonce_replayed", "replayed decision");
     assert_eq!(failed_attempts(&app, &device, "alice").await, (1, 1));
-    app.poll(&client, &auth_req_id).await.assert_oauth_error(
-        400,
-        "access_denied",
-        "the first decision stands",
-    );
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "access_denied", "the first decision stands");
 }
 
 #[tokio::test]
@@ -138,12 +129,7 @@ async fn a_nonce_issued_for_another_transaction_is_refused() {
     let answer = device
         .send_decision(&app, items[0]["transaction_id"].as_str().unwrap(), &jws)
         .await;
-    assert_api_error(
-        &answer,
-        400,
-        "invalid_nonce",
-        "nonce of another transaction",
-    );
+    assert_api_error(&answer, 400, "invalid_nonce", "nonce of another transaction");
     still_pending(&app, &client, &auth_req_id).await;
 }
 
@@ -205,11 +191,7 @@ async fn a_second_decision_on_a_decided_transaction_is_refused() {
     assert_eq!(device.decide(&app, "approve").await.status, 200);
     let jws = second.decision_jws(&item_for_second, "deny", &app);
     let answer = second
-        .send_decision(
-            &app,
-            item_for_second["transaction_id"].as_str().unwrap(),
-            &jws,
-        )
+        .send_decision(&app, item_for_second["transaction_id"].as_str().unwrap(), &jws)
         .await;
     assert_api_error(&answer, 409, "already_decided", "second device too late");
     app.clock.advance_secs(10);
@@ -270,16 +252,10 @@ async fn malformed_decisions_are_refused_without_counting() {
         &json!({"typ": "trustid-decision+jwt", "alg": "ES256"}),
         &json!({"txn": "another", "nonce": item["nonce"], "decision": "approve", "bm_hash": sha256_b64("Pay 10 EUR"), "iat": app.clock.now()}),
     )});
-    let hs256 =
-        json!({"decision_jws": format!("{}.e30.AAAA", base64_json(&json!({"alg": "HS256"})))});
+    let hs256 = json!({"decision_jws": format!("{}.e30.AAAA", base64_json(&json!({"alg": "HS256"})))});
     let cases: Vec<(Value, u16, &str, &str)> = vec![
         (json!({}), 400, "invalid_request", "no decision_jws"),
-        (
-            json!({"decision_jws": "a.b"}),
-            400,
-            "invalid_request",
-            "two parts",
-        ),
+        (json!({"decision_jws": "a.b"}), 400, "invalid_request", "two parts"),
         (
             json!({"decision_jws": "!!.!!.!!"}),
             400,
@@ -294,18 +270,8 @@ async fn malformed_decisions_are_refused_without_counting() {
             "unknown member",
         ),
         (stale, 400, "invalid_decision", "iat an hour old"),
-        (
-            maybe,
-            400,
-            "invalid_decision",
-            "decision neither approve nor deny",
-        ),
-        (
-            other_txn,
-            400,
-            "invalid_decision",
-            "txn does not match the URL",
-        ),
+        (maybe, 400, "invalid_decision", "decision neither approve nor deny"),
+        (other_txn, 400, "invalid_decision", "txn does not match the URL"),
     ];
     for (body, status, error, why) in cases {
         let res = app
@@ -319,9 +285,7 @@ async fn malformed_decisions_are_refused_without_counting() {
         assert_api_error(&Answer::from(res).await, status, error, why);
     }
     assert_eq!(failed_attempts(&app, &device, "alice").await, (0, 0));
-    let unknown = device
-        .send_decision(&app, "no-such-transaction", "x.y.z")
-        .await;
+    let unknown = device.send_decision(&app, "no-such-transaction", "x.y.z").await;
     assert_api_error(&unknown, 404, "unknown_transaction", "unknown transaction");
 }
 
@@ -350,7 +314,8 @@ async fn device_proofs_are_checked() {
         200
     );
     let jwk = public_jwk(&device.device_key);
-    let claims = |htm: &str, htu: String, iat: i64| json!({"htm": htm, "htu": htu, "iat": iat, "jti": "0123456789abcdef"});
+    let claims =
+        |htm: &str, htu: String, iat: i64| json!({"htm": htm, "htu": htu, "iat": iat, "jti": "0123456789abcdef"});
     let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
     let now = app.clock.now();
     let inbox = app.url("/device/v1/inbox");
@@ -416,13 +381,7 @@ async fn device_proofs_are_checked() {
         }
         let answer = Answer::from(req.send().await.unwrap()).await;
         assert_api_error(&answer, 401, "invalid_proof", why);
-        assert!(
-            answer
-                .header("www-authenticate")
-                .unwrap()
-                .starts_with("DPoP"),
-            "{why}"
-        );
+        assert!(answer.header("www-authenticate").unwrap().starts_with("DPoP"), "{why}");
     }
 }
 
@@ -452,12 +411,7 @@ async fn registration_needs_a_valid_distinct_auth_key() {
         ),
     ];
     for (body, error, why) in cases {
-        assert_api_error(
-            &Answer::from(post(body).await.unwrap()).await,
-            400,
-            error,
-            why,
-        );
+        assert_api_error(&Answer::from(post(body).await.unwrap()).await, 400, error, why);
     }
     assert!(
         app.store().device(&device.id()).await.unwrap().is_none(),
@@ -465,22 +419,14 @@ async fn registration_needs_a_valid_distinct_auth_key() {
     );
 
     let first = device.register(&app).await;
-    assert_eq!(
-        (first.status, first.body["status"].as_str()),
-        (201, Some("inactive"))
-    );
+    assert_eq!((first.status, first.body["status"].as_str()), (201, Some("inactive")));
     assert_eq!(first.body["device_id"], Value::from(device.id()));
     assert_eq!(
         device.register(&app).await.status,
         200,
         "registering again is idempotent"
     );
-    let other_auth = Answer::from(
-        post(json!({"auth_key": public_jwk(&random_key())}))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let other_auth = Answer::from(post(json!({"auth_key": public_jwk(&random_key())})).await.unwrap()).await;
     assert_api_error(
         &other_auth,
         409,
@@ -496,38 +442,16 @@ async fn an_unbound_device_sees_no_inbox_and_binding_rules_hold() {
     app.user("bob", &[]).await;
     let device = TestDevice::new();
     device.register(&app).await;
-    assert_api_error(
-        &device.inbox(&app).await,
-        403,
-        "device_not_active",
-        "not bound yet",
-    );
+    assert_api_error(&device.inbox(&app).await, 403, "device_not_active", "not bound yet");
     let stranger = TestDevice::new();
-    assert_api_error(
-        &stranger.inbox(&app).await,
-        401,
-        "invalid_proof",
-        "never registered",
-    );
+    assert_api_error(&stranger.inbox(&app).await, 401, "invalid_proof", "never registered");
 
     let store = app.store();
+    assert!(admin::bind_device(store, "no-such-device", "alice").await.is_err());
+    assert!(admin::bind_device(store, &device.id(), "nobody").await.is_err());
+    admin::bind_device(store, &device.id(), "alice").await.unwrap();
     assert!(
-        admin::bind_device(store, "no-such-device", "alice")
-            .await
-            .is_err()
-    );
-    assert!(
-        admin::bind_device(store, &device.id(), "nobody")
-            .await
-            .is_err()
-    );
-    admin::bind_device(store, &device.id(), "alice")
-        .await
-        .unwrap();
-    assert!(
-        admin::bind_device(store, &device.id(), "bob")
-            .await
-            .is_err(),
+        admin::bind_device(store, &device.id(), "bob").await.is_err(),
         "bound to another user"
     );
     assert_eq!(device.inbox(&app).await.status, 200);

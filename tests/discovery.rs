@@ -23,22 +23,29 @@ async fn discovery_advertises_the_ciba_capabilities_that_work() {
     assert_eq!(d["issuer"], Value::from(app.base.clone()));
     assert_eq!(
         d["backchannel_token_delivery_modes_supported"],
-        serde_json::json!(["poll"])
+        serde_json::json!(["poll", "ping", "push"])
     );
-    assert_eq!(d["grant_types_supported"], serde_json::json!([CIBA_GRANT]));
-    assert_eq!(d["backchannel_user_code_parameter_supported"], false);
-    assert!(
-        d.get("backchannel_authentication_request_signing_alg_values_supported")
-            .is_none(),
-        "no signed requests yet"
+    assert_eq!(
+        d["grant_types_supported"],
+        serde_json::json!([CIBA_GRANT, "refresh_token"])
     );
+    assert_eq!(d["backchannel_user_code_parameter_supported"], true);
+    let algs = serde_json::json!(["ES256", "PS256", "RS256"]);
+    assert_eq!(
+        d["backchannel_authentication_request_signing_alg_values_supported"],
+        algs
+    );
+    assert_eq!(d["id_token_signing_alg_values_supported"], algs);
+    assert_eq!(d["token_endpoint_auth_signing_alg_values_supported"], algs);
     assert_eq!(
         d["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt"])
     );
-    assert_eq!(
-        d["id_token_signing_alg_values_supported"],
-        serde_json::json!(["ES256", "RS256"])
+    assert_eq!(d["introspection_endpoint"], Value::from(app.url("/introspect")));
+    assert_eq!(d["revocation_endpoint"], Value::from(app.url("/revoke")));
+    assert!(
+        d.get("registration_endpoint").is_none(),
+        "registration is off unless configured"
     );
     let claims: Vec<&str> = d["claims_supported"]
         .as_array()
@@ -69,6 +76,8 @@ async fn every_advertised_endpoint_is_routed() {
         ("backchannel_authentication_endpoint", "POST", 401),
         ("userinfo_endpoint", "GET", 401),
         ("authorization_endpoint", "GET", 400),
+        ("introspection_endpoint", "POST", 401),
+        ("revocation_endpoint", "POST", 401),
     ];
     for (field, method, status) in endpoints {
         let url = d[field].as_str().unwrap();
@@ -93,7 +102,7 @@ async fn jwks_publishes_public_keys_with_kids() {
         .body;
     let keys = jwks["keys"].as_array().unwrap();
     let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
-    assert_eq!(algs, ["ES256", "RS256"]);
+    assert_eq!(algs, ["ES256", "RS256", "PS256"]);
     for key in keys {
         assert!(key["kid"].as_str().is_some_and(|k| !k.is_empty()));
         assert_eq!(key["use"], "sig");

@@ -8,15 +8,13 @@ mod common;
 
 use common::*;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGenderClaim,
-    CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreSubjectIdentifierType, CoreTokenType,
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGenderClaim, CoreGrantType,
+    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AdditionalProviderMetadata, ClientId, ClientSecret, EmptyExtraTokenFields,
-    IdTokenFields, IdTokenVerifier, IssuerUrl, Nonce, OAuth2TokenResponse, ProviderMetadata,
-    StandardTokenResponse,
+    AdditionalClaims, AdditionalProviderMetadata, ClientId, ClientSecret, EmptyExtraTokenFields, IdTokenFields,
+    IdTokenVerifier, IssuerUrl, Nonce, OAuth2TokenResponse, ProviderMetadata, StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -93,19 +91,12 @@ async fn relying_party_completes_the_poll_flow(alg: SigningAlg) {
         .redirect(openidconnect::reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let metadata =
-        CibaProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http)
-            .await
-            .expect("discovery");
+    let metadata = CibaProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http)
+        .await
+        .expect("discovery");
     let ciba = metadata.additional_metadata();
-    assert_eq!(
-        ciba.backchannel_authentication_endpoint,
-        app.url("/bc-authorize")
-    );
-    assert_eq!(
-        ciba.backchannel_token_delivery_modes_supported,
-        vec!["poll"]
-    );
+    assert_eq!(ciba.backchannel_authentication_endpoint, app.url("/bc-authorize"));
+    assert_eq!(ciba.backchannel_token_delivery_modes_supported, vec!["poll", "ping", "push"]);
 
     // The backchannel request, with the seed-003 JSON binding message.
     let message = r#"{"action_context":"authentication","bindingMessage":"Pay 10 EUR to ACME"}"#;
@@ -147,10 +138,7 @@ async fn relying_party_completes_the_poll_flow(alg: SigningAlg) {
         decided.body
     );
     assert_eq!(
-        device.inbox(&app).await.body["transactions"]
-            .as_array()
-            .unwrap()
-            .len(),
+        device.inbox(&app).await.body["transactions"].as_array().unwrap().len(),
         0
     );
 
@@ -165,7 +153,7 @@ async fn relying_party_completes_the_poll_flow(alg: SigningAlg) {
     // The ID token verifies: signature against the JWKS, iss, aud, exp, no nonce.
     let verifier = IdTokenVerifier::new_confidential_client(
         ClientId::new(client.client_id.clone()),
-        ClientSecret::new(client.client_secret.clone()),
+        ClientSecret::new(client.secret().to_owned()),
         metadata.issuer().clone(),
         metadata.jwks().clone(),
     )
@@ -181,19 +169,14 @@ async fn relying_party_completes_the_poll_flow(alg: SigningAlg) {
             Err("CIBA ID tokens carry no nonce".to_owned())
         }
     };
-    let claims = id_token
-        .claims(&verifier, no_nonce)
-        .expect("ID token verifies");
+    let claims = id_token.claims(&verifier, no_nonce).expect("ID token verifies");
     assert_eq!(claims.subject().as_str(), "alice");
     assert_eq!(
         claims.auth_context_ref().map(|a| a.as_str()),
         Some("urn:trustid:acr:device-signature")
     );
     assert!(claims.auth_time().is_some());
-    assert_eq!(
-        claims.email().map(|e| e.as_str()),
-        Some("alice@example.com")
-    );
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("alice@example.com"));
     let header_alg = common::jwt_header_alg(&id_token.to_string());
     assert_eq!(header_alg, alg.as_str());
 
@@ -202,19 +185,10 @@ async fn relying_party_completes_the_poll_flow(alg: SigningAlg) {
     assert_eq!(evidence.status, "approved");
     assert_eq!(evidence.binding_message, "Pay 10 EUR to ACME");
     assert_eq!(evidence.device_id, device.id());
-    assert_eq!(
-        evidence.transaction_id,
-        item["transaction_id"].as_str().unwrap()
-    );
+    assert_eq!(evidence.transaction_id, item["transaction_id"].as_str().unwrap());
     assert_eq!(evidence.transaction_type, "authentication");
     assert_eq!(evidence.user_id, "alice");
-    assert_eq!(
-        (
-            evidence.device_failed_attempt,
-            evidence.user_failed_attempts
-        ),
-        (0, 0)
-    );
+    assert_eq!((evidence.device_failed_attempt, evidence.user_failed_attempts), (0, 0));
     assert!(evidence.end >= evidence.start);
 
     // The same user claims from userinfo with the access token.
@@ -251,15 +225,10 @@ async fn denial_is_reported_as_access_denied_with_no_tokens() {
     let device = app.user_with_device("bob").await;
     let auth_req_id = app.start(&client, "bob", "Log in to Test Bank").await;
     let denied = device.decide(&app, "deny").await;
-    assert_eq!(
-        (denied.status, denied.body["status"].as_str()),
-        (200, Some("denied"))
-    );
-    app.poll(&client, &auth_req_id).await.assert_oauth_error(
-        400,
-        "access_denied",
-        "after a denial",
-    );
+    assert_eq!((denied.status, denied.body["status"].as_str()), (200, Some("denied")));
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "access_denied", "after a denial");
 }
 
 #[tokio::test]
@@ -267,8 +236,7 @@ async fn provisioning_approval_associates_the_user_with_the_app() {
     let app = spawn_app().await;
     let client = app.client(SigningAlg::ES256).await;
     let device = app.user_with_device("carol").await;
-    let auth_message =
-        r#"{"action_context":"authentication","appId":"wallet","bindingMessage":"Log in"}"#;
+    let auth_message = r#"{"action_context":"authentication","appId":"wallet","bindingMessage":"Log in"}"#;
     let before = app
         .backchannel(
             &client,
@@ -281,8 +249,7 @@ async fn provisioning_approval_associates_the_user_with_the_app() {
         .await;
     before.assert_oauth_error(403, "access_denied", "not yet associated with the app");
 
-    let provisioning =
-        r#"{"action_context":"provisioning","appId":"wallet","bindingMessage":"Enrol in Wallet"}"#;
+    let provisioning = r#"{"action_context":"provisioning","appId":"wallet","bindingMessage":"Enrol in Wallet"}"#;
     let auth_req_id = app.start(&client, "carol", provisioning).await;
     assert_eq!(device.decide(&app, "approve").await.status, 200);
     let tokens = app.poll(&client, &auth_req_id).await;
@@ -316,10 +283,7 @@ async fn userinfo_refuses_missing_unknown_and_revoked_tokens() {
 
     let none = Answer::from(app.http.get(app.url("/userinfo")).send().await.unwrap()).await;
     none.assert_oauth_error(401, "invalid_token", "no token");
-    assert_eq!(
-        none.header("www-authenticate"),
-        Some(r#"Bearer realm="trustid""#)
-    );
+    assert_eq!(none.header("www-authenticate"), Some(r#"Bearer realm="trustid""#));
     let wrong = Answer::from(
         app.http
             .get(app.url("/userinfo"))
@@ -332,11 +296,9 @@ async fn userinfo_refuses_missing_unknown_and_revoked_tokens() {
     wrong.assert_oauth_error(401, "invalid_token", "unknown token");
 
     // Redeeming the auth_req_id again revokes what the first redemption issued.
-    app.poll(&client, &auth_req_id).await.assert_oauth_error(
-        400,
-        "invalid_grant",
-        "second redemption",
-    );
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "invalid_grant", "second redemption");
     let revoked = Answer::from(
         app.http
             .post(app.url("/userinfo"))

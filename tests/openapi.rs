@@ -13,8 +13,7 @@ const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 
 /// `(path, method)` pairs of the spec, read from its `paths:` block.
 fn spec_operations() -> BTreeSet<(String, String)> {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
     let mut ops = BTreeSet::new();
     let mut in_paths = false;
     let mut path = None;
@@ -31,10 +30,10 @@ fn spec_operations() -> BTreeSet<(String, String)> {
                 "/{}",
                 p.trim_end_matches(':').trim_matches('\'').trim_matches('"')
             ));
-        } else if let Some(m) = line.strip_prefix("    ").and_then(|m| m.strip_suffix(':')) {
-            if METHODS.contains(&m) {
-                ops.insert((path.clone().unwrap(), m.to_owned()));
-            }
+        } else if let Some(m) = line.strip_prefix("    ").and_then(|m| m.strip_suffix(':'))
+            && METHODS.contains(&m)
+        {
+            ops.insert((path.clone().unwrap(), m.to_owned()));
         }
     }
     ops
@@ -65,10 +64,7 @@ async fn documented_methods_are_served_and_undocumented_ones_are_not() {
                     "{method} {path} is documented but answered {status}"
                 );
             } else {
-                assert_eq!(
-                    status, 405,
-                    "{method} {path} is not documented but answered {status}"
-                );
+                assert_eq!(status, 405, "{method} {path} is not documented but answered {status}");
             }
         }
     }

@@ -43,19 +43,17 @@ async fn malformed_token_requests_get_the_checklist_error() {
         let res = app
             .http
             .post(app.url("/token"))
-            .basic_auth(&client.client_id, Some(&client.client_secret))
+            .basic_auth(&client.client_id, Some(client.secret()))
             .form(&form)
             .send()
             .await
             .unwrap();
-        Answer::from(res)
-            .await
-            .assert_oauth_error(status, error, why);
+        Answer::from(res).await.assert_oauth_error(status, error, why);
     }
     let repeated = app
         .http
         .post(app.url("/token"))
-        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .basic_auth(&client.client_id, Some(client.secret()))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!(
             "grant_type={CIBA_GRANT}&auth_req_id={auth_req_id}&auth_req_id=x"
@@ -67,13 +65,7 @@ async fn malformed_token_requests_get_the_checklist_error() {
         .await
         .assert_oauth_error(400, "invalid_request", "repeated parameter");
     assert_eq!(
-        app.http
-            .get(app.url("/token"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
+        app.http.get(app.url("/token")).send().await.unwrap().status().as_u16(),
         405
     );
 }
@@ -84,10 +76,7 @@ async fn client_authentication_failures_are_401_with_a_basic_challenge() {
     let client = app.client(SigningAlg::ES256).await;
     app.user_with_device("alice").await;
     let auth_req_id = app.start(&client, "alice", "Log in").await;
-    let form = [
-        ("grant_type", CIBA_GRANT),
-        ("auth_req_id", auth_req_id.as_str()),
-    ];
+    let form = [("grant_type", CIBA_GRANT), ("auth_req_id", auth_req_id.as_str())];
     let wrong = app
         .http
         .post(app.url("/token"))
@@ -98,26 +87,13 @@ async fn client_authentication_failures_are_401_with_a_basic_challenge() {
         .unwrap();
     let wrong = Answer::from(wrong).await;
     wrong.assert_oauth_error(401, "invalid_client", "T1 wrong secret");
-    assert_eq!(
-        wrong.header("www-authenticate"),
-        Some(r#"Basic realm="trustid""#)
-    );
-    let none = Answer::from(
-        app.http
-            .post(app.url("/token"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    assert_eq!(wrong.header("www-authenticate"), Some(r#"Basic realm="trustid""#));
+    let none = Answer::from(app.http.post(app.url("/token")).form(&form).send().await.unwrap()).await;
     none.assert_oauth_error(401, "invalid_client", "T1 no credentials");
     // The failures did not count as polls of the owner.
-    app.poll(&client, &auth_req_id).await.assert_oauth_error(
-        400,
-        "authorization_pending",
-        "first poll",
-    );
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "authorization_pending", "first poll");
 }
 
 #[tokio::test]
@@ -128,24 +104,18 @@ async fn another_clients_auth_req_id_is_invalid_grant_and_leaves_the_owner_alone
     let device = app.user_with_device("alice").await;
     let auth_req_id = app.start(&owner, "alice", "Log in").await;
     for _ in 0..3 {
-        app.poll(&thief, &auth_req_id).await.assert_oauth_error(
-            400,
-            "invalid_grant",
-            "T3 another client's id",
-        );
+        app.poll(&thief, &auth_req_id)
+            .await
+            .assert_oauth_error(400, "invalid_grant", "T3 another client's id");
     }
     // Not slow_down: the thief's polls did not touch the owner's interval.
-    app.poll(&owner, &auth_req_id).await.assert_oauth_error(
-        400,
-        "authorization_pending",
-        "owner unaffected",
-    );
+    app.poll(&owner, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "authorization_pending", "owner unaffected");
     device.decide(&app, "approve").await;
-    app.poll(&thief, &auth_req_id).await.assert_oauth_error(
-        400,
-        "invalid_grant",
-        "not even once approved",
-    );
+    app.poll(&thief, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "invalid_grant", "not even once approved");
     app.clock.advance_secs(5);
     assert_eq!(
         app.poll(&owner, &auth_req_id).await.status,
@@ -160,28 +130,22 @@ async fn polling_faster_than_the_interval_gets_slow_down_and_the_interval_grows(
     let client = app.client(SigningAlg::ES256).await;
     app.user_with_device("alice").await;
     let auth_req_id = app.start(&client, "alice", "Log in").await;
-    app.poll(&client, &auth_req_id).await.assert_oauth_error(
-        400,
-        "authorization_pending",
-        "first poll",
-    );
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "authorization_pending", "first poll");
     app.clock.advance_ms(4_999);
     app.poll(&client, &auth_req_id)
         .await
         .assert_oauth_error(400, "slow_down", "T7 4.999 s after");
     // The interval is now 10 s.
     app.clock.advance_secs(9);
-    app.poll(&client, &auth_req_id).await.assert_oauth_error(
-        400,
-        "slow_down",
-        "9 s after, interval 10",
-    );
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "slow_down", "9 s after, interval 10");
     app.clock.advance_secs(15);
-    app.poll(&client, &auth_req_id).await.assert_oauth_error(
-        400,
-        "authorization_pending",
-        "15 s after, interval 15",
-    );
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "authorization_pending", "15 s after, interval 15");
 }
 
 #[tokio::test]
@@ -192,11 +156,7 @@ async fn twenty_rapid_polls_each_get_pending_or_slow_down() {
     let auth_req_id = app.start(&client, "alice", "Log in").await;
     for i in 0..20 {
         let answer = app.poll(&client, &auth_req_id).await;
-        let expected = if i == 0 {
-            "authorization_pending"
-        } else {
-            "slow_down"
-        };
+        let expected = if i == 0 { "authorization_pending" } else { "slow_down" };
         answer.assert_oauth_error(400, expected, "conformance MultipleCallToTokenEndpoint");
     }
 }
@@ -209,26 +169,18 @@ async fn an_expired_request_is_expired_token_not_invalid_grant() {
     let ack = app
         .backchannel(
             &client,
-            &[
-                ("scope", "openid"),
-                ("login_hint", "alice"),
-                ("requested_expiry", "10"),
-            ],
+            &[("scope", "openid"), ("login_hint", "alice"), ("requested_expiry", "10")],
         )
         .await;
     let auth_req_id = ack.body["auth_req_id"].as_str().unwrap();
     app.clock.advance_secs(9);
-    app.poll(&client, auth_req_id).await.assert_oauth_error(
-        400,
-        "authorization_pending",
-        "9 s of 10",
-    );
+    app.poll(&client, auth_req_id)
+        .await
+        .assert_oauth_error(400, "authorization_pending", "9 s of 10");
     app.clock.advance_secs(1);
-    app.poll(&client, auth_req_id).await.assert_oauth_error(
-        400,
-        "expired_token",
-        "T9 at expires_in",
-    );
+    app.poll(&client, auth_req_id)
+        .await
+        .assert_oauth_error(400, "expired_token", "T9 at expires_in");
     app.clock.advance_secs(3600);
     app.poll(&client, auth_req_id)
         .await
@@ -249,11 +201,9 @@ async fn an_approval_not_redeemed_before_expiry_is_expired_token() {
     let auth_req_id = app.start(&client, "alice", "Log in").await;
     device.decide(&app, "approve").await;
     app.clock.advance_secs(300);
-    app.poll(&client, &auth_req_id).await.assert_oauth_error(
-        400,
-        "expired_token",
-        "approved too long ago",
-    );
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "expired_token", "approved too long ago");
 }
 
 #[tokio::test]
@@ -271,19 +221,12 @@ async fn tokens_are_issued_exactly_once() {
     let claims = jwt_payload(first.body["id_token"].as_str().unwrap());
     assert!(claims.get("nonce").is_none(), "E3 no nonce");
     assert!(claims.get("acr").is_none(), "no acr unless requested");
-    assert_eq!(
-        claims["aud"],
-        serde_json::Value::from(client.client_id.clone())
-    );
+    assert_eq!(claims["aud"], serde_json::Value::from(client.client_id.clone()));
     assert_eq!(claims["iss"], serde_json::Value::from(app.base.clone()));
-    app.poll(&client, &auth_req_id).await.assert_oauth_error(
-        400,
-        "invalid_grant",
-        "T11 second redemption",
-    );
-    app.poll(&client, &auth_req_id).await.assert_oauth_error(
-        400,
-        "invalid_grant",
-        "and every later one",
-    );
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "invalid_grant", "T11 second redemption");
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "invalid_grant", "and every later one");
 }

@@ -1,13 +1,12 @@
 -- trustid schema, SQLite dialect. Times are INTEGER unix seconds so that
 -- comparisons in SQL are exact. Secrets are stored as SHA-256 digests only.
 
+-- Registration metadata (RFC 7591 / CIBA member names) is one JSON document,
+-- validated before it is stored.
 CREATE TABLE clients (
     id              TEXT PRIMARY KEY,
-    name            TEXT NOT NULL,
-    secret_digest   TEXT NOT NULL,
-    auth_method     TEXT NOT NULL CHECK (auth_method IN ('client_secret_basic', 'client_secret_post')),
-    delivery_mode   TEXT NOT NULL CHECK (delivery_mode IN ('poll', 'ping', 'push')),
-    id_token_alg    TEXT NOT NULL CHECK (id_token_alg IN ('ES256', 'RS256')),
+    secret_digest   TEXT,
+    metadata        TEXT NOT NULL,
     created_at      INTEGER NOT NULL
 );
 
@@ -17,6 +16,8 @@ CREATE TABLE users (
     phone           TEXT UNIQUE,
     status          TEXT NOT NULL CHECK (status IN ('active', 'locked')),
     failed_attempts INTEGER NOT NULL DEFAULT 0,
+    -- argon2 PHC string of the CIBA user_code (§7.1.2): chosen by a human.
+    user_code_hash  TEXT,
     created_at      INTEGER NOT NULL
 );
 
@@ -54,9 +55,16 @@ CREATE TABLE transactions (
     poll_interval    INTEGER NOT NULL,
     device_id        TEXT,
     failed_attempts  INTEGER NOT NULL DEFAULT 0,
-    failed_device_id TEXT
+    failed_device_id TEXT,
+    -- Only for ping and push clients: what the notification must carry back.
+    -- Both are bearer values the client chose or must receive, so they are
+    -- kept as sent and never logged.
+    auth_req_id         TEXT,
+    notification_token  TEXT
 );
 CREATE INDEX transactions_user_status ON transactions (user_id, status);
+CREATE INDEX transactions_user_created ON transactions (user_id, created_at);
+CREATE INDEX transactions_client_created ON transactions (client_id, created_at);
 
 -- Single-use challenges a device signs into its decision.
 CREATE TABLE challenges (
@@ -77,6 +85,42 @@ CREATE TABLE access_tokens (
     revoked        INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX access_tokens_transaction ON access_tokens (transaction_id);
+
+-- Refresh tokens rotate: each use revokes the presented one and issues a
+-- successor in the same family; a revoked one presented again revokes the family.
+CREATE TABLE refresh_tokens (
+    digest         TEXT PRIMARY KEY,
+    family         TEXT NOT NULL,
+    client_id      TEXT NOT NULL REFERENCES clients (id),
+    user_id        TEXT NOT NULL REFERENCES users (id),
+    transaction_id TEXT NOT NULL REFERENCES transactions (id),
+    scope          TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    revoked        INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family);
+CREATE INDEX refresh_tokens_transaction ON refresh_tokens (transaction_id);
+
+-- Deliveries owed to relying parties (ping, push), written in the same
+-- database transaction as the decision that causes them. Times here are
+-- unix milliseconds: retries back off from a quarter of a second.
+CREATE TABLE outbox (
+    id              TEXT PRIMARY KEY,
+    transaction_id  TEXT NOT NULL REFERENCES transactions (id),
+    kind            TEXT NOT NULL CHECK (kind IN ('ping', 'push')),
+    target          TEXT NOT NULL,
+    bearer          TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    claimed_until   INTEGER NOT NULL DEFAULT 0,
+    give_up_at      INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
 
 -- Values that may be used once (device proof jti) until they expire.
 CREATE TABLE replay (

@@ -45,9 +45,7 @@ struct Compact<'a> {
 
 fn split(token: &str) -> Result<Compact<'_>, JwsError> {
     let mut parts = token.splitn(4, '.');
-    let (Some(h), Some(p), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwsError::Malformed("expected three dot-separated parts"));
     };
     let b64 = |part: &str| {
@@ -55,8 +53,7 @@ fn split(token: &str) -> Result<Compact<'_>, JwsError> {
             .decode(part)
             .map_err(|_| JwsError::Malformed("a part is not base64url"))
     };
-    let header: Value = serde_json::from_slice(&b64(h)?)
-        .map_err(|_| JwsError::Malformed("the header is not JSON"))?;
+    let header: Value = serde_json::from_slice(&b64(h)?).map_err(|_| JwsError::Malformed("the header is not JSON"))?;
     if header.get("alg").and_then(Value::as_str) != Some("ES256") {
         return Err(JwsError::Malformed("alg must be ES256"));
     }
@@ -107,18 +104,13 @@ struct ProofClaims {
 }
 
 /// Verifies a device proof for `method` on `url` (scheme, host and path).
-pub fn verify_proof(
-    token: &str,
-    method: &str,
-    url: &str,
-    now: i64,
-    skew: i64,
-) -> Result<DeviceProof, JwsError> {
+pub fn verify_proof(token: &str, method: &str, url: &str, now: i64, skew: i64) -> Result<DeviceProof, JwsError> {
     let c = split(token)?;
     check_typ(&c.header, PROOF_TYP)?;
-    let jwk = c.header.get("jwk").ok_or(JwsError::Malformed(
-        "the header needs the device key as jwk",
-    ))?;
+    let jwk = c
+        .header
+        .get("jwk")
+        .ok_or(JwsError::Malformed("the header needs the device key as jwk"))?;
     let key = P256Jwk::from_value(jwk).map_err(|e| JwsError::Claims(e.0.to_owned()))?;
     if !key.verify_es256(c.signing_input.as_bytes(), &c.signature) {
         return Err(JwsError::BadSignature);
@@ -170,20 +162,14 @@ pub fn check_decision_shape(token: &str) -> Result<(), JwsError> {
 }
 
 /// Verifies a decision signed with `auth_key`, then reads its claims.
-pub fn verify_decision(
-    token: &str,
-    auth_key: &P256Jwk,
-    now: i64,
-    skew: i64,
-) -> Result<SignedDecision, JwsError> {
+pub fn verify_decision(token: &str, auth_key: &P256Jwk, now: i64, skew: i64) -> Result<SignedDecision, JwsError> {
     let c = split(token)?;
     check_typ(&c.header, DECISION_TYP)?;
     if !auth_key.verify_es256(c.signing_input.as_bytes(), &c.signature) {
         return Err(JwsError::BadSignature);
     }
-    let claims: DecisionClaims = serde_json::from_slice(&c.payload).map_err(|_| {
-        JwsError::Malformed("the payload needs txn, nonce, decision, bm_hash and iat")
-    })?;
+    let claims: DecisionClaims = serde_json::from_slice(&c.payload)
+        .map_err(|_| JwsError::Malformed("the payload needs txn, nonce, decision, bm_hash and iat"))?;
     let decision = claims
         .decision
         .parse()

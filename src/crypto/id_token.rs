@@ -38,14 +38,21 @@ pub struct IdTokenParams<'a> {
     pub alg: SigningAlg,
     pub now: i64,
     pub ttl: i64,
+    /// Token binding claims (CIBA §10.3.1): `at_hash`, `rt_hash`, `auth_req_id`.
+    pub binding: Map<String, Value>,
+}
+
+/// OIDC Core §3.1.3.6: the left half of SHA-256 over the token, base64url
+/// (every algorithm trustid signs with uses SHA-256).
+pub fn token_hash(token: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
 /// Signs an ID token. CIBA has no `nonce` (the conformance suite fails one).
-pub fn issue(
-    keys: &SigningKeys,
-    p: &IdTokenParams<'_>,
-    src: &Sources<'_>,
-) -> anyhow::Result<String> {
+pub fn issue(keys: &SigningKeys, p: &IdTokenParams<'_>, src: &Sources<'_>) -> anyhow::Result<String> {
     let mut payload = user_claims(src);
     payload.insert("iss".into(), json!(p.issuer));
     payload.insert("aud".into(), json!(p.client_id));
@@ -56,5 +63,18 @@ pub fn issue(
     if let Some(acr) = &src.transaction.acr {
         payload.insert("acr".into(), json!(acr));
     }
+    payload.extend(p.binding.clone());
     keys.sign_jwt(p.alg, &Value::Object(payload))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_hash_is_the_left_half_of_sha256() {
+        // OIDC Core A.3's access token and at_hash.
+        assert_eq!(
+            super::token_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
 }

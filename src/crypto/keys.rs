@@ -14,7 +14,8 @@ use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jws::alg::ecdsa::EcdsaJwsSigner;
 use josekit::jws::alg::rsassa::RsassaJwsSigner;
-use josekit::jws::{ES256, JwsHeader, JwsSigner, RS256};
+use josekit::jws::alg::rsassa_pss::RsassaPssJwsSigner;
+use josekit::jws::{ES256, JwsHeader, JwsSigner, JwsVerifier, PS256, RS256};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -22,11 +23,14 @@ use crate::domain::client::SigningAlg;
 
 const ES256_FILE: &str = "es256.pem";
 const RS256_FILE: &str = "rs256.pem";
+const PS256_FILE: &str = "ps256.pem";
 
 /// The signing keys and their public JWKS.
 pub struct SigningKeys {
     es256: (EcdsaJwsSigner, String),
     rs256: (RsassaJwsSigner, String),
+    ps256: (RsassaPssJwsSigner, String),
+    verifiers: Vec<(String, Box<dyn JwsVerifier>)>,
     jwks: Value,
 }
 
@@ -36,6 +40,7 @@ impl std::fmt::Debug for SigningKeys {
         f.debug_struct("SigningKeys")
             .field("es256_kid", &self.es256.1)
             .field("rs256_kid", &self.rs256.1)
+            .field("ps256_kid", &self.ps256.1)
             .finish()
     }
 }
@@ -43,37 +48,53 @@ impl std::fmt::Debug for SigningKeys {
 impl SigningKeys {
     /// Loads the keys from `dir`, generating any that are missing.
     pub fn load_or_generate(dir: &Path) -> anyhow::Result<Self> {
-        fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create keys dir {}", dir.display()))?;
+        fs::create_dir_all(dir).with_context(|| format!("cannot create keys dir {}", dir.display()))?;
         let es_pem = read_or_create(&dir.join(ES256_FILE), || {
             Ok(ES256.generate_key_pair()?.to_pem_private_key())
         })?;
         let rs_pem = read_or_create(&dir.join(RS256_FILE), || {
             Ok(RS256.generate_key_pair(2048)?.to_pem_private_key())
         })?;
-        Self::from_pem(&es_pem, &rs_pem)
+        // A key of its own for PS256: one key, one algorithm.
+        let ps_pem = read_or_create(&dir.join(PS256_FILE), || {
+            Ok(RS256.generate_key_pair(2048)?.to_pem_private_key())
+        })?;
+        Self::from_pem(&es_pem, &rs_pem, &ps_pem)
     }
 
-    fn from_pem(es_pem: &[u8], rs_pem: &[u8]) -> anyhow::Result<Self> {
+    fn from_pem(es_pem: &[u8], rs_pem: &[u8], ps_pem: &[u8]) -> anyhow::Result<Self> {
         let es_public = EcKeyPair::from_pem(es_pem, Some(EcCurve::P256))
             .context("es256.pem is not a P-256 private key")?
             .to_jwk_public_key();
         let rs_public = RsaKeyPair::from_pem(rs_pem)
             .context("rs256.pem is not an RSA private key")?
             .to_jwk_public_key();
+        let ps_pair = RsaKeyPair::from_pem(ps_pem).context("ps256.pem is not an RSA private key")?;
+        let ps_public = ps_pair.to_jwk_public_key();
         let es_kid = thumbprint(&es_public, &["crv", "kty", "x", "y"]);
         let rs_kid = thumbprint(&rs_public, &["e", "kty", "n"]);
+        let ps_kid = thumbprint(&ps_public, &["e", "kty", "n"]);
         let mut es_signer = ES256.signer_from_pem(es_pem)?;
         es_signer.set_key_id(es_kid.clone());
         let mut rs_signer = RS256.signer_from_pem(rs_pem)?;
         rs_signer.set_key_id(rs_kid.clone());
+        let mut ps_signer = PS256.signer_from_jwk(&ps_pair.to_jwk_key_pair())?;
+        ps_signer.set_key_id(ps_kid.clone());
+        let verifiers: Vec<(String, Box<dyn JwsVerifier>)> = vec![
+            (es_kid.clone(), Box::new(ES256.verifier_from_jwk(&es_public)?)),
+            (rs_kid.clone(), Box::new(RS256.verifier_from_jwk(&rs_public)?)),
+            (ps_kid.clone(), Box::new(PS256.verifier_from_jwk(&ps_public)?)),
+        ];
         let jwks = json!({"keys": [
             public_jwk(&es_public, &es_kid, "ES256"),
             public_jwk(&rs_public, &rs_kid, "RS256"),
+            public_jwk(&ps_public, &ps_kid, "PS256"),
         ]});
         Ok(Self {
             es256: (es_signer, es_kid),
             rs256: (rs_signer, rs_kid),
+            ps256: (ps_signer, ps_kid),
+            verifiers,
             jwks,
         })
     }
@@ -88,6 +109,7 @@ impl SigningKeys {
         let (signer, kid): (&dyn JwsSigner, &str) = match alg {
             SigningAlg::ES256 => (&self.es256.0, &self.es256.1),
             SigningAlg::RS256 => (&self.rs256.0, &self.rs256.1),
+            SigningAlg::PS256 => (&self.ps256.0, &self.ps256.1),
         };
         let mut header = JwsHeader::new();
         header.set_token_type("JWT");
@@ -97,10 +119,22 @@ impl SigningKeys {
     }
 }
 
-fn read_or_create(
-    path: &Path,
-    generate: impl FnOnce() -> anyhow::Result<Vec<u8>>,
-) -> anyhow::Result<Vec<u8>> {
+impl SigningKeys {
+    /// Verifies a JWT trustid signed itself (an `id_token_hint`) and returns
+    /// its claims; the claims' meaning is the caller's to check.
+    pub fn verify_own(&self, jwt: &str) -> Option<serde_json::Map<String, Value>> {
+        let header = josekit::jwt::decode_header(jwt).ok()?;
+        let kid = header.claim("kid")?.as_str()?.to_owned();
+        let (_, verifier) = self.verifiers.iter().find(|(k, _)| *k == kid)?;
+        let (payload, _) = josekit::jws::deserialize_compact(jwt, verifier.as_ref()).ok()?;
+        match serde_json::from_slice(&payload).ok()? {
+            Value::Object(map) => Some(map),
+            _ => None,
+        }
+    }
+}
+
+fn read_or_create(path: &Path, generate: impl FnOnce() -> anyhow::Result<Vec<u8>>) -> anyhow::Result<Vec<u8>> {
     if path.exists() {
         return fs::read(path).with_context(|| format!("cannot read {}", path.display()));
     }
@@ -163,18 +197,12 @@ mod tests {
         let again = SigningKeys::load_or_generate(dir.path()).unwrap();
         assert_eq!(first.jwks(), again.jwks());
         let keys = first.jwks()["keys"].as_array().unwrap();
-        assert_eq!(keys.len(), 2);
-        assert!(
-            keys.iter()
-                .all(|k| k.get("d").is_none() && k["kid"].is_string())
-        );
+        assert_eq!(keys.len(), 3);
+        assert!(keys.iter().all(|k| k.get("d").is_none() && k["kid"].is_string()));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join(ES256_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = fs::metadata(dir.path().join(ES256_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

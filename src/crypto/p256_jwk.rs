@@ -24,17 +24,13 @@ impl P256Jwk {
     /// Parses a public JWK; refuses private parts, other curves and points
     /// that are not on the curve.
     pub fn from_value(v: &Value) -> Result<Self, JwkError> {
-        let obj = v
-            .as_object()
-            .ok_or(JwkError("a JWK must be a JSON object"))?;
+        let obj = v.as_object().ok_or(JwkError("a JWK must be a JSON object"))?;
         let field = |name: &'static str| obj.get(name).and_then(Value::as_str);
         if field("kty") != Some("EC") || field("crv") != Some("P-256") {
             return Err(JwkError("the key must be an EC JWK on curve P-256"));
         }
         if obj.contains_key("d") {
-            return Err(JwkError(
-                "the JWK contains a private key; send only the public key",
-            ));
+            return Err(JwkError("the JWK contains a private key; send only the public key"));
         }
         let (Some(x), Some(y)) = (field("x"), field("y")) else {
             return Err(JwkError("the JWK needs x and y"));
@@ -50,8 +46,7 @@ impl P256Jwk {
         sec1.push(0x04);
         sec1.extend(coord(x)?);
         sec1.extend(coord(y)?);
-        let key = VerifyingKey::from_sec1_bytes(&sec1)
-            .map_err(|_| JwkError("the point is not on curve P-256"))?;
+        let key = VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| JwkError("the point is not on curve P-256"))?;
         Ok(Self {
             x: x.to_owned(),
             y: y.to_owned(),
@@ -60,8 +55,7 @@ impl P256Jwk {
     }
 
     pub fn from_json(text: &str) -> Result<Self, JwkError> {
-        let v: Value =
-            serde_json::from_str(text).map_err(|_| JwkError("stored JWK is not JSON"))?;
+        let v: Value = serde_json::from_str(text).map_err(|_| JwkError("stored JWK is not JSON"))?;
         Self::from_value(&v)
     }
 
@@ -72,10 +66,7 @@ impl P256Jwk {
 
     /// RFC 7638 thumbprint: SHA-256 over the required members in lexical order.
     pub fn thumbprint(&self) -> String {
-        let canonical = format!(
-            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-            self.x, self.y
-        );
+        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#, self.x, self.y);
         URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
     }
 
@@ -109,14 +100,8 @@ mod tests {
             (json!({"kty":"RSA","n":"x","e":"AQAB"}), "RSA"),
             (json!({"kty":"EC","crv":"P-384","x":X,"y":Y}), "other curve"),
             (json!({"kty":"EC","crv":"P-256","x":X}), "no y"),
-            (
-                json!({"kty":"EC","crv":"P-256","x":X,"y":X}),
-                "point not on curve",
-            ),
-            (
-                json!({"kty":"EC","crv":"P-256","x":"AAAA","y":Y}),
-                "short x",
-            ),
+            (json!({"kty":"EC","crv":"P-256","x":X,"y":X}), "point not on curve"),
+            (json!({"kty":"EC","crv":"P-256","x":"AAAA","y":Y}), "short x"),
             (
                 json!({"kty":"EC","crv":"P-256","x":X,"y":Y,"d":"secret"}),
                 "private key",

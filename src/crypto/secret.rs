@@ -31,10 +31,7 @@ pub fn digest(value: &str) -> String {
 
 /// Compares a presented secret with a stored digest in constant time.
 pub fn matches_digest(presented: &str, stored_digest: &str) -> bool {
-    digest(presented)
-        .as_bytes()
-        .ct_eq(stored_digest.as_bytes())
-        .into()
+    digest(presented).as_bytes().ct_eq(stored_digest.as_bytes()).into()
 }
 
 #[cfg(test)]
@@ -52,10 +49,7 @@ mod tests {
         let a = random_token();
         assert_eq!(a.len(), 43);
         assert_ne!(a, random_token());
-        assert!(
-            a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        );
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_eq!(random_id().len(), 22);
     }
 
@@ -65,5 +59,40 @@ mod tests {
         assert!(matches_digest("s3cret", &d));
         assert!(!matches_digest("s3cres", &d));
         assert!(!matches_digest("", &d));
+    }
+}
+
+/// argon2id hash (PHC string) of a secret a person chose (user codes,
+/// passwords): slow on purpose, unlike [`digest`].
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Checks a person's secret against its argon2 hash.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod password_tests {
+    #[test]
+    fn passwords_verify_only_against_their_hash() {
+        let hash = super::hash_password("4711").unwrap();
+        assert!(hash.starts_with("$argon2"));
+        assert!(super::verify_password("4711", &hash));
+        assert!(!super::verify_password("4712", &hash));
+        assert!(!super::verify_password("4711", "not a hash"));
     }
 }

@@ -15,11 +15,14 @@ use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::crypto::device_jws::{self, JwsError};
 use crate::crypto::p256_jwk::P256Jwk;
+use crate::delivery::payload;
 use crate::domain::binding_message::ActionContext;
+use crate::domain::client::DeliveryMode;
 use crate::domain::device::Device;
-use crate::domain::transaction::{Decision, Phase, Transaction};
+use crate::domain::transaction::{Decision, Phase, Status, Transaction};
+use crate::oidc::issue::{self, Mint};
 use crate::state::AppState;
-use crate::store::{DecideOutcome, DecisionWrite};
+use crate::store::{DecideOutcome, DecisionWrite, Delivery, DeliveryKind, Issued};
 use axum::response::Response;
 
 #[derive(Deserialize)]
@@ -64,8 +67,7 @@ pub async fn decide(
         )
     })?;
     let jws = body.decision_jws.as_str();
-    device_jws::check_decision_shape(jws)
-        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    device_jws::check_decision_shape(jws).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
 
     if device.user_id.as_deref() != Some(txn.user_id.as_str()) {
         // Counted against the device and its own user, never against the
@@ -82,18 +84,17 @@ pub async fn decide(
     }
     let auth_key = P256Jwk::from_json(&device.auth_key).map_err(|e| ApiError::server_error(e.0))?;
     let now = state.clock.now();
-    let signed =
-        match device_jws::verify_decision(jws, &auth_key, now, state.settings.device_clock_skew) {
-            Ok(signed) => signed,
-            Err(JwsError::BadSignature) => {
-                let err = ApiError::bad_request(
-                    "invalid_signature",
-                    "the decision is not signed by this device's auth key",
-                );
-                return Err(failed(&state, &device, &txn, err).await);
-            }
-            Err(e) => return Err(ApiError::bad_request("invalid_decision", e.to_string())),
-        };
+    let signed = match device_jws::verify_decision(jws, &auth_key, now, state.settings.device_clock_skew) {
+        Ok(signed) => signed,
+        Err(JwsError::BadSignature) => {
+            let err = ApiError::bad_request(
+                "invalid_signature",
+                "the decision is not signed by this device's auth key",
+            );
+            return Err(failed(&state, &device, &txn, err).await);
+        }
+        Err(e) => return Err(ApiError::bad_request("invalid_decision", e.to_string())),
+    };
     if signed.txn != txn.id {
         return Err(ApiError::bad_request(
             "invalid_decision",
@@ -112,11 +113,7 @@ pub async fn decide(
         }
     };
     if challenge.used_at.is_some() {
-        let err = ApiError::new(
-            StatusCode::CONFLICT,
-            "nonce_replayed",
-            "this nonce was used already",
-        );
+        let err = ApiError::new(StatusCode::CONFLICT, "nonce_replayed", "this nonce was used already");
         return Err(failed(&state, &device, &txn, err).await);
     }
     if signed.bm_hash != device_jws::bm_hash(&txn.display_text) {
@@ -136,18 +133,23 @@ pub async fn decide(
     }
 
     let associate = match (signed.decision, txn.context, &txn.app_id) {
-        (Decision::Approve, ActionContext::Provisioning, Some(app)) => {
-            Some((txn.user_id.as_str(), app.as_str()))
-        }
+        (Decision::Approve, ActionContext::Provisioning, Some(app)) => Some((txn.user_id.as_str(), app.as_str())),
         _ => None,
     };
+    let owed = notification(&state, &txn, &device, signed.decision, now).await?;
+    let delivery = owed.as_ref().map(|o| o.delivery.clone());
     let write = DecisionWrite {
         transaction_id: &txn.id,
         nonce: &signed.nonce,
         device_id: &device.id,
-        outcome: signed.decision.outcome(),
+        outcome: owed
+            .as_ref()
+            .and_then(|o| o.outcome)
+            .unwrap_or(signed.decision.outcome()),
         now,
         associate,
+        delivery,
+        issued: owed.and_then(|o| o.issued),
     };
     match state.store.decide(&write).await? {
         DecideOutcome::Decided => {}
@@ -160,6 +162,9 @@ pub async fn decide(
         }
         DecideOutcome::NotPending => return Err(refusal(Phase::Approved)),
     }
+    if write.delivery.is_some() {
+        state.deliveries.notify_one();
+    }
     tracing::info!(device_id = %device.id, transaction_id = %txn.id, decision = signed.decision.as_str(), "decision recorded");
     let body = json!({"transaction_id": txn.id, "status": signed.decision.outcome().as_str()});
     Ok(no_store(StatusCode::OK, Json(body)))
@@ -167,15 +172,79 @@ pub async fn decide(
 
 fn refusal(phase: Phase) -> ApiError {
     match phase {
-        Phase::Expired => ApiError::new(
-            StatusCode::GONE,
-            "transaction_expired",
-            "the transaction has expired",
-        ),
+        Phase::Expired => ApiError::new(StatusCode::GONE, "transaction_expired", "the transaction has expired"),
         _ => ApiError::new(
             StatusCode::CONFLICT,
             "already_decided",
             "the transaction has been decided already",
         ),
     }
+}
+
+/// What a decision owes a ping or push client, written with the decision.
+struct Owed {
+    delivery: Delivery,
+    /// Push approvals consume the transaction at once: the tokens travel in
+    /// the notification, and the client never redeems the auth_req_id.
+    outcome: Option<Status>,
+    issued: Option<Issued>,
+}
+
+async fn notification(
+    state: &AppState,
+    txn: &Transaction,
+    device: &Device,
+    decision: Decision,
+    now: i64,
+) -> Result<Option<Owed>, ApiError> {
+    let Some(notify) = &txn.notify else {
+        return Ok(None);
+    };
+    let client = state
+        .store
+        .client(&txn.client_id)
+        .await?
+        .ok_or_else(|| ApiError::server_error("transaction names a missing client"))?;
+    let (kind, Some(target)) = (
+        match client.delivery_mode() {
+            DeliveryMode::Push => DeliveryKind::Push,
+            _ => DeliveryKind::Ping,
+        },
+        client.metadata.backchannel_client_notification_endpoint.as_deref(),
+    ) else {
+        return Ok(None);
+    };
+    let mut owed = Owed {
+        delivery: payload::delivery(
+            kind,
+            txn,
+            target,
+            notify,
+            &payload::for_decision(kind, decision, notify, None),
+        ),
+        outcome: None,
+        issued: None,
+    };
+    if kind == DeliveryKind::Push && decision == Decision::Approve {
+        let approved = Transaction {
+            status: Status::Approved,
+            decided_at: Some(now),
+            device_id: Some(device.id.clone()),
+            ..txn.clone()
+        };
+        let mint = Mint {
+            transaction: &approved,
+            auth_req_id: Some(&notify.auth_req_id),
+            scope: &txn.scope,
+            refresh_family: None,
+        };
+        let minted = issue::mint(state, &client, &mint)
+            .await
+            .map_err(|e| ApiError::server_error(e.description))?;
+        let body = payload::for_decision(kind, decision, notify, Some(&minted.response));
+        owed.delivery = payload::delivery(kind, txn, target, notify, &body);
+        owed.outcome = Some(Status::Consumed);
+        owed.issued = Some(minted.issued);
+    }
+    Ok(Some(owed))
 }

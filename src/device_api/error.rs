@@ -54,11 +54,7 @@ pub fn no_store<T: IntoResponse>(status: StatusCode, body: T) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (
-            self.status,
-            Json(json!({"error": self.code, "message": self.message})),
-        )
-            .into_response();
+        let mut res = (self.status, Json(json!({"error": self.code, "message": self.message}))).into_response();
         res.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::UNAUTHORIZED {

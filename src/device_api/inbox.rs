@@ -24,10 +24,7 @@ pub async fn list(State(state): State<AppState>, proven: Proven) -> Result<Respo
             nonce: secret::random_token(),
             transaction_id: item.transaction.id.clone(),
             device_id: device.id.clone(),
-            expires_at: item
-                .transaction
-                .expires_at
-                .min(now + state.settings.challenge_ttl),
+            expires_at: item.transaction.expires_at.min(now + state.settings.challenge_ttl),
             used_at: None,
         })
         .collect();
@@ -51,8 +48,5 @@ pub async fn list(State(state): State<AppState>, proven: Proven) -> Result<Respo
             })
         })
         .collect();
-    Ok(no_store(
-        StatusCode::OK,
-        Json(json!({"transactions": listed})),
-    ))
+    Ok(no_store(StatusCode::OK, Json(json!({"transactions": listed}))))
 }

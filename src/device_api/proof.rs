@@ -23,15 +23,10 @@ fn unauthorized(message: impl Into<String>) -> ApiError {
 impl FromRequestParts<AppState> for Proven {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let mut values = parts.headers.get_all(HEADER).iter();
         let (Some(value), None) = (values.next(), values.next()) else {
-            return Err(unauthorized(
-                "exactly one DPoP header with a device proof is required",
-            ));
+            return Err(unauthorized("exactly one DPoP header with a device proof is required"));
         };
         let token = value
             .to_str()
@@ -39,9 +34,8 @@ impl FromRequestParts<AppState> for Proven {
         let htu = state.url(parts.uri.path());
         let s = &state.settings;
         let now = state.clock.now();
-        let proof =
-            device_jws::verify_proof(token, parts.method.as_str(), &htu, now, s.device_clock_skew)
-                .map_err(|e| unauthorized(format!("device proof refused: {e}")))?;
+        let proof = device_jws::verify_proof(token, parts.method.as_str(), &htu, now, s.device_clock_skew)
+            .map_err(|e| unauthorized(format!("device proof refused: {e}")))?;
         // A proof is only fresh for the skew window; remember its jti that long.
         let key = format!("proof:{}:{}", proof.device_id, proof.jti);
         if !state
@@ -67,10 +61,7 @@ impl Proven {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "device_not_active",
-                format!(
-                    "the device is {}; it must be bound to a user and active",
-                    device.status
-                ),
+                format!("the device is {}; it must be bound to a user and active", device.status),
             ));
         }
         Ok(device)

@@ -21,17 +21,9 @@ struct Enrolment {
     auth_key: Value,
 }
 
-pub async fn enroll(
-    State(state): State<AppState>,
-    Proven(proof): Proven,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let req: Enrolment = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_request",
-            format!("body must be {{\"auth_key\": <JWK>}}: {e}"),
-        )
-    })?;
+pub async fn enroll(State(state): State<AppState>, Proven(proof): Proven, body: Bytes) -> Result<Response, ApiError> {
+    let req: Enrolment = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("body must be {{\"auth_key\": <JWK>}}: {e}")))?;
     let auth_key = P256Jwk::from_value(&req.auth_key)
         .map_err(|e| ApiError::bad_request("invalid_key", format!("auth_key: {e}")))?;
     if auth_key.thumbprint() == proof.device_id {
@@ -50,11 +42,7 @@ pub async fn enroll(
         created_at: state.clock.now(),
     };
     let (stored, created) = state.store.register_device(&candidate).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     if stored.auth_key != candidate.auth_key {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

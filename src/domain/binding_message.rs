@@ -71,8 +71,8 @@ impl BindingMessage {
     }
 
     fn parse_structured(raw: &str) -> Result<Self, InvalidBindingMessage> {
-        let s: Structured = serde_json::from_str(raw)
-            .map_err(|e| bad(format!("binding_message is not a valid JSON object: {e}")))?;
+        let s: Structured =
+            serde_json::from_str(raw).map_err(|e| bad(format!("binding_message is not a valid JSON object: {e}")))?;
         let context = match s.action_context.as_str() {
             "authentication" => ActionContext::Authentication,
             "provisioning" => ActionContext::Provisioning,
@@ -94,17 +94,14 @@ impl BindingMessage {
         }
         let user_status = match (context, s.user_status) {
             (ActionContext::Authentication, Some(_)) => {
-                return Err(bad(
-                    "userStatus is only allowed when action_context is provisioning",
-                ));
+                return Err(bad("userStatus is only allowed when action_context is provisioning"));
             }
             (ActionContext::Authentication, None) => None,
             (ActionContext::Provisioning, None) => Some(UserStatus::Active),
-            (ActionContext::Provisioning, Some(v)) => Some(v.parse().map_err(|_| {
-                bad(format!(
-                    "userStatus must be `active` or `locked`, not `{v}`"
-                ))
-            })?),
+            (ActionContext::Provisioning, Some(v)) => Some(
+                v.parse()
+                    .map_err(|_| bad(format!("userStatus must be `active` or `locked`, not `{v}`")))?,
+            ),
         };
         let text = s
             .binding_message
@@ -129,9 +126,7 @@ fn displayable(text: &str) -> Result<String, InvalidBindingMessage> {
         )));
     }
     if text.chars().any(char::is_control) {
-        return Err(bad(
-            "the text to show on the device contains control characters",
-        ));
+        return Err(bad("the text to show on the device contains control characters"));
     }
     Ok(text.to_owned())
 }
@@ -154,10 +149,8 @@ mod tests {
 
     #[test]
     fn structured_provisioning_defaults_user_status_to_active() {
-        let m = BindingMessage::parse(
-            r#"{"action_context":"provisioning","appId":"bank","bindingMessage":"Enrol"}"#,
-        )
-        .unwrap();
+        let m = BindingMessage::parse(r#"{"action_context":"provisioning","appId":"bank","bindingMessage":"Enrol"}"#)
+            .unwrap();
         assert_eq!(m.context, ActionContext::Provisioning);
         assert_eq!(m.app_id.as_deref(), Some("bank"));
         assert_eq!(m.user_status, Some(UserStatus::Active));

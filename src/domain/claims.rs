@@ -154,10 +154,7 @@ pub fn evidence(src: &Sources<'_>) -> Vec<(Evidence, Value)> {
     if t.failed_attempts > 0 {
         out.push((Evidence::UserIdForFailedAttempt, json!(src.user.id)));
     }
-    out.push((
-        Evidence::UserFailedAttempts,
-        json!(src.user.failed_attempts),
-    ));
+    out.push((Evidence::UserFailedAttempts, json!(src.user.failed_attempts)));
     out
 }
 

@@ -1,7 +1,7 @@
 //! OAuth scopes and ACR values trustid grants.
 
 /// Scope values a client may ask for.
-pub const SUPPORTED: [&str; 3] = ["openid", "email", "phone"];
+pub const SUPPORTED: [&str; 4] = ["openid", "email", "phone", "offline_access"];
 
 /// ACR values trustid can vouch for: a decision signed by a key bound to the
 /// user's device.
@@ -59,10 +59,7 @@ mod tests {
 
     #[test]
     fn scope_order_does_not_matter_and_duplicates_collapse() {
-        assert_eq!(
-            Scope::parse("email openid email").unwrap().as_str(),
-            "email openid"
-        );
+        assert_eq!(Scope::parse("email openid email").unwrap().as_str(), "email openid");
     }
 
     #[test]

@@ -30,12 +30,7 @@ impl Status {
 str_enum!(
     Status,
     "transaction status",
-    [
-        Status::Pending,
-        Status::Approved,
-        Status::Denied,
-        Status::Consumed
-    ]
+    [Status::Pending, Status::Approved, Status::Denied, Status::Consumed]
 );
 
 /// What a device decided.
@@ -99,6 +94,16 @@ pub struct Transaction {
     pub device_id: Option<String>,
     pub failed_attempts: i64,
     pub failed_device_id: Option<String>,
+    /// What a ping or push must carry back to the client (CIBA §10.2, §10.3):
+    /// kept only for clients that are notified.
+    pub notify: Option<Notify>,
+}
+
+/// The values a notification carries back to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    pub auth_req_id: String,
+    pub client_notification_token: String,
 }
 
 impl Transaction {
@@ -146,6 +151,7 @@ mod tests {
             device_id: None,
             failed_attempts: 0,
             failed_device_id: None,
+            notify: None,
         }
     }
 

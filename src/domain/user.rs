@@ -19,11 +19,7 @@ impl UserStatus {
     }
 }
 
-str_enum!(
-    UserStatus,
-    "user status",
-    [UserStatus::Active, UserStatus::Locked]
-);
+str_enum!(UserStatus, "user status", [UserStatus::Active, UserStatus::Locked]);
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -34,5 +30,7 @@ pub struct User {
     pub status: UserStatus,
     /// Failed device decisions against this user's transactions.
     pub failed_attempts: i64,
+    /// argon2 hash of the user's CIBA `user_code`, when one was set.
+    pub user_code_hash: Option<String>,
     pub created_at: i64,
 }

@@ -1,60 +1,57 @@
 //! `POST /bc-authorize`: the backchannel authentication request (CIBA §7).
-//! Order of checks follows §7.2: authenticate the client, validate the
-//! parameters, resolve the hint, then apply policy.
+//! Order of checks follows §7.2: authenticate the client, validate the signed
+//! request, validate the parameters, resolve the hint, then apply policy.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::client_auth;
 use super::form::{Form, Params};
+use super::hints::{self, UserHint};
+use super::request_object;
 use crate::crypto::secret;
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, DeliveryMode};
 use crate::domain::scope::{self, Scope, ScopeError};
-use crate::domain::transaction::{Status, Transaction};
-use crate::domain::user::UserStatus;
+use crate::domain::transaction::{Notify, Status, Transaction};
+use crate::domain::user::{User, UserStatus};
 use crate::error::OAuthError;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 const HINTS: [&str; 3] = ["login_hint", "login_hint_token", "id_token_hint"];
+/// CIBA §7.1: at most 1024 characters.
+const MAX_NOTIFICATION_TOKEN: usize = 1024;
 
 /// A backchannel request whose parameters passed validation.
 struct BackchannelRequest {
     scope: Scope,
-    login_hint: String,
+    hint: UserHint,
     message: BindingMessage,
     acr: Option<String>,
     expires_in: i64,
+    user_code: Option<String>,
+    notification_token: Option<String>,
 }
 
 impl BackchannelRequest {
-    fn parse(
-        p: &Params,
-        client: &Client,
-        max_expiry: i64,
-        default_expiry: i64,
-    ) -> Result<Self, OAuthError> {
+    fn parse(p: &Params, client: &Client, max_expiry: i64, default_expiry: i64) -> Result<Self, OAuthError> {
         let scope = Scope::parse(p.require("scope")?).map_err(|e| match e {
             ScopeError::NoOpenId => OAuthError::invalid_scope("scope must contain openid"),
-            ScopeError::Unsupported(v) => {
-                OAuthError::invalid_scope(format!("scope value `{v}` is not supported"))
-            }
+            ScopeError::Unsupported(v) => OAuthError::invalid_scope(format!("scope value `{v}` is not supported")),
         })?;
         let given: Vec<&str> = HINTS.into_iter().filter(|h| p.has(h)).collect();
-        let login_hint = match given.as_slice() {
+        let hint = match given.as_slice() {
             [] => {
                 return Err(OAuthError::invalid_request(
                     "exactly one of login_hint, login_hint_token or id_token_hint is required",
                 ));
             }
-            ["login_hint"] => p.require("login_hint")?.to_owned(),
-            [one] => {
-                return Err(OAuthError::invalid_request(format!(
-                    "{one} is not supported by this server; identify the user with login_hint"
-                )));
-            }
+            ["login_hint"] => UserHint::LoginHint(p.require("login_hint")?.to_owned()),
+            ["login_hint_token"] => UserHint::LoginHintToken(p.require("login_hint_token")?.to_owned()),
+            ["id_token_hint"] => UserHint::IdTokenHint(p.require("id_token_hint")?.to_owned()),
             _ => {
                 return Err(OAuthError::invalid_request(
                     "send only one of login_hint, login_hint_token and id_token_hint",
@@ -62,31 +59,54 @@ impl BackchannelRequest {
             }
         };
         let message = match p.get("binding_message") {
-            Some(raw) => {
-                BindingMessage::parse(raw).map_err(|e| OAuthError::invalid_binding_message(e.0))?
+            Some(raw) => BindingMessage::parse(raw).map_err(|e| OAuthError::invalid_binding_message(e.0))?,
+            // FAPI-CIBA §5.2.2-2: a binding message ties the two devices together.
+            None if client.metadata.fapi_ciba => {
+                return Err(OAuthError::invalid_request(
+                    "binding_message is required for this client (FAPI-CIBA)",
+                ));
             }
             // The device must show something, and signs the hash of what it shows.
             None => BindingMessage {
                 context: ActionContext::Authentication,
                 app_id: None,
-                display_text: format!("{} asks you to confirm it is you", client.name),
+                display_text: format!("{} asks you to confirm it is you", client.name()),
                 user_status: None,
             },
         };
         let expires_in = match p.get("requested_expiry") {
             None => default_expiry,
             Some(raw) => parse_positive(raw)
-                .ok_or_else(|| {
-                    OAuthError::invalid_request("requested_expiry must be a positive integer")
-                })?
+                .ok_or_else(|| OAuthError::invalid_request("requested_expiry must be a positive integer"))?
                 .min(max_expiry),
+        };
+        let notification_token = match (client.delivery_mode().notifies(), p.get("client_notification_token")) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(OAuthError::invalid_request(
+                    "client_notification_token is required for ping and push clients",
+                ));
+            }
+            (true, Some(token)) if !is_b64token(token) || token.len() > MAX_NOTIFICATION_TOKEN => {
+                return Err(OAuthError::invalid_request(
+                    "client_notification_token must be a bearer token (RFC 6750 b64token) of at most 1024 characters",
+                ));
+            }
+            (true, Some(token)) => Some(token.to_owned()),
+        };
+        let user_code = match (client.metadata.backchannel_user_code_parameter, p.get("user_code")) {
+            (true, None) => return Err(OAuthError::missing_user_code("user_code is required for this client")),
+            (true, Some(code)) => Some(code.to_owned()),
+            (false, _) => None,
         };
         Ok(Self {
             scope,
-            login_hint,
+            hint,
             message,
             acr: p.get("acr_values").and_then(scope::choose_acr),
             expires_in,
+            user_code,
+            notification_token,
         })
     }
 }
@@ -98,48 +118,47 @@ fn parse_positive(raw: &str) -> Option<i64> {
     raw.parse::<i64>().ok().filter(|v| *v > 0)
 }
 
+/// RFC 6750 §2.1: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
 pub async fn authorize(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(params): Form,
+    Form(form): Form,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(&state, &headers, &params).await?;
-    if params.has("request") || params.has("request_uri") {
+    let client = client_auth::authenticate(&state, &headers, &form).await?;
+    if form.has("request_uri") {
         return Err(OAuthError::invalid_request(
-            "signed authentication requests are not supported; send the parameters in the form",
+            "request_uri is not supported; send the request object by value",
         ));
     }
-    if client.delivery_mode != DeliveryMode::Poll {
-        return Err(OAuthError::unauthorized_client(
-            "this client's token delivery mode is not supported by this server",
-        ));
-    }
+    let params = match form.get("request") {
+        Some(request) => request_object::unpack(&state, &client, &form, request).await?,
+        None => {
+            request_object::require_signed(&client)?;
+            form
+        }
+    };
     let s = &state.settings;
     let req = BackchannelRequest::parse(&params, &client, s.max_request_expiry, s.request_expiry)?;
-
-    let store = &state.store;
-    let user = store
-        .user_by_hint(&req.login_hint)
-        .await?
-        .ok_or_else(|| OAuthError::unknown_user_id("no user matches login_hint"))?;
-    if user.status == UserStatus::Locked {
-        return Err(OAuthError::access_denied("the user is locked"));
+    let user = hints::resolve(&state, &client, &req.hint).await?;
+    if let Some(code) = &req.user_code {
+        check_user_code(&user, code).await?;
     }
-    if let (ActionContext::Authentication, Some(app)) = (req.message.context, &req.message.app_id)
-        && !store.user_has_app(&user.id, app).await?
-    {
-        return Err(OAuthError::access_denied(format!(
-            "the user is not associated with appId `{app}`"
-        )));
-    }
-    if store.active_device_count(&user.id).await? == 0 {
-        return Err(OAuthError::access_denied(
-            "the user has no active device to authenticate with",
-        ));
-    }
+    admit(&state, &client, &user, &req).await?;
 
     let now = state.clock.now();
     let auth_req_id = secret::random_token();
+    let notify = req.notification_token.map(|token| Notify {
+        auth_req_id: auth_req_id.clone(),
+        client_notification_token: token,
+    });
     let txn = Transaction {
         id: secret::random_id(),
         auth_req_digest: secret::digest(&auth_req_id),
@@ -158,24 +177,96 @@ pub async fn authorize(
         device_id: None,
         failed_attempts: 0,
         failed_device_id: None,
+        notify,
     };
-    store.insert_transaction(&txn).await?;
+    state.store.insert_transaction(&txn).await?;
+    Metrics::inc(&state.metrics.backchannel_accepted);
     tracing::info!(client_id = %client.id, transaction_id = %txn.id, "backchannel request accepted");
-    Ok(super::no_store_json(
-        StatusCode::OK,
-        json!({"auth_req_id": auth_req_id, "expires_in": req.expires_in, "interval": s.poll_interval}),
-    ))
+    // CIBA §7.3: push clients never poll, so they get no interval.
+    let body = match client.delivery_mode() {
+        DeliveryMode::Push => json!({"auth_req_id": auth_req_id, "expires_in": req.expires_in}),
+        _ => json!({"auth_req_id": auth_req_id, "expires_in": req.expires_in, "interval": s.poll_interval}),
+    };
+    Ok(super::no_store_json(StatusCode::OK, body))
+}
+
+/// Policy before anyone is disturbed (CIBA §13 `access_denied`): the user is
+/// not locked, belongs to the app, has a device, and is not being flooded.
+async fn admit(state: &AppState, client: &Client, user: &User, req: &BackchannelRequest) -> Result<(), OAuthError> {
+    let store = &state.store;
+    if user.status == UserStatus::Locked {
+        return Err(OAuthError::access_denied("the user is locked"));
+    }
+    if let (ActionContext::Authentication, Some(app)) = (req.message.context, &req.message.app_id)
+        && !store.user_has_app(&user.id, app).await?
+    {
+        return Err(OAuthError::access_denied(format!(
+            "the user is not associated with appId `{app}`"
+        )));
+    }
+    if store.active_device_count(&user.id).await? == 0 {
+        return Err(OAuthError::access_denied(
+            "the user has no active device to authenticate with",
+        ));
+    }
+    let since = state.clock.now() - 60;
+    let s = &state.settings;
+    if store.count_recent(Some(&user.id), None, since).await? >= s.user_requests_per_minute {
+        Metrics::inc(&state.metrics.rate_limited_user);
+        return Err(rate_limited(
+            "too many requests for this user in the last minute; try again later",
+        ));
+    }
+    if store.count_recent(None, Some(&client.id), since).await? >= s.client_requests_per_minute {
+        Metrics::inc(&state.metrics.rate_limited_client);
+        return Err(rate_limited(
+            "this client sent too many requests in the last minute; try again later",
+        ));
+    }
+    Ok(())
+}
+
+fn rate_limited(why: &'static str) -> OAuthError {
+    OAuthError::access_denied(why)
+}
+
+/// CIBA §7.1.2. The user code is chosen by a person, so it is an argon2 hash;
+/// checking it is kept off the async threads.
+async fn check_user_code(user: &User, code: &str) -> Result<(), OAuthError> {
+    let wrong = || OAuthError::invalid_user_code("user_code is not correct");
+    let Some(hash) = user.user_code_hash.clone() else {
+        return Err(wrong());
+    };
+    let code = code.to_owned();
+    let ok = tokio::task::spawn_blocking(move || crate::crypto::secret::verify_password(&code, &hash))
+        .await
+        .map_err(OAuthError::server_error)?;
+    if ok { Ok(()) } else { Err(wrong()) }
+}
+
+/// Answers a rate-limited request with a hint of when to come back.
+pub fn with_retry_after(mut res: Response) -> Response {
+    res.headers_mut().insert("retry-after", HeaderValue::from_static("60"));
+    res.into_response()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_positive;
+    use super::{is_b64token, parse_positive};
 
     #[test]
     fn requested_expiry_must_be_a_positive_integer() {
         assert_eq!(parse_positive("30"), Some(30));
         for bad in ["0", "-5", "1.5", "abc", "", "+3", "99999999999999999999"] {
             assert_eq!(parse_positive(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn notification_tokens_follow_the_bearer_syntax() {
+        assert!(is_b64token("abc-._~+/XYZ09=="));
+        for bad in ["", "==", "has space", "quote\"", "semi;colon"] {
+            assert!(!is_b64token(bad), "{bad}");
         }
     }
 }

@@ -1,40 +1,54 @@
-//! Client authentication at the token and backchannel endpoints (RFC 6749
-//! §2.3.1; CIBA §7.1 uses the token endpoint's methods). Every failure is
-//! 401 `invalid_client`, with `WWW-Authenticate: Basic` when Basic was tried.
+//! Client authentication at the token, backchannel, introspection and
+//! revocation endpoints (RFC 6749 §2.3.1, RFC 7523 `private_key_jwt`; CIBA
+//! §7.1 uses the token endpoint's methods). Every failure is 401
+//! `invalid_client`, with `WWW-Authenticate: Basic` when Basic was tried.
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::form::Params;
+use crate::capabilities::{BACKCHANNEL_PATH, TOKEN_PATH};
+use crate::crypto::jwt::{self, JwtError};
 use crate::crypto::secret;
-use crate::domain::client::{AuthMethod, Client};
+use crate::domain::client::{AuthMethod, Client, SigningAlg};
 use crate::error::{Challenge, OAuthError};
 use crate::state::AppState;
 
-struct Presented {
-    id: String,
-    secret: String,
-    method: AuthMethod,
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// A client assertion may not live longer than this (seconds).
+const MAX_ASSERTION_LIFETIME: i64 = 3600;
+
+enum Presented {
+    Secret {
+        id: String,
+        secret: String,
+        method: AuthMethod,
+    },
+    Assertion {
+        jwt: String,
+    },
 }
 
-fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError> {
-    let basic = headers
+fn basic_credentials(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .map(|(_, creds)| creds.trim());
+        .map(|(_, creds)| creds.trim())
+}
+
+fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError> {
+    let basic = basic_credentials(headers);
+    let methods = [basic.is_some(), form.has("client_secret"), form.has("client_assertion")];
+    if methods.iter().filter(|m| **m).count() > 1 {
+        return Err(OAuthError::invalid_request(
+            "use exactly one client authentication method",
+        ));
+    }
     if let Some(creds) = basic {
-        let fail = || {
-            OAuthError::invalid_client("malformed Basic credentials")
-                .with_challenge(Challenge::Basic)
-        };
-        if form.has("client_secret") || form.has("client_assertion") {
-            return Err(OAuthError::invalid_request(
-                "use exactly one client authentication method",
-            ));
-        }
+        let fail = || OAuthError::invalid_client("malformed Basic credentials").with_challenge(Challenge::Basic);
         let decoded = STANDARD.decode(creds).map_err(|_| fail())?;
         let text = String::from_utf8(decoded).map_err(|_| fail())?;
         let (id, secret) = text.split_once(':').ok_or_else(fail)?;
@@ -43,68 +57,139 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError
             form_urlencoded::parse(format!("x={s}").as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
         };
-        let (id, secret) = (
-            decode(id).unwrap_or_default(),
-            decode(secret).unwrap_or_default(),
-        );
-        if let Some(form_id) = form.get("client_id")
-            && form_id != id
-        {
-            return Err(OAuthError::invalid_client(
-                "client_id does not match the Basic credentials",
-            )
-            .with_challenge(Challenge::Basic));
+        let (id, secret) = (decode(id), decode(secret));
+        if form.get("client_id").is_some_and(|form_id| form_id != id) {
+            return Err(
+                OAuthError::invalid_client("client_id does not match the Basic credentials")
+                    .with_challenge(Challenge::Basic),
+            );
         }
-        return Ok(Presented {
+        return Ok(Presented::Secret {
             id,
             secret,
             method: AuthMethod::ClientSecretBasic,
         });
     }
-    if form.has("client_assertion") {
-        return Err(OAuthError::invalid_client(
-            "client assertions are not supported; use client_secret_basic or client_secret_post",
-        ));
+    if let Some(jwt) = form.get("client_assertion") {
+        if form.get("client_assertion_type") != Some(JWT_BEARER) {
+            return Err(OAuthError::invalid_client(format!(
+                "client_assertion_type must be {JWT_BEARER}"
+            )));
+        }
+        return Ok(Presented::Assertion { jwt: jwt.to_owned() });
     }
     match (form.get("client_id"), form.get("client_secret")) {
-        (Some(id), Some(secret)) => Ok(Presented {
+        (Some(id), Some(secret)) => Ok(Presented::Secret {
             id: id.to_owned(),
             secret: secret.to_owned(),
             method: AuthMethod::ClientSecretPost,
         }),
-        _ => Err(
-            OAuthError::invalid_client("client authentication is required")
-                .with_challenge(Challenge::Basic),
-        ),
+        _ => Err(OAuthError::invalid_client("client authentication is required").with_challenge(Challenge::Basic)),
     }
 }
 
 /// Returns the authenticated client, or `invalid_client`.
-pub async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &Params,
-) -> Result<Client, OAuthError> {
-    let p = presented(headers, form)?;
-    let challenge = match p.method {
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, form: &Params) -> Result<Client, OAuthError> {
+    match presented(headers, form)? {
+        Presented::Secret { id, secret, method } => by_secret(state, &id, &secret, method).await,
+        Presented::Assertion { jwt } => by_assertion(state, &jwt, form.get("client_id")).await,
+    }
+}
+
+fn registered_for(method: AuthMethod) -> &'static str {
+    match method {
+        AuthMethod::ClientSecretBasic => "this client is registered for client_secret_basic",
+        AuthMethod::ClientSecretPost => "this client is registered for client_secret_post",
+        AuthMethod::PrivateKeyJwt => "this client is registered for private_key_jwt",
+    }
+}
+
+async fn by_secret(state: &AppState, id: &str, secret: &str, method: AuthMethod) -> Result<Client, OAuthError> {
+    let challenge = match method {
         AuthMethod::ClientSecretBasic => Challenge::Basic,
-        AuthMethod::ClientSecretPost => Challenge::None,
+        _ => Challenge::None,
     };
     let refuse = |why: &'static str| OAuthError::invalid_client(why).with_challenge(challenge);
-    let Some(client) = state.store.client(&p.id).await? else {
-        // Hash anyway so an unknown id costs what a wrong secret costs.
-        let _ = secret::matches_digest(&p.secret, "");
+    let client = state.store.client(id).await?;
+    let digest = client.as_ref().and_then(|c| c.secret_digest.as_deref()).unwrap_or("");
+    // Hash even for an unknown id, so it costs what a wrong secret costs.
+    let matches = secret::matches_digest(secret, digest);
+    let Some(client) = client.filter(|_| matches) else {
         return Err(refuse("client authentication failed"));
     };
-    if !secret::matches_digest(&p.secret, &client.secret_digest) {
-        return Err(refuse("client authentication failed"));
+    if client.auth_method() != method {
+        return Err(refuse(registered_for(client.auth_method())));
     }
-    if client.auth_method != p.method {
-        return Err(refuse(match client.auth_method {
-            AuthMethod::ClientSecretBasic => "this client is registered for client_secret_basic",
-            AuthMethod::ClientSecretPost => "this client is registered for client_secret_post",
-        }));
+    Ok(client)
+}
+
+/// RFC 7523 §3: `iss` = `sub` = client_id, `aud` names trustid, `exp` in the
+/// future, `jti` never seen before.
+async fn by_assertion(state: &AppState, assertion: &str, form_client_id: Option<&str>) -> Result<Client, OAuthError> {
+    let refuse = |why: String| OAuthError::invalid_client(why);
+    let unverified = jwt::peek_claims(assertion).map_err(|_| refuse("client_assertion is not a JWT".into()))?;
+    let Some(client_id) = unverified.get("iss").and_then(|v| v.as_str()) else {
+        return Err(refuse("client_assertion needs iss".into()));
+    };
+    if form_client_id.is_some_and(|id| id != client_id) {
+        return Err(refuse("client_id does not match the client_assertion".into()));
+    }
+    let client = state
+        .store
+        .client(client_id)
+        .await?
+        .ok_or_else(|| refuse("client authentication failed".into()))?;
+    if client.auth_method() != AuthMethod::PrivateKeyJwt {
+        return Err(refuse(registered_for(client.auth_method()).into()));
+    }
+    let allowed: &[SigningAlg] = if client.metadata.fapi_ciba {
+        &SigningAlg::FAPI
+    } else {
+        &SigningAlg::ALL
+    };
+    let now = state.clock.now();
+    let verified = state
+        .client_keys
+        .verify(&client, assertion, allowed, now)
+        .await
+        .map_err(|e| match e {
+            JwtError::AlgNotAllowed(alg) => refuse(format!("client_assertion alg {alg} is not accepted")),
+            _ => refuse("client_assertion signature does not verify with the client's keys".into()),
+        })?;
+    let claims = &verified.claims;
+    if claims.get("sub").and_then(|v| v.as_str()) != Some(client_id) {
+        return Err(refuse("client_assertion sub must equal iss (the client_id)".into()));
+    }
+    let audiences = [
+        state.settings.issuer.as_str(),
+        state.settings.issuer_base(),
+        &state.url(TOKEN_PATH),
+        &state.url(BACKCHANNEL_PATH),
+    ];
+    if !jwt::audience_contains(claims, &audiences) {
+        return Err(refuse(
+            "client_assertion aud must be the issuer, the token or the backchannel endpoint".into(),
+        ));
+    }
+    let exp = jwt::numeric(claims, "exp").ok_or_else(|| refuse("client_assertion needs exp".into()))?;
+    let skew = state.settings.device_clock_skew;
+    if exp <= now - skew {
+        return Err(refuse("client_assertion has expired".into()));
+    }
+    if exp > now + MAX_ASSERTION_LIFETIME {
+        return Err(refuse(
+            "client_assertion lives too long (exp more than an hour ahead)".into(),
+        ));
+    }
+    let jti = claims
+        .get("jti")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| refuse("client_assertion needs jti".into()))?;
+    let key = format!("assertion:{client_id}:{jti}");
+    if !state.store.remember_once(&key, exp + skew, now).await? {
+        return Err(refuse("client_assertion was used before (jti replayed)".into()));
     }
     Ok(client)
 }

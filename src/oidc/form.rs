@@ -21,9 +21,7 @@ impl Params {
                 continue;
             }
             if map.insert(k.clone().into_owned(), v.into_owned()).is_some() {
-                return Err(OAuthError::invalid_request(format!(
-                    "parameter `{k}` is repeated"
-                )));
+                return Err(OAuthError::invalid_request(format!("parameter `{k}` is repeated")));
             }
         }
         Ok(Self(map))
@@ -31,6 +29,10 @@ impl Params {
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
+    }
+
+    pub fn insert(&mut self, name: &str, value: String) {
+        self.0.insert(name.to_owned(), value);
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -56,10 +58,7 @@ impl<S: Send + Sync> FromRequest<S> for Form {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .is_some_and(|v| {
-                v.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
         if !is_form {
             return Err(OAuthError::invalid_request(
                 "the body must be application/x-www-form-urlencoded",

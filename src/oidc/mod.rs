@@ -3,11 +3,18 @@
 pub mod authorize;
 pub mod backchannel;
 pub mod client_auth;
+pub mod client_keys;
 pub mod discovery;
 pub mod form;
+pub mod hints;
+pub mod introspect;
+pub mod issue;
 pub mod jwks;
 pub mod openapi;
 pub mod poll_gate;
+pub mod register;
+pub mod request_object;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 

@@ -1,27 +1,33 @@
-//! `POST /token` with the CIBA grant (CIBA §10.1, §11). A pending poll costs
-//! one indexed read and no write: the interval is enforced in memory.
+//! `POST /token`: the CIBA grant (CIBA §10.1, §11) and refresh tokens (RFC
+//! 6749 §6). A pending poll costs one indexed read and no write: the
+//! interval is enforced in memory. Every error is 400 but `invalid_client`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::json;
 
 use super::client_auth;
 use super::form::Form;
+use super::issue::{self, Mint};
 use super::poll_gate::Verdict;
-use crate::capabilities::CIBA_GRANT;
-use crate::crypto::id_token::{self, IdTokenParams};
+use crate::capabilities::{CIBA_GRANT, REFRESH_GRANT};
 use crate::crypto::secret;
-use crate::domain::claims::Sources;
 use crate::domain::client::{Client, DeliveryMode};
-use crate::domain::transaction::{Phase, Transaction};
+use crate::domain::scope;
+use crate::domain::transaction::Phase;
 use crate::error::OAuthError;
+use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::store::AccessToken;
 
 /// A token request, tagged on `grant_type`.
 enum TokenRequest {
-    Ciba { auth_req_id: String },
+    Ciba {
+        auth_req_id: String,
+    },
+    Refresh {
+        refresh_token: String,
+        scope: Option<String>,
+    },
 }
 
 pub async fn exchange(
@@ -34,6 +40,10 @@ pub async fn exchange(
         CIBA_GRANT => TokenRequest::Ciba {
             auth_req_id: params.require("auth_req_id")?.to_owned(),
         },
+        REFRESH_GRANT => TokenRequest::Refresh {
+            refresh_token: params.require("refresh_token")?.to_owned(),
+            scope: params.get("scope").map(str::to_owned),
+        },
         other => {
             return Err(OAuthError::unsupported_grant_type(format!(
                 "grant_type `{other}` is not supported"
@@ -42,21 +52,19 @@ pub async fn exchange(
     };
     match request {
         TokenRequest::Ciba { auth_req_id } => redeem_ciba(&state, &client, &auth_req_id).await,
+        TokenRequest::Refresh { refresh_token, scope } => {
+            refresh(&state, &client, &refresh_token, scope.as_deref()).await
+        }
     }
 }
 
-async fn redeem_ciba(
-    state: &AppState,
-    client: &Client,
-    auth_req_id: &str,
-) -> Result<Response, OAuthError> {
-    if client.delivery_mode == DeliveryMode::Push {
+async fn redeem_ciba(state: &AppState, client: &Client, auth_req_id: &str) -> Result<Response, OAuthError> {
+    if client.delivery_mode() == DeliveryMode::Push {
         return Err(OAuthError::unauthorized_client(
             "push clients receive their tokens at the notification endpoint",
         ));
     }
-    let unknown =
-        || OAuthError::invalid_grant("auth_req_id is unknown or was not issued to this client");
+    let unknown = || OAuthError::invalid_grant("auth_req_id is unknown or was not issued to this client");
     let txn = state
         .store
         .transaction_by_auth_req(&secret::digest(auth_req_id))
@@ -68,93 +76,109 @@ async fn redeem_ciba(
     }
     let now_ms = state.clock.now_ms();
     match txn.phase(now_ms.div_euclid(1000)) {
-        Phase::Pending => match state
-            .polls
-            .check(&txn.id, txn.interval, txn.expires_at, now_ms)
-        {
-            Verdict::Pending => Err(OAuthError::authorization_pending(
-                "the user has not decided yet",
-            )),
+        Phase::Pending => match state.polls.check(&txn.id, txn.interval, txn.expires_at, now_ms) {
+            Verdict::Pending => Err(OAuthError::authorization_pending("the user has not decided yet")),
             Verdict::SlowDown => Err(OAuthError::slow_down(
                 "polled before the interval elapsed; wait 5 seconds longer between polls",
             )),
         },
         Phase::Expired => {
             state.polls.forget(&txn.id);
-            Err(OAuthError::expired_token(
-                "the authentication request has expired",
-            ))
+            Err(OAuthError::expired_token("the authentication request has expired"))
         }
         Phase::Denied => {
             state.polls.forget(&txn.id);
-            Err(OAuthError::access_denied("the user denied the request")
-                .with_status(StatusCode::BAD_REQUEST))
+            Err(OAuthError::access_denied("the user denied the request").with_status(StatusCode::BAD_REQUEST))
         }
         Phase::Consumed => {
             // CIBA §10.1.1: an auth_req_id is single-use. A second redemption
             // means it leaked; revoke what the first one issued.
             let revoked = state.store.revoke_for_transaction(&txn.id).await?;
             tracing::warn!(client_id = %client.id, transaction_id = %txn.id, revoked, "auth_req_id redeemed twice");
-            Err(OAuthError::invalid_grant(
-                "auth_req_id has already been redeemed",
-            ))
+            Err(OAuthError::invalid_grant("auth_req_id has already been redeemed"))
         }
-        Phase::Approved => issue_tokens(state, client, &txn).await,
+        Phase::Approved => {
+            let minted = issue::mint(
+                state,
+                client,
+                &Mint {
+                    transaction: &txn,
+                    auth_req_id: Some(auth_req_id),
+                    scope: &txn.scope,
+                    refresh_family: None,
+                },
+            )
+            .await?;
+            if !state.store.redeem(&txn.id, &minted.issued, state.clock.now()).await? {
+                // Lost a race with another redemption, or expired in between.
+                return Err(OAuthError::invalid_grant("auth_req_id has already been redeemed"));
+            }
+            state.polls.forget(&txn.id);
+            Metrics::inc(&state.metrics.tokens_issued);
+            tracing::info!(client_id = %client.id, transaction_id = %txn.id, "tokens issued");
+            Ok(super::no_store_json(StatusCode::OK, minted.response))
+        }
     }
 }
 
-async fn issue_tokens(
+/// RFC 6749 §6 with rotation: the presented token is spent, a successor is
+/// issued; presenting a spent one again revokes its whole family.
+async fn refresh(
     state: &AppState,
     client: &Client,
-    txn: &Transaction,
+    token: &str,
+    narrower: Option<&str>,
 ) -> Result<Response, OAuthError> {
+    let invalid = || OAuthError::invalid_grant("refresh_token is invalid, expired or was not issued to this client");
     let now = state.clock.now();
-    let s = &state.settings;
-    let access_token = secret::random_token();
-    let record = AccessToken {
-        digest: secret::digest(&access_token),
-        client_id: client.id.clone(),
-        user_id: txn.user_id.clone(),
-        transaction_id: txn.id.clone(),
-        scope: txn.scope.clone(),
-        expires_at: now + s.access_token_ttl,
-        revoked: false,
-    };
-    let (user, failed_device_attempts) = super::claim_inputs(state.store.as_ref(), txn)
+    let record = state
+        .store
+        .refresh_token(&secret::digest(token))
         .await?
-        .ok_or_else(|| OAuthError::server_error("transaction names a missing user"))?;
-    // Sign before redeeming so a signing failure cannot burn the approval.
-    let id_token = id_token::issue(
-        &state.keys,
-        &IdTokenParams {
-            issuer: &s.issuer,
-            client_id: &client.id,
-            alg: client.id_token_alg,
-            now,
-            ttl: s.id_token_ttl,
-        },
-        &Sources {
-            transaction: txn,
-            user: &user,
-            failed_device_attempts,
-        },
-    )?;
-    if !state.store.redeem(&txn.id, &record, now).await? {
-        // Lost a race with another redemption, or expired in between.
-        return Err(OAuthError::invalid_grant(
-            "auth_req_id has already been redeemed",
-        ));
+        .filter(|r| r.client_id == client.id)
+        .ok_or_else(invalid)?;
+    if record.revoked {
+        let revoked = state.store.revoke_refresh_family(&record.family).await?;
+        tracing::warn!(client_id = %client.id, revoked, "spent refresh token presented again; family revoked");
+        return Err(invalid());
     }
-    state.polls.forget(&txn.id);
-    tracing::info!(client_id = %client.id, transaction_id = %txn.id, "tokens issued");
-    Ok(super::no_store_json(
-        StatusCode::OK,
-        json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": s.access_token_ttl,
-            "id_token": id_token,
-            "scope": txn.scope,
-        }),
-    ))
+    if record.expires_at <= now {
+        return Err(invalid());
+    }
+    let scope = match narrower {
+        None => record.scope.clone(),
+        Some(requested) => {
+            let within = requested
+                .split(' ')
+                .filter(|v| !v.is_empty())
+                .all(|v| scope::grants(&record.scope, v));
+            if !within || !scope::grants(requested, "openid") {
+                return Err(OAuthError::invalid_scope(
+                    "scope may only narrow the original grant and must keep openid",
+                ));
+            }
+            requested.to_owned()
+        }
+    };
+    let txn = state
+        .store
+        .transaction(&record.transaction_id)
+        .await?
+        .ok_or_else(invalid)?;
+    let minted = issue::mint(
+        state,
+        client,
+        &Mint {
+            transaction: &txn,
+            auth_req_id: None,
+            scope: &scope,
+            refresh_family: Some(&record.family),
+        },
+    )
+    .await?;
+    if !state.store.rotate_refresh(&record.digest, &minted.issued).await? {
+        return Err(invalid());
+    }
+    Metrics::inc(&state.metrics.tokens_issued);
+    Ok(super::no_store_json(StatusCode::OK, minted.response))
 }

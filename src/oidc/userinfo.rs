@@ -12,12 +12,8 @@ use crate::domain::claims::Sources;
 use crate::error::{Challenge, OAuthError};
 use crate::state::AppState;
 
-pub async fn describe_user(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, OAuthError> {
-    let refuse =
-        |why: &'static str| OAuthError::invalid_token(why).with_challenge(Challenge::Bearer);
+pub async fn describe_user(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, OAuthError> {
+    let refuse = |why: &'static str| OAuthError::invalid_token(why).with_challenge(Challenge::Bearer);
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -37,12 +33,8 @@ pub async fn describe_user(
         .ok_or_else(|| refuse("the access token is invalid, expired or revoked"))?;
     let store = state.store.as_ref();
     let gone = || refuse("the access token no longer names a user");
-    let txn = store
-        .transaction(&record.transaction_id)
-        .await?
-        .ok_or_else(gone)?;
-    let (user, failed_device_attempts) =
-        super::claim_inputs(store, &txn).await?.ok_or_else(gone)?;
+    let txn = store.transaction(&record.transaction_id).await?.ok_or_else(gone)?;
+    let (user, failed_device_attempts) = super::claim_inputs(store, &txn).await?.ok_or_else(gone)?;
     let claims = id_token::user_claims(&Sources {
         transaction: &txn,
         user: &user,

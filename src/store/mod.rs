@@ -51,6 +51,82 @@ pub struct AccessToken {
     pub revoked: bool,
 }
 
+/// An issued refresh token, known by its digest; rotation keeps the family.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub digest: String,
+    pub family: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub transaction_id: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+/// What redeeming an approval stores: the access token and, when
+/// `offline_access` was granted, a refresh token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub access: AccessToken,
+    pub refresh: Option<RefreshToken>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    Ping,
+    Push,
+}
+
+impl DeliveryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryKind::Ping => "ping",
+            DeliveryKind::Push => "push",
+        }
+    }
+}
+
+impl std::str::FromStr for DeliveryKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ping" => Ok(DeliveryKind::Ping),
+            "push" => Ok(DeliveryKind::Push),
+            other => Err(format!("unknown delivery kind `{other}`")),
+        }
+    }
+}
+
+/// A notification owed to a relying party (outbox row). Times in ms.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: String,
+    pub transaction_id: String,
+    pub kind: DeliveryKind,
+    pub target: String,
+    /// The client's `client_notification_token`, sent back as Bearer.
+    pub bearer: String,
+    /// The JSON body to POST.
+    pub payload: String,
+    pub attempts: i64,
+    pub give_up_at: i64,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Done,
+    /// Never to be retried (4xx, redirect, or out of time).
+    Failed(String),
+    /// Try again at this time (ms).
+    Retry {
+        at: i64,
+        error: String,
+    },
+}
+
 /// A pending transaction as a device's inbox lists it.
 #[derive(Debug, Clone)]
 pub struct InboxItem {
@@ -68,6 +144,11 @@ pub struct DecisionWrite<'a> {
     pub now: i64,
     /// For an approved provisioning request: associate this user with this app.
     pub associate: Option<(&'a str, &'a str)>,
+    /// For a ping or push client: the notification owed, stored atomically.
+    pub delivery: Option<Delivery>,
+    /// For a push client's approval: the tokens pushed (the transaction is
+    /// then consumed at once, since the client never polls).
+    pub issued: Option<Issued>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +175,7 @@ pub trait Store: Send + Sync + 'static {
     async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
 
     async fn insert_user(&self, user: &User, apps: &[String]) -> StoreResult<()>;
+    async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool>;
     async fn user(&self, id: &str) -> StoreResult<Option<User>>;
     /// Resolves a `login_hint`: the user id, else the e-mail, else the phone.
     async fn user_by_hint(&self, hint: &str) -> StoreResult<Option<User>>;
@@ -123,16 +205,27 @@ pub trait Store: Send + Sync + 'static {
         transaction_id: Option<&str>,
     ) -> StoreResult<()>;
 
-    /// Marks an approved transaction consumed and stores its access token, in
-    /// one database transaction. False when it was not approved any more.
-    async fn redeem(
-        &self,
-        transaction_id: &str,
-        token: &AccessToken,
-        now: i64,
-    ) -> StoreResult<bool>;
+    /// Transactions created for this user (or client) since `since`.
+    async fn count_recent(&self, user_id: Option<&str>, client_id: Option<&str>, since: i64) -> StoreResult<i64>;
+
+    /// Marks an approved transaction consumed and stores its tokens, in one
+    /// database transaction. False when it was not approved any more.
+    async fn redeem(&self, transaction_id: &str, issued: &Issued, now: i64) -> StoreResult<bool>;
+    /// Revokes every token issued for a transaction (a replayed `auth_req_id`).
     async fn revoke_for_transaction(&self, transaction_id: &str) -> StoreResult<u64>;
     async fn access_token(&self, digest: &str) -> StoreResult<Option<AccessToken>>;
+    async fn refresh_token(&self, digest: &str) -> StoreResult<Option<RefreshToken>>;
+    /// Revokes `old` and stores its successor and a new access token, if
+    /// `old` was still live. False when it had been used already.
+    async fn rotate_refresh(&self, old_digest: &str, issued: &Issued) -> StoreResult<bool>;
+    async fn revoke_refresh_family(&self, family: &str) -> StoreResult<u64>;
+    async fn revoke_access_token(&self, digest: &str) -> StoreResult<u64>;
+
+    /// Leases up to `limit` due deliveries until `lease_until` (ms).
+    async fn claim_deliveries(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>>;
+    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> StoreResult<()>;
+    /// `(state, attempts)` of a transaction's deliveries, for tests and operators.
+    async fn deliveries_for(&self, transaction_id: &str) -> StoreResult<Vec<(String, i64)>>;
 
     /// Remembers `key` until `expires_at`; false when it was seen already.
     async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;

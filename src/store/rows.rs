@@ -3,11 +3,11 @@
 
 use sqlx::FromRow;
 
-use super::{AccessToken, Challenge, StoreError};
+use super::{AccessToken, Challenge, Delivery, RefreshToken, StoreError};
 use crate::domain::binding_message::ActionContext;
 use crate::domain::client::Client;
 use crate::domain::device::Device;
-use crate::domain::transaction::Transaction;
+use crate::domain::transaction::{Notify, Transaction};
 use crate::domain::user::User;
 
 fn parse<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, StoreError> {
@@ -17,11 +17,8 @@ fn parse<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, StoreErro
 #[derive(FromRow)]
 pub struct ClientRow {
     id: String,
-    name: String,
-    secret_digest: String,
-    auth_method: String,
-    delivery_mode: String,
-    id_token_alg: String,
+    secret_digest: Option<String>,
+    metadata: String,
     created_at: i64,
 }
 
@@ -29,11 +26,9 @@ impl TryFrom<ClientRow> for Client {
     type Error = StoreError;
     fn try_from(r: ClientRow) -> Result<Self, StoreError> {
         Ok(Client {
-            auth_method: parse(&r.auth_method)?,
-            delivery_mode: parse(&r.delivery_mode)?,
-            id_token_alg: parse(&r.id_token_alg)?,
+            metadata: serde_json::from_str(&r.metadata)
+                .map_err(|e| StoreError::Corrupt(format!("client metadata: {e}")))?,
             id: r.id,
-            name: r.name,
             secret_digest: r.secret_digest,
             created_at: r.created_at,
         })
@@ -47,6 +42,7 @@ pub struct UserRow {
     phone: Option<String>,
     status: String,
     failed_attempts: i64,
+    user_code_hash: Option<String>,
     created_at: i64,
 }
 
@@ -59,6 +55,7 @@ impl TryFrom<UserRow> for User {
             email: r.email,
             phone: r.phone,
             failed_attempts: r.failed_attempts,
+            user_code_hash: r.user_code_hash,
             created_at: r.created_at,
         })
     }
@@ -109,6 +106,8 @@ pub struct TransactionRow {
     device_id: Option<String>,
     failed_attempts: i64,
     failed_device_id: Option<String>,
+    auth_req_id: Option<String>,
+    notification_token: Option<String>,
 }
 
 impl TryFrom<TransactionRow> for Transaction {
@@ -137,6 +136,13 @@ impl TryFrom<TransactionRow> for Transaction {
             device_id: r.device_id,
             failed_attempts: r.failed_attempts,
             failed_device_id: r.failed_device_id,
+            notify: match (r.auth_req_id, r.notification_token) {
+                (Some(auth_req_id), Some(client_notification_token)) => Some(Notify {
+                    auth_req_id,
+                    client_notification_token,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -191,5 +197,62 @@ impl From<AccessTokenRow> for AccessToken {
             expires_at: r.expires_at,
             revoked: r.revoked != 0,
         }
+    }
+}
+
+#[derive(FromRow)]
+pub struct RefreshTokenRow {
+    digest: String,
+    family: String,
+    client_id: String,
+    user_id: String,
+    transaction_id: String,
+    scope: String,
+    created_at: i64,
+    expires_at: i64,
+    revoked: i64,
+}
+
+impl From<RefreshTokenRow> for RefreshToken {
+    fn from(r: RefreshTokenRow) -> Self {
+        RefreshToken {
+            digest: r.digest,
+            family: r.family,
+            client_id: r.client_id,
+            user_id: r.user_id,
+            transaction_id: r.transaction_id,
+            scope: r.scope,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            revoked: r.revoked != 0,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub struct DeliveryRow {
+    id: String,
+    transaction_id: String,
+    kind: String,
+    target: String,
+    bearer: String,
+    payload: String,
+    attempts: i64,
+    give_up_at: i64,
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+    fn try_from(r: DeliveryRow) -> Result<Self, StoreError> {
+        Ok(Delivery {
+            kind: parse(&r.kind)?,
+            id: r.id,
+            transaction_id: r.transaction_id,
+            target: r.target,
+            bearer: r.bearer,
+            payload: r.payload,
+            attempts: r.attempts,
+            give_up_at: r.give_up_at,
+        })
     }
 }

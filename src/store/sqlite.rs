@@ -9,11 +9,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{SqlitePool, query, query_as};
 
 use super::rows::{
-    AccessTokenRow, ChallengeRow, ClientRow, DeviceRow, InboxRow, TransactionRow, UserRow,
+    AccessTokenRow, ChallengeRow, ClientRow, DeliveryRow, DeviceRow, InboxRow, RefreshTokenRow, TransactionRow, UserRow,
 };
 use super::{
-    AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, InboxItem, Store,
-    StoreError, StoreResult,
+    AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, Delivery, DeliveryOutcome, InboxItem, Issued,
+    RefreshToken, Store, StoreError, StoreResult,
 };
 use crate::domain::client::Client;
 use crate::domain::device::{Device, DeviceStatus};
@@ -26,7 +26,8 @@ pub struct SqliteStore {
 
 const TXN_COLUMNS: &str = "t.id, t.auth_req_digest, t.client_id, t.user_id, t.context, t.app_id, \
      t.display_text, t.scope, t.acr, t.status, t.created_at, t.expires_at, t.decided_at, \
-     t.poll_interval, t.device_id, t.failed_attempts, t.failed_device_id";
+     t.poll_interval, t.device_id, t.failed_attempts, t.failed_device_id, t.auth_req_id, \
+     t.notification_token";
 
 fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
@@ -60,20 +61,15 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_client(&self, c: &Client) -> StoreResult<()> {
-        query(
-            "INSERT INTO clients (id, name, secret_digest, auth_method, delivery_mode, id_token_alg, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&c.id)
-        .bind(&c.name)
-        .bind(&c.secret_digest)
-        .bind(c.auth_method.as_str())
-        .bind(c.delivery_mode.as_str())
-        .bind(c.id_token_alg.as_str())
-        .bind(c.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(conflict("client id"))?;
+        let metadata = serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        query("INSERT INTO clients (id, secret_digest, metadata, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&c.id)
+            .bind(&c.secret_digest)
+            .bind(metadata)
+            .bind(c.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(conflict("client id"))?;
         Ok(())
     }
 
@@ -88,14 +84,15 @@ impl Store for SqliteStore {
     async fn insert_user(&self, u: &User, apps: &[String]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         query(
-            "INSERT INTO users (id, email, phone, status, failed_attempts, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&u.id)
         .bind(&u.email)
         .bind(&u.phone)
         .bind(u.status.as_str())
         .bind(u.failed_attempts)
+        .bind(&u.user_code_hash)
         .bind(u.created_at)
         .execute(&mut *tx)
         .await
@@ -109,6 +106,15 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool> {
+        let done = query("UPDATE users SET user_code_hash = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn user(&self, id: &str) -> StoreResult<Option<User>> {
@@ -132,21 +138,19 @@ impl Store for SqliteStore {
     }
 
     async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool> {
-        let found: Option<(i64,)> =
-            query_as("SELECT 1 FROM user_apps WHERE user_id = $1 AND app_id = $2")
-                .bind(user_id)
-                .bind(app_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let found: Option<(i64,)> = query_as("SELECT 1 FROM user_apps WHERE user_id = $1 AND app_id = $2")
+            .bind(user_id)
+            .bind(app_id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(found.is_some())
     }
 
     async fn active_device_count(&self, user_id: &str) -> StoreResult<i64> {
-        let (n,): (i64,) =
-            query_as("SELECT COUNT(*) FROM devices WHERE user_id = $1 AND status = 'active'")
-                .bind(user_id)
-                .fetch_one(&self.pool)
-                .await?;
+        let (n,): (i64,) = query_as("SELECT COUNT(*) FROM devices WHERE user_id = $1 AND status = 'active'")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n)
     }
 
@@ -187,9 +191,7 @@ impl Store for SqliteStore {
             return Ok(BindOutcome::UnknownUser);
         }
         let rebind_same_user = device.user_id.as_deref() == Some(user_id);
-        if device.status != DeviceStatus::Inactive
-            && !(rebind_same_user && device.status == DeviceStatus::Active)
-        {
+        if device.status != DeviceStatus::Inactive && !(rebind_same_user && device.status == DeviceStatus::Active) {
             return Ok(BindOutcome::NotBindable);
         }
         let done = query(
@@ -211,7 +213,8 @@ impl Store for SqliteStore {
         query(
             "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
              scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, failed_attempts, \
-             failed_device_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             failed_device_id, auth_req_id, notification_token) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(&t.id)
         .bind(&t.auth_req_digest)
@@ -230,6 +233,8 @@ impl Store for SqliteStore {
         .bind(&t.device_id)
         .bind(t.failed_attempts)
         .bind(&t.failed_device_id)
+        .bind(t.notify.as_ref().map(|n| &n.auth_req_id))
+        .bind(t.notify.as_ref().map(|n| &n.client_notification_token))
         .execute(&self.pool)
         .await
         .map_err(conflict("transaction id"))?;
@@ -237,12 +242,11 @@ impl Store for SqliteStore {
     }
 
     async fn transaction(&self, id: &str) -> StoreResult<Option<Transaction>> {
-        let row: Option<TransactionRow> = query_as(&format!(
-            "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<TransactionRow> =
+            query_as(&format!("SELECT {TXN_COLUMNS} FROM transactions t WHERE t.id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(Transaction::try_from).transpose()
     }
 
@@ -258,7 +262,7 @@ impl Store for SqliteStore {
 
     async fn pending_for_user(&self, user_id: &str, now: i64) -> StoreResult<Vec<InboxItem>> {
         let rows: Vec<InboxRow> = query_as(&format!(
-            "SELECT {TXN_COLUMNS}, c.name AS client_name FROM transactions t \
+            "SELECT {TXN_COLUMNS}, json_extract(c.metadata, '$.client_name') AS client_name FROM transactions t \
              JOIN clients c ON c.id = t.client_id \
              WHERE t.user_id = $1 AND t.status = 'pending' AND t.expires_at > $2 \
              ORDER BY t.created_at, t.id"
@@ -306,13 +310,12 @@ impl Store for SqliteStore {
     async fn decide(&self, w: &DecisionWrite<'_>) -> StoreResult<DecideOutcome> {
         let mut tx = self.pool.begin().await?;
         let nonce = query(
-            "UPDATE challenges SET used_at = $5 WHERE nonce = $1 AND transaction_id = $2 AND device_id = $3 \
+            "UPDATE challenges SET used_at = $4 WHERE nonce = $1 AND transaction_id = $2 AND device_id = $3 \
              AND used_at IS NULL AND expires_at > $4",
         )
         .bind(w.nonce)
         .bind(w.transaction_id)
         .bind(w.device_id)
-        .bind(w.now)
         .bind(w.now)
         .execute(&mut *tx)
         .await?;
@@ -339,6 +342,12 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        if let Some(issued) = &w.issued {
+            insert_issued(&mut tx, issued).await?;
+        }
+        if let Some(d) = &w.delivery {
+            insert_delivery(&mut tx, d, w.now * 1000).await?;
+        }
         tx.commit().await?;
         Ok(DecideOutcome::Decided)
     }
@@ -361,19 +370,30 @@ impl Store for SqliteStore {
                 .await?;
         }
         if let Some(txn) = transaction_id {
-            query(
-                "UPDATE transactions SET failed_attempts = failed_attempts + 1, failed_device_id = $2 WHERE id = $1",
-            )
-            .bind(txn)
-            .bind(device_id)
-            .execute(&mut *tx)
-            .await?;
+            query("UPDATE transactions SET failed_attempts = failed_attempts + 1, failed_device_id = $2 WHERE id = $1")
+                .bind(txn)
+                .bind(device_id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn redeem(&self, transaction_id: &str, t: &AccessToken, now: i64) -> StoreResult<bool> {
+    async fn count_recent(&self, user_id: Option<&str>, client_id: Option<&str>, since: i64) -> StoreResult<i64> {
+        let (n,): (i64,) = query_as(
+            "SELECT COUNT(*) FROM transactions WHERE created_at >= $3 \
+             AND ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR client_id = $2)",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+
+    async fn redeem(&self, transaction_id: &str, issued: &Issued, now: i64) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let consumed = query(
             "UPDATE transactions SET status = 'consumed' WHERE id = $1 AND status = 'approved' AND expires_at > $2",
@@ -385,29 +405,110 @@ impl Store for SqliteStore {
         if consumed.rows_affected() != 1 {
             return Ok(false);
         }
-        query(
-            "INSERT INTO access_tokens (digest, client_id, user_id, transaction_id, scope, expires_at, revoked) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0)",
-        )
-        .bind(&t.digest)
-        .bind(&t.client_id)
-        .bind(&t.user_id)
-        .bind(&t.transaction_id)
-        .bind(&t.scope)
-        .bind(t.expires_at)
-        .execute(&mut *tx)
-        .await?;
+        insert_issued(&mut tx, issued).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn revoke_for_transaction(&self, transaction_id: &str) -> StoreResult<u64> {
-        let done =
-            query("UPDATE access_tokens SET revoked = 1 WHERE transaction_id = $1 AND revoked = 0")
-                .bind(transaction_id)
-                .execute(&self.pool)
-                .await?;
+        let mut tx = self.pool.begin().await?;
+        let access = query("UPDATE access_tokens SET revoked = 1 WHERE transaction_id = $1 AND revoked = 0")
+            .bind(transaction_id)
+            .execute(&mut *tx)
+            .await?;
+        let refresh = query("UPDATE refresh_tokens SET revoked = 1 WHERE transaction_id = $1 AND revoked = 0")
+            .bind(transaction_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(access.rows_affected() + refresh.rows_affected())
+    }
+
+    async fn refresh_token(&self, digest: &str) -> StoreResult<Option<RefreshToken>> {
+        let row: Option<RefreshTokenRow> = query_as("SELECT * FROM refresh_tokens WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(RefreshToken::from))
+    }
+
+    async fn rotate_refresh(&self, old_digest: &str, issued: &Issued) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let used = query("UPDATE refresh_tokens SET revoked = 1 WHERE digest = $1 AND revoked = 0")
+            .bind(old_digest)
+            .execute(&mut *tx)
+            .await?;
+        if used.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_issued(&mut tx, issued).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn revoke_refresh_family(&self, family: &str) -> StoreResult<u64> {
+        let done = query("UPDATE refresh_tokens SET revoked = 1 WHERE family = $1 AND revoked = 0")
+            .bind(family)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn revoke_access_token(&self, digest: &str) -> StoreResult<u64> {
+        let done = query("UPDATE access_tokens SET revoked = 1 WHERE digest = $1 AND revoked = 0")
+            .bind(digest)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn claim_deliveries(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>> {
+        // One statement picks and leases, so two workers never take the same row.
+        let rows: Vec<DeliveryRow> = query_as(
+            "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \
+                 SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+                 AND claimed_until <= $1 ORDER BY next_attempt_at LIMIT $3) \
+             RETURNING id, transaction_id, kind, target, bearer, payload, attempts, give_up_at",
+        )
+        .bind(now_ms)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Delivery::try_from).collect()
+    }
+
+    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> StoreResult<()> {
+        let q = match outcome {
+            // The payload may hold tokens: drop it once it is no longer owed.
+            DeliveryOutcome::Done => {
+                query("UPDATE outbox SET state = 'done', payload = '', bearer = '', claimed_until = 0 WHERE id = $1")
+                    .bind(id)
+            }
+            DeliveryOutcome::Failed(error) => query(
+                "UPDATE outbox SET state = 'failed', payload = '', bearer = '', claimed_until = 0, \
+                 last_error = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(error),
+            DeliveryOutcome::Retry { at, error } => {
+                query("UPDATE outbox SET next_attempt_at = $2, claimed_until = 0, last_error = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(at)
+                    .bind(error)
+            }
+        };
+        q.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn deliveries_for(&self, transaction_id: &str) -> StoreResult<Vec<(String, i64)>> {
+        Ok(
+            query_as("SELECT state, attempts FROM outbox WHERE transaction_id = $1 ORDER BY created_at")
+                .bind(transaction_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     async fn access_token(&self, digest: &str) -> StoreResult<Option<AccessToken>> {
@@ -431,4 +532,57 @@ impl Store for SqliteStore {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+
+async fn insert_issued(tx: &mut Tx, issued: &Issued) -> StoreResult<()> {
+    let t = &issued.access;
+    query(
+        "INSERT INTO access_tokens (digest, client_id, user_id, transaction_id, scope, expires_at, revoked) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0)",
+    )
+    .bind(&t.digest)
+    .bind(&t.client_id)
+    .bind(&t.user_id)
+    .bind(&t.transaction_id)
+    .bind(&t.scope)
+    .bind(t.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    if let Some(r) = &issued.refresh {
+        query(
+            "INSERT INTO refresh_tokens (digest, family, client_id, user_id, transaction_id, scope, created_at, \
+             expires_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
+        )
+        .bind(&r.digest)
+        .bind(&r.family)
+        .bind(&r.client_id)
+        .bind(&r.user_id)
+        .bind(&r.transaction_id)
+        .bind(&r.scope)
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_delivery(tx: &mut Tx, d: &Delivery, now_ms: i64) -> StoreResult<()> {
+    query(
+        "INSERT INTO outbox (id, transaction_id, kind, target, bearer, payload, state, attempts, next_attempt_at, \
+         claimed_until, give_up_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, $7)",
+    )
+    .bind(&d.id)
+    .bind(&d.transaction_id)
+    .bind(d.kind.as_str())
+    .bind(&d.target)
+    .bind(&d.bearer)
+    .bind(&d.payload)
+    .bind(now_ms)
+    .bind(d.give_up_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

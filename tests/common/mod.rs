@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
-use trustid::admin::{self, ClientCredentials, NewClient, NewUser};
+use trustid::admin::{self, ClientCredentials, NewUser};
 use trustid::clock::{Clock, ManualClock};
 use trustid::config::Settings;
 use trustid::crypto::keys::SigningKeys;
-use trustid::domain::client::{AuthMethod, DeliveryMode, SigningAlg};
+use trustid::domain::client::{AuthMethod, ClientMetadata, SigningAlg};
 use trustid::{AppState, router, store};
 
 pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
@@ -46,6 +46,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         database_url: format!("sqlite://{}", dir.path().join("trustid.db").display()),
         keys_dir: dir.path().join("keys"),
         dev: true,
+        // Most tests send many requests for one user; the caps have their own tests.
+        user_requests_per_minute: 10_000,
         ..Settings::default()
     };
     adjust(&mut settings);
@@ -84,11 +86,7 @@ impl Answer {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Self {
-            status,
-            headers,
-            body,
-        }
+        Self { status, headers, body }
     }
 
     pub fn error(&self) -> &str {
@@ -97,12 +95,7 @@ impl Answer {
 
     /// Asserts an OAuth error with exactly `error` and `error_description`.
     pub fn assert_oauth_error(&self, status: u16, error: &str, why: &str) {
-        assert_eq!(
-            (self.status, self.error()),
-            (status, error),
-            "{why}: {}",
-            self.body
-        );
+        assert_eq!((self.status, self.error()), (status, error), "{why}: {}", self.body);
         let keys: Vec<&String> = self.body.as_object().unwrap().keys().collect();
         assert_eq!(
             keys.len(),
@@ -139,13 +132,15 @@ impl TestApp {
     }
 
     pub async fn client_with(&self, auth_method: AuthMethod, alg: SigningAlg) -> ClientCredentials {
-        let new = NewClient {
-            name: "Test Bank".into(),
-            delivery_mode: DeliveryMode::Poll,
-            auth_method,
-            id_token_alg: alg,
-        };
-        admin::create_client(self.store(), new, self.clock.now())
+        let mut metadata = ClientMetadata::poll("Test Bank");
+        metadata.token_endpoint_auth_method = auth_method;
+        metadata.id_token_signed_response_alg = alg;
+        self.register(metadata).await
+    }
+
+    /// Registers a client exactly as `trustid clients add` would.
+    pub async fn register(&self, metadata: ClientMetadata) -> ClientCredentials {
+        admin::register_client(self.store(), metadata, true, self.clock.now())
             .await
             .unwrap()
     }
@@ -157,10 +152,9 @@ impl TestApp {
             phone: Some(format!("+4100{}", id.len())),
             locked: false,
             apps: apps.iter().map(|a| a.to_string()).collect(),
+            user_code: None,
         };
-        admin::create_user(self.store(), new, self.clock.now())
-            .await
-            .unwrap();
+        admin::create_user(self.store(), new, self.clock.now()).await.unwrap();
     }
 
     /// A device registered over HTTP and bound to `user`.
@@ -168,9 +162,7 @@ impl TestApp {
         let device = TestDevice::new();
         let reg = device.register(self).await;
         assert_eq!(reg.status, 201, "{}", reg.body);
-        admin::bind_device(self.store(), &device.id(), user)
-            .await
-            .unwrap();
+        admin::bind_device(self.store(), &device.id(), user).await.unwrap();
         device
     }
 
@@ -184,7 +176,7 @@ impl TestApp {
         let res = self
             .http
             .post(self.url("/bc-authorize"))
-            .basic_auth(&client.client_id, Some(&client.client_secret))
+            .basic_auth(&client.client_id, Some(client.secret()))
             .form(params)
             .send()
             .await
@@ -197,11 +189,7 @@ impl TestApp {
         let ack = self
             .backchannel(
                 client,
-                &[
-                    ("scope", "openid"),
-                    ("login_hint", user),
-                    ("binding_message", message),
-                ],
+                &[("scope", "openid"), ("login_hint", user), ("binding_message", message)],
             )
             .await;
         assert_eq!(ack.status, 200, "{}", ack.body);
@@ -212,7 +200,7 @@ impl TestApp {
         let res = self
             .http
             .post(self.url("/token"))
-            .basic_auth(&client.client_id, Some(&client.client_secret))
+            .basic_auth(&client.client_id, Some(client.secret()))
             .form(&[("grant_type", CIBA_GRANT), ("auth_req_id", auth_req_id)])
             .send()
             .await
@@ -288,8 +276,7 @@ impl TestDevice {
     }
 
     pub fn proof(&self, app: &TestApp, method: &str, path: &str) -> String {
-        let header =
-            json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(&self.device_key)});
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(&self.device_key)});
         let payload = json!({"htm": method, "htu": app.url(path), "iat": app.clock.now(), "jti": random_jti()});
         sign_jws(&self.device_key, &header, &payload)
     }
@@ -321,11 +308,7 @@ impl TestDevice {
     pub async fn only_item(&self, app: &TestApp) -> Value {
         let inbox = self.inbox(app).await;
         assert_eq!(inbox.status, 200, "{}", inbox.body);
-        assert_eq!(
-            inbox.header("cache-control"),
-            Some("no-store"),
-            "nonces are not cached"
-        );
+        assert_eq!(inbox.header("cache-control"), Some("no-store"), "nonces are not cached");
         let items = inbox.body["transactions"].as_array().unwrap();
         assert_eq!(items.len(), 1, "{}", inbox.body);
         items[0].clone()

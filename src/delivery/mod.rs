@@ -1,0 +1,81 @@
+//! Ping and push delivery to relying parties (CIBA §10.2, §10.3, §12).
+//! A decision writes what is owed to the outbox in the same database
+//! transaction; this worker sends it, leasing each row so that several
+//! workers (or instances) never send one twice, and wakes the moment a
+//! decision is recorded.
+
+pub mod payload;
+pub mod send;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::store::DeliveryOutcome;
+
+/// A leased row belongs to its worker this long (ms); longer than a send.
+const LEASE_MS: i64 = 60_000;
+const BATCH: i64 = 32;
+/// How often an idle worker looks for retries that came due.
+const IDLE_TICK: Duration = Duration::from_millis(250);
+
+/// Runs the delivery worker until the process ends.
+pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+    let sender = Arc::new(send::Sender::new(Duration::from_secs(
+        state.settings.delivery_timeout as u64,
+    )));
+    tokio::spawn(async move {
+        loop {
+            // Register interest before looking, so a wake-up between the
+            // empty claim and the wait is not lost.
+            let woken = state.deliveries.notified();
+            let sent = run_once(&state, &sender).await;
+            if sent == 0 {
+                tokio::select! {
+                    _ = woken => {}
+                    _ = tokio::time::sleep(IDLE_TICK) => {}
+                }
+            }
+        }
+    })
+}
+
+/// Claims and sends one batch; returns how many were attempted.
+pub async fn run_once(state: &AppState, sender: &Arc<send::Sender>) -> usize {
+    let now = state.clock.now_ms();
+    let batch = match state.store.claim_deliveries(now, now + LEASE_MS, BATCH).await {
+        Ok(batch) => batch,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot claim deliveries");
+            return 0;
+        }
+    };
+    let count = batch.len();
+    let mut tasks = JoinSet::new();
+    for delivery in batch {
+        let state = state.clone();
+        let sender = sender.clone();
+        tasks.spawn(async move {
+            let outcome = sender.send(&delivery, state.clock.now_ms()).await;
+            match &outcome {
+                DeliveryOutcome::Done => Metrics::inc(&state.metrics.deliveries_done),
+                DeliveryOutcome::Failed(why) => {
+                    Metrics::inc(&state.metrics.deliveries_failed);
+                    tracing::warn!(transaction_id = %delivery.transaction_id, kind = delivery.kind.as_str(), why, "delivery failed");
+                }
+                DeliveryOutcome::Retry { error, .. } => {
+                    Metrics::inc(&state.metrics.deliveries_retried);
+                    tracing::info!(transaction_id = %delivery.transaction_id, error, "delivery will be retried");
+                }
+            }
+            if let Err(e) = state.store.finish_delivery(&delivery.id, &outcome).await {
+                tracing::error!(error = %e, "cannot record a delivery outcome");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    count
+}

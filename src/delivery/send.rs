@@ -1,0 +1,62 @@
+//! One POST to a notification endpoint, and what its answer means:
+//! 2xx is done (a body is ignored); a redirect is never followed; a 4xx is
+//! final (the conformance suite fails a server that calls again after a
+//! 401); network errors, timeouts and 5xx are retried with backoff until the
+//! transaction expires.
+
+use std::time::Duration;
+
+use axum::http::header;
+
+use crate::store::{Delivery, DeliveryOutcome};
+
+const FIRST_BACKOFF_MS: i64 = 250;
+const MAX_BACKOFF_MS: i64 = 30_000;
+
+pub struct Sender {
+    http: reqwest::Client,
+}
+
+impl Sender {
+    pub fn new(timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .build()
+            .unwrap_or_default();
+        Self { http }
+    }
+
+    pub async fn send(&self, d: &Delivery, now_ms: i64) -> DeliveryOutcome {
+        let result = self
+            .http
+            .post(&d.target)
+            .header(header::CONTENT_TYPE, "application/json")
+            .bearer_auth(&d.bearer)
+            .body(d.payload.clone())
+            .send()
+            .await;
+        let retry = |error: String| {
+            let backoff = (FIRST_BACKOFF_MS << (d.attempts - 1).clamp(0, 16)).min(MAX_BACKOFF_MS);
+            let at = now_ms + backoff;
+            if at >= d.give_up_at {
+                DeliveryOutcome::Failed(format!("gave up after {} attempts: {error}", d.attempts))
+            } else {
+                DeliveryOutcome::Retry { at, error }
+            }
+        };
+        match result {
+            Ok(res) if res.status().is_success() => DeliveryOutcome::Done,
+            Ok(res) if res.status().is_redirection() => DeliveryOutcome::Failed(format!(
+                "answered {} (redirects are not followed)",
+                res.status().as_u16()
+            )),
+            Ok(res) if res.status().is_client_error() => {
+                DeliveryOutcome::Failed(format!("answered {} (not retried)", res.status().as_u16()))
+            }
+            Ok(res) => retry(format!("answered {}", res.status().as_u16())),
+            Err(e) if e.is_timeout() => retry("timed out".into()),
+            Err(_) => retry("could not connect".into()),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Client public keys: the registered `jwks`, or `jwks_uri` fetched and
+//! cached, fetched again when a JWT names a key the cached set lacks (key
+//! rotation), at most once per [`REFETCH_AFTER`] seconds per URI.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::crypto::jwt::{self, JwtError, Verified};
+use crate::domain::client::{Client, SigningAlg};
+
+/// A cached set is trusted this long before it is fetched again.
+const CACHE_SECS: i64 = 300;
+/// An unknown `kid` triggers a fetch only if the set is older than this.
+const REFETCH_AFTER: i64 = 10;
+const MAX_JWKS_BYTES: usize = 64 * 1024;
+
+pub struct ClientKeys {
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, (i64, Arc<Value>)>>,
+}
+
+impl Default for ClientKeys {
+    fn default() -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl ClientKeys {
+    async fn fetch(&self, uri: &str, now: i64) -> Option<Arc<Value>> {
+        let res = self.http.get(uri).send().await.ok()?;
+        if !res.status().is_success() {
+            tracing::warn!(uri, status = res.status().as_u16(), "jwks_uri fetch failed");
+            return None;
+        }
+        let body = res.bytes().await.ok()?;
+        if body.len() > MAX_JWKS_BYTES {
+            return None;
+        }
+        let set: Value = serde_json::from_slice(&body).ok()?;
+        if !set.get("keys").is_some_and(Value::is_array) {
+            return None;
+        }
+        let set = Arc::new(set);
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(uri.to_owned(), (now, set.clone()));
+        }
+        Some(set)
+    }
+
+    fn cached(&self, uri: &str) -> Option<(i64, Arc<Value>)> {
+        self.cache.lock().ok()?.get(uri).cloned()
+    }
+
+    /// Verifies a JWT the client signed, with one of `allowed`.
+    pub async fn verify(
+        &self,
+        client: &Client,
+        token: &str,
+        allowed: &[SigningAlg],
+        now: i64,
+    ) -> Result<Verified, JwtError> {
+        if let Some(set) = &client.metadata.jwks {
+            return jwt::verify(token, set, allowed);
+        }
+        let Some(uri) = client.metadata.jwks_uri.as_deref() else {
+            return Err(JwtError::NoKey);
+        };
+        let (fetched_at, set) = match self.cached(uri) {
+            Some((at, set)) if now - at < CACHE_SECS => (at, set),
+            _ => (now, self.fetch(uri, now).await.ok_or(JwtError::NoKey)?),
+        };
+        match jwt::verify(token, &set, allowed) {
+            Err(JwtError::NoKey) if now - fetched_at >= REFETCH_AFTER => {
+                let fresh = self.fetch(uri, now).await.ok_or(JwtError::NoKey)?;
+                jwt::verify(token, &fresh, allowed)
+            }
+            other => other,
+        }
+    }
+}
