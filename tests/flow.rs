@@ -96,7 +96,10 @@ async fn relying_party_completes_the_poll_flow(alg: SigningAlg) {
         .expect("discovery");
     let ciba = metadata.additional_metadata();
     assert_eq!(ciba.backchannel_authentication_endpoint, app.url("/bc-authorize"));
-    assert_eq!(ciba.backchannel_token_delivery_modes_supported, vec!["poll", "ping", "push"]);
+    assert_eq!(
+        ciba.backchannel_token_delivery_modes_supported,
+        vec!["poll", "ping", "push"]
+    );
 
     // The backchannel request, with the seed-003 JSON binding message.
     let message = r#"{"action_context":"authentication","bindingMessage":"Pay 10 EUR to ACME"}"#;

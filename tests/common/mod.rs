@@ -3,6 +3,8 @@
 //! holds real P-256 keys and speaks the device API over HTTP.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod receiver;
+
 use std::sync::Arc;
 
 use base64::Engine;
@@ -37,6 +39,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts trustid with default settings changed by `adjust`.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let app = spawn_app_without_worker(adjust).await;
+    trustid::delivery::spawn_worker(app.state.clone());
+    app
+}
+
+/// Starts trustid without its delivery worker: notifications stay owed.
+pub async fn spawn_app_without_worker(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -119,6 +128,28 @@ impl Answer {
 }
 
 impl TestApp {
+    /// Another trustid process on the same database and keys, with its own
+    /// store, memory and delivery worker (a restart, or a second instance).
+    pub async fn second_instance(&self) -> TestApp {
+        let settings = (*self.state.settings).clone();
+        let store = store::open(&settings.database_url).await.unwrap();
+        let keys = SigningKeys::load_or_generate(&settings.keys_dir).unwrap();
+        let state = AppState::new(settings, store, keys, Arc::new(self.clock.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let app = router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        trustid::delivery::spawn_worker(state.clone());
+        TestApp {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            clock: self.clock.clone(),
+            state,
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -367,3 +398,50 @@ pub fn jwt_header_alg(jwt: &str) -> String {
 
 /// One row of an invalid-input table: (form, status, error, why).
 pub type FormCase<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str, &'a str);
+
+/// A client's P-256 signing key with its `kid`, for private_key_jwt and
+/// signed requests.
+pub struct ClientKey {
+    pub key: SigningKey,
+    pub kid: String,
+}
+
+impl ClientKey {
+    pub fn new(kid: &str) -> Self {
+        Self {
+            key: random_key(),
+            kid: kid.to_owned(),
+        }
+    }
+
+    pub fn jwks(&self) -> Value {
+        let mut jwk = public_jwk(&self.key);
+        jwk["kid"] = Value::from(self.kid.clone());
+        jwk["use"] = Value::from("sig");
+        json!({"keys": [jwk]})
+    }
+
+    pub fn sign(&self, claims: &Value) -> String {
+        self.sign_typed(claims, None)
+    }
+
+    pub fn sign_typed(&self, claims: &Value, typ: Option<&str>) -> String {
+        let mut header = json!({"alg": "ES256", "kid": self.kid});
+        if let Some(typ) = typ {
+            header["typ"] = Value::from(typ);
+        }
+        sign_jws(&self.key, &header, claims)
+    }
+
+    /// An RFC 7523 client assertion for `client_id` with audience `aud`.
+    pub fn assertion(&self, client_id: &str, aud: &str, now: i64) -> String {
+        self.sign(&json!({
+            "iss": client_id, "sub": client_id, "aud": aud,
+            "iat": now, "exp": now + 60, "jti": random_jti(),
+        }))
+    }
+}
+
+pub fn new_jti() -> String {
+    random_jti()
+}
