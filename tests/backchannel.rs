@@ -401,13 +401,13 @@ async fn hints_resolve_by_id_email_or_phone_and_unknown_parameters_are_ignored()
     let app = spawn_app().await;
     let client = app.client(SigningAlg::ES256).await;
     let device = app.user_with_device("alice").await;
-    for hint in ["alice", "alice@example.com", "+41005"] {
+    for hint in ["alice".to_owned(), "alice@example.com".to_owned(), phone_of("alice")] {
         let ack = app
             .backchannel(
                 &client,
                 &[
                     ("scope", "openid email"),
-                    ("login_hint", hint),
+                    ("login_hint", hint.as_str()),
                     ("x-unknown", "1"),
                     ("user_code", "1234"),
                 ],

@@ -180,7 +180,7 @@ impl TestApp {
         let new = NewUser {
             id: id.into(),
             email: Some(format!("{id}@example.com")),
-            phone: Some(format!("+4100{}", id.len())),
+            phone: Some(phone_of(id)),
             locked: false,
             apps: apps.iter().map(|a| a.to_string()).collect(),
             user_code: None,
@@ -444,4 +444,13 @@ impl ClientKey {
 
 pub fn new_jti() -> String {
     random_jti()
+}
+
+/// The phone number the harness gives user `id` (unique per id).
+pub fn phone_of(id: &str) -> String {
+    let digest = Sha256::digest(id.as_bytes());
+    format!(
+        "+41{:09}",
+        u64::from_be_bytes(digest[..8].try_into().unwrap()) % 1_000_000_000
+    )
 }
