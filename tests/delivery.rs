@@ -343,3 +343,39 @@ async fn notified_clients_must_send_a_valid_notification_token() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_push_client_is_told_when_a_request_expires_undecided() {
+    let app = spawn_app().await;
+    let endpoint = Receiver::start(vec![]).await;
+    let client = notified_client(&app, DeliveryMode::Push, &endpoint).await;
+    app.user_with_device("alice").await;
+    let ack = start(&app, &client, "openid").await;
+    settle(&app).await;
+    assert!(endpoint.received().is_empty(), "nothing before expiry");
+    app.clock.advance_secs(301);
+    let got = endpoint.wait_for(1).await;
+    assert_eq!(got[0].body["error"], "expired_token");
+    assert_eq!(got[0].body["auth_req_id"], ack.body["auth_req_id"]);
+    assert_eq!(
+        got[0].header("authorization"),
+        Some(format!("Bearer {NOTIFICATION_TOKEN}").as_str())
+    );
+    settle(&app).await;
+    assert_eq!(endpoint.received().len(), 1, "told once");
+}
+
+#[tokio::test]
+async fn a_ping_client_is_not_pinged_for_an_expired_request() {
+    let app = spawn_app().await;
+    let endpoint = Receiver::start(vec![]).await;
+    let client = notified_client(&app, DeliveryMode::Ping, &endpoint).await;
+    app.user_with_device("alice").await;
+    let ack = start(&app, &client, "openid").await;
+    app.clock.advance_secs(301);
+    settle(&app).await;
+    assert!(endpoint.received().is_empty());
+    app.poll(&client, ack.body["auth_req_id"].as_str().unwrap())
+        .await
+        .assert_oauth_error(400, "expired_token", "the poll still says so");
+}

@@ -1,7 +1,9 @@
 //! Interop with the certified Node RP library `openid-client` (v6): the script
 //! `tests/rp-node/ciba_rp.mjs` discovers trustid, starts a CIBA request and
-//! polls the token endpoint with the library's own loop; the test device
-//! approves in between and the test reads the verified ID token claims back.
+//! either polls the token endpoint with the library's own loop (poll mode) or
+//! waits on its own notification endpoint for trustid's ping and then asks for
+//! the tokens once (ping mode); the test device approves in between and the
+//! test reads the verified ID token claims back.
 //!
 //! Needs `npm ci` in `tests/rp-node`; without it the tests skip, unless
 //! `TRUSTID_REQUIRE_NODE_RP=1` (set by `.ci/run`) makes that a failure.
@@ -20,12 +22,14 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use trustid::admin::ClientCredentials;
 use trustid::clock::ManualClock;
-use trustid::domain::client::SigningAlg;
+use trustid::domain::client::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
 
 /// Longest wait for the whole RP run (node start, discovery, polls).
 const RP_DEADLINE: Duration = Duration::from_secs(60);
 /// The script stops polling by itself before the deadline and says why.
 const RP_POLL_TIMEOUT_SECS: &str = "45";
+/// The script stops waiting for the ping by itself before the deadline.
+const RP_PING_TIMEOUT_SECS: &str = "45";
 /// How much faster than real time the test clock runs while node polls.
 const CLOCK_SPEED: i64 = 2;
 
@@ -77,6 +81,14 @@ impl Drop for ClockDriver {
     }
 }
 
+/// How the script gets the result.
+enum Mode {
+    /// openid-client's polling loop.
+    Poll,
+    /// A notification endpoint on 127.0.0.1:`port`, then one token request.
+    Ping { port: u16 },
+}
+
 /// A running `node ciba_rp.mjs`: its stdout as JSON lines, its HTTP trace
 /// (`TRACE_HTTP=1`, on stderr) as events, all of stderr kept for failure
 /// messages. Killed when dropped.
@@ -91,9 +103,20 @@ struct NodeRp {
 
 impl NodeRp {
     fn spawn(dir: &PathBuf, app: &TestApp, client_id: &str, client_secret: &str) -> Self {
-        let mut child = Command::new("node")
-            .arg("ciba_rp.mjs")
-            .args(["--mode", "poll"])
+        Self::spawn_in(Mode::Poll, dir, app, client_id, client_secret)
+    }
+
+    fn spawn_in(mode: Mode, dir: &PathBuf, app: &TestApp, client_id: &str, client_secret: &str) -> Self {
+        let mut command = Command::new("node");
+        command.arg("ciba_rp.mjs");
+        match mode {
+            Mode::Poll => command.args(["--mode", "poll"]),
+            Mode::Ping { port } => command
+                .args(["--mode", "ping"])
+                .env("NOTIFY_PORT", port.to_string())
+                .env("PING_TIMEOUT", RP_PING_TIMEOUT_SECS),
+        };
+        let mut child = command
             .current_dir(dir)
             .env("ISSUER", &app.base)
             .env("CLIENT_ID", client_id)
@@ -233,6 +256,27 @@ async fn setup() -> (TestApp, ClientCredentials, TestDevice) {
     (app, client, device)
 }
 
+/// A port on 127.0.0.1 that was free a moment ago, for the script to listen on.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A trustid that asks for 1 s between polls, a ping client
+/// (client_secret_basic) notified at `http://127.0.0.1:{port}/cb`, and alice
+/// with a phone.
+async fn setup_ping(port: u16) -> (TestApp, ClientCredentials, TestDevice) {
+    let app = spawn_app_with(|s| s.poll_interval = 1).await;
+    let mut metadata = ClientMetadata::poll("Test Bank");
+    metadata.token_endpoint_auth_method = AuthMethod::ClientSecretBasic;
+    metadata.id_token_signed_response_alg = SigningAlg::ES256;
+    metadata.backchannel_token_delivery_mode = DeliveryMode::Ping;
+    metadata.backchannel_client_notification_endpoint = Some(format!("http://127.0.0.1:{port}/cb"));
+    let client = app.register(metadata).await;
+    let device = app.user_with_device("alice").await;
+    (app, client, device)
+}
+
 /// The acknowledgement line: a usable auth_req_id and the configured interval.
 fn assert_ack(ack: &Value) {
     assert!(ack["auth_req_id"].as_str().is_some_and(|id| id.len() >= 22), "{ack}");
@@ -321,4 +365,61 @@ async fn openid_client_reports_a_wrong_secret_as_invalid_client() {
     assert_eq!(failed["oauth_error"], "invalid_client", "{failed}");
     assert_eq!(failed["status"], 401, "{failed}");
     assert_eq!(rp.exit_code(deadline).await, 1, "{}", rp.stderr());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openid_client_completes_the_ping_flow() {
+    let Some(dir) = node_rp_dir() else { return };
+    let port = free_port();
+    let (app, client, device) = setup_ping(port).await;
+    let started = Instant::now();
+    let deadline = started + RP_DEADLINE;
+    // No clock driver: nothing polls, and the frozen clock keeps the ID
+    // token's iat at or before the RP's real time.
+    let mut rp = NodeRp::spawn_in(Mode::Ping { port }, &dir, &app, &client.client_id, client.secret());
+
+    let ack = rp.next_json(deadline, "acknowledgement").await;
+    assert_ack(&ack);
+    let auth_req_id = ack["auth_req_id"].as_str().unwrap().to_owned();
+    let token = ack["client_notification_token"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 43, "32 random bytes, base64url: {ack}");
+
+    let decided = device.decide(&app, "approve").await;
+    assert_eq!(decided.status, 200, "{}", decided.body);
+
+    let done = rp.next_json(deadline, "tokens").await;
+    assert!(done["error"].is_null(), "openid-client failed: {done}");
+    assert_eq!(rp.exit_code(deadline).await, 0, "{}", rp.stderr());
+    println!("openid-client ping flow took {:?}", started.elapsed());
+
+    // What the notification endpoint received: exactly the auth_req_id,
+    // under the RP's own client_notification_token.
+    let ping = &done["ping"];
+    assert_eq!(
+        ping["body"],
+        serde_json::json!({ "auth_req_id": auth_req_id }),
+        "{done}"
+    );
+    assert_eq!(ping["authorization"], format!("Bearer {token}").as_str(), "{done}");
+    assert_eq!(ping["content_type"], "application/json", "{done}");
+
+    // The ping replaced polling: one token request, answered with tokens.
+    assert_eq!(rp.token_polls(), vec![(200, String::new())], "{}", rp.stderr());
+
+    let claims = &done["claims"];
+    assert_eq!(claims["sub"], "alice", "{done}");
+    assert_eq!(claims["trustid.deviceid"], device.id().as_str(), "{done}");
+    assert_eq!(
+        claims["urn:openid:params:jwt:claim:auth_req_id"],
+        auth_req_id.as_str(),
+        "{done}"
+    );
+    assert_eq!(claims["iss"], app.base.as_str(), "{done}");
+    assert!(
+        done["token_type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("bearer")),
+        "{done}"
+    );
+    assert_eq!(done["has_access_token"], true, "{done}");
 }

@@ -331,7 +331,7 @@ async fn bad_client_assertions_are_invalid_client() {
     let forged = other_key.assertion(id, &aud, now);
     let replay = key.assertion(id, &aud, now);
     let secret_assertion = key.assertion(&secret_client.client_id, &aud, now);
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str, &str)> = vec![
+    let cases: Vec<FormCase> = vec![
         (
             vec![("client_assertion_type", JWT_BEARER), ("client_assertion", &forged)],
             401,

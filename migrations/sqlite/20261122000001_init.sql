@@ -60,11 +60,13 @@ CREATE TABLE transactions (
     -- Both are bearer values the client chose or must receive, so they are
     -- kept as sent and never logged.
     auth_req_id         TEXT,
-    notification_token  TEXT
+    notification_token  TEXT,
+    notify_kind         TEXT CHECK (notify_kind IN ('ping', 'push'))
 );
 CREATE INDEX transactions_user_status ON transactions (user_id, status);
 CREATE INDEX transactions_user_created ON transactions (user_id, created_at);
 CREATE INDEX transactions_client_created ON transactions (client_id, created_at);
+CREATE INDEX transactions_status_expiry ON transactions (status, expires_at);
 
 -- Single-use challenges a device signs into its decision.
 CREATE TABLE challenges (
@@ -121,6 +123,8 @@ CREATE TABLE outbox (
     created_at      INTEGER NOT NULL
 );
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+-- A transaction is notified once: its decision, or its expiry.
+CREATE UNIQUE INDEX outbox_transaction ON outbox (transaction_id);
 
 -- Values that may be used once (device proof jti) until they expire.
 CREATE TABLE replay (

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::store::DeliveryOutcome;
+use crate::store::{DeliveryKind, DeliveryOutcome};
 
 /// A leased row belongs to its worker this long (ms); longer than a send.
 const LEASE_MS: i64 = 60_000;
@@ -43,8 +43,40 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// How long an expiry notice is owed after the request expired (ms).
+const EXPIRY_NOTICE_MS: i64 = 10 * 60 * 1000;
+
+/// Owes push clients an `expired_token` notice for requests that expired
+/// undecided. The unique outbox row per transaction makes racing sweepers safe.
+pub async fn sweep_expired(state: &AppState) {
+    let now_ms = state.clock.now_ms();
+    let expired = match state.store.expired_unnotified(now_ms.div_euclid(1000), BATCH).await {
+        Ok(expired) => expired,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look for expired requests");
+            return;
+        }
+    };
+    for txn in expired {
+        let Some(notify) = &txn.notify else { continue };
+        let client = match state.store.client(&txn.client_id).await {
+            Ok(Some(client)) => client,
+            _ => continue,
+        };
+        let Some(target) = client.metadata.backchannel_client_notification_endpoint.as_deref() else {
+            continue;
+        };
+        let mut delivery = payload::delivery(DeliveryKind::Push, &txn, target, notify, &payload::push_expired(notify));
+        delivery.give_up_at = now_ms + EXPIRY_NOTICE_MS;
+        if let Err(e) = state.store.enqueue_delivery(&delivery, now_ms).await {
+            tracing::error!(error = %e, "cannot owe an expiry notice");
+        }
+    }
+}
+
 /// Claims and sends one batch; returns how many were attempted.
 pub async fn run_once(state: &AppState, sender: &Arc<send::Sender>) -> usize {
+    sweep_expired(state).await;
     let now = state.clock.now_ms();
     let batch = match state.store.claim_deliveries(now, now + LEASE_MS, BATCH).await {
         Ok(batch) => batch,

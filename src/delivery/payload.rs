@@ -20,6 +20,15 @@ pub fn push_denied(notify: &Notify) -> Value {
     })
 }
 
+/// Push on expiry (CIBA §12 `expired_token`).
+pub fn push_expired(notify: &Notify) -> Value {
+    json!({
+        "error": "expired_token",
+        "error_description": "the user did not decide before the request expired",
+        "auth_req_id": notify.auth_req_id,
+    })
+}
+
 /// Push on approval: the token response plus the id it answers.
 pub fn push_tokens(notify: &Notify, token_response: &Value) -> Value {
     let mut body = token_response.clone();

@@ -104,6 +104,8 @@ pub struct Transaction {
 pub struct Notify {
     pub auth_req_id: String,
     pub client_notification_token: String,
+    /// Ping (tell the client to come and get its tokens) or push (send them).
+    pub push: bool,
 }
 
 impl Transaction {

@@ -158,6 +158,7 @@ pub async fn authorize(
     let notify = req.notification_token.map(|token| Notify {
         auth_req_id: auth_req_id.clone(),
         client_notification_token: token,
+        push: client.delivery_mode() == DeliveryMode::Push,
     });
     let txn = Transaction {
         id: secret::random_id(),

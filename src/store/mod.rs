@@ -224,6 +224,10 @@ pub trait Store: Send + Sync + 'static {
     /// Leases up to `limit` due deliveries until `lease_until` (ms).
     async fn claim_deliveries(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>>;
     async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> StoreResult<()>;
+    /// Push transactions that expired undecided and were not notified yet.
+    async fn expired_unnotified(&self, now: i64, limit: i64) -> StoreResult<Vec<Transaction>>;
+    /// Stores a notification unless the transaction has one; false if it had.
+    async fn enqueue_delivery(&self, delivery: &Delivery, now_ms: i64) -> StoreResult<bool>;
     /// `(state, attempts)` of a transaction's deliveries, for tests and operators.
     async fn deliveries_for(&self, transaction_id: &str) -> StoreResult<Vec<(String, i64)>>;
 

@@ -108,6 +108,7 @@ pub struct TransactionRow {
     failed_device_id: Option<String>,
     auth_req_id: Option<String>,
     notification_token: Option<String>,
+    notify_kind: Option<String>,
 }
 
 impl TryFrom<TransactionRow> for Transaction {
@@ -140,6 +141,7 @@ impl TryFrom<TransactionRow> for Transaction {
                 (Some(auth_req_id), Some(client_notification_token)) => Some(Notify {
                     auth_req_id,
                     client_notification_token,
+                    push: r.notify_kind.as_deref() == Some("push"),
                 }),
                 _ => None,
             },

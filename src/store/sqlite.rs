@@ -27,7 +27,7 @@ pub struct SqliteStore {
 const TXN_COLUMNS: &str = "t.id, t.auth_req_digest, t.client_id, t.user_id, t.context, t.app_id, \
      t.display_text, t.scope, t.acr, t.status, t.created_at, t.expires_at, t.decided_at, \
      t.poll_interval, t.device_id, t.failed_attempts, t.failed_device_id, t.auth_req_id, \
-     t.notification_token";
+     t.notification_token, t.notify_kind";
 
 fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
@@ -213,8 +213,8 @@ impl Store for SqliteStore {
         query(
             "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
              scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, failed_attempts, \
-             failed_device_id, auth_req_id, notification_token) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             failed_device_id, auth_req_id, notification_token, notify_kind) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         )
         .bind(&t.id)
         .bind(&t.auth_req_digest)
@@ -235,6 +235,7 @@ impl Store for SqliteStore {
         .bind(&t.failed_device_id)
         .bind(t.notify.as_ref().map(|n| &n.auth_req_id))
         .bind(t.notify.as_ref().map(|n| &n.client_notification_token))
+        .bind(t.notify.as_ref().map(|n| if n.push { "push" } else { "ping" }))
         .execute(&self.pool)
         .await
         .map_err(conflict("transaction id"))?;
@@ -502,6 +503,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn expired_unnotified(&self, now: i64, limit: i64) -> StoreResult<Vec<Transaction>> {
+        let rows: Vec<TransactionRow> = query_as(&format!(
+            "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.status = 'pending' AND t.expires_at <= $1 \
+             AND t.notify_kind = 'push' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.transaction_id = t.id) \
+             ORDER BY t.expires_at LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Transaction::try_from).collect()
+    }
+
+    async fn enqueue_delivery(&self, delivery: &Delivery, now_ms: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = insert_delivery(&mut tx, delivery, now_ms).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
     async fn deliveries_for(&self, transaction_id: &str) -> StoreResult<Vec<(String, i64)>> {
         Ok(
             query_as("SELECT state, attempts FROM outbox WHERE transaction_id = $1 ORDER BY created_at")
@@ -569,10 +590,12 @@ async fn insert_issued(tx: &mut Tx, issued: &Issued) -> StoreResult<()> {
     Ok(())
 }
 
-async fn insert_delivery(tx: &mut Tx, d: &Delivery, now_ms: i64) -> StoreResult<()> {
-    query(
+/// Inserts an owed notification; false when the transaction already has one.
+async fn insert_delivery(tx: &mut Tx, d: &Delivery, now_ms: i64) -> StoreResult<bool> {
+    let done = query(
         "INSERT INTO outbox (id, transaction_id, kind, target, bearer, payload, state, attempts, next_attempt_at, \
-         claimed_until, give_up_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, $7)",
+         claimed_until, give_up_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, $7) \
+         ON CONFLICT (transaction_id) DO NOTHING",
     )
     .bind(&d.id)
     .bind(&d.transaction_id)
@@ -584,5 +607,5 @@ async fn insert_delivery(tx: &mut Tx, d: &Delivery, now_ms: i64) -> StoreResult<
     .bind(d.give_up_at)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }

@@ -3,23 +3,37 @@
 // hand against `trustid serve`:
 //
 //   ISSUER=http://127.0.0.1:8080 CLIENT_ID=... CLIENT_SECRET=... \
-//   LOGIN_HINT=alice BINDING_MESSAGE='Sign in' node ciba_rp.mjs [--mode poll]
+//   LOGIN_HINT=alice BINDING_MESSAGE='Sign in' node ciba_rp.mjs [--mode poll|ping]
 //
 // Protocol on stdout, one JSON object per line:
 //   1. {"auth_req_id": ..., "expires_in": ..., "interval": ...} as soon as the
-//      backchannel acknowledgement arrives;
+//      backchannel acknowledgement arrives (ping mode adds the
+//      "client_notification_token" it sent);
 //   2. {"claims": {...}, "token_type": ..., "has_access_token": true|false}
-//      once the token endpoint issues tokens (exit 0);
+//      once the token endpoint issues tokens (exit 0); ping mode adds
+//      "ping": {"authorization", "content_type", "body"} as received;
 //   or, at any point, {"error": ..., "code": ..., ...} (exit 1).
 //
+// Ping mode (the client must be registered for ping with the notification
+// endpoint http://127.0.0.1:$NOTIFY_PORT/cb) listens there before it starts
+// the request, sends a fresh client_notification_token, waits for the one
+// ping, checks its Bearer token and that its body is exactly {auth_req_id},
+// answers 204 and then makes a single token request.
+//
 // Optional env: SCOPE (default "openid email"), POLL_TIMEOUT (seconds; stop
-// polling earlier than the request's expires_in), TRACE_HTTP=1 (one JSON line
-// per HTTP exchange on stderr: {"http": {"method", "path", "status", "error"}}).
+// polling earlier than the request's expires_in), PING_TIMEOUT (seconds to
+// wait for the ping, default 60), TRACE_HTTP=1 (one JSON line per HTTP
+// exchange on stderr: {"http": {"method", "path", "status", "error"}}).
+
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 
 import * as client from 'openid-client';
 
+const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
+
 function usage(message) {
-  return new Error(`${message}; usage: node ciba_rp.mjs [--mode poll]`);
+  return new Error(`${message}; usage: node ciba_rp.mjs [--mode poll|ping]`);
 }
 
 function parseArgs(argv) {
@@ -86,6 +100,7 @@ async function describe(e) {
     error_description: e?.error_description ?? null,
     cause: plain(e?.cause),
   };
+  if (e?.ping) out.ping = e.ping;
   const response = e?.response;
   if (out.oauth_error === null && response && !response.bodyUsed) {
     try {
@@ -126,6 +141,127 @@ async function pollMode(config, params) {
   return client.pollBackchannelAuthenticationGrant(config, ack, undefined, options);
 }
 
+function failure(message, code, ping) {
+  const err = new Error(message);
+  err.code = code;
+  if (ping) err.ping = ping;
+  return err;
+}
+
+// Listens on 127.0.0.1:`port` for the client notification endpoint `/cb`.
+// Resolves once listening, with `ping`: a promise of the first request that
+// reaches the server ({method, path, authorization, content_type, body}; the
+// body parsed as JSON when it is JSON) and `answer(status)` to reply to it.
+// Any later request gets 409 and is kept in `extra`.
+async function notificationEndpoint(port) {
+  let first;
+  const ping = new Promise((resolve) => {
+    first = resolve;
+  });
+  let taken = false;
+  const extra = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (chunk) => {
+      size += chunk.length;
+      if (size <= 64 * 1024) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body = raw;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        // kept as text
+      }
+      const received = {
+        method: req.method,
+        path: req.url,
+        authorization: req.headers.authorization ?? null,
+        content_type: req.headers['content-type'] ?? null,
+        body,
+      };
+      if (taken) {
+        extra.push(received);
+        res.writeHead(409, { connection: 'close' }).end();
+        return;
+      }
+      taken = true;
+      first({
+        received,
+        answer: (status) =>
+          new Promise((resolve) => {
+            res.writeHead(status, { connection: 'close' }).end(resolve);
+          }),
+      });
+    });
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  return { ping, extra, close: () => server.close() };
+}
+
+async function pingMode(config, params) {
+  const port = Number(env('NOTIFY_PORT'));
+  const waitSecs = Number(env('PING_TIMEOUT', '60'));
+  const endpoint = await notificationEndpoint(port);
+  try {
+    const token = randomBytes(32).toString('base64url');
+    const ack = await client.initiateBackchannelAuthentication(config, {
+      ...params,
+      client_notification_token: token,
+    });
+    await emit({
+      auth_req_id: ack.auth_req_id,
+      expires_in: ack.expires_in,
+      interval: ack.interval,
+      client_notification_token: token,
+    });
+
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(failure(`no ping within ${waitSecs} s`, 'PING_TIMEOUT')),
+        waitSecs * 1000,
+      );
+    });
+    const { received, answer } = await Promise.race([endpoint.ping, timeout]).finally(() => clearTimeout(timer));
+
+    const problems = [];
+    if (received.method !== 'POST') problems.push(`method ${received.method}`);
+    if (received.path !== '/cb') problems.push(`path ${received.path}`);
+    if (received.authorization !== `Bearer ${token}`) problems.push('Bearer token differs from client_notification_token');
+    const body = received.body;
+    const exact =
+      body !== null &&
+      typeof body === 'object' &&
+      !Array.isArray(body) &&
+      Object.keys(body).length === 1 &&
+      body.auth_req_id === ack.auth_req_id;
+    if (!exact) problems.push('body is not exactly {"auth_req_id": <the acknowledged id>}');
+    if (problems.length > 0) {
+      await answer(400);
+      throw failure(`bad ping: ${problems.join('; ')}`, 'PING_MISMATCH', received);
+    }
+    await answer(204);
+
+    // One token request: the ping says the result is ready, so no polling.
+    // The response goes through the same checks as a poll's (ID token
+    // iss/aud/exp/iat/azp), and the result has the same helpers.
+    const tokens = await client.genericGrantRequest(config, CIBA_GRANT, { auth_req_id: ack.auth_req_id });
+    if (endpoint.extra.length > 0) {
+      throw failure(`${endpoint.extra.length} more request(s) after the ping`, 'PING_REPEATED', endpoint.extra);
+    }
+    const { authorization, content_type, body: pingBody } = received;
+    return { tokens, ping: { authorization, content_type, body: pingBody } };
+  } finally {
+    endpoint.close();
+  }
+}
+
 async function main() {
   const { mode } = parseArgs(process.argv.slice(2));
   const issuer = new URL(env('ISSUER'));
@@ -151,14 +287,17 @@ async function main() {
   );
 
   let tokens;
+  let extra = {};
   switch (mode) {
     case 'poll':
       tokens = await pollMode(config, params);
       break;
-    case 'ping':
-      // To come: listen for the client_notification_endpoint, send
-      // client_notification_token, wait for the ping, then one token request.
-      throw new Error('ping mode is not implemented yet');
+    case 'ping': {
+      let ping;
+      ({ tokens, ping } = await pingMode(config, params));
+      extra = { ping };
+      break;
+    }
     default:
       throw usage(`unknown mode ${mode}`);
   }
@@ -169,6 +308,7 @@ async function main() {
     has_access_token: typeof tokens.access_token === 'string' && tokens.access_token.length > 0,
     scope: tokens.scope ?? null,
     expires_in: tokens.expiresIn() ?? null,
+    ...extra,
   });
 }
 
