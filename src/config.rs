@@ -105,7 +105,7 @@ impl Settings {
             anyhow::bail!("config file {} does not exist", path.display());
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("TRUSTID_").ignore(&["config", "log"]))
+            .merge(Env::prefixed("TRUSTID_").ignore(&["config", "log", "test_database_url", "require_node_rp"]))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         settings.validate()?;
@@ -133,12 +133,14 @@ impl Settings {
         self.listen
             .parse::<SocketAddr>()
             .map_err(|e| invalid("listen", format!("{e} (expected host:port)")))?;
-        if !(self.database_url.starts_with("sqlite:")) {
-            return Err(invalid(
-                "database_url",
-                "only sqlite:// URLs are supported by this build",
-            ));
+        let db = self.database_url.as_str();
+        if !["sqlite:", "postgres:", "postgresql:"]
+            .iter()
+            .any(|p| db.starts_with(p))
+        {
+            return Err(invalid("database_url", "must be sqlite://... or postgres://..."));
         }
+
         positive("access_token_ttl", self.access_token_ttl)?;
         positive("id_token_ttl", self.id_token_ttl)?;
         positive("request_expiry", self.request_expiry)?;

@@ -177,7 +177,11 @@ fn serve_creates_the_database_and_keys_on_first_start() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let issuer = format!("http://{listen}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trustid"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trustid"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("TRUSTID_")) {
+        command.env_remove(k);
+    }
+    let mut child = command
         .current_dir(dir.path())
         .arg("serve")
         .env("TRUSTID_LISTEN", &listen)

@@ -3,7 +3,9 @@
 //! State changes that race (two devices deciding, two redemptions) are
 //! settled here with conditional updates, never in memory.
 
+pub mod postgres;
 mod rows;
+mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -239,7 +241,9 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PgStore::open(url).await?))
     } else {
-        anyhow::bail!("unsupported database URL (expected sqlite://...)")
+        anyhow::bail!("unsupported database URL (expected sqlite://... or postgres://...)")
     }
 }

@@ -52,7 +52,7 @@ pub async fn spawn_app_without_worker(adjust: impl FnOnce(&mut Settings)) -> Tes
     let mut settings = Settings {
         issuer: base.clone(),
         listen: listener.local_addr().unwrap().to_string(),
-        database_url: format!("sqlite://{}", dir.path().join("trustid.db").display()),
+        database_url: test_database_url(&dir).await,
         keys_dir: dir.path().join("keys"),
         dev: true,
         // Most tests send many requests for one user; the caps have their own tests.
@@ -80,6 +80,26 @@ pub async fn spawn_app_without_worker(adjust: impl FnOnce(&mut Settings)) -> Tes
         state,
         _dir: dir,
     }
+}
+
+/// A fresh database for one test: a SQLite file in `dir`, or, when
+/// `TRUSTID_TEST_DATABASE_URL` names a PostgreSQL server, a new database on it.
+pub async fn test_database_url(dir: &TempDir) -> String {
+    use sqlx::Connection;
+    let Ok(server) = std::env::var("TRUSTID_TEST_DATABASE_URL") else {
+        return format!("sqlite://{}", dir.path().join("trustid.db").display());
+    };
+    let name = format!("trustid_t_{}", new_jti().to_lowercase().replace(['-', '_'], ""));
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("TRUSTID_TEST_DATABASE_URL reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(&format!("/{name}"));
+    url.to_string()
 }
 
 /// The answer to one request: status, headers and the JSON body.

@@ -1,0 +1,51 @@
+//! PostgreSQL, for several trustid instances on one database. The statements
+//! are shared with SQLite (`sql.rs`); only these few differ.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use super::rows::{
+    AccessTokenRow, ChallengeRow, ClientRow, DeliveryRow, DeviceRow, InboxRow, RefreshTokenRow, TransactionRow, UserRow,
+};
+use super::sql::{TXN_COLUMNS, conflict, sql_store};
+use super::{
+    AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, Delivery, DeliveryOutcome, InboxItem, Issued,
+    RefreshToken, StoreError, StoreResult,
+};
+use crate::domain::client::Client;
+use crate::domain::device::{Device, DeviceStatus};
+use crate::domain::transaction::Transaction;
+use crate::domain::user::User;
+use sqlx::{query, query_as};
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    const CLIENT_NAME: &str = "(c.metadata::jsonb ->> 'client_name')";
+    /// `SKIP LOCKED`: concurrent workers on several instances each lease
+    /// different rows instead of waiting for, then re-taking, the same ones.
+    const CLAIM_DELIVERIES: &str = "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \
+         SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+         AND claimed_until <= $1 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, transaction_id, kind, target, bearer, payload, attempts, give_up_at";
+
+    /// Connects and runs the migrations. sqlx takes an advisory lock while it
+    /// migrates, so instances starting together do not race.
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+sql_store!(PgStore, sqlx::Postgres);

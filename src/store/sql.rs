@@ -1,0 +1,573 @@
+//! The SQL both backends share. SQLite and PostgreSQL read the same `$N`
+//! placeholders, `ON CONFLICT`, `RETURNING` and `CAST`, so one body serves
+//! both; each backend supplies the few statements that differ as constants
+//! (`CLIENT_NAME`, `CLAIM_DELIVERIES`) and its pool type.
+
+use super::StoreError;
+
+pub(super) const TXN_COLUMNS: &str = "t.id, t.auth_req_digest, t.client_id, t.user_id, t.context, t.app_id, \
+     t.display_text, t.scope, t.acr, t.status, t.created_at, t.expires_at, t.decided_at, \
+     t.poll_interval, t.device_id, t.failed_attempts, t.failed_device_id, t.auth_req_id, \
+     t.notification_token, t.notify_kind";
+
+pub(super) fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Backend(e),
+    }
+}
+
+/// Implements [`super::Store`] for `$store`, whose field `pool` is a pool of `$db`.
+macro_rules! sql_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn insert_client(&self, c: &Client) -> StoreResult<()> {
+                let metadata = serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                query("INSERT INTO clients (id, secret_digest, metadata, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&c.id)
+                    .bind(&c.secret_digest)
+                    .bind(metadata)
+                    .bind(c.created_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(conflict("client id"))?;
+                Ok(())
+            }
+
+            async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+                let row: Option<ClientRow> = query_as("SELECT * FROM clients WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Client::try_from).transpose()
+            }
+
+            async fn insert_user(&self, u: &User, apps: &[String]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                query(
+                    "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&u.id)
+                .bind(&u.email)
+                .bind(&u.phone)
+                .bind(u.status.as_str())
+                .bind(u.failed_attempts)
+                .bind(&u.user_code_hash)
+                .bind(u.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict("user id, email or phone"))?;
+                for app in apps {
+                    query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(&u.id)
+                        .bind(app)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool> {
+                let done = query("UPDATE users SET user_code_hash = $2 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+                let row: Option<UserRow> = query_as("SELECT * FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(User::try_from).transpose()
+            }
+
+            async fn user_by_hint(&self, hint: &str) -> StoreResult<Option<User>> {
+                // The RP's own identifier wins over e-mail, e-mail over phone.
+                let row: Option<UserRow> = query_as(
+                    "SELECT * FROM users WHERE id = $1 OR email = $1 OR phone = $1 \
+                     ORDER BY CASE WHEN id = $1 THEN 0 WHEN email = $1 THEN 1 ELSE 2 END LIMIT 1",
+                )
+                .bind(hint)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(User::try_from).transpose()
+            }
+
+            async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool> {
+                let found: Option<(i64,)> = query_as("SELECT CAST(1 AS BIGINT) FROM user_apps WHERE user_id = $1 AND app_id = $2")
+                    .bind(user_id)
+                    .bind(app_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(found.is_some())
+            }
+
+            async fn active_device_count(&self, user_id: &str) -> StoreResult<i64> {
+                let (n,): (i64,) = query_as("SELECT COUNT(*) FROM devices WHERE user_id = $1 AND status = 'active'")
+                    .bind(user_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n)
+            }
+
+            async fn register_device(&self, d: &Device) -> StoreResult<(Device, bool)> {
+                let inserted = query(
+                    "INSERT INTO devices (id, device_key, auth_key, user_id, status, failed_attempts, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&d.id)
+                .bind(&d.device_key)
+                .bind(&d.auth_key)
+                .bind(&d.user_id)
+                .bind(d.status.as_str())
+                .bind(d.failed_attempts)
+                .bind(d.created_at)
+                .execute(&self.pool)
+                .await?;
+                let device = self
+                    .device(&d.id)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("device vanished after insert".into()))?;
+                Ok((device, inserted.rows_affected() == 1))
+            }
+
+            async fn device(&self, id: &str) -> StoreResult<Option<Device>> {
+                let row: Option<DeviceRow> = query_as("SELECT * FROM devices WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Device::try_from).transpose()
+            }
+
+            async fn bind_device(&self, device_id: &str, user_id: &str) -> StoreResult<BindOutcome> {
+                let Some(device) = self.device(device_id).await? else {
+                    return Ok(BindOutcome::UnknownDevice);
+                };
+                if self.user(user_id).await?.is_none() {
+                    return Ok(BindOutcome::UnknownUser);
+                }
+                let rebind_same_user = device.user_id.as_deref() == Some(user_id);
+                if device.status != DeviceStatus::Inactive && !(rebind_same_user && device.status == DeviceStatus::Active) {
+                    return Ok(BindOutcome::NotBindable);
+                }
+                let done = query(
+                    "UPDATE devices SET user_id = $2, status = 'active' \
+                     WHERE id = $1 AND (status = 'inactive' OR (status = 'active' AND user_id = $2))",
+                )
+                .bind(device_id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(if done.rows_affected() == 1 {
+                    BindOutcome::Bound
+                } else {
+                    BindOutcome::NotBindable
+                })
+            }
+
+            async fn insert_transaction(&self, t: &Transaction) -> StoreResult<()> {
+                query(
+                    "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
+                     scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, failed_attempts, \
+                     failed_device_id, auth_req_id, notification_token, notify_kind) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                )
+                .bind(&t.id)
+                .bind(&t.auth_req_digest)
+                .bind(&t.client_id)
+                .bind(&t.user_id)
+                .bind(t.context.as_str())
+                .bind(&t.app_id)
+                .bind(&t.display_text)
+                .bind(&t.scope)
+                .bind(&t.acr)
+                .bind(t.status.as_str())
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .bind(t.decided_at)
+                .bind(t.interval)
+                .bind(&t.device_id)
+                .bind(t.failed_attempts)
+                .bind(&t.failed_device_id)
+                .bind(t.notify.as_ref().map(|n| &n.auth_req_id))
+                .bind(t.notify.as_ref().map(|n| &n.client_notification_token))
+                .bind(t.notify.as_ref().map(|n| if n.push { "push" } else { "ping" }))
+                .execute(&self.pool)
+                .await
+                .map_err(conflict("transaction id"))?;
+                Ok(())
+            }
+
+            async fn transaction(&self, id: &str) -> StoreResult<Option<Transaction>> {
+                let row: Option<TransactionRow> =
+                    query_as(&format!("SELECT {TXN_COLUMNS} FROM transactions t WHERE t.id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map(Transaction::try_from).transpose()
+            }
+
+            async fn transaction_by_auth_req(&self, digest: &str) -> StoreResult<Option<Transaction>> {
+                let row: Option<TransactionRow> = query_as(&format!(
+                    "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.auth_req_digest = $1"
+                ))
+                .bind(digest)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(Transaction::try_from).transpose()
+            }
+
+            async fn pending_for_user(&self, user_id: &str, now: i64) -> StoreResult<Vec<InboxItem>> {
+                let client_name = Self::CLIENT_NAME;
+                let rows: Vec<InboxRow> = query_as(&format!(
+                    "SELECT {TXN_COLUMNS}, {client_name} AS client_name FROM transactions t \
+                     JOIN clients c ON c.id = t.client_id \
+                     WHERE t.user_id = $1 AND t.status = 'pending' AND t.expires_at > $2 \
+                     ORDER BY t.created_at, t.id"
+                ))
+                .bind(user_id)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok(InboxItem {
+                            transaction: Transaction::try_from(r.transaction)?,
+                            client_name: r.client_name,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn insert_challenges(&self, challenges: &[Challenge]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                for c in challenges {
+                    query(
+                        "INSERT INTO challenges (nonce, transaction_id, device_id, expires_at, used_at) \
+                         VALUES ($1, $2, $3, $4, NULL)",
+                    )
+                    .bind(&c.nonce)
+                    .bind(&c.transaction_id)
+                    .bind(&c.device_id)
+                    .bind(c.expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn challenge(&self, nonce: &str) -> StoreResult<Option<Challenge>> {
+                let row: Option<ChallengeRow> = query_as("SELECT * FROM challenges WHERE nonce = $1")
+                    .bind(nonce)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(Challenge::from))
+            }
+
+            async fn decide(&self, w: &DecisionWrite<'_>) -> StoreResult<DecideOutcome> {
+                let mut tx = self.pool.begin().await?;
+                let nonce = query(
+                    "UPDATE challenges SET used_at = $4 WHERE nonce = $1 AND transaction_id = $2 AND device_id = $3 \
+                     AND used_at IS NULL AND expires_at > $4",
+                )
+                .bind(w.nonce)
+                .bind(w.transaction_id)
+                .bind(w.device_id)
+                .bind(w.now)
+                .execute(&mut *tx)
+                .await?;
+                if nonce.rows_affected() != 1 {
+                    return Ok(DecideOutcome::NonceRejected);
+                }
+                let decided = query(
+                    "UPDATE transactions SET status = $2, decided_at = $3, device_id = $4 \
+                     WHERE id = $1 AND status = 'pending' AND expires_at > $3",
+                )
+                .bind(w.transaction_id)
+                .bind(w.outcome.as_str())
+                .bind(w.now)
+                .bind(w.device_id)
+                .execute(&mut *tx)
+                .await?;
+                if decided.rows_affected() != 1 {
+                    return Ok(DecideOutcome::NotPending);
+                }
+                if let Some((user_id, app_id)) = w.associate {
+                    query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(user_id)
+                        .bind(app_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(issued) = &w.issued {
+                    Self::insert_issued(&mut tx, issued).await?;
+                }
+                if let Some(d) = &w.delivery {
+                    Self::insert_delivery(&mut tx, d, w.now * 1000).await?;
+                }
+                tx.commit().await?;
+                Ok(DecideOutcome::Decided)
+            }
+
+            async fn record_failed_attempt(
+                &self,
+                device_id: &str,
+                user_id: Option<&str>,
+                transaction_id: Option<&str>,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                query("UPDATE devices SET failed_attempts = failed_attempts + 1 WHERE id = $1")
+                    .bind(device_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(user_id) = user_id {
+                    query("UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = $1")
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(txn) = transaction_id {
+                    query("UPDATE transactions SET failed_attempts = failed_attempts + 1, failed_device_id = $2 WHERE id = $1")
+                        .bind(txn)
+                        .bind(device_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn count_recent(&self, user_id: Option<&str>, client_id: Option<&str>, since: i64) -> StoreResult<i64> {
+                let (n,): (i64,) = query_as(
+                    "SELECT COUNT(*) FROM transactions WHERE created_at >= $3 \
+                     AND (CAST($1 AS TEXT) IS NULL OR user_id = $1) AND (CAST($2 AS TEXT) IS NULL OR client_id = $2)",
+                )
+                .bind(user_id)
+                .bind(client_id)
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n)
+            }
+
+            async fn redeem(&self, transaction_id: &str, issued: &Issued, now: i64) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let consumed = query(
+                    "UPDATE transactions SET status = 'consumed' WHERE id = $1 AND status = 'approved' AND expires_at > $2",
+                )
+                .bind(transaction_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                if consumed.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::insert_issued(&mut tx, issued).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn revoke_for_transaction(&self, transaction_id: &str) -> StoreResult<u64> {
+                let mut tx = self.pool.begin().await?;
+                let access = query("UPDATE access_tokens SET revoked = 1 WHERE transaction_id = $1 AND revoked = 0")
+                    .bind(transaction_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let refresh = query("UPDATE refresh_tokens SET revoked = 1 WHERE transaction_id = $1 AND revoked = 0")
+                    .bind(transaction_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(access.rows_affected() + refresh.rows_affected())
+            }
+
+            async fn refresh_token(&self, digest: &str) -> StoreResult<Option<RefreshToken>> {
+                let row: Option<RefreshTokenRow> = query_as("SELECT * FROM refresh_tokens WHERE digest = $1")
+                    .bind(digest)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(RefreshToken::from))
+            }
+
+            async fn rotate_refresh(&self, old_digest: &str, issued: &Issued) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let used = query("UPDATE refresh_tokens SET revoked = 1 WHERE digest = $1 AND revoked = 0")
+                    .bind(old_digest)
+                    .execute(&mut *tx)
+                    .await?;
+                if used.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::insert_issued(&mut tx, issued).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn revoke_refresh_family(&self, family: &str) -> StoreResult<u64> {
+                let done = query("UPDATE refresh_tokens SET revoked = 1 WHERE family = $1 AND revoked = 0")
+                    .bind(family)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn revoke_access_token(&self, digest: &str) -> StoreResult<u64> {
+                let done = query("UPDATE access_tokens SET revoked = 1 WHERE digest = $1 AND revoked = 0")
+                    .bind(digest)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn claim_deliveries(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>> {
+                // One statement picks and leases, so two workers never take the same row.
+                let rows: Vec<DeliveryRow> = query_as(Self::CLAIM_DELIVERIES)
+                .bind(now_ms)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Delivery::try_from).collect()
+            }
+
+            async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> StoreResult<()> {
+                let q = match outcome {
+                    // The payload may hold tokens: drop it once it is no longer owed.
+                    DeliveryOutcome::Done => {
+                        query("UPDATE outbox SET state = 'done', payload = '', bearer = '', claimed_until = 0 WHERE id = $1")
+                            .bind(id)
+                    }
+                    DeliveryOutcome::Failed(error) => query(
+                        "UPDATE outbox SET state = 'failed', payload = '', bearer = '', claimed_until = 0, \
+                         last_error = $2 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(error),
+                    DeliveryOutcome::Retry { at, error } => {
+                        query("UPDATE outbox SET next_attempt_at = $2, claimed_until = 0, last_error = $3 WHERE id = $1")
+                            .bind(id)
+                            .bind(at)
+                            .bind(error)
+                    }
+                };
+                q.execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn expired_unnotified(&self, now: i64, limit: i64) -> StoreResult<Vec<Transaction>> {
+                let rows: Vec<TransactionRow> = query_as(&format!(
+                    "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.status = 'pending' AND t.expires_at <= $1 \
+                     AND t.notify_kind = 'push' AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.transaction_id = t.id) \
+                     ORDER BY t.expires_at LIMIT $2"
+                ))
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Transaction::try_from).collect()
+            }
+
+            async fn enqueue_delivery(&self, delivery: &Delivery, now_ms: i64) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let inserted = Self::insert_delivery(&mut tx, delivery, now_ms).await?;
+                tx.commit().await?;
+                Ok(inserted)
+            }
+
+            async fn deliveries_for(&self, transaction_id: &str) -> StoreResult<Vec<(String, i64)>> {
+                Ok(
+                    query_as("SELECT state, attempts FROM outbox WHERE transaction_id = $1 ORDER BY created_at")
+                        .bind(transaction_id)
+                        .fetch_all(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn access_token(&self, digest: &str) -> StoreResult<Option<AccessToken>> {
+                let row: Option<AccessTokenRow> = query_as("SELECT * FROM access_tokens WHERE digest = $1")
+                    .bind(digest)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(AccessToken::from))
+            }
+
+            async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+                // An expired entry may be reused; a live one means a replay.
+                let done = query(
+                    "INSERT INTO replay (key, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3",
+                )
+                .bind(key)
+                .bind(expires_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+
+        impl $store {
+
+            async fn insert_issued(tx: &mut sqlx::Transaction<'static, $db>, issued: &Issued) -> StoreResult<()> {
+                let t = &issued.access;
+                query(
+                    "INSERT INTO access_tokens (digest, client_id, user_id, transaction_id, scope, expires_at, revoked) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 0)",
+                )
+                .bind(&t.digest)
+                .bind(&t.client_id)
+                .bind(&t.user_id)
+                .bind(&t.transaction_id)
+                .bind(&t.scope)
+                .bind(t.expires_at)
+                .execute(&mut **tx)
+                .await?;
+                if let Some(r) = &issued.refresh {
+                    query(
+                        "INSERT INTO refresh_tokens (digest, family, client_id, user_id, transaction_id, scope, created_at, \
+                         expires_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
+                    )
+                    .bind(&r.digest)
+                    .bind(&r.family)
+                    .bind(&r.client_id)
+                    .bind(&r.user_id)
+                    .bind(&r.transaction_id)
+                    .bind(&r.scope)
+                    .bind(r.created_at)
+                    .bind(r.expires_at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            /// Inserts an owed notification; false when the transaction already has one.
+            async fn insert_delivery(tx: &mut sqlx::Transaction<'static, $db>, d: &Delivery, now_ms: i64) -> StoreResult<bool> {
+                let done = query(
+                    "INSERT INTO outbox (id, transaction_id, kind, target, bearer, payload, state, attempts, next_attempt_at, \
+                     claimed_until, give_up_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, $7) \
+                     ON CONFLICT (transaction_id) DO NOTHING",
+                )
+                .bind(&d.id)
+                .bind(&d.transaction_id)
+                .bind(d.kind.as_str())
+                .bind(&d.target)
+                .bind(&d.bearer)
+                .bind(&d.payload)
+                .bind(now_ms)
+                .bind(d.give_up_at)
+                .execute(&mut **tx)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}
+pub(super) use sql_store;
