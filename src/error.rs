@@ -24,7 +24,6 @@ pub enum ErrorCode {
     MissingUserCode,
     InvalidUserCode,
     InvalidClientMetadata,
-    TransactionFailed,
     InvalidBindingMessage,
     AccessDenied,
     AuthorizationPending,
@@ -48,7 +47,6 @@ impl ErrorCode {
             ErrorCode::MissingUserCode => "missing_user_code",
             ErrorCode::InvalidUserCode => "invalid_user_code",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
-            ErrorCode::TransactionFailed => "transaction_failed",
             ErrorCode::InvalidBindingMessage => "invalid_binding_message",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::AuthorizationPending => "authorization_pending",
@@ -89,6 +87,8 @@ pub struct OAuthError {
     pub description: Cow<'static, str>,
     pub challenge: Challenge,
     pub status: StatusCode,
+    /// Seconds to wait before trying again (`Retry-After`), for rate limits.
+    pub retry_after: Option<u32>,
 }
 
 macro_rules! constructors {
@@ -127,6 +127,7 @@ impl OAuthError {
             description: description.into(),
             challenge: Challenge::None,
             status: code.status(),
+            retry_after: None,
         }
     }
 
@@ -174,6 +175,9 @@ impl IntoResponse for OAuthError {
             (Challenge::BearerRequired, _) => Some(r#"Bearer realm="trustid""#.to_owned()),
             (Challenge::None, _) => None,
         };
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if let Some(value) = challenge.and_then(|v| HeaderValue::from_str(&v).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }

@@ -159,9 +159,11 @@ async fn requests_per_user_and_per_client_are_capped_and_counted() {
             200
         );
     }
-    app.backchannel(&client, &[("scope", "openid"), ("login_hint", "alice")])
-        .await
-        .assert_oauth_error(403, "access_denied", "a third request for alice within a minute");
+    let capped = app
+        .backchannel(&client, &[("scope", "openid"), ("login_hint", "alice")])
+        .await;
+    capped.assert_oauth_error(403, "access_denied", "a third request for alice within a minute");
+    assert_eq!(capped.header("retry-after"), Some("60"));
     assert_eq!(
         app.backchannel(&client, &[("scope", "openid"), ("login_hint", "bob")])
             .await

@@ -90,6 +90,9 @@ async fn a_refresh_rotates_and_keeps_the_id_token_consistent() {
         "invalid_grant",
         "its family was revoked on reuse",
     );
+    let at = second.body["access_token"].as_str().unwrap();
+    let userinfo = app.http.get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap();
+    assert_eq!(userinfo.status().as_u16(), 401, "and the grant's access tokens");
 }
 
 #[tokio::test]
@@ -137,6 +140,19 @@ async fn refresh_errors_are_invalid_grant() {
         narrowed.body
     );
     assert_eq!(narrowed.body["scope"], "openid");
+    let narrowed_claims = jwt_payload(narrowed.body["id_token"].as_str().unwrap());
+    assert!(
+        narrowed_claims.get("email").is_none(),
+        "claims follow the narrowed scope"
+    );
+    let userinfo = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(narrowed.body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(userinfo.json::<Value>().await.unwrap().get("email").is_none());
     let next = narrowed.body["refresh_token"].as_str().unwrap();
     app.clock.advance_secs(30 * 24 * 3600);
     refresh(&app, &client, next)

@@ -12,7 +12,7 @@ use crate::domain::scope;
 /// exactly these; the ID token adds the JWT members.
 pub fn user_claims(src: &Sources<'_>) -> Map<String, Value> {
     let user = src.user;
-    let granted = src.transaction.scope.as_str();
+    let granted = src.scope;
     let mut out = Map::new();
     out.insert("sub".into(), json!(user.id));
     if scope::grants(granted, "email")

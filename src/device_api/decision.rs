@@ -244,6 +244,7 @@ async fn notification(
         let body = payload::for_decision(kind, decision, notify, Some(&minted.response));
         owed.delivery = payload::delivery(kind, txn, target, notify, &body);
         owed.outcome = Some(Status::Consumed);
+        crate::metrics::Metrics::inc(&state.metrics.tokens_issued);
         owed.issued = Some(minted.issued);
     }
     Ok(Some(owed))

@@ -115,6 +115,8 @@ pub fn oidc_claim_names() -> impl Iterator<Item = &'static str> {
 /// What the evidence is computed from.
 pub struct Sources<'a> {
     pub transaction: &'a Transaction,
+    /// The scope the claims are released for (a refresh may have narrowed it).
+    pub scope: &'a str,
     pub user: &'a User,
     /// Failed-attempt count of the device that last failed on this transaction.
     pub failed_device_attempts: Option<i64>,

@@ -3,8 +3,8 @@
 //! request, validate the parameters, resolve the hint, then apply policy.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde_json::json;
 
 use super::client_auth;
@@ -227,8 +227,11 @@ async fn admit(state: &AppState, client: &Client, user: &User, req: &Backchannel
     Ok(())
 }
 
+/// A policy denial with a hint of when the window has room again.
 fn rate_limited(why: &'static str) -> OAuthError {
-    OAuthError::access_denied(why)
+    let mut err = OAuthError::access_denied(why);
+    err.retry_after = Some(60);
+    err
 }
 
 /// CIBA §7.1.2. The user code is chosen by a person, so it is an argon2 hash;
@@ -243,12 +246,6 @@ async fn check_user_code(user: &User, code: &str) -> Result<(), OAuthError> {
         .await
         .map_err(OAuthError::server_error)?;
     if ok { Ok(()) } else { Err(wrong()) }
-}
-
-/// Answers a rate-limited request with a hint of when to come back.
-pub fn with_retry_after(mut res: Response) -> Response {
-    res.headers_mut().insert("retry-after", HeaderValue::from_static("60"));
-    res.into_response()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::form::Params;
-use crate::capabilities::{BACKCHANNEL_PATH, TOKEN_PATH};
+use crate::capabilities::{BACKCHANNEL_PATH, INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
 use crate::crypto::jwt::{self, JwtError};
 use crate::crypto::secret;
 use crate::domain::client::{AuthMethod, Client, SigningAlg};
@@ -167,6 +167,8 @@ async fn by_assertion(state: &AppState, assertion: &str, form_client_id: Option<
         state.settings.issuer_base(),
         &state.url(TOKEN_PATH),
         &state.url(BACKCHANNEL_PATH),
+        &state.url(INTROSPECT_PATH),
+        &state.url(REVOKE_PATH),
     ];
     if !jwt::audience_contains(claims, &audiences) {
         return Err(refuse(

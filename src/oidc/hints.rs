@@ -53,7 +53,7 @@ fn login_hint_token_subject(state: &AppState, client: &Client, token: &str) -> R
         ));
     }
     match jwt::numeric(claims, "exp") {
-        Some(exp) if exp > state.clock.now() => {}
+        Some(exp) if exp > state.clock.now() - state.settings.device_clock_skew => {}
         Some(_) => {
             return Err(OAuthError::new(
                 crate::error::ErrorCode::ExpiredLoginHintToken,

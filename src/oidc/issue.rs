@@ -88,6 +88,7 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
         },
         &Sources {
             transaction: txn,
+            scope: m.scope,
             user: &user,
             failed_device_attempts,
         },

@@ -94,7 +94,11 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
     let mut body = serde_json::to_value(&created.metadata).map_err(OAuthError::server_error)?;
     body["client_id"] = json!(created.client_id);
     body["client_id_issued_at"] = json!(state.clock.now());
-    body["grant_types"] = json!([CIBA_GRANT, REFRESH_GRANT]);
+    // Push clients never use the CIBA grant at the token endpoint (CIBA §11).
+    body["grant_types"] = match mode {
+        DeliveryMode::Push => json!([REFRESH_GRANT]),
+        _ => json!([CIBA_GRANT, REFRESH_GRANT]),
+    };
     if let Some(secret) = created.client_secret {
         body["client_secret"] = json!(secret);
         body["client_secret_expires_at"] = json!(0);

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::form::Params;
 use crate::crypto::jwt::{self, JwtError};
-use crate::domain::client::{Client, SigningAlg};
+use crate::domain::client::Client;
 use crate::error::OAuthError;
 use crate::state::AppState;
 
@@ -125,6 +125,3 @@ pub fn require_signed(client: &Client) -> Result<(), OAuthError> {
     }
     Ok(())
 }
-
-/// The algorithms a client may sign requests with, for discovery.
-pub const SUPPORTED: [SigningAlg; 3] = SigningAlg::ALL;

@@ -138,7 +138,8 @@ async fn refresh(
         .filter(|r| r.client_id == client.id)
         .ok_or_else(invalid)?;
     if record.revoked {
-        let revoked = state.store.revoke_refresh_family(&record.family).await?;
+        let revoked = state.store.revoke_refresh_family(&record.family).await?
+            + state.store.revoke_for_transaction(&record.transaction_id).await?;
         tracing::warn!(client_id = %client.id, revoked, "spent refresh token presented again; family revoked");
         return Err(invalid());
     }

@@ -37,6 +37,7 @@ pub async fn describe_user(State(state): State<AppState>, headers: HeaderMap) ->
     let (user, failed_device_attempts) = super::claim_inputs(store, &txn).await?.ok_or_else(gone)?;
     let claims = id_token::user_claims(&Sources {
         transaction: &txn,
+        scope: &record.scope,
         user: &user,
         failed_device_attempts,
     });
