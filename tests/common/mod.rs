@@ -26,7 +26,10 @@ use trustid::{AppState, router, store};
 pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 
 pub struct TestApp {
+    /// The issuer (shared by every instance of one deployment).
     pub base: String,
+    /// Where this instance listens.
+    pub addr: String,
     pub http: reqwest::Client,
     pub clock: ManualClock,
     pub state: AppState,
@@ -74,6 +77,7 @@ pub async fn spawn_app_without_worker(adjust: impl FnOnce(&mut Settings)) -> Tes
         .build()
         .unwrap();
     TestApp {
+        addr: base.clone(),
         base,
         http,
         clock,
@@ -156,6 +160,7 @@ impl TestApp {
         let keys = SigningKeys::load_or_generate(&settings.keys_dir).unwrap();
         let state = AppState::new(settings, store, keys, Arc::new(self.clock.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = format!("http://{}", listener.local_addr().unwrap());
         let app = router(state.clone());
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -163,6 +168,7 @@ impl TestApp {
         trustid::delivery::spawn_worker(state.clone());
         TestApp {
             base: self.base.clone(),
+            addr,
             http: self.http.clone(),
             clock: self.clock.clone(),
             state,
@@ -170,7 +176,13 @@ impl TestApp {
         }
     }
 
+    /// Where to send a request to this instance.
     pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    /// The URL under the issuer, as clients and devices name endpoints.
+    pub fn issuer_url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
@@ -328,7 +340,7 @@ impl TestDevice {
 
     pub fn proof(&self, app: &TestApp, method: &str, path: &str) -> String {
         let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(&self.device_key)});
-        let payload = json!({"htm": method, "htu": app.url(path), "iat": app.clock.now(), "jti": random_jti()});
+        let payload = json!({"htm": method, "htu": app.issuer_url(path), "iat": app.clock.now(), "jti": random_jti()});
         sign_jws(&self.device_key, &header, &payload)
     }
 

@@ -1,0 +1,102 @@
+//! Races the database must decide (run on SQLite and, with
+//! `TRUSTID_TEST_DATABASE_URL`, on PostgreSQL), and two instances on one
+//! database sharing the work of one transaction.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::receiver::Receiver;
+use common::*;
+use trustid::domain::client::{ClientMetadata, DeliveryMode, SigningAlg};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_devices_deciding_at_once_yield_one_decision() {
+    let app = spawn_app().await;
+    let client = app.client(SigningAlg::ES256).await;
+    for round in 0..5 {
+        let user = format!("user{round}");
+        let phone = app.user_with_device(&user).await;
+        let tablet = app.device_for(&user).await;
+        let auth_req_id = app.start(&client, &user, "Log in").await;
+        let (a, b) = (phone.only_item(&app).await, tablet.only_item(&app).await);
+        let (ja, jb) = (
+            phone.decision_jws(&a, "approve", &app),
+            tablet.decision_jws(&b, "deny", &app),
+        );
+        let txn = a["transaction_id"].as_str().unwrap();
+        let (ra, rb) = tokio::join!(
+            phone.send_decision(&app, txn, &ja),
+            tablet.send_decision(&app, txn, &jb)
+        );
+        let statuses = [ra.status, rb.status];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        assert!(statuses.contains(&409), "the loser hears already_decided: {statuses:?}");
+        app.clock.advance_secs(10);
+        let answer = app.poll(&client, &auth_req_id).await;
+        let approved = ra.status == 200;
+        assert_eq!(
+            answer.status == 200,
+            approved,
+            "the token endpoint agrees with the winner"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_redeeming_one_auth_req_id_issue_tokens_once() {
+    let a = spawn_app().await;
+    let b = a.second_instance().await;
+    let client = a.client(SigningAlg::ES256).await;
+    for round in 0..5 {
+        let user = format!("user{round}");
+        let device = a.user_with_device(&user).await;
+        let auth_req_id = a.start(&client, &user, "Log in").await;
+        device.decide(&a, "approve").await;
+        let (ra, rb) = tokio::join!(a.poll(&client, &auth_req_id), b.poll(&client, &auth_req_id));
+        let statuses = [ra.status, rb.status];
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        let loser = if ra.status == 200 { &rb } else { &ra };
+        loser.assert_oauth_error(400, "invalid_grant", "the second redemption");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transaction_can_start_on_one_instance_and_finish_on_another() {
+    let a = spawn_app().await;
+    let b = a.second_instance().await;
+    let endpoint = Receiver::start(vec![]).await;
+    let mut metadata = ClientMetadata::poll("Ping Bank");
+    metadata.backchannel_token_delivery_mode = DeliveryMode::Ping;
+    metadata.backchannel_client_notification_endpoint = Some(endpoint.url("/cb"));
+    let client = a.register(metadata).await;
+    let device = a.user_with_device("alice").await;
+    let ack = a
+        .backchannel(
+            &client,
+            &[
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("client_notification_token", "tok-123"),
+            ],
+        )
+        .await;
+    let auth_req_id = ack.body["auth_req_id"].as_str().unwrap();
+    // The device talks to instance B; its proofs name the issuer's URLs.
+    assert_eq!(device.decide(&b, "approve").await.status, 200);
+    endpoint.wait_for(1).await;
+    for _ in 0..5 {
+        a.clock.advance_secs(2);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(endpoint.received().len(), 1, "one ping although two workers run");
+    let tokens = a.poll(&client, auth_req_id).await;
+    assert_eq!(tokens.status, 200, "the token at A: {}", tokens.body);
+}
