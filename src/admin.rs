@@ -135,6 +135,7 @@ pub async fn create_user(store: &dyn Store, new: NewUser, now: i64) -> Result<Cr
         status,
         failed_attempts: 0,
         user_code_hash,
+        static_password_hash: None,
         created_at: now,
     };
     store.insert_user(&user, &new.apps).await?;

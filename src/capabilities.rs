@@ -22,9 +22,22 @@ pub const OPENAPI_PATH: &str = "/openapi.yaml";
 pub const DEVICES_PATH: &str = "/device/v1/devices";
 pub const INBOX_PATH: &str = "/device/v1/inbox";
 pub const DECISION_PATH: &str = "/device/v1/transactions/{id}/decision";
+pub const ACTIVATE_PATH: &str = "/device/v1/activate";
+pub const BINDINGS_PATH: &str = "/manage/v1/bindings";
+pub const BINDINGS_ACTIVATE_PATH: &str = "/manage/v1/bindings/activate";
+pub const USERS_REGISTER_PATH: &str = "/manage/v1/users/register";
+pub const CHECK_STATUS_PATH: &str = "/manage/v1/registrations/check-status";
+pub const QR_PATH: &str = "/manage/v1/qr.svg";
+pub const UNREGISTER_PATH: &str = "/manage/v1/users/{user_id}/unregister";
+pub const REGISTRATION_TOKENS_PATH: &str = "/manage/v1/users/{user_id}/registration-tokens";
+pub const USER_DEVICES_PATH: &str = "/manage/v1/users/{user_id}/devices";
+pub const USER_DEVICE_PATH: &str = "/manage/v1/users/{user_id}/devices/{device_id}";
+pub const PREFERRED_DEVICE_PATH: &str = "/manage/v1/users/{user_id}/devices/{device_id}/preferred";
+pub const LOCK_PATH: &str = "/manage/v1/users/{user_id}/lock";
+pub const UNLOCK_PATH: &str = "/manage/v1/users/{user_id}/unlock";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 14] = [
+pub const ALL_PATHS: [&str; 27] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -39,12 +52,27 @@ pub const ALL_PATHS: [&str; 14] = [
     DEVICES_PATH,
     INBOX_PATH,
     DECISION_PATH,
+    ACTIVATE_PATH,
+    BINDINGS_PATH,
+    BINDINGS_ACTIVATE_PATH,
+    USERS_REGISTER_PATH,
+    CHECK_STATUS_PATH,
+    QR_PATH,
+    UNREGISTER_PATH,
+    REGISTRATION_TOKENS_PATH,
+    USER_DEVICES_PATH,
+    USER_DEVICE_PATH,
+    PREFERRED_DEVICE_PATH,
+    LOCK_PATH,
+    UNLOCK_PATH,
 ];
 
 /// CIBA Core §4.
 pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 /// RFC 6749 §6.
 pub const REFRESH_GRANT: &str = "refresh_token";
+/// RFC 6749 §4.4, for the management API only.
+pub const CLIENT_CREDENTIALS_GRANT: &str = "client_credentials";
 
 /// The JWT members every ID token carries, besides the evidence claims.
 const STANDARD_CLAIMS: [&str; 9] = [
@@ -82,7 +110,7 @@ pub fn discovery(settings: &Settings) -> Value {
             DeliveryMode::SUPPORTED.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "backchannel_authentication_request_signing_alg_values_supported": algs,
         "backchannel_user_code_parameter_supported": true,
-        "grant_types_supported": [CIBA_GRANT, REFRESH_GRANT],
+        "grant_types_supported": [CIBA_GRANT, REFRESH_GRANT, CLIENT_CREDENTIALS_GRANT],
         "response_types_supported": [],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,

@@ -52,6 +52,17 @@ pub struct Settings {
     /// Initial access token for RFC 7591 dynamic registration; registration
     /// is off (and not advertised) while unset.
     pub registration_access_token: Option<String>,
+    /// Failed attempts that lock a device, and a user (0 = never).
+    pub device_lockout_threshold: i64,
+    pub user_lockout_threshold: i64,
+    /// Lifetime of a seed-000 activation code (the RP verifies the account meanwhile).
+    pub activation_code_ttl: i64,
+    /// Lifetime of a seed-001 activation password and its check-status session.
+    pub activation_password_ttl: i64,
+    /// Lifetime of a seed-002 registration token.
+    pub registration_token_ttl: i64,
+    /// Lifetime of a management API access token.
+    pub management_token_ttl: i64,
 }
 
 impl Default for Settings {
@@ -75,6 +86,12 @@ impl Default for Settings {
             client_requests_per_minute: 1200,
             delivery_timeout: 10,
             registration_access_token: None,
+            device_lockout_threshold: 5,
+            user_lockout_threshold: 10,
+            activation_code_ttl: 24 * 3600,
+            activation_password_ttl: 600,
+            registration_token_ttl: 300,
+            management_token_ttl: 3600,
         }
     }
 }
@@ -148,6 +165,16 @@ impl Settings {
         positive("device_clock_skew", self.device_clock_skew)?;
         positive("refresh_token_ttl", self.refresh_token_ttl)?;
         positive("delivery_timeout", self.delivery_timeout)?;
+        positive("activation_code_ttl", self.activation_code_ttl)?;
+        positive("activation_password_ttl", self.activation_password_ttl)?;
+        positive("registration_token_ttl", self.registration_token_ttl)?;
+        positive("management_token_ttl", self.management_token_ttl)?;
+        if self.device_lockout_threshold < 0 {
+            return Err(invalid("device_lockout_threshold", "must not be negative"));
+        }
+        if self.user_lockout_threshold < 0 {
+            return Err(invalid("user_lockout_threshold", "must not be negative"));
+        }
         if self.id_token_hint_grace < 0 {
             return Err(invalid("id_token_hint_grace", "must not be negative"));
         }
@@ -170,6 +197,15 @@ impl Settings {
             return Err(invalid("max_request_expiry", "must not be smaller than request_expiry"));
         }
         Ok(())
+    }
+
+    /// The lockout thresholds; 0 means "never lock", i.e. an unreachable count.
+    pub fn lockout(&self) -> crate::store::lifecycle::Lockout {
+        let never = |t: i64| if t == 0 { i64::MAX } else { t };
+        crate::store::lifecycle::Lockout {
+            device_threshold: never(self.device_lockout_threshold),
+            user_threshold: never(self.user_lockout_threshold),
+        }
     }
 
     /// The issuer without a trailing slash, the base of every endpoint URL.

@@ -3,6 +3,7 @@
 //!
 //! This file builds the router from an [`AppState`]; nothing else.
 
+pub mod activation;
 pub mod admin;
 pub mod capabilities;
 pub mod clock;
@@ -12,14 +13,16 @@ pub mod delivery;
 pub mod device_api;
 pub mod domain;
 pub mod error;
+pub mod manage;
 pub mod metrics;
 pub mod oidc;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod wakeup;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::trace::TraceLayer;
 
 use capabilities as paths;
@@ -48,6 +51,19 @@ pub fn router(state: AppState) -> Router {
         .route(paths::DEVICES_PATH, post(device_api::register::enroll))
         .route(paths::INBOX_PATH, get(device_api::inbox::list))
         .route(paths::DECISION_PATH, post(device_api::decision::decide))
+        .route(paths::ACTIVATE_PATH, post(device_api::activate::activate))
+        .route(paths::BINDINGS_PATH, post(manage::bindings::bind))
+        .route(paths::BINDINGS_ACTIVATE_PATH, post(manage::bindings::activate))
+        .route(paths::USERS_REGISTER_PATH, post(manage::register::register))
+        .route(paths::CHECK_STATUS_PATH, post(manage::check_status::check))
+        .route(paths::QR_PATH, get(manage::qr::render))
+        .route(paths::UNREGISTER_PATH, post(manage::unregister::unregister))
+        .route(paths::REGISTRATION_TOKENS_PATH, post(manage::tokens::issue))
+        .route(paths::USER_DEVICES_PATH, get(manage::devices::list))
+        .route(paths::USER_DEVICE_PATH, delete(manage::devices::remove))
+        .route(paths::PREFERRED_DEVICE_PATH, post(manage::devices::prefer))
+        .route(paths::LOCK_PATH, post(manage::devices::lock))
+        .route(paths::UNLOCK_PATH, post(manage::devices::unlock))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -83,6 +83,9 @@ enum ClientsCommand {
         /// Hold the client to the FAPI-CIBA profile.
         #[arg(long)]
         fapi: bool,
+        /// Allow the management API (users, devices) with scope trustid:manage.
+        #[arg(long)]
+        management: bool,
         /// Issuer whose login_hint_tokens the client may send...
         #[arg(long, requires = "login_hint_token_jwks")]
         login_hint_token_issuer: Option<String>,
@@ -167,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             jwks_uri,
             user_code,
             fapi,
+            management,
             login_hint_token_issuer,
             login_hint_token_jwks,
             output,
@@ -182,6 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 jwks: jwks.as_deref().map(read_json).transpose()?,
                 jwks_uri,
                 fapi_ciba: fapi,
+                management,
                 login_hint_token_issuer,
                 login_hint_token_jwks: login_hint_token_jwks.as_deref().map(read_json).transpose()?,
             };

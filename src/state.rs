@@ -23,6 +23,7 @@ pub struct AppState {
     /// Wakes the delivery worker when a notification is owed.
     pub deliveries: Arc<tokio::sync::Notify>,
     pub metrics: Arc<Metrics>,
+    pub wakeups: Arc<crate::wakeup::Wakeups>,
     /// Discovery and JWKS never change while running: serialised once.
     pub discovery_json: Bytes,
     pub jwks_json: Bytes,
@@ -32,6 +33,8 @@ impl AppState {
     pub fn new(settings: Settings, store: Arc<dyn Store>, keys: SigningKeys, clock: Arc<dyn Clock>) -> Self {
         let discovery_json = Bytes::from(crate::capabilities::discovery(&settings).to_string());
         let jwks_json = Bytes::from(keys.jwks().to_string());
+        let wakeups = Arc::new(crate::wakeup::Wakeups::default());
+        store.listen(wakeups.clone());
         Self {
             settings: Arc::new(settings),
             store,
@@ -41,8 +44,18 @@ impl AppState {
             client_keys: Arc::new(ClientKeys::default()),
             deliveries: Arc::new(tokio::sync::Notify::new()),
             metrics: Arc::new(Metrics::default()),
+            wakeups,
             discovery_json,
             jwks_json,
+        }
+    }
+
+    /// Wakes local waiters on `topic` and, through the database, other
+    /// instances' waiters. A hint only: failures are logged, not returned.
+    pub async fn publish(&self, topic: &str) {
+        self.wakeups.publish(topic);
+        if let Err(e) = self.store.publish(topic).await {
+            tracing::warn!(error = %e, "cannot publish a wake-up");
         }
     }
 

@@ -14,10 +14,12 @@ CREATE TABLE users (
     id              TEXT PRIMARY KEY,
     email           TEXT UNIQUE,
     phone           TEXT UNIQUE,
-    status          TEXT NOT NULL CHECK (status IN ('active', 'locked')),
+    status          TEXT NOT NULL CHECK (status IN ('active', 'locked', 'removed')),
     failed_attempts BIGINT NOT NULL DEFAULT 0,
-    -- argon2 PHC string of the CIBA user_code (§7.1.2): chosen by a human.
+    -- argon2 PHC strings of secrets a person chose: the CIBA user_code
+    -- (§7.1.2) and the seed-001 staticPassword.
     user_code_hash  TEXT,
+    static_password_hash TEXT,
     created_at      BIGINT NOT NULL
 );
 
@@ -34,6 +36,7 @@ CREATE TABLE devices (
     user_id         TEXT REFERENCES users (id),
     status          TEXT NOT NULL CHECK (status IN ('inactive', 'active', 'locked', 'removed')),
     failed_attempts BIGINT NOT NULL DEFAULT 0,
+    preferred       BIGINT NOT NULL DEFAULT 0,
     created_at      BIGINT NOT NULL
 );
 CREATE INDEX devices_user ON devices (user_id);
@@ -131,3 +134,68 @@ CREATE TABLE replay (
     key        TEXT PRIMARY KEY,
     expires_at BIGINT NOT NULL
 );
+
+-- Seed 000: a device+user binding waiting for the relying party to confirm
+-- the account; the activation code is kept as a digest.
+CREATE TABLE bindings (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users (id),
+    device_id   TEXT NOT NULL REFERENCES devices (id),
+    client_id   TEXT NOT NULL REFERENCES clients (id),
+    code_digest TEXT NOT NULL UNIQUE,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    used_at     BIGINT,
+    removed_at  BIGINT
+);
+CREATE INDEX bindings_user ON bindings (user_id);
+
+-- Seed 001: a user registration with its activation password (digest), the
+-- browser CDDC evidence, and where check-status stands.
+CREATE TABLE registrations (
+    id               TEXT PRIMARY KEY,
+    user_id          TEXT NOT NULL REFERENCES users (id),
+    client_id        TEXT NOT NULL REFERENCES clients (id),
+    password_digest  TEXT NOT NULL UNIQUE,
+    relationship_ref TEXT,
+    client_ip        TEXT,
+    session_id       TEXT,
+    cddc             TEXT,
+    created_at       BIGINT NOT NULL,
+    expires_at       BIGINT NOT NULL,
+    activated_at     BIGINT,
+    device_id        TEXT,
+    reported_at      BIGINT,
+    removed_at       BIGINT
+);
+CREATE INDEX registrations_user ON registrations (user_id, created_at);
+
+-- Seed 002: single-use tokens that let an authenticated user add a device.
+CREATE TABLE registration_tokens (
+    digest     TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    client_id  TEXT NOT NULL REFERENCES clients (id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+
+-- Access tokens of the client_credentials grant for the management API.
+CREATE TABLE management_tokens (
+    digest     TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL REFERENCES clients (id),
+    scope      TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked    BIGINT NOT NULL DEFAULT 0
+);
+
+-- Append-only: who did what to what, when.
+CREATE TABLE audit (
+    id      TEXT PRIMARY KEY,
+    at      BIGINT NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail  TEXT
+);
+CREATE INDEX audit_subject ON audit (subject, at);

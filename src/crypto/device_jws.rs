@@ -11,7 +11,8 @@
 //! guard with biometrics or a PIN). Header `{"typ":"trustid-decision+jwt","alg":"ES256"}`,
 //! payload `{"txn":<transaction id>,"nonce":<challenge from the inbox>,
 //! "decision":"approve"|"deny","bm_hash":<base64url SHA-256 of the exact text
-//! shown>,"iat":<seconds>}`. What you see is what you sign (PSD2 dynamic linking).
+//! shown>,"iat":<seconds>,"reason"?:"fraud"}`; a denial with `reason: fraud`
+//! says the user did not start this request and counts as a failed attempt. What you see is what you sign (PSD2 dynamic linking).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -143,6 +144,8 @@ pub struct SignedDecision {
     pub decision: Decision,
     pub bm_hash: String,
     pub iat: i64,
+    /// `"fraud"` on a denial: the user did not start this; counts as a failed attempt.
+    pub reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +155,8 @@ struct DecisionClaims {
     decision: String,
     bm_hash: String,
     iat: i64,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 /// Splits a decision JWS without checking its signature, so a malformed
@@ -181,6 +186,7 @@ pub fn verify_decision(token: &str, auth_key: &P256Jwk, now: i64, skew: i64) -> 
         decision,
         bm_hash: claims.bm_hash,
         iat: claims.iat,
+        reason: claims.reason,
     })
 }
 

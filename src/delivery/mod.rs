@@ -4,6 +4,7 @@
 //! workers (or instances) never send one twice, and wakes the moment a
 //! decision is recorded.
 
+pub mod owed;
 pub mod payload;
 pub mod send;
 

@@ -29,6 +29,15 @@ pub fn push_expired(notify: &Notify) -> Value {
     })
 }
 
+/// Push when trustid ended the request itself (CIBA §12 `transaction_failed`).
+pub fn push_failed(notify: &Notify) -> Value {
+    json!({
+        "error": "transaction_failed",
+        "error_description": "the request was ended because the user was unregistered",
+        "auth_req_id": notify.auth_req_id,
+    })
+}
+
 /// Push on approval: the token response plus the id it answers.
 pub fn push_tokens(notify: &Notify, token_response: &Value) -> Value {
     let mut body = token_response.clone();

@@ -15,14 +15,12 @@ use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::crypto::device_jws::{self, JwsError};
 use crate::crypto::p256_jwk::P256Jwk;
-use crate::delivery::payload;
+use crate::delivery::owed;
 use crate::domain::binding_message::ActionContext;
-use crate::domain::client::DeliveryMode;
 use crate::domain::device::Device;
-use crate::domain::transaction::{Decision, Phase, Status, Transaction};
-use crate::oidc::issue::{self, Mint};
+use crate::domain::transaction::{Decision, Phase, Transaction};
 use crate::state::AppState;
-use crate::store::{DecideOutcome, DecisionWrite, Delivery, DeliveryKind, Issued};
+use crate::store::{DecideOutcome, DecisionWrite};
 use axum::response::Response;
 
 #[derive(Deserialize)]
@@ -31,15 +29,17 @@ struct DecisionBody {
     decision_jws: String,
 }
 
-/// A refusal that counts as a failed attempt of the device and the user.
+/// A refusal that counts as a failed attempt of the device and the user,
+/// and may lock either (lockout policy).
 async fn failed(state: &AppState, device: &Device, txn: &Transaction, err: ApiError) -> ApiError {
-    match state
-        .store
-        .record_failed_attempt(&device.id, Some(&txn.user_id), Some(&txn.id))
+    let lockout = state.settings.lockout();
+    let store = &state.store;
+    match store
+        .record_failed_attempt(Some(&device.id), Some(&txn.user_id), Some(&txn.id), lockout)
         .await
     {
-        Ok(()) => {
-            tracing::warn!(device_id = %device.id, transaction_id = %txn.id, reason = err.code, "failed device attempt");
+        Ok((device_locked, user_locked)) => {
+            tracing::warn!(device_id = %device.id, transaction_id = %txn.id, reason = err.code, device_locked, user_locked, "failed device attempt");
             err
         }
         Err(e) => ApiError::from(e),
@@ -74,7 +74,12 @@ pub async fn decide(
         // transaction's user: a stranger must not move someone else's counters.
         state
             .store
-            .record_failed_attempt(&device.id, device.user_id.as_deref(), None)
+            .record_failed_attempt(
+                Some(&device.id),
+                device.user_id.as_deref(),
+                None,
+                state.settings.lockout(),
+            )
             .await?;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -136,7 +141,9 @@ pub async fn decide(
         (Decision::Approve, ActionContext::Provisioning, Some(app)) => Some((txn.user_id.as_str(), app.as_str())),
         _ => None,
     };
-    let owed = notification(&state, &txn, &device, signed.decision, now).await?;
+    let owed = owed::for_decision(&state, &txn, &device.id, signed.decision, now)
+        .await
+        .map_err(ApiError::server_error)?;
     let delivery = owed.as_ref().map(|o| o.delivery.clone());
     let write = DecisionWrite {
         transaction_id: &txn.id,
@@ -165,6 +172,18 @@ pub async fn decide(
     if write.delivery.is_some() {
         state.deliveries.notify_one();
     }
+    if signed.decision == Decision::Deny && signed.reason.as_deref() == Some("fraud") {
+        // The user says they did not start this: a failed attempt (lockout policy).
+        state
+            .store
+            .record_failed_attempt(
+                Some(&device.id),
+                Some(&txn.user_id),
+                Some(&txn.id),
+                state.settings.lockout(),
+            )
+            .await?;
+    }
     tracing::info!(device_id = %device.id, transaction_id = %txn.id, decision = signed.decision.as_str(), "decision recorded");
     let body = json!({"transaction_id": txn.id, "status": signed.decision.outcome().as_str()});
     Ok(no_store(StatusCode::OK, Json(body)))
@@ -179,73 +198,4 @@ fn refusal(phase: Phase) -> ApiError {
             "the transaction has been decided already",
         ),
     }
-}
-
-/// What a decision owes a ping or push client, written with the decision.
-struct Owed {
-    delivery: Delivery,
-    /// Push approvals consume the transaction at once: the tokens travel in
-    /// the notification, and the client never redeems the auth_req_id.
-    outcome: Option<Status>,
-    issued: Option<Issued>,
-}
-
-async fn notification(
-    state: &AppState,
-    txn: &Transaction,
-    device: &Device,
-    decision: Decision,
-    now: i64,
-) -> Result<Option<Owed>, ApiError> {
-    let Some(notify) = &txn.notify else {
-        return Ok(None);
-    };
-    let client = state
-        .store
-        .client(&txn.client_id)
-        .await?
-        .ok_or_else(|| ApiError::server_error("transaction names a missing client"))?;
-    let (kind, Some(target)) = (
-        match client.delivery_mode() {
-            DeliveryMode::Push => DeliveryKind::Push,
-            _ => DeliveryKind::Ping,
-        },
-        client.metadata.backchannel_client_notification_endpoint.as_deref(),
-    ) else {
-        return Ok(None);
-    };
-    let mut owed = Owed {
-        delivery: payload::delivery(
-            kind,
-            txn,
-            target,
-            notify,
-            &payload::for_decision(kind, decision, notify, None),
-        ),
-        outcome: None,
-        issued: None,
-    };
-    if kind == DeliveryKind::Push && decision == Decision::Approve {
-        let approved = Transaction {
-            status: Status::Approved,
-            decided_at: Some(now),
-            device_id: Some(device.id.clone()),
-            ..txn.clone()
-        };
-        let mint = Mint {
-            transaction: &approved,
-            auth_req_id: Some(&notify.auth_req_id),
-            scope: &txn.scope,
-            refresh_family: None,
-        };
-        let minted = issue::mint(state, &client, &mint)
-            .await
-            .map_err(|e| ApiError::server_error(e.description))?;
-        let body = payload::for_decision(kind, decision, notify, Some(&minted.response));
-        owed.delivery = payload::delivery(kind, txn, target, notify, &body);
-        owed.outcome = Some(Status::Consumed);
-        crate::metrics::Metrics::inc(&state.metrics.tokens_issued);
-        owed.issued = Some(minted.issued);
-    }
-    Ok(Some(owed))
 }

@@ -2,6 +2,7 @@
 //! pending requests, and signed decisions. Every request carries a proof
 //! signed with the device key; errors use the API error schema.
 
+pub mod activate;
 pub mod decision;
 pub mod error;
 pub mod inbox;

@@ -39,6 +39,7 @@ pub async fn enroll(State(state): State<AppState>, Proven(proof): Proven, body: 
         user_id: None,
         status: DeviceStatus::Inactive,
         failed_attempts: 0,
+        preferred: false,
         created_at: state.clock.now(),
     };
     let (stored, created) = state.store.register_device(&candidate).await?;

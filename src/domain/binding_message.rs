@@ -38,7 +38,8 @@ pub struct BindingMessage {
     pub app_id: Option<String>,
     /// The exact text the device shows and whose hash it signs.
     pub display_text: String,
-    /// Only for provisioning; `active` unless the message says otherwise.
+    /// Only for provisioning: the status to give the user. When absent a new
+    /// user is created `active` and an existing one keeps its status.
     pub user_status: Option<UserStatus>,
 }
 
@@ -97,11 +98,13 @@ impl BindingMessage {
                 return Err(bad("userStatus is only allowed when action_context is provisioning"));
             }
             (ActionContext::Authentication, None) => None,
-            (ActionContext::Provisioning, None) => Some(UserStatus::Active),
-            (ActionContext::Provisioning, Some(v)) => Some(
-                v.parse()
-                    .map_err(|_| bad(format!("userStatus must be `active` or `locked`, not `{v}`")))?,
-            ),
+            // Absent: the user is created active, and an existing user keeps its status.
+            (ActionContext::Provisioning, None) => None,
+            (ActionContext::Provisioning, Some(v)) => match v.as_str() {
+                "active" => Some(UserStatus::Active),
+                "locked" => Some(UserStatus::Locked),
+                _ => return Err(bad(format!("userStatus must be `active` or `locked`, not `{v}`"))),
+            },
         };
         let text = s
             .binding_message
@@ -148,13 +151,18 @@ mod tests {
     }
 
     #[test]
-    fn structured_provisioning_defaults_user_status_to_active() {
+    fn structured_provisioning_leaves_user_status_to_the_default() {
         let m = BindingMessage::parse(r#"{"action_context":"provisioning","appId":"bank","bindingMessage":"Enrol"}"#)
             .unwrap();
         assert_eq!(m.context, ActionContext::Provisioning);
         assert_eq!(m.app_id.as_deref(), Some("bank"));
-        assert_eq!(m.user_status, Some(UserStatus::Active));
+        assert_eq!(m.user_status, None);
         assert_eq!(m.display_text, "Enrol");
+        let locked = BindingMessage::parse(
+            r#"{"action_context":"provisioning","appId":"bank","bindingMessage":"Enrol","userStatus":"locked"}"#,
+        )
+        .unwrap();
+        assert_eq!(locked.user_status, Some(UserStatus::Locked));
     }
 
     #[test]

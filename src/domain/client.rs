@@ -150,6 +150,10 @@ pub struct ClientMetadata {
     /// no push, binding_message required.
     #[serde(default)]
     pub fapi_ciba: bool,
+    /// May use the management API (users, devices), through an access token
+    /// of the `client_credentials` grant with scope `trustid:manage`.
+    #[serde(default)]
+    pub management: bool,
     /// Issuer whose `login_hint_token`s this client may send, and its keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_hint_token_issuer: Option<String>,
@@ -171,6 +175,7 @@ impl ClientMetadata {
             jwks: None,
             jwks_uri: None,
             fapi_ciba: false,
+            management: false,
             login_hint_token_issuer: None,
             login_hint_token_jwks: None,
         }

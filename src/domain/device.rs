@@ -46,5 +46,7 @@ pub struct Device {
     pub user_id: Option<String>,
     pub status: DeviceStatus,
     pub failed_attempts: i64,
+    /// The device to reach first when the user has several.
+    pub preferred: bool,
     pub created_at: i64,
 }

@@ -8,6 +8,8 @@ use std::str::FromStr;
 pub enum UserStatus {
     Active,
     Locked,
+    /// Unregistered (seed 001): kept for the audit trail, invisible to hints.
+    Removed,
 }
 
 impl UserStatus {
@@ -15,11 +17,16 @@ impl UserStatus {
         match self {
             UserStatus::Active => "active",
             UserStatus::Locked => "locked",
+            UserStatus::Removed => "removed",
         }
     }
 }
 
-str_enum!(UserStatus, "user status", [UserStatus::Active, UserStatus::Locked]);
+str_enum!(
+    UserStatus,
+    "user status",
+    [UserStatus::Active, UserStatus::Locked, UserStatus::Removed]
+);
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -32,5 +39,7 @@ pub struct User {
     pub failed_attempts: i64,
     /// argon2 hash of the user's CIBA `user_code`, when one was set.
     pub user_code_hash: Option<String>,
+    /// argon2 hash of the seed-001 `staticPassword`, when one was given.
+    pub static_password_hash: Option<String>,
     pub created_at: i64,
 }

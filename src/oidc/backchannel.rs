@@ -147,9 +147,12 @@ pub async fn authorize(
     };
     let s = &state.settings;
     let req = BackchannelRequest::parse(&params, &client, s.max_request_expiry, s.request_expiry)?;
-    let user = hints::resolve(&state, &client, &req.hint).await?;
+    let user = match req.message.context {
+        ActionContext::Provisioning => provision(&state, &client, &req).await?,
+        ActionContext::Authentication => hints::resolve(&state, &client, &req.hint).await?,
+    };
     if let Some(code) = &req.user_code {
-        check_user_code(&user, code).await?;
+        check_user_code(&state, &user, code).await?;
     }
     admit(&state, &client, &user, &req).await?;
 
@@ -195,7 +198,9 @@ pub async fn authorize(
 /// not locked, belongs to the app, has a device, and is not being flooded.
 async fn admit(state: &AppState, client: &Client, user: &User, req: &BackchannelRequest) -> Result<(), OAuthError> {
     let store = &state.store;
-    if user.status == UserStatus::Locked {
+    let provisioning = req.message.context == ActionContext::Provisioning;
+    // Provisioning sets the status itself and may precede any device.
+    if user.status == UserStatus::Locked && !provisioning {
         return Err(OAuthError::access_denied("the user is locked"));
     }
     if let (ActionContext::Authentication, Some(app)) = (req.message.context, &req.message.app_id)
@@ -205,7 +210,7 @@ async fn admit(state: &AppState, client: &Client, user: &User, req: &Backchannel
             "the user is not associated with appId `{app}`"
         )));
     }
-    if store.active_device_count(&user.id).await? == 0 {
+    if !provisioning && store.active_device_count(&user.id).await? == 0 {
         return Err(OAuthError::access_denied(
             "the user has no active device to authenticate with",
         ));
@@ -236,7 +241,7 @@ fn rate_limited(why: &'static str) -> OAuthError {
 
 /// CIBA §7.1.2. The user code is chosen by a person, so it is an argon2 hash;
 /// checking it is kept off the async threads.
-async fn check_user_code(user: &User, code: &str) -> Result<(), OAuthError> {
+async fn check_user_code(state: &AppState, user: &User, code: &str) -> Result<(), OAuthError> {
     let wrong = || OAuthError::invalid_user_code("user_code is not correct");
     let Some(hash) = user.user_code_hash.clone() else {
         return Err(wrong());
@@ -245,7 +250,72 @@ async fn check_user_code(user: &User, code: &str) -> Result<(), OAuthError> {
     let ok = tokio::task::spawn_blocking(move || crate::crypto::secret::verify_password(&code, &hash))
         .await
         .map_err(OAuthError::server_error)?;
-    if ok { Ok(()) } else { Err(wrong()) }
+    if ok {
+        return Ok(());
+    }
+    // A wrong user code counts against the user (lockout policy).
+    state
+        .store
+        .record_failed_attempt(None, Some(&user.id), None, state.settings.lockout())
+        .await?;
+    Err(wrong())
+}
+
+/// Seed 003 provisioning: the user named by `login_hint` is created when new
+/// (with `userStatus`, default active), or takes an explicit `userStatus`.
+async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) -> Result<User, OAuthError> {
+    let store = &state.store;
+    let existing = match &req.hint {
+        UserHint::LoginHint(_) => match hints::resolve(state, client, &req.hint).await {
+            Ok(user) => Some(user),
+            Err(e) if e.code == crate::error::ErrorCode::UnknownUserId => None,
+            Err(e) => return Err(e),
+        },
+        _ => Some(hints::resolve(state, client, &req.hint).await?),
+    };
+    let user = match existing {
+        Some(user) if user.status == UserStatus::Removed => {
+            return Err(OAuthError::unknown_user_id("the user was unregistered"));
+        }
+        Some(mut user) => {
+            if let Some(status) = req.message.user_status.filter(|s| *s != user.status) {
+                store.set_user_status(&user.id, status).await?;
+                user.status = status;
+            }
+            user
+        }
+        None => {
+            let UserHint::LoginHint(id) = &req.hint else {
+                return Err(OAuthError::unknown_user_id("no user matches the hint"));
+            };
+            if id.trim().is_empty() || id.chars().count() > 255 || id.chars().any(char::is_control) {
+                return Err(OAuthError::invalid_request(
+                    "login_hint must be 1 to 255 printable characters",
+                ));
+            }
+            let user = User {
+                id: id.clone(),
+                email: None,
+                phone: None,
+                status: req.message.user_status.unwrap_or(UserStatus::Active),
+                failed_attempts: 0,
+                user_code_hash: None,
+                static_password_hash: None,
+                created_at: state.clock.now(),
+            };
+            store.create_user_if_absent(&user).await?;
+            user
+        }
+    };
+    let entry = crate::store::lifecycle::AuditEntry {
+        at: state.clock.now(),
+        actor: format!("client:{}", client.id),
+        action: "user.provisioning_requested",
+        subject: format!("user:{}", user.id),
+        detail: req.message.app_id.clone(),
+    };
+    store.audit(&entry).await?;
+    Ok(user)
 }
 
 #[cfg(test)]

@@ -82,6 +82,8 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         jwks: r.jwks,
         jwks_uri: r.jwks_uri,
         fapi_ciba: r.fapi_ciba,
+        // Management access is granted by an operator, never self-registered.
+        management: false,
         login_hint_token_issuer: None,
         login_hint_token_jwks: None,
     };

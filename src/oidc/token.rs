@@ -10,7 +10,7 @@ use super::client_auth;
 use super::form::Form;
 use super::issue::{self, Mint};
 use super::poll_gate::Verdict;
-use crate::capabilities::{CIBA_GRANT, REFRESH_GRANT};
+use crate::capabilities::{CIBA_GRANT, CLIENT_CREDENTIALS_GRANT, REFRESH_GRANT};
 use crate::crypto::secret;
 use crate::domain::client::{Client, DeliveryMode};
 use crate::domain::scope;
@@ -23,6 +23,9 @@ use crate::state::AppState;
 enum TokenRequest {
     Ciba {
         auth_req_id: String,
+    },
+    ClientCredentials {
+        scope: String,
     },
     Refresh {
         refresh_token: String,
@@ -40,6 +43,9 @@ pub async fn exchange(
         CIBA_GRANT => TokenRequest::Ciba {
             auth_req_id: params.require("auth_req_id")?.to_owned(),
         },
+        CLIENT_CREDENTIALS_GRANT => TokenRequest::ClientCredentials {
+            scope: params.require("scope")?.to_owned(),
+        },
         REFRESH_GRANT => TokenRequest::Refresh {
             refresh_token: params.require("refresh_token")?.to_owned(),
             scope: params.get("scope").map(str::to_owned),
@@ -52,6 +58,7 @@ pub async fn exchange(
     };
     match request {
         TokenRequest::Ciba { auth_req_id } => redeem_ciba(&state, &client, &auth_req_id).await,
+        TokenRequest::ClientCredentials { scope } => management_token(&state, &client, &scope).await,
         TokenRequest::Refresh { refresh_token, scope } => {
             refresh(&state, &client, &refresh_token, scope.as_deref()).await
         }
@@ -182,4 +189,35 @@ async fn refresh(
     }
     Metrics::inc(&state.metrics.tokens_issued);
     Ok(super::no_store_json(StatusCode::OK, minted.response))
+}
+
+/// RFC 6749 §4.4, for the management API: only clients granted management,
+/// only the `trustid:manage` scope.
+async fn management_token(state: &AppState, client: &Client, scope: &str) -> Result<Response, OAuthError> {
+    if !client.metadata.management {
+        return Err(OAuthError::unauthorized_client(
+            "this client may not use the client_credentials grant",
+        ));
+    }
+    let values: Vec<&str> = scope.split(' ').filter(|v| !v.is_empty()).collect();
+    if values != [crate::manage::SCOPE] {
+        return Err(OAuthError::invalid_scope(
+            "the client_credentials grant offers only the scope trustid:manage",
+        ));
+    }
+    let now = state.clock.now();
+    let token = secret::random_token();
+    let ttl = state.settings.management_token_ttl;
+    let record = crate::store::lifecycle::ManagementToken {
+        digest: secret::digest(&token),
+        client_id: client.id.clone(),
+        scope: crate::manage::SCOPE.to_owned(),
+        expires_at: now + ttl,
+        revoked: false,
+    };
+    state.store.insert_management_token(&record).await?;
+    Ok(super::no_store_json(
+        StatusCode::OK,
+        serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": crate::manage::SCOPE}),
+    ))
 }

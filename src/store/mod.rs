@@ -3,6 +3,7 @@
 //! State changes that race (two devices deciding, two redemptions) are
 //! settled here with conditional updates, never in memory.
 
+pub mod lifecycle;
 pub mod postgres;
 mod rows;
 mod sql;
@@ -15,7 +16,11 @@ use async_trait::async_trait;
 use crate::domain::client::Client;
 use crate::domain::device::Device;
 use crate::domain::transaction::{Status, Transaction};
-use crate::domain::user::User;
+use crate::domain::user::{User, UserStatus};
+use lifecycle::{
+    ActivateOutcome, AuditEntry, Binding, Credential, Lockout, ManagementToken, Registration, RegistrationToken,
+    Unregistered,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -198,14 +203,16 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_challenges(&self, challenges: &[Challenge]) -> StoreResult<()>;
     async fn challenge(&self, nonce: &str) -> StoreResult<Option<Challenge>>;
     async fn decide(&self, write: &DecisionWrite<'_>) -> StoreResult<DecideOutcome>;
-    /// Counts a refused decision against the device, and against the user and
-    /// transaction when they are known.
+    /// Counts a refused attempt against the device, the user and the
+    /// transaction when known, and locks whatever reached its threshold.
+    /// Returns whether the device and the user are now locked.
     async fn record_failed_attempt(
         &self,
-        device_id: &str,
+        device_id: Option<&str>,
         user_id: Option<&str>,
         transaction_id: Option<&str>,
-    ) -> StoreResult<()>;
+        lockout: Lockout,
+    ) -> StoreResult<(bool, bool)>;
 
     /// Transactions created for this user (or client) since `since`.
     async fn count_recent(&self, user_id: Option<&str>, client_id: Option<&str>, since: i64) -> StoreResult<i64>;
@@ -230,6 +237,58 @@ pub trait Store: Send + Sync + 'static {
     async fn expired_unnotified(&self, now: i64, limit: i64) -> StoreResult<Vec<Transaction>>;
     /// Stores a notification unless the transaction has one; false if it had.
     async fn enqueue_delivery(&self, delivery: &Delivery, now_ms: i64) -> StoreResult<bool>;
+    // --- the user and device lifecycle (seeds 000, 001, 002) ---
+
+    /// Creates the user when `new_user` is given, then the binding.
+    async fn create_binding(&self, binding: &Binding, new_user: Option<&User>) -> StoreResult<()>;
+    async fn binding_by_code(&self, code_digest: &str) -> StoreResult<Option<Binding>>;
+    /// Creates (or revives a removed) user, then the registration.
+    async fn create_registration(&self, registration: &Registration, user: &User) -> StoreResult<()>;
+    async fn registration_by_password(&self, password_digest: &str) -> StoreResult<Option<Registration>>;
+    /// The user's newest registration that was not removed.
+    async fn latest_registration(&self, user_id: &str) -> StoreResult<Option<Registration>>;
+    async fn mark_reported(&self, registration_id: &str, now: i64) -> StoreResult<()>;
+    async fn insert_registration_token(&self, token: &RegistrationToken) -> StoreResult<()>;
+    async fn registration_token(&self, digest: &str) -> StoreResult<Option<RegistrationToken>>;
+    /// Spends the credential, binds and activates the device, and approves
+    /// the user's open provisioning requests, in one database transaction.
+    async fn activate(
+        &self,
+        credential: Credential<'_>,
+        device_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<ActivateOutcome>;
+    /// Inserts the user unless one with that id exists; true if it did not.
+    async fn create_user_if_absent(&self, user: &User) -> StoreResult<bool>;
+    /// Sets the status; unlocking also clears the failed attempts.
+    async fn set_user_status(&self, user_id: &str, status: UserStatus) -> StoreResult<bool>;
+    async fn devices_of(&self, user_id: &str) -> StoreResult<Vec<Device>>;
+    async fn set_preferred_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool>;
+    async fn remove_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool>;
+    /// Removes the user's devices, bindings, registrations and open requests.
+    async fn unregister_user(&self, user_id: &str, now: i64) -> StoreResult<Unregistered>;
+    /// Stores the outcome of a request approved outside a device decision
+    /// (provisioning by activation): tokens for push, and the notification.
+    async fn settle_notification(
+        &self,
+        transaction_id: &str,
+        issued: Option<&Issued>,
+        delivery: &Delivery,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+    async fn insert_management_token(&self, token: &ManagementToken) -> StoreResult<()>;
+    async fn management_token(&self, digest: &str) -> StoreResult<Option<ManagementToken>>;
+    async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// The audit trail about `subject`, oldest first.
+    async fn audit_of(&self, subject: &str) -> StoreResult<Vec<(i64, String, String)>>;
+
+    /// Tells other instances about `topic` (PostgreSQL NOTIFY); a no-op on
+    /// SQLite, which serves one instance.
+    async fn publish(&self, topic: &str) -> StoreResult<()>;
+    /// Forwards other instances' topics into `hub` until the process ends.
+    fn listen(&self, hub: std::sync::Arc<crate::wakeup::Wakeups>);
+
     /// `(state, attempts)` of a transaction's deliveries, for tests and operators.
     async fn deliveries_for(&self, transaction_id: &str) -> StoreResult<Vec<(String, i64)>>;
 

@@ -8,7 +8,8 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::rows::{
-    AccessTokenRow, ChallengeRow, ClientRow, DeliveryRow, DeviceRow, InboxRow, RefreshTokenRow, TransactionRow, UserRow,
+    AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DeviceRow, InboxRow, ManagementTokenRow,
+    RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
 use super::{
@@ -27,6 +28,33 @@ pub struct PgStore {
 
 impl PgStore {
     const CLIENT_NAME: &str = "(c.metadata::jsonb ->> 'client_name')";
+    const NOTIFY: Option<&str> = Some("SELECT pg_notify('trustid', $1)");
+
+    /// LISTENs on the `trustid` channel and republishes every topic locally.
+    /// PgListener re-listens after a reconnect; notifications lost meanwhile
+    /// are covered by the waiters' own timeouts and re-reads.
+    fn spawn_listener(&self, hub: std::sync::Arc<crate::wakeup::Wakeups>) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            loop {
+                let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot LISTEN; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                if listener.listen("trustid").await.is_err() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                while let Ok(n) = listener.recv().await {
+                    hub.publish(n.payload());
+                }
+            }
+        });
+    }
     /// `SKIP LOCKED`: concurrent workers on several instances each lease
     /// different rows instead of waiting for, then re-taking, the same ones.
     const CLAIM_DELIVERIES: &str = "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \

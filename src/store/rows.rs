@@ -3,6 +3,7 @@
 
 use sqlx::FromRow;
 
+use super::lifecycle::{Binding, ManagementToken, Registration, RegistrationToken};
 use super::{AccessToken, Challenge, Delivery, RefreshToken, StoreError};
 use crate::domain::binding_message::ActionContext;
 use crate::domain::client::Client;
@@ -43,6 +44,7 @@ pub struct UserRow {
     status: String,
     failed_attempts: i64,
     user_code_hash: Option<String>,
+    static_password_hash: Option<String>,
     created_at: i64,
 }
 
@@ -56,6 +58,7 @@ impl TryFrom<UserRow> for User {
             phone: r.phone,
             failed_attempts: r.failed_attempts,
             user_code_hash: r.user_code_hash,
+            static_password_hash: r.static_password_hash,
             created_at: r.created_at,
         })
     }
@@ -69,6 +72,7 @@ pub struct DeviceRow {
     user_id: Option<String>,
     status: String,
     failed_attempts: i64,
+    preferred: i64,
     created_at: i64,
 }
 
@@ -82,6 +86,7 @@ impl TryFrom<DeviceRow> for Device {
             auth_key: r.auth_key,
             user_id: r.user_id,
             failed_attempts: r.failed_attempts,
+            preferred: r.preferred != 0,
             created_at: r.created_at,
         })
     }
@@ -256,5 +261,117 @@ impl TryFrom<DeliveryRow> for Delivery {
             attempts: r.attempts,
             give_up_at: r.give_up_at,
         })
+    }
+}
+
+#[derive(FromRow)]
+pub struct BindingRow {
+    id: String,
+    user_id: String,
+    device_id: String,
+    client_id: String,
+    code_digest: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    removed_at: Option<i64>,
+}
+
+impl From<BindingRow> for Binding {
+    fn from(r: BindingRow) -> Self {
+        Binding {
+            id: r.id,
+            user_id: r.user_id,
+            device_id: r.device_id,
+            client_id: r.client_id,
+            code_digest: r.code_digest,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            removed_at: r.removed_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub struct RegistrationRow {
+    id: String,
+    user_id: String,
+    client_id: String,
+    password_digest: String,
+    relationship_ref: Option<String>,
+    client_ip: Option<String>,
+    session_id: Option<String>,
+    cddc: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    activated_at: Option<i64>,
+    device_id: Option<String>,
+    reported_at: Option<i64>,
+    removed_at: Option<i64>,
+}
+
+impl From<RegistrationRow> for Registration {
+    fn from(r: RegistrationRow) -> Self {
+        Registration {
+            id: r.id,
+            user_id: r.user_id,
+            client_id: r.client_id,
+            password_digest: r.password_digest,
+            relationship_ref: r.relationship_ref,
+            client_ip: r.client_ip,
+            session_id: r.session_id,
+            cddc: r.cddc,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            activated_at: r.activated_at,
+            device_id: r.device_id,
+            reported_at: r.reported_at,
+            removed_at: r.removed_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub struct RegistrationTokenRow {
+    digest: String,
+    user_id: String,
+    client_id: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl From<RegistrationTokenRow> for RegistrationToken {
+    fn from(r: RegistrationTokenRow) -> Self {
+        RegistrationToken {
+            digest: r.digest,
+            user_id: r.user_id,
+            client_id: r.client_id,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub struct ManagementTokenRow {
+    digest: String,
+    client_id: String,
+    scope: String,
+    expires_at: i64,
+    revoked: i64,
+}
+
+impl From<ManagementTokenRow> for ManagementToken {
+    fn from(r: ManagementTokenRow) -> Self {
+        ManagementToken {
+            digest: r.digest,
+            client_id: r.client_id,
+            scope: r.scope,
+            expires_at: r.expires_at,
+            revoked: r.revoked != 0,
+        }
     }
 }

@@ -46,8 +46,8 @@ macro_rules! sql_store {
             async fn insert_user(&self, u: &User, apps: &[String]) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 query(
-                    "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&u.id)
                 .bind(&u.email)
@@ -55,6 +55,7 @@ macro_rules! sql_store {
                 .bind(u.status.as_str())
                 .bind(u.failed_attempts)
                 .bind(&u.user_code_hash)
+                .bind(&u.static_password_hash)
                 .bind(u.created_at)
                 .execute(&mut *tx)
                 .await
@@ -299,6 +300,13 @@ macro_rules! sql_store {
                 if decided.rows_affected() != 1 {
                     return Ok(DecideOutcome::NotPending);
                 }
+                if w.outcome != $crate::domain::transaction::Status::Denied {
+                    // A success resets the device's failed attempts (lockout policy).
+                    query("UPDATE devices SET failed_attempts = 0 WHERE id = $1")
+                        .bind(w.device_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 if let Some((user_id, app_id)) = w.associate {
                     query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                         .bind(user_id)
@@ -318,20 +326,36 @@ macro_rules! sql_store {
 
             async fn record_failed_attempt(
                 &self,
-                device_id: &str,
+                device_id: Option<&str>,
                 user_id: Option<&str>,
                 transaction_id: Option<&str>,
-            ) -> StoreResult<()> {
+                lockout: $crate::store::lifecycle::Lockout,
+            ) -> StoreResult<(bool, bool)> {
                 let mut tx = self.pool.begin().await?;
-                query("UPDATE devices SET failed_attempts = failed_attempts + 1 WHERE id = $1")
-                    .bind(device_id)
-                    .execute(&mut *tx)
-                    .await?;
+                let mut locked = (false, false);
+                if let Some(device_id) = device_id {
+                    query("UPDATE devices SET failed_attempts = failed_attempts + 1 WHERE id = $1")
+                        .bind(device_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let lock = query("UPDATE devices SET status = 'locked' WHERE id = $1 AND status = 'active' AND failed_attempts >= $2")
+                        .bind(device_id)
+                        .bind(lockout.device_threshold)
+                        .execute(&mut *tx)
+                        .await?;
+                    locked.0 = lock.rows_affected() == 1;
+                }
                 if let Some(user_id) = user_id {
                     query("UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = $1")
                         .bind(user_id)
                         .execute(&mut *tx)
                         .await?;
+                    let lock = query("UPDATE users SET status = 'locked' WHERE id = $1 AND status = 'active' AND failed_attempts >= $2")
+                        .bind(user_id)
+                        .bind(lockout.user_threshold)
+                        .execute(&mut *tx)
+                        .await?;
+                    locked.1 = lock.rows_affected() == 1;
                 }
                 if let Some(txn) = transaction_id {
                     query("UPDATE transactions SET failed_attempts = failed_attempts + 1, failed_device_id = $2 WHERE id = $1")
@@ -341,7 +365,7 @@ macro_rules! sql_store {
                         .await?;
                 }
                 tx.commit().await?;
-                Ok(())
+                Ok(locked)
             }
 
             async fn count_recent(&self, user_id: Option<&str>, client_id: Option<&str>, since: i64) -> StoreResult<i64> {
@@ -481,6 +505,389 @@ macro_rules! sql_store {
                 Ok(inserted)
             }
 
+            async fn create_binding(&self, b: &$crate::store::lifecycle::Binding, new_user: Option<&User>) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                if let Some(u) = new_user {
+                    Self::insert_user_tx(&mut tx, u).await?;
+                }
+                query(
+                    "INSERT INTO bindings (id, user_id, device_id, client_id, code_digest, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&b.id)
+                .bind(&b.user_id)
+                .bind(&b.device_id)
+                .bind(&b.client_id)
+                .bind(&b.code_digest)
+                .bind(b.created_at)
+                .bind(b.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn binding_by_code(&self, code_digest: &str) -> StoreResult<Option<$crate::store::lifecycle::Binding>> {
+                let row: Option<BindingRow> = query_as("SELECT * FROM bindings WHERE code_digest = $1")
+                    .bind(code_digest)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn create_registration(&self, r: &$crate::store::lifecycle::Registration, u: &User) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                let revived = query(
+                    "UPDATE users SET status = 'active', failed_attempts = 0, static_password_hash = $2 \
+                     WHERE id = $1 AND status = 'removed'",
+                )
+                .bind(&u.id)
+                .bind(&u.static_password_hash)
+                .execute(&mut *tx)
+                .await?;
+                if revived.rows_affected() == 0 {
+                    Self::insert_user_tx(&mut tx, u).await?;
+                }
+                query(
+                    "INSERT INTO registrations (id, user_id, client_id, password_digest, relationship_ref, client_ip, \
+                     session_id, cddc, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(&r.id)
+                .bind(&r.user_id)
+                .bind(&r.client_id)
+                .bind(&r.password_digest)
+                .bind(&r.relationship_ref)
+                .bind(&r.client_ip)
+                .bind(&r.session_id)
+                .bind(&r.cddc)
+                .bind(r.created_at)
+                .bind(r.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn registration_by_password(&self, digest: &str) -> StoreResult<Option<$crate::store::lifecycle::Registration>> {
+                let row: Option<RegistrationRow> = query_as("SELECT * FROM registrations WHERE password_digest = $1")
+                    .bind(digest)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn latest_registration(&self, user_id: &str) -> StoreResult<Option<$crate::store::lifecycle::Registration>> {
+                let row: Option<RegistrationRow> = query_as(
+                    "SELECT * FROM registrations WHERE user_id = $1 AND removed_at IS NULL \
+                     ORDER BY created_at DESC, id DESC LIMIT 1",
+                )
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn mark_reported(&self, registration_id: &str, now: i64) -> StoreResult<()> {
+                query("UPDATE registrations SET reported_at = $2 WHERE id = $1 AND reported_at IS NULL")
+                    .bind(registration_id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_registration_token(&self, t: &$crate::store::lifecycle::RegistrationToken) -> StoreResult<()> {
+                query(
+                    "INSERT INTO registration_tokens (digest, user_id, client_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&t.digest)
+                .bind(&t.user_id)
+                .bind(&t.client_id)
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn registration_token(&self, digest: &str) -> StoreResult<Option<$crate::store::lifecycle::RegistrationToken>> {
+                let row: Option<RegistrationTokenRow> = query_as("SELECT * FROM registration_tokens WHERE digest = $1")
+                    .bind(digest)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn activate(
+                &self,
+                credential: $crate::store::lifecycle::Credential<'_>,
+                device_id: &str,
+                user_id: &str,
+                now: i64,
+            ) -> StoreResult<$crate::store::lifecycle::ActivateOutcome> {
+                use $crate::store::lifecycle::{ActivateOutcome, Credential};
+                let mut tx = self.pool.begin().await?;
+                let spent = match credential {
+                    Credential::Binding(id) => query(
+                        "UPDATE bindings SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND removed_at IS NULL \
+                         AND expires_at > $2",
+                    )
+                    .bind(id)
+                    .bind(now),
+                    Credential::Registration(id) => query(
+                        "UPDATE registrations SET activated_at = $2, device_id = $3 WHERE id = $1 \
+                         AND activated_at IS NULL AND removed_at IS NULL AND expires_at > $2",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(device_id),
+                    Credential::Token(digest) => query(
+                        "UPDATE registration_tokens SET used_at = $2 WHERE digest = $1 AND used_at IS NULL AND expires_at > $2",
+                    )
+                    .bind(digest)
+                    .bind(now),
+                }
+                .execute(&mut *tx)
+                .await?;
+                if spent.rows_affected() != 1 {
+                    return Ok(ActivateOutcome::CredentialSpent);
+                }
+                let bound = query(
+                    "UPDATE devices SET user_id = $2, status = 'active' \
+                     WHERE id = $1 AND (status = 'inactive' OR (status = 'active' AND user_id = $2))",
+                )
+                .bind(device_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+                if bound.rows_affected() != 1 {
+                    return Ok(ActivateOutcome::DeviceUnavailable);
+                }
+                // Seed 003: an open provisioning request completes when a device
+                // of its user activates.
+                let rows: Vec<TransactionRow> = query_as(&format!(
+                    "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.user_id = $1 AND t.status = 'pending' \
+                     AND t.context = 'provisioning' AND t.expires_at > $2"
+                ))
+                .bind(user_id)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut provisioned = Vec::new();
+                for row in rows {
+                    let mut txn = Transaction::try_from(row)?;
+                    query("UPDATE transactions SET status = 'approved', decided_at = $2, device_id = $3 WHERE id = $1 AND status = 'pending'")
+                        .bind(&txn.id)
+                        .bind(now)
+                        .bind(device_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    if let Some(app) = &txn.app_id {
+                        query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                            .bind(user_id)
+                            .bind(app)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    txn.status = $crate::domain::transaction::Status::Approved;
+                    txn.decided_at = Some(now);
+                    txn.device_id = Some(device_id.to_owned());
+                    provisioned.push(txn);
+                }
+                tx.commit().await?;
+                Ok(ActivateOutcome::Activated { provisioned })
+            }
+
+            async fn create_user_if_absent(&self, u: &User) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let exists: Option<(String,)> = query_as("SELECT id FROM users WHERE id = $1")
+                    .bind(&u.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if exists.is_some() {
+                    return Ok(false);
+                }
+                Self::insert_user_tx(&mut tx, u).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn set_user_status(&self, user_id: &str, status: $crate::domain::user::UserStatus) -> StoreResult<bool> {
+                let reset = status == $crate::domain::user::UserStatus::Active;
+                let done = query(
+                    "UPDATE users SET status = $2, failed_attempts = CASE WHEN $3 THEN 0 ELSE failed_attempts END \
+                     WHERE id = $1 AND status != 'removed'",
+                )
+                .bind(user_id)
+                .bind(status.as_str())
+                .bind(reset)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn devices_of(&self, user_id: &str) -> StoreResult<Vec<Device>> {
+                let rows: Vec<DeviceRow> = query_as(
+                    "SELECT * FROM devices WHERE user_id = $1 AND status != 'removed' ORDER BY preferred DESC, created_at, id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Device::try_from).collect()
+            }
+
+            async fn set_preferred_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                let chosen = query("UPDATE devices SET preferred = 1 WHERE id = $1 AND user_id = $2 AND status = 'active'")
+                    .bind(device_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if chosen.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                query("UPDATE devices SET preferred = 0 WHERE user_id = $1 AND id != $2")
+                    .bind(user_id)
+                    .bind(device_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn remove_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
+                let done = query(
+                    "UPDATE devices SET status = 'removed', preferred = 0 WHERE id = $1 AND user_id = $2 AND status != 'removed'",
+                )
+                .bind(device_id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn unregister_user(&self, user_id: &str, now: i64) -> StoreResult<$crate::store::lifecycle::Unregistered> {
+                let mut tx = self.pool.begin().await?;
+                let rows: Vec<TransactionRow> = query_as(&format!(
+                    "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.user_id = $1 AND t.status = 'pending' AND t.expires_at > $2"
+                ))
+                .bind(user_id)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+                let transactions = rows.into_iter().map(Transaction::try_from).collect::<Result<Vec<_>, _>>()?;
+                query("UPDATE transactions SET status = 'denied', decided_at = $2 WHERE user_id = $1 AND status = 'pending'")
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let devices = query("UPDATE devices SET status = 'removed', preferred = 0 WHERE user_id = $1 AND status != 'removed'")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let bindings = query("UPDATE bindings SET removed_at = $2 WHERE user_id = $1 AND removed_at IS NULL AND used_at IS NULL")
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let registrations = query("UPDATE registrations SET removed_at = $2 WHERE user_id = $1 AND removed_at IS NULL")
+                    .bind(user_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                query("UPDATE access_tokens SET revoked = 1 WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                query("UPDATE users SET status = 'removed' WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok($crate::store::lifecycle::Unregistered { devices, bindings, registrations, transactions })
+            }
+
+            async fn settle_notification(
+                &self,
+                transaction_id: &str,
+                issued: Option<&Issued>,
+                delivery: &Delivery,
+                now_ms: i64,
+            ) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await?;
+                if let Some(issued) = issued {
+                    let consumed = query("UPDATE transactions SET status = 'consumed' WHERE id = $1 AND status = 'approved'")
+                        .bind(transaction_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    if consumed.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    Self::insert_issued(&mut tx, issued).await?;
+                }
+                let owed = Self::insert_delivery(&mut tx, delivery, now_ms).await?;
+                tx.commit().await?;
+                Ok(owed)
+            }
+
+            async fn insert_management_token(&self, t: &$crate::store::lifecycle::ManagementToken) -> StoreResult<()> {
+                query("INSERT INTO management_tokens (digest, client_id, scope, expires_at, revoked) VALUES ($1, $2, $3, $4, 0)")
+                    .bind(&t.digest)
+                    .bind(&t.client_id)
+                    .bind(&t.scope)
+                    .bind(t.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn management_token(&self, digest: &str) -> StoreResult<Option<$crate::store::lifecycle::ManagementToken>> {
+                let row: Option<ManagementTokenRow> = query_as("SELECT * FROM management_tokens WHERE digest = $1")
+                    .bind(digest)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn audit(&self, e: &$crate::store::lifecycle::AuditEntry) -> StoreResult<()> {
+                query("INSERT INTO audit (id, at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind($crate::crypto::secret::random_id())
+                    .bind(e.at)
+                    .bind(&e.actor)
+                    .bind(e.action)
+                    .bind(&e.subject)
+                    .bind(&e.detail)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn audit_of(&self, subject: &str) -> StoreResult<Vec<(i64, String, String)>> {
+                Ok(query_as("SELECT at, actor, action FROM audit WHERE subject = $1 ORDER BY at, id")
+                    .bind(subject)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn publish(&self, topic: &str) -> StoreResult<()> {
+                if let Some(sql) = Self::NOTIFY {
+                    query(sql).bind(topic).execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+
+            fn listen(&self, hub: std::sync::Arc<$crate::wakeup::Wakeups>) {
+                self.spawn_listener(hub);
+            }
+
             async fn deliveries_for(&self, transaction_id: &str) -> StoreResult<Vec<(String, i64)>> {
                 Ok(
                     query_as("SELECT state, attempts FROM outbox WHERE transaction_id = $1 ORDER BY created_at")
@@ -514,6 +921,25 @@ macro_rules! sql_store {
         }
 
         impl $store {
+            async fn insert_user_tx(tx: &mut sqlx::Transaction<'static, $db>, u: &User) -> StoreResult<()> {
+                query(
+                    "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&u.id)
+                .bind(&u.email)
+                .bind(&u.phone)
+                .bind(u.status.as_str())
+                .bind(u.failed_attempts)
+                .bind(&u.user_code_hash)
+                .bind(&u.static_password_hash)
+                .bind(u.created_at)
+                .execute(&mut **tx)
+                .await
+                .map_err(conflict("user id, email or phone"))?;
+                Ok(())
+            }
+
 
             async fn insert_issued(tx: &mut sqlx::Transaction<'static, $db>, issued: &Issued) -> StoreResult<()> {
                 let t = &issued.access;

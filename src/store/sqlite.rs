@@ -8,7 +8,8 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::rows::{
-    AccessTokenRow, ChallengeRow, ClientRow, DeliveryRow, DeviceRow, InboxRow, RefreshTokenRow, TransactionRow, UserRow,
+    AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DeviceRow, InboxRow, ManagementTokenRow,
+    RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
 use super::{
@@ -27,6 +28,10 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     const CLIENT_NAME: &str = "json_extract(c.metadata, '$.client_name')";
+    /// One instance: wake-ups stay in process.
+    const NOTIFY: Option<&str> = None;
+
+    fn spawn_listener(&self, _hub: std::sync::Arc<crate::wakeup::Wakeups>) {}
     /// One statement picks and leases, and SQLite has one writer at a time,
     /// so two workers never take the same row.
     const CLAIM_DELIVERIES: &str = "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \

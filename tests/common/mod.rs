@@ -486,3 +486,10 @@ pub fn phone_of(id: &str) -> String {
         u64::from_be_bytes(digest[..8].try_into().unwrap()) % 1_000_000_000
     )
 }
+
+impl TestApp {
+    /// The test clock's "now", in seconds.
+    pub fn clock_now(&self) -> i64 {
+        self.clock.now()
+    }
+}

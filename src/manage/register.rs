@@ -1,0 +1,166 @@
+//! Seed 001: `POST /manage/v1/users/register` creates the user (optionally
+//! with a static password, argon2-hashed) and a registration that keeps the
+//! browser CDDC fingerprint as risk evidence; it answers an activation
+//! password valid for ten minutes (configurable) and the payload of the QR
+//! code the device scans, also rendered as SVG at `qr_url`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Manager, audit, check_text, json_body};
+use crate::capabilities::QR_PATH;
+use crate::crypto::secret;
+use crate::device_api::error::{ApiError, no_store};
+use crate::domain::user::{User, UserStatus};
+use crate::state::AppState;
+use crate::store::lifecycle::Registration;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RegisterUser {
+    object_type: Option<String>,
+    #[serde(rename = "userID")]
+    user_id: String,
+    static_password: Option<String>,
+    relationship_ref: Option<String>,
+    #[serde(rename = "clientIP")]
+    client_ip: Option<String>,
+    #[serde(rename = "sessionID")]
+    session_id: Option<String>,
+    cddc: Option<Cddc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Cddc {
+    #[serde(rename = "browserCDDC")]
+    browser_cddc: Option<BrowserCddc>,
+}
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BrowserCddc {
+    fingerprint_raw: Option<String>,
+    fingerprint_hash: Option<String>,
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    Manager(client): Manager,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: RegisterUser = json_body(&body)?;
+    if req
+        .object_type
+        .as_deref()
+        .is_some_and(|t| t != "AdaptiveRegisterUserInput")
+    {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "objectType must be AdaptiveRegisterUserInput",
+        ));
+    }
+    check_text("userID", &req.user_id, 255)?;
+    if let Some(p) = &req.static_password {
+        check_text("staticPassword", p, 256)?;
+        if p.chars().count() < 8 {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                "staticPassword must be at least 8 characters",
+            ));
+        }
+    }
+    let store = &state.store;
+    if store
+        .user(&req.user_id)
+        .await?
+        .is_some_and(|u| u.status != UserStatus::Removed)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "user_exists",
+            "a user with this userID is registered",
+        ));
+    }
+    let static_password_hash = match req.static_password.clone() {
+        Some(p) => Some(
+            tokio::task::spawn_blocking(move || secret::hash_password(&p))
+                .await
+                .map_err(ApiError::server_error)?
+                .map_err(ApiError::server_error)?,
+        ),
+        None => None,
+    };
+    let now = state.clock.now();
+    let user = User {
+        id: req.user_id.clone(),
+        email: None,
+        phone: None,
+        status: UserStatus::Active,
+        failed_attempts: 0,
+        user_code_hash: None,
+        static_password_hash,
+        created_at: now,
+    };
+    let password = secret::random_token();
+    let cddc = req
+        .cddc
+        .and_then(|c| c.browser_cddc)
+        .map(|b| serde_json::to_string(&b).unwrap_or_default());
+    let registration = Registration {
+        id: secret::random_id(),
+        user_id: req.user_id.clone(),
+        client_id: client.id.clone(),
+        password_digest: secret::digest(&password),
+        relationship_ref: req.relationship_ref,
+        client_ip: req.client_ip,
+        session_id: req.session_id,
+        cddc,
+        created_at: now,
+        expires_at: now + state.settings.activation_password_ttl,
+        activated_at: None,
+        device_id: None,
+        reported_at: None,
+        removed_at: None,
+    };
+    store.create_registration(&registration, &user).await?;
+    audit(
+        &state,
+        format!("client:{}", client.id),
+        "user.registered",
+        format!("user:{}", req.user_id),
+        None,
+    )
+    .await?;
+    let payload = qr_payload(&state.settings.issuer, &password);
+    let qr_url = format!(
+        "{}?{}",
+        state.url(QR_PATH),
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("data", &payload)
+            .finish()
+    );
+    let body: Value = json!({
+        "userID": req.user_id,
+        "registrationID": registration.id,
+        "activationPassword": password,
+        "expiresAt": registration.expires_at,
+        "qrPayload": payload,
+        "qrUrl": qr_url,
+    });
+    Ok(no_store(StatusCode::CREATED, Json(body)))
+}
+
+/// What the device scans: where to activate, and with what.
+pub fn qr_payload(issuer: &str, password: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("issuer", issuer)
+        .append_pair("activation_password", password)
+        .finish();
+    format!("trustid://activate?{query}")
+}

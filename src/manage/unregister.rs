@@ -1,0 +1,85 @@
+//! Seed 001: `POST /manage/v1/users/{userID}/unregister` removes the user's
+//! devices, bindings, pending registrations and open requests (which end as
+//! denied for their clients: a ping, or a push of `transaction_failed`), keeps
+//! the audit trail, and answers what was removed.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Manager, audit, json_body, not_found};
+use crate::delivery::owed;
+use crate::device_api::error::{ApiError, no_store};
+use crate::domain::user::UserStatus;
+use crate::state::AppState;
+
+#[derive(Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Unregister {
+    object_type: Option<String>,
+    cddc: Option<serde_json::Value>,
+    #[serde(rename = "clientIP")]
+    client_ip: Option<String>,
+    relationship_ref: Option<String>,
+    #[serde(rename = "sessionID")]
+    session_id: Option<String>,
+}
+
+pub async fn unregister(
+    State(state): State<AppState>,
+    Manager(client): Manager,
+    Path(user_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let evidence: Option<Unregister> = if body.is_empty() { None } else { Some(json_body(&body)?) };
+    if evidence
+        .as_ref()
+        .and_then(|e| e.object_type.as_deref())
+        .is_some_and(|t| t != "AdaptiveUnregisterUserInput")
+    {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "objectType must be AdaptiveUnregisterUserInput",
+        ));
+    }
+    let store = &state.store;
+    store
+        .user(&user_id)
+        .await?
+        .filter(|u| u.status != UserStatus::Removed)
+        .ok_or_else(|| not_found("user"))?;
+    let now = state.clock.now();
+    let removed = store.unregister_user(&user_id, now).await?;
+    let now_ms = state.clock.now_ms();
+    for txn in &removed.transactions {
+        if let Some(delivery) = owed::for_failure(&state, txn).await.map_err(ApiError::server_error)? {
+            store.enqueue_delivery(&delivery, now_ms).await?;
+            state.deliveries.notify_one();
+        }
+    }
+    let detail = evidence.map(|e| serde_json::to_string(&e).unwrap_or_default());
+    audit(
+        &state,
+        format!("client:{}", client.id),
+        "user.unregistered",
+        format!("user:{user_id}"),
+        detail,
+    )
+    .await?;
+    Ok(no_store(
+        StatusCode::OK,
+        Json(json!({
+            "userID": user_id,
+            "removed": {
+                "devices": removed.devices,
+                "bindings": removed.bindings,
+                "registrations": removed.registrations,
+                "transactions": removed.transactions.len(),
+            }
+        })),
+    ))
+}
