@@ -27,7 +27,7 @@ async fn discovery_advertises_the_ciba_capabilities_that_work() {
     );
     assert_eq!(
         d["grant_types_supported"],
-        serde_json::json!([CIBA_GRANT, "refresh_token"])
+        serde_json::json!([CIBA_GRANT, "refresh_token", "client_credentials"])
     );
     assert_eq!(d["backchannel_user_code_parameter_supported"], true);
     let algs = serde_json::json!(["ES256", "PS256", "RS256"]);

@@ -215,8 +215,17 @@ async fn binding_errors_are_distinct_and_change_nothing() {
     )
     .await;
     app.clock.advance_secs(24 * 3600);
+    let fresh = manager(&app).await;
     let code = bound.body["activation_code"].as_str().unwrap().to_owned();
-    assert_api_error(&activate(code).await, 410, "activation_code_expired", "expired code");
+    let expired = call(
+        &app,
+        &fresh,
+        "POST",
+        "/manage/v1/bindings/activate",
+        Some(json!({"activation_code": code})),
+    )
+    .await;
+    assert_api_error(&expired, 410, "activation_code_expired", "expired code");
     assert_api_error(&late.inbox(&app).await, 403, "device_not_active", "still inactive");
 }
 
@@ -755,4 +764,33 @@ async fn a_denial_as_fraud_and_wrong_user_codes_count_as_failed_attempts() {
     .await
     .assert_oauth_error(400, "invalid_user_code", "wrong code");
     assert_eq!(app.store().user("ola").await.unwrap().unwrap().failed_attempts, 1);
+}
+
+#[tokio::test]
+async fn seed_003_an_existing_user_takes_user_status_only_when_approved() {
+    let app = spawn_app().await;
+    let client = app.client(SigningAlg::ES256).await;
+    let device = app.user_with_device("pat").await;
+    let message = r#"{"action_context":"provisioning","appId":"bank","bindingMessage":"Enrol","userStatus":"locked"}"#;
+    let ack = app
+        .backchannel(
+            &client,
+            &[("scope", "openid"), ("login_hint", "pat"), ("binding_message", message)],
+        )
+        .await;
+    assert_eq!(ack.status, 200, "{}", ack.body);
+    let status = |app: &TestApp| {
+        let store = app.state.store.clone();
+        async move { store.user("pat").await.unwrap().unwrap().status.as_str().to_owned() }
+    };
+    assert_eq!(status(&app).await, "active", "a request alone changes nothing");
+    device.decide(&app, "deny").await;
+    assert_eq!(status(&app).await, "active", "nor does a denial");
+    app.backchannel(
+        &client,
+        &[("scope", "openid"), ("login_hint", "pat"), ("binding_message", message)],
+    )
+    .await;
+    device.decide(&app, "approve").await;
+    assert_eq!(status(&app).await, "locked", "the approval applies userStatus");
 }

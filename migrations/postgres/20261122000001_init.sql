@@ -64,7 +64,9 @@ CREATE TABLE transactions (
     -- kept as sent and never logged.
     auth_req_id         TEXT,
     notification_token  TEXT,
-    notify_kind         TEXT CHECK (notify_kind IN ('ping', 'push'))
+    notify_kind         TEXT CHECK (notify_kind IN ('ping', 'push')),
+    -- Provisioning only: the status the user takes once the request is approved.
+    user_status         TEXT CHECK (user_status IN ('active', 'locked'))
 );
 CREATE INDEX transactions_user_status ON transactions (user_id, status);
 CREATE INDEX transactions_user_created ON transactions (user_id, created_at);

@@ -78,7 +78,8 @@ fn check_typ(header: &Value, expected: &str) -> Result<(), JwsError> {
 }
 
 fn fresh(iat: i64, now: i64, skew: i64) -> Result<(), JwsError> {
-    if (iat - now).abs() > skew {
+    // abs_diff: an `iat` near i64::MIN must be refused, not overflow.
+    if iat.abs_diff(now) > skew.unsigned_abs() {
         return Err(JwsError::Claims(format!(
             "iat is more than {skew} seconds away from the server's time"
         )));

@@ -107,7 +107,15 @@ pub fn audience_contains(claims: &Map<String, Value>, expected: &[&str]) -> bool
     }
 }
 
-/// A NumericDate claim (seconds), if present and a number.
+/// Larger NumericDates are refused as malformed (about the year 36,800), so
+/// arithmetic on times can never overflow.
+const MAX_NUMERIC_DATE: f64 = (1u64 << 40) as f64;
+
+/// A NumericDate claim (seconds), if present, a number, and within range.
 pub fn numeric(claims: &Map<String, Value>, name: &str) -> Option<i64> {
-    claims.get(name).and_then(Value::as_f64).map(|v| v as i64)
+    claims
+        .get(name)
+        .and_then(Value::as_f64)
+        .filter(|v| v.is_finite() && v.abs() <= MAX_NUMERIC_DATE)
+        .map(|v| v as i64)
 }

@@ -137,8 +137,13 @@ pub async fn decide(
         ));
     }
 
-    let associate = match (signed.decision, txn.context, &txn.app_id) {
-        (Decision::Approve, ActionContext::Provisioning, Some(app)) => Some((txn.user_id.as_str(), app.as_str())),
+    let approved_provisioning = signed.decision == Decision::Approve && txn.context == ActionContext::Provisioning;
+    let associate = match &txn.app_id {
+        Some(app) if approved_provisioning => Some((txn.user_id.as_str(), app.as_str())),
+        _ => None,
+    };
+    let user_status = match txn.user_status {
+        Some(status) if approved_provisioning => Some((txn.user_id.as_str(), status.as_str())),
         _ => None,
     };
     let owed = owed::for_decision(&state, &txn, &device.id, signed.decision, now)
@@ -155,6 +160,7 @@ pub async fn decide(
             .unwrap_or(signed.decision.outcome()),
         now,
         associate,
+        user_status,
         delivery,
         issued: owed.and_then(|o| o.issued),
     };

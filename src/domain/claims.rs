@@ -118,8 +118,6 @@ pub struct Sources<'a> {
     /// The scope the claims are released for (a refresh may have narrowed it).
     pub scope: &'a str,
     pub user: &'a User,
-    /// Failed-attempt count of the device that last failed on this transaction.
-    pub failed_device_attempts: Option<i64>,
 }
 
 /// The evidence of one transaction. Absent facts (no failed attempt, no
@@ -142,10 +140,9 @@ pub fn evidence(src: &Sources<'_>) -> Vec<(Evidence, Value)> {
     if let Some(failed) = &t.failed_device_id {
         out.push((Evidence::DeviceForFailedAttempt, json!(failed)));
     }
-    out.push((
-        Evidence::DeviceFailedAttempt,
-        json!(src.failed_device_attempts.unwrap_or(0)),
-    ));
+    // Failed device attempts on this transaction: a per-transaction fact,
+    // unaffected by the device counter a later success resets.
+    out.push((Evidence::DeviceFailedAttempt, json!(t.failed_attempts)));
     if let Some(end) = t.decided_at {
         out.push((Evidence::TransactionEndTime, json!(end)));
     }

@@ -97,6 +97,9 @@ pub struct Transaction {
     /// What a ping or push must carry back to the client (CIBA §10.2, §10.3):
     /// kept only for clients that are notified.
     pub notify: Option<Notify>,
+    /// Provisioning: the status the user takes when the request is approved
+    /// (applied then, so a request alone cannot lock anyone).
+    pub user_status: Option<crate::domain::user::UserStatus>,
 }
 
 /// The values a notification carries back to the client.
@@ -154,6 +157,7 @@ mod tests {
             failed_attempts: 0,
             failed_device_id: None,
             notify: None,
+            user_status: None,
         }
     }
 

@@ -182,6 +182,10 @@ pub async fn authorize(
         failed_attempts: 0,
         failed_device_id: None,
         notify,
+        user_status: match req.message.context {
+            ActionContext::Provisioning => req.message.user_status,
+            ActionContext::Authentication => None,
+        },
     };
     state.store.insert_transaction(&txn).await?;
     Metrics::inc(&state.metrics.backchannel_accepted);
@@ -277,13 +281,8 @@ async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) 
         Some(user) if user.status == UserStatus::Removed => {
             return Err(OAuthError::unknown_user_id("the user was unregistered"));
         }
-        Some(mut user) => {
-            if let Some(status) = req.message.user_status.filter(|s| *s != user.status) {
-                store.set_user_status(&user.id, status).await?;
-                user.status = status;
-            }
-            user
-        }
+        // An existing user takes `userStatus` only when the request is approved.
+        Some(user) => user,
         None => {
             let UserHint::LoginHint(id) = &req.hint else {
                 return Err(OAuthError::unknown_user_id("no user matches the hint"));

@@ -42,7 +42,7 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
     let s = &state.settings;
     let now = state.clock.now();
     let txn = m.transaction;
-    let (user, failed_device_attempts) = super::claim_inputs(state.store.as_ref(), txn)
+    let user = super::claim_user(state.store.as_ref(), txn)
         .await?
         .ok_or_else(|| OAuthError::server_error("transaction names a missing user"))?;
     let access_token = secret::random_token();
@@ -90,7 +90,6 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
             transaction: txn,
             scope: m.scope,
             user: &user,
-            failed_device_attempts,
         },
     )?;
     let mut response = json!({

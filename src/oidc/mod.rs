@@ -21,21 +21,12 @@ pub mod userinfo;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-/// Loads what a transaction's claims are computed from besides the
-/// transaction: its user, and the failed-attempt count of the device that
-/// last failed on it. `None` when the user is gone.
-pub async fn claim_inputs(
+/// The user a transaction's claims are computed from; `None` when gone.
+pub async fn claim_user(
     store: &dyn crate::store::Store,
     txn: &crate::domain::transaction::Transaction,
-) -> Result<Option<(crate::domain::user::User, Option<i64>)>, crate::store::StoreError> {
-    let Some(user) = store.user(&txn.user_id).await? else {
-        return Ok(None);
-    };
-    let failed_device_attempts = match &txn.failed_device_id {
-        Some(id) => store.device(id).await?.map(|d| d.failed_attempts),
-        None => None,
-    };
-    Ok(Some((user, failed_device_attempts)))
+) -> Result<Option<crate::domain::user::User>, crate::store::StoreError> {
+    store.user(&txn.user_id).await
 }
 
 /// A JSON body that must not be cached (tokens, acknowledgements).

@@ -26,6 +26,8 @@ pub const AUTH_PARAMS: [&str; 10] = [
 
 /// FAPI-CIBA: a request object lives at most an hour, and `nbf` is not older.
 const FAPI_MAX_LIFETIME: i64 = 3600;
+/// Any request object: `exp` at most an hour ahead.
+const MAX_LIFETIME: i64 = 3600;
 
 fn bad(why: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
     OAuthError::invalid_request(why)
@@ -78,6 +80,10 @@ pub async fn unpack(state: &AppState, client: &Client, form: &Params, request: &
     let exp = jwt::numeric(claims, "exp").ok_or_else(|| bad("request needs exp"))?;
     if exp <= now - skew {
         return Err(bad("request has expired"));
+    }
+    // Bounded so the jti replay record lives no longer than this either.
+    if exp > now + MAX_LIFETIME {
+        return Err(bad("request lives too long (exp more than an hour ahead)"));
     }
     jwt::numeric(claims, "iat").ok_or_else(|| bad("request needs iat"))?;
     let nbf = jwt::numeric(claims, "nbf").ok_or_else(|| bad("request needs nbf"))?;

@@ -34,12 +34,11 @@ pub async fn describe_user(State(state): State<AppState>, headers: HeaderMap) ->
     let store = state.store.as_ref();
     let gone = || refuse("the access token no longer names a user");
     let txn = store.transaction(&record.transaction_id).await?.ok_or_else(gone)?;
-    let (user, failed_device_attempts) = super::claim_inputs(store, &txn).await?.ok_or_else(gone)?;
+    let user = super::claim_user(store, &txn).await?.ok_or_else(gone)?;
     let claims = id_token::user_claims(&Sources {
         transaction: &txn,
         scope: &record.scope,
         user: &user,
-        failed_device_attempts,
     });
     Ok(super::no_store_json(StatusCode::OK, Value::Object(claims)))
 }

@@ -151,6 +151,8 @@ pub struct DecisionWrite<'a> {
     pub now: i64,
     /// For an approved provisioning request: associate this user with this app.
     pub associate: Option<(&'a str, &'a str)>,
+    /// For an approved provisioning request: give the user this status.
+    pub user_status: Option<(&'a str, &'a str)>,
     /// For a ping or push client: the notification owed, stored atomically.
     pub delivery: Option<Delivery>,
     /// For a push client's approval: the tokens pushed (the transaction is

@@ -114,6 +114,7 @@ pub struct TransactionRow {
     auth_req_id: Option<String>,
     notification_token: Option<String>,
     notify_kind: Option<String>,
+    user_status: Option<String>,
 }
 
 impl TryFrom<TransactionRow> for Transaction {
@@ -150,6 +151,7 @@ impl TryFrom<TransactionRow> for Transaction {
                 }),
                 _ => None,
             },
+            user_status: r.user_status.as_deref().map(parse).transpose()?,
         })
     }
 }

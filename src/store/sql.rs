@@ -8,7 +8,7 @@ use super::StoreError;
 pub(super) const TXN_COLUMNS: &str = "t.id, t.auth_req_digest, t.client_id, t.user_id, t.context, t.app_id, \
      t.display_text, t.scope, t.acr, t.status, t.created_at, t.expires_at, t.decided_at, \
      t.poll_interval, t.device_id, t.failed_attempts, t.failed_device_id, t.auth_req_id, \
-     t.notification_token, t.notify_kind";
+     t.notification_token, t.notify_kind, t.user_status";
 
 pub(super) fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
@@ -176,8 +176,8 @@ macro_rules! sql_store {
                 query(
                     "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
                      scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, failed_attempts, \
-                     failed_device_id, auth_req_id, notification_token, notify_kind) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                     failed_device_id, auth_req_id, notification_token, notify_kind, user_status) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
                 )
                 .bind(&t.id)
                 .bind(&t.auth_req_digest)
@@ -199,6 +199,7 @@ macro_rules! sql_store {
                 .bind(t.notify.as_ref().map(|n| &n.auth_req_id))
                 .bind(t.notify.as_ref().map(|n| &n.client_notification_token))
                 .bind(t.notify.as_ref().map(|n| if n.push { "push" } else { "ping" }))
+                .bind(t.user_status.map(|s| s.as_str()))
                 .execute(&self.pool)
                 .await
                 .map_err(conflict("transaction id"))?;
@@ -304,6 +305,13 @@ macro_rules! sql_store {
                     // A success resets the device's failed attempts (lockout policy).
                     query("UPDATE devices SET failed_attempts = 0 WHERE id = $1")
                         .bind(w.device_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some((user_id, status)) = w.user_status {
+                    query("UPDATE users SET status = $2 WHERE id = $1 AND status != 'removed'")
+                        .bind(user_id)
+                        .bind(status)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -683,6 +691,13 @@ macro_rules! sql_store {
                         .bind(device_id)
                         .execute(&mut *tx)
                         .await?;
+                    if let Some(status) = txn.user_status {
+                        query("UPDATE users SET status = $2 WHERE id = $1 AND status != 'removed'")
+                            .bind(user_id)
+                            .bind(status.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     if let Some(app) = &txn.app_id {
                         query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                             .bind(user_id)

@@ -1,0 +1,643 @@
+//! `trustid-bench`: the load generator that ships with trustid (issue 8).
+//!
+//! It starts `trustid serve` on a fresh directory and a free loopback port
+//! (or targets a running CIBA server with `--target-url`), creates clients,
+//! users and devices with real P-256 keys, then measures in one run: start-up
+//! to ready, the HTTP ceiling of a trivial route, full poll flows (sequential
+//! and under load), ping delivery, backchannel requests/s, the server's RSS
+//! with 100,000 pending requests, and token polls on pending requests. It
+//! prints a table and writes `results.json` and `chart.svg` under `--out`
+//! (default `target/bench`). Loopback only; every phase is bounded in time
+//! and count. `--quick` is the few-second smoke run CI uses.
+
+#[path = "trustid_bench/ciba.rs"]
+mod ciba;
+#[path = "trustid_bench/device.rs"]
+mod device;
+#[path = "trustid_bench/load.rs"]
+mod load;
+#[path = "trustid_bench/phases.rs"]
+mod phases;
+#[path = "trustid_bench/report.rs"]
+mod report;
+#[path = "trustid_bench/server.rs"]
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde_json::json;
+
+use load::{Bounds, Phase};
+use phases::{Ctx, Phone};
+use report::{Results, Rss, Startup};
+
+const ALL_PHASES: [&str; 8] = [
+    "startup",
+    "trivial",
+    "flows",
+    "ping",
+    "backchannel",
+    "fill",
+    "polls",
+    "impatient",
+];
+const TARGET_PHASES: [&str; 4] = ["trivial", "backchannel", "polls", "impatient"];
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "trustid-bench",
+    version,
+    about = "Load and latency bench for trustid (or another CIBA server on loopback)"
+)]
+struct Args {
+    /// The trustid binary to start (default: `trustid` next to this binary).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Measure a running CIBA server instead (base or discovery URL, loopback
+    /// only): the phases that need no approval (trivial, backchannel, fill, polls, impatient).
+    #[arg(long)]
+    target_url: Option<String>,
+    /// With --target-url: a poll-mode client (client_secret_basic).
+    #[arg(long, requires = "target_url")]
+    client_id: Option<String>,
+    #[arg(long, requires = "target_url")]
+    client_secret: Option<String>,
+    /// With --target-url: the login_hint; `{n}` is replaced by 0..--login-hint-count.
+    #[arg(long, default_value = "user{n}")]
+    login_hint: String,
+    #[arg(long, default_value_t = 1000)]
+    login_hint_count: usize,
+    /// With --target-url: a binding_message the target keeps pending (the node peer: HOLD).
+    #[arg(long, default_value = "HOLD")]
+    binding_message: String,
+    /// With --target-url: the target's pid, to sample its RSS and CPU.
+    #[arg(long)]
+    server_pid: Option<u32>,
+
+    /// Comma-separated phases (default: all; with --target-url: trivial,backchannel,polls,impatient).
+    /// Known: startup, trivial, flows, ping, backchannel, fill, polls, impatient.
+    #[arg(long)]
+    phases: Option<String>,
+    /// Concurrent connections of the load phases.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds per throughput phase.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Pending requests to hold before measuring RSS and polls (fill phase).
+    #[arg(long, default_value_t = 100_000)]
+    pending: usize,
+    #[arg(long, default_value_t = 64)]
+    fill_concurrency: usize,
+    /// Upper bound of the fill phase, seconds.
+    #[arg(long, default_value_t = 180.0)]
+    fill_timeout: f64,
+    /// Users the pending requests are spread over.
+    #[arg(long, default_value_t = 100)]
+    pending_users: usize,
+    /// TRUSTID_POLL_INTERVAL of the started server (seconds, ≥ 1).
+    #[arg(long, default_value_t = 1)]
+    poll_interval: i64,
+    /// Seconds between two polls of one request (default: the interval the server answered).
+    #[arg(long)]
+    poll_pace: Option<f64>,
+    /// Pending requests the poll phase cycles through.
+    #[arg(long, default_value_t = 100_000)]
+    poll_pool: usize,
+    /// Upper bound of the first pass over the poll pool, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    first_poll_timeout: f64,
+    /// Pool of the impatient polls (no pacing).
+    #[arg(long, default_value_t = 64)]
+    impatient_pool: usize,
+    /// Sequential full flows (bounded by 20 s).
+    #[arg(long, default_value_t = 300)]
+    flows_sequential: usize,
+    /// Sequential ping flows (bounded by 20 s).
+    #[arg(long, default_value_t = 300)]
+    ping_samples: usize,
+    /// Restarts measured for the warm start-up figure.
+    #[arg(long, default_value_t = 3)]
+    warm_starts: usize,
+    /// Threads of the bench's own runtime (1 = a single-threaded client, like `wrk -t1`).
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// Rest before the idle and the pending RSS readings, milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    settle_ms: u64,
+    /// Before each phase, wait up to this many seconds for other processes
+    /// to use less than 0.15 cores (other work on the machine skews figures).
+    #[arg(long, default_value_t = 0.0)]
+    wait_idle: f64,
+    /// Tiny counts, a few seconds in all: the CI smoke run.
+    #[arg(long)]
+    quick: bool,
+    /// Where results.json and chart.svg go.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// A name for this run in the results.
+    #[arg(long, default_value = "")]
+    label: String,
+    /// A previous results.json (e.g. of the node peer) to compare with.
+    #[arg(long)]
+    compare: Option<PathBuf>,
+    /// Keep the server's temporary directory (database, keys, server.log).
+    #[arg(long)]
+    keep_dir: bool,
+    /// Print medians [min–max] of these results.json files and exit.
+    #[arg(long, num_args = 1.., value_name = "RESULTS_JSON")]
+    summarize: Vec<PathBuf>,
+}
+
+impl Args {
+    fn apply_quick(&mut self) {
+        if !self.quick {
+            return;
+        }
+        self.duration = self.duration.min(0.4);
+        self.concurrency = self.concurrency.min(8);
+        self.fill_concurrency = self.fill_concurrency.min(16);
+        self.pending = self.pending.min(600);
+        self.pending_users = self.pending_users.min(4);
+        self.fill_timeout = self.fill_timeout.min(2.0);
+        self.first_poll_timeout = self.first_poll_timeout.min(1.5);
+        self.flows_sequential = self.flows_sequential.min(10);
+        self.ping_samples = self.ping_samples.min(10);
+        self.warm_starts = self.warm_starts.min(1);
+        self.poll_pool = self.poll_pool.min(600);
+        self.settle_ms = self.settle_ms.min(200);
+    }
+
+    fn phases(&self) -> anyhow::Result<Vec<String>> {
+        let chosen: Vec<String> = match &self.phases {
+            Some(list) => list
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            None if self.target_url.is_some() => TARGET_PHASES.iter().map(|p| (*p).to_owned()).collect(),
+            None => ALL_PHASES.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        for p in &chosen {
+            if !ALL_PHASES.contains(&p.as_str()) {
+                bail!("unknown phase `{p}` (known: {})", ALL_PHASES.join(", "));
+            }
+            if self.target_url.is_some() && ["startup", "flows", "ping"].contains(&p.as_str()) {
+                bail!("phase `{p}` needs a device approval, which only a started trustid gets");
+            }
+        }
+        Ok(chosen)
+    }
+
+    fn settle(&self) -> Duration {
+        Duration::from_millis(self.settle_ms)
+    }
+
+    /// Waits (bounded by --wait-idle) until the rest of the machine is quiet.
+    async fn quiet(&self, pid: Option<u32>, phase: &str, notes: &mut Vec<String>) {
+        if self.wait_idle <= 0.0 {
+            return;
+        }
+        let (waited, busy) = load::wait_idle(pid, Duration::from_secs_f64(self.wait_idle), 0.15).await;
+        if busy >= 0.15 {
+            notes.push(format!(
+                "{phase}: other processes still used {busy:.2} cores after waiting {waited:.0} s"
+            ));
+        }
+    }
+
+    fn bounds(&self, concurrency: usize) -> Bounds {
+        Bounds {
+            concurrency: concurrency.max(1),
+            duration: Duration::from_secs_f64(self.duration),
+            max_ops: 100_000_000,
+        }
+    }
+
+    fn config(&self) -> serde_json::Value {
+        json!({
+            "concurrency": self.concurrency, "duration_s": self.duration, "pending": self.pending,
+            "fill_concurrency": self.fill_concurrency, "pending_users": self.pending_users,
+            "poll_interval": self.poll_interval, "poll_pace": self.poll_pace, "poll_pool": self.poll_pool,
+            "impatient_pool": self.impatient_pool, "flows_sequential": self.flows_sequential,
+            "ping_samples": self.ping_samples, "client_threads": self.client_threads, "quick": self.quick,
+            "wait_idle_s": self.wait_idle,
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "phases": self.phases().unwrap_or_default(),
+        })
+    }
+}
+
+fn log(msg: &str) {
+    eprintln!("[trustid-bench] {msg}");
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+fn peak(phases: &[Phase]) -> Option<f64> {
+    phases
+        .iter()
+        .filter(|p| p.name != "fill")
+        .filter_map(|p| p.usage.server_rss_peak_mib)
+        .reduce(f64::max)
+}
+
+/// The phases that need no device, in the order both modes run them.
+async fn load_phases(args: &Args, ctx: &Arc<Ctx>, chosen: &[String], r: &mut Results) -> anyhow::Result<()> {
+    let has = |p: &str| chosen.iter().any(|c| c == p);
+    if has("backchannel") {
+        args.quiet(ctx.pid, "backchannel", &mut r.notes).await;
+        log("backchannel requests ...");
+        let p = phases::backchannel(
+            ctx,
+            args.bounds(args.concurrency),
+            "backchannel",
+            "POST backchannel requests that stay pending",
+        )
+        .await?;
+        r.phases.push(p);
+    }
+    if has("fill") && ctx.pending_count() < args.pending {
+        log(&format!("creating pending requests up to {} ...", args.pending));
+        let bounds = Bounds {
+            concurrency: args.fill_concurrency.max(1),
+            duration: Duration::from_secs_f64(args.fill_timeout),
+            max_ops: (args.pending - ctx.pending_count()) as u64,
+        };
+        let what = "backchannel requests while the table grows to the pending target";
+        let p = phases::backchannel(ctx, bounds, "fill", what).await?;
+        r.phases.push(p);
+    }
+    if has("fill") || has("backchannel") {
+        tokio::time::sleep(args.settle()).await;
+        r.rss.pending_count = Some(ctx.pending_count());
+        r.rss.pending_mib = ctx.pid.and_then(load::rss_kib).map(load::mib);
+    }
+    if has("polls") {
+        args.quiet(ctx.pid, "polls", &mut r.notes).await;
+        let interval = ctx.interval.lock().ok().and_then(|i| *i);
+        let pace = args.poll_pace.unwrap_or(interval.unwrap_or(0) as f64);
+        log(&format!(
+            "token polls on pending requests (pool ≤ {}, each polled at most every {pace} s) ...",
+            args.poll_pool
+        ));
+        let first = Duration::from_secs_f64(args.first_poll_timeout);
+        let ps = phases::polls(
+            ctx,
+            args.poll_pool,
+            Duration::from_secs_f64(pace),
+            first,
+            args.bounds(args.concurrency),
+        )
+        .await?;
+        r.notes.push(format!(
+            "polls: round-robin over {} pending requests, each polled at most every {pace} s (+100 ms); \
+             slow_down answers are counted apart and not in the rate",
+            ps.first()
+                .and_then(|p| p.extra.get("pool"))
+                .cloned()
+                .unwrap_or_default()
+        ));
+        r.phases.extend(ps);
+    }
+    if has("impatient") {
+        args.quiet(ctx.pid, "impatient", &mut r.notes).await;
+        log("impatient polls (small pool, no pacing) ...");
+        let p = phases::polls_impatient(ctx, args.impatient_pool, args.bounds(args.concurrency)).await?;
+        r.phases.push(p);
+    }
+    Ok(())
+}
+
+async fn run_started(args: &Args, chosen: &[String], r: &mut Results) -> anyhow::Result<()> {
+    let has = |p: &str| chosen.iter().any(|c| c == p);
+    let bin = match &args.server_bin {
+        Some(b) => b.clone(),
+        None => server::default_bin()?,
+    };
+    let mut srv = server::Server::prepare(bin, args.poll_interval, args.keep_dir)?;
+    r.mode = "started".into();
+    r.server = srv.bin().display().to_string();
+    r.notes.push(format!(
+        "server started with {}",
+        srv.env()
+            .iter()
+            .filter(|(k, _)| !["TRUSTID_DATABASE_URL", "TRUSTID_KEYS_DIR"].contains(&k.as_str()))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    if args.keep_dir {
+        log(&format!("server directory: {}", srv.dir.display()));
+    }
+
+    // 7. Start-up to ready: spawn → discovery answers.
+    srv.spawn()?;
+    let cold = srv.wait_ready(&ciba::http_client()?, Duration::from_secs(60)).await?;
+    if has("startup") {
+        let mut warm = Vec::new();
+        for _ in 0..args.warm_starts {
+            srv.stop()?;
+            srv.spawn()?;
+            warm.push(ms(srv
+                .wait_ready(&ciba::http_client()?, Duration::from_secs(60))
+                .await?));
+        }
+        let mut sorted = warm.clone();
+        sorted.sort_by(f64::total_cmp);
+        r.startup = Some(Startup {
+            cold_ms: ms(cold),
+            warm_median_ms: sorted.get(sorted.len() / 2).copied().unwrap_or(ms(cold)),
+            warm_ms: warm,
+        });
+        log(&format!("start-up: cold {:.1} ms, warm {:?} ms", ms(cold), sorted));
+    }
+    let pid = srv.pid();
+
+    // Clients, users, devices.
+    log("creating clients, users and devices ...");
+    let setup = Instant::now();
+    let http = ciba::http_client()?;
+    let ep = ciba::discover(&http, &srv.base).await?;
+    let receiver = ciba::Receiver::start().await?;
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
+    let clients = srv.cli_many(
+        &[
+            s(&["clients", "add", "--name", "bench poll"]),
+            s(&[
+                "clients",
+                "add",
+                "--name",
+                "bench ping",
+                "--delivery-mode",
+                "ping",
+                "--notification-endpoint",
+                &receiver.url,
+            ]),
+        ],
+        2,
+    )?;
+    let creds = |v: &serde_json::Value| {
+        ciba::Creds::new(
+            v["client_id"].as_str().unwrap_or_default(),
+            v["client_secret"].as_str().unwrap_or_default(),
+        )
+    };
+    let poll = creds(&clients[0])?;
+    let ping_client = creds(&clients[1])?;
+    let pool_users: Vec<String> = (0..args.pending_users.max(1))
+        .map(|i| format!("bench-pool-{i}"))
+        .collect();
+    let flow_users: Vec<String> = (0..args.concurrency.max(1))
+        .map(|i| format!("bench-flow-{i}"))
+        .collect();
+    let ping_user = "bench-ping".to_owned();
+    let mut users: Vec<String> = pool_users.clone();
+    users.extend(flow_users.iter().cloned());
+    users.push(ping_user.clone());
+    let adds: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| vec!["users".into(), "add".into(), format!("--id={u}")])
+        .collect();
+    srv.cli_many(&adds, 4)?;
+    let mut devices: Vec<device::Device> = Vec::with_capacity(users.len());
+    for chunk in users.chunks(16) {
+        let made: Vec<device::Device> = chunk.iter().map(|_| device::Device::new()).collect();
+        let calls = made.iter().map(|d| ciba::register_device(&http, &ep.issuer, d));
+        for result in futures_join(calls).await {
+            result?;
+        }
+        devices.extend(made);
+    }
+    let binds: Vec<Vec<String>> = users
+        .iter()
+        .zip(&devices)
+        // `--device=ID`: a base64url id may start with '-'.
+        .map(|(u, d)| {
+            vec![
+                "devices".into(),
+                "bind".into(),
+                format!("--device={}", d.id),
+                format!("--user={u}"),
+            ]
+        })
+        .collect();
+    srv.cli_many(&binds, 4)?;
+    r.setup_s = Some((setup.elapsed().as_secs_f64() * 100.0).round() / 100.0);
+    log(&format!(
+        "{} users with bound devices in {:.1} s",
+        users.len(),
+        setup.elapsed().as_secs_f64()
+    ));
+    let mut phones: Vec<Phone> = users
+        .into_iter()
+        .zip(devices)
+        .map(|(user, device)| Phone { user, device })
+        .collect();
+    let ping_phone = phones.pop().context("no ping phone")?;
+    let flow_phones: Arc<Vec<Phone>> = Arc::new(phones.split_off(pool_users.len()));
+
+    tokio::time::sleep(args.settle()).await;
+    r.rss.idle_mib = pid.and_then(load::rss_kib).map(load::mib);
+
+    let ctx = Arc::new(Ctx {
+        ep,
+        poll,
+        pid,
+        hints: pool_users,
+        hold_message: "Bench: a request nobody answers".into(),
+        pending: Mutex::new(Vec::new()),
+        interval: Mutex::new(None),
+    });
+    if has("trivial") {
+        args.quiet(pid, "trivial", &mut r.notes).await;
+        log("trivial route (HTTP ceiling) ...");
+        r.phases
+            .push(phases::trivial(&ctx, args.bounds(args.concurrency)).await?);
+    }
+    if has("flows") {
+        args.quiet(pid, "flows", &mut r.notes).await;
+        log("full poll flows, sequential ...");
+        let seq = Bounds {
+            concurrency: 1,
+            duration: Duration::from_secs(20),
+            max_ops: args.flows_sequential as u64,
+        };
+        let what = "backchannel → inbox → signed approval → token, one at a time";
+        r.phases
+            .push(phases::flows(&ctx, flow_phones.clone(), seq, "flow_seq", what).await);
+        log("full poll flows under load ...");
+        let what = "backchannel → inbox → signed approval → token, one phone per connection";
+        r.phases.push(
+            phases::flows(
+                &ctx,
+                flow_phones.clone(),
+                args.bounds(args.concurrency),
+                "flow_load",
+                what,
+            )
+            .await,
+        );
+    }
+    if has("ping") {
+        args.quiet(pid, "ping", &mut r.notes).await;
+        log("ping flows ...");
+        let p = phases::ping(
+            &ctx,
+            &ping_client,
+            &ping_phone,
+            &receiver,
+            args.ping_samples,
+            Duration::from_secs(20),
+        )
+        .await?;
+        r.phases.push(p);
+    }
+    load_phases(args, &ctx, chosen, r).await?;
+    r.rss.under_load_peak_mib = peak(&r.phases);
+    r.rss.end_mib = pid.and_then(load::rss_kib).map(load::mib);
+    srv.stop()?;
+    Ok(())
+}
+
+/// Awaits futures concurrently (on this task), in order.
+async fn futures_join<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+async fn run_target(args: &Args, url: &str, chosen: &[String], r: &mut Results) -> anyhow::Result<()> {
+    let (Some(id), Some(secret)) = (&args.client_id, &args.client_secret) else {
+        bail!("--target-url needs --client-id and --client-secret (a poll-mode client)");
+    };
+    let http = ciba::http_client()?;
+    let ep = ciba::discover(&http, url).await?;
+    r.mode = "target".into();
+    r.server = url.to_owned();
+    let hints: Vec<String> = if args.login_hint.contains("{n}") {
+        (0..args.login_hint_count.max(1))
+            .map(|n| args.login_hint.replace("{n}", &n.to_string()))
+            .collect()
+    } else {
+        vec![args.login_hint.clone()]
+    };
+    r.rss.idle_mib = args.server_pid.and_then(load::rss_kib).map(load::mib);
+    let ctx = Arc::new(Ctx {
+        ep,
+        poll: ciba::Creds::new(id, secret)?,
+        pid: args.server_pid,
+        hints,
+        hold_message: args.binding_message.clone(),
+        pending: Mutex::new(Vec::new()),
+        interval: Mutex::new(None),
+    });
+    if chosen.iter().any(|c| c == "trivial") {
+        args.quiet(ctx.pid, "trivial", &mut r.notes).await;
+        log("trivial route (GET discovery) ...");
+        r.phases
+            .push(phases::trivial(&ctx, args.bounds(args.concurrency)).await?);
+    }
+    load_phases(args, &ctx, chosen, r).await?;
+    r.rss.under_load_peak_mib = peak(&r.phases);
+    r.rss.end_mib = args.server_pid.and_then(load::rss_kib).map(load::mib);
+    Ok(())
+}
+
+async fn run(mut args: Args) -> anyhow::Result<()> {
+    args.apply_quick();
+    let chosen = args.phases()?;
+    let peer = args.compare.as_deref().map(report::load).transpose()?;
+    let started = Instant::now();
+    let mut r = Results {
+        label: if args.label.is_empty() {
+            if args.target_url.is_some() {
+                "target".into()
+            } else {
+                "trustid".into()
+            }
+        } else {
+            args.label.clone()
+        },
+        unix_time: device::now_s(),
+        config: args.config(),
+        ..Results::default()
+    };
+    r.rss = Rss::default();
+    match args.target_url.clone() {
+        Some(url) => run_target(&args, &url, &chosen, &mut r).await?,
+        None => run_started(&args, &chosen, &mut r).await?,
+    }
+    r.config["bench_wall_s"] = json!((started.elapsed().as_secs_f64() * 10.0).round() / 10.0);
+    println!("{}", report::table(&r, peer.as_ref()));
+    report::write(&args.out, &r, peer.as_ref())?;
+    log(&format!(
+        "wrote {0}/results.json and {0}/chart.svg ({1:.1} s in all)",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if !args.summarize.is_empty() {
+        let runs: anyhow::Result<Vec<Results>> = args.summarize.iter().map(|p| report::load(p)).collect();
+        return match runs {
+            Ok(runs) => {
+                print!("{}", report::summarize(&runs));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let runtime = if args.client_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.client_threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! The measured phases. Each makes its own keep-alive client (fresh
+//! connections), runs bounded in time and count, and returns a [`Phase`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::ciba::{self, BcAnswer, Creds, Endpoints, Receiver};
+use super::device::{Device, random_b64};
+use super::load::{self, Bounds, Done, Meter, Phase, Tally, closed_loop};
+
+/// What every phase needs.
+pub struct Ctx {
+    pub ep: Endpoints,
+    pub poll: Creds,
+    pub pid: Option<u32>,
+    /// Login hints the load phases spread their requests over.
+    pub hints: Vec<String>,
+    /// binding_message of requests that must stay pending.
+    pub hold_message: String,
+    /// auth_req_ids of requests nobody will decide.
+    pub pending: Mutex<Vec<String>>,
+    /// The `interval` the server answered, if any.
+    pub interval: Mutex<Option<i64>>,
+}
+
+impl Ctx {
+    pub fn pending_count(&self) -> usize {
+        self.pending.lock().map(|p| p.len()).unwrap_or_default()
+    }
+}
+
+/// GET discovery: precomputed bytes, the server's HTTP ceiling.
+pub async fn trivial(ctx: &Arc<Ctx>, bounds: Bounds) -> anyhow::Result<Phase> {
+    let http = ciba::http_client()?;
+    let url = ctx.ep.discovery.clone();
+    let meter = Meter::start(ctx.pid);
+    let tally = closed_loop(bounds, move |_, _| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let started = Instant::now();
+            match http.get(url).send().await {
+                Ok(res) => {
+                    let ok = res.status().is_success();
+                    let read = res.bytes().await.is_ok();
+                    Done::new(if ok && read { "ok" } else { "http_other" }, ok && read, started)
+                }
+                Err(_) => Done::new("transport_error", false, started),
+            }
+        }
+    })
+    .await;
+    let usage = meter.finish().await;
+    Ok(load::phase(
+        "trivial",
+        "GET /.well-known/openid-configuration (precomputed bytes): the HTTP ceiling",
+        "ok",
+        bounds.concurrency,
+        tally,
+        usage,
+    ))
+}
+
+/// POST backchannel requests that stay pending, spread over the hints.
+pub async fn backchannel(ctx: &Arc<Ctx>, bounds: Bounds, name: &str, what: &str) -> anyhow::Result<Phase> {
+    let http = ciba::http_client()?;
+    let bodies: Arc<Vec<String>> = Arc::new(
+        ctx.hints
+            .iter()
+            .map(|h| {
+                ciba::form(&[
+                    ("scope", "openid"),
+                    ("login_hint", h),
+                    ("binding_message", &ctx.hold_message),
+                ])
+            })
+            .collect(),
+    );
+    let meter = Meter::start(ctx.pid);
+    let c = ctx.clone();
+    let tally = closed_loop(bounds, move |_, seq| {
+        let (http, c, bodies) = (http.clone(), c.clone(), bodies.clone());
+        async move {
+            let body = bodies[(seq % bodies.len() as u64) as usize].clone();
+            let started = Instant::now();
+            match ciba::backchannel(&http, &c.ep, &c.poll, body).await {
+                Ok(BcAnswer::Ok { auth_req_id, interval }) => {
+                    let done = Done::new("ok", true, started);
+                    if let Ok(mut p) = c.pending.lock() {
+                        p.push(auth_req_id);
+                    }
+                    if let Ok(mut i) = c.interval.lock()
+                        && i.is_none()
+                    {
+                        *i = interval;
+                    }
+                    done
+                }
+                Ok(BcAnswer::Refused { kind, body }) => Done {
+                    example: Some(body),
+                    ..Done::new(kind, false, started)
+                },
+                Err(e) => Done {
+                    example: Some(e.to_string()),
+                    ..Done::new("transport_error", false, started)
+                },
+            }
+        }
+    })
+    .await;
+    let usage = meter.finish().await;
+    let mut phase = load::phase(name, what, "ok", bounds.concurrency, tally, usage);
+    phase.extra.insert("pending_after".into(), json!(ctx.pending_count()));
+    Ok(phase)
+}
+
+/// Token polls on pending requests, round-robin over a pool, each request
+/// polled at most once per `pace` (so trustid answers authorization_pending,
+/// not slow_down). Returns the first poll of each pool member (a phase of
+/// its own: new entries in the server's poll gate) and the steady state.
+pub async fn polls(
+    ctx: &Arc<Ctx>,
+    pool_max: usize,
+    pace: Duration,
+    first_timeout: Duration,
+    bounds: Bounds,
+) -> anyhow::Result<Vec<Phase>> {
+    let pool: Arc<Vec<String>> = Arc::new({
+        let p = ctx.pending.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))?;
+        p.iter().take(pool_max).cloned().collect()
+    });
+    if pool.is_empty() {
+        anyhow::bail!("no pending requests to poll (the backchannel phase created none)");
+    }
+    let epoch = Instant::now();
+    let last: Arc<Vec<AtomicU64>> = Arc::new((0..pool.len()).map(|_| AtomicU64::new(0)).collect());
+    let waits = Arc::new(AtomicU64::new(0));
+    let pace_ms = pace.as_millis() as u64;
+    // Sent this much later than the interval, so a request that waited in a
+    // queue on the first poll is still not early on the second.
+    let margin_ms = if pace_ms > 0 { 100 } else { 0 };
+    let mut phases = Vec::new();
+    let mut offset = 0u64;
+    let runs = [
+        (
+            "polls_first",
+            "first token poll of each pending request in the pool",
+            Bounds {
+                duration: first_timeout,
+                max_ops: pool.len() as u64,
+                ..bounds
+            },
+        ),
+        (
+            "polls",
+            "token polls on pending requests (authorization_pending), steady state",
+            bounds,
+        ),
+    ];
+    for (name, what, b) in runs {
+        if name == "polls" && pace_ms > 0 {
+            // The steady window starts when the first request is due again.
+            let prev = last[(offset % pool.len() as u64) as usize].load(Ordering::Relaxed);
+            let due = Duration::from_millis(prev.saturating_sub(1) + pace_ms + margin_ms);
+            if prev != 0 && epoch.elapsed() < due {
+                tokio::time::sleep(due - epoch.elapsed()).await;
+            }
+        }
+        let http = ciba::http_client()?;
+        let meter = Meter::start(ctx.pid);
+        let (c, pool2, last2, waits2) = (ctx.clone(), pool.clone(), last.clone(), waits.clone());
+        waits.store(0, Ordering::Relaxed);
+        let tally = closed_loop(b, move |_, seq| {
+            let (http, c, pool, last, waits) = (http.clone(), c.clone(), pool2.clone(), last2.clone(), waits2.clone());
+            async move {
+                let idx = ((offset + seq) % pool.len() as u64) as usize;
+                let prev = last[idx].load(Ordering::Relaxed);
+                if prev != 0 && pace_ms > 0 {
+                    let due = prev - 1 + pace_ms + margin_ms;
+                    let now = epoch.elapsed().as_millis() as u64;
+                    if now < due {
+                        waits.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(due - now)).await;
+                    }
+                }
+                last[idx].store(epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+                let started = Instant::now();
+                match ciba::token(&http, &c.ep, &c.poll, &pool[idx]).await {
+                    Ok((kind, body)) => Done {
+                        example: (kind != "authorization_pending" && kind != "slow_down")
+                            .then(|| String::from_utf8_lossy(&body).into_owned()),
+                        ..Done::new(kind, kind == "authorization_pending", started)
+                    },
+                    Err(e) => Done {
+                        example: Some(e.to_string()),
+                        ..Done::new("transport_error", false, started)
+                    },
+                }
+            }
+        })
+        .await;
+        let usage = meter.finish().await;
+        let done: u64 = tally.counts.values().sum();
+        offset += done;
+        let mut phase = load::phase(name, what, "authorization_pending", b.concurrency, tally, usage);
+        phase.extra.insert("pool".into(), json!(pool.len()));
+        phase.extra.insert("pace_ms".into(), json!(pace_ms));
+        phase
+            .extra
+            .insert("paced_waits".into(), json!(waits.load(Ordering::Relaxed)));
+        phases.push(phase);
+    }
+    Ok(phases)
+}
+
+/// Polls on a small pool with no pacing: what an impatient client does
+/// (trustid answers slow_down; a server without interval enforcement
+/// answers authorization_pending). Both are counted.
+pub async fn polls_impatient(ctx: &Arc<Ctx>, pool_size: usize, bounds: Bounds) -> anyhow::Result<Phase> {
+    let pool: Arc<Vec<String>> = Arc::new({
+        let p = ctx.pending.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))?;
+        p.iter().rev().take(pool_size).cloned().collect()
+    });
+    if pool.is_empty() {
+        anyhow::bail!("no pending requests to poll");
+    }
+    let http = ciba::http_client()?;
+    let meter = Meter::start(ctx.pid);
+    let (c, pool2) = (ctx.clone(), pool.clone());
+    let tally = closed_loop(bounds, move |_, seq| {
+        let (http, c, pool) = (http.clone(), c.clone(), pool2.clone());
+        async move {
+            let idx = (seq % pool.len() as u64) as usize;
+            let started = Instant::now();
+            match ciba::token(&http, &c.ep, &c.poll, &pool[idx]).await {
+                Ok((kind, _)) => Done::new(kind, true, started),
+                Err(e) => Done {
+                    example: Some(e.to_string()),
+                    ..Done::new("transport_error", false, started)
+                },
+            }
+        }
+    })
+    .await;
+    let usage = meter.finish().await;
+    let mut phase = load::phase(
+        "polls_impatient",
+        "token polls on a small pending pool, no pacing (slow_down or authorization_pending)",
+        "authorization_pending",
+        bounds.concurrency,
+        tally,
+        usage,
+    );
+    let answered: u64 = ["authorization_pending", "slow_down"]
+        .iter()
+        .map(|k| phase.counts.get(*k).copied().unwrap_or(0))
+        .sum();
+    phase.extra.insert("pool".into(), json!(pool.len()));
+    phase.extra.insert(
+        "answers_per_s".into(),
+        json!((answered as f64 / phase.usage.elapsed_s.max(1e-9)).round()),
+    );
+    Ok(phase)
+}
+
+/// A user with a bound device, for the flows.
+pub struct Phone {
+    pub user: String,
+    pub device: Device,
+}
+
+/// Full poll flows: backchannel → inbox → signed approval → token. Worker
+/// `w` uses phone `w`, so each inbox holds only its own request.
+pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name: &str, what: &str) -> Phase {
+    let http = match ciba::http_client() {
+        Ok(h) => h,
+        Err(e) => {
+            let mut t = Tally::default();
+            t.example(e.to_string());
+            return load::phase(name, what, "token", 0, t, Default::default());
+        }
+    };
+    let meter = Meter::start(ctx.pid);
+    let c = ctx.clone();
+    let bounds = Bounds {
+        concurrency: bounds.concurrency.min(phones.len()),
+        ..bounds
+    };
+    let tally = closed_loop(bounds, move |w, seq| {
+        let (http, c, phones) = (http.clone(), c.clone(), phones.clone());
+        async move {
+            let phone = &phones[w];
+            let shown = format!("Bench flow {seq}");
+            let body = ciba::form(&[
+                ("scope", "openid"),
+                ("login_hint", &phone.user),
+                ("binding_message", &shown),
+            ]);
+            let started = Instant::now();
+            let auth_req_id = match ciba::backchannel(&http, &c.ep, &c.poll, body).await {
+                Ok(BcAnswer::Ok { auth_req_id, .. }) => auth_req_id,
+                Ok(BcAnswer::Refused { kind, body }) => {
+                    return Done {
+                        example: Some(body),
+                        ..Done::new(kind, false, started)
+                    };
+                }
+                Err(e) => {
+                    return Done {
+                        example: Some(e.to_string()),
+                        ..Done::new("transport_error", false, started)
+                    };
+                }
+            };
+            if let Err(e) = ciba::approve(&http, &c.ep.issuer, &phone.device, &shown).await {
+                return Done {
+                    example: Some(e.to_string()),
+                    ..Done::new("approval_failed", false, started)
+                };
+            }
+            for _ in 0..50 {
+                match ciba::token(&http, &c.ep, &c.poll, &auth_req_id).await {
+                    Ok(("token", _)) => return Done::new("token", true, started),
+                    Ok(("authorization_pending" | "slow_down", _)) => {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                    Ok((kind, body)) => {
+                        return Done {
+                            example: Some(String::from_utf8_lossy(&body).into_owned()),
+                            ..Done::new(kind, false, started)
+                        };
+                    }
+                    Err(e) => {
+                        return Done {
+                            example: Some(e.to_string()),
+                            ..Done::new("transport_error", false, started)
+                        };
+                    }
+                }
+            }
+            Done::new("no_token_after_50_polls", false, started)
+        }
+    })
+    .await;
+    let usage = meter.finish().await;
+    load::phase(name, what, "token", bounds.concurrency, tally, usage)
+}
+
+/// Ping flows, one at a time: backchannel (ping client) → signed approval →
+/// the ping at our endpoint → token. The figure is approval → ping.
+pub async fn ping(
+    ctx: &Arc<Ctx>,
+    client: &Creds,
+    phone: &Phone,
+    receiver: &Receiver,
+    count: usize,
+    timeout: Duration,
+) -> anyhow::Result<Phase> {
+    let http = ciba::http_client()?;
+    let meter = Meter::start(ctx.pid);
+    let (mut main, mut to_ping, mut to_token, mut answer) =
+        (Tally::default(), Tally::default(), Tally::default(), Tally::default());
+    for seq in 0..count {
+        if meter.elapsed() > timeout {
+            break;
+        }
+        let bearer = random_b64();
+        let shown = format!("Bench ping {seq}");
+        let body = ciba::form(&[
+            ("scope", "openid"),
+            ("login_hint", &phone.user),
+            ("binding_message", &shown),
+            ("client_notification_token", &bearer),
+        ]);
+        let t0 = Instant::now();
+        let auth_req_id = match ciba::backchannel(&http, &ctx.ep, client, body).await? {
+            BcAnswer::Ok { auth_req_id, .. } => auth_req_id,
+            BcAnswer::Refused { kind, body } => {
+                main.count(kind);
+                main.example(body);
+                continue;
+            }
+        };
+        let arrived = receiver.expect(&auth_req_id)?;
+        let items = ciba::inbox(&http, &ctx.ep.issuer, &phone.device).await?;
+        let Some(item) = items.iter().find(|i| i.binding_message == shown) else {
+            main.count("not_in_inbox");
+            continue;
+        };
+        let t_approve = Instant::now();
+        ciba::decide(&http, &ctx.ep.issuer, &phone.device, item, "approve").await?;
+        answer.sample(t_approve.elapsed());
+        let arrival = match tokio::time::timeout(Duration::from_secs(5), arrived).await {
+            Ok(Ok(a)) => a,
+            _ => {
+                main.count("ping_missing");
+                continue;
+            }
+        };
+        if arrival.bearer != bearer {
+            main.count("ping_wrong_bearer");
+        }
+        main.count("ping");
+        main.sample(arrival.at.saturating_duration_since(t_approve));
+        to_ping.sample(arrival.at.saturating_duration_since(t0));
+        match ciba::token(&http, &ctx.ep, client, &auth_req_id).await? {
+            ("token", _) => {
+                main.count("token");
+                to_token.sample(t0.elapsed());
+            }
+            (kind, body) => {
+                main.count(kind);
+                main.example(String::from_utf8_lossy(&body).into_owned());
+            }
+        }
+    }
+    let usage = meter.finish().await;
+    let mut phase = load::phase(
+        "ping",
+        "approval (decision POST sent) → ping received at a local endpoint; sequential",
+        "ping",
+        1,
+        main,
+        usage,
+    );
+    phase
+        .extra
+        .insert("request_to_ping".into(), json!(load::latency(to_ping.lat_us)));
+    phase
+        .extra
+        .insert("request_to_token".into(), json!(load::latency(to_token.lat_us)));
+    phase
+        .extra
+        .insert("decision_answer".into(), json!(load::latency(answer.lat_us)));
+    phase
+        .extra
+        .insert("receiver_bad_requests".into(), json!(receiver.bad_requests()));
+    Ok(phase)
+}
