@@ -196,6 +196,9 @@ pub async fn activate(state: &AppState, presented: Presented<'_>, device: Option
         }
     }
     state.publish(&registration_topic(&user_id)).await;
+    if !provisioned.is_empty() {
+        state.publish(&crate::wakeup::inbox_topic(&user_id)).await;
+    }
     crate::manage::audit(
         state,
         format!("device:{device_id}"),

@@ -21,6 +21,7 @@ pub const METRICS_PATH: &str = "/metrics";
 pub const OPENAPI_PATH: &str = "/openapi.yaml";
 pub const DEVICES_PATH: &str = "/device/v1/devices";
 pub const INBOX_PATH: &str = "/device/v1/inbox";
+pub const INBOX_STREAM_PATH: &str = "/device/v1/inbox/stream";
 pub const DECISION_PATH: &str = "/device/v1/transactions/{id}/decision";
 pub const ACTIVATE_PATH: &str = "/device/v1/activate";
 pub const BINDINGS_PATH: &str = "/manage/v1/bindings";
@@ -37,7 +38,7 @@ pub const LOCK_PATH: &str = "/manage/v1/users/{user_id}/lock";
 pub const UNLOCK_PATH: &str = "/manage/v1/users/{user_id}/unlock";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 27] = [
+pub const ALL_PATHS: [&str; 28] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -51,6 +52,7 @@ pub const ALL_PATHS: [&str; 27] = [
     OPENAPI_PATH,
     DEVICES_PATH,
     INBOX_PATH,
+    INBOX_STREAM_PATH,
     DECISION_PATH,
     ACTIVATE_PATH,
     BINDINGS_PATH,

@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::OPENAPI_PATH, get(oidc::openapi::serve))
         .route(paths::DEVICES_PATH, post(device_api::register::enroll))
         .route(paths::INBOX_PATH, get(device_api::inbox::list))
+        .route(paths::INBOX_STREAM_PATH, get(device_api::inbox::stream))
         .route(paths::DECISION_PATH, post(device_api::decision::decide))
         .route(paths::ACTIVATE_PATH, post(device_api::activate::activate))
         .route(paths::BINDINGS_PATH, post(manage::bindings::bind))

@@ -46,6 +46,11 @@ impl Wakeups {
     }
 }
 
+/// The topic a change in a user's pending requests wakes (device inboxes).
+pub fn inbox_topic(user_id: &str) -> String {
+    format!("inbox:{user_id}")
+}
+
 /// The topic a registration's activation wakes.
 pub fn registration_topic(user_id: &str) -> String {
     format!("registration:{user_id}")

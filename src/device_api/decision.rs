@@ -178,6 +178,8 @@ pub async fn decide(
     if write.delivery.is_some() {
         state.deliveries.notify_one();
     }
+    // The user's other devices drop the request from their inboxes.
+    state.publish(&crate::wakeup::inbox_topic(&txn.user_id)).await;
     if signed.decision == Decision::Deny && signed.reason.as_deref() == Some("fraud") {
         // The user says they did not start this: a failed attempt (lockout policy).
         state

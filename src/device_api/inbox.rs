@@ -1,20 +1,34 @@
 //! `GET /device/v1/inbox`: the pending requests of the device's user, each
-//! with a fresh single-use challenge to sign into the decision.
+//! with a fresh single-use challenge to sign into the decision. With
+//! `?wait=N` (at most 30 s) an empty inbox waits for a request to arrive
+//! instead of answering at once; `GET /device/v1/inbox/stream` is the same
+//! list as Server-Sent Events, sent again whenever it changes (a request
+//! arrives, or another device decided one). Neither polls the database in
+//! a loop: both wait on the wake-up hub (PostgreSQL NOTIFY across instances).
+
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::crypto::secret;
+use crate::domain::device::Device;
 use crate::state::AppState;
 use crate::store::Challenge;
-use axum::http::StatusCode;
-use axum::response::Response;
+use crate::wakeup::{Wakeups, inbox_topic};
 
-pub async fn list(State(state): State<AppState>, proven: Proven) -> Result<Response, ApiError> {
-    let device = proven.active_device(&state).await?;
+/// Longest `wait` a device may ask for (CIBA-style long polling stays ≤ 30 s).
+const MAX_WAIT_SECS: u64 = 30;
+
+/// The device's inbox now, with fresh challenges.
+async fn snapshot(state: &AppState, device: &Device) -> Result<Value, ApiError> {
     let user_id = device.user_id.as_deref().unwrap_or_default();
     let now = state.clock.now();
     let items = state.store.pending_for_user(user_id, now).await?;
@@ -48,5 +62,94 @@ pub async fn list(State(state): State<AppState>, proven: Proven) -> Result<Respo
             })
         })
         .collect();
-    Ok(no_store(StatusCode::OK, Json(json!({"transactions": listed}))))
+    Ok(json!({"transactions": listed}))
+}
+
+fn parse_wait(query: Option<&str>) -> Result<u64, ApiError> {
+    let mut wait = 0;
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if k == "wait" {
+            wait = v
+                .parse::<u64>()
+                .ok()
+                .filter(|w| *w <= MAX_WAIT_SECS)
+                .ok_or_else(|| ApiError::bad_request("invalid_request", "wait must be 0 to 30 seconds"))?;
+        }
+    }
+    Ok(wait)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    proven: Proven,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let wait = parse_wait(query.as_deref())?;
+    let device = proven.active_device(&state).await?;
+    let topic = inbox_topic(device.user_id.as_deref().unwrap_or_default());
+    // Subscribe before reading, so a request created in between still wakes us.
+    let mut rx = state.wakeups.subscribe();
+    let mut inbox = snapshot(&state, &device).await?;
+    let empty = |v: &Value| v["transactions"].as_array().is_none_or(|a| a.is_empty());
+    if wait > 0 && empty(&inbox) && Wakeups::wait(&mut rx, &topic, Duration::from_secs(wait)).await {
+        inbox = snapshot(&state, &device).await?;
+    }
+    Ok(no_store(StatusCode::OK, Json(inbox)))
+}
+
+/// `GET /device/v1/inbox/stream`: the proof is checked once, at connect.
+pub async fn stream(State(state): State<AppState>, proven: Proven) -> Result<Response, ApiError> {
+    let device = proven.active_device(&state).await?;
+    let topic = inbox_topic(device.user_id.as_deref().unwrap_or_default());
+    let rx = state.wakeups.subscribe();
+    let first = snapshot(&state, &device).await?;
+    let events = futures_util::stream::unfold(
+        (state, device, topic, rx, Some(first), Vec::new()),
+        |(state, device, topic, mut rx, pending, sent)| async move {
+            let mut next = pending;
+            while next.is_none() {
+                // Wait for a change; a lagging receiver just re-reads.
+                match rx.recv().await {
+                    Ok(t) if t == topic => {}
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+                // The device may have been locked or removed meanwhile.
+                match state.store.device(&device.id).await {
+                    Ok(Some(d)) if d.status == crate::domain::device::DeviceStatus::Active => {}
+                    _ => return None,
+                }
+                let inbox = snapshot(&state, &device).await.ok()?;
+                // Wake-ups may repeat (locally and through NOTIFY): send changes only.
+                if transaction_ids(&inbox) != sent {
+                    next = Some(inbox);
+                }
+            }
+            let inbox = next?;
+            let ids = transaction_ids(&inbox);
+            let event = Event::default().event("inbox").data(inbox.to_string());
+            Some((Ok::<_, Infallible>(event), (state, device, topic, rx, None, ids)))
+        },
+    );
+    let mut res = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}
+
+fn transaction_ids(inbox: &Value) -> Vec<String> {
+    inbox["transactions"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|t| t["transaction_id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

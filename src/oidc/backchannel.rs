@@ -189,6 +189,7 @@ pub async fn authorize(
     };
     state.store.insert_transaction(&txn).await?;
     Metrics::inc(&state.metrics.backchannel_accepted);
+    state.publish(&crate::wakeup::inbox_topic(&user.id)).await;
     tracing::info!(client_id = %client.id, transaction_id = %txn.id, "backchannel request accepted");
     // CIBA §7.3: push clients never poll, so they get no interval.
     let body = match client.delivery_mode() {
