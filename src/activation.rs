@@ -160,6 +160,17 @@ pub async fn activate(state: &AppState, presented: Presented<'_>, device: Option
             .ok_or_else(|| ApiError::server_error("binding names a missing device"))?,
     };
     check_device(&target, &user_id)?;
+    if store
+        .user(&user_id)
+        .await?
+        .is_none_or(|u| u.status == crate::domain::user::UserStatus::Removed)
+    {
+        return Err(refuse(
+            StatusCode::CONFLICT,
+            "user_removed",
+            "the user was unregistered",
+        ));
+    }
     let credential = match kind {
         0 => Credential::Binding(&credential_id),
         1 => Credential::Registration(&credential_id),

@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod delivery;
 pub mod device_api;
+pub mod device_cli;
 pub mod domain;
 pub mod error;
 pub mod manage;

@@ -1,4 +1,5 @@
-//! The `trustid` command line: `serve`, `migrate`, `clients`, `users`, `devices`.
+//! The `trustid` command line: `serve`, `migrate`, `clients`, `users`, `devices`,
+//! and `device`, the reference device (a client of the server, no settings).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     /// Registered devices.
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// The reference device: a client of a trustid server over the device API.
+    Device(trustid::device_cli::DeviceCommand),
 }
 
 #[derive(Args)]
@@ -86,6 +89,9 @@ enum ClientsCommand {
         /// Allow the management API (users, devices) with scope trustid:manage.
         #[arg(long)]
         management: bool,
+        /// Number matching: the user types a number the relying party shows.
+        #[arg(long)]
+        number_matching: bool,
         /// Issuer whose login_hint_tokens the client may send...
         #[arg(long, requires = "login_hint_token_jwks")]
         login_hint_token_issuer: Option<String>,
@@ -150,9 +156,14 @@ fn print<T: Serialize>(output: &Output, value: &T, text: impl FnOnce(&T) -> Stri
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The device is a client of some server: it loads no server settings.
+    let command = match cli.command {
+        Command::Device(device) => return trustid::device_cli::run(device).await,
+        command => command,
+    };
     let settings = Settings::load(cli.config.as_deref())?;
     let now = SystemClock.now();
-    match cli.command {
+    match command {
         Command::Serve => trustid::server::serve(settings).await,
         Command::Migrate => {
             store::open(&settings.database_url).await?;
@@ -171,6 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             user_code,
             fapi,
             management,
+            number_matching,
             login_hint_token_issuer,
             login_hint_token_jwks,
             output,
@@ -187,6 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 jwks_uri,
                 fapi_ciba: fapi,
                 management,
+                number_matching,
                 login_hint_token_issuer,
                 login_hint_token_jwks: login_hint_token_jwks.as_deref().map(read_json).transpose()?,
             };
@@ -230,6 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 format!("device {} bound to user {} (active)", b.device_id, b.user_id)
             })
         }
+        Command::Device(_) => unreachable!("handled before the settings load"),
     }
 }
 

@@ -456,3 +456,56 @@ async fn an_unbound_device_sees_no_inbox_and_binding_rules_hold() {
     );
     assert_eq!(device.inbox(&app).await.status, 200);
 }
+
+#[tokio::test]
+async fn number_matching_needs_the_number_the_relying_party_shows() {
+    let app = spawn_app().await;
+    let mut m = trustid::domain::client::ClientMetadata::poll("Matching Bank");
+    m.number_matching = true;
+    let client = app.register(m).await;
+    let device = app.user_with_device("alice").await;
+    let ack = app
+        .backchannel(&client, &[("scope", "openid"), ("login_hint", "alice")])
+        .await;
+    let number = ack.body["binding_number"].as_str().unwrap().to_owned();
+    assert!(
+        (10..=99).contains(&number.parse::<u32>().unwrap()),
+        "two digits: {number}"
+    );
+    let item = device.only_item(&app).await;
+    assert_eq!(item["number_matching"], true);
+    assert!(item.get("binding_number").is_none(), "the device never sees the number");
+    let sign = |typed: Option<&str>| {
+        let mut payload = json!({
+            "txn": item["transaction_id"], "nonce": item["nonce"], "decision": "approve",
+            "bm_hash": sha256_b64(item["binding_message"].as_str().unwrap()), "iat": app.clock.now(),
+        });
+        if let Some(n) = typed {
+            payload["number"] = json!(n);
+        }
+        sign_jws(
+            &device.auth_key,
+            &json!({"typ": "trustid-decision+jwt", "alg": "ES256"}),
+            &payload,
+        )
+    };
+    let txn = item["transaction_id"].as_str().unwrap();
+    let wrong = if number == "10" { "11" } else { "10" };
+    for (typed, why) in [(None, "no number"), (Some(wrong), "wrong number")] {
+        let answer = device.send_decision(&app, txn, &sign(typed)).await;
+        assert_api_error(&answer, 400, "number_mismatch", why);
+    }
+    assert_eq!(
+        failed_attempts(&app, &device, "alice").await,
+        (2, 2),
+        "blind approvals count"
+    );
+    assert_eq!(device.send_decision(&app, txn, &sign(Some(&number))).await.status, 200);
+    app.clock.advance_secs(5);
+    assert_eq!(
+        app.poll(&client, ack.body["auth_req_id"].as_str().unwrap())
+            .await
+            .status,
+        200
+    );
+}

@@ -66,7 +66,9 @@ CREATE TABLE transactions (
     notification_token  TEXT,
     notify_kind         TEXT CHECK (notify_kind IN ('ping', 'push')),
     -- Provisioning only: the status the user takes once the request is approved.
-    user_status         TEXT CHECK (user_status IN ('active', 'locked'))
+    user_status         TEXT CHECK (user_status IN ('active', 'locked')),
+    -- Number matching: the number the relying party shows and the user types.
+    match_number        TEXT
 );
 CREATE INDEX transactions_user_status ON transactions (user_id, status);
 CREATE INDEX transactions_user_created ON transactions (user_id, created_at);

@@ -297,14 +297,19 @@ async fn load_phases(args: &Args, ctx: &Arc<Ctx>, chosen: &[String], r: &mut Res
             args.bounds(args.concurrency),
         )
         .await?;
-        r.notes.push(format!(
-            "polls: round-robin over {} pending requests, each polled at most every {pace} s (+100 ms); \
-             slow_down answers are counted apart and not in the rate",
-            ps.first()
-                .and_then(|p| p.extra.get("pool"))
-                .cloned()
-                .unwrap_or_default()
-        ));
+        let pool = ps
+            .first()
+            .and_then(|p| p.extra.get("pool"))
+            .cloned()
+            .unwrap_or_default();
+        r.notes.push(if pace > 0.0 {
+            format!(
+                "polls: round-robin over {pool} pending requests, each polled at most every {pace} s (+100 ms); \
+                 slow_down answers are counted apart and not in the rate"
+            )
+        } else {
+            format!("polls: round-robin over {pool} pending requests, no pacing (the server answered no interval)")
+        });
         r.phases.extend(ps);
     }
     if has("impatient") {

@@ -11,8 +11,10 @@
 //! guard with biometrics or a PIN). Header `{"typ":"trustid-decision+jwt","alg":"ES256"}`,
 //! payload `{"txn":<transaction id>,"nonce":<challenge from the inbox>,
 //! "decision":"approve"|"deny","bm_hash":<base64url SHA-256 of the exact text
-//! shown>,"iat":<seconds>,"reason"?:"fraud"}`; a denial with `reason: fraud`
-//! says the user did not start this request and counts as a failed attempt. What you see is what you sign (PSD2 dynamic linking).
+//! shown>,"iat":<seconds>,"reason"?:"fraud","number"?:<typed>}`; a denial
+//! with `reason: fraud` says the user did not start this request and counts
+//! as a failed attempt; `number` is the number the user typed when the
+//! client uses number matching (needed to approve). What you see is what you sign (PSD2 dynamic linking).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -147,6 +149,8 @@ pub struct SignedDecision {
     pub iat: i64,
     /// `"fraud"` on a denial: the user did not start this; counts as a failed attempt.
     pub reason: Option<String>,
+    /// The number the user typed, for clients with number matching.
+    pub number: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -158,6 +162,8 @@ struct DecisionClaims {
     iat: i64,
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    number: Option<String>,
 }
 
 /// Splits a decision JWS without checking its signature, so a malformed
@@ -188,6 +194,7 @@ pub fn verify_decision(token: &str, auth_key: &P256Jwk, now: i64, skew: i64) -> 
         bm_hash: claims.bm_hash,
         iat: claims.iat,
         reason: claims.reason,
+        number: claims.number,
     })
 }
 

@@ -23,6 +23,12 @@ fn random_b64(len: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A number from 10 to 99 for number matching: it only has to make a
+/// blindly approved push fail most of the time, not to be secret.
+pub fn match_number() -> String {
+    (10 + rand::rngs::OsRng.next_u32() % 90).to_string()
+}
+
 /// SHA-256 of `value`, base64url: how machine-made secrets are stored. They
 /// carry ≥128 random bits, so a fast hash is enough and cheap on every poll.
 pub fn digest(value: &str) -> String {

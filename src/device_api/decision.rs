@@ -128,6 +128,29 @@ pub async fn decide(
         );
         return Err(failed(&state, &device, &txn, err).await);
     }
+    if let Some(expected) = &txn.match_number
+        && signed.decision == Decision::Approve
+        && signed.number.as_deref() != Some(expected.as_str())
+    {
+        let err = ApiError::bad_request(
+            "number_mismatch",
+            "the number typed is not the one the relying party shows",
+        );
+        return Err(failed(&state, &device, &txn, err).await);
+    }
+    if txn.context == ActionContext::Authentication
+        && state
+            .store
+            .user(&txn.user_id)
+            .await?
+            .is_some_and(|u| u.status != crate::domain::user::UserStatus::Active)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "user_locked",
+            "the user is locked; nothing can be approved",
+        ));
+    }
     // Late is not an attack: expiry and a stale challenge are not counted.
     txn.can_decide(now).map_err(refusal)?;
     if challenge.expires_at <= now {

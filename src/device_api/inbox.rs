@@ -59,6 +59,7 @@ async fn snapshot(state: &AppState, device: &Device) -> Result<Value, ApiError> 
                 "expires_at": t.expires_at,
                 "nonce": challenge.nonce,
                 "nonce_expires_at": challenge.expires_at,
+                "number_matching": t.match_number.is_some(),
             })
         })
         .collect();

@@ -154,6 +154,10 @@ pub struct ClientMetadata {
     /// of the `client_credentials` grant with scope `trustid:manage`.
     #[serde(default)]
     pub management: bool,
+    /// Number matching: the acknowledgement carries a two-digit number the
+    /// relying party shows; the user must type it on the device.
+    #[serde(default)]
+    pub number_matching: bool,
     /// Issuer whose `login_hint_token`s this client may send, and its keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_hint_token_issuer: Option<String>,
@@ -176,6 +180,7 @@ impl ClientMetadata {
             jwks_uri: None,
             fapi_ciba: false,
             management: false,
+            number_matching: false,
             login_hint_token_issuer: None,
             login_hint_token_jwks: None,
         }

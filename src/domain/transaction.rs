@@ -100,6 +100,9 @@ pub struct Transaction {
     /// Provisioning: the status the user takes when the request is approved
     /// (applied then, so a request alone cannot lock anyone).
     pub user_status: Option<crate::domain::user::UserStatus>,
+    /// Number matching (push-fatigue defence): the number the relying party
+    /// shows the user, who must type it on the device.
+    pub match_number: Option<String>,
 }
 
 /// The values a notification carries back to the client.
@@ -158,6 +161,7 @@ mod tests {
             failed_device_id: None,
             notify: None,
             user_status: None,
+            match_number: None,
         }
     }
 

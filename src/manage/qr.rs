@@ -21,7 +21,7 @@ pub async fn render(Manager(_client): Manager, Query(q): Query<QrQuery>) -> Resu
     let data = q
         .data
         .filter(|d| !d.is_empty() && d.len() <= 1024)
-        .ok_or_else(|| ApiError::bad_request("invalid_request", "data (1 to 1024 characters) is required"))?;
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "data (1 to 1024 bytes) is required"))?;
     let code = QrCode::new(data.as_bytes()).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
     let image = code.render::<svg::Color>().min_dimensions(200, 200).build();
     Ok((

@@ -147,14 +147,18 @@ pub async fn authorize(
     };
     let s = &state.settings;
     let req = BackchannelRequest::parse(&params, &client, s.max_request_expiry, s.request_expiry)?;
-    let user = match req.message.context {
+    let (user, new_user) = match req.message.context {
         ActionContext::Provisioning => provision(&state, &client, &req).await?,
-        ActionContext::Authentication => hints::resolve(&state, &client, &req.hint).await?,
+        ActionContext::Authentication => (hints::resolve(&state, &client, &req.hint).await?, false),
     };
     if let Some(code) = &req.user_code {
         check_user_code(&state, &user, code).await?;
     }
     admit(&state, &client, &user, &req).await?;
+    if req.message.context == ActionContext::Provisioning {
+        // Only an admitted request creates its user.
+        record_provisioning(&state, &client, &user, new_user, &req).await?;
+    }
 
     let now = state.clock.now();
     let auth_req_id = secret::random_token();
@@ -182,6 +186,7 @@ pub async fn authorize(
         failed_attempts: 0,
         failed_device_id: None,
         notify,
+        match_number: client.metadata.number_matching.then(secret::match_number),
         user_status: match req.message.context {
             ActionContext::Provisioning => req.message.user_status,
             ActionContext::Authentication => None,
@@ -192,10 +197,14 @@ pub async fn authorize(
     state.publish(&crate::wakeup::inbox_topic(&user.id)).await;
     tracing::info!(client_id = %client.id, transaction_id = %txn.id, "backchannel request accepted");
     // CIBA §7.3: push clients never poll, so they get no interval.
-    let body = match client.delivery_mode() {
+    let mut body = match client.delivery_mode() {
         DeliveryMode::Push => json!({"auth_req_id": auth_req_id, "expires_in": req.expires_in}),
         _ => json!({"auth_req_id": auth_req_id, "expires_in": req.expires_in, "interval": s.poll_interval}),
     };
+    if let Some(number) = &txn.match_number {
+        // Shown by the relying party, typed by the user on the device.
+        body["binding_number"] = json!(number);
+    }
     Ok(super::no_store_json(StatusCode::OK, body))
 }
 
@@ -266,10 +275,9 @@ async fn check_user_code(state: &AppState, user: &User, code: &str) -> Result<()
     Err(wrong())
 }
 
-/// Seed 003 provisioning: the user named by `login_hint` is created when new
-/// (with `userStatus`, default active), or takes an explicit `userStatus`.
-async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) -> Result<User, OAuthError> {
-    let store = &state.store;
+/// Seed 003 provisioning: the user named by `login_hint`, or the one to
+/// create (with `userStatus`, default active) when new; `true` if new.
+async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) -> Result<(User, bool), OAuthError> {
     let existing = match &req.hint {
         UserHint::LoginHint(_) => match hints::resolve(state, client, &req.hint).await {
             Ok(user) => Some(user),
@@ -278,12 +286,12 @@ async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) 
         },
         _ => Some(hints::resolve(state, client, &req.hint).await?),
     };
-    let user = match existing {
+    match existing {
         Some(user) if user.status == UserStatus::Removed => {
-            return Err(OAuthError::unknown_user_id("the user was unregistered"));
+            Err(OAuthError::unknown_user_id("the user was unregistered"))
         }
         // An existing user takes `userStatus` only when the request is approved.
-        Some(user) => user,
+        Some(user) => Ok((user, false)),
         None => {
             let UserHint::LoginHint(id) = &req.hint else {
                 return Err(OAuthError::unknown_user_id("no user matches the hint"));
@@ -303,10 +311,22 @@ async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) 
                 static_password_hash: None,
                 created_at: state.clock.now(),
             };
-            store.create_user_if_absent(&user).await?;
-            user
+            Ok((user, true))
         }
-    };
+    }
+}
+
+/// Creates the provisioned user when new, and writes the audit line.
+async fn record_provisioning(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    new_user: bool,
+    req: &BackchannelRequest,
+) -> Result<(), OAuthError> {
+    if new_user {
+        state.store.create_user_if_absent(user).await?;
+    }
     let entry = crate::store::lifecycle::AuditEntry {
         at: state.clock.now(),
         actor: format!("client:{}", client.id),
@@ -314,8 +334,8 @@ async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) 
         subject: format!("user:{}", user.id),
         detail: req.message.app_id.clone(),
     };
-    store.audit(&entry).await?;
-    Ok(user)
+    state.store.audit(&entry).await?;
+    Ok(())
 }
 
 #[cfg(test)]

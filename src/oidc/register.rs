@@ -34,6 +34,8 @@ struct Registration {
     grant_types: Option<Vec<String>>,
     #[serde(default)]
     fapi_ciba: bool,
+    #[serde(default)]
+    number_matching: bool,
 }
 
 fn metadata_error(why: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
@@ -84,6 +86,7 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         fapi_ciba: r.fapi_ciba,
         // Management access is granted by an operator, never self-registered.
         management: false,
+        number_matching: r.number_matching,
         login_hint_token_issuer: None,
         login_hint_token_jwks: None,
     };

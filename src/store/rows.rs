@@ -115,6 +115,7 @@ pub struct TransactionRow {
     notification_token: Option<String>,
     notify_kind: Option<String>,
     user_status: Option<String>,
+    match_number: Option<String>,
 }
 
 impl TryFrom<TransactionRow> for Transaction {
@@ -152,6 +153,7 @@ impl TryFrom<TransactionRow> for Transaction {
                 _ => None,
             },
             user_status: r.user_status.as_deref().map(parse).transpose()?,
+            match_number: r.match_number,
         })
     }
 }

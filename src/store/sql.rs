@@ -8,7 +8,7 @@ use super::StoreError;
 pub(super) const TXN_COLUMNS: &str = "t.id, t.auth_req_digest, t.client_id, t.user_id, t.context, t.app_id, \
      t.display_text, t.scope, t.acr, t.status, t.created_at, t.expires_at, t.decided_at, \
      t.poll_interval, t.device_id, t.failed_attempts, t.failed_device_id, t.auth_req_id, \
-     t.notification_token, t.notify_kind, t.user_status";
+     t.notification_token, t.notify_kind, t.user_status, t.match_number";
 
 pub(super) fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
@@ -176,8 +176,8 @@ macro_rules! sql_store {
                 query(
                     "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
                      scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, failed_attempts, \
-                     failed_device_id, auth_req_id, notification_token, notify_kind, user_status) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+                     failed_device_id, auth_req_id, notification_token, notify_kind, user_status, match_number) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
                 )
                 .bind(&t.id)
                 .bind(&t.auth_req_digest)
@@ -200,6 +200,7 @@ macro_rules! sql_store {
                 .bind(t.notify.as_ref().map(|n| &n.client_notification_token))
                 .bind(t.notify.as_ref().map(|n| if n.push { "push" } else { "ping" }))
                 .bind(t.user_status.map(|s| s.as_str()))
+                .bind(&t.match_number)
                 .execute(&self.pool)
                 .await
                 .map_err(conflict("transaction id"))?;
@@ -820,6 +821,11 @@ macro_rules! sql_store {
                     .await?;
                 query("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = $1")
                     .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                query("UPDATE registration_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+                    .bind(user_id)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
                 query("UPDATE users SET status = 'removed' WHERE id = $1")

@@ -1,0 +1,245 @@
+//! `trustid device`: the reference device. A complete, honest device client
+//! that speaks only the public device API over HTTP (`/device/v1/...`), for
+//! demos, tests and SDK authors. It never reads trustid's settings or
+//! database: it knows a server URL and the key file it keeps.
+
+pub mod client;
+pub mod keys;
+mod listen;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use client::{ACTIVATE_PATH, DEVICES_PATH, DeviceClient, normalize_server};
+use keys::{Choice, DeviceKeys};
+
+/// The `device` subcommand.
+#[derive(Args)]
+pub struct DeviceCommand {
+    /// The device's key file (created by `register`, mode 0600).
+    #[arg(long, global = true, default_value = "./trustid-device.json")]
+    key_file: PathBuf,
+    /// The trustid server (its issuer URL); after `register`, defaults to the one in the key file.
+    #[arg(long, global = true)]
+    server: Option<String>,
+    /// Answer in JSON, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Generate a device key and an auth key, store them, and register them with the server.
+    Register {
+        /// Replace an existing key file (its keys are lost).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Activate the device for a user with a credential the operator gave.
+    #[command(group = clap::ArgGroup::new("credential").required(true))]
+    Activate {
+        #[arg(long, group = "credential")]
+        code: Option<String>,
+        #[arg(long, group = "credential")]
+        password: Option<String>,
+        #[arg(long, group = "credential")]
+        token: Option<String>,
+    },
+    /// List the pending requests.
+    Inbox,
+    /// Wait for requests and print each new one (Ctrl-C stops).
+    Listen {
+        /// Approve every new request (for scripted demos only).
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Approve a pending request.
+    Approve {
+        /// Its transaction_id, as `inbox` shows it.
+        transaction_id: String,
+        /// Number matching: the number the relying party shows.
+        #[arg(long)]
+        number: Option<String>,
+    },
+    /// Deny a pending request.
+    Deny {
+        transaction_id: String,
+        /// The user did not start this request (counts as a failed attempt).
+        #[arg(long)]
+        fraud: bool,
+    },
+}
+
+/// Runs one `trustid device` command.
+pub async fn run(cmd: DeviceCommand) -> anyhow::Result<()> {
+    let server = cmd.server.as_deref().map(normalize_server).transpose()?;
+    if let Action::Register { force } = cmd.action {
+        let Some(server) = server else {
+            bail!("register needs --server URL (the trustid issuer, e.g. http://127.0.0.1:8080)");
+        };
+        return register(&cmd.key_file, &server, force, cmd.json).await;
+    }
+    let mut keys = DeviceKeys::load(&cmd.key_file)?;
+    if let Some(server) = server {
+        keys.server = server;
+    }
+    let device = DeviceClient::new(keys)?;
+    match cmd.action {
+        Action::Register { .. } => unreachable!("handled above"),
+        Action::Activate { code, password, token } => {
+            let body = match (code, password, token) {
+                (Some(c), _, _) => json!({ "activation_code": c }),
+                (_, Some(p), _) => json!({ "activation_password": p }),
+                (_, _, Some(t)) => json!({ "registration_token": t }),
+                _ => bail!("pass one of --code, --password and --token"),
+            };
+            let done = device
+                .send(Method::POST, ACTIVATE_PATH, &[], Some(&body), Duration::from_secs(30))
+                .await?;
+            print(cmd.json, &done, || {
+                format!(
+                    "device {} is active for user {}",
+                    done["device_id"].as_str().unwrap_or("?"),
+                    done["user_id"].as_str().unwrap_or("?")
+                )
+            })
+        }
+        Action::Inbox => {
+            let items = device.inbox(None).await?;
+            let listed = json!({ "transactions": items });
+            print(cmd.json, &listed, || {
+                if items.is_empty() {
+                    "no pending requests".to_owned()
+                } else {
+                    items.iter().map(describe).collect::<Vec<_>>().join("\n")
+                }
+            })
+        }
+        Action::Listen { auto_approve } => listen::listen(&device, auto_approve, cmd.json).await,
+        Action::Approve { transaction_id, number } => {
+            let choice = Choice { fraud: false, number };
+            decide(&device, &transaction_id, "approve", &choice, cmd.json).await
+        }
+        Action::Deny { transaction_id, fraud } => {
+            let choice = Choice { fraud, number: None };
+            decide(&device, &transaction_id, "deny", &choice, cmd.json).await
+        }
+    }
+}
+
+fn print(json: bool, value: &Value, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", text());
+    }
+    Ok(())
+}
+
+async fn register(path: &Path, server: &str, force: bool, json: bool) -> anyhow::Result<()> {
+    keys::check_absent(path, force)?;
+    let device_keys = DeviceKeys::generate(server);
+    // The keys are on disk before the server hears of them, and the file
+    // takes its place only once the server accepted them.
+    let pending = device_keys.save_pending(path)?;
+    let auth_key = keys::public_jwk(&device_keys.auth_key);
+    let device = DeviceClient::new(device_keys)?;
+    let registered = device
+        .send(
+            Method::POST,
+            DEVICES_PATH,
+            &[],
+            Some(&json!({ "auth_key": auth_key })),
+            Duration::from_secs(30),
+        )
+        .await
+        .and_then(|answer| {
+            let expected = device.keys.device_id();
+            if answer["device_id"].as_str() != Some(expected.as_str()) {
+                bail!("the server named the device {}, not {expected}", answer["device_id"]);
+            }
+            keys::commit(&pending, path, force)?;
+            Ok(answer)
+        });
+    let answer = match registered {
+        Ok(answer) => answer,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pending);
+            return Err(e);
+        }
+    };
+    let device_id = device.keys.device_id();
+    let status = answer["status"].as_str().unwrap_or("inactive");
+    let out = json!({
+        "device_id": device_id,
+        "status": status,
+        "server": device.server,
+        "key_file": path.display().to_string(),
+    });
+    print(json, &out, || {
+        format!(
+            "device_id: {device_id}\nstatus:    {status}\nkeys in {} (mode 0600)\n\
+             next: an operator binds it (trustid devices bind --device {device_id} --user USER),\n      \
+             or activate it with a credential: trustid device activate --code CODE",
+            path.display()
+        )
+    })
+}
+
+async fn decide(device: &DeviceClient, txn: &str, decision: &str, choice: &Choice, json: bool) -> anyhow::Result<()> {
+    let items = device.inbox(None).await?;
+    let Some(item) = items.iter().find(|i| i["transaction_id"].as_str() == Some(txn)) else {
+        bail!("{txn} is not in this device's inbox (decided, expired, withdrawn, or another user's request)");
+    };
+    let answer = device.decide(item, decision, choice).await?;
+    print(json, &answer, || {
+        format!(
+            "{txn}: {} ({:?} from {})",
+            answer["status"].as_str().unwrap_or(decision),
+            item["binding_message"].as_str().unwrap_or_default(),
+            item["client_name"].as_str().unwrap_or("?")
+        )
+    })
+}
+
+/// The expiry as the user reads it: a UTC time and how long is left.
+fn expiry(item: &Value) -> String {
+    let Some(at) = item["expires_at"].as_i64() else {
+        return item["expires_at"].to_string();
+    };
+    let left = at - keys::now_s();
+    let when = time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| at.to_string());
+    if left > 0 {
+        format!("{when} (in {left} s)")
+    } else {
+        format!("{when} (expired)")
+    }
+}
+
+/// One inbox item as a person reads it: who asks, the text to show, until when.
+fn describe(item: &Value) -> String {
+    let s = |name: &str| item[name].as_str().unwrap_or("?").to_owned();
+    let number = if client::needs_number(item) {
+        "\n  number:  type the number the relying party shows (--number N)"
+    } else {
+        ""
+    };
+    format!(
+        "{}\n  from:    {}\n  message: {}\n  type:    {}\n  expires: {}{number}",
+        s("transaction_id"),
+        s("client_name"),
+        s("binding_message"),
+        s("transaction_type"),
+        expiry(item)
+    )
+}
