@@ -66,6 +66,25 @@ pub fn router(state: AppState) -> Router {
         .route(paths::PREFERRED_DEVICE_PATH, post(manage::devices::prefer))
         .route(paths::LOCK_PATH, post(manage::devices::lock))
         .route(paths::UNLOCK_PATH, post(manage::devices::unlock))
+        .layer(axum::middleware::from_fn(refuse_nul_in_uri))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A percent-encoded NUL in the path or query can match nothing trustid
+/// stores (PostgreSQL text cannot hold one): refused at the door, in the
+/// error format of the API the path belongs to.
+async fn refuse_nul_in_uri(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri = req.uri();
+    let has_nul = |s: &str| s.to_ascii_lowercase().contains("%00");
+    if !has_nul(uri.path()) && !uri.query().is_some_and(has_nul) {
+        return next.run(req).await;
+    }
+    let path = uri.path();
+    if path.starts_with("/device/") || path.starts_with("/manage/") {
+        device_api::error::ApiError::bad_request("invalid_request", "the URL contains a NUL character").into_response()
+    } else {
+        error::OAuthError::invalid_request("the URL contains a NUL character").into_response()
+    }
 }

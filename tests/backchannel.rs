@@ -423,3 +423,66 @@ async fn hints_resolve_by_id_email_or_phone_and_unknown_parameters_are_ignored()
         "Test Bank asks you to confirm it is you"
     );
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_at_the_door_on_every_backend() {
+    // PostgreSQL text cannot hold NUL: such input must be a 4xx, never a 500.
+    let app = spawn_app().await;
+    let client = app.client(SigningAlg::ES256).await;
+    let device = app.user_with_device("alice").await;
+    let form = app
+        .http
+        .post(app.url("/bc-authorize"))
+        .basic_auth(&client.client_id, Some(client.secret()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("scope=openid&login_hint=ali%00ce")
+        .send()
+        .await
+        .unwrap();
+    Answer::from(form)
+        .await
+        .assert_oauth_error(400, "invalid_request", "NUL in a form value");
+    let basic = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("id\u{0}x", Some("secret"))
+        .form(&[("grant_type", CIBA_GRANT), ("auth_req_id", "x")])
+        .send()
+        .await
+        .unwrap();
+    Answer::from(basic)
+        .await
+        .assert_oauth_error(401, "invalid_client", "NUL in a Basic client id");
+    let path = "/device/v1/transactions/a%00b/decision";
+    let res = app
+        .http
+        .post(app.url(path))
+        .header("DPoP", device.proof(&app, "POST", path))
+        .json(&serde_json::json!({"decision_jws": "a.b.c"}))
+        .send()
+        .await
+        .unwrap();
+    let answer = Answer::from(res).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_request"),
+        "NUL in a path: {}",
+        answer.body
+    );
+    let body = app
+        .http
+        .post(app.url("/device/v1/devices"))
+        .header("DPoP", device.proof(&app, "POST", "/device/v1/devices"))
+        .header("content-type", "application/json")
+        .body(r#"{"auth_key": {"kty": "EC\u0000"}}"#)
+        .send()
+        .await
+        .unwrap();
+    let answer = Answer::from(body).await;
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_request"),
+        "NUL in a JSON body: {}",
+        answer.body
+    );
+}

@@ -128,8 +128,8 @@ pub fn verify_proof(token: &str, method: &str, url: &str, now: i64, skew: i64) -
         return Err(JwsError::Claims(format!("htu must be {url}")));
     }
     fresh(claims.iat, now, skew)?;
-    if !(16..=128).contains(&claims.jti.len()) {
-        return Err(JwsError::Claims("jti must be 16 to 128 characters".into()));
+    if !(16..=128).contains(&claims.jti.len()) || claims.jti.chars().any(char::is_control) {
+        return Err(JwsError::Claims("jti must be 16 to 128 printable characters".into()));
     }
     Ok(DeviceProof {
         device_id: key.thumbprint(),
@@ -182,6 +182,10 @@ pub fn verify_decision(token: &str, auth_key: &P256Jwk, now: i64, skew: i64) -> 
     }
     let claims: DecisionClaims = serde_json::from_slice(&c.payload)
         .map_err(|_| JwsError::Malformed("the payload needs txn, nonce, decision, bm_hash and iat"))?;
+    let printable = |s: &str| !s.is_empty() && s.len() <= 256 && !s.chars().any(char::is_control);
+    if !printable(&claims.txn) || !printable(&claims.nonce) {
+        return Err(JwsError::Claims("txn and nonce must be printable".into()));
+    }
     let decision = claims
         .decision
         .parse()

@@ -29,6 +29,12 @@ pub fn match_number() -> String {
     (10 + rand::rngs::OsRng.next_u32() % 90).to_string()
 }
 
+/// Whether a value from the network can be stored or looked up: no NUL
+/// (PostgreSQL text cannot hold it) and no other control character.
+pub fn is_clean(value: &str) -> bool {
+    !value.chars().any(char::is_control)
+}
+
 /// SHA-256 of `value`, base64url: how machine-made secrets are stored. They
 /// carry ≥128 random bits, so a fast hash is enough and cheap on every poll.
 pub fn digest(value: &str) -> String {

@@ -24,6 +24,7 @@ struct Activate {
 }
 
 pub async fn activate(State(state): State<AppState>, Proven(proof): Proven, body: Bytes) -> Result<Response, ApiError> {
+    super::error::reject_nul(&body)?;
     let req: Activate = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("invalid JSON body: {e}")))?;
     let presented = match (&req.activation_code, &req.activation_password, &req.registration_token) {

@@ -60,6 +60,7 @@ pub async fn decide(
             "no transaction has this id",
         )
     })?;
+    super::error::reject_nul(&body)?;
     let body: DecisionBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "invalid_request",

@@ -44,6 +44,19 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Refuses a JSON body carrying a NUL character, raw or escaped: no stored
+/// value may hold one (PostgreSQL text cannot), so it can only be an error.
+pub fn reject_nul(body: &[u8]) -> Result<(), ApiError> {
+    let escaped = body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"));
+    if body.contains(&0) || escaped {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "the body contains a NUL character",
+        ));
+    }
+    Ok(())
+}
+
 /// A device API success: JSON that must not be cached (nonces, ids).
 pub fn no_store<T: IntoResponse>(status: StatusCode, body: T) -> Response {
     let mut res = (status, body).into_response();

@@ -22,6 +22,7 @@ struct Enrolment {
 }
 
 pub async fn enroll(State(state): State<AppState>, Proven(proof): Proven, body: Bytes) -> Result<Response, ApiError> {
+    super::error::reject_nul(&body)?;
     let req: Enrolment = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("body must be {{\"auth_key\": <JWK>}}: {e}")))?;
     let auth_key = P256Jwk::from_value(&req.auth_key)

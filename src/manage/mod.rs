@@ -87,6 +87,7 @@ impl FromRequestParts<AppState> for Manager {
 
 /// Parses a JSON body into `T`, or answers 400 `invalid_request` naming the problem.
 pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    crate::device_api::error::reject_nul(body)?;
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("invalid JSON body: {e}")))
 }

@@ -60,6 +60,9 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError
                 .unwrap_or_default()
         };
         let (id, secret) = (decode(id), decode(secret));
+        if !secret::is_clean(&id) || secret.contains('\0') {
+            return Err(fail());
+        }
         if form.get("client_id").is_some_and(|form_id| form_id != id) {
             return Err(
                 OAuthError::invalid_client("client_id does not match the Basic credentials")
@@ -130,7 +133,11 @@ async fn by_secret(state: &AppState, id: &str, secret: &str, method: AuthMethod)
 async fn by_assertion(state: &AppState, assertion: &str, form_client_id: Option<&str>) -> Result<Client, OAuthError> {
     let refuse = |why: String| OAuthError::invalid_client(why);
     let unverified = jwt::peek_claims(assertion).map_err(|_| refuse("client_assertion is not a JWT".into()))?;
-    let Some(client_id) = unverified.get("iss").and_then(|v| v.as_str()) else {
+    let Some(client_id) = unverified
+        .get("iss")
+        .and_then(|v| v.as_str())
+        .filter(|i| secret::is_clean(i))
+    else {
         return Err(refuse("client_assertion needs iss".into()));
     };
     if form_client_id.is_some_and(|id| id != client_id) {
@@ -188,7 +195,8 @@ async fn by_assertion(state: &AppState, assertion: &str, form_client_id: Option<
     let jti = claims
         .get("jti")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| refuse("client_assertion needs jti".into()))?;
+        .filter(|j| secret::is_clean(j) && j.len() <= 256)
+        .ok_or_else(|| refuse("client_assertion needs a printable jti".into()))?;
     let key = format!("assertion:{client_id}:{jti}");
     if !state.store.remember_once(&key, exp + skew, now).await? {
         return Err(refuse("client_assertion was used before (jti replayed)".into()));

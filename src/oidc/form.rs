@@ -20,6 +20,12 @@ impl Params {
             if v.is_empty() {
                 continue;
             }
+            if k.contains('\0') || v.contains('\0') {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter `{}` contains a NUL byte",
+                    k.escape_default()
+                )));
+            }
             if map.insert(k.clone().into_owned(), v.into_owned()).is_some() {
                 return Err(OAuthError::invalid_request(format!("parameter `{k}` is repeated")));
             }

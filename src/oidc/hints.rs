@@ -75,6 +75,7 @@ fn login_hint_token_subject(state: &AppState, client: &Client, token: &str) -> R
     };
     subject
         .and_then(Value::as_str)
+        .filter(|s| crate::crypto::secret::is_clean(s))
         .map(str::to_owned)
         .ok_or_else(|| OAuthError::invalid_request("login_hint_token names no subject (sub or sub_id)"))
 }

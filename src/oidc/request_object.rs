@@ -101,7 +101,8 @@ pub async fn unpack(state: &AppState, client: &Client, form: &Params, request: &
     let jti = claims
         .get("jti")
         .and_then(Value::as_str)
-        .ok_or_else(|| bad("request needs jti"))?;
+        .filter(|j| crate::crypto::secret::is_clean(j) && j.len() <= 256)
+        .ok_or_else(|| bad("request needs a printable jti"))?;
     if !state
         .store
         .remember_once(&format!("request:{}:{jti}", client.id), exp + skew, now)
@@ -113,6 +114,9 @@ pub async fn unpack(state: &AppState, client: &Client, form: &Params, request: &
     for name in AUTH_PARAMS {
         let value = match claims.get(name) {
             None | Some(Value::Null) => continue,
+            Some(Value::String(s)) if s.contains('\0') => {
+                return Err(bad(format!("`{name}` in the request contains a NUL byte")));
+            }
             Some(Value::String(s)) => s.clone(),
             // CIBA §7.1.1: requested_expiry may be a JSON number.
             Some(Value::Number(n)) if name == "requested_expiry" => n.to_string(),
