@@ -43,6 +43,9 @@ enum Command {
     /// Registered devices.
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// Signing keys: list, rotate, retire (the keys directory is shared by instances).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// The reference device: a client of a trustid server over the device API.
     Device(trustid::device_cli::DeviceCommand),
 }
@@ -129,6 +132,29 @@ enum UsersCommand {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// The key files, and which ones sign now.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Add a new key per algorithm, published at once and used after a delay
+    /// (so relying parties can fetch it first).
+    Rotate {
+        /// Seconds before the new keys sign.
+        #[arg(long, default_value_t = 3600)]
+        use_after: i64,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Remove a key that no longer signs (its tokens stop verifying).
+    Retire {
+        #[arg(long)]
+        kid: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum DevicesCommand {
     /// Bind a registered device to a user and activate it.
     Bind {
@@ -139,6 +165,47 @@ enum DevicesCommand {
         #[command(flatten)]
         output: Output,
     },
+}
+
+fn keys(settings: &Settings, command: KeysCommand, now: i64) -> anyhow::Result<()> {
+    use trustid::crypto::keys::SigningKeys;
+    let dir = &settings.keys_dir;
+    match command {
+        KeysCommand::List { output } => {
+            let keys = SigningKeys::load_at(dir, now)?;
+            print(&output, &keys.files().to_vec(), |files| {
+                files
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{} {} not_before={}{}",
+                            f.alg,
+                            f.kid,
+                            f.not_before,
+                            if f.signing { " (signing)" } else { "" }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        KeysCommand::Rotate { use_after, output } => {
+            anyhow::ensure!(use_after >= 0, "--use-after must not be negative");
+            SigningKeys::rotate(dir, now + use_after)?;
+            let keys = SigningKeys::load_at(dir, now)?;
+            print(&output, &keys.files().to_vec(), |_| {
+                format!(
+                    "new keys published; they sign from {} on (instances reload every minute)",
+                    now + use_after
+                )
+            })
+        }
+        KeysCommand::Retire { kid } => {
+            SigningKeys::retire(dir, &kid, now)?;
+            println!("key {kid} retired");
+            Ok(())
+        }
+    }
 }
 
 fn read_json(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
@@ -236,6 +303,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 format!("user {} created ({})", u.user_id, u.status)
             })
         }
+        Command::Keys(command) => keys(&settings, command, now),
         Command::Devices(DevicesCommand::Bind { device, user, output }) => {
             let store = store::open(&settings.database_url).await?;
             let bound = admin::bind_device(store.as_ref(), &device, &user).await?;

@@ -16,6 +16,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let issuer = settings.issuer.clone();
     let state = AppState::new(settings, store, keys, Arc::new(SystemClock));
     crate::delivery::spawn_worker(state.clone());
+    spawn_key_reloader(state.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -32,4 +33,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
+}
+
+/// Re-reads the shared keys directory every minute, so that a `trustid keys
+/// rotate` (or retire) reaches every instance without a restart.
+fn spawn_key_reloader(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            state.keys.reload(state.clock.now());
+        }
+    });
 }

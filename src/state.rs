@@ -6,7 +6,7 @@ use axum::body::Bytes;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::crypto::keys::SigningKeys;
+use crate::crypto::keys::{KeyRing, SigningKeys};
 use crate::metrics::Metrics;
 use crate::oidc::client_keys::ClientKeys;
 use crate::oidc::poll_gate::PollGate;
@@ -16,7 +16,8 @@ use crate::store::Store;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Arc<dyn Store>,
-    pub keys: Arc<SigningKeys>,
+    /// The signing keys, reloaded from the shared keys directory.
+    pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
     pub polls: Arc<PollGate>,
     pub client_keys: Arc<ClientKeys>,
@@ -26,19 +27,18 @@ pub struct AppState {
     pub wakeups: Arc<crate::wakeup::Wakeups>,
     /// Discovery and JWKS never change while running: serialised once.
     pub discovery_json: Bytes,
-    pub jwks_json: Bytes,
 }
 
 impl AppState {
     pub fn new(settings: Settings, store: Arc<dyn Store>, keys: SigningKeys, clock: Arc<dyn Clock>) -> Self {
+        let keys_dir = settings.keys_dir.clone();
         let discovery_json = Bytes::from(crate::capabilities::discovery(&settings).to_string());
-        let jwks_json = Bytes::from(keys.jwks().to_string());
         let wakeups = Arc::new(crate::wakeup::Wakeups::default());
         store.listen(wakeups.clone());
         Self {
             settings: Arc::new(settings),
             store,
-            keys: Arc::new(keys),
+            keys: Arc::new(KeyRing::new(keys_dir, keys)),
             clock,
             polls: Arc::new(PollGate::default()),
             client_keys: Arc::new(ClientKeys::default()),
@@ -46,7 +46,6 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             wakeups,
             discovery_json,
-            jwks_json,
         }
     }
 

@@ -215,3 +215,46 @@ fn serve_creates_the_database_and_keys_on_first_start() {
         assert!(dir.path().join(file).exists(), "{file} created");
     }
 }
+
+#[test]
+fn keys_can_be_listed_rotated_and_retired_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys_dir = dir.path().join("keys").display().to_string();
+    let env = [("TRUSTID_KEYS_DIR", keys_dir.as_str())];
+    let listed = json_of(&trustid(dir.path(), &["keys", "list", "--json"], &env));
+    assert_eq!(listed.as_array().unwrap().len(), 3, "a first key per algorithm");
+    let rotated = json_of(&trustid(
+        dir.path(),
+        &["keys", "rotate", "--use-after", "0", "--json"],
+        &env,
+    ));
+    let files = rotated.as_array().unwrap();
+    assert_eq!(files.len(), 6);
+    let old = files
+        .iter()
+        .find(|f| f["alg"] == "ES256" && f["signing"] == false)
+        .unwrap();
+    let current = files
+        .iter()
+        .find(|f| f["alg"] == "ES256" && f["signing"] == true)
+        .unwrap();
+    let refused = trustid(
+        dir.path(),
+        &["keys", "retire", "--kid", current["kid"].as_str().unwrap()],
+        &env,
+    );
+    assert!(!refused.status.success(), "the signing key stays");
+    let retired = trustid(
+        dir.path(),
+        &["keys", "retire", "--kid", old["kid"].as_str().unwrap()],
+        &env,
+    );
+    assert!(retired.status.success(), "{}", String::from_utf8_lossy(&retired.stderr));
+    assert_eq!(
+        json_of(&trustid(dir.path(), &["keys", "list", "--json"], &env))
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}

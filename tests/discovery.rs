@@ -102,7 +102,7 @@ async fn jwks_publishes_public_keys_with_kids() {
         .body;
     let keys = jwks["keys"].as_array().unwrap();
     let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
-    assert_eq!(algs, ["ES256", "RS256", "PS256"]);
+    assert_eq!(algs, ["ES256", "PS256", "RS256"]);
     for key in keys {
         assert!(key["kid"].as_str().is_some_and(|k| !k.is_empty()));
         assert_eq!(key["use"], "sig");

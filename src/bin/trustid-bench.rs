@@ -149,6 +149,9 @@ struct Args {
     /// Keep the server's temporary directory (database, keys, server.log).
     #[arg(long)]
     keep_dir: bool,
+    /// Draw chart.svg (into --out, with --compare) from a stored results.json and exit.
+    #[arg(long, value_name = "RESULTS_JSON")]
+    chart: Option<PathBuf>,
     /// Print medians [min–max] of these results.json files and exit.
     #[arg(long, num_args = 1.., value_name = "RESULTS_JSON")]
     summarize: Vec<PathBuf>,
@@ -304,7 +307,7 @@ async fn load_phases(args: &Args, ctx: &Arc<Ctx>, chosen: &[String], r: &mut Res
             .unwrap_or_default();
         r.notes.push(if pace > 0.0 {
             format!(
-                "polls: round-robin over {pool} pending requests, each polled at most every {pace} s (+100 ms); \
+                "polls: round-robin over {pool} pending requests, each polled at most every {pace} s (+20 ms) after its last answer; \
                  slow_down answers are counted apart and not in the rate"
             )
         } else {
@@ -615,6 +618,25 @@ fn main() -> ExitCode {
         return match runs {
             Ok(runs) => {
                 print!("{}", report::summarize(&runs));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(path) = &args.chart {
+        let drawn = report::load(path).and_then(|r| {
+            let peer = args.compare.as_deref().map(report::load).transpose()?;
+            std::fs::create_dir_all(&args.out)?;
+            let file = args.out.join("chart.svg");
+            std::fs::write(&file, report::svg(&r, peer.as_ref()))?;
+            Ok(file)
+        });
+        return match drawn {
+            Ok(file) => {
+                println!("{}", file.display());
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -1,102 +1,242 @@
-//! trustid's own signing keys: one ES256 (P-256) and one RS256 (RSA-2048)
-//! key, read from the keys directory or generated there on first start
-//! (PKCS#8 PEM, mode 0600). Each key's `kid` is its RFC 7638 thumbprint.
+//! trustid's own signing keys, one per algorithm (ES256 on P-256, RS256 and
+//! PS256 on RSA-2048 keys of their own), as PKCS#8 PEM files (mode 0600) in
+//! the keys directory, generated there on first start. Each key's `kid` is
+//! its RFC 7638 thumbprint.
+//!
+//! Rotation works across instances that share the directory: `trustid keys
+//! rotate` adds `<alg>-<not_before>.pem` files; every instance reloads the
+//! directory, publishes every key in the JWKS at once, and signs with the
+//! newest key whose `not_before` has passed (so relying parties can fetch a
+//! new key before it is used). `trustid keys retire` removes an old one.
+//! `<alg>.pem` (the first key) counts as `not_before` 0.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
+use axum::body::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
 use josekit::jwk::alg::rsa::RsaKeyPair;
-use josekit::jws::alg::ecdsa::EcdsaJwsSigner;
-use josekit::jws::alg::rsassa::RsassaJwsSigner;
-use josekit::jws::alg::rsassa_pss::RsassaPssJwsSigner;
 use josekit::jws::{ES256, JwsHeader, JwsSigner, JwsVerifier, PS256, RS256};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::domain::client::SigningAlg;
 
-const ES256_FILE: &str = "es256.pem";
-const RS256_FILE: &str = "rs256.pem";
-const PS256_FILE: &str = "ps256.pem";
+fn file_prefix(alg: SigningAlg) -> &'static str {
+    match alg {
+        SigningAlg::ES256 => "es256",
+        SigningAlg::RS256 => "rs256",
+        SigningAlg::PS256 => "ps256",
+    }
+}
+
+/// One key file, as `trustid keys list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    pub alg: &'static str,
+    pub kid: String,
+    pub not_before: i64,
+    /// Whether this instance signs with it now.
+    pub signing: bool,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
 
 /// The signing keys and their public JWKS.
 pub struct SigningKeys {
-    es256: (EcdsaJwsSigner, String),
-    rs256: (RsassaJwsSigner, String),
-    ps256: (RsassaPssJwsSigner, String),
+    signers: HashMap<&'static str, (Box<dyn JwsSigner>, String)>,
     verifiers: Vec<(String, Box<dyn JwsVerifier>)>,
     jwks: Value,
+    files: Vec<KeyInfo>,
 }
 
 impl std::fmt::Debug for SigningKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("SigningKeys")
-            .field("es256_kid", &self.es256.1)
-            .field("rs256_kid", &self.rs256.1)
-            .field("ps256_kid", &self.ps256.1)
-            .finish()
+        f.debug_struct("SigningKeys").field("files", &self.files).finish()
     }
 }
 
+fn generate_pem(alg: SigningAlg) -> anyhow::Result<Vec<u8>> {
+    Ok(match alg {
+        SigningAlg::ES256 => ES256.generate_key_pair()?.to_pem_private_key(),
+        // A key of its own per RSA algorithm: one key, one algorithm.
+        SigningAlg::RS256 | SigningAlg::PS256 => RS256.generate_key_pair(2048)?.to_pem_private_key(),
+    })
+}
+
+/// `(alg, not_before)` of a key file name, if it is one.
+fn parse_name(name: &str) -> Option<(SigningAlg, i64)> {
+    let stem = name.strip_suffix(".pem")?;
+    SigningAlg::ALL.into_iter().find_map(|alg| {
+        let prefix = file_prefix(alg);
+        if stem == prefix {
+            return Some((alg, 0));
+        }
+        let ts = stem.strip_prefix(prefix)?.strip_prefix('-')?;
+        ts.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| ts.parse().ok())
+            .flatten()
+            .map(|t| (alg, t))
+    })
+}
+
+struct Loaded {
+    alg: SigningAlg,
+    kid: String,
+    not_before: i64,
+    public: Jwk,
+    signer: Box<dyn JwsSigner>,
+    verifier: Box<dyn JwsVerifier>,
+    path: PathBuf,
+}
+
+fn load_file(path: &Path, alg: SigningAlg, not_before: i64) -> anyhow::Result<Loaded> {
+    let pem = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bad = || format!("{} is not a {} private key", path.display(), alg.as_str());
+    let (public, kid, signer): (Jwk, String, Box<dyn JwsSigner>) = match alg {
+        SigningAlg::ES256 => {
+            let public = EcKeyPair::from_pem(&pem, Some(EcCurve::P256))
+                .with_context(bad)?
+                .to_jwk_public_key();
+            let kid = thumbprint(&public, &["crv", "kty", "x", "y"]);
+            (public, kid, Box::new(ES256.signer_from_pem(&pem)?))
+        }
+        SigningAlg::RS256 => {
+            let public = RsaKeyPair::from_pem(&pem).with_context(bad)?.to_jwk_public_key();
+            let kid = thumbprint(&public, &["e", "kty", "n"]);
+            (public, kid, Box::new(RS256.signer_from_pem(&pem)?))
+        }
+        SigningAlg::PS256 => {
+            let pair = RsaKeyPair::from_pem(&pem).with_context(bad)?;
+            let public = pair.to_jwk_public_key();
+            let kid = thumbprint(&public, &["e", "kty", "n"]);
+            (public, kid, Box::new(PS256.signer_from_jwk(&pair.to_jwk_key_pair())?))
+        }
+    };
+    // The kid travels in the JWS header that `sign_jwt` builds.
+    let verifier: Box<dyn JwsVerifier> = match alg {
+        SigningAlg::ES256 => Box::new(ES256.verifier_from_jwk(&public)?),
+        SigningAlg::RS256 => Box::new(RS256.verifier_from_jwk(&public)?),
+        SigningAlg::PS256 => Box::new(PS256.verifier_from_jwk(&public)?),
+    };
+    Ok(Loaded {
+        alg,
+        kid,
+        not_before,
+        public,
+        signer,
+        verifier,
+        path: path.to_path_buf(),
+    })
+}
+
 impl SigningKeys {
-    /// Loads the keys from `dir`, generating any that are missing.
+    /// Loads the keys from `dir`, generating a first key for any algorithm
+    /// that has none; signs with the newest key whose time has come.
     pub fn load_or_generate(dir: &Path) -> anyhow::Result<Self> {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create keys dir {}", dir.display()))?;
-        let es_pem = read_or_create(&dir.join(ES256_FILE), || {
-            Ok(ES256.generate_key_pair()?.to_pem_private_key())
-        })?;
-        let rs_pem = read_or_create(&dir.join(RS256_FILE), || {
-            Ok(RS256.generate_key_pair(2048)?.to_pem_private_key())
-        })?;
-        // A key of its own for PS256: one key, one algorithm.
-        let ps_pem = read_or_create(&dir.join(PS256_FILE), || {
-            Ok(RS256.generate_key_pair(2048)?.to_pem_private_key())
-        })?;
-        Self::from_pem(&es_pem, &rs_pem, &ps_pem)
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Self::load_at(dir, now)
     }
 
-    fn from_pem(es_pem: &[u8], rs_pem: &[u8], ps_pem: &[u8]) -> anyhow::Result<Self> {
-        let es_public = EcKeyPair::from_pem(es_pem, Some(EcCurve::P256))
-            .context("es256.pem is not a P-256 private key")?
-            .to_jwk_public_key();
-        let rs_public = RsaKeyPair::from_pem(rs_pem)
-            .context("rs256.pem is not an RSA private key")?
-            .to_jwk_public_key();
-        let ps_pair = RsaKeyPair::from_pem(ps_pem).context("ps256.pem is not an RSA private key")?;
-        let ps_public = ps_pair.to_jwk_public_key();
-        let es_kid = thumbprint(&es_public, &["crv", "kty", "x", "y"]);
-        let rs_kid = thumbprint(&rs_public, &["e", "kty", "n"]);
-        let ps_kid = thumbprint(&ps_public, &["e", "kty", "n"]);
-        let mut es_signer = ES256.signer_from_pem(es_pem)?;
-        es_signer.set_key_id(es_kid.clone());
-        let mut rs_signer = RS256.signer_from_pem(rs_pem)?;
-        rs_signer.set_key_id(rs_kid.clone());
-        let mut ps_signer = PS256.signer_from_jwk(&ps_pair.to_jwk_key_pair())?;
-        ps_signer.set_key_id(ps_kid.clone());
-        let verifiers: Vec<(String, Box<dyn JwsVerifier>)> = vec![
-            (es_kid.clone(), Box::new(ES256.verifier_from_jwk(&es_public)?)),
-            (rs_kid.clone(), Box::new(RS256.verifier_from_jwk(&rs_public)?)),
-            (ps_kid.clone(), Box::new(PS256.verifier_from_jwk(&ps_public)?)),
-        ];
-        let jwks = json!({"keys": [
-            public_jwk(&es_public, &es_kid, "ES256"),
-            public_jwk(&rs_public, &rs_kid, "RS256"),
-            public_jwk(&ps_public, &ps_kid, "PS256"),
-        ]});
+    /// As [`Self::load_or_generate`], choosing signers as of `now`.
+    pub fn load_at(dir: &Path, now: i64) -> anyhow::Result<Self> {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create keys dir {}", dir.display()))?;
+        let mut found: Vec<(PathBuf, SigningAlg, i64)> = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            if let Some((alg, nb)) = path.file_name().and_then(|n| n.to_str()).and_then(parse_name) {
+                found.push((path, alg, nb));
+            }
+        }
+        for alg in SigningAlg::ALL {
+            if !found.iter().any(|(_, a, _)| *a == alg) {
+                let path = dir.join(format!("{}.pem", file_prefix(alg)));
+                write_new(&path, &generate_pem(alg)?)?;
+                found.push((path, alg, 0));
+            }
+        }
+        // Oldest first, so the JWKS lists keys in the order they came.
+        found.sort_by(|a, b| (a.2, &a.0).cmp(&(b.2, &b.0)));
+        let mut loaded = Vec::new();
+        for (path, alg, nb) in &found {
+            loaded.push(load_file(path, *alg, *nb)?);
+        }
+        let mut signing: HashMap<&'static str, usize> = HashMap::new();
+        for (i, k) in loaded.iter().enumerate() {
+            if k.not_before <= now {
+                signing.insert(k.alg.as_str(), i);
+            }
+        }
+        let mut keys = Vec::new();
+        let mut files = Vec::new();
+        for (i, k) in loaded.iter().enumerate() {
+            keys.push(public_jwk(&k.public, &k.kid, k.alg.as_str()));
+            files.push(KeyInfo {
+                alg: k.alg.as_str(),
+                kid: k.kid.clone(),
+                not_before: k.not_before,
+                signing: signing.get(k.alg.as_str()) == Some(&i),
+                path: k.path.clone(),
+            });
+        }
+        let mut signers = HashMap::new();
+        let mut verifiers = Vec::new();
+        for (i, k) in loaded.into_iter().enumerate() {
+            if signing.get(k.alg.as_str()) == Some(&i) {
+                signers.insert(k.alg.as_str(), (k.signer, k.kid.clone()));
+            }
+            verifiers.push((k.kid, k.verifier));
+        }
+        anyhow::ensure!(
+            signers.len() == SigningAlg::ALL.len(),
+            "every algorithm needs a key whose time has come"
+        );
         Ok(Self {
-            es256: (es_signer, es_kid),
-            rs256: (rs_signer, rs_kid),
-            ps256: (ps_signer, ps_kid),
+            signers,
             verifiers,
-            jwks,
+            jwks: json!({"keys": keys}),
+            files,
         })
+    }
+
+    /// Adds a new key per algorithm, used from `not_before` on.
+    pub fn rotate(dir: &Path, not_before: i64) -> anyhow::Result<()> {
+        for alg in SigningAlg::ALL {
+            let path = dir.join(format!("{}-{not_before}.pem", file_prefix(alg)));
+            write_new(&path, &generate_pem(alg)?)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the key `kid`; the key an instance signs with cannot be retired.
+    pub fn retire(dir: &Path, kid: &str, now: i64) -> anyhow::Result<()> {
+        let keys = Self::load_at(dir, now)?;
+        let file = keys
+            .files
+            .iter()
+            .find(|f| f.kid == kid)
+            .with_context(|| format!("no key {kid} in {}", dir.display()))?;
+        anyhow::ensure!(!file.signing, "key {kid} is the current {} key; rotate first", file.alg);
+        fs::remove_file(&file.path).with_context(|| format!("cannot remove {}", file.path.display()))?;
+        Ok(())
+    }
+
+    /// The key files, oldest first.
+    pub fn files(&self) -> &[KeyInfo] {
+        &self.files
     }
 
     /// The JWK Set served at `/jwks`.
@@ -104,24 +244,21 @@ impl SigningKeys {
         &self.jwks
     }
 
-    /// Signs `payload` as a JWT with the key for `alg`.
+    /// Signs `payload` as a JWT with the current key for `alg`.
     pub fn sign_jwt(&self, alg: SigningAlg, payload: &Value) -> anyhow::Result<String> {
-        let (signer, kid): (&dyn JwsSigner, &str) = match alg {
-            SigningAlg::ES256 => (&self.es256.0, &self.es256.1),
-            SigningAlg::RS256 => (&self.rs256.0, &self.rs256.1),
-            SigningAlg::PS256 => (&self.ps256.0, &self.ps256.1),
-        };
+        let (signer, kid) = self
+            .signers
+            .get(alg.as_str())
+            .context("no signing key for this algorithm")?;
         let mut header = JwsHeader::new();
         header.set_token_type("JWT");
         header.set_key_id(kid);
         let bytes = serde_json::to_vec(payload)?;
-        Ok(josekit::jws::serialize_compact(&bytes, &header, signer)?)
+        Ok(josekit::jws::serialize_compact(&bytes, &header, signer.as_ref())?)
     }
-}
 
-impl SigningKeys {
-    /// Verifies a JWT trustid signed itself (an `id_token_hint`) and returns
-    /// its claims; the claims' meaning is the caller's to check.
+    /// Verifies a JWT trustid signed itself (an `id_token_hint`), with any
+    /// key still published, and returns its claims.
     pub fn verify_own(&self, jwt: &str) -> Option<serde_json::Map<String, Value>> {
         let header = josekit::jwt::decode_header(jwt).ok()?;
         let kid = header.claim("kid")?.as_str()?.to_owned();
@@ -134,11 +271,53 @@ impl SigningKeys {
     }
 }
 
-fn read_or_create(path: &Path, generate: impl FnOnce() -> anyhow::Result<Vec<u8>>) -> anyhow::Result<Vec<u8>> {
-    if path.exists() {
-        return fs::read(path).with_context(|| format!("cannot read {}", path.display()));
+/// The keys an instance serves, reloaded from the shared directory so a
+/// rotation reaches every instance without a restart.
+pub struct KeyRing {
+    dir: PathBuf,
+    current: RwLock<(Arc<SigningKeys>, Bytes)>,
+}
+
+impl KeyRing {
+    pub fn new(dir: PathBuf, keys: SigningKeys) -> Self {
+        let jwks = Bytes::from(keys.jwks().to_string());
+        Self {
+            dir,
+            current: RwLock::new((Arc::new(keys), jwks)),
+        }
     }
-    let pem = generate()?;
+
+    pub fn get(&self) -> Arc<SigningKeys> {
+        match self.current.read() {
+            Ok(c) => c.0.clone(),
+            Err(poisoned) => poisoned.into_inner().0.clone(),
+        }
+    }
+
+    /// The serialised JWKS.
+    pub fn jwks_json(&self) -> Bytes {
+        match self.current.read() {
+            Ok(c) => c.1.clone(),
+            Err(poisoned) => poisoned.into_inner().1.clone(),
+        }
+    }
+
+    /// Re-reads the directory; on failure the keys in use stay.
+    pub fn reload(&self, now: i64) {
+        match SigningKeys::load_at(&self.dir, now) {
+            Ok(keys) => {
+                let jwks = Bytes::from(keys.jwks().to_string());
+                if let Ok(mut c) = self.current.write() {
+                    *c = (Arc::new(keys), jwks);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot reload the signing keys; keeping the current ones"),
+        }
+    }
+}
+
+/// Writes a new key file, mode 0600, never over an existing one.
+fn write_new(path: &Path, pem: &[u8]) -> anyhow::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -146,9 +325,9 @@ fn read_or_create(path: &Path, generate: impl FnOnce() -> anyhow::Result<Vec<u8>
     let mut file = options
         .open(path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(&pem)?;
+    file.write_all(pem)?;
     tracing::info!(path = %path.display(), "generated signing key");
-    Ok(pem)
+    Ok(())
 }
 
 fn public_jwk(jwk: &Jwk, kid: &str, alg: &str) -> Value {
@@ -202,7 +381,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join(ES256_FILE)).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.path().join("es256.pem")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

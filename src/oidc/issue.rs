@@ -77,7 +77,7 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
         binding.insert(AUTH_REQ_ID_CLAIM.into(), json!(id));
     }
     let id_token = id_token::issue(
-        &state.keys,
+        &state.keys.get(),
         &IdTokenParams {
             issuer: &s.issuer,
             client_id: &client.id,

@@ -6,5 +6,5 @@ use axum::response::Response;
 use crate::state::AppState;
 
 pub async fn publish(State(state): State<AppState>) -> Response {
-    super::cached_json(state.jwks_json.clone())
+    super::cached_json(state.keys.jwks_json())
 }

@@ -8,6 +8,7 @@ naming the concrete path, `iat` within the clock skew):
   seeded client;
 * `/userinfo`: `Bearer` with a live access token;
 * `/register`: `Bearer` with the initial access token;
+* `/manage/v1/...`: `Bearer` with a management (client_credentials) token;
 * `/device/v1/...`: a `DPoP` proof signed with the seeded device key (for
   registration, sometimes with a fresh key).
 
@@ -93,6 +94,15 @@ def before_call(context, case, kwargs):
     elif path == "/register":
         if STATE.get("registration_access_token") and not _chance(KEEP_GENERATED):
             _set_header(case, "Authorization", f"Bearer {STATE['registration_access_token']}")
+    elif path.startswith("/manage/v1/"):
+        if not _chance(KEEP_GENERATED):
+            _set_header(case, "Authorization", f"Bearer {STATE['management_token']}")
+        # A valid check-status timeout long-polls for real (up to 120 s);
+        # keep the wait short so the run stays bounded, out-of-range values as they are.
+        if path.endswith("/check-status") and isinstance(case.body, dict):
+            wait = case.body.get("timeoutSeconds")
+            if isinstance(wait, int) and not isinstance(wait, bool) and 1 <= wait <= 120:
+                case.body = {**case.body, "timeoutSeconds": 1}
     elif path.startswith("/device/v1/"):
         if path.endswith("/decision") and _chance(0.5):
             case.path_parameters = {**(case.path_parameters or {}), "id": _pick(STATE["pending_transaction_ids"])}

@@ -138,6 +138,14 @@ class Seeder:
         )
         self.check(res, 200, "decision")
 
+    def management_token(self, client: dict) -> str:
+        res = self.http.post(
+            f"{self.base}/token",
+            auth=(client["client_id"], client["client_secret"]),
+            data={"grant_type": "client_credentials", "scope": "trustid:manage"},
+        )
+        return self.check(res, 200, "management token")["access_token"]
+
     def tokens(self, client: dict, device: dict, user: str, message: str) -> dict:
         """A full poll flow: request, approval on the phone, tokens."""
         auth_req_id = self.start(client, user, "openid email phone offline_access", message)
@@ -160,6 +168,8 @@ def main() -> None:
     s = Seeder(args.bin, args.base)
 
     client = s.cli("clients", "add", "--name", "Schemathesis Bank")
+    manager = s.cli("clients", "add", "--name", "Schemathesis Manager", "--management")
+    management_token = s.management_token(manager)
     # `alice` is the user of the spec's examples (id, e-mail, phone, app,
     # user code), so example requests get real answers; her inbox grows with
     # every accepted request and is left alone. `carol` owns the device the
@@ -192,6 +202,7 @@ def main() -> None:
         "pending_auth_req_ids": pending,
         "pending_transaction_ids": txns,
         "device": carol,
+        "management_token": management_token,
     }
     with open(args.state, "w") as f:
         json.dump(state, f, indent=2)

@@ -117,8 +117,8 @@ pub async fn backchannel(ctx: &Arc<Ctx>, bounds: Bounds, name: &str, what: &str)
 }
 
 /// Token polls on pending requests, round-robin over a pool, each request
-/// polled at most once per `pace` (so trustid answers authorization_pending,
-/// not slow_down). Returns the first poll of each pool member (a phase of
+/// polled at most once per `pace` counted from the previous answer (so
+/// trustid answers authorization_pending, not slow_down). Returns the first poll of each pool member (a phase of
 /// its own: new entries in the server's poll gate) and the steady state.
 pub async fn polls(
     ctx: &Arc<Ctx>,
@@ -138,9 +138,9 @@ pub async fn polls(
     let last: Arc<Vec<AtomicU64>> = Arc::new((0..pool.len()).map(|_| AtomicU64::new(0)).collect());
     let waits = Arc::new(AtomicU64::new(0));
     let pace_ms = pace.as_millis() as u64;
-    // Sent this much later than the interval, so a request that waited in a
-    // queue on the first poll is still not early on the second.
-    let margin_ms = if pace_ms > 0 { 100 } else { 0 };
+    // A little later than the interval: the server's clock is read in
+    // whole milliseconds.
+    let margin_ms = if pace_ms > 0 { 20 } else { 0 };
     let mut phases = Vec::new();
     let mut offset = 0u64;
     let runs = [
@@ -185,9 +185,12 @@ pub async fn polls(
                         tokio::time::sleep(Duration::from_millis(due - now)).await;
                     }
                 }
-                last[idx].store(epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
                 let started = Instant::now();
-                match ciba::token(&http, &c.ep, &c.poll, &pool[idx]).await {
+                let answer = ciba::token(&http, &c.ep, &c.poll, &pool[idx]).await;
+                // When the answer came back, the server had handled the poll:
+                // the next poll of this request is paced from here.
+                last[idx].store(epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+                match answer {
                     Ok((kind, body)) => Done {
                         example: (kind != "authorization_pending" && kind != "slow_down")
                             .then(|| String::from_utf8_lossy(&body).into_owned()),

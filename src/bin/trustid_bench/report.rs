@@ -231,7 +231,10 @@ pub fn table(r: &Results, peer: Option<&Results>) -> String {
             }
         }
     }
-    let checks = if r.mode == "started" {
+    // Targets are for full runs of a started trustid; a --quick run only
+    // shows that every phase still works.
+    let quick = r.config["quick"].as_bool().unwrap_or(false);
+    let checks = if r.mode == "started" && !quick {
         checks(r, peer)
     } else {
         Vec::new()
@@ -325,7 +328,11 @@ pub fn svg(r: &Results, peer: Option<&Results>) -> String {
         if let Some(q) = peer.and_then(|p| p.phase(name)) {
             v.push((1, rate_of(q)));
         }
-        Some(((*name).to_owned(), v))
+        let label = match *name {
+            "polls_impatient" => "impatient (answers)",
+            other => other,
+        };
+        Some((label.to_owned(), v))
     })
     .collect();
     let mut title = format!("{}: requests/s", r.label);
@@ -337,7 +344,12 @@ pub fn svg(r: &Results, peer: Option<&Results>) -> String {
         .iter()
         .filter_map(|name| {
             let l = r.phase(name)?.latency.as_ref()?;
-            Some(((*name).to_owned(), vec![(0, l.p50_ms), (2, l.p99_ms)]))
+            let label = if *name == "ping" {
+                "ping (approval → ping)"
+            } else {
+                name
+            };
+            Some((label.to_owned(), vec![(0, l.p50_ms), (2, l.p99_ms)]))
         })
         .collect();
     if !lat_rows.is_empty() {
