@@ -158,7 +158,8 @@ enum KeysCommand {
 enum DevicesCommand {
     /// Bind a registered device to a user and activate it.
     Bind {
-        #[arg(long)]
+        /// Device ids are base64url and may start with `-`.
+        #[arg(long, allow_hyphen_values = true)]
         device: String,
         #[arg(long)]
         user: String,

@@ -24,29 +24,38 @@ struct Slot {
 
 #[derive(Debug, Default)]
 pub struct PollGate {
-    slots: Mutex<HashMap<String, Slot>>,
+    slots: Mutex<Slots>,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
+    map: HashMap<String, Slot>,
+    /// New entries since the last prune: pruning walks the whole map, so it
+    /// runs once per `PRUNE_EVERY` inserts, not on every new request.
+    inserted: usize,
 }
 
 impl PollGate {
     /// Records a poll of a pending transaction and says whether it came too early.
     pub fn check(&self, txn_id: &str, interval_s: i64, expires_at: i64, now_ms: i64) -> Verdict {
-        let Ok(mut slots) = self.slots.lock() else {
+        let Ok(mut guard) = self.slots.lock() else {
             return Verdict::Pending;
         };
-        if slots.len() >= PRUNE_EVERY && !slots.contains_key(txn_id) {
+        let state = &mut *guard;
+        if state.inserted >= PRUNE_EVERY {
             let now_s = now_ms.div_euclid(1000);
-            slots.retain(|_, s| s.expires_at > now_s);
+            state.map.retain(|_, s| s.expires_at > now_s);
+            state.inserted = 0;
         }
-        match slots.get_mut(txn_id) {
+        match state.map.get_mut(txn_id) {
             None => {
-                slots.insert(
-                    txn_id.to_owned(),
-                    Slot {
-                        last_ms: now_ms,
-                        interval_s,
-                        expires_at,
-                    },
-                );
+                let slot = Slot {
+                    last_ms: now_ms,
+                    interval_s,
+                    expires_at,
+                };
+                state.map.insert(txn_id.to_owned(), slot);
+                state.inserted += 1;
                 Verdict::Pending
             }
             Some(slot) if now_ms < slot.last_ms + slot.interval_s * 1000 => {
@@ -64,7 +73,7 @@ impl PollGate {
     /// Drops what is kept for a transaction that no longer takes polls.
     pub fn forget(&self, txn_id: &str) {
         if let Ok(mut slots) = self.slots.lock() {
-            slots.remove(txn_id);
+            slots.map.remove(txn_id);
         }
     }
 }

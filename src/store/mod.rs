@@ -216,7 +216,7 @@ pub trait Store: Send + Sync + 'static {
         lockout: Lockout,
     ) -> StoreResult<(bool, bool)>;
 
-    /// Transactions created for this user (or client) since `since`.
+    /// Transactions created for this user (else this client) since `since`.
     async fn count_recent(&self, user_id: Option<&str>, client_id: Option<&str>, since: i64) -> StoreResult<i64>;
 
     /// Marks an approved transaction consumed and stores its tokens, in one

@@ -378,15 +378,14 @@ macro_rules! sql_store {
             }
 
             async fn count_recent(&self, user_id: Option<&str>, client_id: Option<&str>, since: i64) -> StoreResult<i64> {
-                let (n,): (i64,) = query_as(
-                    "SELECT COUNT(*) FROM transactions WHERE created_at >= $3 \
-                     AND (CAST($1 AS TEXT) IS NULL OR user_id = $1) AND (CAST($2 AS TEXT) IS NULL OR client_id = $2)",
-                )
-                .bind(user_id)
-                .bind(client_id)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?;
+                // One indexed statement per case ((user_id, created_at) or
+                // (client_id, created_at)); an `$1 IS NULL OR ...` form scans the table.
+                let (sql, key) = match (user_id, client_id) {
+                    (Some(u), _) => ("SELECT COUNT(*) FROM transactions WHERE user_id = $1 AND created_at >= $2", u),
+                    (None, Some(c)) => ("SELECT COUNT(*) FROM transactions WHERE client_id = $1 AND created_at >= $2", c),
+                    (None, None) => return Ok(0),
+                };
+                let (n,): (i64,) = query_as(sql).bind(key).bind(since).fetch_one(&self.pool).await?;
                 Ok(n)
             }
 

@@ -87,6 +87,9 @@ export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the repository
 
 spec="${FUZZ_SPEC:-$base/openapi.yaml}"
+# The SSE stream never ends by design, so every generated request would run
+# into the timeout; its contract is held by tests/inbox.rs and
+# tests/responses_conform.rs instead.
 echo "schemathesis: $spec, seed $seed, up to $max_examples examples per operation and phase, $workers workers"
 status=0
 schemathesis run "$spec" \
@@ -97,6 +100,7 @@ schemathesis run "$spec" \
   --seed "$seed" \
   --generation-database none \
   --request-timeout 10 \
+  --exclude-path /device/v1/inbox/stream \
   --no-color \
   --report junit --report-junit-path "$work/junit.xml" || status=$?
 
