@@ -111,7 +111,7 @@ enum UsersCommand {
     /// Create a user, optionally associated with apps (`appId`).
     Add {
         /// The relying party's identifier for the user.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
         #[arg(long)]
         email: Option<String>,
@@ -149,7 +149,7 @@ enum KeysCommand {
     },
     /// Remove a key that no longer signs (its tokens stop verifying).
     Retire {
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -161,7 +161,7 @@ enum DevicesCommand {
         /// Device ids are base64url and may start with `-`.
         #[arg(long, allow_hyphen_values = true)]
         device: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         user: String,
         #[command(flatten)]
         output: Output,

@@ -62,7 +62,8 @@ enum Action {
     },
     /// Approve a pending request.
     Approve {
-        /// Its transaction_id, as `inbox` shows it.
+        /// Its transaction_id, as `inbox` shows it (may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         transaction_id: String,
         /// Number matching: the number the relying party shows.
         #[arg(long)]
@@ -70,6 +71,7 @@ enum Action {
     },
     /// Deny a pending request.
     Deny {
+        #[arg(allow_hyphen_values = true)]
         transaction_id: String,
         /// The user did not start this request (counts as a failed attempt).
         #[arg(long)]
