@@ -715,17 +715,24 @@ macro_rules! sql_store {
             }
 
             async fn create_user_if_absent(&self, u: &User) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
-                let exists: Option<(String,)> = query_as("SELECT id FROM users WHERE id = $1")
-                    .bind(&u.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if exists.is_some() {
-                    return Ok(false);
-                }
-                Self::insert_user_tx(&mut tx, u).await?;
-                tx.commit().await?;
-                Ok(true)
+                // One statement: a read-then-write transaction can fail at once
+                // on SQLite (WAL) when another writer committed in between.
+                let done = query(
+                    "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&u.id)
+                .bind(&u.email)
+                .bind(&u.phone)
+                .bind(u.status.as_str())
+                .bind(u.failed_attempts)
+                .bind(&u.user_code_hash)
+                .bind(&u.static_password_hash)
+                .bind(u.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(conflict("user email or phone"))?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn set_user_status(&self, user_id: &str, status: $crate::domain::user::UserStatus) -> StoreResult<bool> {
@@ -784,6 +791,12 @@ macro_rules! sql_store {
 
             async fn unregister_user(&self, user_id: &str, now: i64) -> StoreResult<$crate::store::lifecycle::Unregistered> {
                 let mut tx = self.pool.begin().await?;
+                // Write first, so the transaction holds the write lock before it
+                // reads (a read-then-write transaction can fail on SQLite WAL).
+                query("UPDATE users SET status = 'removed' WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
                 let rows: Vec<TransactionRow> = query_as(&format!(
                     "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.user_id = $1 AND t.status = 'pending' AND t.expires_at > $2"
                 ))
@@ -825,10 +838,6 @@ macro_rules! sql_store {
                 query("UPDATE registration_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
                     .bind(user_id)
                     .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                query("UPDATE users SET status = 'removed' WHERE id = $1")
-                    .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
