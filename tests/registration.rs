@@ -118,6 +118,10 @@ async fn invalid_metadata_is_invalid_client_metadata() {
             "FAPI push",
         ),
         (json!("not an object"), "not an object"),
+        (
+            json!({"backchannel_token_delivery_mode": "poll", "jwks": {"keys": [{"x": "no kty"}]}}),
+            "a key without kty",
+        ),
     ];
     for (body, why) in cases {
         register(&app, Some(IAT), &body)

@@ -214,10 +214,17 @@ impl ClientMetadata {
         if self.jwks.is_some() && self.jwks_uri.is_some() {
             return Err("send jwks or jwks_uri, not both".into());
         }
-        if let Some(jwks) = &self.jwks
-            && !jwks.get("keys").is_some_and(Value::is_array)
-        {
-            return Err("jwks must be a JWK Set: {\"keys\": [...]}".into());
+        for (name, set) in [
+            ("jwks", &self.jwks),
+            ("login_hint_token_jwks", &self.login_hint_token_jwks),
+        ] {
+            if let Some(set) = set
+                && !is_jwk_set(set)
+            {
+                return Err(format!(
+                    "{name} must be a JWK Set: {{\"keys\": [{{\"kty\": ...}}, ...]}}"
+                ));
+            }
         }
         let has_keys = self.jwks.is_some() || self.jwks_uri.is_some();
         if self.token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && !has_keys {
@@ -246,6 +253,18 @@ impl ClientMetadata {
         }
         Ok(())
     }
+}
+
+/// `{"keys": [...]}` where every key is an object with a string `kty`.
+fn is_jwk_set(set: &Value) -> bool {
+    set.as_object().is_some_and(|o| {
+        o.get("keys").and_then(Value::as_array).is_some_and(|keys| {
+            keys.iter().all(|k| {
+                k.as_object()
+                    .is_some_and(|k| k.get("kty").is_some_and(Value::is_string))
+            })
+        })
+    })
 }
 
 /// https, or http on a loopback host in dev mode; no fragment.
