@@ -40,7 +40,13 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        Self::server_error(e)
+        match e {
+            // A unique value already taken (a concurrent registration, an e-mail in use).
+            StoreError::Conflict(what) => {
+                Self::new(StatusCode::CONFLICT, "conflict", format!("{what} is already taken"))
+            }
+            e => Self::server_error(e),
+        }
     }
 }
 

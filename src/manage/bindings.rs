@@ -97,15 +97,7 @@ pub async fn bind(State(state): State<AppState>, Manager(client): Manager, body:
         used_at: None,
         removed_at: None,
     };
-    store
-        .create_binding(&binding, new_user.as_ref())
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Conflict(what) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} is already taken"))
-            }
-            e => ApiError::from(e),
-        })?;
+    store.create_binding(&binding, new_user.as_ref()).await?;
     audit(
         &state,
         format!("client:{}", client.id),

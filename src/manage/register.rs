@@ -128,15 +128,7 @@ pub async fn register(
         reported_at: None,
         removed_at: None,
     };
-    store
-        .create_registration(&registration, &user)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Conflict(what) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} is already taken"))
-            }
-            e => ApiError::from(e),
-        })?;
+    store.create_registration(&registration, &user).await?;
     audit(
         &state,
         format!("client:{}", client.id),

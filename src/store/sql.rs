@@ -45,21 +45,7 @@ macro_rules! sql_store {
 
             async fn insert_user(&self, u: &User, apps: &[String]) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
-                query(
-                    "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(&u.id)
-                .bind(&u.email)
-                .bind(&u.phone)
-                .bind(u.status.as_str())
-                .bind(u.failed_attempts)
-                .bind(&u.user_code_hash)
-                .bind(&u.static_password_hash)
-                .bind(u.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict("user id, email or phone"))?;
+                Self::insert_user_tx(&mut tx, u, false).await?;
                 for app in apps {
                     query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                         .bind(&u.id)
@@ -516,7 +502,7 @@ macro_rules! sql_store {
             async fn create_binding(&self, b: &$crate::store::lifecycle::Binding, new_user: Option<&User>) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 if let Some(u) = new_user {
-                    Self::insert_user_tx(&mut tx, u).await?;
+                    Self::insert_user_tx(&mut tx, u, false).await?;
                 }
                 query(
                     "INSERT INTO bindings (id, user_id, device_id, client_id, code_digest, created_at, expires_at) \
@@ -554,7 +540,7 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await?;
                 if revived.rows_affected() == 0 {
-                    Self::insert_user_tx(&mut tx, u).await?;
+                    Self::insert_user_tx(&mut tx, u, false).await?;
                 }
                 query(
                     "INSERT INTO registrations (id, user_id, client_id, password_digest, relationship_ref, client_ip, \
@@ -717,22 +703,10 @@ macro_rules! sql_store {
             async fn create_user_if_absent(&self, u: &User) -> StoreResult<bool> {
                 // One statement: a read-then-write transaction can fail at once
                 // on SQLite (WAL) when another writer committed in between.
-                let done = query(
-                    "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(&u.id)
-                .bind(&u.email)
-                .bind(&u.phone)
-                .bind(u.status.as_str())
-                .bind(u.failed_attempts)
-                .bind(&u.user_code_hash)
-                .bind(&u.static_password_hash)
-                .bind(u.created_at)
-                .execute(&self.pool)
-                .await
-                .map_err(conflict("user email or phone"))?;
-                Ok(done.rows_affected() == 1)
+                let mut tx = self.pool.begin().await?;
+                let created = Self::insert_user_tx(&mut tx, u, true).await?;
+                tx.commit().await?;
+                Ok(created)
             }
 
             async fn set_user_status(&self, user_id: &str, status: $crate::domain::user::UserStatus) -> StoreResult<bool> {
@@ -950,25 +924,30 @@ macro_rules! sql_store {
         }
 
         impl $store {
-            async fn insert_user_tx(tx: &mut sqlx::Transaction<'static, $db>, u: &User) -> StoreResult<()> {
-                query(
+            /// Inserts a user; with `if_absent`, an existing id is left alone
+            /// (false). E-mail and phone stay unique either way.
+            async fn insert_user_tx(tx: &mut sqlx::Transaction<'static, $db>, u: &User, if_absent: bool) -> StoreResult<bool> {
+                let sql = if if_absent {
                     "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(&u.id)
-                .bind(&u.email)
-                .bind(&u.phone)
-                .bind(u.status.as_str())
-                .bind(u.failed_attempts)
-                .bind(&u.user_code_hash)
-                .bind(&u.static_password_hash)
-                .bind(u.created_at)
-                .execute(&mut **tx)
-                .await
-                .map_err(conflict("user id, email or phone"))?;
-                Ok(())
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING"
+                } else {
+                    "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                };
+                let done = query(sql)
+                    .bind(&u.id)
+                    .bind(&u.email)
+                    .bind(&u.phone)
+                    .bind(u.status.as_str())
+                    .bind(u.failed_attempts)
+                    .bind(&u.user_code_hash)
+                    .bind(&u.static_password_hash)
+                    .bind(u.created_at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(conflict("user id, email or phone"))?;
+                Ok(done.rows_affected() == 1)
             }
-
 
             async fn insert_issued(tx: &mut sqlx::Transaction<'static, $db>, issued: &Issued) -> StoreResult<()> {
                 let t = &issued.access;
