@@ -794,3 +794,62 @@ async fn seed_003_an_existing_user_takes_user_status_only_when_approved() {
     device.decide(&app, "approve").await;
     assert_eq!(status(&app).await, "locked", "the approval applies userStatus");
 }
+
+#[tokio::test]
+async fn a_locked_user_can_neither_approve_open_requests_nor_get_registration_tokens() {
+    let app = spawn_app().await;
+    let token = manager(&app).await;
+    let client = app.client(SigningAlg::ES256).await;
+    let device = app.user_with_device("quinn").await;
+    let auth_req_id = app.start(&client, "quinn", "Log in").await;
+    let item = device.only_item(&app).await;
+    call(&app, &token, "POST", "/manage/v1/users/quinn/lock", None).await;
+    let jws = device.decision_jws(&item, "approve", &app);
+    let answer = device
+        .send_decision(&app, item["transaction_id"].as_str().unwrap(), &jws)
+        .await;
+    assert_api_error(&answer, 403, "user_locked", "locked after the request was made");
+    app.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "authorization_pending", "nothing was approved");
+    assert_api_error(
+        &call(&app, &token, "POST", "/manage/v1/users/quinn/registration-tokens", None).await,
+        403,
+        "user_locked",
+        "no new devices for a locked user",
+    );
+}
+
+#[tokio::test]
+async fn an_activation_code_only_activates_its_own_device() {
+    let app = spawn_app().await;
+    let token = manager(&app).await;
+    let device = TestDevice::new();
+    device.register(&app).await;
+    let other = TestDevice::new();
+    other.register(&app).await;
+    let bound = call(
+        &app,
+        &token,
+        "POST",
+        "/manage/v1/bindings",
+        Some(json!({"user_id": "rita", "device_id": device.id()})),
+    )
+    .await;
+    let code = bound.body["activation_code"].as_str().unwrap();
+    let answer = device_activate(&app, &other, json!({"activation_code": code})).await;
+    assert_api_error(&answer, 403, "wrong_device", "a code for another device");
+    assert_api_error(
+        &other.inbox(&app).await,
+        403,
+        "device_not_active",
+        "nothing was activated",
+    );
+    assert_eq!(
+        device_activate(&app, &device, json!({"activation_code": code}))
+            .await
+            .status,
+        200,
+        "the code is unspent"
+    );
+}

@@ -291,9 +291,6 @@ pub trait Store: Send + Sync + 'static {
     /// Forwards other instances' topics into `hub` until the process ends.
     fn listen(&self, hub: std::sync::Arc<crate::wakeup::Wakeups>);
 
-    /// `(state, attempts)` of a transaction's deliveries, for tests and operators.
-    async fn deliveries_for(&self, transaction_id: &str) -> StoreResult<Vec<(String, i64)>>;
-
     /// Remembers `key` until `expires_at`; false when it was seen already.
     async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
 }

@@ -891,14 +891,6 @@ macro_rules! sql_store {
                 self.spawn_listener(hub);
             }
 
-            async fn deliveries_for(&self, transaction_id: &str) -> StoreResult<Vec<(String, i64)>> {
-                Ok(
-                    query_as("SELECT state, attempts FROM outbox WHERE transaction_id = $1 ORDER BY created_at")
-                        .bind(transaction_id)
-                        .fetch_all(&self.pool)
-                        .await?,
-                )
-            }
 
             async fn access_token(&self, digest: &str) -> StoreResult<Option<AccessToken>> {
                 let row: Option<AccessTokenRow> = query_as("SELECT * FROM access_tokens WHERE digest = $1")
