@@ -239,7 +239,7 @@ async fn listen_prints_each_request_once_and_decides_nothing_by_itself() {
     let listener = Listener::start(dir.path(), &["listen", "--json"]);
     let first = app.start(&client, "carol", "First").await;
     assert_eq!(listener.next_event().await["binding_message"], "First");
-    // Several inbox reads later (a 1 s pause between reads that bring nothing new)...
+    // Several keep-alive-free seconds later, on the same stream...
     tokio::time::sleep(Duration::from_millis(2500)).await;
     app.start(&client, "carol", "Second").await;
     let next = listener.next_event().await;
@@ -248,6 +248,40 @@ async fn listen_prints_each_request_once_and_decides_nothing_by_itself() {
         .await
         .assert_oauth_error(400, "authorization_pending", "listen alone decides nothing");
     assert_eq!(listener.interrupt().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn listen_ends_with_the_servers_refusal_once_its_device_is_removed() {
+    let app = spawn_app().await;
+    let client = app.client(SigningAlg::ES256).await;
+    app.user("erin", &[]).await;
+    let (dir, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let id = registered(&app, dir.path(), "erin").await;
+    registered(&app, other.path(), "erin").await;
+
+    let mut listener = Listener::start(dir.path(), &["listen", "--json"]);
+    app.start(&client, "erin", "Before").await;
+    assert_eq!(listener.next_event().await["binding_message"], "Before");
+    assert!(app.store().remove_device("erin", &id).await.unwrap());
+    // The next change of erin's inbox ends the stream of the removed device;
+    // listen reconnects, is refused for good, and says so.
+    app.start(&client, "erin", "After").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = listener.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "listen kept going for a removed device");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(!status.success(), "a refusal is a failure: {status}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut listener.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("the server refused (HTTP 403)"), "{stderr}");
+    assert!(
+        listener.lines.try_iter().all(|line| !line.contains("After")),
+        "a removed device is shown nothing more"
+    );
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use super::keys::{Choice, DeviceKeys};
 
 pub const DEVICES_PATH: &str = "/device/v1/devices";
 pub const INBOX_PATH: &str = "/device/v1/inbox";
+pub const INBOX_STREAM_PATH: &str = "/device/v1/inbox/stream";
 pub const ACTIVATE_PATH: &str = "/device/v1/activate";
 
 /// The server refused: its status, error code and message.
@@ -101,16 +102,42 @@ impl DeviceClient {
             req = req.json(body);
         }
         let res = req.send().await.with_context(|| format!("cannot reach {htu}"))?;
+        let text = Self::success(res, &htu).await?;
+        serde_json::from_str(&text).with_context(|| format!("{htu} answered without JSON"))
+    }
+
+    /// Opens the inbox's Server-Sent Events stream; the body is read by the
+    /// caller, chunk by chunk, with no overall timeout (the server holds the
+    /// stream open and sends keep-alives).
+    pub async fn inbox_stream(&self) -> anyhow::Result<reqwest::Response> {
+        let htu = format!("{}{}", self.server, INBOX_STREAM_PATH);
+        let res = self
+            .http
+            .get(&htu)
+            .header("DPoP", self.keys.proof("GET", &htu))
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {htu}"))?;
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        Self::success(res, &htu).await?;
+        bail!("{htu} refused the stream")
+    }
+
+    /// The body of a 2xx answer; any other answer becomes an error, an
+    /// [`ApiFailure`] when it is in the API's error format.
+    async fn success(res: reqwest::Response, htu: &str) -> anyhow::Result<String> {
         let status = res.status();
         let text = res
             .text()
             .await
             .with_context(|| format!("cannot read the answer of {htu}"))?;
-        let json: Option<Value> = serde_json::from_str(&text).ok();
         if status.is_success() {
-            return json.with_context(|| format!("{htu} answered HTTP {status} without JSON"));
+            return Ok(text);
         }
-        match json {
+        match serde_json::from_str::<Value>(&text).ok() {
             Some(v) if v["error"].is_string() => Err(ApiFailure {
                 status,
                 error: v["error"].as_str().unwrap_or_default().to_owned(),

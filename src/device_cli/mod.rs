@@ -6,6 +6,7 @@
 pub mod client;
 pub mod keys;
 mod listen;
+mod sse;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
