@@ -51,6 +51,67 @@ async fn a_long_poll_wakes_when_a_request_arrives() {
     assert_eq!((bad.status, bad.error()), (400, "invalid_request"));
 }
 
+/// A long-poll for a change of the set the device holds (`If-None-Match`).
+async fn long_poll_since(app: &TestApp, device: &TestDevice, wait: u64, tag: &str) -> Answer {
+    let res = app
+        .http
+        .get(app.url(&format!("/device/v1/inbox?wait={wait}")))
+        .header("DPoP", device.proof(app, "GET", "/device/v1/inbox"))
+        .header("If-None-Match", tag)
+        .send()
+        .await
+        .unwrap();
+    Answer::from(res).await
+}
+
+fn etag(answer: &Answer) -> String {
+    answer.headers["etag"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_with_the_inbox_tag_wakes_when_a_request_is_withdrawn() {
+    let app = spawn_app().await;
+    let client = app.client(SigningAlg::ES256).await;
+    let phone = app.user_with_device("alice").await;
+    let tablet = app.device_for("alice").await;
+    let empty = long_poll(&app, &tablet, 0).await;
+    app.start(&client, "alice", "Log in").await;
+    let listed = long_poll(&app, &tablet, 0).await;
+    assert_eq!(listed.body["transactions"].as_array().unwrap().len(), 1);
+    let tag = etag(&listed);
+    assert_ne!(tag, etag(&empty), "the tag names the set of requests");
+    assert_eq!(
+        etag(&long_poll(&app, &tablet, 0).await),
+        tag,
+        "fresh nonces, same set, same tag"
+    );
+
+    let unchanged = long_poll_since(&app, &tablet, 1, &tag).await;
+    assert_eq!(unchanged.status, 304, "nothing changed within the wait");
+    assert_eq!(
+        (etag(&unchanged), unchanged.body.clone()),
+        (tag.clone(), Value::from(""))
+    );
+    assert_eq!(unchanged.headers["cache-control"], "no-store");
+
+    let decide = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        phone.decide(&app, "approve").await
+    };
+    let (answer, decided) = tokio::join!(
+        tokio::time::timeout(WAKE_BOUND, long_poll_since(&app, &tablet, 25, &tag)),
+        decide
+    );
+    assert_eq!(decided.status, 200);
+    let answer = answer.expect("woken by the withdrawal, not by the 25 s timeout");
+    assert_eq!(answer.status, 200);
+    assert!(answer.body["transactions"].as_array().unwrap().is_empty(), "withdrawn");
+    assert_eq!(etag(&answer), etag(&empty));
+
+    let other = long_poll_since(&app, &tablet, 1, "\"not-this-set\"").await;
+    assert_eq!(other.status, 200, "a tag of another set is answered at once");
+}
+
 /// Reads Server-Sent Events from a response, one `data:` payload at a time.
 struct Events {
     res: reqwest::Response,

@@ -1,7 +1,9 @@
 //! `GET /device/v1/inbox`: the pending requests of the device's user, each
-//! with a fresh single-use challenge to sign into the decision. With
-//! `?wait=N` (at most 30 s) an empty inbox waits for a request to arrive
-//! instead of answering at once; `GET /device/v1/inbox/stream` is the same
+//! with a fresh single-use challenge to sign into the decision. The answer's
+//! `ETag` names the set of requests listed; with `?wait=N` (at most 30 s) and
+//! `If-None-Match: <that tag>` the call waits until the set changes (a request
+//! arrives or is withdrawn) and answers `304` if it did not; without the
+//! header an empty inbox waits for a request to arrive. `GET /device/v1/inbox/stream` is the same
 //! list as Server-Sent Events, sent again whenever it changes (a request
 //! arrives, or another device decided one). Neither polls the database in
 //! a loop: both wait on the wake-up hub (PostgreSQL NOTIFY across instances).
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -84,18 +86,60 @@ pub async fn list(
     State(state): State<AppState>,
     proven: Proven,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let wait = parse_wait(query.as_deref())?;
+    // Without a tag, the device waits for an empty inbox to fill (the tag of no requests).
+    let known = match headers.get(header::IF_NONE_MATCH) {
+        Some(value) => value.to_str().unwrap_or_default().trim().to_owned(),
+        None => etag(&[]),
+    };
     let device = proven.active_device(&state).await?;
-    let topic = inbox_topic(device.user_id.as_deref().unwrap_or_default());
-    // Subscribe before reading, so a request created in between still wakes us.
-    let mut rx = state.wakeups.subscribe();
-    let mut inbox = snapshot(&state, &device).await?;
-    let empty = |v: &Value| v["transactions"].as_array().is_none_or(|a| a.is_empty());
-    if wait > 0 && empty(&inbox) && Wakeups::wait(&mut rx, &topic, Duration::from_secs(wait)).await {
-        inbox = snapshot(&state, &device).await?;
+    let user_id = device.user_id.as_deref().unwrap_or_default();
+    let topic = inbox_topic(user_id);
+    if wait > 0 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+        // Subscribe before reading, so a change in between still wakes us.
+        let mut rx = state.wakeups.subscribe();
+        loop {
+            // Reading ids mints no nonces: a wait that ends unchanged writes nothing.
+            let items = state.store.pending_for_user(user_id, state.clock.now()).await?;
+            let current = etag(&items.iter().map(|i| i.transaction.id.clone()).collect::<Vec<_>>());
+            if current != known {
+                break;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() || !Wakeups::wait(&mut rx, &topic, left).await {
+                if headers.contains_key(header::IF_NONE_MATCH) {
+                    return Ok(not_modified(&current));
+                }
+                break;
+            }
+        }
     }
-    Ok(no_store(StatusCode::OK, Json(inbox)))
+    let inbox = snapshot(&state, &device).await?;
+    let tag = etag(&transaction_ids(&inbox));
+    let mut res = no_store(StatusCode::OK, Json(inbox));
+    if let Ok(value) = HeaderValue::from_str(&tag) {
+        res.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(res)
+}
+
+/// A strong entity tag naming the set of listed requests (not their nonces,
+/// which are fresh on every read).
+fn etag(ids: &[String]) -> String {
+    format!("\"{}\"", &secret::digest(&ids.join(" "))[..22])
+}
+
+fn not_modified(tag: &str) -> Response {
+    let mut res = StatusCode::NOT_MODIFIED.into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(value) = HeaderValue::from_str(tag) {
+        headers.insert(header::ETAG, value);
+    }
+    res
 }
 
 /// `GET /device/v1/inbox/stream`: the proof is checked once, at connect.
