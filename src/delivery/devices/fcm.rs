@@ -166,12 +166,17 @@ impl Fcm {
     }
 }
 
-/// The FCM error status (`UNREGISTERED`, `INVALID_ARGUMENT`, ...), if given.
-fn fcm_status(body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["status"].as_str().map(str::to_owned))
-        .unwrap_or_default()
+/// FCM's reason: the `errorCode` of its details (`UNREGISTERED`,
+/// `INVALID_ARGUMENT`, ...), else the error `status`, if given.
+fn fcm_reason(body: &str) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    let error = &v["error"];
+    let code = error["details"]
+        .as_array()
+        .and_then(|details| details.iter().find_map(|d| d["errorCode"].as_str()));
+    code.or_else(|| error["status"].as_str()).unwrap_or_default().to_owned()
 }
 
 #[async_trait]
@@ -210,7 +215,7 @@ impl Channel for Fcm {
         let detail = if status.is_success() {
             String::new()
         } else {
-            fcm_status(&res.text().await.unwrap_or_default())
+            fcm_reason(&res.text().await.unwrap_or_default())
         };
         judge(status, &detail)
     }
