@@ -669,3 +669,35 @@ async fn apns_requests_follow_the_provider_api_over_http2() {
     assert_ne!(renewed, jwt);
     assert_eq!(common::jwt_payload(renewed)["iat"], app.clock_now());
 }
+
+#[tokio::test]
+async fn three_workers_push_each_device_once() {
+    let app = spawn_app().await;
+    let _second = app.second_instance().await;
+    let _third = app.second_instance().await;
+    let relay = Receiver::start(vec![]).await;
+    let (client, manage) = relay_client(&app, &relay, DeviceRouting::All).await;
+    two_devices(&app, "kim").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(app.start(&client, "kim", &format!("request {i}")).await);
+    }
+    for id in &ids {
+        report_until(&app, &manage, id, |p| {
+            p.len() == 2 && p.iter().all(|p| p["state"] == "sent")
+        })
+        .await;
+    }
+    let got = relay.received();
+    assert_eq!(got.len(), 10, "one push per device and request across three workers");
+    let mut pairs: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            let claims = common::jwt_payload(&r.raw);
+            (claims["transaction_id"].to_string(), claims["device_token"].to_string())
+        })
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    assert_eq!(pairs.len(), 10);
+}
