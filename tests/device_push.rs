@@ -301,6 +301,23 @@ async fn a_failing_relay_is_retried_and_the_transaction_still_completes_through_
 
     assert_eq!(device.decide(&app, "approve").await.status, 200);
     assert_eq!(app.poll(&client, &auth_req_id).await.status, 200);
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("trustid_device_pushes_total{outcome=\"retried\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("trustid_device_pushes_total{outcome=\"sent\"} 1\n"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -320,6 +337,19 @@ async fn pushes_still_owed_are_withdrawn_once_the_request_is_decided() {
     let pushes = report_until(&app, &manage, &auth_req_id, |p| p[0]["state"] == "withdrawn").await;
     assert_eq!(pushes[0]["attempts"], 1);
     assert_eq!(relay.received().len(), 1, "nothing more was sent");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("trustid_device_pushes_total{outcome=\"withdrawn\"} 1\n"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

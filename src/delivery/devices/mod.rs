@@ -24,6 +24,7 @@ use crate::domain::device::DeviceStatus;
 use crate::domain::push::DeviceRouting;
 use crate::domain::transaction::{Status, Transaction};
 use crate::error::OAuthError;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::push::{DevicePush, PushOutcome};
 use channel::{Channels, Outgoing, SendError};
@@ -96,12 +97,16 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
 /// returns how many were attempted.
 pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
     let now_ms = state.clock.now_ms();
-    if let Err(e) = state
+    match state
         .store
         .withdraw_device_pushes(now_ms.div_euclid(1000), now_ms)
         .await
     {
-        tracing::error!(error = %e, "cannot withdraw device pushes");
+        Ok(n) => {
+            let withdrawn = &state.metrics.device_pushes_withdrawn;
+            withdrawn.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot withdraw device pushes"),
     }
     let batch = match state.store.claim_device_pushes(now_ms, now_ms + LEASE_MS, BATCH).await {
         Ok(batch) => batch,
@@ -124,11 +129,18 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
                     return;
                 }
             };
+            let m = &state.metrics;
             match &outcome {
                 PushOutcome::Sent(c) => {
+                    Metrics::inc(&m.device_pushes_sent);
                     tracing::info!(transaction_id = %push.transaction_id, device_id = %push.device_id, channel = c.as_str(), "device push sent")
                 }
                 PushOutcome::Retry { error, .. } | PushOutcome::Failed(_, error) | PushOutcome::Withdrawn(error) => {
+                    Metrics::inc(match &outcome {
+                        PushOutcome::Retry { .. } => &m.device_pushes_retried,
+                        PushOutcome::Failed(..) => &m.device_pushes_failed,
+                        _ => &m.device_pushes_withdrawn,
+                    });
                     tracing::info!(transaction_id = %push.transaction_id, device_id = %push.device_id, error, "device push not sent")
                 }
             }
