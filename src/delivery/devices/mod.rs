@@ -129,21 +129,7 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
                     return;
                 }
             };
-            let m = &state.metrics;
-            match &outcome {
-                PushOutcome::Sent(c) => {
-                    Metrics::inc(&m.device_pushes_sent);
-                    tracing::info!(transaction_id = %push.transaction_id, device_id = %push.device_id, channel = c.as_str(), "device push sent")
-                }
-                PushOutcome::Retry { error, .. } | PushOutcome::Failed(_, error) | PushOutcome::Withdrawn(error) => {
-                    Metrics::inc(match &outcome {
-                        PushOutcome::Retry { .. } => &m.device_pushes_retried,
-                        PushOutcome::Failed(..) => &m.device_pushes_failed,
-                        _ => &m.device_pushes_withdrawn,
-                    });
-                    tracing::info!(transaction_id = %push.transaction_id, device_id = %push.device_id, error, "device push not sent")
-                }
-            }
+            observe(&state, &push, &outcome);
             let now_ms = state.clock.now_ms();
             if let Err(e) = state
                 .store
@@ -156,6 +142,23 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
     }
     while tasks.join_next().await.is_some() {}
     count
+}
+
+/// Counts and logs an outcome: ids and the channel's answer, never a token.
+fn observe(state: &AppState, push: &DevicePush, outcome: &PushOutcome) {
+    let m = &state.metrics;
+    let (counter, error) = match outcome {
+        PushOutcome::Sent(_) => (&m.device_pushes_sent, None),
+        PushOutcome::Retry { error, .. } => (&m.device_pushes_retried, Some(error)),
+        PushOutcome::Failed(_, error) => (&m.device_pushes_failed, Some(error)),
+        PushOutcome::Withdrawn(error) => (&m.device_pushes_withdrawn, Some(error)),
+    };
+    Metrics::inc(counter);
+    let (txn, device) = (&push.transaction_id, &push.device_id);
+    match error {
+        None => tracing::info!(transaction_id = %txn, device_id = %device, "device push sent"),
+        Some(error) => tracing::info!(transaction_id = %txn, device_id = %device, error, "device push not sent"),
+    }
 }
 
 /// One attempt: re-read the request and the device (either may have
