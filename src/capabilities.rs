@@ -36,9 +36,12 @@ pub const USER_DEVICE_PATH: &str = "/manage/v1/users/{user_id}/devices/{device_i
 pub const PREFERRED_DEVICE_PATH: &str = "/manage/v1/users/{user_id}/devices/{device_id}/preferred";
 pub const LOCK_PATH: &str = "/manage/v1/users/{user_id}/lock";
 pub const UNLOCK_PATH: &str = "/manage/v1/users/{user_id}/unlock";
+pub const PUSH_CHANNEL_PATH: &str = "/device/v1/push-channel";
+pub const PUSH_EXCHANGE_PATH: &str = "/device/v1/push/exchange";
+pub const DEVICE_PUSHES_PATH: &str = "/manage/v1/device-pushes";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 28] = [
+pub const ALL_PATHS: [&str; 31] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -67,6 +70,9 @@ pub const ALL_PATHS: [&str; 28] = [
     PREFERRED_DEVICE_PATH,
     LOCK_PATH,
     UNLOCK_PATH,
+    PUSH_CHANNEL_PATH,
+    PUSH_EXCHANGE_PATH,
+    DEVICE_PUSHES_PATH,
 ];
 
 /// CIBA Core §4.

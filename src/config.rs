@@ -63,6 +63,20 @@ pub struct Settings {
     pub registration_token_ttl: i64,
     /// Lifetime of a management API access token.
     pub management_token_ttl: i64,
+    /// FCM HTTP v1: the Google service-account JSON file (`project_id`,
+    /// `client_email`, `private_key`, `token_uri`). FCM is off while unset.
+    pub fcm_service_account: Option<PathBuf>,
+    /// Where the FCM API is (a local server in tests).
+    pub fcm_base_url: String,
+    /// APNs token-based auth: the `.p8` key file, its key id, the team id and
+    /// the app's bundle id (`apns-topic`). APNs is off unless all four are set.
+    pub apns_key_file: Option<PathBuf>,
+    pub apns_key_id: Option<String>,
+    pub apns_team_id: Option<String>,
+    pub apns_topic: Option<String>,
+    /// Where APNs is (`https://api.sandbox.push.apple.com` for development
+    /// builds; a local HTTP/2 server in tests).
+    pub apns_base_url: String,
 }
 
 impl Default for Settings {
@@ -92,6 +106,13 @@ impl Default for Settings {
             activation_password_ttl: 600,
             registration_token_ttl: 300,
             management_token_ttl: 3600,
+            fcm_service_account: None,
+            fcm_base_url: "https://fcm.googleapis.com".into(),
+            apns_key_file: None,
+            apns_key_id: None,
+            apns_team_id: None,
+            apns_topic: None,
+            apns_base_url: "https://api.push.apple.com".into(),
         }
     }
 }
@@ -196,6 +217,39 @@ impl Settings {
         if self.max_request_expiry < self.request_expiry {
             return Err(invalid("max_request_expiry", "must not be smaller than request_expiry"));
         }
+        self.validate_push()
+    }
+
+    /// The device push providers: base URLs are https (http on loopback in
+    /// dev mode), and configured credentials can be read and used.
+    fn validate_push(&self) -> Result<(), SettingsError> {
+        use crate::delivery::devices::{apns, fcm};
+        for (name, url) in [
+            ("fcm_base_url", &self.fcm_base_url),
+            ("apns_base_url", &self.apns_base_url),
+        ] {
+            crate::domain::client::check_callback_url(url, self.dev).map_err(|e| invalid(name, e))?;
+        }
+        if let Some(path) = &self.fcm_service_account {
+            let account = fcm::ServiceAccount::read(path).map_err(|e| invalid("fcm_service_account", e))?;
+            crate::domain::client::check_callback_url(&account.token_uri, self.dev)
+                .map_err(|e| invalid("fcm_service_account", format!("token_uri {e}")))?;
+        }
+        let apns = [
+            self.apns_key_file.is_some(),
+            self.apns_key_id.is_some(),
+            self.apns_team_id.is_some(),
+            self.apns_topic.is_some(),
+        ];
+        if apns.contains(&true) && apns.contains(&false) {
+            return Err(invalid(
+                "apns_key_file",
+                "apns_key_file, apns_key_id, apns_team_id and apns_topic go together",
+            ));
+        }
+        if let Some(path) = &self.apns_key_file {
+            apns::read_key(path).map_err(|e| invalid("apns_key_file", e))?;
+        }
         Ok(())
     }
 
@@ -253,6 +307,13 @@ mod tests {
             (|s| s.poll_interval = 0, "poll_interval"),
             (|s| s.access_token_ttl = -1, "access_token_ttl"),
             (|s| s.max_request_expiry = 10, "max_request_expiry"),
+            (|s| s.fcm_base_url = "http://fcm.example.com".into(), "fcm_base_url"),
+            (|s| s.apns_base_url = "ftp://apns.example.com".into(), "apns_base_url"),
+            (
+                |s| s.fcm_service_account = Some("/nonexistent/sa.json".into()),
+                "fcm_service_account",
+            ),
+            (|s| s.apns_key_id = Some("ABC123DEFG".into()), "apns_key_file"),
         ];
         for (mutate, name) in cases {
             let mut s = Settings::default();

@@ -23,7 +23,7 @@ pub mod store;
 pub mod wakeup;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use tower_http::trace::TraceLayer;
 
 use capabilities as paths;
@@ -66,6 +66,12 @@ pub fn router(state: AppState) -> Router {
         .route(paths::PREFERRED_DEVICE_PATH, post(manage::devices::prefer))
         .route(paths::LOCK_PATH, post(manage::devices::lock))
         .route(paths::UNLOCK_PATH, post(manage::devices::unlock))
+        .route(
+            paths::PUSH_CHANNEL_PATH,
+            put(device_api::push_channel::set).delete(device_api::push_channel::clear),
+        )
+        .route(paths::PUSH_EXCHANGE_PATH, post(device_api::push_exchange::exchange))
+        .route(paths::DEVICE_PUSHES_PATH, post(manage::device_pushes::report))
         .layer(axum::middleware::from_fn(refuse_nul_in_uri))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

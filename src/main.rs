@@ -12,6 +12,7 @@ use trustid::admin::{self, NewUser};
 use trustid::clock::{Clock, SystemClock};
 use trustid::config::Settings;
 use trustid::domain::client::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
+use trustid::domain::push::DeviceRouting;
 use trustid::store;
 
 #[derive(Parser)]
@@ -101,6 +102,12 @@ enum ClientsCommand {
         /// ...and that issuer's JWK Set file.
         #[arg(long, requires = "login_hint_token_issuer")]
         login_hint_token_jwks: Option<PathBuf>,
+        /// Push requests to all of the user's devices, or to the preferred one.
+        #[arg(long, default_value = "all")]
+        device_routing: DeviceRouting,
+        /// The client's push relay for devices on the webhook channel (https; http on loopback in dev mode).
+        #[arg(long)]
+        push_relay_uri: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -253,6 +260,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             number_matching,
             login_hint_token_issuer,
             login_hint_token_jwks,
+            device_routing,
+            push_relay_uri,
             output,
         }) => {
             let metadata = ClientMetadata {
@@ -270,6 +279,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 number_matching,
                 login_hint_token_issuer,
                 login_hint_token_jwks: login_hint_token_jwks.as_deref().map(read_json).transpose()?,
+                device_routing,
+                push_relay_uri,
             };
             let store = store::open(&settings.database_url).await?;
             let created = admin::register_client(store.as_ref(), metadata, settings.dev, now).await?;

@@ -18,6 +18,10 @@ pub struct Metrics {
     pub deliveries_done: AtomicU64,
     pub deliveries_failed: AtomicU64,
     pub deliveries_retried: AtomicU64,
+    pub device_pushes_sent: AtomicU64,
+    pub device_pushes_failed: AtomicU64,
+    pub device_pushes_retried: AtomicU64,
+    pub device_pushes_withdrawn: AtomicU64,
 }
 
 impl Metrics {
@@ -59,6 +63,26 @@ impl Metrics {
                 "trustid_deliveries_total",
                 "{outcome=\"retried\"}",
                 get(&self.deliveries_retried),
+            ),
+            (
+                "trustid_device_pushes_total",
+                "{outcome=\"sent\"}",
+                get(&self.device_pushes_sent),
+            ),
+            (
+                "trustid_device_pushes_total",
+                "{outcome=\"failed\"}",
+                get(&self.device_pushes_failed),
+            ),
+            (
+                "trustid_device_pushes_total",
+                "{outcome=\"retried\"}",
+                get(&self.device_pushes_retried),
+            ),
+            (
+                "trustid_device_pushes_total",
+                "{outcome=\"withdrawn\"}",
+                get(&self.device_pushes_withdrawn),
             ),
         ];
         let mut last = "";

@@ -23,6 +23,8 @@ pub struct AppState {
     pub client_keys: Arc<ClientKeys>,
     /// Wakes the delivery worker when a notification is owed.
     pub deliveries: Arc<tokio::sync::Notify>,
+    /// Wakes the device push worker when a request owes device pushes.
+    pub device_pushes: Arc<tokio::sync::Notify>,
     pub metrics: Arc<Metrics>,
     pub wakeups: Arc<crate::wakeup::Wakeups>,
     /// Discovery and JWKS never change while running: serialised once.
@@ -43,6 +45,7 @@ impl AppState {
             polls: Arc::new(PollGate::default()),
             client_keys: Arc::new(ClientKeys::default()),
             deliveries: Arc::new(tokio::sync::Notify::new()),
+            device_pushes: Arc::new(tokio::sync::Notify::new()),
             metrics: Arc::new(Metrics::default()),
             wakeups,
             discovery_json,

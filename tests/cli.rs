@@ -65,7 +65,7 @@ fn clients_add_prints_the_secret_once_and_stores_only_its_digest() {
 #[test]
 fn clients_add_refuses_what_does_not_work() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["clients", "add", "--name", "X", "--delivery-mode", "push"],
             "notification_endpoint is required",
@@ -93,6 +93,21 @@ fn clients_add_refuses_what_does_not_work() {
             "unknown delivery mode",
         ),
         (&["clients", "add", "--name", " "], "client_name"),
+        (
+            &[
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--push-relay-uri",
+                "http://relay.example.com/push",
+            ],
+            "push_relay_uri",
+        ),
+        (
+            &["clients", "add", "--name", "X", "--device-routing", "some"],
+            "unknown device routing",
+        ),
     ];
     for (args, message) in cases {
         let out = trustid(dir.path(), args, &[]);
@@ -103,6 +118,25 @@ fn clients_add_refuses_what_does_not_work() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn clients_add_sets_the_push_relay_and_the_device_routing() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "clients",
+        "add",
+        "--name",
+        "Relay Bank",
+        "--push-relay-uri",
+        "https://relay.example.com/push",
+        "--device-routing",
+        "preferred",
+        "--json",
+    ];
+    let created = json_of(&trustid(dir.path(), &args, &[]));
+    assert_eq!(created["push_relay_uri"], "https://relay.example.com/push");
+    assert_eq!(created["device_routing"], "preferred");
 }
 
 #[test]

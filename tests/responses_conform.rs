@@ -863,6 +863,103 @@ async fn the_device_api_conforms() {
     );
 }
 
+#[tokio::test]
+async fn the_device_push_api_conforms() {
+    let app = spawn_app().await;
+    let relay = common::receiver::Receiver::start(vec![]).await;
+    let mut m = ClientMetadata::poll("Push Bank");
+    m.push_relay_uri = Some(relay.url("/push"));
+    m.management = true;
+    let client = app.register(m).await;
+    let manage = form(
+        &app,
+        &client,
+        "/token",
+        &[("grant_type", "client_credentials"), ("scope", "trustid:manage")],
+    )
+    .await
+    .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let device = app.user_with_device("alice").await;
+    let unbound = TestDevice::new();
+    unbound.register(&app).await;
+    let stranger = TestDevice::new();
+
+    let channel = "/device/v1/push-channel";
+    let put = |d: &TestDevice, body: Value| {
+        app.http
+            .put(app.url(channel))
+            .header("DPoP", d.proof(&app, "PUT", channel))
+            .json(&body)
+    };
+    for (d, body, status) in [
+        (&device, json!({"channel": "webhook", "token": "relay-1"}), 200),
+        (&device, json!({"channel": "webhook"}), 400),
+        (&device, json!({"channel": "sms", "token": "x"}), 400),
+        (&device, json!({"channel": "fcm", "token": "x"}), 400),
+        (&device, json!({"channel": "apns", "token": "xyz"}), 400),
+        (&unbound, json!({"channel": "webhook", "token": "x"}), 403),
+        (&stranger, json!({"channel": "webhook", "token": "x"}), 401),
+    ] {
+        assert_eq!(
+            call("put", channel, put(d, body.clone())).await.status,
+            status,
+            "{body}"
+        );
+    }
+    let big = app
+        .http
+        .put(app.url(channel))
+        .header("DPoP", device.proof(&app, "PUT", channel))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 3 * 1024 * 1024]);
+    assert_eq!(call("put", channel, big).await.status, 413);
+
+    let auth_req_id = start(&app, &client, "alice", "openid", "Pay 10 EUR").await;
+    let got = relay.wait_for(1).await;
+    let push_token = jwt_payload(&got[0].raw)["push_token"].clone();
+    let exchange = "/device/v1/push/exchange";
+    let trade = |d: &TestDevice, body: Value| {
+        post(&app, exchange)
+            .header("DPoP", d.proof(&app, "POST", exchange))
+            .json(&body)
+    };
+    for (d, body, status) in [
+        (&device, json!({"push_token": push_token}), 200),
+        (&device, json!({"push_token": 1}), 400),
+        (&device, json!({"push_token": "unknown"}), 404),
+        (&unbound, json!({"push_token": push_token}), 403),
+        (&stranger, json!({"push_token": push_token}), 401),
+    ] {
+        assert_eq!(
+            call("post", exchange, trade(d, body.clone())).await.status,
+            status,
+            "{body}"
+        );
+    }
+
+    let report = "/manage/v1/device-pushes";
+    for (token, body, status) in [
+        (manage.as_str(), json!({"auth_req_id": auth_req_id}), 200),
+        (manage.as_str(), json!({"auth_req_id": "unknown"}), 404),
+        (manage.as_str(), json!({"id": 1}), 400),
+        ("wrong", json!({"auth_req_id": auth_req_id}), 401),
+    ] {
+        let req = post(&app, report).bearer_auth(token).json(&body);
+        assert_eq!(call("post", report, req).await.status, status, "{body}");
+    }
+
+    for (d, status) in [(&device, 204), (&stranger, 401), (&unbound, 403)] {
+        let req = app
+            .http
+            .delete(app.url(channel))
+            .header("DPoP", d.proof(&app, "DELETE", channel));
+        assert_eq!(call("delete", channel, req).await.status, status);
+    }
+}
+
 /// The check itself fails on what it must catch.
 #[test]
 fn the_contract_check_catches_violations() {

@@ -133,6 +133,10 @@ async fn every_request_object_defect_is_invalid_request() {
             "B12 fractional expiry",
         ),
         (Box::new(move |c| c["login_hint"] = json!(42)), "a non-string parameter"),
+        (
+            Box::new(|c| c["device_routing"] = json!("sideways")),
+            "device_routing is read from the request object",
+        ),
     ];
     for (edit, why) in edits {
         let mut claims = request_claims(&app, id);
@@ -192,6 +196,16 @@ async fn every_request_object_defect_is_invalid_request() {
     )
     .await;
     beside.assert_oauth_error(400, "invalid_request", "S2 parameter outside the JWT");
+    let request = key.sign(&request_claims(&app, id));
+    let beside = post_with_assertion(
+        &app,
+        &key,
+        id,
+        "/bc-authorize",
+        &[("request", &request), ("device_routing", "all")],
+    )
+    .await;
+    beside.assert_oauth_error(400, "invalid_request", "device_routing outside the JWT");
     let unsigned_form = post_with_assertion(
         &app,
         &key,

@@ -4,6 +4,7 @@
 //! workers (or instances) never send one twice, and wakes the moment a
 //! decision is recorded.
 
+pub mod devices;
 pub mod owed;
 pub mod payload;
 pub mod send;
@@ -23,8 +24,10 @@ const BATCH: i64 = 32;
 /// How often an idle worker looks for retries that came due.
 const IDLE_TICK: Duration = Duration::from_millis(250);
 
-/// Runs the delivery worker until the process ends.
+/// Runs the delivery worker, and the device push worker beside it, until
+/// the process ends.
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+    devices::spawn_worker(state.clone());
     let sender = Arc::new(send::Sender::new(Duration::from_secs(
         state.settings.delivery_timeout as u64,
     )));

@@ -23,7 +23,7 @@ use super::proof::Proven;
 use crate::crypto::secret;
 use crate::domain::device::Device;
 use crate::state::AppState;
-use crate::store::Challenge;
+use crate::store::{Challenge, InboxItem};
 use crate::wakeup::{Wakeups, inbox_topic};
 
 /// Longest `wait` a device may ask for (CIBA-style long polling stays ≤ 30 s).
@@ -32,8 +32,14 @@ const MAX_WAIT_SECS: u64 = 30;
 /// The device's inbox now, with fresh challenges.
 async fn snapshot(state: &AppState, device: &Device) -> Result<Value, ApiError> {
     let user_id = device.user_id.as_deref().unwrap_or_default();
+    let items = state.store.pending_for_user(user_id, state.clock.now()).await?;
+    Ok(json!({"transactions": with_challenges(state, device, &items).await?}))
+}
+
+/// The items as the device sees them, each with a fresh single-use challenge
+/// for this device (the inbox, and a push token's exchange).
+pub async fn with_challenges(state: &AppState, device: &Device, items: &[InboxItem]) -> Result<Vec<Value>, ApiError> {
     let now = state.clock.now();
-    let items = state.store.pending_for_user(user_id, now).await?;
     let challenges: Vec<Challenge> = items
         .iter()
         .map(|item| Challenge {
@@ -45,7 +51,7 @@ async fn snapshot(state: &AppState, device: &Device) -> Result<Value, ApiError> 
         })
         .collect();
     state.store.insert_challenges(&challenges).await?;
-    let listed: Vec<Value> = items
+    Ok(items
         .iter()
         .zip(&challenges)
         .map(|(item, challenge)| {
@@ -64,8 +70,7 @@ async fn snapshot(state: &AppState, device: &Device) -> Result<Value, ApiError> 
                 "number_matching": t.match_number.is_some(),
             })
         })
-        .collect();
-    Ok(json!({"transactions": listed}))
+        .collect())
 }
 
 fn parse_wait(query: Option<&str>) -> Result<u64, ApiError> {

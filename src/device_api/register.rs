@@ -41,6 +41,7 @@ pub async fn enroll(State(state): State<AppState>, Proven(proof): Proven, body: 
         status: DeviceStatus::Inactive,
         failed_attempts: 0,
         preferred: false,
+        push: None,
         created_at: state.clock.now(),
     };
     let (stored, created) = state.store.register_device(&candidate).await?;

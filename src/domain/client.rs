@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use super::push::DeviceRouting;
+
 /// How a client proves who it is at the token and backchannel endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -163,6 +165,18 @@ pub struct ClientMetadata {
     pub login_hint_token_issuer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_hint_token_jwks: Option<Value>,
+    /// Which of the user's devices this client's requests are pushed to,
+    /// unless a request says otherwise (`device_routing`).
+    #[serde(default, skip_serializing_if = "is_default_routing")]
+    pub device_routing: DeviceRouting,
+    /// The client's push relay (its own notification service): devices on
+    /// the `webhook` channel are reached through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_relay_uri: Option<String>,
+}
+
+fn is_default_routing(r: &DeviceRouting) -> bool {
+    *r == DeviceRouting::All
 }
 
 impl ClientMetadata {
@@ -183,6 +197,8 @@ impl ClientMetadata {
             number_matching: false,
             login_hint_token_issuer: None,
             login_hint_token_jwks: None,
+            device_routing: DeviceRouting::All,
+            push_relay_uri: None,
         }
     }
 
@@ -210,6 +226,9 @@ impl ClientMetadata {
         }
         if let Some(uri) = &self.jwks_uri {
             check_callback_url(uri, dev).map_err(|e| format!("jwks_uri {e}"))?;
+        }
+        if let Some(uri) = &self.push_relay_uri {
+            check_callback_url(uri, dev).map_err(|e| format!("push_relay_uri {e}"))?;
         }
         if self.jwks.is_some() && self.jwks_uri.is_some() {
             return Err("send jwks or jwks_uri, not both".into());
@@ -351,6 +370,10 @@ mod tests {
                 "both jwks and jwks_uri",
             ),
             (|m| m.fapi_ciba = true, "FAPI with secrets"),
+            (
+                |m| m.push_relay_uri = Some("http://relay.example.com/push".into()),
+                "http push relay",
+            ),
             (
                 |m| m.login_hint_token_issuer = Some("https://idp.example.com".into()),
                 "issuer without keys",

@@ -1,6 +1,7 @@
 //! Devices: two P-256 public keys and the user they are bound to.
 
 use super::client::str_enum;
+use super::push::{PushAddress, PushChannel};
 use std::fmt;
 use std::str::FromStr;
 
@@ -48,5 +49,7 @@ pub struct Device {
     pub failed_attempts: i64,
     /// The device to reach first when the user has several.
     pub preferred: bool,
+    /// How the device is woken besides its inbox, if it said.
+    pub push: Option<(PushChannel, PushAddress)>,
     pub created_at: i64,
 }

@@ -5,6 +5,7 @@ pub mod binding_message;
 pub mod claims;
 pub mod client;
 pub mod device;
+pub mod push;
 pub mod scope;
 pub mod transaction;
 pub mod user;

@@ -7,6 +7,7 @@
 
 pub mod bindings;
 pub mod check_status;
+pub mod device_pushes;
 pub mod devices;
 pub mod qr;
 pub mod register;

@@ -12,6 +12,7 @@ use super::form::{Form, Params};
 use super::hints::{self, UserHint};
 use super::request_object;
 use crate::crypto::secret;
+use crate::delivery::devices;
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, DeliveryMode};
 use crate::domain::scope::{self, Scope, ScopeError};
@@ -147,6 +148,7 @@ pub async fn authorize(
     };
     let s = &state.settings;
     let req = BackchannelRequest::parse(&params, &client, s.max_request_expiry, s.request_expiry)?;
+    let routing = devices::routing(&client, params.get(devices::ROUTING_PARAM))?;
     let (user, new_user) = match req.message.context {
         ActionContext::Provisioning => provision(&state, &client, &req).await?,
         ActionContext::Authentication => (hints::resolve(&state, &client, &req.hint).await?, false),
@@ -193,6 +195,7 @@ pub async fn authorize(
         },
     };
     state.store.insert_transaction(&txn).await?;
+    devices::enqueue(&state, &txn, routing).await;
     Metrics::inc(&state.metrics.backchannel_accepted);
     state.publish(&crate::wakeup::inbox_topic(&user.id)).await;
     tracing::info!(client_id = %client.id, transaction_id = %txn.id, "backchannel request accepted");

@@ -89,6 +89,9 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         number_matching: r.number_matching,
         login_hint_token_issuer: None,
         login_hint_token_jwks: None,
+        // Push to devices is set up by an operator (`trustid clients add`).
+        device_routing: Default::default(),
+        push_relay_uri: None,
     };
     let created = admin::register_client(state.store.as_ref(), metadata, state.settings.dev, state.clock.now())
         .await

@@ -11,7 +11,7 @@ use crate::error::OAuthError;
 use crate::state::AppState;
 
 /// Parameters that belong inside the request object (CIBA §7.1).
-pub const AUTH_PARAMS: [&str; 10] = [
+pub const AUTH_PARAMS: [&str; 11] = [
     "scope",
     "client_notification_token",
     "acr_values",
@@ -22,6 +22,8 @@ pub const AUTH_PARAMS: [&str; 10] = [
     "user_code",
     "requested_expiry",
     "request_context",
+    // trustid's own: which of the user's devices are pushed (seed 004).
+    "device_routing",
 ];
 
 /// FAPI-CIBA: a request object lives at most an hour, and `nbf` is not older.

@@ -5,6 +5,7 @@
 
 pub mod lifecycle;
 pub mod postgres;
+pub mod push;
 mod rows;
 mod sql;
 pub mod sqlite;
@@ -15,12 +16,14 @@ use async_trait::async_trait;
 
 use crate::domain::client::Client;
 use crate::domain::device::Device;
+use crate::domain::push::{PushAddress, PushChannel};
 use crate::domain::transaction::{Status, Transaction};
 use crate::domain::user::{User, UserStatus};
 use lifecycle::{
     ActivateOutcome, AuditEntry, Binding, Credential, Lockout, ManagementToken, Registration, RegistrationToken,
     Unregistered,
 };
+use push::{DevicePush, PushOutcome, PushRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -293,6 +296,42 @@ pub trait Store: Send + Sync + 'static {
 
     /// Remembers `key` until `expires_at`; false when it was seen already.
     async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
+
+    // --- push to devices (issue 5) ---
+
+    /// Sets (or with `None` clears) how a device is woken; false if unknown.
+    async fn set_push_channel(&self, device_id: &str, push: Option<(PushChannel, &PushAddress)>) -> StoreResult<bool>;
+    /// Owes a push to the user's active devices that have a channel: all of
+    /// them, or with `only_preferred` the preferred one (all when none is
+    /// preferred). One statement; returns how many are owed.
+    async fn enqueue_device_pushes(
+        &self,
+        transaction_id: &str,
+        user_id: &str,
+        only_preferred: bool,
+        now_ms: i64,
+        give_up_at: i64,
+    ) -> StoreResult<u64>;
+    /// Withdraws the pushes still owed for transactions that were decided or
+    /// expired (`now` in seconds): nobody needs waking about them any more.
+    async fn withdraw_device_pushes(&self, now: i64, now_ms: i64) -> StoreResult<u64>;
+    /// Leases up to `limit` due device pushes until `lease_until` (ms).
+    async fn claim_device_pushes(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<DevicePush>>;
+    /// Stores the digest of the exchange token about to be sent (the previous
+    /// attempt's token stops working).
+    async fn set_push_token(&self, transaction_id: &str, device_id: &str, digest: &str) -> StoreResult<()>;
+    async fn finish_device_push(
+        &self,
+        transaction_id: &str,
+        device_id: &str,
+        outcome: &PushOutcome,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    /// The pushes owed for a transaction, by device.
+    async fn device_pushes_of(&self, transaction_id: &str) -> StoreResult<Vec<PushRecord>>;
+    /// The pending request an exchange token was sent about, if the token was
+    /// sent to `device_id` and the request is still open (`now` in seconds).
+    async fn exchange_push_token(&self, digest: &str, device_id: &str, now: i64) -> StoreResult<Option<InboxItem>>;
 }
 
 /// Opens the store the URL names and brings its schema up to date.

@@ -8,8 +8,8 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::rows::{
-    AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DeviceRow, InboxRow, ManagementTokenRow,
-    RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserRow,
+    AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DevicePushRow, DeviceRow, InboxRow,
+    ManagementTokenRow, PushRecordRow, RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
 use super::{
@@ -61,6 +61,12 @@ impl PgStore {
          SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
          AND claimed_until <= $1 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING id, transaction_id, kind, target, bearer, payload, attempts, give_up_at";
+    /// The device pushes due, leased the same way as the outbox.
+    const CLAIM_DEVICE_PUSHES: &str = "UPDATE device_pushes SET claimed_until = $2, attempts = attempts + 1 \
+         WHERE (transaction_id, device_id) IN (SELECT transaction_id, device_id FROM device_pushes \
+         WHERE state = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 \
+         ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING transaction_id, device_id, attempts, give_up_at";
 
     /// Connects and runs the migrations. sqlx takes an advisory lock while it
     /// migrates, so instances starting together do not race.

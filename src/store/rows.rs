@@ -4,10 +4,12 @@
 use sqlx::FromRow;
 
 use super::lifecycle::{Binding, ManagementToken, Registration, RegistrationToken};
+use super::push::{DevicePush, PushRecord};
 use super::{AccessToken, Challenge, Delivery, RefreshToken, StoreError};
 use crate::domain::binding_message::ActionContext;
 use crate::domain::client::Client;
 use crate::domain::device::Device;
+use crate::domain::push::PushAddress;
 use crate::domain::transaction::{Notify, Transaction};
 use crate::domain::user::User;
 
@@ -74,6 +76,8 @@ pub struct DeviceRow {
     failed_attempts: i64,
     preferred: i64,
     created_at: i64,
+    push_channel: Option<String>,
+    push_address: Option<String>,
 }
 
 impl TryFrom<DeviceRow> for Device {
@@ -87,6 +91,10 @@ impl TryFrom<DeviceRow> for Device {
             user_id: r.user_id,
             failed_attempts: r.failed_attempts,
             preferred: r.preferred != 0,
+            push: match (r.push_channel, r.push_address) {
+                (Some(channel), Some(address)) => Some((parse(&channel)?, PushAddress::stored(address))),
+                _ => None,
+            },
             created_at: r.created_at,
         })
     }
@@ -377,5 +385,50 @@ impl From<ManagementTokenRow> for ManagementToken {
             expires_at: r.expires_at,
             revoked: r.revoked != 0,
         }
+    }
+}
+
+#[derive(FromRow)]
+pub struct DevicePushRow {
+    transaction_id: String,
+    device_id: String,
+    attempts: i64,
+    give_up_at: i64,
+}
+
+impl From<DevicePushRow> for DevicePush {
+    fn from(r: DevicePushRow) -> Self {
+        DevicePush {
+            transaction_id: r.transaction_id,
+            device_id: r.device_id,
+            attempts: r.attempts,
+            give_up_at: r.give_up_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub struct PushRecordRow {
+    device_id: String,
+    state: String,
+    channel: Option<String>,
+    attempts: i64,
+    last_error: Option<String>,
+    created_at: i64,
+    finished_at: Option<i64>,
+}
+
+impl TryFrom<PushRecordRow> for PushRecord {
+    type Error = StoreError;
+    fn try_from(r: PushRecordRow) -> Result<Self, StoreError> {
+        Ok(PushRecord {
+            state: parse(&r.state)?,
+            channel: r.channel.as_deref().map(parse).transpose()?,
+            device_id: r.device_id,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            finished_at: r.finished_at,
+        })
     }
 }

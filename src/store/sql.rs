@@ -913,6 +913,151 @@ macro_rules! sql_store {
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
+
+            async fn set_push_channel(
+                &self,
+                device_id: &str,
+                push: Option<($crate::domain::push::PushChannel, &$crate::domain::push::PushAddress)>,
+            ) -> StoreResult<bool> {
+                let done = query("UPDATE devices SET push_channel = $2, push_address = $3 WHERE id = $1")
+                    .bind(device_id)
+                    .bind(push.map(|(c, _)| c.as_str()))
+                    .bind(push.map(|(_, a)| a.as_str()))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn enqueue_device_pushes(
+                &self,
+                transaction_id: &str,
+                user_id: &str,
+                only_preferred: bool,
+                now_ms: i64,
+                give_up_at: i64,
+            ) -> StoreResult<u64> {
+                let done = query(
+                    "INSERT INTO device_pushes (transaction_id, device_id, state, attempts, next_attempt_at, \
+                     claimed_until, give_up_at, created_at) \
+                     SELECT $1, d.id, 'pending', 0, $4, 0, $5, $4 FROM devices d \
+                     WHERE d.user_id = $2 AND d.status = 'active' AND d.push_channel IS NOT NULL \
+                     AND (NOT $3 OR d.preferred = 1 OR NOT EXISTS (SELECT 1 FROM devices p \
+                     WHERE p.user_id = $2 AND p.status = 'active' AND p.preferred = 1)) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(transaction_id)
+                .bind(user_id)
+                .bind(only_preferred)
+                .bind(now_ms)
+                .bind(give_up_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn withdraw_device_pushes(&self, now: i64, now_ms: i64) -> StoreResult<u64> {
+                let done = query(
+                    "UPDATE device_pushes SET state = 'withdrawn', finished_at = $2, claimed_until = 0, \
+                     last_error = 'the request was decided or expired' \
+                     WHERE state = 'pending' AND claimed_until <= $2 AND EXISTS (SELECT 1 FROM transactions t \
+                     WHERE t.id = device_pushes.transaction_id AND (t.status != 'pending' OR t.expires_at <= $1))",
+                )
+                .bind(now)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn claim_device_pushes(
+                &self,
+                now_ms: i64,
+                lease_until: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<$crate::store::push::DevicePush>> {
+                let rows: Vec<DevicePushRow> = query_as(Self::CLAIM_DEVICE_PUSHES)
+                    .bind(now_ms)
+                    .bind(lease_until)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn set_push_token(&self, transaction_id: &str, device_id: &str, digest: &str) -> StoreResult<()> {
+                query("UPDATE device_pushes SET token_digest = $3 WHERE transaction_id = $1 AND device_id = $2")
+                    .bind(transaction_id)
+                    .bind(device_id)
+                    .bind(digest)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn finish_device_push(
+                &self,
+                transaction_id: &str,
+                device_id: &str,
+                outcome: &$crate::store::push::PushOutcome,
+                now_ms: i64,
+            ) -> StoreResult<()> {
+                use $crate::store::push::PushOutcome;
+                let (state, channel, error, next) = match outcome {
+                    PushOutcome::Sent(c) => ("sent", Some(c.as_str()), None, None),
+                    PushOutcome::Failed(c, e) => ("failed", c.map(|c| c.as_str()), Some(e.as_str()), None),
+                    PushOutcome::Retry { channel, at, error } => ("pending", Some(channel.as_str()), Some(error.as_str()), Some(*at)),
+                    PushOutcome::Withdrawn(e) => ("withdrawn", None, Some(e.as_str()), None),
+                };
+                // A withdrawn push keeps the channel of its last attempt, if any.
+                query(
+                    "UPDATE device_pushes SET state = $3, channel = COALESCE($4, channel), last_error = $5, \
+                     next_attempt_at = COALESCE($6, next_attempt_at), claimed_until = 0, \
+                     finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $7 END \
+                     WHERE transaction_id = $1 AND device_id = $2",
+                )
+                .bind(transaction_id)
+                .bind(device_id)
+                .bind(state)
+                .bind(channel)
+                .bind(error)
+                .bind(next)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn device_pushes_of(&self, transaction_id: &str) -> StoreResult<Vec<$crate::store::push::PushRecord>> {
+                let rows: Vec<PushRecordRow> = query_as(
+                    "SELECT device_id, state, channel, attempts, last_error, created_at, finished_at \
+                     FROM device_pushes WHERE transaction_id = $1 ORDER BY created_at, device_id",
+                )
+                .bind(transaction_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map($crate::store::push::PushRecord::try_from).collect()
+            }
+
+            async fn exchange_push_token(&self, digest: &str, device_id: &str, now: i64) -> StoreResult<Option<InboxItem>> {
+                let client_name = Self::CLIENT_NAME;
+                let row: Option<InboxRow> = query_as(&format!(
+                    "SELECT {TXN_COLUMNS}, {client_name} AS client_name FROM device_pushes p \
+                     JOIN transactions t ON t.id = p.transaction_id JOIN clients c ON c.id = t.client_id \
+                     WHERE p.token_digest = $1 AND p.device_id = $2 AND t.status = 'pending' AND t.expires_at > $3"
+                ))
+                .bind(digest)
+                .bind(device_id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(InboxItem {
+                        transaction: Transaction::try_from(r.transaction)?,
+                        client_name: r.client_name,
+                    })
+                })
+                .transpose()
+            }
         }
 
         impl $store {

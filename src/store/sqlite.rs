@@ -8,8 +8,8 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::rows::{
-    AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DeviceRow, InboxRow, ManagementTokenRow,
-    RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserRow,
+    AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DevicePushRow, DeviceRow, InboxRow,
+    ManagementTokenRow, PushRecordRow, RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
 use super::{
@@ -38,6 +38,12 @@ impl SqliteStore {
          SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
          AND claimed_until <= $1 ORDER BY next_attempt_at LIMIT $3) \
          RETURNING id, transaction_id, kind, target, bearer, payload, attempts, give_up_at";
+    /// The device pushes due, leased the same way as the outbox.
+    const CLAIM_DEVICE_PUSHES: &str = "UPDATE device_pushes SET claimed_until = $2, attempts = attempts + 1 \
+         WHERE (transaction_id, device_id) IN (SELECT transaction_id, device_id FROM device_pushes \
+         WHERE state = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 \
+         ORDER BY next_attempt_at LIMIT $3) \
+         RETURNING transaction_id, device_id, attempts, give_up_at";
 
     /// Opens (creating if needed) the database and runs the migrations.
     pub async fn open(url: &str) -> anyhow::Result<Self> {

@@ -19,7 +19,11 @@ use serde_json::Value;
 pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
+    /// The body as JSON (`Null` when it is not JSON).
     pub body: Value,
+    /// The body as sent (a JWS, a form).
+    pub raw: String,
+    pub version: axum::http::Version,
 }
 
 impl Received {
@@ -63,6 +67,7 @@ pub struct Receiver {
 async fn record(
     State(inner): State<Arc<Mutex<Inner>>>,
     uri: axum::http::Uri,
+    version: axum::http::Version,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -72,6 +77,8 @@ async fn record(
             path: uri.path().to_owned(),
             headers,
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            raw: String::from_utf8_lossy(&body).into_owned(),
+            version,
         });
         inner.script.pop_front().unwrap_or(Reply::status(204))
     };

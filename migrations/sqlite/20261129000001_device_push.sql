@@ -1,0 +1,31 @@
+-- Push to devices (issue 5), SQLite dialect.
+-- Times in device_pushes are unix milliseconds, like the outbox.
+
+-- How a device can be reached besides its inbox: a push channel and the
+-- channel's address for it (relay-side device token, FCM registration
+-- token, APNs device token). Both set or both null.
+ALTER TABLE devices ADD COLUMN push_channel TEXT CHECK (push_channel IN ('webhook', 'fcm', 'apns'));
+ALTER TABLE devices ADD COLUMN push_address TEXT;
+
+-- One notification owed to one device about one transaction. The channel
+-- and address are read from the device when sent, so a device that changes
+-- or clears its channel is reached by its current one (or not at all).
+-- token_digest is the SHA-256 of the latest exchange token sent: the device
+-- trades it (with its device proof) for the inbox item.
+CREATE TABLE device_pushes (
+    transaction_id  TEXT NOT NULL REFERENCES transactions (id),
+    device_id       TEXT NOT NULL REFERENCES devices (id),
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'withdrawn')),
+    channel         TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    claimed_until   INTEGER NOT NULL DEFAULT 0,
+    give_up_at      INTEGER NOT NULL,
+    last_error      TEXT,
+    token_digest    TEXT,
+    created_at      INTEGER NOT NULL,
+    finished_at     INTEGER,
+    PRIMARY KEY (transaction_id, device_id)
+);
+CREATE INDEX device_pushes_due ON device_pushes (state, next_attempt_at);
+CREATE UNIQUE INDEX device_pushes_token ON device_pushes (token_digest);

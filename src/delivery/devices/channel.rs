@@ -1,0 +1,104 @@
+//! The channels a device push can take, behind one trait, and what an
+//! HTTP answer means for each attempt.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+
+use super::{apns::Apns, fcm::Fcm, webhook::Webhook};
+use crate::domain::push::{PushAddress, PushChannel};
+use crate::state::AppState;
+
+/// What one push says. Never the binding message: only an exchange token
+/// the device trades, with its device proof, for the inbox item.
+pub struct Outgoing<'a> {
+    pub transaction_id: &'a str,
+    pub address: &'a PushAddress,
+    /// ≥256 random bits; valid until the request is decided or expires.
+    pub push_token: &'a str,
+    /// When the request expires (unix seconds): the push is useless after.
+    pub expires_at: i64,
+    pub now: i64,
+    /// The client's push relay (webhook channel only).
+    pub relay_uri: Option<&'a str>,
+}
+
+/// Why an attempt did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Worth another attempt later (network, 429, 5xx, a stale credential).
+    Retry(String),
+    /// Another attempt would fail the same way (bad token, no relay).
+    Final(String),
+}
+
+#[async_trait]
+pub trait Channel: Send + Sync {
+    async fn send(&self, push: &Outgoing<'_>) -> Result<(), SendError>;
+}
+
+/// The channels this instance can use: the webhook always (each client
+/// names its relay), FCM and APNs when configured.
+pub struct Channels {
+    webhook: Webhook,
+    fcm: Option<Fcm>,
+    apns: Option<Apns>,
+}
+
+impl Channels {
+    /// Builds the channels from the settings (validated at start-up).
+    pub fn new(state: &AppState) -> anyhow::Result<Arc<Self>> {
+        let s = &state.settings;
+        let timeout = std::time::Duration::from_secs(s.delivery_timeout as u64);
+        Ok(Arc::new(Self {
+            webhook: Webhook::new(state.keys.clone(), s.issuer.clone(), timeout),
+            fcm: Fcm::from_settings(s, timeout)?,
+            apns: Apns::from_settings(s, timeout)?,
+        }))
+    }
+
+    pub fn get(&self, channel: PushChannel) -> Option<&dyn Channel> {
+        match channel {
+            PushChannel::Webhook => Some(&self.webhook),
+            PushChannel::Fcm => self.fcm.as_ref().map(|c| c as &dyn Channel),
+            PushChannel::Apns => self.apns.as_ref().map(|c| c as &dyn Channel),
+        }
+    }
+}
+
+/// A plain HTTP client for pushes: no redirects (a push goes where it was
+/// configured to, or nowhere), bounded time.
+pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
+        .unwrap_or_default()
+}
+
+/// 2xx went through; 429 and 5xx are retried; anything else is final.
+/// `detail` names the provider's reason, when it gave one.
+pub fn judge(status: StatusCode, detail: &str) -> Result<(), SendError> {
+    let said = if detail.is_empty() {
+        format!("answered {}", status.as_u16())
+    } else {
+        format!("answered {} ({detail})", status.as_u16())
+    };
+    if status.is_success() {
+        Ok(())
+    } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        Err(SendError::Retry(said))
+    } else {
+        Err(SendError::Final(said))
+    }
+}
+
+/// A transport failure: retried, named without the URL (it may carry a token).
+pub fn network(e: &reqwest::Error) -> SendError {
+    SendError::Retry(if e.is_timeout() {
+        "timed out".into()
+    } else {
+        "could not connect".into()
+    })
+}

@@ -1,0 +1,220 @@
+//! Push to devices (seed 004, issue 5): when a request is created, the
+//! user's preferred device or all their active devices are woken through
+//! their push channel (webhook relay, FCM or APNs). A push carries only an
+//! exchange token; the device trades it, with its device proof, for the
+//! inbox item. Pushes are owed in `device_pushes` (written right after the
+//! request, never waited for), sent by this worker under a lease, retried
+//! with backoff until the request is decided or expires, and withdrawn
+//! once it is. The inbox stays the source of truth: a device that misses
+//! every push still finds the request there.
+
+pub mod apns;
+pub mod channel;
+pub mod fcm;
+pub mod webhook;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+
+use crate::crypto::secret;
+use crate::domain::client::Client;
+use crate::domain::device::DeviceStatus;
+use crate::domain::push::DeviceRouting;
+use crate::domain::transaction::{Status, Transaction};
+use crate::error::OAuthError;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::store::push::{DevicePush, PushOutcome};
+use channel::{Channels, Outgoing, SendError};
+
+/// A leased push belongs to its worker this long (ms); longer than a send.
+const LEASE_MS: i64 = 60_000;
+const BATCH: i64 = 32;
+const IDLE_TICK: Duration = Duration::from_millis(250);
+const FIRST_BACKOFF_MS: i64 = 500;
+const MAX_BACKOFF_MS: i64 = 30_000;
+
+/// The `/bc-authorize` parameter that overrides the client's routing.
+pub const ROUTING_PARAM: &str = "device_routing";
+
+/// The routing for one request: the request's `device_routing`, else the
+/// client's registered default.
+pub fn routing(client: &Client, requested: Option<&str>) -> Result<DeviceRouting, OAuthError> {
+    match requested {
+        None => Ok(client.metadata.device_routing),
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| OAuthError::invalid_request("device_routing must be `all` or `preferred`")),
+    }
+}
+
+/// Owes the pushes for a request just stored. A failure is logged, not
+/// returned: the request stands, and the devices still find it in their inbox.
+pub async fn enqueue(state: &AppState, txn: &Transaction, routing: DeviceRouting) {
+    let only_preferred = routing == DeviceRouting::Preferred;
+    let owed = state
+        .store
+        .enqueue_device_pushes(
+            &txn.id,
+            &txn.user_id,
+            only_preferred,
+            state.clock.now_ms(),
+            txn.expires_at * 1000,
+        )
+        .await;
+    match owed {
+        Ok(0) => {}
+        Ok(_) => state.device_pushes.notify_one(),
+        Err(e) => tracing::error!(error = %e, transaction_id = %txn.id, "cannot owe device pushes"),
+    }
+}
+
+/// Runs the device push worker until the process ends.
+pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let channels = match Channels::new(&state) {
+            Ok(channels) => channels,
+            Err(e) => {
+                tracing::error!(error = %e, "device push channels unusable; devices are reached by their inbox only");
+                return;
+            }
+        };
+        loop {
+            let woken = state.device_pushes.notified();
+            if run_once(&state, &channels).await == 0 {
+                tokio::select! {
+                    _ = woken => {}
+                    _ = tokio::time::sleep(IDLE_TICK) => {}
+                }
+            }
+        }
+    })
+}
+
+/// Withdraws what is no longer needed, then claims and sends one batch;
+/// returns how many were attempted.
+pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
+    let now_ms = state.clock.now_ms();
+    match state
+        .store
+        .withdraw_device_pushes(now_ms.div_euclid(1000), now_ms)
+        .await
+    {
+        Ok(n) => {
+            let withdrawn = &state.metrics.device_pushes_withdrawn;
+            withdrawn.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot withdraw device pushes"),
+    }
+    let batch = match state.store.claim_device_pushes(now_ms, now_ms + LEASE_MS, BATCH).await {
+        Ok(batch) => batch,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot claim device pushes");
+            return 0;
+        }
+    };
+    let count = batch.len();
+    let mut tasks = JoinSet::new();
+    for push in batch {
+        let state = state.clone();
+        let channels = channels.clone();
+        tasks.spawn(async move {
+            let outcome = match attempt(&state, &channels, &push).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    // The lease runs out and the push is tried again.
+                    tracing::error!(error = %e, transaction_id = %push.transaction_id, "device push failed to run");
+                    return;
+                }
+            };
+            observe(&state, &push, &outcome);
+            let now_ms = state.clock.now_ms();
+            if let Err(e) = state
+                .store
+                .finish_device_push(&push.transaction_id, &push.device_id, &outcome, now_ms)
+                .await
+            {
+                tracing::error!(error = %e, "cannot record a device push outcome");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    count
+}
+
+/// Counts and logs an outcome: ids and the channel's answer, never a token.
+fn observe(state: &AppState, push: &DevicePush, outcome: &PushOutcome) {
+    let m = &state.metrics;
+    let (counter, error) = match outcome {
+        PushOutcome::Sent(_) => (&m.device_pushes_sent, None),
+        PushOutcome::Retry { error, .. } => (&m.device_pushes_retried, Some(error)),
+        PushOutcome::Failed(_, error) => (&m.device_pushes_failed, Some(error)),
+        PushOutcome::Withdrawn(error) => (&m.device_pushes_withdrawn, Some(error)),
+    };
+    Metrics::inc(counter);
+    let (txn, device) = (&push.transaction_id, &push.device_id);
+    match error {
+        None => tracing::info!(transaction_id = %txn, device_id = %device, "device push sent"),
+        Some(error) => tracing::info!(transaction_id = %txn, device_id = %device, error, "device push not sent"),
+    }
+}
+
+/// One attempt: re-read the request and the device (either may have
+/// changed since the push was owed), mint an exchange token, send.
+async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> anyhow::Result<PushOutcome> {
+    let store = &state.store;
+    let now = state.clock.now();
+    let Some(txn) = store.transaction(&push.transaction_id).await? else {
+        return Ok(PushOutcome::Withdrawn("the request is gone".into()));
+    };
+    if txn.status != Status::Pending || txn.expires_at <= now {
+        return Ok(PushOutcome::Withdrawn("the request was decided or expired".into()));
+    }
+    let device = store.device(&push.device_id).await?;
+    let Some((kind, address)) = device
+        .filter(|d| d.status == DeviceStatus::Active && d.user_id.as_deref() == Some(txn.user_id.as_str()))
+        .and_then(|d| d.push)
+    else {
+        return Ok(PushOutcome::Withdrawn(
+            "the device is not active or has no push channel".into(),
+        ));
+    };
+    let Some(channel) = channels.get(kind) else {
+        return Ok(PushOutcome::Failed(
+            Some(kind),
+            format!("{kind} is not configured on this server"),
+        ));
+    };
+    let client = store.client(&txn.client_id).await?;
+    let token = secret::random_token();
+    store
+        .set_push_token(&push.transaction_id, &push.device_id, &secret::digest(&token))
+        .await?;
+    let outgoing = Outgoing {
+        transaction_id: &txn.id,
+        address: &address,
+        push_token: &token,
+        expires_at: txn.expires_at,
+        now,
+        relay_uri: client.as_ref().and_then(|c| c.metadata.push_relay_uri.as_deref()),
+    };
+    Ok(match channel.send(&outgoing).await {
+        Ok(()) => PushOutcome::Sent(kind),
+        Err(SendError::Final(error)) => PushOutcome::Failed(Some(kind), error),
+        Err(SendError::Retry(error)) => {
+            let backoff = (FIRST_BACKOFF_MS << (push.attempts - 1).clamp(0, 16)).min(MAX_BACKOFF_MS);
+            let at = state.clock.now_ms() + backoff;
+            if at >= push.give_up_at {
+                PushOutcome::Failed(Some(kind), format!("gave up after {} attempts: {error}", push.attempts))
+            } else {
+                PushOutcome::Retry {
+                    channel: kind,
+                    at,
+                    error,
+                }
+            }
+        }
+    })
+}

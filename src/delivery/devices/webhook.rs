@@ -1,0 +1,71 @@
+//! Generic push (seed 004): trustid POSTs a JWT it signed to the client's
+//! push relay, the customer's own notification service, which verifies it
+//! with trustid's JWKS and wakes the device it names. The JWT carries the
+//! relay-side device token and a limited-duration exchange token, never the
+//! binding message.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::channel::{Channel, Outgoing, SendError, http_client, judge, network};
+use crate::crypto::keys::KeyRing;
+use crate::crypto::secret;
+use crate::domain::client::SigningAlg;
+
+/// The media type of the body: a compact JWS whose payload is the notification.
+pub const CONTENT_TYPE: &str = "application/jwt";
+
+pub struct Webhook {
+    http: reqwest::Client,
+    keys: Arc<KeyRing>,
+    issuer: String,
+}
+
+impl Webhook {
+    pub fn new(keys: Arc<KeyRing>, issuer: String, timeout: Duration) -> Self {
+        Self {
+            http: http_client(timeout),
+            keys,
+            issuer,
+        }
+    }
+}
+
+#[async_trait]
+impl Channel for Webhook {
+    async fn send(&self, push: &Outgoing<'_>) -> Result<(), SendError> {
+        let Some(relay) = push.relay_uri else {
+            return Err(SendError::Final("the client has no push_relay_uri".into()));
+        };
+        // `aud` is the relay, so a notification cannot be replayed to another
+        // customer's relay; `exp` is the request's own expiry.
+        let claims = json!({
+            "iss": self.issuer,
+            "aud": relay,
+            "iat": push.now,
+            "exp": push.expires_at,
+            "jti": secret::random_id(),
+            "event": "backchannel_authentication_request",
+            "device_token": push.address.as_str(),
+            "transaction_id": push.transaction_id,
+            "push_token": push.push_token,
+        });
+        let jws = self
+            .keys
+            .get()
+            .sign_jwt(SigningAlg::ES256, &claims)
+            .map_err(|e| SendError::Retry(format!("cannot sign: {e}")))?;
+        let res = self
+            .http
+            .post(relay)
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(jws)
+            .send()
+            .await
+            .map_err(|e| network(&e))?;
+        judge(res.status(), "")
+    }
+}
