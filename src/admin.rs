@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::crypto::secret;
-use crate::domain::client::{Client, ClientMetadata};
+use crate::domain::client::{Client, ClientMetadata, check_callback_url};
 use crate::domain::user::{User, UserStatus};
 use crate::store::{BindOutcome, Store, StoreError};
 
@@ -169,4 +169,41 @@ pub async fn bind_device(store: &dyn Store, device_id: &str, user_id: &str) -> R
             "device `{device_id}` is bound to another user, locked or removed"
         ))),
     }
+}
+
+/// An app's push relay as set (or removed: `push_relay_uri` absent).
+#[derive(Debug, Clone, Serialize)]
+pub struct AppRelay {
+    pub app_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push_relay_uri: Option<String>,
+}
+
+/// Sets the push relay of an app (`appId`), through which requests naming
+/// that app reach devices on the webhook channel; `None` removes it, and
+/// those requests fall back to the client's relay.
+pub async fn set_app_push_relay(
+    store: &dyn Store,
+    app_id: &str,
+    uri: Option<&str>,
+    dev: bool,
+    now: i64,
+) -> Result<AppRelay, AdminError> {
+    // The same rule as appId in a binding_message, so every settable app can be named.
+    if app_id.trim().is_empty() || app_id.len() > 128 || app_id.chars().any(char::is_control) {
+        return Err(AdminError::Invalid(
+            "the app id must be 1 to 128 printable characters".into(),
+        ));
+    }
+    if let Some(uri) = uri {
+        check_callback_url(uri, dev).map_err(|e| AdminError::Invalid(format!("the push relay URI {e}")))?;
+    }
+    let changed = store.set_app_push_relay(app_id, uri, now).await?;
+    if uri.is_none() && !changed {
+        return Err(AdminError::Invalid(format!("app `{app_id}` has no push relay")));
+    }
+    Ok(AppRelay {
+        app_id: app_id.to_owned(),
+        push_relay_uri: uri.map(str::to_owned),
+    })
 }

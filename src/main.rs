@@ -38,6 +38,9 @@ enum Command {
     /// Relying-party clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Apps (the `appId` of binding messages): where their devices' pushes go.
+    #[command(subcommand)]
+    Apps(AppsCommand),
     /// End users.
     #[command(subcommand)]
     Users(UsersCommand),
@@ -108,6 +111,25 @@ enum ClientsCommand {
         /// The client's push relay for devices on the webhook channel (https; http on loopback in dev mode).
         #[arg(long)]
         push_relay_uri: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppsCommand {
+    /// Set the push relay of an app: webhook pushes for requests naming this
+    /// app go there instead of the client's relay.
+    #[command(group = clap::ArgGroup::new("relay").required(true))]
+    Relay {
+        #[arg(long = "app", allow_hyphen_values = true)]
+        app_id: String,
+        /// The relay's URL (https; http on loopback in dev mode).
+        #[arg(long, group = "relay")]
+        uri: Option<String>,
+        /// Remove the app's relay (its requests use the client's again).
+        #[arg(long, group = "relay")]
+        clear: bool,
         #[command(flatten)]
         output: Output,
     },
@@ -290,6 +312,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     c.client_id
                 ),
                 None => format!("client_id:     {}", c.client_id),
+            })
+        }
+        Command::Apps(AppsCommand::Relay {
+            app_id,
+            uri,
+            clear: _,
+            output,
+        }) => {
+            let store = store::open(&settings.database_url).await?;
+            let set = admin::set_app_push_relay(store.as_ref(), &app_id, uri.as_deref(), settings.dev, now).await?;
+            print(&output, &set, |r| match &r.push_relay_uri {
+                Some(uri) => format!("app {}: pushes go to {uri}", r.app_id),
+                None => format!("app {}: no relay of its own (the client's is used)", r.app_id),
             })
         }
         Command::Users(UsersCommand::Add {

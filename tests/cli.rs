@@ -140,6 +140,31 @@ fn clients_add_sets_the_push_relay_and_the_device_routing() {
 }
 
 #[test]
+fn apps_relay_sets_and_clears_an_apps_push_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = "https://relay.example.com/shop";
+    let set = json_of(&trustid(
+        dir.path(),
+        &["apps", "relay", "--app", "shop", "--uri", uri, "--json"],
+        &[],
+    ));
+    assert_eq!(set, serde_json::json!({"app_id": "shop", "push_relay_uri": uri}));
+    let bad = trustid(
+        dir.path(),
+        &["apps", "relay", "--app", "shop", "--uri", "http://relay.example.com/"],
+        &[],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("push relay URI"));
+    let cleared = trustid(dir.path(), &["apps", "relay", "--app", "shop", "--clear"], &[]);
+    assert!(String::from_utf8_lossy(&cleared.stdout).contains("the client's is used"));
+    let again = trustid(dir.path(), &["apps", "relay", "--app", "shop", "--clear"], &[]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("has no push relay"));
+    let neither = trustid(dir.path(), &["apps", "relay", "--app", "shop"], &[]);
+    assert!(!neither.status.success(), "--uri or --clear is required");
+}
+
+#[test]
 fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
     let dir = tempfile::tempdir().unwrap();
     let out = trustid(

@@ -370,7 +370,10 @@ async fn a_relay_that_refuses_is_not_retried_and_a_client_without_relay_fails_at
     let (plain, token) = registered(&app, ClientMetadata::poll("No relay")).await;
     let second = app.start(&plain, "finn", "two").await;
     let pushes = report_until(&app, &token, &second, |p| p[0]["state"] == "failed").await;
-    assert_eq!(pushes[0]["last_error"], "the client has no push_relay_uri");
+    assert_eq!(
+        pushes[0]["last_error"],
+        "no push relay: neither the request's app nor the client has one"
+    );
     assert_eq!(
         device.inbox(&app).await.body["transactions"].as_array().unwrap().len(),
         2
@@ -730,4 +733,113 @@ async fn three_workers_push_each_device_once() {
     pairs.sort();
     pairs.dedup();
     assert_eq!(pairs.len(), 10);
+}
+
+#[tokio::test]
+async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_relay_the_rest() {
+    let app = spawn_app().await;
+    let (client_relay, shop_relay) = (Receiver::start(vec![]).await, Receiver::start(vec![]).await);
+    let (client, _) = relay_client(&app, &client_relay, DeviceRouting::All).await;
+    app.user("carol", &["shop"]).await;
+    let device = app.device_for("carol").await;
+    let set = set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-c"})).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let shop_uri = shop_relay.url("/shop");
+    let set = trustid::admin::set_app_push_relay(app.store(), "shop", Some(&shop_uri), true, 0)
+        .await
+        .unwrap();
+    assert_eq!(set.push_relay_uri.as_deref(), Some(shop_uri.as_str()));
+    let for_shop = r#"{"action_context":"authentication","appId":"shop","bindingMessage":"Buy shoes"}"#;
+
+    app.start(&client, "carol", for_shop).await;
+    let got = shop_relay.wait_for(1).await;
+    let claims = verify_with_jwks(&app, &got[0].raw).await;
+    assert_eq!(
+        (claims["aud"].as_str(), claims["device_token"].as_str()),
+        (Some(shop_uri.as_str()), Some("relay-c"))
+    );
+
+    app.start(&client, "carol", "No app named").await;
+    let got = client_relay.wait_for(1).await;
+    assert_eq!(
+        verify_with_jwks(&app, &got[0].raw).await["aud"],
+        client_relay.url("/push")
+    );
+    assert_eq!(
+        shop_relay.received().len(),
+        1,
+        "the app's relay hears only of its app's requests"
+    );
+
+    // Without its own relay again, the app's requests go through the client's.
+    trustid::admin::set_app_push_relay(app.store(), "shop", None, true, 0)
+        .await
+        .unwrap();
+    app.start(&client, "carol", for_shop).await;
+    client_relay.wait_for(2).await;
+    assert_eq!(shop_relay.received().len(), 1);
+}
+
+#[tokio::test]
+async fn an_app_relay_is_refused_when_its_app_id_or_uri_is_bad_and_nothing_changes() {
+    let app = spawn_app().await;
+    let long = "a".repeat(129);
+    let cases: &[(&str, Option<&str>, bool, &str, &str)] = &[
+        (
+            "",
+            Some("https://relay.example.com/"),
+            false,
+            "1 to 128",
+            "an empty app id",
+        ),
+        (
+            &long,
+            Some("https://relay.example.com/"),
+            false,
+            "1 to 128",
+            "an app id too long for a binding_message",
+        ),
+        (
+            "sh\u{7}op",
+            Some("https://relay.example.com/"),
+            false,
+            "1 to 128",
+            "a control character",
+        ),
+        (
+            "shop",
+            Some("http://relay.example.com/push"),
+            false,
+            "push relay URI",
+            "http off loopback",
+        ),
+        (
+            "shop",
+            Some("http://127.0.0.1:9/push"),
+            false,
+            "push relay URI",
+            "loopback http outside dev mode",
+        ),
+        ("shop", Some("not a url"), true, "push relay URI", "not a URL"),
+        (
+            "shop",
+            Some("https://relay.example.com/#frag"),
+            true,
+            "push relay URI",
+            "a fragment",
+        ),
+        ("shop", None, true, "has no push relay", "nothing to clear"),
+    ];
+    for (app_id, uri, dev, message, why) in cases {
+        let err = trustid::admin::set_app_push_relay(app.store(), app_id, *uri, *dev, 0)
+            .await
+            .expect_err(why)
+            .to_string();
+        assert!(err.contains(message), "{why}: {err}");
+        assert_eq!(
+            app.store().app_push_relay(app_id).await.unwrap(),
+            None,
+            "{why}: nothing stored"
+        );
+    }
 }

@@ -29,3 +29,11 @@ CREATE TABLE device_pushes (
 );
 CREATE INDEX device_pushes_due ON device_pushes (state, next_attempt_at);
 CREATE UNIQUE INDEX device_pushes_token ON device_pushes (token_digest);
+
+-- A push relay per app (`appId`, seed 003): requests naming an app are
+-- pushed through its relay; others through the client's push_relay_uri.
+CREATE TABLE app_push_relays (
+    app_id          TEXT PRIMARY KEY,
+    push_relay_uri  TEXT NOT NULL,
+    updated_at      INTEGER NOT NULL
+);

@@ -20,7 +20,7 @@ pub struct Outgoing<'a> {
     /// When the request expires (unix seconds): the push is useless after.
     pub expires_at: i64,
     pub now: i64,
-    /// The client's push relay (webhook channel only).
+    /// The app's or the client's push relay (webhook channel only).
     pub relay_uri: Option<&'a str>,
 }
 

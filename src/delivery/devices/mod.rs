@@ -27,6 +27,7 @@ use crate::error::OAuthError;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::push::{DevicePush, PushOutcome};
+use crate::store::{Store, StoreResult};
 use channel::{Channels, Outgoing, SendError};
 
 /// A leased push belongs to its worker this long (ms); longer than a send.
@@ -187,7 +188,7 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
             format!("{kind} is not configured on this server"),
         ));
     };
-    let client = store.client(&txn.client_id).await?;
+    let relay_uri = relay_for(store.as_ref(), &txn).await?;
     let token = secret::random_token();
     store
         .set_push_token(&push.transaction_id, &push.device_id, &secret::digest(&token))
@@ -198,7 +199,7 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
         push_token: &token,
         expires_at: txn.expires_at,
         now,
-        relay_uri: client.as_ref().and_then(|c| c.metadata.push_relay_uri.as_deref()),
+        relay_uri: relay_uri.as_deref(),
     };
     Ok(match channel.send(&outgoing).await {
         Ok(()) => PushOutcome::Sent(kind),
@@ -217,4 +218,19 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
             }
         }
     })
+}
+
+/// The relay a webhook push goes through: the app's, when the request names
+/// an app that has one (several apps of one customer may each run their
+/// own notification service), else the client's.
+async fn relay_for(store: &dyn Store, txn: &Transaction) -> StoreResult<Option<String>> {
+    if let Some(app_id) = txn.app_id.as_deref()
+        && let Some(uri) = store.app_push_relay(app_id).await?
+    {
+        return Ok(Some(uri));
+    }
+    Ok(store
+        .client(&txn.client_id)
+        .await?
+        .and_then(|c| c.metadata.push_relay_uri))
 }

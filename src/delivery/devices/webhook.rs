@@ -1,5 +1,5 @@
-//! Generic push (seed 004): trustid POSTs a JWT it signed to the client's
-//! push relay, the customer's own notification service, which verifies it
+//! Generic push (seed 004): trustid POSTs a JWT it signed to the push relay
+//! of the request's app (or of the client), the customer's own notification service, which verifies it
 //! with trustid's JWKS and wakes the device it names. The JWT carries the
 //! relay-side device token and a limited-duration exchange token, never the
 //! binding message.
@@ -38,7 +38,9 @@ impl Webhook {
 impl Channel for Webhook {
     async fn send(&self, push: &Outgoing<'_>) -> Result<(), SendError> {
         let Some(relay) = push.relay_uri else {
-            return Err(SendError::Final("the client has no push_relay_uri".into()));
+            return Err(SendError::Final(
+                "no push relay: neither the request's app nor the client has one".into(),
+            ));
         };
         // `aud` is the relay, so a notification cannot be replayed to another
         // customer's relay; `exp` is the request's own expiry.
