@@ -285,6 +285,71 @@ async fn listen_ends_with_the_servers_refusal_once_its_device_is_removed() {
 }
 
 #[tokio::test]
+async fn the_reference_device_takes_pushes_trades_their_token_and_clears_its_channel() {
+    let app = spawn_app().await;
+    let relay = common::receiver::Receiver::start(vec![]).await;
+    let mut metadata = trustid::domain::client::ClientMetadata::poll("Push Bank");
+    metadata.push_relay_uri = Some(relay.url("/push"));
+    let client = app.register(metadata).await;
+    app.user("gina", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    registered(&app, dir.path(), "gina").await;
+
+    let set = json_of(
+        &device(
+            dir.path(),
+            &["push", "--channel", "webhook", "--token", "relay-g", "--json"],
+        )
+        .await,
+    );
+    assert_eq!(set["channel"], "webhook");
+    let bad = failure(&device(dir.path(), &["push", "--channel", "pigeon", "--token", "x"]).await);
+    assert!(bad.contains("HTTP 400"), "{bad}");
+
+    let auth_req_id = app.start(&client, "gina", "Pay 3 EUR").await;
+    let pushed = relay.wait_for(1).await;
+    let claims = jwt_payload(&pushed[0].raw);
+    assert_eq!(claims["device_token"], "relay-g");
+    let push_token = claims["push_token"].as_str().unwrap();
+    let item = json_of(&device(dir.path(), &["exchange", push_token, "--json"]).await);
+    assert_eq!(item["transaction"]["binding_message"], "Pay 3 EUR");
+    let txn = item["transaction"]["transaction_id"].as_str().unwrap();
+    assert!(stdout(&device(dir.path(), &["approve", txn]).await).contains("approved"));
+    assert_eq!(app.poll(&client, &auth_req_id).await.status, 200);
+    let spent = failure(&device(dir.path(), &["exchange", push_token]).await);
+    assert!(spent.contains("unknown_push_token"), "{spent}");
+
+    let cleared = stdout(&device(dir.path(), &["push", "--clear"]).await);
+    assert!(cleared.contains("inbox only"), "{cleared}");
+    app.start(&client, "gina", "Pay 4 EUR").await;
+    let later = txn_showing(dir.path(), "Pay 4 EUR").await;
+    assert!(
+        app.store().device_pushes_of(&later).await.unwrap().is_empty(),
+        "no push is owed once the channel is cleared"
+    );
+    assert_eq!(relay.received().len(), 1);
+}
+
+#[tokio::test]
+async fn credentials_and_tokens_that_start_with_a_dash_are_values_not_flags() {
+    // base64url values start with `-` one time in 64.
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["activate", "--code", "-3xY"][..],
+        &["activate", "--password", "-pw"],
+        &["activate", "--token", "-tk"],
+        &["push", "--channel", "webhook", "--token", "-rt"],
+        &["exchange", "-pt"],
+    ] {
+        let err = failure(&device(dir.path(), args).await);
+        assert!(
+            err.contains("trustid-device.json"),
+            "{args:?} got as far as the key file: {err}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn activate_with_the_code_of_a_binding_made_over_the_management_api() {
     let app = spawn_app().await;
     app.user("dave", &[]).await;

@@ -14,6 +14,8 @@ pub const DEVICES_PATH: &str = "/device/v1/devices";
 pub const INBOX_PATH: &str = "/device/v1/inbox";
 pub const INBOX_STREAM_PATH: &str = "/device/v1/inbox/stream";
 pub const ACTIVATE_PATH: &str = "/device/v1/activate";
+pub const PUSH_CHANNEL_PATH: &str = "/device/v1/push-channel";
+pub const PUSH_EXCHANGE_PATH: &str = "/device/v1/push/exchange";
 
 /// The server refused: its status, error code and message.
 #[derive(Debug)]
@@ -103,6 +105,10 @@ impl DeviceClient {
         }
         let res = req.send().await.with_context(|| format!("cannot reach {htu}"))?;
         let text = Self::success(res, &htu).await?;
+        if text.is_empty() {
+            // 204 No Content (clearing the push channel).
+            return Ok(Value::Null);
+        }
         serde_json::from_str(&text).with_context(|| format!("{htu} answered without JSON"))
     }
 

@@ -16,7 +16,7 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use client::{ACTIVATE_PATH, DEVICES_PATH, DeviceClient, normalize_server};
+use client::{ACTIVATE_PATH, DEVICES_PATH, DeviceClient, PUSH_CHANNEL_PATH, PUSH_EXCHANGE_PATH, normalize_server};
 use keys::{Choice, DeviceKeys};
 
 /// The `device` subcommand.
@@ -46,11 +46,12 @@ enum Action {
     /// Activate the device for a user with a credential the operator gave.
     #[command(group = clap::ArgGroup::new("credential").required(true))]
     Activate {
-        #[arg(long, group = "credential")]
+        // Credentials are base64url and may start with `-`.
+        #[arg(long, group = "credential", allow_hyphen_values = true)]
         code: Option<String>,
-        #[arg(long, group = "credential")]
+        #[arg(long, group = "credential", allow_hyphen_values = true)]
         password: Option<String>,
-        #[arg(long, group = "credential")]
+        #[arg(long, group = "credential", allow_hyphen_values = true)]
         token: Option<String>,
     },
     /// List the pending requests.
@@ -60,6 +61,25 @@ enum Action {
         /// Approve every new request (for scripted demos only).
         #[arg(long)]
         auto_approve: bool,
+    },
+    /// Say how the server can wake this device (a push channel), or stop it.
+    #[command(group = clap::ArgGroup::new("push").required(true))]
+    Push {
+        /// webhook (the customer's push relay), fcm or apns.
+        #[arg(long, group = "push", requires = "token")]
+        channel: Option<String>,
+        /// The device's address on that channel (relay device token, FCM or APNs token).
+        #[arg(long, requires = "channel", allow_hyphen_values = true)]
+        token: Option<String>,
+        /// Remove the push channel: requests reach the inbox only.
+        #[arg(long, group = "push")]
+        clear: bool,
+    },
+    /// Trade the push_token a push carried for the request it is about.
+    Exchange {
+        /// The push_token (base64url; may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        push_token: String,
     },
     /// Approve a pending request.
     Approve {
@@ -124,6 +144,48 @@ pub async fn run(cmd: DeviceCommand) -> anyhow::Result<()> {
                     items.iter().map(describe).collect::<Vec<_>>().join("\n")
                 }
             })
+        }
+        Action::Push {
+            channel,
+            token,
+            clear: _,
+        } => {
+            let done = match (channel, token) {
+                (Some(channel), Some(token)) => {
+                    let body = json!({ "channel": channel, "token": token });
+                    device
+                        .send(
+                            Method::PUT,
+                            PUSH_CHANNEL_PATH,
+                            &[],
+                            Some(&body),
+                            Duration::from_secs(30),
+                        )
+                        .await?
+                }
+                _ => {
+                    device
+                        .send(Method::DELETE, PUSH_CHANNEL_PATH, &[], None, Duration::from_secs(30))
+                        .await?
+                }
+            };
+            print(cmd.json, &done, || match done["channel"].as_str() {
+                Some(channel) => format!("pushes reach this device through {channel}"),
+                None => "no push channel: requests reach the inbox only".to_owned(),
+            })
+        }
+        Action::Exchange { push_token } => {
+            let body = json!({ "push_token": push_token });
+            let done = device
+                .send(
+                    Method::POST,
+                    PUSH_EXCHANGE_PATH,
+                    &[],
+                    Some(&body),
+                    Duration::from_secs(30),
+                )
+                .await?;
+            print(cmd.json, &done, || describe(&done["transaction"]))
         }
         Action::Listen { auto_approve } => listen::listen(&device, auto_approve, cmd.json).await,
         Action::Approve { transaction_id, number } => {
