@@ -745,7 +745,7 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
     let set = set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-c"})).await;
     assert_eq!(set.status, 200, "{}", set.body);
     let shop_uri = shop_relay.url("/shop");
-    let set = trustid::admin::set_app_push_relay(app.store(), "shop", Some(&shop_uri), true, 0)
+    let set = trustid::admin::set_app_push_relay(app.store(), &client.client_id, "shop", Some(&shop_uri), true, 0)
         .await
         .unwrap();
     assert_eq!(set.push_relay_uri.as_deref(), Some(shop_uri.as_str()));
@@ -757,6 +757,11 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
     assert_eq!(
         (claims["aud"].as_str(), claims["device_token"].as_str()),
         (Some(shop_uri.as_str()), Some("relay-c"))
+    );
+    assert_eq!(
+        claims["client_id"],
+        client.client_id.as_str(),
+        "the relay can tell whose request it is"
     );
 
     app.start(&client, "carol", "No app named").await;
@@ -772,7 +777,7 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
     );
 
     // Without its own relay again, the app's requests go through the client's.
-    trustid::admin::set_app_push_relay(app.store(), "shop", None, true, 0)
+    trustid::admin::set_app_push_relay(app.store(), &client.client_id, "shop", None, true, 0)
         .await
         .unwrap();
     app.start(&client, "carol", for_shop).await;
@@ -781,8 +786,69 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
 }
 
 #[tokio::test]
-async fn an_app_relay_is_refused_when_its_app_id_or_uri_is_bad_and_nothing_changes() {
+async fn another_client_naming_the_same_app_goes_to_its_own_relay_never_the_other_clients_app_relay() {
     let app = spawn_app().await;
+    let (a_relay, shop_relay, b_relay) = (
+        Receiver::start(vec![]).await,
+        Receiver::start(vec![]).await,
+        Receiver::start(vec![]).await,
+    );
+    let (client_a, _) = relay_client(&app, &a_relay, DeviceRouting::All).await;
+    let (client_b, _) = relay_client(&app, &b_relay, DeviceRouting::All).await;
+    trustid::admin::set_app_push_relay(
+        app.store(),
+        &client_a.client_id,
+        "shop",
+        Some(&shop_relay.url("/shop")),
+        true,
+        0,
+    )
+    .await
+    .unwrap();
+    app.user("dave", &["shop"]).await;
+    let device = app.device_for("dave").await;
+    let set = set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-d"})).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let for_shop = r#"{"action_context":"authentication","appId":"shop","bindingMessage":"Buy shoes"}"#;
+
+    app.start(&client_b, "dave", for_shop).await;
+    let got = b_relay.wait_for(1).await;
+    let claims = verify_with_jwks(&app, &got[0].raw).await;
+    assert_eq!(claims["aud"], b_relay.url("/push"));
+    assert_eq!(claims["client_id"], client_b.client_id.as_str());
+    // A's own request for the app still goes to A's app relay: only after it
+    // arrived is "shop_relay heard one push" proof that B's never went there.
+    app.start(&client_a, "dave", for_shop).await;
+    let got = shop_relay.wait_for(1).await;
+    assert_eq!(
+        verify_with_jwks(&app, &got[0].raw).await["client_id"],
+        client_a.client_id.as_str()
+    );
+    assert_eq!(
+        shop_relay.received().len(),
+        1,
+        "B's request never reached A's app relay"
+    );
+    assert_eq!(a_relay.received().len(), 0);
+}
+
+#[tokio::test]
+async fn an_app_relay_is_refused_when_its_client_app_id_or_uri_is_bad_and_nothing_changes() {
+    let app = spawn_app().await;
+    let client = app.register(ClientMetadata::poll("Shop")).await;
+    let unknown = trustid::admin::set_app_push_relay(
+        app.store(),
+        "nobody",
+        "shop",
+        Some("https://relay.example.com/"),
+        true,
+        0,
+    )
+    .await
+    .expect_err("an unknown client")
+    .to_string();
+    assert!(unknown.contains("no client `nobody`"), "{unknown}");
+    assert_eq!(app.store().app_push_relay("nobody", "shop").await.unwrap(), None);
     let long = "a".repeat(129);
     let cases: &[(&str, Option<&str>, bool, &str, &str)] = &[
         (
@@ -831,13 +897,13 @@ async fn an_app_relay_is_refused_when_its_app_id_or_uri_is_bad_and_nothing_chang
         ("shop", None, true, "has no push relay", "nothing to clear"),
     ];
     for (app_id, uri, dev, message, why) in cases {
-        let err = trustid::admin::set_app_push_relay(app.store(), app_id, *uri, *dev, 0)
+        let err = trustid::admin::set_app_push_relay(app.store(), &client.client_id, app_id, *uri, *dev, 0)
             .await
             .expect_err(why)
             .to_string();
         assert!(err.contains(message), "{why}: {err}");
         assert_eq!(
-            app.store().app_push_relay(app_id).await.unwrap(),
+            app.store().app_push_relay(&client.client_id, app_id).await.unwrap(),
             None,
             "{why}: nothing stored"
         );

@@ -30,10 +30,14 @@ CREATE TABLE device_pushes (
 CREATE INDEX device_pushes_due ON device_pushes (state, next_attempt_at);
 CREATE UNIQUE INDEX device_pushes_token ON device_pushes (token_digest);
 
--- A push relay per app (`appId`, seed 003): requests naming an app are
--- pushed through its relay; others through the client's push_relay_uri.
+-- A push relay per app (`appId`, seed 003) of one client: that client's
+-- requests naming the app are pushed through it; others through the
+-- client's push_relay_uri. Keyed by client too, so a client naming another
+-- customer's appId never reaches that customer's relay.
 CREATE TABLE app_push_relays (
-    app_id          TEXT PRIMARY KEY,
+    client_id       TEXT NOT NULL REFERENCES clients (id),
+    app_id          TEXT NOT NULL,
     push_relay_uri  TEXT NOT NULL,
-    updated_at      INTEGER NOT NULL
+    updated_at      INTEGER NOT NULL,
+    PRIMARY KEY (client_id, app_id)
 );

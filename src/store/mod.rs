@@ -301,10 +301,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets (or with `None` clears) how a device is woken; false if unknown.
     async fn set_push_channel(&self, device_id: &str, push: Option<(PushChannel, &PushAddress)>) -> StoreResult<bool>;
-    /// Sets (or with `None` removes) an app's push relay; false if there was none to remove.
-    async fn set_app_push_relay(&self, app_id: &str, uri: Option<&str>, now: i64) -> StoreResult<bool>;
-    /// The push relay of an app, when one is set.
-    async fn app_push_relay(&self, app_id: &str) -> StoreResult<Option<String>>;
+    /// Sets (or with `None` removes) the push relay a client set for one of
+    /// its apps; false if there was none to remove.
+    async fn set_app_push_relay(&self, client_id: &str, app_id: &str, uri: Option<&str>, now: i64)
+    -> StoreResult<bool>;
+    /// The push relay a client set for an app, when one is set.
+    async fn app_push_relay(&self, client_id: &str, app_id: &str) -> StoreResult<Option<String>>;
     /// Owes a push to the user's active devices that have a channel: all of
     /// them, or with `only_preferred` the preferred one (all when none is
     /// preferred). One statement; returns how many are owed.

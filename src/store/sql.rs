@@ -1027,18 +1027,27 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn set_app_push_relay(&self, app_id: &str, uri: Option<&str>, now: i64) -> StoreResult<bool> {
+            async fn set_app_push_relay(
+                &self,
+                client_id: &str,
+                app_id: &str,
+                uri: Option<&str>,
+                now: i64,
+            ) -> StoreResult<bool> {
                 let done = match uri {
                     Some(uri) => query(
-                        "INSERT INTO app_push_relays (app_id, push_relay_uri, updated_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (app_id) DO UPDATE SET push_relay_uri = excluded.push_relay_uri, updated_at = excluded.updated_at",
+                        "INSERT INTO app_push_relays (client_id, app_id, push_relay_uri, updated_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (client_id, app_id) DO UPDATE SET push_relay_uri = excluded.push_relay_uri, \
+                         updated_at = excluded.updated_at",
                     )
+                    .bind(client_id)
                     .bind(app_id)
                     .bind(uri)
                     .bind(now)
                     .execute(&self.pool)
                     .await?,
-                    None => query("DELETE FROM app_push_relays WHERE app_id = $1")
+                    None => query("DELETE FROM app_push_relays WHERE client_id = $1 AND app_id = $2")
+                        .bind(client_id)
                         .bind(app_id)
                         .execute(&self.pool)
                         .await?,
@@ -1046,9 +1055,11 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn app_push_relay(&self, app_id: &str) -> StoreResult<Option<String>> {
-                let found: Option<(String,)> = query_as("SELECT push_relay_uri FROM app_push_relays WHERE app_id = $1")
-                    .bind(app_id)
+            async fn app_push_relay(&self, client_id: &str, app_id: &str) -> StoreResult<Option<String>> {
+                let found: Option<(String,)> =
+                    query_as("SELECT push_relay_uri FROM app_push_relays WHERE client_id = $1 AND app_id = $2")
+                        .bind(client_id)
+                        .bind(app_id)
                     .fetch_optional(&self.pool)
                     .await?;
                 Ok(found.map(|(uri,)| uri))

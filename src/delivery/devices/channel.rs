@@ -14,6 +14,8 @@ use crate::state::AppState;
 /// the device trades, with its device proof, for the inbox item.
 pub struct Outgoing<'a> {
     pub transaction_id: &'a str,
+    /// The client that made the request: a relay checks whose request it is.
+    pub client_id: &'a str,
     pub address: &'a PushAddress,
     /// ≥256 random bits; valid until the request is decided or expires.
     pub push_token: &'a str,

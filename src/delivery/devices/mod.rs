@@ -195,6 +195,7 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
         .await?;
     let outgoing = Outgoing {
         transaction_id: &txn.id,
+        client_id: &txn.client_id,
         address: &address,
         push_token: &token,
         expires_at: txn.expires_at,
@@ -221,11 +222,13 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
 }
 
 /// The relay a webhook push goes through: the app's, when the request names
-/// an app that has one (several apps of one customer may each run their
-/// own notification service), else the client's.
+/// an app its own client set a relay for (several apps of one customer may
+/// each run their own notification service), else the client's. Looked up
+/// by the request's client, so naming another customer's appId leads only
+/// to one's own relay.
 async fn relay_for(store: &dyn Store, txn: &Transaction) -> StoreResult<Option<String>> {
     if let Some(app_id) = txn.app_id.as_deref()
-        && let Some(uri) = store.app_push_relay(app_id).await?
+        && let Some(uri) = store.app_push_relay(&txn.client_id, app_id).await?
     {
         return Ok(Some(uri));
     }

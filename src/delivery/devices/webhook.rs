@@ -53,6 +53,7 @@ impl Channel for Webhook {
             "event": "backchannel_authentication_request",
             "device_token": push.address.as_str(),
             "transaction_id": push.transaction_id,
+            "client_id": push.client_id,
             "push_token": push.push_token,
         });
         let jws = self
