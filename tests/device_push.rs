@@ -115,6 +115,7 @@ async fn verify_with_jwks(app: &TestApp, jws: &str) -> Value {
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
     };
     assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["typ"], "trustid-push+jwt", "explicitly typed (RFC 8725 §3.11)");
     let key = jwks["keys"]
         .as_array()
         .unwrap()
