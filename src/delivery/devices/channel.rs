@@ -54,7 +54,7 @@ impl Channels {
         let s = &state.settings;
         let timeout = std::time::Duration::from_secs(s.delivery_timeout as u64);
         Ok(Arc::new(Self {
-            webhook: Webhook::new(state.keys.clone(), s.issuer.clone(), timeout),
+            webhook: Webhook::new(state.keys.clone(), s.issuer.clone(), timeout)?,
             fcm: Fcm::from_settings(s, timeout)?,
             apns: Apns::from_settings(s, timeout)?,
         }))
@@ -70,13 +70,13 @@ impl Channels {
 }
 
 /// A plain HTTP client for pushes: no redirects (a push goes where it was
-/// configured to, or nowhere), bounded time.
-pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
+/// configured to, or nowhere), bounded time. A client that cannot be built
+/// is an error: the default one would follow redirects and never time out.
+pub fn http_client(timeout: std::time::Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .build()
-        .unwrap_or_default()
 }
 
 /// 2xx went through; 429 and 5xx are retried; anything else is final.

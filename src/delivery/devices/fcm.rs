@@ -101,7 +101,7 @@ impl Fcm {
             account.project_id
         );
         Ok(Some(Self {
-            http: http_client(timeout),
+            http: http_client(timeout)?,
             account,
             signer,
             send_url,

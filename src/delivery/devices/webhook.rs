@@ -28,12 +28,12 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub fn new(keys: Arc<KeyRing>, issuer: String, timeout: Duration) -> Self {
-        Self {
-            http: http_client(timeout),
+    pub fn new(keys: Arc<KeyRing>, issuer: String, timeout: Duration) -> reqwest::Result<Self> {
+        Ok(Self {
+            http: http_client(timeout)?,
             keys,
             issuer,
-        }
+        })
     }
 }
 
