@@ -292,12 +292,14 @@ async fn a_failing_relay_is_retried_and_the_transaction_still_completes_through_
     relay.wait_for(3).await;
     let pushes = report_until(&app, &manage, &auth_req_id, |p| p[0]["state"] == "sent").await;
     assert_eq!(pushes[0]["attempts"], 3);
-    // Each attempt carried its own token; only the last one trades.
+    // Each attempt carried its own token; the last two trade (the one before
+    // may have been delivered late), older ones do not.
     let got = relay.received();
-    let old = common::jwt_payload(&got[0].raw)["push_token"].clone();
-    let new = common::jwt_payload(&got[2].raw)["push_token"].clone();
-    assert_ne!(old, new);
+    let token = |i: usize| common::jwt_payload(&got[i].raw)["push_token"].clone();
+    let (old, prev, new) = (token(0), token(1), token(2));
+    assert!(old != prev && prev != new && old != new);
     assert_eq!(exchange(&app, &device, &json!({"push_token": old})).await.status, 404);
+    assert_eq!(exchange(&app, &device, &json!({"push_token": prev})).await.status, 200);
     assert_eq!(exchange(&app, &device, &json!({"push_token": new})).await.status, 200);
 
     assert_eq!(device.decide(&app, "approve").await.status, 200);
@@ -318,6 +320,57 @@ async fn a_failing_relay_is_retried_and_the_transaction_still_completes_through_
     assert!(
         metrics.contains("trustid_device_pushes_total{outcome=\"sent\"} 1\n"),
         "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_push_token_is_stored_only_while_the_request_is_open_and_the_push_is_this_workers() {
+    use trustid::domain::push::PushChannel;
+    use trustid::store::push::{DevicePush, PushOutcome};
+    let app = spawn_app_without_worker(|_| {}).await;
+    let relay = Receiver::start(vec![]).await;
+    let (client, _) = relay_client(&app, &relay, DeviceRouting::All).await;
+    let device = app.user_with_device("lena").await;
+    set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-l"})).await;
+    app.start(&client, "lena", "Sign in").await;
+    let store = app.store();
+    let now = app.clock_now();
+    let now_ms = (now + 1) * 1000;
+    let claimed = store.claim_device_pushes(now_ms, now_ms + 5_000, 8).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let push = &claimed[0];
+    let stale = DevicePush {
+        lease_until: push.lease_until - 1,
+        ..push.clone()
+    };
+    let sent = PushOutcome::Sent(PushChannel::Webhook);
+    assert!(
+        !store.set_push_token(&stale, "digest-1", now).await.unwrap(),
+        "another worker's lease"
+    );
+    assert!(
+        !store.finish_device_push(&stale, &sent, now_ms).await.unwrap(),
+        "another worker's lease"
+    );
+    assert!(
+        !store.set_push_token(push, "digest-1", now + 86_400).await.unwrap(),
+        "the request expired"
+    );
+    assert!(
+        store.set_push_token(push, "digest-1", now).await.unwrap(),
+        "open, and this worker's"
+    );
+
+    assert_eq!(device.decide(&app, "deny").await.status, 200);
+    assert!(
+        !store.set_push_token(push, "digest-2", now).await.unwrap(),
+        "the request was decided"
+    );
+    let withdrawn = PushOutcome::Withdrawn("the request was decided or expired".into());
+    assert!(store.finish_device_push(push, &withdrawn, now_ms).await.unwrap());
+    assert!(
+        !store.finish_device_push(push, &sent, now_ms).await.unwrap(),
+        "the lease ended with the outcome"
     );
 }
 

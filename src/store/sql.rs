@@ -984,23 +984,29 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn set_push_token(&self, transaction_id: &str, device_id: &str, digest: &str) -> StoreResult<()> {
-                query("UPDATE device_pushes SET token_digest = $3 WHERE transaction_id = $1 AND device_id = $2")
-                    .bind(transaction_id)
-                    .bind(device_id)
-                    .bind(digest)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+            async fn set_push_token(&self, push: &$crate::store::push::DevicePush, digest: &str, now: i64) -> StoreResult<bool> {
+                // Both sides of SET read the row as it was: the old token becomes the previous one.
+                let done = query(
+                    "UPDATE device_pushes SET prev_token_digest = token_digest, token_digest = $3 \
+                     WHERE transaction_id = $1 AND device_id = $2 AND state = 'pending' AND claimed_until = $4 \
+                     AND EXISTS (SELECT 1 FROM transactions t WHERE t.id = $1 AND t.status = 'pending' AND t.expires_at > $5)",
+                )
+                .bind(&push.transaction_id)
+                .bind(&push.device_id)
+                .bind(digest)
+                .bind(push.lease_until)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn finish_device_push(
                 &self,
-                transaction_id: &str,
-                device_id: &str,
+                push: &$crate::store::push::DevicePush,
                 outcome: &$crate::store::push::PushOutcome,
                 now_ms: i64,
-            ) -> StoreResult<()> {
+            ) -> StoreResult<bool> {
                 use $crate::store::push::PushOutcome;
                 let (state, channel, error, next) = match outcome {
                     PushOutcome::Sent(c) => ("sent", Some(c.as_str()), None, None),
@@ -1009,22 +1015,23 @@ macro_rules! sql_store {
                     PushOutcome::Withdrawn(e) => ("withdrawn", None, Some(e.as_str()), None),
                 };
                 // A withdrawn push keeps the channel of its last attempt, if any.
-                query(
+                let done = query(
                     "UPDATE device_pushes SET state = $3, channel = COALESCE($4, channel), last_error = $5, \
                      next_attempt_at = COALESCE($6, next_attempt_at), claimed_until = 0, \
                      finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $7 END \
-                     WHERE transaction_id = $1 AND device_id = $2",
+                     WHERE transaction_id = $1 AND device_id = $2 AND claimed_until = $8",
                 )
-                .bind(transaction_id)
-                .bind(device_id)
+                .bind(&push.transaction_id)
+                .bind(&push.device_id)
                 .bind(state)
                 .bind(channel)
                 .bind(error)
                 .bind(next)
                 .bind(now_ms)
+                .bind(push.lease_until)
                 .execute(&self.pool)
                 .await?;
-                Ok(())
+                Ok(done.rows_affected() == 1)
             }
 
             async fn set_app_push_relay(
@@ -1081,7 +1088,8 @@ macro_rules! sql_store {
                 let row: Option<InboxRow> = query_as(&format!(
                     "SELECT {TXN_COLUMNS}, {client_name} AS client_name FROM device_pushes p \
                      JOIN transactions t ON t.id = p.transaction_id JOIN clients c ON c.id = t.client_id \
-                     WHERE p.token_digest = $1 AND p.device_id = $2 AND t.status = 'pending' AND t.expires_at > $3"
+                     WHERE (p.token_digest = $1 OR p.prev_token_digest = $1) AND p.device_id = $2 \
+                     AND t.status = 'pending' AND t.expires_at > $3"
                 ))
                 .bind(digest)
                 .bind(device_id)

@@ -30,8 +30,9 @@ use crate::store::push::{DevicePush, PushOutcome};
 use crate::store::{Store, StoreResult};
 use channel::{Channels, Outgoing, SendError};
 
-/// A leased push belongs to its worker this long (ms); longer than a send.
-const LEASE_MS: i64 = 60_000;
+/// What a lease allows beyond the HTTP calls: the store reads and writes
+/// around them (ms).
+const LEASE_MARGIN_MS: i64 = 10_000;
 const BATCH: i64 = 32;
 const IDLE_TICK: Duration = Duration::from_millis(250);
 const FIRST_BACKOFF_MS: i64 = 500;
@@ -109,7 +110,8 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
         }
         Err(e) => tracing::error!(error = %e, "cannot withdraw device pushes"),
     }
-    let batch = match state.store.claim_device_pushes(now_ms, now_ms + LEASE_MS, BATCH).await {
+    let lease_until = now_ms.saturating_add(lease_ms(state.settings.delivery_timeout));
+    let batch = match state.store.claim_device_pushes(now_ms, lease_until, BATCH).await {
         Ok(batch) => batch,
         Err(e) => {
             tracing::error!(error = %e, "cannot claim device pushes");
@@ -130,19 +132,26 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
                     return;
                 }
             };
-            observe(&state, &push, &outcome);
             let now_ms = state.clock.now_ms();
-            if let Err(e) = state
-                .store
-                .finish_device_push(&push.transaction_id, &push.device_id, &outcome, now_ms)
-                .await
-            {
-                tracing::error!(error = %e, "cannot record a device push outcome");
+            match state.store.finish_device_push(&push, &outcome, now_ms).await {
+                Ok(true) => observe(&state, &push, &outcome),
+                // Another worker holds it now; its outcome stands.
+                Ok(false) => tracing::warn!(transaction_id = %push.transaction_id, "device push lease ran out before its outcome"),
+                Err(e) => tracing::error!(error = %e, "cannot record a device push outcome"),
             }
         });
     }
     while tasks.join_next().await.is_some() {}
     count
+}
+
+/// How long a claimed push belongs to its worker (ms): an attempt may make
+/// two HTTP calls of up to `delivery_timeout` seconds each (FCM: the access
+/// token, then the message), plus the store around them.
+fn lease_ms(delivery_timeout_secs: i64) -> i64 {
+    delivery_timeout_secs
+        .saturating_mul(2_000)
+        .saturating_add(LEASE_MARGIN_MS)
 }
 
 /// Counts and logs an outcome: ids and the channel's answer, never a token.
@@ -190,9 +199,11 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
     };
     let relay_uri = relay_for(store.as_ref(), &txn).await?;
     let token = secret::random_token();
-    store
-        .set_push_token(&push.transaction_id, &push.device_id, &secret::digest(&token))
-        .await?;
+    // Checked again where it is written: the request may have been decided
+    // since it was read, and nothing may go out about a decided request.
+    if !store.set_push_token(push, &secret::digest(&token), now).await? {
+        return Ok(PushOutcome::Withdrawn("the request was decided or expired".into()));
+    }
     let outgoing = Outgoing {
         transaction_id: &txn.id,
         client_id: &txn.client_id,
