@@ -1,0 +1,164 @@
+//! Push to devices through the providers (issue 5), end to end: FCM HTTP v1
+//! and APNs against real local servers (HTTP/2 for APNs), real signatures,
+//! and how each provider's answers are taken.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::push::*;
+use common::receiver::{Receiver, Reply};
+use common::*;
+use serde_json::{Value, json};
+use trustid::domain::client::ClientMetadata;
+
+#[tokio::test]
+async fn fcm_requests_follow_the_http_v1_api_and_reuse_the_access_token() {
+    let fcm = Receiver::start(vec![
+        Reply {
+            body: r#"{"access_token":"ya29.test-access","expires_in":3599,"token_type":"Bearer"}"#,
+            ..Reply::status(200)
+        },
+        Reply::status(200),
+        Reply::status(200),
+        Reply {
+            body: r#"{"error":{"code":404,"status":"NOT_FOUND","details":[{"errorCode":"UNREGISTERED"}]}}"#,
+            ..Reply::status(404)
+        },
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, public_pem) = service_account(dir.path(), &fcm.url("/token"));
+    let base = fcm.base.clone();
+    let app = spawn_app_with(move |s| {
+        s.fcm_service_account = Some(path);
+        s.fcm_base_url = base;
+    })
+    .await;
+    let (client, manage) = registered(&app, ClientMetadata::poll("FCM Bank")).await;
+    let device = app.user_with_device("ivan").await;
+    let reg_token = "fGcM-token_1:APA91bHxyz";
+    let set = set_channel(&app, &device, &json!({"channel": "fcm", "token": reg_token})).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+
+    let auth_req_id = app.start(&client, "ivan", "Pay 99 EUR").await;
+    let got = fcm.wait_for(2).await;
+
+    // The OAuth2 JWT-bearer grant (RFC 7523) with an RS256 assertion.
+    let grant = &got[0];
+    assert_eq!(grant.path, "/token");
+    assert_eq!(grant.header("content-type"), Some("application/x-www-form-urlencoded"));
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(grant.raw.as_bytes()).into_owned().collect();
+    assert_eq!(form["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
+    let verifier = josekit::jws::RS256.verifier_from_pem(&public_pem).unwrap();
+    let (payload, header) = josekit::jws::deserialize_compact(&form["assertion"], &verifier).expect("RS256 verifies");
+    assert_eq!(header.key_id(), Some("key-1"));
+    let claims: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(claims["iss"], "push@trustid-test.iam.gserviceaccount.com");
+    assert_eq!(claims["scope"], "https://www.googleapis.com/auth/firebase.messaging");
+    assert_eq!(claims["aud"], fcm.url("/token"));
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+
+    // messages:send with the access token and a data message.
+    let send = &got[1];
+    assert_eq!(send.path, "/v1/projects/trustid-test/messages:send");
+    assert_eq!(send.header("authorization"), Some("Bearer ya29.test-access"));
+    assert_eq!(send.header("content-type"), Some("application/json"));
+    let message = &send.body["message"];
+    assert_eq!(message["token"], reg_token);
+    assert_eq!(message["android"]["priority"], "high");
+    assert!(message["android"]["ttl"].as_str().unwrap().ends_with('s'));
+    let data = message["data"].as_object().unwrap();
+    assert!(data.values().all(Value::is_string), "FCM data values are strings");
+    assert!(!send.raw.contains("Pay 99"), "no binding message");
+    let traded = exchange(&app, &device, &json!({"push_token": data["push_token"]})).await;
+    assert_eq!(traded.body["transaction"]["binding_message"], "Pay 99 EUR");
+    let pushes = report_until(&app, &manage, &auth_req_id, |p| p[0]["state"] == "sent").await;
+    assert_eq!(pushes[0]["channel"], "fcm");
+
+    // The access token is cached: the next push goes straight to send.
+    app.start(&client, "ivan", "again").await;
+    let got = fcm.wait_for(3).await;
+    assert_eq!(got[2].path, "/v1/projects/trustid-test/messages:send");
+    assert_eq!(got[2].header("authorization"), Some("Bearer ya29.test-access"));
+
+    // An unregistered token is final, not retried.
+    let gone = app.start(&client, "ivan", "third").await;
+    let pushes = report_until(&app, &manage, &gone, |p| p[0]["state"] == "failed").await;
+    assert_eq!(pushes[0]["last_error"], "answered 404 (UNREGISTERED)");
+    assert_eq!(pushes[0]["attempts"], 1);
+}
+
+#[tokio::test]
+async fn apns_requests_follow_the_provider_api_over_http2() {
+    let apns = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = josekit::jwk::alg::ec::EcKeyPair::generate(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+    let key_path = dir.path().join("AuthKey_ABC123DEFG.p8");
+    std::fs::write(&key_path, key.to_pem_private_key()).unwrap();
+    let base = apns.base.clone();
+    let app = spawn_app_with(move |s| {
+        s.apns_key_file = Some(key_path);
+        s.apns_key_id = Some("ABC123DEFG".into());
+        s.apns_team_id = Some("DEF123GHIJ".into());
+        s.apns_topic = Some("com.example.bank".into());
+        s.apns_base_url = base;
+    })
+    .await;
+    let (client, manage) = registered(&app, ClientMetadata::poll("APNs Bank")).await;
+    let device = app.user_with_device("jane").await;
+    let device_token = "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad";
+    let set = set_channel(&app, &device, &json!({"channel": "apns", "token": device_token})).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+
+    let ack = app
+        .backchannel(
+            &client,
+            &[
+                ("scope", "openid"),
+                ("login_hint", "jane"),
+                ("binding_message", "Wire 5 EUR"),
+            ],
+        )
+        .await;
+    let expires_at = app.clock_now() + ack.body["expires_in"].as_i64().unwrap();
+    let got = apns.wait_for(1).await;
+    let push = &got[0];
+    assert_eq!(push.version, axum::http::Version::HTTP_2, "APNs speaks HTTP/2 only");
+    assert_eq!(push.path, format!("/3/device/{device_token}"));
+    assert_eq!(push.header("apns-topic"), Some("com.example.bank"));
+    assert_eq!(push.header("apns-push-type"), Some("alert"));
+    assert_eq!(push.header("apns-priority"), Some("10"));
+    assert_eq!(push.header("apns-expiration"), Some(expires_at.to_string().as_str()));
+    let jwt = push
+        .header("authorization")
+        .unwrap()
+        .strip_prefix("bearer ")
+        .unwrap()
+        .to_owned();
+    let verifier = josekit::jws::ES256.verifier_from_pem(key.to_pem_public_key()).unwrap();
+    let (payload, header) = josekit::jws::deserialize_compact(&jwt, &verifier).expect("ES256 verifies");
+    assert_eq!(header.key_id(), Some("ABC123DEFG"));
+    let claims: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(claims, json!({"iss": "DEF123GHIJ", "iat": app.clock_now()}));
+    assert!(push.body["aps"]["alert"]["title"].is_string());
+    assert!(!push.raw.contains("Wire 5"), "no binding message");
+    let traded = exchange(&app, &device, &json!({"push_token": push.body["push_token"]})).await;
+    assert_eq!(traded.body["transaction"]["binding_message"], "Wire 5 EUR");
+    let auth_req_id = ack.body["auth_req_id"].as_str().unwrap();
+    assert_eq!(
+        report_until(&app, &manage, auth_req_id, |p| p[0]["state"] == "sent").await[0]["channel"],
+        "apns"
+    );
+
+    // The provider token is reused within the hour, then renewed.
+    app.start(&client, "jane", "again").await;
+    let got = apns.wait_for(2).await;
+    assert_eq!(got[1].header("authorization").unwrap(), format!("bearer {jwt}"));
+    app.clock.advance_secs(46 * 60);
+    app.start(&client, "jane", "later").await;
+    let got = apns.wait_for(3).await;
+    let renewed = got[2].header("authorization").unwrap().strip_prefix("bearer ").unwrap();
+    assert_ne!(renewed, jwt);
+    assert_eq!(common::jwt_payload(renewed)["iat"], app.clock_now());
+}
