@@ -82,19 +82,30 @@ async fn fcm_requests_follow_the_http_v1_api_and_reuse_the_access_token() {
     assert_eq!(got[2].path, "/v1/projects/trustid-test/messages:send");
     assert_eq!(got[2].header("authorization"), Some("Bearer ya29.test-access"));
 
-    // An unregistered token is final, not retried.
+    // An unregistered token is final, not retried, and the device's dead
+    // channel is cleared: the next request owes it no push.
     let gone = app.start(&client, "ivan", "third").await;
     let pushes = report_until(&app, &manage, &gone, |p| p[0]["state"] == "failed").await;
-    assert_eq!(pushes[0]["last_error"], "answered 404 (UNREGISTERED)");
+    assert_eq!(
+        pushes[0]["last_error"],
+        "answered 404 (UNREGISTERED); the device's push channel was cleared"
+    );
     assert_eq!(pushes[0]["attempts"], 1);
+    assert_eq!(push_of(&app, &device).await, None);
+    let after = app.start(&client, "ivan", "fourth").await;
+    assert_eq!(report(&app, &manage, &after).await.body["device_pushes"], json!([]));
 }
 
-#[tokio::test]
-async fn apns_requests_follow_the_provider_api_over_http2() {
-    let apns = Receiver::start(vec![]).await;
-    let dir = tempfile::tempdir().unwrap();
+/// The device's push channel as stored.
+async fn push_of(app: &TestApp, device: &TestDevice) -> Option<String> {
+    let stored = app.store().device(&device.id()).await.unwrap().unwrap();
+    stored.push.map(|(channel, _)| channel.as_str().to_owned())
+}
+
+/// trustid with APNs configured against `apns`, and the provider key.
+async fn apns_app(apns: &Receiver, dir: &std::path::Path) -> (TestApp, josekit::jwk::alg::ec::EcKeyPair) {
     let key = josekit::jwk::alg::ec::EcKeyPair::generate(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
-    let key_path = dir.path().join("AuthKey_ABC123DEFG.p8");
+    let key_path = dir.join("AuthKey_ABC123DEFG.p8");
     std::fs::write(&key_path, key.to_pem_private_key()).unwrap();
     let base = apns.base.clone();
     let app = spawn_app_with(move |s| {
@@ -105,6 +116,54 @@ async fn apns_requests_follow_the_provider_api_over_http2() {
         s.apns_base_url = base;
     })
     .await;
+    (app, key)
+}
+
+#[tokio::test]
+async fn apns_unregistered_and_bad_device_tokens_fail_and_clear_the_devices_channel() {
+    let apns = Receiver::start(vec![
+        Reply {
+            body: r#"{"reason":"Unregistered","timestamp":1764000000000}"#,
+            ..Reply::status(410)
+        },
+        Reply {
+            body: r#"{"reason":"BadDeviceToken"}"#,
+            ..Reply::status(400)
+        },
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = apns_app(&apns, dir.path()).await;
+    let (client, manage) = registered(&app, ClientMetadata::poll("APNs Bank")).await;
+    let a = app.user_with_device("olga").await;
+    let b = app.device_for("olga").await;
+    for (device, token) in [(&a, "aa01"), (&b, "bb02")] {
+        let set = set_channel(&app, device, &json!({"channel": "apns", "token": token})).await;
+        assert_eq!(set.status, 200, "{}", set.body);
+    }
+    let auth_req_id = app.start(&client, "olga", "Sign in").await;
+    let pushes = report_until(&app, &manage, &auth_req_id, |p| {
+        p.len() == 2 && p.iter().all(|p| p["state"] == "failed")
+    })
+    .await;
+    let mut errors: Vec<&str> = pushes.iter().map(|p| p["last_error"].as_str().unwrap()).collect();
+    errors.sort();
+    assert_eq!(
+        errors,
+        [
+            "answered 400 (BadDeviceToken); the device's push channel was cleared",
+            "answered 410 (Unregistered); the device's push channel was cleared",
+        ]
+    );
+    assert!(pushes.iter().all(|p| p["attempts"] == 1), "not retried");
+    assert_eq!((push_of(&app, &a).await, push_of(&app, &b).await), (None, None));
+}
+
+#[tokio::test]
+async fn apns_requests_follow_the_provider_api_over_http2() {
+    let apns = Receiver::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, key) = apns_app(&apns, dir.path()).await;
     let (client, manage) = registered(&app, ClientMetadata::poll("APNs Bank")).await;
     let device = app.user_with_device("jane").await;
     let device_token = "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad";

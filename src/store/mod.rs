@@ -301,6 +301,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets (or with `None` clears) how a device is woken; false if unknown.
     async fn set_push_channel(&self, device_id: &str, push: Option<(PushChannel, &PushAddress)>) -> StoreResult<bool>;
+    /// Clears a device's push channel if its address is still `address` (the
+    /// provider said it is dead); false if the device has another one now.
+    async fn forget_dead_push_address(&self, device_id: &str, address: &PushAddress) -> StoreResult<bool>;
     /// Sets (or with `None` removes) the push relay a client set for one of
     /// its apps; false if there was none to remove.
     async fn set_app_push_relay(&self, client_id: &str, app_id: &str, uri: Option<&str>, now: i64)

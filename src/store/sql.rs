@@ -928,6 +928,19 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn forget_dead_push_address(
+                &self,
+                device_id: &str,
+                address: &$crate::domain::push::PushAddress,
+            ) -> StoreResult<bool> {
+                let done = query("UPDATE devices SET push_channel = NULL, push_address = NULL WHERE id = $1 AND push_address = $2")
+                    .bind(device_id)
+                    .bind(address.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn enqueue_device_pushes(
                 &self,
                 transaction_id: &str,

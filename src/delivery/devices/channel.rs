@@ -33,6 +33,10 @@ pub enum SendError {
     Retry(String),
     /// Another attempt would fail the same way (bad token, no relay).
     Final(String),
+    /// Final, and the provider says the device's address is dead (FCM
+    /// `UNREGISTERED`, APNs `Unregistered` / `BadDeviceToken`): the device's
+    /// channel is cleared, so no later request is pushed to it in vain.
+    DeadAddress(String),
 }
 
 #[async_trait]
@@ -82,17 +86,22 @@ pub fn http_client(timeout: std::time::Duration) -> reqwest::Result<reqwest::Cli
 /// 2xx went through; 429 and 5xx are retried; anything else is final.
 /// `detail` names the provider's reason, when it gave one.
 pub fn judge(status: StatusCode, detail: &str) -> Result<(), SendError> {
-    let said = if detail.is_empty() {
-        format!("answered {}", status.as_u16())
-    } else {
-        format!("answered {} ({detail})", status.as_u16())
-    };
+    let said = answered(status, detail);
     if status.is_success() {
         Ok(())
     } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         Err(SendError::Retry(said))
     } else {
         Err(SendError::Final(said))
+    }
+}
+
+/// How an answer is reported: `answered 404 (UNREGISTERED)`.
+pub fn answered(status: StatusCode, detail: &str) -> String {
+    if detail.is_empty() {
+        format!("answered {}", status.as_u16())
+    } else {
+        format!("answered {} ({detail})", status.as_u16())
     }
 }
 

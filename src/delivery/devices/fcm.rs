@@ -15,7 +15,7 @@ use josekit::jws::{JwsHeader, RS256};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::channel::{Channel, Outgoing, SendError, http_client, judge, network};
+use super::channel::{Channel, Outgoing, SendError, answered, http_client, judge, network};
 use crate::config::Settings;
 
 pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -217,6 +217,9 @@ impl Channel for Fcm {
         } else {
             fcm_reason(&res.text().await.unwrap_or_default())
         };
+        if status == reqwest::StatusCode::NOT_FOUND && detail == "UNREGISTERED" {
+            return Err(SendError::DeadAddress(answered(status, &detail)));
+        }
         judge(status, &detail)
     }
 }

@@ -216,6 +216,11 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
     Ok(match channel.send(&outgoing).await {
         Ok(()) => PushOutcome::Sent(kind),
         Err(SendError::Final(error)) => PushOutcome::Failed(Some(kind), error),
+        Err(SendError::DeadAddress(error)) => {
+            // Only if the device still has this address: it may have set a new one meanwhile.
+            store.forget_dead_push_address(&push.device_id, &address).await?;
+            PushOutcome::Failed(Some(kind), format!("{error}; the device's push channel was cleared"))
+        }
         Err(SendError::Retry(error)) => {
             let backoff = (FIRST_BACKOFF_MS << (push.attempts - 1).clamp(0, 16)).min(MAX_BACKOFF_MS);
             let at = state.clock.now_ms() + backoff;
