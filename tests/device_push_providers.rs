@@ -96,6 +96,38 @@ async fn fcm_requests_follow_the_http_v1_api_and_reuse_the_access_token() {
     assert_eq!(report(&app, &manage, &after).await.body["device_pushes"], json!([]));
 }
 
+#[tokio::test]
+async fn fcm_pushes_sent_together_share_one_access_token_grant() {
+    let fcm = Receiver::start(vec![Reply {
+        body: r#"{"access_token":"ya29.shared","expires_in":3599,"token_type":"Bearer"}"#,
+        ..Reply::status(200)
+    }])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = service_account(dir.path(), &fcm.url("/token"));
+    let base = fcm.base.clone();
+    let app = spawn_app_with(move |s| {
+        s.fcm_service_account = Some(path);
+        s.fcm_base_url = base;
+    })
+    .await;
+    let (client, _) = registered(&app, ClientMetadata::poll("FCM Bank")).await;
+    let a = app.user_with_device("pia").await;
+    let b = app.device_for("pia").await;
+    for (device, token) in [(&a, "fcm-a"), (&b, "fcm-b")] {
+        set_channel(&app, device, &json!({"channel": "fcm", "token": token})).await;
+    }
+    app.start(&client, "pia", "Sign in").await;
+    let got = fcm.wait_for(3).await;
+    let grants = got.iter().filter(|r| r.path == "/token").count();
+    assert_eq!(grants, 1, "one grant for both pushes");
+    assert!(
+        got.iter()
+            .filter(|r| r.path != "/token")
+            .all(|r| r.header("authorization") == Some("Bearer ya29.shared"))
+    );
+}
+
 /// The device's push channel as stored.
 async fn push_of(app: &TestApp, device: &TestDevice) -> Option<String> {
     let stored = app.store().device(&device.id()).await.unwrap().unwrap();
