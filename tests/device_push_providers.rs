@@ -10,6 +10,7 @@ use common::receiver::{Receiver, Reply};
 use common::*;
 use serde_json::{Value, json};
 use trustid::domain::client::ClientMetadata;
+use trustid::domain::push::DeviceRouting;
 
 #[tokio::test]
 async fn fcm_requests_follow_the_http_v1_api_and_reuse_the_access_token() {
@@ -126,6 +127,48 @@ async fn fcm_pushes_sent_together_share_one_access_token_grant() {
             .filter(|r| r.path != "/token")
             .all(|r| r.header("authorization") == Some("Bearer ya29.shared"))
     );
+}
+
+#[tokio::test]
+async fn a_channel_that_cannot_be_built_fails_its_pushes_and_the_others_still_go_out() {
+    let (apns, relay) = (Receiver::start(vec![]).await, Receiver::start(vec![]).await);
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("AuthKey_ABC123DEFG.p8");
+    let key = josekit::jwk::alg::ec::EcKeyPair::generate(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+    std::fs::write(&key_path, key.to_pem_private_key()).unwrap();
+    let (path, base) = (key_path.clone(), apns.base.clone());
+    let app = spawn_app_without_worker(move |s| {
+        s.apns_key_file = Some(path);
+        s.apns_key_id = Some("ABC123DEFG".into());
+        s.apns_team_id = Some("DEF123GHIJ".into());
+        s.apns_topic = Some("com.example.bank".into());
+        s.apns_base_url = base;
+    })
+    .await;
+    // The key was readable when the settings were checked, and is gone when
+    // the worker builds its channels.
+    std::fs::remove_file(&key_path).unwrap();
+    trustid::delivery::spawn_worker(app.state.clone());
+    let (client, manage) = relay_client(&app, &relay, DeviceRouting::All).await;
+    let a = app.user_with_device("quin").await;
+    let b = app.device_for("quin").await;
+    set_channel(&app, &a, &json!({"channel": "webhook", "token": "relay-q"})).await;
+    set_channel(&app, &b, &json!({"channel": "apns", "token": "bb03"})).await;
+    let auth_req_id = app.start(&client, "quin", "Sign in").await;
+    let pushes = report_until(&app, &manage, &auth_req_id, |p| {
+        p.len() == 2 && p.iter().all(|p| p["state"] != "pending")
+    })
+    .await;
+    let by_channel = |c: &str| pushes.iter().find(|p| p["channel"] == c).unwrap().clone();
+    assert_eq!(by_channel("webhook")["state"], "sent");
+    let failed = by_channel("apns");
+    assert_eq!(failed["state"], "failed");
+    let error = failed["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("apns is configured but unusable: cannot read"),
+        "{error}"
+    );
+    assert_eq!(apns.received().len(), 0);
 }
 
 /// The device's push channel as stored.

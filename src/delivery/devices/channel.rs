@@ -44,31 +44,66 @@ pub trait Channel: Send + Sync {
     async fn send(&self, push: &Outgoing<'_>) -> Result<(), SendError>;
 }
 
+/// One channel as this instance has it.
+enum Slot<T> {
+    /// Not configured: its pushes fail, saying so.
+    Off,
+    /// Configured but could not be built (an unreadable key, say): its
+    /// pushes fail with the reason; the other channels work on.
+    Unusable(String),
+    Ready(T),
+}
+
+impl<T> Slot<T> {
+    fn build(channel: PushChannel, built: anyhow::Result<Option<T>>) -> Self {
+        match built {
+            Ok(Some(ready)) => Slot::Ready(ready),
+            Ok(None) => Slot::Off,
+            Err(e) => {
+                tracing::error!(error = %e, %channel, "push channel unusable; its devices are reached by their inbox only");
+                Slot::Unusable(e.to_string())
+            }
+        }
+    }
+}
+
 /// The channels this instance can use: the webhook always (each client
-/// names its relay), FCM and APNs when configured.
+/// names its relay), FCM and APNs when configured. Each is built on its
+/// own, so one that cannot be built leaves the others working.
 pub struct Channels {
-    webhook: Webhook,
-    fcm: Option<Fcm>,
-    apns: Option<Apns>,
+    webhook: Slot<Webhook>,
+    fcm: Slot<Fcm>,
+    apns: Slot<Apns>,
 }
 
 impl Channels {
     /// Builds the channels from the settings (validated at start-up).
-    pub fn new(state: &AppState) -> anyhow::Result<Arc<Self>> {
+    pub fn new(state: &AppState) -> Arc<Self> {
         let s = &state.settings;
-        let timeout = std::time::Duration::from_secs(s.delivery_timeout as u64);
-        Ok(Arc::new(Self {
-            webhook: Webhook::new(state.keys.clone(), s.issuer.clone(), timeout)?,
-            fcm: Fcm::from_settings(s, timeout)?,
-            apns: Apns::from_settings(s, timeout)?,
-        }))
+        let timeout = std::time::Duration::from_secs(s.delivery_timeout.max(0).unsigned_abs());
+        let webhook = Webhook::new(state.keys.clone(), s.issuer.clone(), timeout)
+            .map(Some)
+            .map_err(anyhow::Error::from);
+        Arc::new(Self {
+            webhook: Slot::build(PushChannel::Webhook, webhook),
+            fcm: Slot::build(PushChannel::Fcm, Fcm::from_settings(s, timeout)),
+            apns: Slot::build(PushChannel::Apns, Apns::from_settings(s, timeout)),
+        })
     }
 
-    pub fn get(&self, channel: PushChannel) -> Option<&dyn Channel> {
+    /// The channel, or why this instance cannot push through it.
+    pub fn get(&self, channel: PushChannel) -> Result<&dyn Channel, String> {
+        fn usable<T: Channel>(slot: &Slot<T>, channel: PushChannel) -> Result<&dyn Channel, String> {
+            match slot {
+                Slot::Ready(c) => Ok(c),
+                Slot::Off => Err(format!("{channel} is not configured on this server")),
+                Slot::Unusable(why) => Err(format!("{channel} is configured but unusable: {why}")),
+            }
+        }
         match channel {
-            PushChannel::Webhook => Some(&self.webhook),
-            PushChannel::Fcm => self.fcm.as_ref().map(|c| c as &dyn Channel),
-            PushChannel::Apns => self.apns.as_ref().map(|c| c as &dyn Channel),
+            PushChannel::Webhook => usable(&self.webhook, channel),
+            PushChannel::Fcm => usable(&self.fcm, channel),
+            PushChannel::Apns => usable(&self.apns, channel),
         }
     }
 }

@@ -76,13 +76,9 @@ pub async fn enqueue(state: &AppState, txn: &Transaction, routing: DeviceRouting
 /// Runs the device push worker until the process ends.
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let channels = match Channels::new(&state) {
-            Ok(channels) => channels,
-            Err(e) => {
-                tracing::error!(error = %e, "device push channels unusable; devices are reached by their inbox only");
-                return;
-            }
-        };
+        // Always loops, even with no usable channel: owed pushes must still
+        // be withdrawn or failed, and the report must say why.
+        let channels = Channels::new(&state);
         loop {
             let woken = state.device_pushes.notified();
             if run_once(&state, &channels).await == 0 {
@@ -191,11 +187,9 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
             "the device is not active or has no push channel".into(),
         ));
     };
-    let Some(channel) = channels.get(kind) else {
-        return Ok(PushOutcome::Failed(
-            Some(kind),
-            format!("{kind} is not configured on this server"),
-        ));
+    let channel = match channels.get(kind) {
+        Ok(channel) => channel,
+        Err(why) => return Ok(PushOutcome::Failed(Some(kind), why)),
     };
     let relay_uri = relay_for(store.as_ref(), &txn).await?;
     let token = secret::random_token();
