@@ -86,6 +86,9 @@ async fn preferred_routing_reaches_only_the_preferred_device_unless_the_request_
             .len(),
         2
     );
+    // Both pushes of the first request arrive before the second is made, so
+    // the third push received is the second request's.
+    relay.wait_for(2).await;
 
     assert!(app.store().set_preferred_device("bob", &b.id()).await.unwrap());
     let second = app.start(&client, "bob", "two").await;
@@ -119,6 +122,29 @@ async fn preferred_routing_reaches_only_the_preferred_device_unless_the_request_
             .unwrap()
             .len(),
         2
+    );
+
+    // The preferred device without a push channel: nobody is pushed (the
+    // others are not bothered in its place), and its inbox still has it.
+    let res = app
+        .http
+        .delete(app.url(CHANNEL))
+        .header("DPoP", b.proof(&app, "DELETE", CHANNEL))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let fourth = app.start(&client, "bob", "four").await;
+    assert_eq!(report(&app, &manage, &fourth).await.body["device_pushes"], json!([]));
+    let inbox = b.inbox(&app).await;
+    assert!(
+        inbox.body["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["binding_message"] == "four"),
+        "{}",
+        inbox.body
     );
 }
 
