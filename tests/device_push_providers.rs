@@ -171,6 +171,101 @@ async fn a_channel_that_cannot_be_built_fails_its_pushes_and_the_others_still_go
     assert_eq!(apns.received().len(), 0);
 }
 
+#[tokio::test]
+async fn fcm_retries_a_refused_grant_and_a_refused_access_token_with_a_fresh_grant() {
+    let grant = |token: &'static str| Reply {
+        body: token,
+        ..Reply::status(200)
+    };
+    let fcm = Receiver::start(vec![
+        Reply::status(500),
+        grant(r#"{"access_token":"ya29.one","expires_in":3599}"#),
+        Reply::status(401),
+        grant(r#"{"access_token":"ya29.two","expires_in":3599}"#),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = service_account(dir.path(), &fcm.url("/token"));
+    let base = fcm.base.clone();
+    let app = spawn_app_with(move |s| {
+        s.fcm_service_account = Some(path);
+        s.fcm_base_url = base;
+    })
+    .await;
+    let (client, manage) = registered(&app, ClientMetadata::poll("FCM Bank")).await;
+    let device = app.user_with_device("rita").await;
+    set_channel(&app, &device, &json!({"channel": "fcm", "token": "fcm-r"})).await;
+
+    let auth_req_id = app.start(&client, "rita", "Sign in").await;
+    report_until(&app, &manage, &auth_req_id, |p| {
+        p[0]["last_error"] == "token endpoint answered 500"
+    })
+    .await;
+    app.clock.advance_secs(1);
+    report_until(&app, &manage, &auth_req_id, |p| {
+        p[0]["last_error"] == "answered 401 (access token refused)"
+    })
+    .await;
+    // The refused token is forgotten: the next attempt asks for a new one.
+    app.clock.advance_secs(2);
+    let pushes = report_until(&app, &manage, &auth_req_id, |p| p[0]["state"] == "sent").await;
+    assert_eq!(pushes[0]["attempts"], 3);
+    let got = fcm.received();
+    let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+    let send = "/v1/projects/trustid-test/messages:send";
+    assert_eq!(paths, ["/token", "/token", send, "/token", send]);
+    assert_eq!(got[2].header("authorization"), Some("Bearer ya29.one"));
+    assert_eq!(got[4].header("authorization"), Some("Bearer ya29.two"));
+}
+
+#[tokio::test]
+async fn apns_expired_provider_token_is_renewed_and_the_push_retried() {
+    let apns = Receiver::start(vec![Reply {
+        body: r#"{"reason":"ExpiredProviderToken"}"#,
+        ..Reply::status(403)
+    }])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = apns_app(&apns, dir.path()).await;
+    let (client, manage) = registered(&app, ClientMetadata::poll("APNs Bank")).await;
+    let device = app.user_with_device("sven").await;
+    set_channel(&app, &device, &json!({"channel": "apns", "token": "cc04"})).await;
+    let auth_req_id = app.start(&client, "sven", "Sign in").await;
+    report_until(&app, &manage, &auth_req_id, |p| {
+        p[0]["last_error"] == "answered 403 (ExpiredProviderToken)" && p[0]["state"] == "pending"
+    })
+    .await;
+    app.clock.advance_secs(1);
+    report_until(&app, &manage, &auth_req_id, |p| p[0]["state"] == "sent").await;
+    let got = apns.received();
+    let jwt = |i: usize| got[i].header("authorization").unwrap().to_owned();
+    assert_ne!(
+        jwt(0),
+        jwt(1),
+        "a new provider token, well within the 45 minutes of reuse"
+    );
+    assert_eq!(
+        common::jwt_payload(jwt(1).strip_prefix("bearer ").unwrap())["iat"],
+        app.clock_now()
+    );
+}
+
+#[test]
+fn fcm_settings_refuse_a_token_uri_that_is_not_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = service_account(dir.path(), "http://oauth2.example.com/token");
+    let settings = trustid::config::Settings {
+        fcm_service_account: Some(path),
+        dev: false,
+        ..trustid::config::Settings::default()
+    };
+    let err = settings.validate().expect_err("http token_uri").to_string();
+    assert!(
+        err.contains("fcm_service_account") && err.contains("token_uri"),
+        "{err}"
+    );
+}
+
 /// The device's push channel as stored.
 async fn push_of(app: &TestApp, device: &TestDevice) -> Option<String> {
     let stored = app.store().device(&device.id()).await.unwrap().unwrap();
