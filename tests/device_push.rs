@@ -267,6 +267,100 @@ async fn a_push_token_is_stored_only_while_the_request_is_open_and_the_push_is_t
 }
 
 #[tokio::test]
+async fn a_push_still_failing_when_the_request_is_about_to_expire_gives_up() {
+    let app = spawn_app().await;
+    let relay = Receiver::start(vec![Reply::status(503); 8]).await;
+    let (client, manage) = relay_client(&app, &relay, DeviceRouting::All).await;
+    let device = app.user_with_device("tess").await;
+    set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-t"})).await;
+    let ack = app
+        .backchannel(
+            &client,
+            &[
+                ("scope", "openid"),
+                ("login_hint", "tess"),
+                ("binding_message", "Sign in"),
+            ],
+        )
+        .await;
+    let auth_req_id = ack.body["auth_req_id"].as_str().unwrap();
+    report_until(&app, &manage, auth_req_id, |p| {
+        p[0]["attempts"] == 1 && p[0]["state"] == "pending"
+    })
+    .await;
+    // A second before expiry the next backoff would end past it: no more tries.
+    app.clock.advance_secs(ack.body["expires_in"].as_i64().unwrap() - 1);
+    let pushes = report_until(&app, &manage, auth_req_id, |p| p[0]["state"] == "failed").await;
+    assert_eq!(pushes[0]["last_error"], "gave up after 2 attempts: answered 503");
+    assert_eq!(relay.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_device_that_cleared_its_channel_or_was_removed_after_the_request_is_not_pushed() {
+    let app = spawn_app_without_worker(|_| {}).await;
+    let relay = Receiver::start(vec![]).await;
+    let (client, manage) = relay_client(&app, &relay, DeviceRouting::All).await;
+    let (a, b) = two_devices(&app, "uma").await;
+    let auth_req_id = app.start(&client, "uma", "Sign in").await;
+    assert_eq!(
+        report(&app, &manage, &auth_req_id).await.body["device_pushes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let res = app
+        .http
+        .delete(app.url(CHANNEL))
+        .header("DPoP", a.proof(&app, "DELETE", CHANNEL))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert!(app.store().remove_device("uma", &b.id()).await.unwrap());
+    trustid::delivery::spawn_worker(app.state.clone());
+    let pushes = report_until(&app, &manage, &auth_req_id, |p| {
+        p.iter().all(|p| p["state"] == "withdrawn")
+    })
+    .await;
+    for push in &pushes {
+        assert_eq!(push["last_error"], "the device is not active or has no push channel");
+    }
+    assert_eq!(relay.received().len(), 0);
+}
+
+#[tokio::test]
+async fn a_push_token_does_not_trade_after_the_request_expired_or_from_a_removed_device() {
+    let app = spawn_app().await;
+    let relay = Receiver::start(vec![]).await;
+    let (client, _) = relay_client(&app, &relay, DeviceRouting::All).await;
+    let (a, b) = two_devices(&app, "vic").await;
+    app.start(&client, "vic", "Sign in").await;
+    let got = relay.wait_for(2).await;
+    let token_of = |t: &str| common::jwt_payload(by_device_token(&got, t))["push_token"].clone();
+    let (token_a, token_b) = (token_of("relay-a"), token_of("relay-b"));
+
+    assert!(app.store().remove_device("vic", &b.id()).await.unwrap());
+    let removed = exchange(&app, &b, &json!({"push_token": token_b})).await;
+    assert_eq!(
+        (removed.status, removed.error()),
+        (403, "device_not_active"),
+        "{}",
+        removed.body
+    );
+
+    assert_eq!(exchange(&app, &a, &json!({"push_token": token_a})).await.status, 200);
+    app.clock.advance_secs(3600);
+    let expired = exchange(&app, &a, &json!({"push_token": token_a})).await;
+    assert_eq!(
+        (expired.status, expired.error()),
+        (404, "unknown_push_token"),
+        "{}",
+        expired.body
+    );
+}
+
+#[tokio::test]
 async fn pushes_still_owed_are_withdrawn_once_the_request_is_decided() {
     let app = spawn_app().await;
     let relay = Receiver::start(vec![Reply::status(503); 8]).await;
