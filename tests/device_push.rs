@@ -284,10 +284,8 @@ async fn a_push_still_failing_when_the_request_is_about_to_expire_gives_up() {
         )
         .await;
     let auth_req_id = ack.body["auth_req_id"].as_str().unwrap();
-    report_until(&app, &manage, auth_req_id, |p| {
-        p[0]["attempts"] == 1 && p[0]["state"] == "pending"
-    })
-    .await;
+    // The first attempt's outcome is recorded (not merely claimed) before time moves.
+    report_until(&app, &manage, auth_req_id, |p| p[0]["last_error"] == "answered 503").await;
     // A second before expiry the next backoff would end past it: no more tries.
     app.clock.advance_secs(ack.body["expires_in"].as_i64().unwrap() - 1);
     let pushes = report_until(&app, &manage, auth_req_id, |p| p[0]["state"] == "failed").await;
@@ -376,6 +374,10 @@ async fn pushes_still_owed_are_withdrawn_once_the_request_is_decided() {
     app.clock.advance_secs(60);
     let pushes = report_until(&app, &manage, &auth_req_id, |p| p[0]["state"] == "withdrawn").await;
     assert_eq!(pushes[0]["attempts"], 1);
+    assert_eq!(
+        pushes[0]["last_error"], "answered 503",
+        "the real reason it never went out"
+    );
     assert_eq!(relay.received().len(), 1, "nothing more was sent");
     let metrics = app
         .http

@@ -5,7 +5,9 @@
 -- channel's address for it (relay-side device token, FCM registration
 -- token, APNs device token). Both set or both null.
 ALTER TABLE devices ADD COLUMN push_channel TEXT CHECK (push_channel IN ('webhook', 'fcm', 'apns'));
-ALTER TABLE devices ADD COLUMN push_address TEXT;
+-- The both-or-neither check sits on the second column: SQLite's ADD COLUMN
+-- cannot add a table constraint, and a column CHECK may read the row.
+ALTER TABLE devices ADD COLUMN push_address TEXT CHECK ((push_channel IS NULL) = (push_address IS NULL));
 
 -- One notification owed to one device about one transaction. The channel
 -- and address are read from the device when sent, so a device that changes

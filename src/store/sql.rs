@@ -971,7 +971,7 @@ macro_rules! sql_store {
             async fn withdraw_device_pushes(&self, now: i64, now_ms: i64) -> StoreResult<u64> {
                 let done = query(
                     "UPDATE device_pushes SET state = 'withdrawn', finished_at = $2, claimed_until = 0, \
-                     last_error = 'the request was decided or expired' \
+                     last_error = COALESCE(last_error, 'the request was decided or expired') \
                      WHERE state = 'pending' AND claimed_until <= $2 AND EXISTS (SELECT 1 FROM transactions t \
                      WHERE t.id = device_pushes.transaction_id AND (t.status != 'pending' OR t.expires_at <= $1))",
                 )
@@ -1101,6 +1101,7 @@ macro_rules! sql_store {
                 let row: Option<InboxRow> = query_as(&format!(
                     "SELECT {TXN_COLUMNS}, {client_name} AS client_name FROM device_pushes p \
                      JOIN transactions t ON t.id = p.transaction_id JOIN clients c ON c.id = t.client_id \
+                     JOIN devices d ON d.id = p.device_id AND d.user_id = t.user_id \
                      WHERE (p.token_digest = $1 OR p.prev_token_digest = $1) AND p.device_id = $2 \
                      AND t.status = 'pending' AND t.expires_at > $3"
                 ))

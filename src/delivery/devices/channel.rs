@@ -29,7 +29,7 @@ pub struct Outgoing<'a> {
 /// Why an attempt did not go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
-    /// Worth another attempt later (network, 429, 5xx, a stale credential).
+    /// Worth another attempt later (network, 408, 429, 5xx, a stale credential).
     Retry(String),
     /// Another attempt would fail the same way (bad token, no relay).
     Final(String),
@@ -118,13 +118,16 @@ pub fn http_client(timeout: std::time::Duration) -> reqwest::Result<reqwest::Cli
         .build()
 }
 
-/// 2xx went through; 429 and 5xx are retried; anything else is final.
+/// 2xx went through; 408, 429 and 5xx are retried; anything else is final.
 /// `detail` names the provider's reason, when it gave one.
 pub fn judge(status: StatusCode, detail: &str) -> Result<(), SendError> {
     let said = answered(status, detail);
     if status.is_success() {
         Ok(())
-    } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+    } else if status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
+    {
         Err(SendError::Retry(said))
     } else {
         Err(SendError::Final(said))
@@ -147,4 +150,32 @@ pub fn network(e: &reqwest::Error) -> SendError {
     } else {
         "could not connect".into()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_judged_sent_retried_or_final() {
+        let cases: &[(u16, Option<bool>, &str)] = &[
+            (200, None, "went through"),
+            (204, None, "went through"),
+            (408, Some(true), "the relay timed out reading: try again"),
+            (429, Some(true), "throttled"),
+            (503, Some(true), "down for now"),
+            (400, Some(false), "refused"),
+            (404, Some(false), "no such device"),
+            (301, Some(false), "redirects are not followed"),
+        ];
+        for (status, retry, why) in cases {
+            let judged = judge(StatusCode::from_u16(*status).unwrap_or_default(), "");
+            let got = match judged {
+                Ok(()) => None,
+                Err(SendError::Retry(_)) => Some(true),
+                Err(_) => Some(false),
+            };
+            assert_eq!(got, *retry, "{status}: {why}");
+        }
+    }
 }

@@ -24,7 +24,6 @@ use crate::domain::device::DeviceStatus;
 use crate::domain::push::DeviceRouting;
 use crate::domain::transaction::{Status, Transaction};
 use crate::error::OAuthError;
-use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::push::{DevicePush, PushOutcome};
 use crate::store::{Store, StoreResult};
@@ -100,10 +99,7 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
         .withdraw_device_pushes(now_ms.div_euclid(1000), now_ms)
         .await
     {
-        Ok(n) => {
-            let withdrawn = &state.metrics.device_pushes_withdrawn;
-            withdrawn.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        }
+        Ok(n) => count(state, &PushOutcome::Withdrawn(String::new()), n),
         Err(e) => tracing::error!(error = %e, "cannot withdraw device pushes"),
     }
     let lease_until = now_ms.saturating_add(lease_ms(state.settings.delivery_timeout));
@@ -150,16 +146,26 @@ fn lease_ms(delivery_timeout_secs: i64) -> i64 {
         .saturating_add(LEASE_MARGIN_MS)
 }
 
+/// Counts `n` outcomes like `outcome` (one, or a bulk withdrawal): the one
+/// place `trustid_device_pushes_total` moves.
+fn count(state: &AppState, outcome: &PushOutcome, n: u64) {
+    let m = &state.metrics;
+    let counter = match outcome {
+        PushOutcome::Sent(_) => &m.device_pushes_sent,
+        PushOutcome::Retry { .. } => &m.device_pushes_retried,
+        PushOutcome::Failed(..) => &m.device_pushes_failed,
+        PushOutcome::Withdrawn(_) => &m.device_pushes_withdrawn,
+    };
+    counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Counts and logs an outcome: ids and the channel's answer, never a token.
 fn observe(state: &AppState, push: &DevicePush, outcome: &PushOutcome) {
-    let m = &state.metrics;
-    let (counter, error) = match outcome {
-        PushOutcome::Sent(_) => (&m.device_pushes_sent, None),
-        PushOutcome::Retry { error, .. } => (&m.device_pushes_retried, Some(error)),
-        PushOutcome::Failed(_, error) => (&m.device_pushes_failed, Some(error)),
-        PushOutcome::Withdrawn(error) => (&m.device_pushes_withdrawn, Some(error)),
+    count(state, outcome, 1);
+    let error = match outcome {
+        PushOutcome::Sent(_) => None,
+        PushOutcome::Retry { error, .. } | PushOutcome::Failed(_, error) | PushOutcome::Withdrawn(error) => Some(error),
     };
-    Metrics::inc(counter);
     let (txn, device) = (&push.transaction_id, &push.device_id);
     match error {
         None => tracing::info!(transaction_id = %txn, device_id = %device, "device push sent"),
