@@ -253,3 +253,15 @@ async fn relay_for(store: &dyn Store, txn: &Transaction) -> StoreResult<Option<S
         .await?
         .and_then(|c| c.metadata.push_relay_uri))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_outlasts_two_http_calls_and_never_overflows() {
+        assert_eq!(lease_ms(10), 2 * 10_000 + LEASE_MARGIN_MS);
+        assert_eq!(lease_ms(60), 2 * 60_000 + LEASE_MARGIN_MS);
+        assert_eq!(lease_ms(i64::MAX), i64::MAX);
+    }
+}
