@@ -33,7 +33,7 @@ pub async fn exchange(State(state): State<AppState>, proven: Proven, body: Bytes
     })?;
     let device = proven.active_device(&state).await?;
     // One answer for every miss (unknown, another device's, decided,
-    // expired, superseded by a later attempt): nothing to probe.
+    // expired, superseded by two later attempts): nothing to probe.
     let item = state
         .store
         .exchange_push_token(&secret::digest(&req.push_token), &device.id, state.clock.now())
