@@ -174,16 +174,19 @@ pub async fn bind_device(store: &dyn Store, device_id: &str, user_id: &str) -> R
 /// An app's push relay as set (or removed: `push_relay_uri` absent).
 #[derive(Debug, Clone, Serialize)]
 pub struct AppRelay {
+    pub client_id: String,
     pub app_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push_relay_uri: Option<String>,
 }
 
-/// Sets the push relay of an app (`appId`), through which requests naming
-/// that app reach devices on the webhook channel; `None` removes it, and
-/// those requests fall back to the client's relay.
+/// Sets the push relay of one client's app (`appId`), through which that
+/// client's requests naming the app reach devices on the webhook channel;
+/// `None` removes it, and those requests fall back to the client's relay.
+/// Keyed by client: another client naming the same appId never uses it.
 pub async fn set_app_push_relay(
     store: &dyn Store,
+    client_id: &str,
     app_id: &str,
     uri: Option<&str>,
     dev: bool,
@@ -198,11 +201,17 @@ pub async fn set_app_push_relay(
     if let Some(uri) = uri {
         check_callback_url(uri, dev).map_err(|e| AdminError::Invalid(format!("the push relay URI {e}")))?;
     }
-    let changed = store.set_app_push_relay(app_id, uri, now).await?;
+    if store.client(client_id).await?.is_none() {
+        return Err(AdminError::Invalid(format!("no client `{client_id}` is registered")));
+    }
+    let changed = store.set_app_push_relay(client_id, app_id, uri, now).await?;
     if uri.is_none() && !changed {
-        return Err(AdminError::Invalid(format!("app `{app_id}` has no push relay")));
+        return Err(AdminError::Invalid(format!(
+            "app `{app_id}` of client `{client_id}` has no push relay"
+        )));
     }
     Ok(AppRelay {
+        client_id: client_id.to_owned(),
         app_id: app_id.to_owned(),
         push_relay_uri: uri.map(str::to_owned),
     })

@@ -118,10 +118,13 @@ enum ClientsCommand {
 
 #[derive(Subcommand)]
 enum AppsCommand {
-    /// Set the push relay of an app: webhook pushes for requests naming this
-    /// app go there instead of the client's relay.
+    /// Set the push relay of one client's app: webhook pushes for that
+    /// client's requests naming this app go there instead of the client's relay.
     #[command(group = clap::ArgGroup::new("relay").required(true))]
     Relay {
+        /// The client whose requests name the app.
+        #[arg(long = "client", allow_hyphen_values = true)]
+        client_id: String,
         #[arg(long = "app", allow_hyphen_values = true)]
         app_id: String,
         /// The relay's URL (https; http on loopback in dev mode).
@@ -315,16 +318,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
         }
         Command::Apps(AppsCommand::Relay {
+            client_id,
             app_id,
             uri,
             clear: _,
             output,
         }) => {
             let store = store::open(&settings.database_url).await?;
-            let set = admin::set_app_push_relay(store.as_ref(), &app_id, uri.as_deref(), settings.dev, now).await?;
+            let set = admin::set_app_push_relay(store.as_ref(), &client_id, &app_id, uri.as_deref(), settings.dev, now)
+                .await?;
             print(&output, &set, |r| match &r.push_relay_uri {
-                Some(uri) => format!("app {}: pushes go to {uri}", r.app_id),
-                None => format!("app {}: no relay of its own (the client's is used)", r.app_id),
+                Some(uri) => format!("app {} of client {}: pushes go to {uri}", r.app_id, r.client_id),
+                None => format!(
+                    "app {} of client {}: no relay of its own (the client's is used)",
+                    r.app_id, r.client_id
+                ),
             })
         }
         Command::Users(UsersCommand::Add {

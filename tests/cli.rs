@@ -140,28 +140,62 @@ fn clients_add_sets_the_push_relay_and_the_device_routing() {
 }
 
 #[test]
-fn apps_relay_sets_and_clears_an_apps_push_relay() {
+fn apps_relay_sets_and_clears_a_clients_app_relay_and_refuses_an_unknown_client() {
     let dir = tempfile::tempdir().unwrap();
+    let client = json_of(&trustid(
+        dir.path(),
+        &["clients", "add", "--name", "Shop", "--json"],
+        &[],
+    ));
+    let client_id = client["client_id"].as_str().unwrap();
     let uri = "https://relay.example.com/shop";
     let set = json_of(&trustid(
         dir.path(),
-        &["apps", "relay", "--app", "shop", "--uri", uri, "--json"],
+        &[
+            "apps", "relay", "--client", client_id, "--app", "shop", "--uri", uri, "--json",
+        ],
         &[],
     ));
-    assert_eq!(set, serde_json::json!({"app_id": "shop", "push_relay_uri": uri}));
+    assert_eq!(
+        set,
+        serde_json::json!({"client_id": client_id, "app_id": "shop", "push_relay_uri": uri})
+    );
+    let unknown = trustid(
+        dir.path(),
+        &["apps", "relay", "--client", "nobody", "--app", "shop", "--uri", uri],
+        &[],
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no client `nobody`"));
     let bad = trustid(
         dir.path(),
-        &["apps", "relay", "--app", "shop", "--uri", "http://relay.example.com/"],
+        &[
+            "apps",
+            "relay",
+            "--client",
+            client_id,
+            "--app",
+            "shop",
+            "--uri",
+            "http://relay.example.com/",
+        ],
         &[],
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("push relay URI"));
-    let cleared = trustid(dir.path(), &["apps", "relay", "--app", "shop", "--clear"], &[]);
+    let clear = ["apps", "relay", "--client", client_id, "--app", "shop", "--clear"];
+    let cleared = trustid(dir.path(), &clear, &[]);
     assert!(String::from_utf8_lossy(&cleared.stdout).contains("the client's is used"));
-    let again = trustid(dir.path(), &["apps", "relay", "--app", "shop", "--clear"], &[]);
+    let again = trustid(dir.path(), &clear, &[]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("has no push relay"));
-    let neither = trustid(dir.path(), &["apps", "relay", "--app", "shop"], &[]);
+    let neither = trustid(
+        dir.path(),
+        &["apps", "relay", "--client", client_id, "--app", "shop"],
+        &[],
+    );
     assert!(!neither.status.success(), "--uri or --clear is required");
+    let no_client = trustid(dir.path(), &["apps", "relay", "--app", "shop", "--uri", uri], &[]);
+    assert!(!no_client.status.success(), "--client is required");
 }
 
 #[test]

@@ -6,145 +6,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
+use common::push::*;
 use common::receiver::{Receiver, Reply};
 use common::*;
 use serde_json::{Value, json};
-use trustid::admin::ClientCredentials;
 use trustid::domain::client::ClientMetadata;
 use trustid::domain::push::DeviceRouting;
-
-const CHANNEL: &str = "/device/v1/push-channel";
-const EXCHANGE: &str = "/device/v1/push/exchange";
-const REPORT: &str = "/manage/v1/device-pushes";
-
-async fn set_channel(app: &TestApp, device: &TestDevice, body: &Value) -> Answer {
-    let res = app
-        .http
-        .put(app.url(CHANNEL))
-        .header("DPoP", device.proof(app, "PUT", CHANNEL))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    Answer::from(res).await
-}
-
-async fn exchange(app: &TestApp, device: &TestDevice, body: &Value) -> Answer {
-    let res = app
-        .http
-        .post(app.url(EXCHANGE))
-        .header("DPoP", device.proof(app, "POST", EXCHANGE))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    Answer::from(res).await
-}
-
-/// A client whose devices on the webhook channel are reached through `relay`;
-/// it may also read its requests' push reports (management).
-async fn relay_client(app: &TestApp, relay: &Receiver, routing: DeviceRouting) -> (ClientCredentials, String) {
-    let mut m = ClientMetadata::poll("Push Bank");
-    m.push_relay_uri = Some(relay.url("/push"));
-    m.device_routing = routing;
-    registered(app, m).await
-}
-
-/// Registers a management-capable client and gets its management token.
-async fn registered(app: &TestApp, mut m: ClientMetadata) -> (ClientCredentials, String) {
-    m.management = true;
-    let client = app.register(m).await;
-    let res = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&client.client_id, Some(client.secret()))
-        .form(&[("grant_type", "client_credentials"), ("scope", "trustid:manage")])
-        .send()
-        .await
-        .unwrap();
-    let token = Answer::from(res).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (client, token)
-}
-
-async fn report(app: &TestApp, token: &str, auth_req_id: &str) -> Answer {
-    let res = app
-        .http
-        .post(app.url(REPORT))
-        .bearer_auth(token)
-        .json(&json!({"auth_req_id": auth_req_id}))
-        .send()
-        .await
-        .unwrap();
-    Answer::from(res).await
-}
-
-/// The report's pushes once `done` holds for them (bounded wait).
-async fn report_until(app: &TestApp, token: &str, auth_req_id: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let r = report(app, token, auth_req_id).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let pushes = r.body["device_pushes"].as_array().unwrap().clone();
-        if done(&pushes) {
-            return pushes;
-        }
-        assert!(Instant::now() < deadline, "push report never settled: {}", r.body);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Verifies a relay notification with the keys trustid publishes at /jwks.
-async fn verify_with_jwks(app: &TestApp, jws: &str) -> Value {
-    let jwks: Value = app
-        .http
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let header: Value = {
-        use base64::Engine;
-        let part = jws.split('.').next().unwrap();
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-    };
-    assert_eq!(header["alg"], "ES256");
-    let key = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == header["kid"])
-        .expect("the kid is published");
-    let jwk = josekit::jwk::Jwk::from_map(key.as_object().unwrap().clone()).unwrap();
-    let verifier = josekit::jws::ES256.verifier_from_jwk(&jwk).unwrap();
-    let (payload, _) = josekit::jws::deserialize_compact(jws, &verifier).expect("the signature verifies");
-    serde_json::from_slice(&payload).unwrap()
-}
-
-/// A user with two active devices, both on the webhook channel.
-async fn two_devices(app: &TestApp, user: &str) -> (TestDevice, TestDevice) {
-    let a = app.user_with_device(user).await;
-    let b = app.device_for(user).await;
-    for (device, token) in [(&a, "relay-a"), (&b, "relay-b")] {
-        let set = set_channel(app, device, &json!({"channel": "webhook", "token": token})).await;
-        assert_eq!((set.status, &set.body), (200, &json!({"channel": "webhook"})));
-    }
-    (a, b)
-}
-
-fn by_device_token<'a>(got: &'a [common::receiver::Received], app: &TestApp, token: &str) -> &'a str {
-    let _ = app;
-    got.iter()
-        .map(|r| r.raw.as_str())
-        .find(|raw| common::jwt_payload(raw)["device_token"] == token)
-        .unwrap_or_else(|| panic!("no push for {token}"))
-}
 
 #[tokio::test]
 async fn a_request_reaches_both_devices_and_once_one_approves_the_other_inbox_empties() {
@@ -157,7 +24,7 @@ async fn a_request_reaches_both_devices_and_once_one_approves_the_other_inbox_em
     let got = relay.wait_for(2).await;
     let mut tokens = Vec::new();
     for (device_token, device) in [("relay-a", &a), ("relay-b", &b)] {
-        let jws = by_device_token(&got, &app, device_token);
+        let jws = by_device_token(&got, device_token);
         let claims = verify_with_jwks(&app, jws).await;
         assert_eq!(claims["iss"], app.base);
         assert_eq!(claims["aud"], relay.url("/push"));
@@ -219,6 +86,9 @@ async fn preferred_routing_reaches_only_the_preferred_device_unless_the_request_
             .len(),
         2
     );
+    // Both pushes of the first request arrive before the second is made, so
+    // the third push received is the second request's.
+    relay.wait_for(2).await;
 
     assert!(app.store().set_preferred_device("bob", &b.id()).await.unwrap());
     let second = app.start(&client, "bob", "two").await;
@@ -252,6 +122,29 @@ async fn preferred_routing_reaches_only_the_preferred_device_unless_the_request_
             .unwrap()
             .len(),
         2
+    );
+
+    // The preferred device without a push channel: nobody is pushed (the
+    // others are not bothered in its place), and its inbox still has it.
+    let res = app
+        .http
+        .delete(app.url(CHANNEL))
+        .header("DPoP", b.proof(&app, "DELETE", CHANNEL))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let fourth = app.start(&client, "bob", "four").await;
+    assert_eq!(report(&app, &manage, &fourth).await.body["device_pushes"], json!([]));
+    let inbox = b.inbox(&app).await;
+    assert!(
+        inbox.body["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["binding_message"] == "four"),
+        "{}",
+        inbox.body
     );
 }
 
@@ -291,12 +184,14 @@ async fn a_failing_relay_is_retried_and_the_transaction_still_completes_through_
     relay.wait_for(3).await;
     let pushes = report_until(&app, &manage, &auth_req_id, |p| p[0]["state"] == "sent").await;
     assert_eq!(pushes[0]["attempts"], 3);
-    // Each attempt carried its own token; only the last one trades.
+    // Each attempt carried its own token; the last two trade (the one before
+    // may have been delivered late), older ones do not.
     let got = relay.received();
-    let old = common::jwt_payload(&got[0].raw)["push_token"].clone();
-    let new = common::jwt_payload(&got[2].raw)["push_token"].clone();
-    assert_ne!(old, new);
+    let token = |i: usize| common::jwt_payload(&got[i].raw)["push_token"].clone();
+    let (old, prev, new) = (token(0), token(1), token(2));
+    assert!(old != prev && prev != new && old != new);
     assert_eq!(exchange(&app, &device, &json!({"push_token": old})).await.status, 404);
+    assert_eq!(exchange(&app, &device, &json!({"push_token": prev})).await.status, 200);
     assert_eq!(exchange(&app, &device, &json!({"push_token": new})).await.status, 200);
 
     assert_eq!(device.decide(&app, "approve").await.status, 200);
@@ -321,6 +216,149 @@ async fn a_failing_relay_is_retried_and_the_transaction_still_completes_through_
 }
 
 #[tokio::test]
+async fn a_push_token_is_stored_only_while_the_request_is_open_and_the_push_is_this_workers() {
+    use trustid::domain::push::PushChannel;
+    use trustid::store::push::{DevicePush, PushOutcome};
+    let app = spawn_app_without_worker(|_| {}).await;
+    let relay = Receiver::start(vec![]).await;
+    let (client, _) = relay_client(&app, &relay, DeviceRouting::All).await;
+    let device = app.user_with_device("lena").await;
+    set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-l"})).await;
+    app.start(&client, "lena", "Sign in").await;
+    let store = app.store();
+    let now = app.clock_now();
+    let now_ms = (now + 1) * 1000;
+    let claimed = store.claim_device_pushes(now_ms, now_ms + 5_000, 8).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let push = &claimed[0];
+    let stale = DevicePush {
+        lease_until: push.lease_until - 1,
+        ..push.clone()
+    };
+    let sent = PushOutcome::Sent(PushChannel::Webhook);
+    assert!(
+        !store.set_push_token(&stale, "digest-1", now).await.unwrap(),
+        "another worker's lease"
+    );
+    assert!(
+        !store.finish_device_push(&stale, &sent, now_ms).await.unwrap(),
+        "another worker's lease"
+    );
+    assert!(
+        !store.set_push_token(push, "digest-1", now + 86_400).await.unwrap(),
+        "the request expired"
+    );
+    assert!(
+        store.set_push_token(push, "digest-1", now).await.unwrap(),
+        "open, and this worker's"
+    );
+
+    assert_eq!(device.decide(&app, "deny").await.status, 200);
+    assert!(
+        !store.set_push_token(push, "digest-2", now).await.unwrap(),
+        "the request was decided"
+    );
+    let withdrawn = PushOutcome::Withdrawn("the request was decided or expired".into());
+    assert!(store.finish_device_push(push, &withdrawn, now_ms).await.unwrap());
+    assert!(
+        !store.finish_device_push(push, &sent, now_ms).await.unwrap(),
+        "the lease ended with the outcome"
+    );
+}
+
+#[tokio::test]
+async fn a_push_still_failing_when_the_request_is_about_to_expire_gives_up() {
+    let app = spawn_app().await;
+    let relay = Receiver::start(vec![Reply::status(503); 8]).await;
+    let (client, manage) = relay_client(&app, &relay, DeviceRouting::All).await;
+    let device = app.user_with_device("tess").await;
+    set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-t"})).await;
+    let ack = app
+        .backchannel(
+            &client,
+            &[
+                ("scope", "openid"),
+                ("login_hint", "tess"),
+                ("binding_message", "Sign in"),
+            ],
+        )
+        .await;
+    let auth_req_id = ack.body["auth_req_id"].as_str().unwrap();
+    // The first attempt's outcome is recorded (not merely claimed) before time moves.
+    report_until(&app, &manage, auth_req_id, |p| p[0]["last_error"] == "answered 503").await;
+    // A second before expiry the next backoff would end past it: no more tries.
+    app.clock.advance_secs(ack.body["expires_in"].as_i64().unwrap() - 1);
+    let pushes = report_until(&app, &manage, auth_req_id, |p| p[0]["state"] == "failed").await;
+    assert_eq!(pushes[0]["last_error"], "gave up after 2 attempts: answered 503");
+    assert_eq!(relay.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_device_that_cleared_its_channel_or_was_removed_after_the_request_is_not_pushed() {
+    let app = spawn_app_without_worker(|_| {}).await;
+    let relay = Receiver::start(vec![]).await;
+    let (client, manage) = relay_client(&app, &relay, DeviceRouting::All).await;
+    let (a, b) = two_devices(&app, "uma").await;
+    let auth_req_id = app.start(&client, "uma", "Sign in").await;
+    assert_eq!(
+        report(&app, &manage, &auth_req_id).await.body["device_pushes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let res = app
+        .http
+        .delete(app.url(CHANNEL))
+        .header("DPoP", a.proof(&app, "DELETE", CHANNEL))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert!(app.store().remove_device("uma", &b.id()).await.unwrap());
+    trustid::delivery::spawn_worker(app.state.clone());
+    let pushes = report_until(&app, &manage, &auth_req_id, |p| {
+        p.iter().all(|p| p["state"] == "withdrawn")
+    })
+    .await;
+    for push in &pushes {
+        assert_eq!(push["last_error"], "the device is not active or has no push channel");
+    }
+    assert_eq!(relay.received().len(), 0);
+}
+
+#[tokio::test]
+async fn a_push_token_does_not_trade_after_the_request_expired_or_from_a_removed_device() {
+    let app = spawn_app().await;
+    let relay = Receiver::start(vec![]).await;
+    let (client, _) = relay_client(&app, &relay, DeviceRouting::All).await;
+    let (a, b) = two_devices(&app, "vic").await;
+    app.start(&client, "vic", "Sign in").await;
+    let got = relay.wait_for(2).await;
+    let token_of = |t: &str| common::jwt_payload(by_device_token(&got, t))["push_token"].clone();
+    let (token_a, token_b) = (token_of("relay-a"), token_of("relay-b"));
+
+    assert!(app.store().remove_device("vic", &b.id()).await.unwrap());
+    let removed = exchange(&app, &b, &json!({"push_token": token_b})).await;
+    assert_eq!(
+        (removed.status, removed.error()),
+        (403, "device_not_active"),
+        "{}",
+        removed.body
+    );
+
+    assert_eq!(exchange(&app, &a, &json!({"push_token": token_a})).await.status, 200);
+    app.clock.advance_secs(3600);
+    let expired = exchange(&app, &a, &json!({"push_token": token_a})).await;
+    assert_eq!(
+        (expired.status, expired.error()),
+        (404, "unknown_push_token"),
+        "{}",
+        expired.body
+    );
+}
+
+#[tokio::test]
 async fn pushes_still_owed_are_withdrawn_once_the_request_is_decided() {
     let app = spawn_app().await;
     let relay = Receiver::start(vec![Reply::status(503); 8]).await;
@@ -336,6 +374,10 @@ async fn pushes_still_owed_are_withdrawn_once_the_request_is_decided() {
     app.clock.advance_secs(60);
     let pushes = report_until(&app, &manage, &auth_req_id, |p| p[0]["state"] == "withdrawn").await;
     assert_eq!(pushes[0]["attempts"], 1);
+    assert_eq!(
+        pushes[0]["last_error"], "answered 503",
+        "the real reason it never went out"
+    );
     assert_eq!(relay.received().len(), 1, "nothing more was sent");
     let metrics = app
         .http
@@ -535,174 +577,6 @@ async fn the_exchange_and_the_report_refuse_bad_input() {
     );
 }
 
-/// A Google service-account key file for `project`, its token endpoint at `token_uri`.
-fn service_account(dir: &std::path::Path, token_uri: &str) -> (std::path::PathBuf, Vec<u8>) {
-    let key = josekit::jwk::alg::rsa::RsaKeyPair::generate(2048).unwrap();
-    let account = json!({
-        "type": "service_account",
-        "project_id": "trustid-test",
-        "private_key_id": "key-1",
-        "private_key": String::from_utf8(key.to_pem_private_key()).unwrap(),
-        "client_email": "push@trustid-test.iam.gserviceaccount.com",
-        "token_uri": token_uri,
-    });
-    let path = dir.join("service-account.json");
-    std::fs::write(&path, account.to_string()).unwrap();
-    (path, key.to_pem_public_key())
-}
-
-#[tokio::test]
-async fn fcm_requests_follow_the_http_v1_api_and_reuse_the_access_token() {
-    let fcm = Receiver::start(vec![
-        Reply {
-            body: r#"{"access_token":"ya29.test-access","expires_in":3599,"token_type":"Bearer"}"#,
-            ..Reply::status(200)
-        },
-        Reply::status(200),
-        Reply::status(200),
-        Reply {
-            body: r#"{"error":{"code":404,"status":"NOT_FOUND","details":[{"errorCode":"UNREGISTERED"}]}}"#,
-            ..Reply::status(404)
-        },
-    ])
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let (path, public_pem) = service_account(dir.path(), &fcm.url("/token"));
-    let base = fcm.base.clone();
-    let app = spawn_app_with(move |s| {
-        s.fcm_service_account = Some(path);
-        s.fcm_base_url = base;
-    })
-    .await;
-    let (client, manage) = registered(&app, ClientMetadata::poll("FCM Bank")).await;
-    let device = app.user_with_device("ivan").await;
-    let reg_token = "fGcM-token_1:APA91bHxyz";
-    let set = set_channel(&app, &device, &json!({"channel": "fcm", "token": reg_token})).await;
-    assert_eq!(set.status, 200, "{}", set.body);
-
-    let auth_req_id = app.start(&client, "ivan", "Pay 99 EUR").await;
-    let got = fcm.wait_for(2).await;
-
-    // The OAuth2 JWT-bearer grant (RFC 7523) with an RS256 assertion.
-    let grant = &got[0];
-    assert_eq!(grant.path, "/token");
-    assert_eq!(grant.header("content-type"), Some("application/x-www-form-urlencoded"));
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(grant.raw.as_bytes()).into_owned().collect();
-    assert_eq!(form["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
-    let verifier = josekit::jws::RS256.verifier_from_pem(&public_pem).unwrap();
-    let (payload, header) = josekit::jws::deserialize_compact(&form["assertion"], &verifier).expect("RS256 verifies");
-    assert_eq!(header.key_id(), Some("key-1"));
-    let claims: Value = serde_json::from_slice(&payload).unwrap();
-    assert_eq!(claims["iss"], "push@trustid-test.iam.gserviceaccount.com");
-    assert_eq!(claims["scope"], "https://www.googleapis.com/auth/firebase.messaging");
-    assert_eq!(claims["aud"], fcm.url("/token"));
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
-
-    // messages:send with the access token and a data message.
-    let send = &got[1];
-    assert_eq!(send.path, "/v1/projects/trustid-test/messages:send");
-    assert_eq!(send.header("authorization"), Some("Bearer ya29.test-access"));
-    assert_eq!(send.header("content-type"), Some("application/json"));
-    let message = &send.body["message"];
-    assert_eq!(message["token"], reg_token);
-    assert_eq!(message["android"]["priority"], "high");
-    assert!(message["android"]["ttl"].as_str().unwrap().ends_with('s'));
-    let data = message["data"].as_object().unwrap();
-    assert!(data.values().all(Value::is_string), "FCM data values are strings");
-    assert!(!send.raw.contains("Pay 99"), "no binding message");
-    let traded = exchange(&app, &device, &json!({"push_token": data["push_token"]})).await;
-    assert_eq!(traded.body["transaction"]["binding_message"], "Pay 99 EUR");
-    let pushes = report_until(&app, &manage, &auth_req_id, |p| p[0]["state"] == "sent").await;
-    assert_eq!(pushes[0]["channel"], "fcm");
-
-    // The access token is cached: the next push goes straight to send.
-    app.start(&client, "ivan", "again").await;
-    let got = fcm.wait_for(3).await;
-    assert_eq!(got[2].path, "/v1/projects/trustid-test/messages:send");
-    assert_eq!(got[2].header("authorization"), Some("Bearer ya29.test-access"));
-
-    // An unregistered token is final, not retried.
-    let gone = app.start(&client, "ivan", "third").await;
-    let pushes = report_until(&app, &manage, &gone, |p| p[0]["state"] == "failed").await;
-    assert_eq!(pushes[0]["last_error"], "answered 404 (UNREGISTERED)");
-    assert_eq!(pushes[0]["attempts"], 1);
-}
-
-#[tokio::test]
-async fn apns_requests_follow_the_provider_api_over_http2() {
-    let apns = Receiver::start(vec![]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let key = josekit::jwk::alg::ec::EcKeyPair::generate(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
-    let key_path = dir.path().join("AuthKey_ABC123DEFG.p8");
-    std::fs::write(&key_path, key.to_pem_private_key()).unwrap();
-    let base = apns.base.clone();
-    let app = spawn_app_with(move |s| {
-        s.apns_key_file = Some(key_path);
-        s.apns_key_id = Some("ABC123DEFG".into());
-        s.apns_team_id = Some("DEF123GHIJ".into());
-        s.apns_topic = Some("com.example.bank".into());
-        s.apns_base_url = base;
-    })
-    .await;
-    let (client, manage) = registered(&app, ClientMetadata::poll("APNs Bank")).await;
-    let device = app.user_with_device("jane").await;
-    let device_token = "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad";
-    let set = set_channel(&app, &device, &json!({"channel": "apns", "token": device_token})).await;
-    assert_eq!(set.status, 200, "{}", set.body);
-
-    let ack = app
-        .backchannel(
-            &client,
-            &[
-                ("scope", "openid"),
-                ("login_hint", "jane"),
-                ("binding_message", "Wire 5 EUR"),
-            ],
-        )
-        .await;
-    let expires_at = app.clock_now() + ack.body["expires_in"].as_i64().unwrap();
-    let got = apns.wait_for(1).await;
-    let push = &got[0];
-    assert_eq!(push.version, axum::http::Version::HTTP_2, "APNs speaks HTTP/2 only");
-    assert_eq!(push.path, format!("/3/device/{device_token}"));
-    assert_eq!(push.header("apns-topic"), Some("com.example.bank"));
-    assert_eq!(push.header("apns-push-type"), Some("alert"));
-    assert_eq!(push.header("apns-priority"), Some("10"));
-    assert_eq!(push.header("apns-expiration"), Some(expires_at.to_string().as_str()));
-    let jwt = push
-        .header("authorization")
-        .unwrap()
-        .strip_prefix("bearer ")
-        .unwrap()
-        .to_owned();
-    let verifier = josekit::jws::ES256.verifier_from_pem(key.to_pem_public_key()).unwrap();
-    let (payload, header) = josekit::jws::deserialize_compact(&jwt, &verifier).expect("ES256 verifies");
-    assert_eq!(header.key_id(), Some("ABC123DEFG"));
-    let claims: Value = serde_json::from_slice(&payload).unwrap();
-    assert_eq!(claims, json!({"iss": "DEF123GHIJ", "iat": app.clock_now()}));
-    assert!(push.body["aps"]["alert"]["title"].is_string());
-    assert!(!push.raw.contains("Wire 5"), "no binding message");
-    let traded = exchange(&app, &device, &json!({"push_token": push.body["push_token"]})).await;
-    assert_eq!(traded.body["transaction"]["binding_message"], "Wire 5 EUR");
-    let auth_req_id = ack.body["auth_req_id"].as_str().unwrap();
-    assert_eq!(
-        report_until(&app, &manage, auth_req_id, |p| p[0]["state"] == "sent").await[0]["channel"],
-        "apns"
-    );
-
-    // The provider token is reused within the hour, then renewed.
-    app.start(&client, "jane", "again").await;
-    let got = apns.wait_for(2).await;
-    assert_eq!(got[1].header("authorization").unwrap(), format!("bearer {jwt}"));
-    app.clock.advance_secs(46 * 60);
-    app.start(&client, "jane", "later").await;
-    let got = apns.wait_for(3).await;
-    let renewed = got[2].header("authorization").unwrap().strip_prefix("bearer ").unwrap();
-    assert_ne!(renewed, jwt);
-    assert_eq!(common::jwt_payload(renewed)["iat"], app.clock_now());
-}
-
 #[tokio::test]
 async fn three_workers_push_each_device_once() {
     let app = spawn_app().await;
@@ -745,7 +619,7 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
     let set = set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-c"})).await;
     assert_eq!(set.status, 200, "{}", set.body);
     let shop_uri = shop_relay.url("/shop");
-    let set = trustid::admin::set_app_push_relay(app.store(), "shop", Some(&shop_uri), true, 0)
+    let set = trustid::admin::set_app_push_relay(app.store(), &client.client_id, "shop", Some(&shop_uri), true, 0)
         .await
         .unwrap();
     assert_eq!(set.push_relay_uri.as_deref(), Some(shop_uri.as_str()));
@@ -757,6 +631,11 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
     assert_eq!(
         (claims["aud"].as_str(), claims["device_token"].as_str()),
         (Some(shop_uri.as_str()), Some("relay-c"))
+    );
+    assert_eq!(
+        claims["client_id"],
+        client.client_id.as_str(),
+        "the relay can tell whose request it is"
     );
 
     app.start(&client, "carol", "No app named").await;
@@ -772,7 +651,7 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
     );
 
     // Without its own relay again, the app's requests go through the client's.
-    trustid::admin::set_app_push_relay(app.store(), "shop", None, true, 0)
+    trustid::admin::set_app_push_relay(app.store(), &client.client_id, "shop", None, true, 0)
         .await
         .unwrap();
     app.start(&client, "carol", for_shop).await;
@@ -781,8 +660,69 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
 }
 
 #[tokio::test]
-async fn an_app_relay_is_refused_when_its_app_id_or_uri_is_bad_and_nothing_changes() {
+async fn another_client_naming_the_same_app_goes_to_its_own_relay_never_the_other_clients_app_relay() {
     let app = spawn_app().await;
+    let (a_relay, shop_relay, b_relay) = (
+        Receiver::start(vec![]).await,
+        Receiver::start(vec![]).await,
+        Receiver::start(vec![]).await,
+    );
+    let (client_a, _) = relay_client(&app, &a_relay, DeviceRouting::All).await;
+    let (client_b, _) = relay_client(&app, &b_relay, DeviceRouting::All).await;
+    trustid::admin::set_app_push_relay(
+        app.store(),
+        &client_a.client_id,
+        "shop",
+        Some(&shop_relay.url("/shop")),
+        true,
+        0,
+    )
+    .await
+    .unwrap();
+    app.user("dave", &["shop"]).await;
+    let device = app.device_for("dave").await;
+    let set = set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-d"})).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let for_shop = r#"{"action_context":"authentication","appId":"shop","bindingMessage":"Buy shoes"}"#;
+
+    app.start(&client_b, "dave", for_shop).await;
+    let got = b_relay.wait_for(1).await;
+    let claims = verify_with_jwks(&app, &got[0].raw).await;
+    assert_eq!(claims["aud"], b_relay.url("/push"));
+    assert_eq!(claims["client_id"], client_b.client_id.as_str());
+    // A's own request for the app still goes to A's app relay: only after it
+    // arrived is "shop_relay heard one push" proof that B's never went there.
+    app.start(&client_a, "dave", for_shop).await;
+    let got = shop_relay.wait_for(1).await;
+    assert_eq!(
+        verify_with_jwks(&app, &got[0].raw).await["client_id"],
+        client_a.client_id.as_str()
+    );
+    assert_eq!(
+        shop_relay.received().len(),
+        1,
+        "B's request never reached A's app relay"
+    );
+    assert_eq!(a_relay.received().len(), 0);
+}
+
+#[tokio::test]
+async fn an_app_relay_is_refused_when_its_client_app_id_or_uri_is_bad_and_nothing_changes() {
+    let app = spawn_app().await;
+    let client = app.register(ClientMetadata::poll("Shop")).await;
+    let unknown = trustid::admin::set_app_push_relay(
+        app.store(),
+        "nobody",
+        "shop",
+        Some("https://relay.example.com/"),
+        true,
+        0,
+    )
+    .await
+    .expect_err("an unknown client")
+    .to_string();
+    assert!(unknown.contains("no client `nobody`"), "{unknown}");
+    assert_eq!(app.store().app_push_relay("nobody", "shop").await.unwrap(), None);
     let long = "a".repeat(129);
     let cases: &[(&str, Option<&str>, bool, &str, &str)] = &[
         (
@@ -831,13 +771,13 @@ async fn an_app_relay_is_refused_when_its_app_id_or_uri_is_bad_and_nothing_chang
         ("shop", None, true, "has no push relay", "nothing to clear"),
     ];
     for (app_id, uri, dev, message, why) in cases {
-        let err = trustid::admin::set_app_push_relay(app.store(), app_id, *uri, *dev, 0)
+        let err = trustid::admin::set_app_push_relay(app.store(), &client.client_id, app_id, *uri, *dev, 0)
             .await
             .expect_err(why)
             .to_string();
         assert!(err.contains(message), "{why}: {err}");
         assert_eq!(
-            app.store().app_push_relay(app_id).await.unwrap(),
+            app.store().app_push_relay(&client.client_id, app_id).await.unwrap(),
             None,
             "{why}: nothing stored"
         );

@@ -72,6 +72,54 @@ async fn a_signed_request_starts_a_transaction() {
 }
 
 #[tokio::test]
+async fn device_routing_inside_a_signed_request_takes_effect() {
+    let app = spawn_app_without_worker(|_| {}).await;
+    let key = ClientKey::new("k1");
+    let mut m = ClientMetadata::poll("Signing Bank");
+    m.token_endpoint_auth_method = AuthMethod::PrivateKeyJwt;
+    m.backchannel_authentication_request_signing_alg = Some(SigningAlg::ES256);
+    m.jwks = Some(key.jwks());
+    m.push_relay_uri = Some("http://127.0.0.1:9/push".into());
+    let client = app.register(m).await;
+    let a = app.user_with_device("alice").await;
+    let b = app.device_for("alice").await;
+    for (device, token) in [(&a, "relay-a"), (&b, "relay-b")] {
+        let set = common::push::set_channel(&app, device, &json!({"channel": "webhook", "token": token})).await;
+        assert_eq!(set.status, 200, "{}", set.body);
+    }
+    assert!(app.store().set_preferred_device("alice", &b.id()).await.unwrap());
+    for (routing, owed) in [("preferred", vec![b.id()]), ("all", vec![a.id(), b.id()])] {
+        let mut claims = request_claims(&app, &client.client_id);
+        claims["device_routing"] = json!(routing);
+        claims["binding_message"] = json!(routing);
+        let ack = send_request(&app, &key, &client.client_id, &key.sign(&claims)).await;
+        assert_eq!(ack.status, 200, "{}", ack.body);
+        let inbox = b.inbox(&app).await;
+        let txn = inbox.body["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["binding_message"] == routing)
+            .unwrap()["transaction_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut devices: Vec<String> = app
+            .store()
+            .device_pushes_of(&txn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.device_id)
+            .collect();
+        devices.sort();
+        let mut owed = owed;
+        owed.sort();
+        assert_eq!(devices, owed, "device_routing={routing} in the request object");
+    }
+}
+
+#[tokio::test]
 async fn every_request_object_defect_is_invalid_request() {
     let app = spawn_app().await;
     let key = ClientKey::new("k1");

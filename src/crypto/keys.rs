@@ -38,6 +38,8 @@ fn file_prefix(alg: SigningAlg) -> &'static str {
     }
 }
 
+/// The `typ` of trustid's general-purpose JWTs (ID tokens).
+const GENERIC_JWT: &str = "JWT";
 /// One key file, as `trustid keys list` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyInfo {
@@ -246,12 +248,19 @@ impl SigningKeys {
 
     /// Signs `payload` as a JWT with the current key for `alg`.
     pub fn sign_jwt(&self, alg: SigningAlg, payload: &Value) -> anyhow::Result<String> {
+        self.sign_typed_jwt(alg, GENERIC_JWT, payload)
+    }
+
+    /// Signs `payload` with an explicit `typ` (RFC 8725 §3.11), so a JWT
+    /// made for one purpose (a push relay notification) cannot pass for
+    /// another (an ID token) with a verifier that checks the type.
+    pub fn sign_typed_jwt(&self, alg: SigningAlg, typ: &str, payload: &Value) -> anyhow::Result<String> {
         let (signer, kid) = self
             .signers
             .get(alg.as_str())
             .context("no signing key for this algorithm")?;
         let mut header = JwsHeader::new();
-        header.set_token_type("JWT");
+        header.set_token_type(typ);
         header.set_key_id(kid);
         let bytes = serde_json::to_vec(payload)?;
         Ok(josekit::jws::serialize_compact(&bytes, &header, signer.as_ref())?)
@@ -261,6 +270,11 @@ impl SigningKeys {
     /// key still published, and returns its claims.
     pub fn verify_own(&self, jwt: &str) -> Option<serde_json::Map<String, Value>> {
         let header = josekit::jwt::decode_header(jwt).ok()?;
+        // Only trustid's plain JWTs (ID tokens): never an explicitly typed one
+        // such as a push relay notification.
+        if header.claim("typ")?.as_str()? != GENERIC_JWT {
+            return None;
+        }
         let kid = header.claim("kid")?.as_str()?.to_owned();
         let (_, verifier) = self.verifiers.iter().find(|(k, _)| *k == kid)?;
         let (payload, _) = josekit::jws::deserialize_compact(jwt, verifier.as_ref()).ok()?;

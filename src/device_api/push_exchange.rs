@@ -33,7 +33,7 @@ pub async fn exchange(State(state): State<AppState>, proven: Proven, body: Bytes
     })?;
     let device = proven.active_device(&state).await?;
     // One answer for every miss (unknown, another device's, decided,
-    // expired, superseded by a later attempt): nothing to probe.
+    // expired, superseded by two later attempts): nothing to probe.
     let item = state
         .store
         .exchange_push_token(&secret::digest(&req.push_token), &device.id, state.clock.now())
@@ -46,6 +46,10 @@ pub async fn exchange(State(state): State<AppState>, proven: Proven, body: Bytes
             )
         })?;
     let listed = super::inbox::with_challenges(&state, &device, std::slice::from_ref(&item)).await?;
-    let transaction = listed.into_iter().next().unwrap_or_default();
+    // One item in, one out: an empty answer would be a bug, not a miss.
+    let transaction = listed
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::server_error("the exchanged request could not be listed"))?;
     Ok(no_store(StatusCode::OK, Json(json!({"transaction": transaction}))))
 }

@@ -44,8 +44,15 @@ str_enum!(
 pub const MAX_ADDRESS: usize = 4096;
 
 /// A device's address on its channel, checked for that channel's syntax.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PushAddress(String);
+
+impl std::fmt::Debug for PushAddress {
+    // A push address lets anyone holding it wake the device: never in a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PushAddress(..)")
+    }
+}
 
 impl PushAddress {
     /// Webhook: any visible ASCII (the relay's own device id). FCM: the
@@ -158,6 +165,12 @@ mod tests {
             assert_eq!(PushAddress::parse(channel, raw).is_ok(), ok, "{why}");
         }
         assert!(PushAddress::parse(PushChannel::Webhook, &"a".repeat(MAX_ADDRESS + 1)).is_err());
+    }
+
+    #[test]
+    fn a_push_address_is_redacted_in_debug_output() {
+        let address = PushAddress::parse(PushChannel::Fcm, "fGcM-secret-token").unwrap();
+        assert_eq!(format!("{address:?}"), "PushAddress(..)");
     }
 
     #[test]

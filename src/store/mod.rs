@@ -301,10 +301,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets (or with `None` clears) how a device is woken; false if unknown.
     async fn set_push_channel(&self, device_id: &str, push: Option<(PushChannel, &PushAddress)>) -> StoreResult<bool>;
-    /// Sets (or with `None` removes) an app's push relay; false if there was none to remove.
-    async fn set_app_push_relay(&self, app_id: &str, uri: Option<&str>, now: i64) -> StoreResult<bool>;
-    /// The push relay of an app, when one is set.
-    async fn app_push_relay(&self, app_id: &str) -> StoreResult<Option<String>>;
+    /// Clears a device's push channel if its address is still `address` (the
+    /// provider said it is dead); false if the device has another one now.
+    async fn forget_dead_push_address(&self, device_id: &str, address: &PushAddress) -> StoreResult<bool>;
+    /// Sets (or with `None` removes) the push relay a client set for one of
+    /// its apps; false if there was none to remove.
+    async fn set_app_push_relay(&self, client_id: &str, app_id: &str, uri: Option<&str>, now: i64)
+    -> StoreResult<bool>;
+    /// The push relay a client set for an app, when one is set.
+    async fn app_push_relay(&self, client_id: &str, app_id: &str) -> StoreResult<Option<String>>;
     /// Owes a push to the user's active devices that have a channel: all of
     /// them, or with `only_preferred` the preferred one (all when none is
     /// preferred). One statement; returns how many are owed.
@@ -321,16 +326,15 @@ pub trait Store: Send + Sync + 'static {
     async fn withdraw_device_pushes(&self, now: i64, now_ms: i64) -> StoreResult<u64>;
     /// Leases up to `limit` due device pushes until `lease_until` (ms).
     async fn claim_device_pushes(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<DevicePush>>;
-    /// Stores the digest of the exchange token about to be sent (the previous
-    /// attempt's token stops working).
-    async fn set_push_token(&self, transaction_id: &str, device_id: &str, digest: &str) -> StoreResult<()>;
-    async fn finish_device_push(
-        &self,
-        transaction_id: &str,
-        device_id: &str,
-        outcome: &PushOutcome,
-        now_ms: i64,
-    ) -> StoreResult<()>;
+    /// Stores the digest of the exchange token about to be sent; the previous
+    /// attempt's stays valid too (a slow attempt may have been delivered), the
+    /// one before stops working. Only while the request is pending and
+    /// unexpired (`now` in seconds) and the push still carries this worker's
+    /// lease: false when not, and nothing may be sent.
+    async fn set_push_token(&self, push: &DevicePush, digest: &str, now: i64) -> StoreResult<bool>;
+    /// Records how an attempt ended, if the push still carries this worker's
+    /// lease; false when another worker took it over.
+    async fn finish_device_push(&self, push: &DevicePush, outcome: &PushOutcome, now_ms: i64) -> StoreResult<bool>;
     /// The pushes owed for a transaction, by device.
     async fn device_pushes_of(&self, transaction_id: &str) -> StoreResult<Vec<PushRecord>>;
     /// The pending request an exchange token was sent about, if the token was

@@ -66,7 +66,7 @@ impl PgStore {
          WHERE (transaction_id, device_id) IN (SELECT transaction_id, device_id FROM device_pushes \
          WHERE state = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 \
          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         RETURNING transaction_id, device_id, attempts, give_up_at";
+         RETURNING transaction_id, device_id, attempts, give_up_at, claimed_until";
 
     /// Connects and runs the migrations. sqlx takes an advisory lock while it
     /// migrates, so instances starting together do not race.

@@ -11,6 +11,10 @@ pub struct DevicePush {
     /// Attempts so far, this one included.
     pub attempts: i64,
     pub give_up_at: i64,
+    /// This worker's lease (`claimed_until`, ms): its writes apply only while
+    /// the row still carries it, so a worker whose lease ran out and was
+    /// taken over cannot overwrite the next one's outcome.
+    pub lease_until: i64,
 }
 
 /// How one attempt ended.

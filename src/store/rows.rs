@@ -394,6 +394,7 @@ pub struct DevicePushRow {
     device_id: String,
     attempts: i64,
     give_up_at: i64,
+    claimed_until: i64,
 }
 
 impl From<DevicePushRow> for DevicePush {
@@ -403,6 +404,7 @@ impl From<DevicePushRow> for DevicePush {
             device_id: r.device_id,
             attempts: r.attempts,
             give_up_at: r.give_up_at,
+            lease_until: r.claimed_until,
         }
     }
 }

@@ -928,6 +928,19 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn forget_dead_push_address(
+                &self,
+                device_id: &str,
+                address: &$crate::domain::push::PushAddress,
+            ) -> StoreResult<bool> {
+                let done = query("UPDATE devices SET push_channel = NULL, push_address = NULL WHERE id = $1 AND push_address = $2")
+                    .bind(device_id)
+                    .bind(address.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn enqueue_device_pushes(
                 &self,
                 transaction_id: &str,
@@ -958,7 +971,7 @@ macro_rules! sql_store {
             async fn withdraw_device_pushes(&self, now: i64, now_ms: i64) -> StoreResult<u64> {
                 let done = query(
                     "UPDATE device_pushes SET state = 'withdrawn', finished_at = $2, claimed_until = 0, \
-                     last_error = 'the request was decided or expired' \
+                     last_error = COALESCE(last_error, 'the request was decided or expired') \
                      WHERE state = 'pending' AND claimed_until <= $2 AND EXISTS (SELECT 1 FROM transactions t \
                      WHERE t.id = device_pushes.transaction_id AND (t.status != 'pending' OR t.expires_at <= $1))",
                 )
@@ -984,23 +997,29 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn set_push_token(&self, transaction_id: &str, device_id: &str, digest: &str) -> StoreResult<()> {
-                query("UPDATE device_pushes SET token_digest = $3 WHERE transaction_id = $1 AND device_id = $2")
-                    .bind(transaction_id)
-                    .bind(device_id)
-                    .bind(digest)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+            async fn set_push_token(&self, push: &$crate::store::push::DevicePush, digest: &str, now: i64) -> StoreResult<bool> {
+                // Both sides of SET read the row as it was: the old token becomes the previous one.
+                let done = query(
+                    "UPDATE device_pushes SET prev_token_digest = token_digest, token_digest = $3 \
+                     WHERE transaction_id = $1 AND device_id = $2 AND state = 'pending' AND claimed_until = $4 \
+                     AND EXISTS (SELECT 1 FROM transactions t WHERE t.id = $1 AND t.status = 'pending' AND t.expires_at > $5)",
+                )
+                .bind(&push.transaction_id)
+                .bind(&push.device_id)
+                .bind(digest)
+                .bind(push.lease_until)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn finish_device_push(
                 &self,
-                transaction_id: &str,
-                device_id: &str,
+                push: &$crate::store::push::DevicePush,
                 outcome: &$crate::store::push::PushOutcome,
                 now_ms: i64,
-            ) -> StoreResult<()> {
+            ) -> StoreResult<bool> {
                 use $crate::store::push::PushOutcome;
                 let (state, channel, error, next) = match outcome {
                     PushOutcome::Sent(c) => ("sent", Some(c.as_str()), None, None),
@@ -1009,36 +1028,46 @@ macro_rules! sql_store {
                     PushOutcome::Withdrawn(e) => ("withdrawn", None, Some(e.as_str()), None),
                 };
                 // A withdrawn push keeps the channel of its last attempt, if any.
-                query(
+                let done = query(
                     "UPDATE device_pushes SET state = $3, channel = COALESCE($4, channel), last_error = $5, \
                      next_attempt_at = COALESCE($6, next_attempt_at), claimed_until = 0, \
                      finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $7 END \
-                     WHERE transaction_id = $1 AND device_id = $2",
+                     WHERE transaction_id = $1 AND device_id = $2 AND claimed_until = $8",
                 )
-                .bind(transaction_id)
-                .bind(device_id)
+                .bind(&push.transaction_id)
+                .bind(&push.device_id)
                 .bind(state)
                 .bind(channel)
                 .bind(error)
                 .bind(next)
                 .bind(now_ms)
+                .bind(push.lease_until)
                 .execute(&self.pool)
                 .await?;
-                Ok(())
+                Ok(done.rows_affected() == 1)
             }
 
-            async fn set_app_push_relay(&self, app_id: &str, uri: Option<&str>, now: i64) -> StoreResult<bool> {
+            async fn set_app_push_relay(
+                &self,
+                client_id: &str,
+                app_id: &str,
+                uri: Option<&str>,
+                now: i64,
+            ) -> StoreResult<bool> {
                 let done = match uri {
                     Some(uri) => query(
-                        "INSERT INTO app_push_relays (app_id, push_relay_uri, updated_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (app_id) DO UPDATE SET push_relay_uri = excluded.push_relay_uri, updated_at = excluded.updated_at",
+                        "INSERT INTO app_push_relays (client_id, app_id, push_relay_uri, updated_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (client_id, app_id) DO UPDATE SET push_relay_uri = excluded.push_relay_uri, \
+                         updated_at = excluded.updated_at",
                     )
+                    .bind(client_id)
                     .bind(app_id)
                     .bind(uri)
                     .bind(now)
                     .execute(&self.pool)
                     .await?,
-                    None => query("DELETE FROM app_push_relays WHERE app_id = $1")
+                    None => query("DELETE FROM app_push_relays WHERE client_id = $1 AND app_id = $2")
+                        .bind(client_id)
                         .bind(app_id)
                         .execute(&self.pool)
                         .await?,
@@ -1046,9 +1075,11 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn app_push_relay(&self, app_id: &str) -> StoreResult<Option<String>> {
-                let found: Option<(String,)> = query_as("SELECT push_relay_uri FROM app_push_relays WHERE app_id = $1")
-                    .bind(app_id)
+            async fn app_push_relay(&self, client_id: &str, app_id: &str) -> StoreResult<Option<String>> {
+                let found: Option<(String,)> =
+                    query_as("SELECT push_relay_uri FROM app_push_relays WHERE client_id = $1 AND app_id = $2")
+                        .bind(client_id)
+                        .bind(app_id)
                     .fetch_optional(&self.pool)
                     .await?;
                 Ok(found.map(|(uri,)| uri))
@@ -1070,7 +1101,9 @@ macro_rules! sql_store {
                 let row: Option<InboxRow> = query_as(&format!(
                     "SELECT {TXN_COLUMNS}, {client_name} AS client_name FROM device_pushes p \
                      JOIN transactions t ON t.id = p.transaction_id JOIN clients c ON c.id = t.client_id \
-                     WHERE p.token_digest = $1 AND p.device_id = $2 AND t.status = 'pending' AND t.expires_at > $3"
+                     JOIN devices d ON d.id = p.device_id AND d.user_id = t.user_id \
+                     WHERE (p.token_digest = $1 OR p.prev_token_digest = $1) AND p.device_id = $2 \
+                     AND t.status = 'pending' AND t.expires_at > $3"
                 ))
                 .bind(digest)
                 .bind(device_id)

@@ -43,7 +43,7 @@ impl SqliteStore {
          WHERE (transaction_id, device_id) IN (SELECT transaction_id, device_id FROM device_pushes \
          WHERE state = 'pending' AND next_attempt_at <= $1 AND claimed_until <= $1 \
          ORDER BY next_attempt_at LIMIT $3) \
-         RETURNING transaction_id, device_id, attempts, give_up_at";
+         RETURNING transaction_id, device_id, attempts, give_up_at, claimed_until";
 
     /// Opens (creating if needed) the database and runs the migrations.
     pub async fn open(url: &str) -> anyhow::Result<Self> {

@@ -3,6 +3,7 @@
 //! holds real P-256 keys and speaks the device API over HTTP.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod push;
 pub mod receiver;
 
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use josekit::jws::alg::ecdsa::EcdsaJwsSigner;
 use josekit::jws::{ES256, JwsHeader};
 use serde_json::json;
 
-use super::channel::{Channel, Outgoing, SendError, judge, network};
+use super::channel::{Channel, Outgoing, SendError, answered, judge, network};
 use crate::config::Settings;
 
 /// A provider token is renewed after this many seconds.
@@ -143,6 +143,12 @@ impl Channel for Apns {
         if status == reqwest::StatusCode::FORBIDDEN && detail == "ExpiredProviderToken" {
             self.forget_token();
             return Err(SendError::Retry("answered 403 (ExpiredProviderToken)".into()));
+        }
+        // 410: the token is no longer active for the topic (the app was removed).
+        if status == reqwest::StatusCode::GONE
+            || (status == reqwest::StatusCode::BAD_REQUEST && detail == "BadDeviceToken")
+        {
+            return Err(SendError::DeadAddress(answered(status, &detail)));
         }
         judge(status, &detail)
     }

@@ -6,7 +6,6 @@
 //! (`{"message": {"token", "data", "android"}}`; data values are strings).
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,8 +13,9 @@ use josekit::jws::alg::rsassa::RsassaJwsSigner;
 use josekit::jws::{JwsHeader, RS256};
 use serde::Deserialize;
 use serde_json::json;
+use tokio::sync::Mutex;
 
-use super::channel::{Channel, Outgoing, SendError, http_client, judge, network};
+use super::channel::{Channel, Outgoing, SendError, answered, http_client, judge, network};
 use crate::config::Settings;
 
 pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -101,7 +101,7 @@ impl Fcm {
             account.project_id
         );
         Ok(Some(Self {
-            http: http_client(timeout),
+            http: http_client(timeout)?,
             account,
             signer,
             send_url,
@@ -109,21 +109,17 @@ impl Fcm {
         }))
     }
 
-    fn cached_token(&self, now: i64) -> Option<String> {
-        let cached = self.cached.lock().ok()?;
-        cached.as_ref().filter(|c| now < c.renew_at).map(|c| c.token.clone())
+    async fn forget_token(&self) {
+        *self.cached.lock().await = None;
     }
 
-    fn forget_token(&self) {
-        if let Ok(mut cached) = self.cached.lock() {
-            *cached = None;
-        }
-    }
-
-    /// The access token, from the cache or a fresh JWT-bearer grant.
+    /// The access token, from the cache or a fresh JWT-bearer grant. The
+    /// cache stays locked across the grant (single flight): pushes sent
+    /// together wait for one grant instead of each asking for their own.
     async fn access_token(&self, now: i64) -> Result<String, SendError> {
-        if let Some(token) = self.cached_token(now) {
-            return Ok(token);
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref().filter(|c| now < c.renew_at) {
+            return Ok(c.token.clone());
         }
         let mut header = JwsHeader::new();
         header.set_token_type("JWT");
@@ -135,7 +131,7 @@ impl Fcm {
             "scope": SCOPE,
             "aud": self.account.token_uri,
             "iat": now,
-            "exp": now + ASSERTION_SECS,
+            "exp": now.saturating_add(ASSERTION_SECS),
         });
         let assertion = josekit::jws::serialize_compact(claims.to_string().as_bytes(), &header, &self.signer)
             .map_err(|e| SendError::Retry(format!("cannot sign the FCM assertion: {e}")))?;
@@ -156,12 +152,11 @@ impl Fcm {
             .json()
             .await
             .map_err(|_| SendError::Retry("token endpoint answered no access token".into()))?;
-        if let Ok(mut cached) = self.cached.lock() {
-            *cached = Some(Cached {
-                token: granted.access_token.clone(),
-                renew_at: now + granted.expires_in - RENEW_BEFORE_SECS,
-            });
-        }
+        // `expires_in` is the token endpoint's word: no overflow whatever it says.
+        *cached = Some(Cached {
+            token: granted.access_token.clone(),
+            renew_at: now.saturating_add(granted.expires_in.saturating_sub(RENEW_BEFORE_SECS)),
+        });
         Ok(granted.access_token)
     }
 }
@@ -209,7 +204,7 @@ impl Channel for Fcm {
         let status = res.status();
         if status == reqwest::StatusCode::UNAUTHORIZED {
             // The access token was revoked or expired early: get a new one.
-            self.forget_token();
+            self.forget_token().await;
             return Err(SendError::Retry("answered 401 (access token refused)".into()));
         }
         let detail = if status.is_success() {
@@ -217,6 +212,9 @@ impl Channel for Fcm {
         } else {
             fcm_reason(&res.text().await.unwrap_or_default())
         };
+        if status == reqwest::StatusCode::NOT_FOUND && detail == "UNREGISTERED" {
+            return Err(SendError::DeadAddress(answered(status, &detail)));
+        }
         judge(status, &detail)
     }
 }

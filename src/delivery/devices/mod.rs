@@ -24,14 +24,14 @@ use crate::domain::device::DeviceStatus;
 use crate::domain::push::DeviceRouting;
 use crate::domain::transaction::{Status, Transaction};
 use crate::error::OAuthError;
-use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::push::{DevicePush, PushOutcome};
 use crate::store::{Store, StoreResult};
 use channel::{Channels, Outgoing, SendError};
 
-/// A leased push belongs to its worker this long (ms); longer than a send.
-const LEASE_MS: i64 = 60_000;
+/// What a lease allows beyond the HTTP calls: the store reads and writes
+/// around them (ms).
+const LEASE_MARGIN_MS: i64 = 10_000;
 const BATCH: i64 = 32;
 const IDLE_TICK: Duration = Duration::from_millis(250);
 const FIRST_BACKOFF_MS: i64 = 500;
@@ -75,13 +75,9 @@ pub async fn enqueue(state: &AppState, txn: &Transaction, routing: DeviceRouting
 /// Runs the device push worker until the process ends.
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let channels = match Channels::new(&state) {
-            Ok(channels) => channels,
-            Err(e) => {
-                tracing::error!(error = %e, "device push channels unusable; devices are reached by their inbox only");
-                return;
-            }
-        };
+        // Always loops, even with no usable channel: owed pushes must still
+        // be withdrawn or failed, and the report must say why.
+        let channels = Channels::new(&state);
         loop {
             let woken = state.device_pushes.notified();
             if run_once(&state, &channels).await == 0 {
@@ -103,13 +99,11 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
         .withdraw_device_pushes(now_ms.div_euclid(1000), now_ms)
         .await
     {
-        Ok(n) => {
-            let withdrawn = &state.metrics.device_pushes_withdrawn;
-            withdrawn.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        }
+        Ok(n) => count(state, &PushOutcome::Withdrawn(String::new()), n),
         Err(e) => tracing::error!(error = %e, "cannot withdraw device pushes"),
     }
-    let batch = match state.store.claim_device_pushes(now_ms, now_ms + LEASE_MS, BATCH).await {
+    let lease_until = now_ms.saturating_add(lease_ms(state.settings.delivery_timeout));
+    let batch = match state.store.claim_device_pushes(now_ms, lease_until, BATCH).await {
         Ok(batch) => batch,
         Err(e) => {
             tracing::error!(error = %e, "cannot claim device pushes");
@@ -130,14 +124,12 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
                     return;
                 }
             };
-            observe(&state, &push, &outcome);
             let now_ms = state.clock.now_ms();
-            if let Err(e) = state
-                .store
-                .finish_device_push(&push.transaction_id, &push.device_id, &outcome, now_ms)
-                .await
-            {
-                tracing::error!(error = %e, "cannot record a device push outcome");
+            match state.store.finish_device_push(&push, &outcome, now_ms).await {
+                Ok(true) => observe(&state, &push, &outcome),
+                // Another worker holds it now; its outcome stands.
+                Ok(false) => tracing::warn!(transaction_id = %push.transaction_id, "device push lease ran out before its outcome"),
+                Err(e) => tracing::error!(error = %e, "cannot record a device push outcome"),
             }
         });
     }
@@ -145,16 +137,35 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
     count
 }
 
+/// How long a claimed push belongs to its worker (ms): an attempt may make
+/// two HTTP calls of up to `delivery_timeout` seconds each (FCM: the access
+/// token, then the message), plus the store around them.
+fn lease_ms(delivery_timeout_secs: i64) -> i64 {
+    delivery_timeout_secs
+        .saturating_mul(2_000)
+        .saturating_add(LEASE_MARGIN_MS)
+}
+
+/// Counts `n` outcomes like `outcome` (one, or a bulk withdrawal): the one
+/// place `trustid_device_pushes_total` moves.
+fn count(state: &AppState, outcome: &PushOutcome, n: u64) {
+    let m = &state.metrics;
+    let counter = match outcome {
+        PushOutcome::Sent(_) => &m.device_pushes_sent,
+        PushOutcome::Retry { .. } => &m.device_pushes_retried,
+        PushOutcome::Failed(..) => &m.device_pushes_failed,
+        PushOutcome::Withdrawn(_) => &m.device_pushes_withdrawn,
+    };
+    counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Counts and logs an outcome: ids and the channel's answer, never a token.
 fn observe(state: &AppState, push: &DevicePush, outcome: &PushOutcome) {
-    let m = &state.metrics;
-    let (counter, error) = match outcome {
-        PushOutcome::Sent(_) => (&m.device_pushes_sent, None),
-        PushOutcome::Retry { error, .. } => (&m.device_pushes_retried, Some(error)),
-        PushOutcome::Failed(_, error) => (&m.device_pushes_failed, Some(error)),
-        PushOutcome::Withdrawn(error) => (&m.device_pushes_withdrawn, Some(error)),
+    count(state, outcome, 1);
+    let error = match outcome {
+        PushOutcome::Sent(_) => None,
+        PushOutcome::Retry { error, .. } | PushOutcome::Failed(_, error) | PushOutcome::Withdrawn(error) => Some(error),
     };
-    Metrics::inc(counter);
     let (txn, device) = (&push.transaction_id, &push.device_id);
     match error {
         None => tracing::info!(transaction_id = %txn, device_id = %device, "device push sent"),
@@ -182,19 +193,20 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
             "the device is not active or has no push channel".into(),
         ));
     };
-    let Some(channel) = channels.get(kind) else {
-        return Ok(PushOutcome::Failed(
-            Some(kind),
-            format!("{kind} is not configured on this server"),
-        ));
+    let channel = match channels.get(kind) {
+        Ok(channel) => channel,
+        Err(why) => return Ok(PushOutcome::Failed(Some(kind), why)),
     };
     let relay_uri = relay_for(store.as_ref(), &txn).await?;
     let token = secret::random_token();
-    store
-        .set_push_token(&push.transaction_id, &push.device_id, &secret::digest(&token))
-        .await?;
+    // Checked again where it is written: the request may have been decided
+    // since it was read, and nothing may go out about a decided request.
+    if !store.set_push_token(push, &secret::digest(&token), now).await? {
+        return Ok(PushOutcome::Withdrawn("the request was decided or expired".into()));
+    }
     let outgoing = Outgoing {
         transaction_id: &txn.id,
+        client_id: &txn.client_id,
         address: &address,
         push_token: &token,
         expires_at: txn.expires_at,
@@ -204,6 +216,11 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
     Ok(match channel.send(&outgoing).await {
         Ok(()) => PushOutcome::Sent(kind),
         Err(SendError::Final(error)) => PushOutcome::Failed(Some(kind), error),
+        Err(SendError::DeadAddress(error)) => {
+            // Only if the device still has this address: it may have set a new one meanwhile.
+            store.forget_dead_push_address(&push.device_id, &address).await?;
+            PushOutcome::Failed(Some(kind), format!("{error}; the device's push channel was cleared"))
+        }
         Err(SendError::Retry(error)) => {
             let backoff = (FIRST_BACKOFF_MS << (push.attempts - 1).clamp(0, 16)).min(MAX_BACKOFF_MS);
             let at = state.clock.now_ms() + backoff;
@@ -221,11 +238,13 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
 }
 
 /// The relay a webhook push goes through: the app's, when the request names
-/// an app that has one (several apps of one customer may each run their
-/// own notification service), else the client's.
+/// an app its own client set a relay for (several apps of one customer may
+/// each run their own notification service), else the client's. Looked up
+/// by the request's client, so naming another customer's appId leads only
+/// to one's own relay.
 async fn relay_for(store: &dyn Store, txn: &Transaction) -> StoreResult<Option<String>> {
     if let Some(app_id) = txn.app_id.as_deref()
-        && let Some(uri) = store.app_push_relay(app_id).await?
+        && let Some(uri) = store.app_push_relay(&txn.client_id, app_id).await?
     {
         return Ok(Some(uri));
     }
@@ -233,4 +252,16 @@ async fn relay_for(store: &dyn Store, txn: &Transaction) -> StoreResult<Option<S
         .client(&txn.client_id)
         .await?
         .and_then(|c| c.metadata.push_relay_uri))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_outlasts_two_http_calls_and_never_overflows() {
+        assert_eq!(lease_ms(10), 2 * 10_000 + LEASE_MARGIN_MS);
+        assert_eq!(lease_ms(60), 2 * 60_000 + LEASE_MARGIN_MS);
+        assert_eq!(lease_ms(i64::MAX), i64::MAX);
+    }
 }

@@ -17,6 +17,9 @@ use crate::domain::client::SigningAlg;
 
 /// The media type of the body: a compact JWS whose payload is the notification.
 pub const CONTENT_TYPE: &str = "application/jwt";
+/// The JWS `typ` of a relay notification (RFC 8725 §3.11): a relay checks it,
+/// and trustid never takes such a JWT for anything else (an `id_token_hint`).
+pub const JWT_TYPE: &str = "trustid-push+jwt";
 
 pub struct Webhook {
     http: reqwest::Client,
@@ -25,12 +28,12 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    pub fn new(keys: Arc<KeyRing>, issuer: String, timeout: Duration) -> Self {
-        Self {
-            http: http_client(timeout),
+    pub fn new(keys: Arc<KeyRing>, issuer: String, timeout: Duration) -> reqwest::Result<Self> {
+        Ok(Self {
+            http: http_client(timeout)?,
             keys,
             issuer,
-        }
+        })
     }
 }
 
@@ -53,12 +56,13 @@ impl Channel for Webhook {
             "event": "backchannel_authentication_request",
             "device_token": push.address.as_str(),
             "transaction_id": push.transaction_id,
+            "client_id": push.client_id,
             "push_token": push.push_token,
         });
         let jws = self
             .keys
             .get()
-            .sign_jwt(SigningAlg::ES256, &claims)
+            .sign_typed_jwt(SigningAlg::ES256, JWT_TYPE, &claims)
             .map_err(|e| SendError::Retry(format!("cannot sign: {e}")))?;
         let res = self
             .http
