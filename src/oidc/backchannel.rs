@@ -20,6 +20,7 @@ use crate::domain::user::{User, UserStatus};
 use crate::error::OAuthError;
 use crate::metrics::Metrics;
 use crate::state::AppState;
+use crate::store::RateKey;
 
 const HINTS: [&str; 3] = ["login_hint", "login_hint_token", "id_token_hint"];
 /// CIBA §7.1: at most 1024 characters.
@@ -231,13 +232,19 @@ async fn admit(state: &AppState, client: &Client, user: &User, req: &Backchannel
     }
     let since = state.clock.now() - 60;
     let s = &state.settings;
-    if store.count_recent(Some(&user.id), None, since).await? >= s.user_requests_per_minute {
+    let user_cap = s.user_requests_per_minute;
+    if store.count_recent(RateKey::User(&user.id), since, user_cap).await? >= user_cap {
         Metrics::inc(&state.metrics.rate_limited_user);
         return Err(rate_limited(
             "too many requests for this user in the last minute; try again later",
         ));
     }
-    if store.count_recent(None, Some(&client.id), since).await? >= s.client_requests_per_minute {
+    let client_cap = s.client_requests_per_minute;
+    if store
+        .count_recent(RateKey::Client(&client.id), since, client_cap)
+        .await?
+        >= client_cap
+    {
         Metrics::inc(&state.metrics.rate_limited_client);
         return Err(rate_limited(
             "this client sent too many requests in the last minute; try again later",

@@ -74,7 +74,7 @@ async fn redeem_ciba(state: &AppState, client: &Client, auth_req_id: &str) -> Re
     let unknown = || OAuthError::invalid_grant("auth_req_id is unknown or was not issued to this client");
     let txn = state
         .store
-        .transaction_by_auth_req(&secret::digest(auth_req_id))
+        .poll_transaction(&secret::digest(auth_req_id), state.clock.now())
         .await?
         .ok_or_else(unknown)?;
     // Another client's id: refuse before anything touches the owner's request.

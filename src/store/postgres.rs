@@ -24,11 +24,20 @@ use sqlx::{query, query_as};
 
 pub struct PgStore {
     pool: PgPool,
+    /// Several instances share the database: only the TTL-bounded client cache.
+    hot: super::hot::Hot,
 }
 
 impl PgStore {
     const CLIENT_NAME: &str = "(c.metadata::jsonb ->> 'client_name')";
     const NOTIFY: Option<&str> = Some("SELECT pg_notify('trustid', $1)");
+
+    /// PostgreSQL serves concurrent writers itself: one statement per request.
+    async fn write_transaction(&self, t: &Transaction) -> StoreResult<()> {
+        Self::insert_transaction_row(&self.pool, t)
+            .await
+            .map_err(conflict("transaction id"))
+    }
 
     /// LISTENs on the `trustid` channel and republishes every topic locally.
     /// PgListener re-listens after a reconnect; notifications lost meanwhile
@@ -72,7 +81,10 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            hot: super::hot::Hot::shared(),
+        })
     }
 }
 
