@@ -85,7 +85,8 @@ fn login_hint_token_subject(state: &AppState, client: &Client, token: &str) -> R
 async fn id_token_hint_user(state: &AppState, client: &Client, token: &str) -> Result<User, OAuthError> {
     let claims = state
         .keys
-        .get()
+        .ready()
+        .await
         .verify_own(token)
         .ok_or_else(|| unknown("id_token_hint is not an ID token signed by trustid"))?;
     if claims.get("iss").and_then(Value::as_str) != Some(state.settings.issuer.as_str()) {

@@ -1,9 +1,11 @@
 //! Group commit of backchannel requests on SQLite. SQLite has one writer at a
 //! time: concurrent single-row commits queue on its lock (sleeping in the
 //! busy handler) and each pays its own WAL commit. One task here takes every
-//! insert that is waiting, writes them in one database transaction and
+//! insert that is waiting, writes them in one statement (one commit) and
 //! answers each caller after the COMMIT, so durability is unchanged: nobody
 //! gets an `auth_req_id` before its row is committed.
+
+use std::collections::HashSet;
 
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
@@ -68,21 +70,70 @@ async fn run(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// One database transaction for the whole batch. A row that breaks a unique
-/// constraint fails alone (SQLite undoes just that statement); any other
-/// error aborts the batch.
+/// One multi-row INSERT for the whole batch: atomic and committed on its own
+/// (autocommit), one round trip to the connection's thread. A row whose id or
+/// digest exists already is refused alone.
 async fn write(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<StoreResult<()>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        match SqliteStore::insert_transaction_row(&mut *tx, &job.txn).await {
-            Ok(()) => results.push(Ok(())),
-            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-                results.push(Err(StoreError::Conflict("transaction id")));
-            }
-            Err(e) => return Err(e),
+    let rows: Vec<&Transaction> = batch.iter().map(|job| &job.txn).collect();
+    let stored: HashSet<String> = SqliteStore::insert_transaction_rows(pool, &rows)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .iter()
+        .map(|t| match stored.contains(&t.id) {
+            true => Ok(()),
+            false => Err(StoreError::Conflict("transaction id")),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    use super::*;
+
+    async fn memory_pool(migrated: bool) -> SqlitePool {
+        // No foreign keys: the rows name clients and users that are not there.
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")
+            .unwrap()
+            .foreign_keys(false);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        if migrated {
+            sqlx::migrate!("migrations/sqlite").run(&pool).await.unwrap();
         }
+        pool
     }
-    tx.commit().await?;
-    Ok(results)
+
+    fn txn(id: &str, digest: &str) -> Transaction {
+        let mut t = (*super::super::hot::tests::pending(id)).clone();
+        t.auth_req_digest = digest.into();
+        t
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_row_is_refused_alone() {
+        let writer = GroupCommit::spawn(memory_pool(true).await);
+        let (a, b) = (txn("t1", "d1"), txn("t2", "d1"));
+        let (ra, rb) = tokio::join!(writer.insert(&a), writer.insert(&b));
+        assert!(ra.is_ok(), "{ra:?}");
+        assert!(matches!(rb, Err(StoreError::Conflict(_))), "{rb:?}");
+        assert!(writer.insert(&txn("t3", "d3")).await.is_ok(), "the writer goes on");
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_fails_every_caller_of_the_batch() {
+        let writer = GroupCommit::spawn(memory_pool(false).await);
+        let (a, b) = (txn("t1", "d1"), txn("t2", "d2"));
+        let (ra, rb) = tokio::join!(writer.insert(&a), writer.insert(&b));
+        assert!(matches!(ra, Err(StoreError::Backend(_))), "{ra:?}");
+        assert!(matches!(rb, Err(StoreError::Backend(_))), "{rb:?}");
+    }
 }

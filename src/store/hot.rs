@@ -322,10 +322,10 @@ impl RateWindows {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn pending(id: &str) -> Arc<Transaction> {
+    pub(in crate::store) fn pending(id: &str) -> Arc<Transaction> {
         Arc::new(Transaction {
             id: id.into(),
             auth_req_digest: "d".into(),

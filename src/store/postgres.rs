@@ -34,9 +34,11 @@ impl PgStore {
 
     /// PostgreSQL serves concurrent writers itself: one statement per request.
     async fn write_transaction(&self, t: &Transaction) -> StoreResult<()> {
-        Self::insert_transaction_row(&self.pool, t)
-            .await
-            .map_err(conflict("transaction id"))
+        let stored = Self::insert_transaction_rows(&self.pool, &[t]).await?;
+        if stored.is_empty() {
+            return Err(StoreError::Conflict("transaction id"));
+        }
+        Ok(())
     }
 
     /// LISTENs on the `trustid` channel and republishes every topic locally.

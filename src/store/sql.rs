@@ -942,42 +942,45 @@ macro_rules! sql_store {
         }
 
         impl $store {
-            /// The INSERT of one transaction row, on any connection or transaction.
-            pub(super) async fn insert_transaction_row<'e, E>(e: E, t: &Transaction) -> Result<(), sqlx::Error>
+            /// Inserts transaction rows in one statement (atomic on its own) and
+            /// returns the ids stored: a row whose id or digest exists already is
+            /// skipped, not an error.
+            pub(super) async fn insert_transaction_rows<'e, E>(e: E, rows: &[&Transaction]) -> Result<Vec<String>, sqlx::Error>
             where
                 E: sqlx::Executor<'e, Database = $db>,
             {
-                query(
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
                     "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
                      scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, failed_attempts, \
-                     failed_device_id, auth_req_id, notification_token, notify_kind, user_status, match_number) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
-                )
-                .bind(&t.id)
-                .bind(&t.auth_req_digest)
-                .bind(&t.client_id)
-                .bind(&t.user_id)
-                .bind(t.context.as_str())
-                .bind(&t.app_id)
-                .bind(&t.display_text)
-                .bind(&t.scope)
-                .bind(&t.acr)
-                .bind(t.status.as_str())
-                .bind(t.created_at)
-                .bind(t.expires_at)
-                .bind(t.decided_at)
-                .bind(t.interval)
-                .bind(&t.device_id)
-                .bind(t.failed_attempts)
-                .bind(&t.failed_device_id)
-                .bind(t.notify.as_ref().map(|n| &n.auth_req_id))
-                .bind(t.notify.as_ref().map(|n| &n.client_notification_token))
-                .bind(t.notify.as_ref().map(|n| if n.push { "push" } else { "ping" }))
-                .bind(t.user_status.map(|s| s.as_str()))
-                .bind(&t.match_number)
-                .execute(e)
-                .await?;
-                Ok(())
+                     failed_device_id, auth_req_id, notification_token, notify_kind, user_status, match_number) ",
+                );
+                insert.push_values(rows, |mut b, t| {
+                    b.push_bind(&t.id)
+                        .push_bind(&t.auth_req_digest)
+                        .push_bind(&t.client_id)
+                        .push_bind(&t.user_id)
+                        .push_bind(t.context.as_str())
+                        .push_bind(&t.app_id)
+                        .push_bind(&t.display_text)
+                        .push_bind(&t.scope)
+                        .push_bind(&t.acr)
+                        .push_bind(t.status.as_str())
+                        .push_bind(t.created_at)
+                        .push_bind(t.expires_at)
+                        .push_bind(t.decided_at)
+                        .push_bind(t.interval)
+                        .push_bind(&t.device_id)
+                        .push_bind(t.failed_attempts)
+                        .push_bind(&t.failed_device_id)
+                        .push_bind(t.notify.as_ref().map(|n| &n.auth_req_id))
+                        .push_bind(t.notify.as_ref().map(|n| &n.client_notification_token))
+                        .push_bind(t.notify.as_ref().map(|n| if n.push { "push" } else { "ping" }))
+                        .push_bind(t.user_status.map(|s| s.as_str()))
+                        .push_bind(&t.match_number);
+                });
+                insert.push(" ON CONFLICT DO NOTHING RETURNING id");
+                let stored: Vec<(String,)> = insert.build_query_as().fetch_all(e).await?;
+                Ok(stored.into_iter().map(|(id,)| id).collect())
             }
 
             /// Inserts a user; with `if_absent`, an existing id is left alone
