@@ -9,7 +9,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::rows::{
     AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DeviceRow, InboxRow, ManagementTokenRow,
-    RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserRow,
+    RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserDevicesRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
 use super::{

@@ -94,6 +94,18 @@ macro_rules! sql_store {
                 row.map(User::try_from).transpose()
             }
 
+            async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, i64)>> {
+                let row: Option<UserDevicesRow> = query_as(
+                    "SELECT u.*, (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active') \
+                     AS active_devices FROM users u WHERE u.id = $1 OR u.email = $1 OR u.phone = $1 \
+                     ORDER BY CASE WHEN u.id = $1 THEN 0 WHEN u.email = $1 THEN 1 ELSE 2 END LIMIT 1",
+                )
+                .bind(hint)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| Ok((User::try_from(r.user)?, r.active_devices))).transpose()
+            }
+
             async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool> {
                 let found: Option<(i64,)> = query_as("SELECT CAST(1 AS BIGINT) FROM user_apps WHERE user_id = $1 AND app_id = $2")
                     .bind(user_id)

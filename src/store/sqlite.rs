@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::group_commit::GroupCommit;
 use super::rows::{
     AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DeviceRow, InboxRow, ManagementTokenRow,
-    RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserRow,
+    RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserDevicesRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
 use super::{
