@@ -1,6 +1,8 @@
 //! `POST /token`: the CIBA grant (CIBA §10.1, §11) and refresh tokens (RFC
-//! 6749 §6). A pending poll costs one indexed read and no write: the
-//! interval is enforced in memory. Every error is 400 but `invalid_client`.
+//! 6749 §6). A pending poll costs no write and, on SQLite, no read either
+//! (the store keeps pending requests in memory; tokens are only ever issued
+//! from a fresh read): the interval is enforced in memory too. Every error is
+//! 400 but `invalid_client`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
