@@ -42,7 +42,7 @@ fn hash_of(key: &str) -> usize {
 
 /// The store's memory. Parts a backend cannot keep correct are `None`.
 pub struct Hot {
-    clients: RwLock<HashMap<String, (Client, Instant)>>,
+    clients: RwLock<ClientMap>,
     pending: Option<PendingCache>,
     windows: Option<RateWindows>,
 }
@@ -68,23 +68,25 @@ impl Hot {
     }
 
     pub fn client(&self, id: &str) -> Option<Client> {
-        let map = self.clients.read().ok()?;
-        let (client, at) = map.get(id)?;
+        let clients = self.clients.read().ok()?;
+        let (client, at) = clients.map.get(id)?;
         (at.elapsed() < CLIENT_TTL).then(|| client.clone())
     }
 
     pub fn keep_client(&self, client: &Client) {
-        if let Ok(mut map) = self.clients.write() {
-            if map.len() >= PRUNE_EVERY {
-                map.retain(|_, (_, at)| at.elapsed() < CLIENT_TTL);
+        if let Ok(mut clients) = self.clients.write() {
+            clients.inserted += 1;
+            if clients.inserted >= PRUNE_EVERY {
+                clients.inserted = 0;
+                clients.map.retain(|_, (_, at)| at.elapsed() < CLIENT_TTL);
             }
-            map.insert(client.id.clone(), (client.clone(), Instant::now()));
+            clients.map.insert(client.id.clone(), (client.clone(), Instant::now()));
         }
     }
 
     pub fn forget_client(&self, id: &str) {
-        if let Ok(mut map) = self.clients.write() {
-            map.remove(id);
+        if let Ok(mut clients) = self.clients.write() {
+            clients.map.remove(id);
         }
     }
 
@@ -109,6 +111,14 @@ impl Hot {
             p.invalidate_all();
         }
     }
+}
+
+/// Clients by id with the instant they were read; pruned once per
+/// `PRUNE_EVERY` fills (a walk of the map), not on every fill.
+#[derive(Default)]
+struct ClientMap {
+    map: HashMap<String, (Client, Instant)>,
+    inserted: usize,
 }
 
 /// Pending transactions by `auth_req_id` digest. An entry is valid while no

@@ -991,7 +991,9 @@ macro_rules! sql_store {
                         .push_bind(&t.match_number);
                 });
                 insert.push(" ON CONFLICT DO NOTHING RETURNING id");
-                let stored: Vec<(String,)> = insert.build_query_as().fetch_all(e).await?;
+                // Every batch size is another statement: keeping them all would
+                // push the other statements out of the connection's cache.
+                let stored: Vec<(String,)> = insert.build_query_as().persistent(rows.len() == 1).fetch_all(e).await?;
                 Ok(stored.into_iter().map(|(id,)| id).collect())
             }
 
