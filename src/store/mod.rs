@@ -190,10 +190,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user(&self, user: &User, apps: &[String]) -> StoreResult<()>;
     async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool>;
     async fn user(&self, id: &str) -> StoreResult<Option<User>>;
-    /// Resolves a `login_hint`: the user id, else the e-mail, else the phone.
-    async fn user_by_hint(&self, hint: &str) -> StoreResult<Option<User>>;
-    /// As [`Self::user_by_hint`], with the user's active devices counted in
-    /// the same statement (one round trip for the backchannel request).
+    /// Resolves a `login_hint` (the user id, else the e-mail, else the phone),
+    /// with the user's active devices counted in the same statement (one
+    /// round trip for the backchannel request).
     async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, i64)>>;
     async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool>;
     async fn active_device_count(&self, user_id: &str) -> StoreResult<i64>;

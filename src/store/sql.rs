@@ -82,19 +82,8 @@ macro_rules! sql_store {
                 row.map(User::try_from).transpose()
             }
 
-            async fn user_by_hint(&self, hint: &str) -> StoreResult<Option<User>> {
-                // The RP's own identifier wins over e-mail, e-mail over phone.
-                let row: Option<UserRow> = query_as(
-                    "SELECT * FROM users WHERE id = $1 OR email = $1 OR phone = $1 \
-                     ORDER BY CASE WHEN id = $1 THEN 0 WHEN email = $1 THEN 1 ELSE 2 END LIMIT 1",
-                )
-                .bind(hint)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(User::try_from).transpose()
-            }
-
             async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, i64)>> {
+                // The RP's own identifier wins over e-mail, e-mail over phone.
                 let row: Option<UserDevicesRow> = query_as(
                     "SELECT u.*, (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active') \
                      AS active_devices FROM users u WHERE u.id = $1 OR u.email = $1 OR u.phone = $1 \
