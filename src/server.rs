@@ -4,17 +4,22 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::crypto::keys::SigningKeys;
 use crate::{AppState, router, store};
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = store::open(&settings.database_url).await?;
-    let keys = SigningKeys::load_or_generate(&settings.keys_dir)?;
+    // A first start generates the RSA keys after the listener is up (they
+    // take hundreds of milliseconds); what signs or publishes keys waits for them.
+    let (keys, incomplete) = SigningKeys::load_quick(&settings.keys_dir, SystemClock.now())?;
     let listen = settings.listen.clone();
     let issuer = settings.issuer.clone();
     let state = AppState::new(settings, store, keys, Arc::new(SystemClock));
+    if incomplete {
+        state.keys.complete(state.clock.now());
+    }
     crate::delivery::spawn_worker(state.clone());
     spawn_key_reloader(state.clone());
     let listener = tokio::net::TcpListener::bind(&listen)

@@ -301,10 +301,26 @@ fn serve_creates_the_database_and_keys_on_first_start() {
         assert!(started.elapsed() < Duration::from_secs(20), "server did not come up");
         std::thread::sleep(Duration::from_millis(50));
     };
+    // The RSA keys are generated after the listener is up; /jwks waits for them.
+    let jwks = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&listen).unwrap();
+        s.write_all(b"GET /jwks HTTP/1.0\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(discovery.contains(&format!("\"issuer\":\"{issuer}\"")));
-    for file in ["trustid.db", "keys/es256.pem", "keys/rs256.pem"] {
+    assert!(jwks.starts_with("HTTP/1.0 200"), "{jwks}");
+    for alg in ["ES256", "RS256", "PS256"] {
+        assert!(
+            jwks.contains(&format!("\"alg\":\"{alg}\"")),
+            "{alg} published on first start"
+        );
+    }
+    for file in ["trustid.db", "keys/es256.pem", "keys/rs256.pem", "keys/ps256.pem"] {
         assert!(dir.path().join(file).exists(), "{file} created");
     }
 }

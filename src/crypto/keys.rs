@@ -155,6 +155,21 @@ impl SigningKeys {
 
     /// As [`Self::load_or_generate`], choosing signers as of `now`.
     pub fn load_at(dir: &Path, now: i64) -> anyhow::Result<Self> {
+        Self::load_generating(dir, now, &SigningAlg::ALL)
+    }
+
+    /// Loads what is there, generating only a missing ES256 key (milliseconds);
+    /// the RSA keys (hundreds of milliseconds each) are left to
+    /// [`KeyRing::complete`]. True when some algorithm is still without a key.
+    pub fn load_quick(dir: &Path, now: i64) -> anyhow::Result<(Self, bool)> {
+        let keys = Self::load_generating(dir, now, &[SigningAlg::ES256])?;
+        let incomplete = keys.signers.len() < SigningAlg::ALL.len();
+        Ok((keys, incomplete))
+    }
+
+    /// Loads the keys in `dir`, first generating a key for each of `generate`
+    /// that has none. Every algorithm in `generate` must end up with a signer.
+    fn load_generating(dir: &Path, now: i64, generate: &[SigningAlg]) -> anyhow::Result<Self> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create keys dir {}", dir.display()))?;
         let mut found: Vec<(PathBuf, SigningAlg, i64)> = Vec::new();
         for entry in fs::read_dir(dir)? {
@@ -163,7 +178,7 @@ impl SigningKeys {
                 found.push((path, alg, nb));
             }
         }
-        for alg in SigningAlg::ALL {
+        for &alg in generate {
             if !found.iter().any(|(_, a, _)| *a == alg) {
                 let path = dir.join(format!("{}.pem", file_prefix(alg)));
                 write_new(&path, &generate_pem(alg)?)?;
@@ -203,7 +218,7 @@ impl SigningKeys {
             verifiers.push((k.kid, k.verifier));
         }
         anyhow::ensure!(
-            signers.len() == SigningAlg::ALL.len(),
+            generate.iter().all(|alg| signers.contains_key(alg.as_str())),
             "every algorithm needs a key whose time has come"
         );
         Ok(Self {
@@ -290,6 +305,8 @@ impl SigningKeys {
 pub struct KeyRing {
     dir: PathBuf,
     current: RwLock<(Arc<SigningKeys>, Bytes)>,
+    /// False while a first start still generates keys ([`Self::complete`]).
+    complete: tokio::sync::watch::Sender<bool>,
 }
 
 impl KeyRing {
@@ -298,7 +315,37 @@ impl KeyRing {
         Self {
             dir,
             current: RwLock::new((Arc::new(keys), jwks)),
+            complete: tokio::sync::watch::Sender::new(true),
         }
+    }
+
+    /// For keys from [`SigningKeys::load_quick`] that lack some algorithm:
+    /// generates the missing keys on a blocking thread, then loads them.
+    /// Until then [`Self::ready`] waits, so nothing signs with, or publishes,
+    /// an incomplete set.
+    pub fn complete(self: &Arc<Self>, now: i64) {
+        self.complete.send_replace(false);
+        let ring = self.clone();
+        tokio::task::spawn_blocking(move || {
+            // On failure the error is logged and the incomplete set stays:
+            // signing with a missing algorithm then fails instead of waiting.
+            ring.reload(now);
+            ring.complete.send_replace(true);
+        });
+    }
+
+    /// The keys, once every algorithm has one (at once but on a first start).
+    pub async fn ready(&self) -> Arc<SigningKeys> {
+        let mut complete = self.complete.subscribe();
+        let _ = complete.wait_for(|done| *done).await;
+        self.get()
+    }
+
+    /// The serialised JWKS, once complete.
+    pub async fn ready_jwks_json(&self) -> Bytes {
+        let mut complete = self.complete.subscribe();
+        let _ = complete.wait_for(|done| *done).await;
+        self.jwks_json()
     }
 
     pub fn get(&self) -> Arc<SigningKeys> {
@@ -398,5 +445,25 @@ mod tests {
             let mode = fs::metadata(dir.path().join("es256.pem")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[tokio::test]
+    async fn a_first_start_signs_and_publishes_only_once_the_rsa_keys_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, incomplete) = SigningKeys::load_quick(dir.path(), 0).unwrap();
+        assert!(incomplete, "only ES256 is generated on the start path");
+        assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 1);
+        let ring = Arc::new(KeyRing::new(dir.path().to_path_buf(), keys));
+        ring.complete(0);
+        let jwks: Value = serde_json::from_slice(&ring.ready_jwks_json().await).unwrap();
+        assert_eq!(
+            jwks["keys"].as_array().unwrap().len(),
+            3,
+            "the JWKS waits for every key"
+        );
+        let payload = json!({"sub": "x"});
+        assert!(ring.ready().await.sign_jwt(SigningAlg::RS256, &payload).is_ok());
+        let (_, incomplete) = SigningKeys::load_quick(dir.path(), 0).unwrap();
+        assert!(!incomplete, "a warm start has every key");
     }
 }

@@ -21,6 +21,7 @@ use crate::domain::user::{User, UserStatus};
 use crate::error::OAuthError;
 use crate::metrics::Metrics;
 use crate::state::AppState;
+use crate::store::RateKey;
 
 const HINTS: [&str; 3] = ["login_hint", "login_hint_token", "id_token_hint"];
 /// CIBA §7.1: at most 1024 characters.
@@ -149,14 +150,20 @@ pub async fn authorize(
     let s = &state.settings;
     let req = BackchannelRequest::parse(&params, &client, s.max_request_expiry, s.request_expiry)?;
     let routing = devices::routing(&client, params.get(devices::ROUTING_PARAM))?;
-    let (user, new_user) = match req.message.context {
-        ActionContext::Provisioning => provision(&state, &client, &req).await?,
-        ActionContext::Authentication => (hints::resolve(&state, &client, &req.hint).await?, false),
+    let (user, new_user, active_devices) = match req.message.context {
+        ActionContext::Provisioning => {
+            let (user, new_user) = provision(&state, &client, &req).await?;
+            (user, new_user, None)
+        }
+        ActionContext::Authentication => {
+            let (user, devices) = hints::resolve_counting_devices(&state, &client, &req.hint).await?;
+            (user, false, devices)
+        }
     };
     if let Some(code) = &req.user_code {
         check_user_code(&state, &user, code).await?;
     }
-    admit(&state, &client, &user, &req).await?;
+    admit(&state, &client, &user, active_devices, &req).await?;
     if req.message.context == ActionContext::Provisioning {
         // Only an admitted request creates its user.
         record_provisioning(&state, &client, &user, new_user, &req).await?;
@@ -213,7 +220,14 @@ pub async fn authorize(
 
 /// Policy before anyone is disturbed (CIBA §13 `access_denied`): the user is
 /// not locked, belongs to the app, has a device, and is not being flooded.
-async fn admit(state: &AppState, client: &Client, user: &User, req: &BackchannelRequest) -> Result<(), OAuthError> {
+/// `active_devices` is the count read with the user, when it was.
+async fn admit(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    active_devices: Option<i64>,
+    req: &BackchannelRequest,
+) -> Result<(), OAuthError> {
     let store = &state.store;
     let provisioning = req.message.context == ActionContext::Provisioning;
     // Provisioning sets the status itself and may precede any device.
@@ -227,20 +241,32 @@ async fn admit(state: &AppState, client: &Client, user: &User, req: &Backchannel
             "the user is not associated with appId `{app}`"
         )));
     }
-    if !provisioning && store.active_device_count(&user.id).await? == 0 {
-        return Err(OAuthError::access_denied(
-            "the user has no active device to authenticate with",
-        ));
+    if !provisioning {
+        let devices = match active_devices {
+            Some(n) => n,
+            None => store.active_device_count(&user.id).await?,
+        };
+        if devices == 0 {
+            return Err(OAuthError::access_denied(
+                "the user has no active device to authenticate with",
+            ));
+        }
     }
     let since = state.clock.now() - 60;
     let s = &state.settings;
-    if store.count_recent(Some(&user.id), None, since).await? >= s.user_requests_per_minute {
+    let user_cap = s.user_requests_per_minute;
+    if store.count_recent(RateKey::User(&user.id), since, user_cap).await? >= user_cap {
         Metrics::inc(&state.metrics.rate_limited_user);
         return Err(rate_limited(
             "too many requests for this user in the last minute; try again later",
         ));
     }
-    if store.count_recent(None, Some(&client.id), since).await? >= s.client_requests_per_minute {
+    let client_cap = s.client_requests_per_minute;
+    if store
+        .count_recent(RateKey::Client(&client.id), since, client_cap)
+        .await?
+        >= client_cap
+    {
         Metrics::inc(&state.metrics.rate_limited_client);
         return Err(rate_limited(
             "this client sent too many requests in the last minute; try again later",

@@ -23,16 +23,27 @@ fn unknown(why: &'static str) -> OAuthError {
 
 /// Resolves the hint to a user, or the error CIBA §13 names for it.
 pub async fn resolve(state: &AppState, client: &Client, hint: &UserHint) -> Result<User, OAuthError> {
+    Ok(resolve_counting_devices(state, client, hint).await?.0)
+}
+
+/// As [`resolve`], with the user's active devices when the same read could
+/// count them (not for `id_token_hint`).
+pub async fn resolve_counting_devices(
+    state: &AppState,
+    client: &Client,
+    hint: &UserHint,
+) -> Result<(User, Option<i64>), OAuthError> {
     let lookup = match hint {
         UserHint::LoginHint(hint) => hint.clone(),
         UserHint::LoginHintToken(token) => login_hint_token_subject(state, client, token)?,
-        UserHint::IdTokenHint(token) => return id_token_hint_user(state, client, token).await,
+        UserHint::IdTokenHint(token) => return Ok((id_token_hint_user(state, client, token).await?, None)),
     };
-    state
+    let (user, devices) = state
         .store
-        .user_by_hint(&lookup)
+        .user_by_hint_counting_devices(&lookup)
         .await?
-        .ok_or_else(|| unknown("no user matches the hint"))
+        .ok_or_else(|| unknown("no user matches the hint"))?;
+    Ok((user, Some(devices)))
 }
 
 fn login_hint_token_subject(state: &AppState, client: &Client, token: &str) -> Result<String, OAuthError> {
@@ -85,7 +96,8 @@ fn login_hint_token_subject(state: &AppState, client: &Client, token: &str) -> R
 async fn id_token_hint_user(state: &AppState, client: &Client, token: &str) -> Result<User, OAuthError> {
     let claims = state
         .keys
-        .get()
+        .ready()
+        .await
         .verify_own(token)
         .ok_or_else(|| unknown("id_token_hint is not an ID token signed by trustid"))?;
     if claims.get("iss").and_then(Value::as_str) != Some(state.settings.issuer.as_str()) {

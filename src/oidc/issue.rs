@@ -76,8 +76,9 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
     if let Some(id) = m.auth_req_id {
         binding.insert(AUTH_REQ_ID_CLAIM.into(), json!(id));
     }
+    let keys = state.keys.ready().await;
     let id_token = id_token::issue(
-        &state.keys.get(),
+        &keys,
         &IdTokenParams {
             issuer: &s.issuer,
             client_id: &client.id,

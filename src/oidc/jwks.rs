@@ -6,5 +6,5 @@ use axum::response::Response;
 use crate::state::AppState;
 
 pub async fn publish(State(state): State<AppState>) -> Response {
-    super::cached_json(state.keys.jwks_json())
+    super::cached_json(state.keys.ready_jwks_json().await)
 }

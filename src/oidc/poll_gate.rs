@@ -1,13 +1,17 @@
 //! Enforces the poll `interval` (CIBA §7.3, §11 `slow_down`) without touching
 //! the database: the last poll time only speeds things up and may be lost on
-//! restart (the client then simply gets one poll for free).
+//! restart (the client then simply gets one poll for free). Sharded by
+//! transaction id, so concurrent polls of different requests rarely wait on
+//! one another.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 /// Seconds added to the interval after each `slow_down` (RFC 8628 §3.5).
 pub const SLOW_DOWN_STEP: i64 = 5;
 const PRUNE_EVERY: usize = 4096;
+const SHARDS: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -22,9 +26,17 @@ struct Slot {
     expires_at: i64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PollGate {
-    slots: Mutex<Slots>,
+    shards: Vec<Mutex<Slots>>,
+}
+
+impl Default for PollGate {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -36,9 +48,15 @@ struct Slots {
 }
 
 impl PollGate {
+    fn shard(&self, txn_id: &str) -> &Mutex<Slots> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        txn_id.hash(&mut h);
+        &self.shards[h.finish() as usize % SHARDS]
+    }
+
     /// Records a poll of a pending transaction and says whether it came too early.
     pub fn check(&self, txn_id: &str, interval_s: i64, expires_at: i64, now_ms: i64) -> Verdict {
-        let Ok(mut guard) = self.slots.lock() else {
+        let Ok(mut guard) = self.shard(txn_id).lock() else {
             return Verdict::Pending;
         };
         let state = &mut *guard;
@@ -72,7 +90,7 @@ impl PollGate {
 
     /// Drops what is kept for a transaction that no longer takes polls.
     pub fn forget(&self, txn_id: &str) {
-        if let Ok(mut slots) = self.slots.lock() {
+        if let Ok(mut slots) = self.shard(txn_id).lock() {
             slots.map.remove(txn_id);
         }
     }

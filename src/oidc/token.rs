@@ -1,6 +1,8 @@
 //! `POST /token`: the CIBA grant (CIBA §10.1, §11) and refresh tokens (RFC
-//! 6749 §6). A pending poll costs one indexed read and no write: the
-//! interval is enforced in memory. Every error is 400 but `invalid_client`.
+//! 6749 §6). A pending poll costs no write and, on SQLite, no read either
+//! (the store keeps pending requests in memory; tokens are only ever issued
+//! from a fresh read): the interval is enforced in memory too. Every error is
+//! 400 but `invalid_client`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -74,7 +76,7 @@ async fn redeem_ciba(state: &AppState, client: &Client, auth_req_id: &str) -> Re
     let unknown = || OAuthError::invalid_grant("auth_req_id is unknown or was not issued to this client");
     let txn = state
         .store
-        .transaction_by_auth_req(&secret::digest(auth_req_id))
+        .poll_transaction(&secret::digest(auth_req_id), state.clock.now())
         .await?
         .ok_or_else(unknown)?;
     // Another client's id: refuse before anything touches the owner's request.

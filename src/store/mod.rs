@@ -3,6 +3,8 @@
 //! State changes that race (two devices deciding, two redemptions) are
 //! settled here with conditional updates, never in memory.
 
+mod group_commit;
+mod hot;
 pub mod lifecycle;
 pub mod postgres;
 pub mod push;
@@ -13,6 +15,8 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+pub use hot::RateKey;
 
 use crate::domain::client::Client;
 use crate::domain::device::Device;
@@ -189,8 +193,10 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user(&self, user: &User, apps: &[String]) -> StoreResult<()>;
     async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool>;
     async fn user(&self, id: &str) -> StoreResult<Option<User>>;
-    /// Resolves a `login_hint`: the user id, else the e-mail, else the phone.
-    async fn user_by_hint(&self, hint: &str) -> StoreResult<Option<User>>;
+    /// Resolves a `login_hint` (the user id, else the e-mail, else the phone),
+    /// with the user's active devices counted in the same statement (one
+    /// round trip for the backchannel request).
+    async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, i64)>>;
     async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool>;
     async fn active_device_count(&self, user_id: &str) -> StoreResult<i64>;
 
@@ -203,6 +209,10 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_transaction(&self, txn: &Transaction) -> StoreResult<()>;
     async fn transaction(&self, id: &str) -> StoreResult<Option<Transaction>>;
     async fn transaction_by_auth_req(&self, digest: &str) -> StoreResult<Option<Transaction>>;
+    /// What a token poll needs: `transaction_by_auth_req`, answered from
+    /// memory when the store can tell the request is still pending (never an
+    /// approved one). `now` (clock seconds) bounds how long an entry is trusted.
+    async fn poll_transaction(&self, digest: &str, now: i64) -> StoreResult<Option<Arc<Transaction>>>;
     async fn pending_for_user(&self, user_id: &str, now: i64) -> StoreResult<Vec<InboxItem>>;
 
     async fn insert_challenges(&self, challenges: &[Challenge]) -> StoreResult<()>;
@@ -219,8 +229,9 @@ pub trait Store: Send + Sync + 'static {
         lockout: Lockout,
     ) -> StoreResult<(bool, bool)>;
 
-    /// Transactions created for this user (else this client) since `since`.
-    async fn count_recent(&self, user_id: Option<&str>, client_id: Option<&str>, since: i64) -> StoreResult<i64>;
+    /// Transactions created for this user or client since `since`; the count
+    /// may stop at `cap` (all a cap needs to know).
+    async fn count_recent(&self, key: RateKey<'_>, since: i64, cap: i64) -> StoreResult<i64>;
 
     /// Marks an approved transaction consumed and stores its tokens, in one
     /// database transaction. False when it was not approved any more.

@@ -9,7 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::rows::{
     AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DevicePushRow, DeviceRow, InboxRow,
-    ManagementTokenRow, PushRecordRow, RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserRow,
+    ManagementTokenRow, PushRecordRow, RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow,
+    UserDevicesRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
 use super::{
@@ -24,11 +25,22 @@ use sqlx::{query, query_as};
 
 pub struct PgStore {
     pool: PgPool,
+    /// Several instances share the database: only the TTL-bounded client cache.
+    hot: super::hot::Hot,
 }
 
 impl PgStore {
     const CLIENT_NAME: &str = "(c.metadata::jsonb ->> 'client_name')";
     const NOTIFY: Option<&str> = Some("SELECT pg_notify('trustid', $1)");
+
+    /// PostgreSQL serves concurrent writers itself: one statement per request.
+    async fn write_transaction(&self, t: &Transaction) -> StoreResult<()> {
+        let stored = Self::insert_transaction_rows(&self.pool, &[t]).await?;
+        if stored.is_empty() {
+            return Err(StoreError::Conflict("transaction id"));
+        }
+        Ok(())
+    }
 
     /// LISTENs on the `trustid` channel and republishes every topic locally.
     /// PgListener re-listens after a reconnect; notifications lost meanwhile
@@ -78,7 +90,10 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            hot: super::hot::Hot::shared(),
+        })
     }
 }
 

@@ -166,6 +166,14 @@ impl TryFrom<TransactionRow> for Transaction {
     }
 }
 
+/// A user and, read in the same statement, how many active devices they have.
+#[derive(FromRow)]
+pub struct UserDevicesRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub active_devices: i64,
+}
+
 #[derive(FromRow)]
 pub struct InboxRow {
     #[sqlx(flatten)]

@@ -32,15 +32,23 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await
                     .map_err(conflict("client id"))?;
+                self.hot.forget_client(&c.id);
                 Ok(())
             }
 
             async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+                if let Some(client) = self.hot.client(id) {
+                    return Ok(Some(client));
+                }
                 let row: Option<ClientRow> = query_as("SELECT * FROM clients WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?;
-                row.map(Client::try_from).transpose()
+                let client = row.map(Client::try_from).transpose()?;
+                if let Some(c) = &client {
+                    self.hot.keep_client(c);
+                }
+                Ok(client)
             }
 
             async fn insert_user(&self, u: &User, apps: &[String]) -> StoreResult<()> {
@@ -74,16 +82,17 @@ macro_rules! sql_store {
                 row.map(User::try_from).transpose()
             }
 
-            async fn user_by_hint(&self, hint: &str) -> StoreResult<Option<User>> {
+            async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, i64)>> {
                 // The RP's own identifier wins over e-mail, e-mail over phone.
-                let row: Option<UserRow> = query_as(
-                    "SELECT * FROM users WHERE id = $1 OR email = $1 OR phone = $1 \
-                     ORDER BY CASE WHEN id = $1 THEN 0 WHEN email = $1 THEN 1 ELSE 2 END LIMIT 1",
+                let row: Option<UserDevicesRow> = query_as(
+                    "SELECT u.*, (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active') \
+                     AS active_devices FROM users u WHERE u.id = $1 OR u.email = $1 OR u.phone = $1 \
+                     ORDER BY CASE WHEN u.id = $1 THEN 0 WHEN u.email = $1 THEN 1 ELSE 2 END LIMIT 1",
                 )
                 .bind(hint)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(User::try_from).transpose()
+                row.map(|r| Ok((User::try_from(r.user)?, r.active_devices))).transpose()
             }
 
             async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool> {
@@ -159,37 +168,10 @@ macro_rules! sql_store {
             }
 
             async fn insert_transaction(&self, t: &Transaction) -> StoreResult<()> {
-                query(
-                    "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
-                     scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, failed_attempts, \
-                     failed_device_id, auth_req_id, notification_token, notify_kind, user_status, match_number) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
-                )
-                .bind(&t.id)
-                .bind(&t.auth_req_digest)
-                .bind(&t.client_id)
-                .bind(&t.user_id)
-                .bind(t.context.as_str())
-                .bind(&t.app_id)
-                .bind(&t.display_text)
-                .bind(&t.scope)
-                .bind(&t.acr)
-                .bind(t.status.as_str())
-                .bind(t.created_at)
-                .bind(t.expires_at)
-                .bind(t.decided_at)
-                .bind(t.interval)
-                .bind(&t.device_id)
-                .bind(t.failed_attempts)
-                .bind(&t.failed_device_id)
-                .bind(t.notify.as_ref().map(|n| &n.auth_req_id))
-                .bind(t.notify.as_ref().map(|n| &n.client_notification_token))
-                .bind(t.notify.as_ref().map(|n| if n.push { "push" } else { "ping" }))
-                .bind(t.user_status.map(|s| s.as_str()))
-                .bind(&t.match_number)
-                .execute(&self.pool)
-                .await
-                .map_err(conflict("transaction id"))?;
+                self.write_transaction(t).await?;
+                if let Some(windows) = self.hot.windows() {
+                    windows.record(&t.user_id, &t.client_id, t.created_at);
+                }
                 Ok(())
             }
 
@@ -210,6 +192,23 @@ macro_rules! sql_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 row.map(Transaction::try_from).transpose()
+            }
+
+            async fn poll_transaction(&self, digest: &str, now: i64) -> StoreResult<Option<std::sync::Arc<Transaction>>> {
+                let cache = self.hot.pending();
+                if let Some(txn) = cache.and_then(|c| c.get(digest, now)) {
+                    return Ok(Some(txn));
+                }
+                // Taken before the read: a change committed after it voids what is read.
+                let ticket = cache.map(|c| c.ticket());
+                let Some(txn) = <Self as $crate::store::Store>::transaction_by_auth_req(self, digest).await? else {
+                    return Ok(None);
+                };
+                let txn = std::sync::Arc::new(txn);
+                if let (Some(cache), Some(ticket)) = (cache, ticket) {
+                    cache.fill(digest, &txn, ticket, now);
+                }
+                Ok(Some(txn))
             }
 
             async fn pending_for_user(&self, user_id: &str, now: i64) -> StoreResult<Vec<InboxItem>> {
@@ -316,6 +315,7 @@ macro_rules! sql_store {
                     Self::insert_delivery(&mut tx, d, w.now * 1000).await?;
                 }
                 tx.commit().await?;
+                self.hot.transaction_changed(w.transaction_id);
                 Ok(DecideOutcome::Decided)
             }
 
@@ -360,19 +360,44 @@ macro_rules! sql_store {
                         .await?;
                 }
                 tx.commit().await?;
+                if let Some(txn) = transaction_id {
+                    self.hot.transaction_changed(txn);
+                }
                 Ok(locked)
             }
 
-            async fn count_recent(&self, user_id: Option<&str>, client_id: Option<&str>, since: i64) -> StoreResult<i64> {
-                // One indexed statement per case ((user_id, created_at) or
-                // (client_id, created_at)); an `$1 IS NULL OR ...` form scans the table.
-                let (sql, key) = match (user_id, client_id) {
-                    (Some(u), _) => ("SELECT COUNT(*) FROM transactions WHERE user_id = $1 AND created_at >= $2", u),
-                    (None, Some(c)) => ("SELECT COUNT(*) FROM transactions WHERE client_id = $1 AND created_at >= $2", c),
-                    (None, None) => return Ok(0),
+            async fn count_recent(&self, key: $crate::store::RateKey<'_>, since: i64, cap: i64) -> StoreResult<i64> {
+                // Each form uses its index ((user_id, created_at) or (client_id, created_at)).
+                let (column, id) = match key {
+                    $crate::store::RateKey::User(id) => ("user_id", id),
+                    $crate::store::RateKey::Client(id) => ("client_id", id),
                 };
-                let (n,): (i64,) = query_as(sql).bind(key).bind(since).fetch_one(&self.pool).await?;
-                Ok(n)
+                let Some(windows) = self.hot.windows() else {
+                    // Shared by several instances: count in the database, but
+                    // stop at the cap instead of walking the whole minute.
+                    let (n,): (i64,) = query_as(&format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE {column} = $1 AND created_at >= $2 LIMIT $3) AS recent"
+                    ))
+                    .bind(id)
+                    .bind(since)
+                    .bind(cap)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    return Ok(n);
+                };
+                if let Some(n) = windows.count(key, since) {
+                    return Ok(n);
+                }
+                // First count of this key in this process: seed it from the database.
+                let per_second: Vec<(i64, i64)> = query_as(&format!(
+                    "SELECT created_at, COUNT(*) FROM transactions WHERE {column} = $1 AND created_at >= $2 GROUP BY created_at"
+                ))
+                .bind(id)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                let total = per_second.iter().map(|(_, n)| n).sum();
+                Ok(windows.seed(key, since, &per_second).unwrap_or(total))
             }
 
             async fn redeem(&self, transaction_id: &str, issued: &Issued, now: i64) -> StoreResult<bool> {
@@ -697,6 +722,7 @@ macro_rules! sql_store {
                     provisioned.push(txn);
                 }
                 tx.commit().await?;
+                self.hot.transactions_changed();
                 Ok(ActivateOutcome::Activated { provisioned })
             }
 
@@ -815,6 +841,7 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                self.hot.transactions_changed();
                 Ok($crate::store::lifecycle::Unregistered { devices, bindings, registrations, transactions })
             }
 
@@ -1121,6 +1148,49 @@ macro_rules! sql_store {
         }
 
         impl $store {
+            /// Inserts transaction rows in one statement (atomic on its own) and
+            /// returns the ids stored: a row whose id or digest exists already is
+            /// skipped, not an error.
+            pub(super) async fn insert_transaction_rows<'e, E>(e: E, rows: &[&Transaction]) -> Result<Vec<String>, sqlx::Error>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
+                     scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, failed_attempts, \
+                     failed_device_id, auth_req_id, notification_token, notify_kind, user_status, match_number) ",
+                );
+                insert.push_values(rows, |mut b, t| {
+                    b.push_bind(&t.id)
+                        .push_bind(&t.auth_req_digest)
+                        .push_bind(&t.client_id)
+                        .push_bind(&t.user_id)
+                        .push_bind(t.context.as_str())
+                        .push_bind(&t.app_id)
+                        .push_bind(&t.display_text)
+                        .push_bind(&t.scope)
+                        .push_bind(&t.acr)
+                        .push_bind(t.status.as_str())
+                        .push_bind(t.created_at)
+                        .push_bind(t.expires_at)
+                        .push_bind(t.decided_at)
+                        .push_bind(t.interval)
+                        .push_bind(&t.device_id)
+                        .push_bind(t.failed_attempts)
+                        .push_bind(&t.failed_device_id)
+                        .push_bind(t.notify.as_ref().map(|n| &n.auth_req_id))
+                        .push_bind(t.notify.as_ref().map(|n| &n.client_notification_token))
+                        .push_bind(t.notify.as_ref().map(|n| if n.push { "push" } else { "ping" }))
+                        .push_bind(t.user_status.map(|s| s.as_str()))
+                        .push_bind(&t.match_number);
+                });
+                insert.push(" ON CONFLICT DO NOTHING RETURNING id");
+                // Every batch size is another statement: keeping them all would
+                // push the other statements out of the connection's cache.
+                let stored: Vec<(String,)> = insert.build_query_as().persistent(rows.len() == 1).fetch_all(e).await?;
+                Ok(stored.into_iter().map(|(id,)| id).collect())
+            }
+
             /// Inserts a user; with `if_absent`, an existing id is left alone
             /// (false). E-mail and phone stay unique either way.
             async fn insert_user_tx(tx: &mut sqlx::Transaction<'static, $db>, u: &User, if_absent: bool) -> StoreResult<bool> {

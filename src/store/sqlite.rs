@@ -7,9 +7,11 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::group_commit::GroupCommit;
 use super::rows::{
     AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DevicePushRow, DeviceRow, InboxRow,
-    ManagementTokenRow, PushRecordRow, RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow, UserRow,
+    ManagementTokenRow, PushRecordRow, RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow,
+    UserDevicesRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
 use super::{
@@ -24,6 +26,10 @@ use sqlx::{query, query_as};
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One instance owns the file: pending polls and rate windows can live here.
+    hot: super::hot::Hot,
+    /// Backchannel inserts, committed in groups.
+    writer: GroupCommit,
 }
 
 impl SqliteStore {
@@ -32,6 +38,10 @@ impl SqliteStore {
     const NOTIFY: Option<&str> = None;
 
     fn spawn_listener(&self, _hub: std::sync::Arc<crate::wakeup::Wakeups>) {}
+
+    async fn write_transaction(&self, t: &Transaction) -> StoreResult<()> {
+        self.writer.insert(t).await
+    }
     /// One statement picks and leases, and SQLite has one writer at a time,
     /// so two workers never take the same row.
     const CLAIM_DELIVERIES: &str = "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \
@@ -65,7 +75,11 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            writer: GroupCommit::spawn(pool.clone()),
+            pool,
+            hot: super::hot::Hot::single_instance(),
+        })
     }
 }
 

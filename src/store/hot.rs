@@ -1,0 +1,407 @@
+//! What the store keeps in memory to answer hot reads without a database
+//! round trip. Only speed-ups live here: everything can be rebuilt from the
+//! database, and a restart loses nothing but warmth (DESIGN.md, Storage).
+//!
+//! - **clients**: a client row is read on every authenticated request;
+//!   kept [`CLIENT_TTL`] (clients are only ever inserted today, so this
+//!   bounds what a future change of a client, from any process, may lag).
+//! - **pending polls** (SQLite only): a pending transaction by its
+//!   `auth_req_id` digest, for the token endpoint. Every status change goes
+//!   through this process's store (SQLite serves one instance; the CLI never
+//!   changes a request), which invalidates the entry; [`PENDING_TTL`] bounds a
+//!   second process on the same file. Only `pending` is ever cached, so a
+//!   stale entry can only say `authorization_pending`, never issue a token.
+//! - **rate windows** (SQLite only): per-user and per-client counts of
+//!   requests per second over the last minute, so the caps cost no scan.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::domain::client::Client;
+use crate::domain::transaction::{Status, Transaction};
+
+/// How long a client read from the database is trusted.
+pub const CLIENT_TTL: Duration = Duration::from_secs(5);
+/// How long (clock seconds) a cached pending transaction is trusted without
+/// an invalidation; longer than any sane poll interval, or it never hits.
+pub const PENDING_TTL: i64 = 30;
+const SHARDS: usize = 16;
+/// Invalidation granularity: deciding one request makes 1/EPOCHS of the
+/// cached entries re-read once.
+const EPOCHS: usize = 4096;
+const PRUNE_EVERY: usize = 1024;
+
+fn hash_of(key: &str) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish() as usize
+}
+
+/// The store's memory. Parts a backend cannot keep correct are `None`.
+pub struct Hot {
+    clients: RwLock<ClientMap>,
+    pending: Option<PendingCache>,
+    windows: Option<RateWindows>,
+}
+
+impl Hot {
+    /// One process owns the database (SQLite): everything can be cached.
+    pub fn single_instance() -> Self {
+        Self {
+            clients: RwLock::default(),
+            pending: Some(PendingCache::default()),
+            windows: Some(RateWindows::default()),
+        }
+    }
+
+    /// Several instances share the database (PostgreSQL): only the clients,
+    /// which are bounded by their TTL.
+    pub fn shared() -> Self {
+        Self {
+            clients: RwLock::default(),
+            pending: None,
+            windows: None,
+        }
+    }
+
+    pub fn client(&self, id: &str) -> Option<Client> {
+        let clients = self.clients.read().ok()?;
+        let (client, at) = clients.map.get(id)?;
+        (at.elapsed() < CLIENT_TTL).then(|| client.clone())
+    }
+
+    pub fn keep_client(&self, client: &Client) {
+        if let Ok(mut clients) = self.clients.write() {
+            clients.inserted += 1;
+            if clients.inserted >= PRUNE_EVERY {
+                clients.inserted = 0;
+                clients.map.retain(|_, (_, at)| at.elapsed() < CLIENT_TTL);
+            }
+            clients.map.insert(client.id.clone(), (client.clone(), Instant::now()));
+        }
+    }
+
+    pub fn forget_client(&self, id: &str) {
+        if let Ok(mut clients) = self.clients.write() {
+            clients.map.remove(id);
+        }
+    }
+
+    pub fn pending(&self) -> Option<&PendingCache> {
+        self.pending.as_ref()
+    }
+
+    pub fn windows(&self) -> Option<&RateWindows> {
+        self.windows.as_ref()
+    }
+
+    /// A transaction's status (or what a poll shows of it) changed.
+    pub fn transaction_changed(&self, id: &str) {
+        if let Some(p) = &self.pending {
+            p.invalidate(id);
+        }
+    }
+
+    /// Many transactions may have changed (a user's requests at once).
+    pub fn transactions_changed(&self) {
+        if let Some(p) = &self.pending {
+            p.invalidate_all();
+        }
+    }
+}
+
+/// Clients by id with the instant they were read; pruned once per
+/// `PRUNE_EVERY` fills (a walk of the map), not on every fill.
+#[derive(Default)]
+struct ClientMap {
+    map: HashMap<String, (Client, Instant)>,
+    inserted: usize,
+}
+
+/// Pending transactions by `auth_req_id` digest. An entry is valid while no
+/// invalidation touched its epoch slot after the read that filled it.
+pub struct PendingCache {
+    shards: Vec<Mutex<PendingShard>>,
+    /// Bumped by every invalidation; a fill remembers it from before its read.
+    seq: AtomicU64,
+    /// Per slot (hash of the transaction id): the seq of its last invalidation.
+    epochs: Vec<AtomicU64>,
+    /// The seq of the last invalidation of everything.
+    floor: AtomicU64,
+}
+
+#[derive(Default)]
+struct PendingShard {
+    map: HashMap<String, PendingEntry>,
+    inserted: usize,
+}
+
+struct PendingEntry {
+    txn: Arc<Transaction>,
+    filled_at_seq: u64,
+    until: i64,
+}
+
+/// Taken before the database read whose result may be cached.
+#[derive(Debug, Clone, Copy)]
+pub struct FillTicket(u64);
+
+impl Default for PendingCache {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            seq: AtomicU64::new(0),
+            epochs: (0..EPOCHS).map(|_| AtomicU64::new(0)).collect(),
+            floor: AtomicU64::new(0),
+        }
+    }
+}
+
+impl PendingCache {
+    fn shard(&self, digest: &str) -> &Mutex<PendingShard> {
+        &self.shards[hash_of(digest) % SHARDS]
+    }
+
+    fn epoch(&self, txn_id: &str) -> &AtomicU64 {
+        &self.epochs[hash_of(txn_id) % EPOCHS]
+    }
+
+    fn still_valid(&self, entry: &PendingEntry, now: i64) -> bool {
+        let changed = self
+            .epoch(&entry.txn.id)
+            .load(Ordering::SeqCst)
+            .max(self.floor.load(Ordering::SeqCst));
+        now < entry.until && changed <= entry.filled_at_seq
+    }
+
+    pub fn get(&self, digest: &str, now: i64) -> Option<Arc<Transaction>> {
+        let shard = self.shard(digest).lock().ok()?;
+        let entry = shard.map.get(digest)?;
+        self.still_valid(entry, now).then(|| entry.txn.clone())
+    }
+
+    pub fn ticket(&self) -> FillTicket {
+        FillTicket(self.seq.load(Ordering::SeqCst))
+    }
+
+    /// Keeps `txn` if it is pending; `ticket` was taken before reading it.
+    pub fn fill(&self, digest: &str, txn: &Arc<Transaction>, ticket: FillTicket, now: i64) {
+        if txn.status != Status::Pending {
+            return;
+        }
+        let entry = PendingEntry {
+            txn: txn.clone(),
+            filled_at_seq: ticket.0,
+            until: now + PENDING_TTL,
+        };
+        if !self.still_valid(&entry, now) {
+            return;
+        }
+        let Ok(mut shard) = self.shard(digest).lock() else {
+            return;
+        };
+        shard.inserted += 1;
+        if shard.inserted >= PRUNE_EVERY {
+            shard.inserted = 0;
+            shard.map.retain(|_, e| now < e.until && now < e.txn.expires_at);
+        }
+        shard.map.insert(digest.to_owned(), entry);
+    }
+
+    fn invalidate(&self, txn_id: &str) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        self.epoch(txn_id).fetch_max(seq, Ordering::SeqCst);
+    }
+
+    fn invalidate_all(&self) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        self.floor.fetch_max(seq, Ordering::SeqCst);
+    }
+}
+
+/// Whose requests a cap counts.
+#[derive(Debug, Clone, Copy)]
+pub enum RateKey<'a> {
+    User(&'a str),
+    Client(&'a str),
+}
+
+/// Requests per second for each user and client, for the last minute or so.
+/// A key is seeded from the database on its first count in this process;
+/// commits recorded meanwhile are added on top, so a race can only make the
+/// count higher (stricter), never lower.
+#[derive(Default)]
+pub struct RateWindows {
+    inner: Mutex<WindowMaps>,
+}
+
+#[derive(Default)]
+struct WindowMaps {
+    users: HashMap<String, Window>,
+    clients: HashMap<String, Window>,
+    recorded: usize,
+    latest_since: i64,
+}
+
+#[derive(Default)]
+struct Window {
+    seeded: bool,
+    /// (second, requests), oldest first.
+    buckets: VecDeque<(i64, i64)>,
+}
+
+impl Window {
+    fn count(&mut self, since: i64) -> i64 {
+        while self.buckets.front().is_some_and(|(at, _)| *at < since) {
+            self.buckets.pop_front();
+        }
+        self.buckets.iter().map(|(_, n)| n).sum()
+    }
+
+    fn add(&mut self, at: i64, n: i64) {
+        let pos = self.buckets.iter().rposition(|(s, _)| *s <= at);
+        match pos {
+            Some(i) if self.buckets[i].0 == at => self.buckets[i].1 += n,
+            Some(i) => self.buckets.insert(i + 1, (at, n)),
+            None => self.buckets.push_front((at, n)),
+        }
+    }
+}
+
+impl WindowMaps {
+    fn window(&mut self, key: RateKey<'_>) -> &mut Window {
+        let (map, id) = match key {
+            RateKey::User(id) => (&mut self.users, id),
+            RateKey::Client(id) => (&mut self.clients, id),
+        };
+        if !map.contains_key(id) {
+            map.insert(id.to_owned(), Window::default());
+        }
+        // Inserted just above when absent.
+        map.get_mut(id).unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl RateWindows {
+    /// The requests of `key` since `since`; `None` until the key is seeded.
+    pub fn count(&self, key: RateKey<'_>, since: i64) -> Option<i64> {
+        let mut maps = self.inner.lock().ok()?;
+        maps.latest_since = maps.latest_since.max(since);
+        let window = match key {
+            RateKey::User(id) => maps.users.get_mut(id),
+            RateKey::Client(id) => maps.clients.get_mut(id),
+        }?;
+        window.seeded.then(|| window.count(since))
+    }
+
+    /// Adds the database's per-second counts for `key` and returns the total.
+    pub fn seed(&self, key: RateKey<'_>, since: i64, per_second: &[(i64, i64)]) -> Option<i64> {
+        let mut maps = self.inner.lock().ok()?;
+        let window = maps.window(key);
+        if !window.seeded {
+            for (at, n) in per_second {
+                window.add(*at, *n);
+            }
+            window.seeded = true;
+        }
+        Some(window.count(since))
+    }
+
+    /// A transaction of this user and client was committed at `at`.
+    pub fn record(&self, user_id: &str, client_id: &str, at: i64) {
+        let Ok(mut maps) = self.inner.lock() else {
+            return;
+        };
+        maps.window(RateKey::User(user_id)).add(at, 1);
+        maps.window(RateKey::Client(client_id)).add(at, 1);
+        maps.recorded += 1;
+        if maps.recorded >= PRUNE_EVERY {
+            maps.recorded = 0;
+            // A key with nothing left in the window is dropped; it is seeded
+            // again from the database if it comes back.
+            let since = maps.latest_since;
+            maps.users
+                .retain(|_, w| w.buckets.back().is_some_and(|(at, _)| *at >= since));
+            maps.clients
+                .retain(|_, w| w.buckets.back().is_some_and(|(at, _)| *at >= since));
+        }
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    pub(in crate::store) fn pending(id: &str) -> Arc<Transaction> {
+        Arc::new(Transaction {
+            id: id.into(),
+            auth_req_digest: "d".into(),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            context: crate::domain::binding_message::ActionContext::Authentication,
+            app_id: None,
+            display_text: "hi".into(),
+            scope: "openid".into(),
+            acr: None,
+            status: Status::Pending,
+            created_at: 100,
+            expires_at: 400,
+            decided_at: None,
+            interval: 5,
+            device_id: None,
+            failed_attempts: 0,
+            failed_device_id: None,
+            notify: None,
+            user_status: None,
+            match_number: None,
+        })
+    }
+
+    #[test]
+    fn a_pending_entry_is_served_until_its_transaction_changes() {
+        let cache = PendingCache::default();
+        let ticket = cache.ticket();
+        cache.fill("d", &pending("t1"), ticket, 100);
+        assert!(cache.get("d", 101).is_some());
+        cache.invalidate("t1");
+        assert!(cache.get("d", 101).is_none());
+    }
+
+    #[test]
+    fn a_read_that_raced_an_invalidation_is_not_kept() {
+        let cache = PendingCache::default();
+        let ticket = cache.ticket();
+        cache.invalidate("t1");
+        cache.fill("d", &pending("t1"), ticket, 100);
+        assert!(cache.get("d", 100).is_none());
+    }
+
+    #[test]
+    fn entries_expire_and_only_pending_is_kept() {
+        let cache = PendingCache::default();
+        cache.fill("d", &pending("t1"), cache.ticket(), 100);
+        assert!(cache.get("d", 100 + PENDING_TTL).is_none());
+        let mut approved = (*pending("t2")).clone();
+        approved.status = Status::Approved;
+        cache.fill("e", &Arc::new(approved), cache.ticket(), 100);
+        assert!(cache.get("e", 100).is_none());
+        cache.fill("f", &pending("t3"), cache.ticket(), 100);
+        cache.invalidate_all();
+        assert!(cache.get("f", 100).is_none());
+    }
+
+    #[test]
+    fn rate_windows_count_the_last_minute_after_seeding() {
+        let w = RateWindows::default();
+        assert_eq!(w.count(RateKey::User("u"), 40), None, "unseeded");
+        w.record("u", "c", 50);
+        assert_eq!(w.seed(RateKey::User("u"), 40, &[(10, 5), (45, 2)]), Some(3));
+        w.record("u", "c", 60);
+        assert_eq!(w.count(RateKey::User("u"), 40), Some(4));
+        assert_eq!(w.count(RateKey::User("u"), 55), Some(1));
+        assert_eq!(w.count(RateKey::Client("c"), 0), None, "the client was never seeded");
+    }
+}
