@@ -150,20 +150,20 @@ pub async fn authorize(
     let s = &state.settings;
     let req = BackchannelRequest::parse(&params, &client, s.max_request_expiry, s.request_expiry)?;
     let routing = devices::routing(&client, params.get(devices::ROUTING_PARAM))?;
-    let (user, new_user, active_devices) = match req.message.context {
+    let (user, new_user, counts) = match req.message.context {
         ActionContext::Provisioning => {
             let (user, new_user) = provision(&state, &client, &req).await?;
             (user, new_user, None)
         }
         ActionContext::Authentication => {
-            let (user, devices) = hints::resolve_counting_devices(&state, &client, &req.hint).await?;
-            (user, false, devices)
+            let (user, counts) = hints::resolve_counting_devices(&state, &client, &req.hint).await?;
+            (user, false, counts)
         }
     };
     if let Some(code) = &req.user_code {
         check_user_code(&state, &user, code).await?;
     }
-    admit(&state, &client, &user, active_devices, &req).await?;
+    admit(&state, &client, &user, counts.map(|c| c.active), &req).await?;
     if req.message.context == ActionContext::Provisioning {
         // Only an admitted request creates its user.
         record_provisioning(&state, &client, &user, new_user, &req).await?;
@@ -202,7 +202,11 @@ pub async fn authorize(
         },
     };
     state.store.insert_transaction(&txn).await?;
-    devices::enqueue(&state, &txn, routing).await;
+    // A user none of whose devices has a push channel is reached through the
+    // inbox alone: no push rows, so no second write on this hot path.
+    if counts.is_none_or(|c| c.pushable > 0) {
+        devices::enqueue(&state, &txn, routing).await;
+    }
     Metrics::inc(&state.metrics.backchannel_accepted);
     state.publish(&crate::wakeup::inbox_topic(&user.id)).await;
     tracing::info!(client_id = %client.id, transaction_id = %txn.id, "backchannel request accepted");

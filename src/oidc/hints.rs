@@ -9,6 +9,7 @@ use crate::domain::client::{Client, SigningAlg};
 use crate::domain::user::User;
 use crate::error::OAuthError;
 use crate::state::AppState;
+use crate::store::DeviceCounts;
 
 /// The hint a request carried, exactly one of three.
 pub enum UserHint {
@@ -32,7 +33,7 @@ pub async fn resolve_counting_devices(
     state: &AppState,
     client: &Client,
     hint: &UserHint,
-) -> Result<(User, Option<i64>), OAuthError> {
+) -> Result<(User, Option<DeviceCounts>), OAuthError> {
     let lookup = match hint {
         UserHint::LoginHint(hint) => hint.clone(),
         UserHint::LoginHintToken(token) => login_hint_token_subject(state, client, token)?,

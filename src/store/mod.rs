@@ -43,6 +43,13 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A user's active devices, and how many of them have a push channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceCounts {
+    pub active: i64,
+    pub pushable: i64,
+}
+
 /// A single-use challenge handed to one device for one transaction.
 #[derive(Debug, Clone)]
 pub struct Challenge {
@@ -196,7 +203,7 @@ pub trait Store: Send + Sync + 'static {
     /// Resolves a `login_hint` (the user id, else the e-mail, else the phone),
     /// with the user's active devices counted in the same statement (one
     /// round trip for the backchannel request).
-    async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, i64)>>;
+    async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, DeviceCounts)>>;
     async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool>;
     async fn active_device_count(&self, user_id: &str) -> StoreResult<i64>;
 

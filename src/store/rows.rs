@@ -166,12 +166,14 @@ impl TryFrom<TransactionRow> for Transaction {
     }
 }
 
-/// A user and, read in the same statement, how many active devices they have.
+/// A user and, read in the same statement, how many active devices they
+/// have and how many of those have a push channel.
 #[derive(FromRow)]
 pub struct UserDevicesRow {
     #[sqlx(flatten)]
     pub user: UserRow,
     pub active_devices: i64,
+    pub pushable_devices: i64,
 }
 
 #[derive(FromRow)]

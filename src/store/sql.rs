@@ -82,17 +82,27 @@ macro_rules! sql_store {
                 row.map(User::try_from).transpose()
             }
 
-            async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, i64)>> {
+            async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, DeviceCounts)>> {
                 // The RP's own identifier wins over e-mail, e-mail over phone.
                 let row: Option<UserDevicesRow> = query_as(
-                    "SELECT u.*, (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active') \
-                     AS active_devices FROM users u WHERE u.id = $1 OR u.email = $1 OR u.phone = $1 \
+                    "SELECT u.*, \
+                     (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active') AS active_devices, \
+                     (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active' \
+                      AND d.push_channel IS NOT NULL) AS pushable_devices \
+                     FROM users u WHERE u.id = $1 OR u.email = $1 OR u.phone = $1 \
                      ORDER BY CASE WHEN u.id = $1 THEN 0 WHEN u.email = $1 THEN 1 ELSE 2 END LIMIT 1",
                 )
                 .bind(hint)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|r| Ok((User::try_from(r.user)?, r.active_devices))).transpose()
+                row.map(|r| {
+                    let counts = DeviceCounts {
+                        active: r.active_devices,
+                        pushable: r.pushable_devices,
+                    };
+                    Ok((User::try_from(r.user)?, counts))
+                })
+                .transpose()
             }
 
             async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool> {

@@ -15,8 +15,8 @@ use super::rows::{
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
 use super::{
-    AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, Delivery, DeliveryOutcome, InboxItem, Issued,
-    RefreshToken, StoreError, StoreResult,
+    AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, Delivery, DeliveryOutcome, DeviceCounts,
+    InboxItem, Issued, RefreshToken, StoreError, StoreResult,
 };
 use crate::domain::client::Client;
 use crate::domain::device::{Device, DeviceStatus};
