@@ -48,7 +48,10 @@ fn spawn_key_reloader(state: AppState) {
         tick.tick().await;
         loop {
             tick.tick().await;
-            state.keys.reload(state.clock.now());
+            // Reading (and, for a missing algorithm, generating) keys is
+            // blocking file and CPU work: keep it off the async workers.
+            let (keys, now) = (state.keys.clone(), state.clock.now());
+            let _ = tokio::task::spawn_blocking(move || keys.reload(now)).await;
         }
     });
 }

@@ -327,10 +327,18 @@ impl KeyRing {
         self.complete.send_replace(false);
         let ring = self.clone();
         tokio::task::spawn_blocking(move || {
-            // On failure the error is logged and the incomplete set stays:
-            // signing with a missing algorithm then fails instead of waiting.
-            ring.reload(now);
-            ring.complete.send_replace(true);
+            // Marked complete however this ends, a panic included: waiters
+            // must never hang. On failure the error is logged and the
+            // incomplete set stays: signing with a missing algorithm then
+            // fails instead of waiting (the minutely reload tries again).
+            struct Done(Arc<KeyRing>);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    self.0.complete.send_replace(true);
+                }
+            }
+            let done = Done(ring);
+            done.0.reload(now);
         });
     }
 

@@ -111,6 +111,30 @@ impl Hot {
             p.invalidate_all();
         }
     }
+
+    /// Invalidates when dropped: take it before a COMMIT that changes a
+    /// transaction's status. If the caller's future is dropped while the
+    /// COMMIT is under way (a client hanging up), SQLite's thread still
+    /// commits, and the guard still invalidates; after a rollback an extra
+    /// invalidation costs one re-read.
+    pub fn invalidate_on_drop<'a>(&'a self, id: Option<&'a str>) -> InvalidateOnDrop<'a> {
+        InvalidateOnDrop { hot: self, id }
+    }
+}
+
+/// See [`Hot::invalidate_on_drop`]; `id: None` invalidates every entry.
+pub struct InvalidateOnDrop<'a> {
+    hot: &'a Hot,
+    id: Option<&'a str>,
+}
+
+impl Drop for InvalidateOnDrop<'_> {
+    fn drop(&mut self) {
+        match self.id {
+            Some(id) => self.hot.transaction_changed(id),
+            None => self.hot.transactions_changed(),
+        }
+    }
 }
 
 /// Clients by id with the instant they were read; pruned once per
@@ -222,6 +246,9 @@ impl PendingCache {
     }
 }
 
+/// Seconds of history kept beyond the latest window asked for.
+const TRIM_MARGIN: i64 = 60;
+
 /// Whose requests a cap counts.
 #[derive(Debug, Clone, Copy)]
 pub enum RateKey<'a> {
@@ -254,11 +281,17 @@ struct Window {
 }
 
 impl Window {
-    fn count(&mut self, since: i64) -> i64 {
-        while self.buckets.front().is_some_and(|(at, _)| *at < since) {
+    /// Counts without dropping anything: a concurrent caller may ask with a
+    /// `since` a second earlier (or the clock may step back).
+    fn count(&self, since: i64) -> i64 {
+        self.buckets.iter().filter(|(at, _)| *at >= since).map(|(_, n)| n).sum()
+    }
+
+    /// Drops the buckets no cap will ask for again.
+    fn trim(&mut self, before: i64) {
+        while self.buckets.front().is_some_and(|(at, _)| *at < before) {
             self.buckets.pop_front();
         }
-        self.buckets.iter().map(|(_, n)| n).sum()
     }
 
     fn add(&mut self, at: i64, n: i64) {
@@ -315,8 +348,14 @@ impl RateWindows {
         let Ok(mut maps) = self.inner.lock() else {
             return;
         };
-        maps.window(RateKey::User(user_id)).add(at, 1);
-        maps.window(RateKey::Client(client_id)).add(at, 1);
+        // Older than any `since` still asked for, with a margin for callers
+        // that computed theirs a little earlier.
+        let before = maps.latest_since - TRIM_MARGIN;
+        for key in [RateKey::User(user_id), RateKey::Client(client_id)] {
+            let window = maps.window(key);
+            window.add(at, 1);
+            window.trim(before);
+        }
         maps.recorded += 1;
         if maps.recorded >= PRUNE_EVERY {
             maps.recorded = 0;
@@ -403,5 +442,50 @@ pub(super) mod tests {
         assert_eq!(w.count(RateKey::User("u"), 40), Some(4));
         assert_eq!(w.count(RateKey::User("u"), 55), Some(1));
         assert_eq!(w.count(RateKey::Client("c"), 0), None, "the client was never seeded");
+    }
+
+    #[test]
+    fn a_count_drops_nothing_that_a_caller_with_an_earlier_since_still_needs() {
+        let w = RateWindows::default();
+        w.seed(RateKey::User("u"), 40, &[(41, 1), (45, 2)]);
+        assert_eq!(w.count(RateKey::User("u"), 44), Some(2));
+        assert_eq!(
+            w.count(RateKey::User("u"), 40),
+            Some(3),
+            "the clock stepped back a little"
+        );
+        // Recording trims only what is older than the latest window, with a margin.
+        w.record("u", "c", 200);
+        assert_eq!(w.count(RateKey::User("u"), 0), Some(4), "nothing trimmed yet");
+        w.count(RateKey::User("u"), 150);
+        w.record("u", "c", 201);
+        assert_eq!(
+            w.count(RateKey::User("u"), 0),
+            Some(2),
+            "41 and 45 are gone, 200 and 201 stay"
+        );
+    }
+
+    #[test]
+    fn the_invalidation_guard_invalidates_when_dropped_however_its_scope_ends() {
+        let hot = Hot::single_instance();
+        let cache = hot.pending().unwrap();
+        cache.fill("d", &pending("t1"), cache.ticket(), 100);
+        cache.fill("e", &pending("t2"), cache.ticket(), 100);
+        let mut cancelled = Box::pin(async {
+            let _guard = hot.invalidate_on_drop(Some("t1"));
+            std::future::pending::<()>().await;
+        });
+        let waker = std::task::Waker::noop();
+        // Started, then dropped mid-way, as when a client hangs up during the COMMIT.
+        assert!(std::future::Future::poll(cancelled.as_mut(), &mut std::task::Context::from_waker(waker)).is_pending());
+        assert!(cache.get("d", 100).is_some(), "not before the guard is dropped");
+        drop(cancelled);
+        assert!(
+            cache.get("d", 100).is_none(),
+            "invalidated by the drop of a started future"
+        );
+        drop(hot.invalidate_on_drop(None));
+        assert!(cache.get("e", 100).is_none(), "None invalidates every entry");
     }
 }

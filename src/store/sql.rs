@@ -178,11 +178,14 @@ macro_rules! sql_store {
             }
 
             async fn insert_transaction(&self, t: &Transaction) -> StoreResult<()> {
-                self.write_transaction(t).await?;
+                // Counted before the write, as a reservation: a caller that
+                // hangs up while its batch commits must still count against
+                // the caps (its row is stored all the same); a failed write
+                // counting too only makes the caps stricter.
                 if let Some(windows) = self.hot.windows() {
                     windows.record(&t.user_id, &t.client_id, t.created_at);
                 }
-                Ok(())
+                self.write_transaction(t).await
             }
 
             async fn transaction(&self, id: &str) -> StoreResult<Option<Transaction>> {
@@ -324,8 +327,8 @@ macro_rules! sql_store {
                 if let Some(d) = &w.delivery {
                     Self::insert_delivery(&mut tx, d, w.now * 1000).await?;
                 }
+                let _invalidate = self.hot.invalidate_on_drop(Some(w.transaction_id));
                 tx.commit().await?;
-                self.hot.transaction_changed(w.transaction_id);
                 Ok(DecideOutcome::Decided)
             }
 
@@ -369,10 +372,9 @@ macro_rules! sql_store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                // Only a named transaction changed (its failure counters).
+                let _invalidate = transaction_id.map(|txn| self.hot.invalidate_on_drop(Some(txn)));
                 tx.commit().await?;
-                if let Some(txn) = transaction_id {
-                    self.hot.transaction_changed(txn);
-                }
                 Ok(locked)
             }
 
@@ -731,8 +733,8 @@ macro_rules! sql_store {
                     txn.device_id = Some(device_id.to_owned());
                     provisioned.push(txn);
                 }
+                let _invalidate = self.hot.invalidate_on_drop(None);
                 tx.commit().await?;
-                self.hot.transactions_changed();
                 Ok(ActivateOutcome::Activated { provisioned })
             }
 
@@ -850,8 +852,8 @@ macro_rules! sql_store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                let _invalidate = self.hot.invalidate_on_drop(None);
                 tx.commit().await?;
-                self.hot.transactions_changed();
                 Ok($crate::store::lifecycle::Unregistered { devices, bindings, registrations, transactions })
             }
 
