@@ -143,7 +143,13 @@ impl Settings {
             anyhow::bail!("config file {} does not exist", path.display());
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("TRUSTID_").ignore(&["config", "log", "test_database_url", "require_node_rp", "require_walkthrough"]))
+            .merge(Env::prefixed("TRUSTID_").ignore(&[
+                "config",
+                "log",
+                "test_database_url",
+                "require_node_rp",
+                "require_walkthrough",
+            ]))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         settings.validate()?;
