@@ -145,6 +145,34 @@ async fn registration_is_off_unless_configured() {
         .assert_oauth_error(400, "invalid_request", "not enabled");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_for_one_user_cannot_all_slip_under_the_cap() {
+    if std::env::var("TRUSTID_TEST_DATABASE_URL").is_ok() {
+        // On PostgreSQL (several instances) the caps are counted from the rows,
+        // which concurrent requests read before any of them is inserted.
+        println!("skipped: the cap is checked and counted in one step on SQLite only");
+        return;
+    }
+    let app = spawn_app_with(|s| s.user_requests_per_minute = 3).await;
+    let client = app.client(SigningAlg::ES256).await;
+    app.user_with_device("carol").await;
+    // Seed the user's window first, so the race below is on the cap itself.
+    assert_eq!(
+        app.backchannel(&client, &[("scope", "openid"), ("login_hint", "carol")])
+            .await
+            .status,
+        200
+    );
+    let burst = (0..16).map(|_| app.backchannel(&client, &[("scope", "openid"), ("login_hint", "carol")]));
+    let statuses: Vec<u16> = futures_util::future::join_all(burst)
+        .await
+        .into_iter()
+        .map(|a| a.status)
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 2, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 14, "{statuses:?}");
+}
+
 #[tokio::test]
 async fn requests_per_user_and_per_client_are_capped_and_counted() {
     let app = spawn_app_with(|s| {

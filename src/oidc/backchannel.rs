@@ -21,7 +21,7 @@ use crate::domain::user::{User, UserStatus};
 use crate::error::OAuthError;
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::store::RateKey;
+use crate::store::Limited;
 
 const HINTS: [&str; 3] = ["login_hint", "login_hint_token", "id_token_hint"];
 /// CIBA §7.1: at most 1024 characters.
@@ -256,27 +256,24 @@ async fn admit(
             ));
         }
     }
-    let since = state.clock.now() - 60;
+    let now = state.clock.now();
     let s = &state.settings;
-    let user_cap = s.user_requests_per_minute;
-    if store.count_recent(RateKey::User(&user.id), since, user_cap).await? >= user_cap {
-        Metrics::inc(&state.metrics.rate_limited_user);
-        return Err(rate_limited(
-            "too many requests for this user in the last minute; try again later",
-        ));
+    let caps = (s.user_requests_per_minute, s.client_requests_per_minute);
+    match store.admit_rate(&user.id, &client.id, now - 60, caps, now).await? {
+        Ok(()) => Ok(()),
+        Err(Limited::User) => {
+            Metrics::inc(&state.metrics.rate_limited_user);
+            Err(rate_limited(
+                "too many requests for this user in the last minute; try again later",
+            ))
+        }
+        Err(Limited::Client) => {
+            Metrics::inc(&state.metrics.rate_limited_client);
+            Err(rate_limited(
+                "this client sent too many requests in the last minute; try again later",
+            ))
+        }
     }
-    let client_cap = s.client_requests_per_minute;
-    if store
-        .count_recent(RateKey::Client(&client.id), since, client_cap)
-        .await?
-        >= client_cap
-    {
-        Metrics::inc(&state.metrics.rate_limited_client);
-        return Err(rate_limited(
-            "this client sent too many requests in the last minute; try again later",
-        ));
-    }
-    Ok(())
 }
 
 /// A policy denial with a hint of when the window has room again.

@@ -249,6 +249,13 @@ impl PendingCache {
 /// Seconds of history kept beyond the latest window asked for.
 const TRIM_MARGIN: i64 = 60;
 
+/// Which cap a request reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    User,
+    Client,
+}
+
 /// Whose requests a cap counts.
 #[derive(Debug, Clone, Copy)]
 pub enum RateKey<'a> {
@@ -343,11 +350,45 @@ impl RateWindows {
         Some(window.count(since))
     }
 
-    /// A transaction of this user and client was committed at `at`.
+    /// Checks both caps and, when neither is reached, counts one request of
+    /// this user and client at `at`, all under one lock, so that concurrent
+    /// requests cannot all pass a count taken before any of them was added.
+    /// `None` while either key is unseeded (or the lock is poisoned).
+    pub fn reserve(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        since: i64,
+        caps: (i64, i64),
+        at: i64,
+    ) -> Option<Result<(), Limited>> {
+        let mut maps = self.inner.lock().ok()?;
+        maps.latest_since = maps.latest_since.max(since);
+        let user = maps.users.get(user_id).filter(|w| w.seeded)?.count(since);
+        let client = maps.clients.get(client_id).filter(|w| w.seeded)?.count(since);
+        if user >= caps.0 {
+            return Some(Err(Limited::User));
+        }
+        if client >= caps.1 {
+            return Some(Err(Limited::Client));
+        }
+        maps.add(user_id, client_id, at);
+        Some(Ok(()))
+    }
+
+    /// Counts one request of this user and client at `at` (the tests' way in).
+    #[cfg(test)]
     pub fn record(&self, user_id: &str, client_id: &str, at: i64) {
         let Ok(mut maps) = self.inner.lock() else {
             return;
         };
+        maps.add(user_id, client_id, at);
+    }
+}
+
+impl WindowMaps {
+    fn add(&mut self, user_id: &str, client_id: &str, at: i64) {
+        let maps = self;
         // Older than any `since` still asked for, with a margin for callers
         // that computed theirs a little earlier.
         let before = maps.latest_since - TRIM_MARGIN;
@@ -442,6 +483,28 @@ pub(super) mod tests {
         assert_eq!(w.count(RateKey::User("u"), 40), Some(4));
         assert_eq!(w.count(RateKey::User("u"), 55), Some(1));
         assert_eq!(w.count(RateKey::Client("c"), 0), None, "the client was never seeded");
+    }
+
+    #[test]
+    fn a_reservation_checks_both_caps_and_counts_only_what_it_admits() {
+        let w = RateWindows::default();
+        assert_eq!(
+            w.reserve("u", "c", 40, (2, 10), 50),
+            None,
+            "unseeded keys are read from the database first"
+        );
+        w.seed(RateKey::User("u"), 40, &[(45, 1)]);
+        w.seed(RateKey::Client("c"), 40, &[(45, 1)]);
+        assert_eq!(w.reserve("u", "c", 40, (2, 10), 50), Some(Ok(())));
+        assert_eq!(w.reserve("u", "c", 40, (2, 10), 50), Some(Err(Limited::User)));
+        assert_eq!(
+            w.count(RateKey::Client("c"), 40),
+            Some(2),
+            "a refused request is not counted"
+        );
+        w.seed(RateKey::User("v"), 40, &[]);
+        assert_eq!(w.reserve("v", "c", 40, (2, 2), 51), Some(Err(Limited::Client)));
+        assert_eq!(w.count(RateKey::User("v"), 40), Some(0));
     }
 
     #[test]

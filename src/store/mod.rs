@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use hot::RateKey;
+pub use hot::{Limited, RateKey};
 
 use crate::domain::client::Client;
 use crate::domain::device::Device;
@@ -239,6 +239,19 @@ pub trait Store: Send + Sync + 'static {
     /// Transactions created for this user or client since `since`; the count
     /// may stop at `cap` (all a cap needs to know).
     async fn count_recent(&self, key: RateKey<'_>, since: i64, cap: i64) -> StoreResult<i64>;
+    /// Admits one backchannel request against the per-user and per-client
+    /// caps (`caps`: requests since `since`), counting it at `at` when
+    /// admitted. On SQLite check and count are one step, so concurrent
+    /// requests cannot all slip under a cap; on PostgreSQL the counts are read
+    /// and the request is counted by its row.
+    async fn admit_rate(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        since: i64,
+        caps: (i64, i64),
+        at: i64,
+    ) -> StoreResult<Result<(), Limited>>;
 
     /// Marks an approved transaction consumed and stores its tokens, in one
     /// database transaction. False when it was not approved any more.

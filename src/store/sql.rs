@@ -178,13 +178,10 @@ macro_rules! sql_store {
             }
 
             async fn insert_transaction(&self, t: &Transaction) -> StoreResult<()> {
-                // Counted before the write, as a reservation: a caller that
-                // hangs up while its batch commits must still count against
-                // the caps (its row is stored all the same); a failed write
-                // counting too only makes the caps stricter.
-                if let Some(windows) = self.hot.windows() {
-                    windows.record(&t.user_id, &t.client_id, t.created_at);
-                }
+                // On SQLite the request was already counted when `admit_rate`
+                // admitted it (a reservation: a caller that hangs up while its
+                // batch commits still counts; a failed write only makes the
+                // caps stricter).
                 self.write_transaction(t).await
             }
 
@@ -410,6 +407,29 @@ macro_rules! sql_store {
                 .await?;
                 let total = per_second.iter().map(|(_, n)| n).sum();
                 Ok(windows.seed(key, since, &per_second).unwrap_or(total))
+            }
+
+            async fn admit_rate(
+                &self,
+                user_id: &str,
+                client_id: &str,
+                since: i64,
+                caps: (i64, i64),
+                at: i64,
+            ) -> StoreResult<Result<(), $crate::store::Limited>> {
+                use $crate::store::{Limited, RateKey};
+                // These counts also seed the in-memory windows on a key's first use.
+                if self.count_recent(RateKey::User(user_id), since, caps.0).await? >= caps.0 {
+                    return Ok(Err(Limited::User));
+                }
+                if self.count_recent(RateKey::Client(client_id), since, caps.1).await? >= caps.1 {
+                    return Ok(Err(Limited::Client));
+                }
+                match self.hot.windows().and_then(|w| w.reserve(user_id, client_id, since, caps, at)) {
+                    Some(verdict) => Ok(verdict),
+                    // PostgreSQL: the row itself counts, once inserted.
+                    None => Ok(Ok(())),
+                }
             }
 
             async fn redeem(&self, transaction_id: &str, issued: &Issued, now: i64) -> StoreResult<bool> {
