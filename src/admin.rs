@@ -193,7 +193,7 @@ pub async fn set_app_push_relay(
     now: i64,
 ) -> Result<AppRelay, AdminError> {
     // The same rule as appId in a binding_message, so every settable app can be named.
-    if app_id.trim().is_empty() || app_id.len() > 128 || app_id.chars().any(char::is_control) {
+    if !printable(app_id, 128) {
         return Err(AdminError::Invalid(
             "the app id must be 1 to 128 printable characters".into(),
         ));

@@ -185,8 +185,10 @@ fn apps_relay_sets_and_clears_a_clients_app_relay_and_refuses_an_unknown_client(
     assert!(String::from_utf8_lossy(&bad.stderr).contains("push relay URI"));
     let clear = ["apps", "relay", "--client", client_id, "--app", "shop", "--clear"];
     let cleared = trustid(dir.path(), &clear, &[]);
+    assert!(cleared.status.success(), "{}", String::from_utf8_lossy(&cleared.stderr));
     assert!(String::from_utf8_lossy(&cleared.stdout).contains("the client's is used"));
     let again = trustid(dir.path(), &clear, &[]);
+    assert!(!again.status.success(), "nothing left to clear");
     assert!(String::from_utf8_lossy(&again.stderr).contains("has no push relay"));
     let neither = trustid(
         dir.path(),
@@ -194,8 +196,18 @@ fn apps_relay_sets_and_clears_a_clients_app_relay_and_refuses_an_unknown_client(
         &[],
     );
     assert!(!neither.status.success(), "--uri or --clear is required");
+    assert!(
+        String::from_utf8_lossy(&neither.stderr).contains("--uri"),
+        "{}",
+        String::from_utf8_lossy(&neither.stderr)
+    );
     let no_client = trustid(dir.path(), &["apps", "relay", "--app", "shop", "--uri", uri], &[]);
     assert!(!no_client.status.success(), "--client is required");
+    assert!(
+        String::from_utf8_lossy(&no_client.stderr).contains("--client"),
+        "{}",
+        String::from_utf8_lossy(&no_client.stderr)
+    );
 }
 
 #[test]

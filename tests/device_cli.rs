@@ -304,7 +304,10 @@ async fn the_reference_device_takes_pushes_trades_their_token_and_clears_its_cha
     );
     assert_eq!(set["channel"], "webhook");
     let bad = failure(&device(dir.path(), &["push", "--channel", "pigeon", "--token", "x"]).await);
-    assert!(bad.contains("HTTP 400"), "{bad}");
+    assert!(
+        bad.contains("HTTP 400") && bad.contains("invalid_push_channel"),
+        "{bad}"
+    );
 
     let auth_req_id = app.start(&client, "gina", "Pay 3 EUR").await;
     let pushed = relay.wait_for(1).await;
@@ -357,21 +360,9 @@ async fn activate_with_the_code_of_a_binding_made_over_the_management_api() {
     let out = device(dir.path(), &["register", "--server", &app.base, "--json"]).await;
     let id = json_of(&out)["device_id"].as_str().unwrap().to_owned();
 
-    let mut metadata = trustid::domain::client::ClientMetadata::poll("RP Server");
-    metadata.management = true;
-    let manager = app.register(metadata).await;
-    let token = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&manager.client_id, Some(manager.secret()))
-        .form(&[("grant_type", "client_credentials"), ("scope", "trustid:manage")])
-        .send()
-        .await
-        .unwrap();
-    let token = Answer::from(token).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, token) = app
+        .manager(trustid::domain::client::ClientMetadata::poll("RP Server"))
+        .await;
     let bound = app
         .http
         .post(app.url("/manage/v1/bindings"))

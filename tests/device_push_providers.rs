@@ -28,14 +28,8 @@ async fn fcm_requests_follow_the_http_v1_api_and_reuse_the_access_token() {
     ])
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let (path, public_pem) = service_account(dir.path(), &fcm.url("/token"));
-    let base = fcm.base.clone();
-    let app = spawn_app_with(move |s| {
-        s.fcm_service_account = Some(path);
-        s.fcm_base_url = base;
-    })
-    .await;
-    let (client, manage) = registered(&app, ClientMetadata::poll("FCM Bank")).await;
+    let (app, public_pem) = fcm_app(&fcm, dir.path()).await;
+    let (client, manage) = app.manager(ClientMetadata::poll("FCM Bank")).await;
     let device = app.user_with_device("ivan").await;
     let reg_token = "fGcM-token_1:APA91bHxyz";
     let set = set_channel(&app, &device, &json!({"channel": "fcm", "token": reg_token})).await;
@@ -105,14 +99,8 @@ async fn fcm_pushes_sent_together_share_one_access_token_grant() {
     }])
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let (path, _) = service_account(dir.path(), &fcm.url("/token"));
-    let base = fcm.base.clone();
-    let app = spawn_app_with(move |s| {
-        s.fcm_service_account = Some(path);
-        s.fcm_base_url = base;
-    })
-    .await;
-    let (client, _) = registered(&app, ClientMetadata::poll("FCM Bank")).await;
+    let (app, _) = fcm_app(&fcm, dir.path()).await;
+    let (client, _) = app.manager(ClientMetadata::poll("FCM Bank")).await;
     let a = app.user_with_device("pia").await;
     let b = app.device_for("pia").await;
     for (device, token) in [(&a, "fcm-a"), (&b, "fcm-b")] {
@@ -185,14 +173,8 @@ async fn fcm_retries_a_refused_grant_and_a_refused_access_token_with_a_fresh_gra
     ])
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let (path, _) = service_account(dir.path(), &fcm.url("/token"));
-    let base = fcm.base.clone();
-    let app = spawn_app_with(move |s| {
-        s.fcm_service_account = Some(path);
-        s.fcm_base_url = base;
-    })
-    .await;
-    let (client, manage) = registered(&app, ClientMetadata::poll("FCM Bank")).await;
+    let (app, _) = fcm_app(&fcm, dir.path()).await;
+    let (client, manage) = app.manager(ClientMetadata::poll("FCM Bank")).await;
     let device = app.user_with_device("rita").await;
     set_channel(&app, &device, &json!({"channel": "fcm", "token": "fcm-r"})).await;
 
@@ -227,7 +209,7 @@ async fn apns_expired_provider_token_is_renewed_and_the_push_retried() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let (app, _) = apns_app(&apns, dir.path()).await;
-    let (client, manage) = registered(&app, ClientMetadata::poll("APNs Bank")).await;
+    let (client, manage) = app.manager(ClientMetadata::poll("APNs Bank")).await;
     let device = app.user_with_device("sven").await;
     set_channel(&app, &device, &json!({"channel": "apns", "token": "cc04"})).await;
     let auth_req_id = app.start(&client, "sven", "Sign in").await;
@@ -272,6 +254,19 @@ async fn push_of(app: &TestApp, device: &TestDevice) -> Option<String> {
     stored.push.map(|(channel, _)| channel.as_str().to_owned())
 }
 
+/// A trustid whose FCM provider is the local server `fcm`, and the public
+/// key of the service account it signs its grants with.
+async fn fcm_app(fcm: &Receiver, dir: &std::path::Path) -> (TestApp, Vec<u8>) {
+    let (path, public_pem) = service_account(dir, &fcm.url("/token"));
+    let base = fcm.base.clone();
+    let app = spawn_app_with(move |s| {
+        s.fcm_service_account = Some(path);
+        s.fcm_base_url = base;
+    })
+    .await;
+    (app, public_pem)
+}
+
 /// trustid with APNs configured against `apns`, and the provider key.
 async fn apns_app(apns: &Receiver, dir: &std::path::Path) -> (TestApp, josekit::jwk::alg::ec::EcKeyPair) {
     let key = josekit::jwk::alg::ec::EcKeyPair::generate(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
@@ -304,7 +299,7 @@ async fn apns_unregistered_and_bad_device_tokens_fail_and_clear_the_devices_chan
     .await;
     let dir = tempfile::tempdir().unwrap();
     let (app, _) = apns_app(&apns, dir.path()).await;
-    let (client, manage) = registered(&app, ClientMetadata::poll("APNs Bank")).await;
+    let (client, manage) = app.manager(ClientMetadata::poll("APNs Bank")).await;
     let a = app.user_with_device("olga").await;
     let b = app.device_for("olga").await;
     for (device, token) in [(&a, "aa01"), (&b, "bb02")] {
@@ -334,7 +329,7 @@ async fn apns_requests_follow_the_provider_api_over_http2() {
     let apns = Receiver::start(vec![]).await;
     let dir = tempfile::tempdir().unwrap();
     let (app, key) = apns_app(&apns, dir.path()).await;
-    let (client, manage) = registered(&app, ClientMetadata::poll("APNs Bank")).await;
+    let (client, manage) = app.manager(ClientMetadata::poll("APNs Bank")).await;
     let device = app.user_with_device("jane").await;
     let device_token = "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad";
     let set = set_channel(&app, &device, &json!({"channel": "apns", "token": device_token})).await;

@@ -112,6 +112,32 @@ async fn a_long_poll_with_the_inbox_tag_wakes_when_a_request_is_withdrawn() {
     assert_eq!(other.status, 200, "a tag of another set is answered at once");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_with_the_inbox_tag_wakes_when_a_request_arrives_and_without_wait_answers_at_once() {
+    let app = spawn_app().await;
+    let client = app.client(SigningAlg::ES256).await;
+    let device = app.user_with_device("bea").await;
+    app.start(&client, "bea", "First").await;
+    let tag = etag(&long_poll(&app, &device, 0).await);
+
+    let now = long_poll_since(&app, &device, 0, &tag).await;
+    assert_eq!(now.status, 200, "without wait the tag is not waited on");
+    assert_eq!(etag(&now), tag);
+
+    let create = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.start(&client, "bea", "Second").await
+    };
+    let (answer, _) = tokio::join!(
+        tokio::time::timeout(WAKE_BOUND, long_poll_since(&app, &device, 25, &tag)),
+        create
+    );
+    let answer = answer.expect("woken by the arrival, not by the 25 s timeout");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["transactions"].as_array().unwrap().len(), 2);
+    assert_ne!(etag(&answer), tag);
+}
+
 /// Reads Server-Sent Events from a response, one `data:` payload at a time.
 struct Events {
     res: reqwest::Response,

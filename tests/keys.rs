@@ -19,15 +19,7 @@ fn header_kid(jwt: &str) -> String {
 }
 
 async fn jwks_kids(app: &TestApp) -> Vec<String> {
-    let jwks: Value = app
-        .http
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.jwks().await;
     jwks["keys"]
         .as_array()
         .unwrap()

@@ -16,20 +16,7 @@ use trustid::domain::client::{ClientMetadata, DeliveryMode, SigningAlg};
 
 /// A management client and its access token.
 async fn manager(app: &TestApp) -> String {
-    let mut m = ClientMetadata::poll("RP Server");
-    m.management = true;
-    let client = app.register(m).await;
-    let res = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&client.client_id, Some(client.secret()))
-        .form(&[("grant_type", "client_credentials"), ("scope", "trustid:manage")])
-        .send()
-        .await
-        .unwrap();
-    let answer = Answer::from(res).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    answer.body["access_token"].as_str().unwrap().to_owned()
+    app.manager(ClientMetadata::poll("RP Server")).await.1
 }
 
 async fn call(app: &TestApp, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {

@@ -24,6 +24,16 @@ const BATCH: i64 = 32;
 /// How often an idle worker looks for retries that came due.
 const IDLE_TICK: Duration = Duration::from_millis(250);
 
+/// When a failed attempt is tried again: exponential backoff from `first_ms`
+/// (at most 30 s), or `None` once that would reach `give_up_at` (ms), so
+/// that retries stop when the request expires. Shared by the outbox and the
+/// device pushes.
+pub fn retry_at(first_ms: i64, attempts: i64, now_ms: i64, give_up_at: i64) -> Option<i64> {
+    const MAX_BACKOFF_MS: i64 = 30_000;
+    let at = now_ms + (first_ms << (attempts - 1).clamp(0, 16)).min(MAX_BACKOFF_MS);
+    (at < give_up_at).then_some(at)
+}
+
 /// Runs the delivery worker, and the device push worker beside it, until
 /// the process ends.
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {

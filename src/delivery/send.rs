@@ -11,7 +11,6 @@ use axum::http::header;
 use crate::store::{Delivery, DeliveryOutcome};
 
 const FIRST_BACKOFF_MS: i64 = 250;
-const MAX_BACKOFF_MS: i64 = 30_000;
 
 pub struct Sender {
     http: reqwest::Client,
@@ -36,14 +35,9 @@ impl Sender {
             .body(d.payload.clone())
             .send()
             .await;
-        let retry = |error: String| {
-            let backoff = (FIRST_BACKOFF_MS << (d.attempts - 1).clamp(0, 16)).min(MAX_BACKOFF_MS);
-            let at = now_ms + backoff;
-            if at >= d.give_up_at {
-                DeliveryOutcome::Failed(format!("gave up after {} attempts: {error}", d.attempts))
-            } else {
-                DeliveryOutcome::Retry { at, error }
-            }
+        let retry = |error: String| match super::retry_at(FIRST_BACKOFF_MS, d.attempts, now_ms, d.give_up_at) {
+            Some(at) => DeliveryOutcome::Retry { at, error },
+            None => DeliveryOutcome::Failed(format!("gave up after {} attempts: {error}", d.attempts)),
         };
         match result {
             Ok(res) if res.status().is_success() => DeliveryOutcome::Done,

@@ -97,34 +97,32 @@ pub async fn list(
     // Without a tag, the device waits for an empty inbox to fill (the tag of no requests).
     let known = match headers.get(header::IF_NONE_MATCH) {
         Some(value) => value.to_str().unwrap_or_default().trim().to_owned(),
-        None => etag(&[]),
+        None => etag(std::iter::empty()),
     };
     let device = proven.active_device(&state).await?;
     let user_id = device.user_id.as_deref().unwrap_or_default();
     let topic = inbox_topic(user_id);
-    if wait > 0 {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
-        // Subscribe before reading, so a change in between still wakes us.
-        let mut rx = state.wakeups.subscribe();
-        loop {
-            // Reading ids mints no nonces: a wait that ends unchanged writes nothing.
-            let items = state.store.pending_for_user(user_id, state.clock.now()).await?;
-            let current = etag(&items.iter().map(|i| i.transaction.id.clone()).collect::<Vec<_>>());
-            if current != known {
-                break;
-            }
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() || !Wakeups::wait(&mut rx, &topic, left).await {
-                if headers.contains_key(header::IF_NONE_MATCH) {
-                    return Ok(not_modified(&current));
-                }
-                break;
-            }
+    // Subscribe before reading, so a change in between still wakes us.
+    let mut rx = state.wakeups.subscribe();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let items = loop {
+        // Reading mints no nonces: a wait that ends unchanged writes nothing.
+        let items = state.store.pending_for_user(user_id, state.clock.now()).await?;
+        let current = etag(items.iter().map(|i| i.transaction.id.as_str()));
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if wait == 0 || current != known {
+            break items;
         }
-    }
-    let inbox = snapshot(&state, &device).await?;
-    let tag = etag(&transaction_ids(&inbox));
-    let mut res = no_store(StatusCode::OK, Json(inbox));
+        if left.is_zero() || !Wakeups::wait(&mut rx, &topic, left).await {
+            if headers.contains_key(header::IF_NONE_MATCH) {
+                return Ok(not_modified(&current));
+            }
+            break items;
+        }
+    };
+    let tag = etag(items.iter().map(|i| i.transaction.id.as_str()));
+    let listed = with_challenges(&state, &device, &items).await?;
+    let mut res = no_store(StatusCode::OK, Json(json!({"transactions": listed})));
     if let Ok(value) = HeaderValue::from_str(&tag) {
         res.headers_mut().insert(header::ETAG, value);
     }
@@ -133,8 +131,8 @@ pub async fn list(
 
 /// A strong entity tag naming the set of listed requests (not their nonces,
 /// which are fresh on every read).
-fn etag(ids: &[String]) -> String {
-    format!("\"{}\"", &secret::digest(&ids.join(" "))[..22])
+fn etag<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    format!("\"{}\"", &secret::digest(&ids.collect::<Vec<_>>().join(" "))[..22])
 }
 
 fn not_modified(tag: &str) -> Response {

@@ -125,45 +125,49 @@ impl DeviceClient {
             .send()
             .await
             .with_context(|| format!("cannot reach {htu}"))?;
-        if res.status().is_success() {
-            return Ok(res);
+        if !res.status().is_success() {
+            return Err(Self::refusal(res, &htu).await);
         }
-        Self::success(res, &htu).await?;
-        bail!("{htu} refused the stream")
+        Ok(res)
     }
 
-    /// The body of a 2xx answer; any other answer becomes an error, an
-    /// [`ApiFailure`] when it is in the API's error format.
+    /// The body of a 2xx answer; any other answer becomes [`Self::refusal`].
     async fn success(res: reqwest::Response, htu: &str) -> anyhow::Result<String> {
-        let status = res.status();
-        let text = res
-            .text()
-            .await
-            .with_context(|| format!("cannot read the answer of {htu}"))?;
-        if status.is_success() {
-            return Ok(text);
+        if !res.status().is_success() {
+            return Err(Self::refusal(res, htu).await);
         }
+        res.text()
+            .await
+            .with_context(|| format!("cannot read the answer of {htu}"))
+    }
+
+    /// A non-2xx answer as an error: an [`ApiFailure`] when it is in the
+    /// API's error format.
+    async fn refusal(res: reqwest::Response, htu: &str) -> anyhow::Error {
+        let status = res.status();
+        let text = match res.text().await {
+            Ok(text) => text,
+            Err(e) => return anyhow::anyhow!("cannot read the answer of {htu}: {e}"),
+        };
         match serde_json::from_str::<Value>(&text).ok() {
-            Some(v) if v["error"].is_string() => Err(ApiFailure {
+            Some(v) if v["error"].is_string() => ApiFailure {
                 status,
                 error: v["error"].as_str().unwrap_or_default().to_owned(),
                 message: v["message"].as_str().unwrap_or_default().to_owned(),
             }
-            .into()),
+            .into(),
             _ => {
                 let excerpt: String = text.chars().take(200).collect();
-                bail!("{htu} answered HTTP {}: {excerpt}", status.as_u16())
+                anyhow::anyhow!("{htu} answered HTTP {}: {excerpt}", status.as_u16())
             }
         }
     }
 
-    /// The pending requests: `wait` asks the server to hold the answer until
-    /// something is pending (long-poll; a server may ignore it).
-    pub async fn inbox(&self, wait: Option<u64>) -> anyhow::Result<Vec<Value>> {
-        let wait_s = wait.map(|w| w.to_string());
-        let query: Vec<(&str, &str)> = wait_s.iter().map(|w| ("wait", w.as_str())).collect();
-        let timeout = Duration::from_secs(30 + wait.unwrap_or(0));
-        let body = self.send(Method::GET, INBOX_PATH, &query, None, timeout).await?;
+    /// The pending requests (`listen` follows the stream instead).
+    pub async fn inbox(&self) -> anyhow::Result<Vec<Value>> {
+        let body = self
+            .send(Method::GET, INBOX_PATH, &[], None, Duration::from_secs(30))
+            .await?;
         match body.get("transactions").and_then(Value::as_array) {
             Some(items) => Ok(items.clone()),
             None => bail!("the inbox answer has no \"transactions\" list: {body}"),

@@ -135,7 +135,7 @@ pub async fn run(cmd: DeviceCommand) -> anyhow::Result<()> {
             })
         }
         Action::Inbox => {
-            let items = device.inbox(None).await?;
+            let items = device.inbox().await?;
             let listed = json!({ "transactions": items });
             print(cmd.json, &listed, || {
                 if items.is_empty() {
@@ -259,7 +259,7 @@ async fn register(path: &Path, server: &str, force: bool, json: bool) -> anyhow:
 }
 
 async fn decide(device: &DeviceClient, txn: &str, decision: &str, choice: &Choice, json: bool) -> anyhow::Result<()> {
-    let items = device.inbox(None).await?;
+    let items = device.inbox().await?;
     let Some(item) = items.iter().find(|i| i["transaction_id"].as_str() == Some(txn)) else {
         bail!("{txn} is not in this device's inbox (decided, expired, withdrawn, or another user's request)");
     };

@@ -22,8 +22,6 @@ pub enum PushChannel {
 }
 
 impl PushChannel {
-    pub const ALL: [PushChannel; 3] = [PushChannel::Webhook, PushChannel::Fcm, PushChannel::Apns];
-
     pub fn as_str(self) -> &'static str {
         match self {
             PushChannel::Webhook => "webhook",

@@ -136,33 +136,39 @@ impl Transaction {
     }
 }
 
+/// A transaction with fixed values, for unit tests here and in the store.
+#[cfg(test)]
+pub fn sample(status: Status) -> Transaction {
+    Transaction {
+        id: "t".into(),
+        auth_req_digest: "d".into(),
+        client_id: "c".into(),
+        user_id: "u".into(),
+        context: ActionContext::Authentication,
+        app_id: None,
+        display_text: "hi".into(),
+        scope: "openid".into(),
+        acr: None,
+        status,
+        created_at: 100,
+        expires_at: 400,
+        decided_at: None,
+        interval: 5,
+        device_id: None,
+        failed_attempts: 0,
+        failed_device_id: None,
+        notify: None,
+        user_status: None,
+        match_number: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn txn(status: Status) -> Transaction {
-        Transaction {
-            id: "t".into(),
-            auth_req_digest: "d".into(),
-            client_id: "c".into(),
-            user_id: "u".into(),
-            context: ActionContext::Authentication,
-            app_id: None,
-            display_text: "hi".into(),
-            scope: "openid".into(),
-            acr: None,
-            status,
-            created_at: 100,
-            expires_at: 400,
-            decided_at: None,
-            interval: 5,
-            device_id: None,
-            failed_attempts: 0,
-            failed_device_id: None,
-            notify: None,
-            user_status: None,
-            match_number: None,
-        }
+        sample(status)
     }
 
     #[test]

@@ -84,12 +84,6 @@ impl Hot {
         }
     }
 
-    pub fn forget_client(&self, id: &str) {
-        if let Ok(mut clients) = self.clients.write() {
-            clients.map.remove(id);
-        }
-    }
-
     pub fn pending(&self) -> Option<&PendingCache> {
         self.pending.as_ref()
     }
@@ -418,25 +412,7 @@ pub(super) mod tests {
     pub(in crate::store) fn pending(id: &str) -> Arc<Transaction> {
         Arc::new(Transaction {
             id: id.into(),
-            auth_req_digest: "d".into(),
-            client_id: "c".into(),
-            user_id: "u".into(),
-            context: crate::domain::binding_message::ActionContext::Authentication,
-            app_id: None,
-            display_text: "hi".into(),
-            scope: "openid".into(),
-            acr: None,
-            status: Status::Pending,
-            created_at: 100,
-            expires_at: 400,
-            decided_at: None,
-            interval: 5,
-            device_id: None,
-            failed_attempts: 0,
-            failed_device_id: None,
-            notify: None,
-            user_status: None,
-            match_number: None,
+            ..crate::domain::transaction::sample(Status::Pending)
         })
     }
 

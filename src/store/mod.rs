@@ -236,9 +236,6 @@ pub trait Store: Send + Sync + 'static {
         lockout: Lockout,
     ) -> StoreResult<(bool, bool)>;
 
-    /// Transactions created for this user or client since `since`; the count
-    /// may stop at `cap` (all a cap needs to know).
-    async fn count_recent(&self, key: RateKey<'_>, since: i64, cap: i64) -> StoreResult<i64>;
     /// Admits one backchannel request against the per-user and per-client
     /// caps (`caps`: requests since `since`), counting it at `at` when
     /// admitted. On SQLite check and count are one step, so concurrent

@@ -32,7 +32,6 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await
                     .map_err(conflict("client id"))?;
-                self.hot.forget_client(&c.id);
                 Ok(())
             }
 
@@ -375,40 +374,6 @@ macro_rules! sql_store {
                 Ok(locked)
             }
 
-            async fn count_recent(&self, key: $crate::store::RateKey<'_>, since: i64, cap: i64) -> StoreResult<i64> {
-                // Each form uses its index ((user_id, created_at) or (client_id, created_at)).
-                let (column, id) = match key {
-                    $crate::store::RateKey::User(id) => ("user_id", id),
-                    $crate::store::RateKey::Client(id) => ("client_id", id),
-                };
-                let Some(windows) = self.hot.windows() else {
-                    // Shared by several instances: count in the database, but
-                    // stop at the cap instead of walking the whole minute.
-                    let (n,): (i64,) = query_as(&format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE {column} = $1 AND created_at >= $2 LIMIT $3) AS recent"
-                    ))
-                    .bind(id)
-                    .bind(since)
-                    .bind(cap)
-                    .fetch_one(&self.pool)
-                    .await?;
-                    return Ok(n);
-                };
-                if let Some(n) = windows.count(key, since) {
-                    return Ok(n);
-                }
-                // First count of this key in this process: seed it from the database.
-                let per_second: Vec<(i64, i64)> = query_as(&format!(
-                    "SELECT created_at, COUNT(*) FROM transactions WHERE {column} = $1 AND created_at >= $2 GROUP BY created_at"
-                ))
-                .bind(id)
-                .bind(since)
-                .fetch_all(&self.pool)
-                .await?;
-                let total = per_second.iter().map(|(_, n)| n).sum();
-                Ok(windows.seed(key, since, &per_second).unwrap_or(total))
-            }
-
             async fn admit_rate(
                 &self,
                 user_id: &str,
@@ -418,18 +383,24 @@ macro_rules! sql_store {
                 at: i64,
             ) -> StoreResult<Result<(), $crate::store::Limited>> {
                 use $crate::store::{Limited, RateKey};
-                // These counts also seed the in-memory windows on a key's first use.
+                if let Some(windows) = self.hot.windows() {
+                    // One step under one lock once both keys are known here...
+                    if let Some(verdict) = windows.reserve(user_id, client_id, since, caps, at) {
+                        return Ok(verdict);
+                    }
+                    // ...and on a key's first use, seeded from the database first.
+                    self.count_recent(RateKey::User(user_id), since, caps.0).await?;
+                    self.count_recent(RateKey::Client(client_id), since, caps.1).await?;
+                    return Ok(windows.reserve(user_id, client_id, since, caps, at).unwrap_or(Ok(())));
+                }
+                // PostgreSQL: the rows count, the request by its own once inserted.
                 if self.count_recent(RateKey::User(user_id), since, caps.0).await? >= caps.0 {
                     return Ok(Err(Limited::User));
                 }
                 if self.count_recent(RateKey::Client(client_id), since, caps.1).await? >= caps.1 {
                     return Ok(Err(Limited::Client));
                 }
-                match self.hot.windows().and_then(|w| w.reserve(user_id, client_id, since, caps, at)) {
-                    Some(verdict) => Ok(verdict),
-                    // PostgreSQL: the row itself counts, once inserted.
-                    None => Ok(Ok(())),
-                }
+                Ok(Ok(()))
             }
 
             async fn redeem(&self, transaction_id: &str, issued: &Issued, now: i64) -> StoreResult<bool> {
@@ -1180,6 +1151,41 @@ macro_rules! sql_store {
         }
 
         impl $store {
+            /// Requests of this user or client since `since`; may stop at `cap`.
+            async fn count_recent(&self, key: $crate::store::RateKey<'_>, since: i64, cap: i64) -> StoreResult<i64> {
+                // Each form uses its index ((user_id, created_at) or (client_id, created_at)).
+                let (column, id) = match key {
+                    $crate::store::RateKey::User(id) => ("user_id", id),
+                    $crate::store::RateKey::Client(id) => ("client_id", id),
+                };
+                let Some(windows) = self.hot.windows() else {
+                    // Shared by several instances: count in the database, but
+                    // stop at the cap instead of walking the whole minute.
+                    let (n,): (i64,) = query_as(&format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE {column} = $1 AND created_at >= $2 LIMIT $3) AS recent"
+                    ))
+                    .bind(id)
+                    .bind(since)
+                    .bind(cap)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    return Ok(n);
+                };
+                if let Some(n) = windows.count(key, since) {
+                    return Ok(n);
+                }
+                // First count of this key in this process: seed it from the database.
+                let per_second: Vec<(i64, i64)> = query_as(&format!(
+                    "SELECT created_at, COUNT(*) FROM transactions WHERE {column} = $1 AND created_at >= $2 GROUP BY created_at"
+                ))
+                .bind(id)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                let total = per_second.iter().map(|(_, n)| n).sum();
+                Ok(windows.seed(key, since, &per_second).unwrap_or(total))
+            }
+
             /// Inserts transaction rows in one statement (atomic on its own) and
             /// returns the ids stored: a row whose id or digest exists already is
             /// skipped, not an error.

@@ -209,6 +209,37 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Registers `metadata` as a management client (scope `trustid:manage`)
+    /// and returns it with an access token from the client_credentials grant.
+    pub async fn manager(&self, mut metadata: ClientMetadata) -> (ClientCredentials, String) {
+        metadata.management = true;
+        let client = self.register(metadata).await;
+        let res = self
+            .http
+            .post(self.url("/token"))
+            .basic_auth(&client.client_id, Some(client.secret()))
+            .form(&[("grant_type", "client_credentials"), ("scope", "trustid:manage")])
+            .send()
+            .await
+            .unwrap();
+        let answer = Answer::from(res).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let token = answer.body["access_token"].as_str().unwrap().to_owned();
+        (client, token)
+    }
+
+    /// The Prometheus text at `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let res = self.http.get(self.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
+    /// The JWK Set trustid publishes.
+    pub async fn jwks(&self) -> Value {
+        let res = self.http.get(self.url("/jwks")).send().await.unwrap();
+        res.json().await.unwrap()
+    }
+
     pub async fn user(&self, id: &str, apps: &[&str]) {
         let new = NewUser {
             id: id.into(),
@@ -422,11 +453,15 @@ pub fn jwt_payload(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
 
+/// Decodes a JWT's header.
+pub fn jwt_header(jwt: &str) -> Value {
+    let part = jwt.split('.').next().unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
 /// The `alg` of a JWT's header.
 pub fn jwt_header_alg(jwt: &str) -> String {
-    let part = jwt.split('.').next().unwrap();
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap();
-    header["alg"].as_str().unwrap().to_owned()
+    jwt_header(jwt)["alg"].as_str().unwrap().to_owned()
 }
 
 /// One row of an invalid-input table: (form, status, error, why).

@@ -47,26 +47,7 @@ pub async fn relay_client(app: &TestApp, relay: &Receiver, routing: DeviceRoutin
     let mut m = ClientMetadata::poll("Push Bank");
     m.push_relay_uri = Some(relay.url("/push"));
     m.device_routing = routing;
-    registered(app, m).await
-}
-
-/// Registers a management-capable client and gets its management token.
-pub async fn registered(app: &TestApp, mut m: ClientMetadata) -> (ClientCredentials, String) {
-    m.management = true;
-    let client = app.register(m).await;
-    let res = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth(&client.client_id, Some(client.secret()))
-        .form(&[("grant_type", "client_credentials"), ("scope", "trustid:manage")])
-        .send()
-        .await
-        .unwrap();
-    let token = Answer::from(res).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (client, token)
+    app.manager(m).await
 }
 
 pub async fn report(app: &TestApp, token: &str, auth_req_id: &str) -> Answer {
@@ -103,20 +84,8 @@ pub async fn report_until(
 
 /// Verifies a relay notification with the keys trustid publishes at /jwks.
 pub async fn verify_with_jwks(app: &TestApp, jws: &str) -> Value {
-    let jwks: Value = app
-        .http
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let header: Value = {
-        use base64::Engine;
-        let part = jws.split('.').next().unwrap();
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-    };
+    let jwks = app.jwks().await;
+    let header = super::jwt_header(jws);
     assert_eq!(header["alg"], "ES256");
     assert_eq!(header["typ"], "trustid-push+jwt", "explicitly typed (RFC 8725 §3.11)");
     let key = jwks["keys"]

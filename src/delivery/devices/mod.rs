@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use crate::crypto::secret;
 use crate::domain::client::Client;
 use crate::domain::device::DeviceStatus;
-use crate::domain::push::DeviceRouting;
+use crate::domain::push::{DeviceRouting, PushChannel};
 use crate::domain::transaction::{Status, Transaction};
 use crate::error::OAuthError;
 use crate::state::AppState;
@@ -35,7 +35,6 @@ const LEASE_MARGIN_MS: i64 = 10_000;
 const BATCH: i64 = 32;
 const IDLE_TICK: Duration = Duration::from_millis(250);
 const FIRST_BACKOFF_MS: i64 = 500;
-const MAX_BACKOFF_MS: i64 = 30_000;
 
 /// The `/bc-authorize` parameter that overrides the client's routing.
 pub const ROUTING_PARAM: &str = "device_routing";
@@ -197,7 +196,11 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
         Ok(channel) => channel,
         Err(why) => return Ok(PushOutcome::Failed(Some(kind), why)),
     };
-    let relay_uri = relay_for(store.as_ref(), &txn).await?;
+    // Only the webhook channel goes through a relay: no reads for the others.
+    let relay_uri = match kind {
+        PushChannel::Webhook => relay_for(store.as_ref(), &txn).await?,
+        _ => None,
+    };
     let token = secret::random_token();
     // Checked again where it is written: the request may have been decided
     // since it was read, and nothing may go out about a decided request.
@@ -222,16 +225,13 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
             PushOutcome::Failed(Some(kind), format!("{error}; the device's push channel was cleared"))
         }
         Err(SendError::Retry(error)) => {
-            let backoff = (FIRST_BACKOFF_MS << (push.attempts - 1).clamp(0, 16)).min(MAX_BACKOFF_MS);
-            let at = state.clock.now_ms() + backoff;
-            if at >= push.give_up_at {
-                PushOutcome::Failed(Some(kind), format!("gave up after {} attempts: {error}", push.attempts))
-            } else {
-                PushOutcome::Retry {
+            match super::retry_at(FIRST_BACKOFF_MS, push.attempts, state.clock.now_ms(), push.give_up_at) {
+                Some(at) => PushOutcome::Retry {
                     channel: kind,
                     at,
                     error,
-                }
+                },
+                None => PushOutcome::Failed(Some(kind), format!("gave up after {} attempts: {error}", push.attempts)),
             }
         }
     })
