@@ -1,16 +1,19 @@
 //! Group commit of backchannel requests on SQLite. SQLite has one writer at a
-//! time: concurrent single-row commits queue on its lock (sleeping in the
-//! busy handler) and each pays its own WAL commit. One task here takes every
-//! insert that is waiting, writes them in one statement (one commit) and
-//! answers each caller after the COMMIT, so durability is unchanged: nobody
-//! gets an `auth_req_id` before its row is committed.
+//! time: concurrent single-row commits would queue on its lock (sleeping in
+//! the busy handler) and each pay its own WAL commit and fsync. One thread
+//! here owns a connection, takes every insert that is waiting, writes them in
+//! one transaction and answers each caller after the COMMIT, so durability is
+//! unchanged: nobody gets an `auth_req_id` before its row is on disk.
+//!
+//! The thread runs the statements itself (`direct.rs`): one hand-over per
+//! request, none per statement.
 
-use std::collections::HashSet;
+use std::path::Path;
 
-use sqlx::SqlitePool;
+use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sqlite::SqliteStore;
+use super::direct;
 use super::{StoreError, StoreResult};
 use crate::domain::transaction::Transaction;
 
@@ -28,11 +31,15 @@ pub(super) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer task on the current runtime; it ends with the store.
-    pub(super) fn spawn(pool: SqlitePool) -> Self {
+    /// Opens the writer's connection and starts its thread, which ends once
+    /// the store (the queue's sender) is dropped.
+    pub(super) fn spawn(path: &Path) -> anyhow::Result<Self> {
+        let conn = direct::open(path)?;
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, jobs));
-        Self { queue }
+        std::thread::Builder::new()
+            .name("trustid-sqlite-writer".into())
+            .spawn(move || run(conn, jobs))?;
+        Ok(Self { queue })
     }
 
     /// Inserts `txn`, returning once its batch is committed.
@@ -48,10 +55,18 @@ fn stopped() -> StoreError {
     StoreError::Backend(sqlx::Error::PoolClosed)
 }
 
-async fn run(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match write(&pool, &batch).await {
+    while let Some(first) = jobs.blocking_recv() {
+        // Whatever queued while the last batch committed joins this one.
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match write(&mut conn, &batch) {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {
                     let _ = job.done.send(result);
@@ -70,46 +85,46 @@ async fn run(pool: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// One multi-row INSERT for the whole batch: atomic and committed on its own
-/// (autocommit), one round trip to the connection's thread. A row whose id or
-/// digest exists already is refused alone.
-async fn write(pool: &SqlitePool, batch: &[Job]) -> Result<Vec<StoreResult<()>>, sqlx::Error> {
-    let rows: Vec<&Transaction> = batch.iter().map(|job| &job.txn).collect();
-    let stored: HashSet<String> = SqliteStore::insert_transaction_rows(pool, &rows)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(rows
-        .iter()
-        .map(|t| match stored.contains(&t.id) {
+/// One transaction for the whole batch. A row whose id or digest exists
+/// already is refused alone; any other failure rolls the batch back.
+fn write(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<StoreResult<()>>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        results.push(match direct::insert_transaction(&tx, &job.txn)? {
             true => Ok(()),
             false => Err(StoreError::Conflict("transaction id")),
-        })
-        .collect())
+        });
+    }
+    tx.commit()?;
+    Ok(results)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-
     use super::*;
 
-    async fn memory_pool(migrated: bool) -> SqlitePool {
-        // No foreign keys: the rows name clients and users that are not there.
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")
-            .unwrap()
-            .foreign_keys(false);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .unwrap();
+    /// A database file with the schema and the client and user the sample
+    /// rows name, or an empty one.
+    fn database(migrated: bool) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "wal").unwrap();
         if migrated {
-            sqlx::migrate!("migrations/sqlite").run(&pool).await.unwrap();
+            conn.execute_batch(include_str!("../../migrations/sqlite/20261122000001_init.sql"))
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO clients VALUES ('c', NULL, '{}', 0); \
+                 INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0);",
+            )
+            .unwrap();
         }
-        pool
+        (dir, path)
+    }
+
+    fn writer(path: &Path) -> GroupCommit {
+        GroupCommit::spawn(path).unwrap()
     }
 
     fn txn(id: &str, digest: &str) -> Transaction {
@@ -120,7 +135,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_duplicate_row_is_refused_alone() {
-        let writer = GroupCommit::spawn(memory_pool(true).await);
+        let (_dir, path) = database(true);
+        let writer = writer(&path);
         let (a, b) = (txn("t1", "d1"), txn("t2", "d1"));
         let (ra, rb) = tokio::join!(writer.insert(&a), writer.insert(&b));
         assert!(ra.is_ok(), "{ra:?}");
@@ -130,7 +146,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_commit_fails_every_caller_of_the_batch() {
-        let writer = GroupCommit::spawn(memory_pool(false).await);
+        let (_dir, path) = database(false);
+        let writer = writer(&path);
         let (a, b) = (txn("t1", "d1"), txn("t2", "d2"));
         let (ra, rb) = tokio::join!(writer.insert(&a), writer.insert(&b));
         assert!(matches!(ra, Err(StoreError::Backend(_))), "{ra:?}");

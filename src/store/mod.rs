@@ -3,6 +3,7 @@
 //! State changes that race (two devices deciding, two redemptions) are
 //! settled here with conditional updates, never in memory.
 
+mod direct;
 mod group_commit;
 mod hot;
 pub mod lifecycle;
@@ -39,6 +40,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error(transparent)]
     Backend(#[from] sqlx::Error),
+    /// From the statements SQLite runs without sqlx (`direct.rs`).
+    #[error(transparent)]
+    Direct(#[from] rusqlite::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -166,6 +166,52 @@ impl TryFrom<TransactionRow> for Transaction {
     }
 }
 
+impl UserRow {
+    /// The same row read by the direct SQLite path (columns by name).
+    pub(super) fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get("id")?,
+            email: r.get("email")?,
+            phone: r.get("phone")?,
+            status: r.get("status")?,
+            failed_attempts: r.get("failed_attempts")?,
+            user_code_hash: r.get("user_code_hash")?,
+            static_password_hash: r.get("static_password_hash")?,
+            created_at: r.get("created_at")?,
+        })
+    }
+}
+
+impl TransactionRow {
+    /// The same row read by the direct SQLite path (columns by name).
+    pub(super) fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get("id")?,
+            auth_req_digest: r.get("auth_req_digest")?,
+            client_id: r.get("client_id")?,
+            user_id: r.get("user_id")?,
+            context: r.get("context")?,
+            app_id: r.get("app_id")?,
+            display_text: r.get("display_text")?,
+            scope: r.get("scope")?,
+            acr: r.get("acr")?,
+            status: r.get("status")?,
+            created_at: r.get("created_at")?,
+            expires_at: r.get("expires_at")?,
+            decided_at: r.get("decided_at")?,
+            poll_interval: r.get("poll_interval")?,
+            device_id: r.get("device_id")?,
+            failed_attempts: r.get("failed_attempts")?,
+            failed_device_id: r.get("failed_device_id")?,
+            auth_req_id: r.get("auth_req_id")?,
+            notification_token: r.get("notification_token")?,
+            notify_kind: r.get("notify_kind")?,
+            user_status: r.get("user_status")?,
+            match_number: r.get("match_number")?,
+        })
+    }
+}
+
 /// A user and, read in the same statement, how many active devices they
 /// have and how many of those have a push channel.
 #[derive(FromRow)]

@@ -10,6 +10,15 @@ pub(super) const TXN_COLUMNS: &str = "t.id, t.auth_req_digest, t.client_id, t.us
      t.poll_interval, t.device_id, t.failed_attempts, t.failed_device_id, t.auth_req_id, \
      t.notification_token, t.notify_kind, t.user_status, t.match_number";
 
+/// A user by `login_hint` with their device counts. The RP's own identifier
+/// wins over e-mail, e-mail over phone.
+pub(super) const USER_BY_HINT: &str = "SELECT u.*, \
+     (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active') AS active_devices, \
+     (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active' \
+      AND d.push_channel IS NOT NULL) AS pushable_devices \
+     FROM users u WHERE u.id = $1 OR u.email = $1 OR u.phone = $1 \
+     ORDER BY CASE WHEN u.id = $1 THEN 0 WHEN u.email = $1 THEN 1 ELSE 2 END LIMIT 1";
+
 pub(super) fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what),
@@ -82,15 +91,10 @@ macro_rules! sql_store {
             }
 
             async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, DeviceCounts)>> {
-                // The RP's own identifier wins over e-mail, e-mail over phone.
-                let row: Option<UserDevicesRow> = query_as(
-                    "SELECT u.*, \
-                     (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active') AS active_devices, \
-                     (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active' \
-                      AND d.push_channel IS NOT NULL) AS pushable_devices \
-                     FROM users u WHERE u.id = $1 OR u.email = $1 OR u.phone = $1 \
-                     ORDER BY CASE WHEN u.id = $1 THEN 0 WHEN u.email = $1 THEN 1 ELSE 2 END LIMIT 1",
-                )
+                if let Some(direct) = self.direct() {
+                    return direct.user_by_hint(hint);
+                }
+                let row: Option<UserDevicesRow> = query_as($crate::store::sql::USER_BY_HINT)
                 .bind(hint)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -194,6 +198,9 @@ macro_rules! sql_store {
             }
 
             async fn transaction_by_auth_req(&self, digest: &str) -> StoreResult<Option<Transaction>> {
+                if let Some(direct) = self.direct() {
+                    return direct.transaction_by_auth_req(digest);
+                }
                 let row: Option<TransactionRow> = query_as(&format!(
                     "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.auth_req_digest = $1"
                 ))
@@ -1184,49 +1191,6 @@ macro_rules! sql_store {
                 .await?;
                 let total = per_second.iter().map(|(_, n)| n).sum();
                 Ok(windows.seed(key, since, &per_second).unwrap_or(total))
-            }
-
-            /// Inserts transaction rows in one statement (atomic on its own) and
-            /// returns the ids stored: a row whose id or digest exists already is
-            /// skipped, not an error.
-            pub(super) async fn insert_transaction_rows<'e, E>(e: E, rows: &[&Transaction]) -> Result<Vec<String>, sqlx::Error>
-            where
-                E: sqlx::Executor<'e, Database = $db>,
-            {
-                let mut insert = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
-                     scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, failed_attempts, \
-                     failed_device_id, auth_req_id, notification_token, notify_kind, user_status, match_number) ",
-                );
-                insert.push_values(rows, |mut b, t| {
-                    b.push_bind(&t.id)
-                        .push_bind(&t.auth_req_digest)
-                        .push_bind(&t.client_id)
-                        .push_bind(&t.user_id)
-                        .push_bind(t.context.as_str())
-                        .push_bind(&t.app_id)
-                        .push_bind(&t.display_text)
-                        .push_bind(&t.scope)
-                        .push_bind(&t.acr)
-                        .push_bind(t.status.as_str())
-                        .push_bind(t.created_at)
-                        .push_bind(t.expires_at)
-                        .push_bind(t.decided_at)
-                        .push_bind(t.interval)
-                        .push_bind(&t.device_id)
-                        .push_bind(t.failed_attempts)
-                        .push_bind(&t.failed_device_id)
-                        .push_bind(t.notify.as_ref().map(|n| &n.auth_req_id))
-                        .push_bind(t.notify.as_ref().map(|n| &n.client_notification_token))
-                        .push_bind(t.notify.as_ref().map(|n| if n.push { "push" } else { "ping" }))
-                        .push_bind(t.user_status.map(|s| s.as_str()))
-                        .push_bind(&t.match_number);
-                });
-                insert.push(" ON CONFLICT DO NOTHING RETURNING id");
-                // Every batch size is another statement: keeping them all would
-                // push the other statements out of the connection's cache.
-                let stored: Vec<(String,)> = insert.build_query_as().persistent(rows.len() == 1).fetch_all(e).await?;
-                Ok(stored.into_iter().map(|(id,)| id).collect())
             }
 
             /// Inserts a user; with `if_absent`, an existing id is left alone

@@ -24,8 +24,16 @@ use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 use sqlx::{query, query_as};
 
+/// Every commit is on disk before it is answered (`FULL`: the WAL is synced at
+/// each commit). `NORMAL` would sync only at checkpoints, so a power loss could
+/// take back an `auth_req_id` already handed out; the group commit makes the
+/// sync one per batch, not one per request.
+pub(super) const SYNCHRONOUS: &str = "FULL";
+
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The hot reads, without sqlx's per-statement thread hand-overs.
+    readers: super::direct::Readers,
     /// One instance owns the file: pending polls and rate windows can live here.
     hot: super::hot::Hot,
     /// Backchannel inserts, committed in groups.
@@ -41,6 +49,10 @@ impl SqliteStore {
 
     async fn write_transaction(&self, t: &Transaction) -> StoreResult<()> {
         self.writer.insert(t).await
+    }
+
+    fn direct(&self) -> Option<&super::direct::Readers> {
+        Some(&self.readers)
     }
     /// One statement picks and leases, and SQLite has one writer at a time,
     /// so two workers never take the same row.
@@ -60,9 +72,7 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // WAL + NORMAL is durable across process crashes; a power loss can
-            // lose the last commits but never corrupts the database.
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::from_str(SYNCHRONOUS).map_err(|e| anyhow::anyhow!(e))?)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -72,11 +82,17 @@ impl SqliteStore {
             // A local file cannot go away between uses: skip the PING round trip
             // sqlx would make on every acquire (+40 % polls/s measured).
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        // The direct connections open the very file sqlx resolved.
+        let path = options.get_filename();
+        if path == std::path::Path::new(":memory:") {
+            anyhow::bail!("an in-memory SQLite database cannot be shared by trustid's connections; name a file");
+        }
         Ok(Self {
-            writer: GroupCommit::spawn(pool.clone()),
+            writer: GroupCommit::spawn(path)?,
+            readers: super::direct::Readers::new(path.to_owned()),
             pool,
             hot: super::hot::Hot::single_instance(),
         })

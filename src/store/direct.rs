@@ -1,0 +1,138 @@
+//! The SQLite statements on the two hot paths, run without sqlx. sqlx runs
+//! each SQLite connection on a thread of its own and hands every statement
+//! (and every row back) across threads: on the backchannel path those
+//! hand-overs cost more CPU than the rest of the request together (profile
+//! in `bench/README.md`). Here a hot read runs on the calling thread, on a
+//! connection of its own, and the inserts run on one writer thread
+//! (`group_commit.rs`): one hand-over per request, none per statement.
+//!
+//! A read blocks its async thread for the few microseconds one indexed
+//! lookup takes. In WAL mode a reader never waits for the writer, so it
+//! cannot stall behind a commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::rows::{TransactionRow, UserRow};
+use super::sql::{TXN_COLUMNS, USER_BY_HINT};
+use super::{DeviceCounts, StoreResult};
+use crate::domain::transaction::Transaction;
+use crate::domain::user::User;
+
+/// How long a statement waits for a lock another connection holds.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a read-write connection with the settings every trustid connection
+/// to the file has (WAL is a property of the file, set by the migrations'
+/// pool; `synchronous` and foreign keys are per connection).
+pub(super) fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", super::sqlite::SYNCHRONOUS)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
+}
+
+/// Read connections, each used by one caller at a time. There are never more
+/// than the threads that read at once (a read does not await), so in a
+/// server this is one per runtime thread.
+pub(super) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn with<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = open(&self.path)?;
+                // A reader that tried to write would be a bug: let SQLite say so.
+                conn.pragma_update(None, "query_only", true)?;
+                conn
+            }
+        };
+        let result = read(&conn);
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        result
+    }
+
+    /// The user a `login_hint` names (id, then e-mail, then phone) with their
+    /// active and pushable device counts, in one statement.
+    pub(super) fn user_by_hint(&self, hint: &str) -> StoreResult<Option<(User, DeviceCounts)>> {
+        self.with(|conn| {
+            let row = conn
+                .prepare_cached(USER_BY_HINT)?
+                .query_row(params![hint], |r| {
+                    let counts = DeviceCounts {
+                        active: r.get("active_devices")?,
+                        pushable: r.get("pushable_devices")?,
+                    };
+                    Ok((UserRow::from_direct(r)?, counts))
+                })
+                .optional()?;
+            row.map(|(user, counts)| Ok((User::try_from(user)?, counts)))
+                .transpose()
+        })
+    }
+
+    /// A transaction by the digest of its `auth_req_id` (a first poll).
+    pub(super) fn transaction_by_auth_req(&self, digest: &str) -> StoreResult<Option<Transaction>> {
+        self.with(|conn| {
+            let sql = format!("SELECT {TXN_COLUMNS} FROM transactions t WHERE t.auth_req_digest = $1");
+            let row = conn
+                .prepare_cached(&sql)?
+                .query_row(params![digest], TransactionRow::from_direct)
+                .optional()?;
+            row.map(Transaction::try_from).transpose()
+        })
+    }
+}
+
+/// Inserts one transaction row; `Ok(false)` when its id or digest exists.
+pub(super) fn insert_transaction(conn: &Connection, t: &Transaction) -> rusqlite::Result<bool> {
+    let notify = t.notify.as_ref();
+    let stored = conn.prepare_cached(INSERT_TRANSACTION)?.execute(params![
+        t.id,
+        t.auth_req_digest,
+        t.client_id,
+        t.user_id,
+        t.context.as_str(),
+        t.app_id,
+        t.display_text,
+        t.scope,
+        t.acr,
+        t.status.as_str(),
+        t.created_at,
+        t.expires_at,
+        t.decided_at,
+        t.interval,
+        t.device_id,
+        t.failed_attempts,
+        t.failed_device_id,
+        notify.map(|n| &n.auth_req_id),
+        notify.map(|n| &n.client_notification_token),
+        notify.map(|n| if n.push { "push" } else { "ping" }),
+        t.user_status.map(|s| s.as_str()),
+        t.match_number,
+    ])?;
+    Ok(stored == 1)
+}
+
+const INSERT_TRANSACTION: &str = "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, \
+     app_id, display_text, scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, \
+     failed_attempts, failed_device_id, auth_req_id, notification_token, notify_kind, user_status, match_number) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
+     ON CONFLICT DO NOTHING";
