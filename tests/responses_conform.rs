@@ -975,7 +975,7 @@ fn the_contract_check_catches_violations() {
     let good = || Answer {
         status: 200,
         headers: json_headers(&no_store),
-        body: json!({"auth_req_id": "A".repeat(43), "expires_in": 120, "interval": 5}),
+        body: json!({"auth_req_id": format!("019b76da80f0{}.{}", "A".repeat(22), "A".repeat(43)), "expires_in": 120, "interval": 5}),
     };
     contract().check("post", "/bc-authorize", &good());
     let mut bad: Vec<(&str, Answer)> = Vec::new();

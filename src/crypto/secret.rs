@@ -17,6 +17,33 @@ pub fn random_id() -> String {
     random_b64(16)
 }
 
+/// A transaction id: its creation time in ms (12 hex digits), then 128
+/// random bits (base64url, 22 characters). Ids made later sort later, so a
+/// new row lands at the end of the indexes on its id instead of on a random
+/// page: on SQLite every page an insert touches is written again at its
+/// commit, and random pages were most of the group commit's cost.
+pub fn transaction_id(now_ms: i64) -> String {
+    format!("{:012x}{}", now_ms.max(0), random_id())
+}
+
+/// A new `auth_req_id`: the transaction id, `.`, and 256 random bits. CIBA
+/// §7.3 allows `.`; the secret part alone carries the entropy it asks for.
+pub fn auth_req_id(transaction_id: &str) -> String {
+    format!("{transaction_id}.{}", random_token())
+}
+
+/// How an `auth_req_id` is stored and looked up: the transaction id it names,
+/// `.`, and the SHA-256 of the whole value. The id in front keeps the unique
+/// index on it in creation order (as `transaction_id` explains); only the
+/// digest proves anything, and an id put in front of another request's
+/// secret makes a digest nothing matches.
+pub fn auth_req_digest(auth_req_id: &str) -> String {
+    match auth_req_id.split_once('.') {
+        Some((id, _)) => format!("{id}.{}", digest(auth_req_id)),
+        None => digest(auth_req_id),
+    }
+}
+
 fn random_b64(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -63,6 +90,9 @@ mod tests {
         assert_ne!(a, random_token());
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_eq!(random_id().len(), 22);
+        let ids = [transaction_id(1_000), transaction_id(1_001), transaction_id(1_001)];
+        assert!(ids.iter().all(|id| id.len() == 34 && id.starts_with("0000000003e")));
+        assert!(ids[0] < ids[1] && ids[0] < ids[2] && ids[1] != ids[2], "{ids:?}");
     }
 
     #[test]
@@ -106,5 +136,23 @@ mod password_tests {
         assert!(super::verify_password("4711", &hash));
         assert!(!super::verify_password("4712", &hash));
         assert!(!super::verify_password("4711", "not a hash"));
+    }
+
+    #[test]
+    fn an_auth_req_id_names_its_transaction_and_is_stored_by_digest() {
+        use super::{auth_req_digest, auth_req_id, digest, transaction_id};
+        let txn = transaction_id(5);
+        let id = auth_req_id(&txn);
+        assert_eq!(id.len(), 34 + 1 + 43);
+        assert!(
+            id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+            "CIBA §7.3: {id}"
+        );
+        let stored = auth_req_digest(&id);
+        assert_eq!(stored, format!("{txn}.{}", digest(&id)));
+        assert!(!stored.contains(&id[35..]), "the secret part is never stored");
+        // Another secret under the same id, or no id at all: other digests.
+        assert_ne!(auth_req_digest(&auth_req_id(&txn)), stored);
+        assert_eq!(auth_req_digest("no-dot"), digest("no-dot"));
     }
 }

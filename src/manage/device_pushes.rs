@@ -31,7 +31,7 @@ pub async fn report(
     let q: Query = json_body(&body)?;
     let txn = state
         .store
-        .transaction_by_auth_req(&secret::digest(&q.auth_req_id))
+        .transaction_by_auth_req(&secret::auth_req_digest(&q.auth_req_id))
         .await?
         .filter(|t| t.client_id == client.id)
         .ok_or_else(|| not_found("request of this client"))?;

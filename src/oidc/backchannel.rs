@@ -15,13 +15,14 @@ use crate::crypto::secret;
 use crate::delivery::devices;
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, DeliveryMode};
+use crate::domain::push::DeviceRouting;
 use crate::domain::scope::{self, Scope, ScopeError};
 use crate::domain::transaction::{Notify, Status, Transaction};
 use crate::domain::user::{User, UserStatus};
 use crate::error::OAuthError;
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::store::Limited;
+use crate::store::{Limited, OwedPushes};
 
 const HINTS: [&str; 3] = ["login_hint", "login_hint_token", "id_token_hint"];
 /// CIBA §7.1: at most 1024 characters.
@@ -170,15 +171,16 @@ pub async fn authorize(
     }
 
     let now = state.clock.now();
-    let auth_req_id = secret::random_token();
+    let id = secret::transaction_id(state.clock.now_ms());
+    let auth_req_id = secret::auth_req_id(&id);
     let notify = req.notification_token.map(|token| Notify {
         auth_req_id: auth_req_id.clone(),
         client_notification_token: token,
         push: client.delivery_mode() == DeliveryMode::Push,
     });
     let txn = Transaction {
-        id: secret::random_id(),
-        auth_req_digest: secret::digest(&auth_req_id),
+        auth_req_digest: secret::auth_req_digest(&auth_req_id),
+        id,
         client_id: client.id.clone(),
         user_id: user.id.clone(),
         context: req.message.context,
@@ -201,11 +203,14 @@ pub async fn authorize(
             ActionContext::Authentication => None,
         },
     };
-    state.store.insert_transaction(&txn).await?;
     // A user none of whose devices has a push channel is reached through the
-    // inbox alone: no push rows, so no second write on this hot path.
-    if counts.is_none_or(|c| c.pushable > 0) {
-        devices::enqueue(&state, &txn, routing).await;
+    // inbox alone: no push rows to write.
+    let pushes = counts.is_none_or(|c| c.pushable > 0).then(|| OwedPushes {
+        only_preferred: routing == DeviceRouting::Preferred,
+        now_ms: state.clock.now_ms(),
+    });
+    if state.store.insert_transaction(&txn, pushes).await? > 0 {
+        state.device_pushes.notify_one();
     }
     Metrics::inc(&state.metrics.backchannel_accepted);
     state.publish(&crate::wakeup::inbox_topic(&user.id)).await;

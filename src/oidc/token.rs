@@ -76,7 +76,7 @@ async fn redeem_ciba(state: &AppState, client: &Client, auth_req_id: &str) -> Re
     let unknown = || OAuthError::invalid_grant("auth_req_id is unknown or was not issued to this client");
     let txn = state
         .store
-        .poll_transaction(&secret::digest(auth_req_id), state.clock.now())
+        .poll_transaction(&secret::auth_req_digest(auth_req_id), state.clock.now())
         .await?
         .ok_or_else(unknown)?;
     // Another client's id: refuse before anything touches the owner's request.

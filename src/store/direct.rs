@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, named_params, params};
 
 use super::rows::{TransactionRow, UserRow};
-use super::sql::{TXN_COLUMNS, USER_BY_HINT};
-use super::{DeviceCounts, StoreResult};
+use super::sql::{OWE_DEVICE_PUSHES, TXN_COLUMNS, USER_BY_HINT};
+use super::{DeviceCounts, OwedPushes, StoreResult};
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 
@@ -129,6 +129,19 @@ pub(super) fn insert_transaction(conn: &Connection, t: &Transaction) -> rusqlite
         t.match_number,
     ])?;
     Ok(stored == 1)
+}
+
+/// Owes the pushes of a request inserted in the same transaction; returns
+/// how many.
+pub(super) fn owe_device_pushes(conn: &Connection, t: &Transaction, pushes: OwedPushes) -> rusqlite::Result<u64> {
+    let owed = conn.prepare_cached(OWE_DEVICE_PUSHES)?.execute(named_params! {
+        "$1": t.id,
+        "$2": t.user_id,
+        "$3": pushes.only_preferred,
+        "$4": pushes.now_ms,
+        "$5": t.expires_at * 1000,
+    })?;
+    Ok(owed as u64)
 }
 
 const INSERT_TRANSACTION: &str = "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, \

@@ -47,6 +47,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The pushes a new request owes: to the user's active devices that have a
+/// channel, all of them, or with `only_preferred` the preferred one (all
+/// when none is preferred). They are given up when the request expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwedPushes {
+    pub only_preferred: bool,
+    /// When the first attempt is due (clock ms).
+    pub now_ms: i64,
+}
+
 /// A user's active devices, and how many of them have a push channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceCounts {
@@ -217,7 +227,9 @@ pub trait Store: Send + Sync + 'static {
     async fn device(&self, id: &str) -> StoreResult<Option<Device>>;
     async fn bind_device(&self, device_id: &str, user_id: &str) -> StoreResult<BindOutcome>;
 
-    async fn insert_transaction(&self, txn: &Transaction) -> StoreResult<()>;
+    /// Stores a new request and, in the same commit, the device pushes it
+    /// owes (`pushes`); returns how many pushes are owed.
+    async fn insert_transaction(&self, txn: &Transaction, pushes: Option<OwedPushes>) -> StoreResult<u64>;
     async fn transaction(&self, id: &str) -> StoreResult<Option<Transaction>>;
     async fn transaction_by_auth_req(&self, digest: &str) -> StoreResult<Option<Transaction>>;
     /// What a token poll needs: `transaction_by_auth_req`, answered from
@@ -342,17 +354,6 @@ pub trait Store: Send + Sync + 'static {
     -> StoreResult<bool>;
     /// The push relay a client set for an app, when one is set.
     async fn app_push_relay(&self, client_id: &str, app_id: &str) -> StoreResult<Option<String>>;
-    /// Owes a push to the user's active devices that have a channel: all of
-    /// them, or with `only_preferred` the preferred one (all when none is
-    /// preferred). One statement; returns how many are owed.
-    async fn enqueue_device_pushes(
-        &self,
-        transaction_id: &str,
-        user_id: &str,
-        only_preferred: bool,
-        now_ms: i64,
-        give_up_at: i64,
-    ) -> StoreResult<u64>;
     /// Withdraws the pushes still owed for transactions that were decided or
     /// expired (`now` in seconds): nobody needs waking about them any more.
     async fn withdraw_device_pushes(&self, now: i64, now_ms: i64) -> StoreResult<u64>;

@@ -33,8 +33,37 @@ impl PgStore {
     const CLIENT_NAME: &str = "(c.metadata::jsonb ->> 'client_name')";
     const NOTIFY: Option<&str> = Some("SELECT pg_notify('trustid', $1)");
 
-    /// PostgreSQL serves concurrent writers itself: one statement per request.
-    async fn write_transaction(&self, t: &Transaction) -> StoreResult<()> {
+    /// PostgreSQL serves concurrent writers itself: one statement per request,
+    /// in a transaction with the pushes when the request owes any.
+    async fn write_transaction(&self, t: &Transaction, pushes: Option<super::OwedPushes>) -> StoreResult<u64> {
+        let Some(pushes) = pushes else {
+            return match Self::insert_transaction_row(&self.pool, t).await? {
+                true => Ok(0),
+                false => Err(StoreError::Conflict("transaction id")),
+            };
+        };
+        let mut tx = self.pool.begin().await?;
+        if !Self::insert_transaction_row(&mut *tx, t).await? {
+            return Err(StoreError::Conflict("transaction id"));
+        }
+        let owed = query(super::sql::OWE_DEVICE_PUSHES)
+            .bind(&t.id)
+            .bind(&t.user_id)
+            .bind(pushes.only_preferred)
+            .bind(pushes.now_ms)
+            .bind(t.expires_at * 1000)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(owed)
+    }
+
+    /// Inserts one transaction row; false when its id or digest exists.
+    async fn insert_transaction_row<'e, E>(e: E, t: &Transaction) -> Result<bool, sqlx::Error>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+    {
         let notify = t.notify.as_ref();
         let done = query(
             "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, app_id, display_text, \
@@ -65,12 +94,9 @@ impl PgStore {
         .bind(notify.map(|n| if n.push { "push" } else { "ping" }))
         .bind(t.user_status.map(|s| s.as_str()))
         .bind(&t.match_number)
-        .execute(&self.pool)
+        .execute(e)
         .await?;
-        match done.rows_affected() {
-            1 => Ok(()),
-            _ => Err(StoreError::Conflict("transaction id")),
-        }
+        Ok(done.rows_affected() == 1)
     }
 
     /// No statement bypasses sqlx here: its hand-overs are in-process, the

@@ -19,6 +19,17 @@ pub(super) const USER_BY_HINT: &str = "SELECT u.*, \
      FROM users u WHERE u.id = $1 OR u.email = $1 OR u.phone = $1 \
      ORDER BY CASE WHEN u.id = $1 THEN 0 WHEN u.email = $1 THEN 1 ELSE 2 END LIMIT 1";
 
+/// Owes the pushes of a new request (`$1` its id, `$2` its user, `$3` only
+/// the preferred device, `$4` now in ms, `$5` when to give up in ms). Bind
+/// by name: `$4` comes before `$2` in the text.
+pub(super) const OWE_DEVICE_PUSHES: &str = "INSERT INTO device_pushes (transaction_id, device_id, state, \
+     attempts, next_attempt_at, claimed_until, give_up_at, created_at) \
+     SELECT $1, d.id, 'pending', 0, $4, 0, $5, $4 FROM devices d \
+     WHERE d.user_id = $2 AND d.status = 'active' AND d.push_channel IS NOT NULL \
+     AND (NOT $3 OR d.preferred = 1 OR NOT EXISTS (SELECT 1 FROM devices p \
+     WHERE p.user_id = $2 AND p.status = 'active' AND p.preferred = 1)) \
+     ON CONFLICT DO NOTHING";
+
 pub(super) fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what),
@@ -180,12 +191,12 @@ macro_rules! sql_store {
                 })
             }
 
-            async fn insert_transaction(&self, t: &Transaction) -> StoreResult<()> {
+            async fn insert_transaction(&self, t: &Transaction, pushes: Option<$crate::store::OwedPushes>) -> StoreResult<u64> {
                 // On SQLite the request was already counted when `admit_rate`
                 // admitted it (a reservation: a caller that hangs up while its
                 // batch commits still counts; a failed write only makes the
                 // caps stricter).
-                self.write_transaction(t).await
+                self.write_transaction(t, pushes).await
             }
 
             async fn transaction(&self, id: &str) -> StoreResult<Option<Transaction>> {
@@ -976,33 +987,6 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)
-            }
-
-            async fn enqueue_device_pushes(
-                &self,
-                transaction_id: &str,
-                user_id: &str,
-                only_preferred: bool,
-                now_ms: i64,
-                give_up_at: i64,
-            ) -> StoreResult<u64> {
-                let done = query(
-                    "INSERT INTO device_pushes (transaction_id, device_id, state, attempts, next_attempt_at, \
-                     claimed_until, give_up_at, created_at) \
-                     SELECT $1, d.id, 'pending', 0, $4, 0, $5, $4 FROM devices d \
-                     WHERE d.user_id = $2 AND d.status = 'active' AND d.push_channel IS NOT NULL \
-                     AND (NOT $3 OR d.preferred = 1 OR NOT EXISTS (SELECT 1 FROM devices p \
-                     WHERE p.user_id = $2 AND p.status = 'active' AND p.preferred = 1)) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(transaction_id)
-                .bind(user_id)
-                .bind(only_preferred)
-                .bind(now_ms)
-                .bind(give_up_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected())
             }
 
             async fn withdraw_device_pushes(&self, now: i64, now_ms: i64) -> StoreResult<u64> {

@@ -47,8 +47,8 @@ impl SqliteStore {
 
     fn spawn_listener(&self, _hub: std::sync::Arc<crate::wakeup::Wakeups>) {}
 
-    async fn write_transaction(&self, t: &Transaction) -> StoreResult<()> {
-        self.writer.insert(t).await
+    async fn write_transaction(&self, t: &Transaction, pushes: Option<super::OwedPushes>) -> StoreResult<u64> {
+        self.writer.insert(t, pushes).await
     }
 
     fn direct(&self) -> Option<&super::direct::Readers> {

@@ -2,8 +2,8 @@
 //! user's preferred device or all their active devices are woken through
 //! their push channel (webhook relay, FCM or APNs). A push carries only an
 //! exchange token; the device trades it, with its device proof, for the
-//! inbox item. Pushes are owed in `device_pushes` (written right after the
-//! request, never waited for), sent by this worker under a lease, retried
+//! inbox item. Pushes are owed in `device_pushes` (written in the request's
+//! own commit), sent by this worker under a lease, retried
 //! with backoff until the request is decided or expires, and withdrawn
 //! once it is. The inbox stays the source of truth: a device that misses
 //! every push still finds the request there.
@@ -47,27 +47,6 @@ pub fn routing(client: &Client, requested: Option<&str>) -> Result<DeviceRouting
         Some(raw) => raw
             .parse()
             .map_err(|_| OAuthError::invalid_request("device_routing must be `all` or `preferred`")),
-    }
-}
-
-/// Owes the pushes for a request just stored. A failure is logged, not
-/// returned: the request stands, and the devices still find it in their inbox.
-pub async fn enqueue(state: &AppState, txn: &Transaction, routing: DeviceRouting) {
-    let only_preferred = routing == DeviceRouting::Preferred;
-    let owed = state
-        .store
-        .enqueue_device_pushes(
-            &txn.id,
-            &txn.user_id,
-            only_preferred,
-            state.clock.now_ms(),
-            txn.expires_at * 1000,
-        )
-        .await;
-    match owed {
-        Ok(0) => {}
-        Ok(_) => state.device_pushes.notify_one(),
-        Err(e) => tracing::error!(error = %e, transaction_id = %txn.id, "cannot owe device pushes"),
     }
 }
 
