@@ -10,6 +10,30 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+/// When SQLite reports a commit done. Backchannel requests are committed in
+/// groups, so `full` costs them one fsync per group; decisions and token
+/// issues pay one each (about a third fewer full flows/s under load on the
+/// bench machine, `bench/README.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// The WAL is synced at every commit: nothing answered is lost, even to
+    /// a power cut.
+    Full,
+    /// Synced at checkpoints only: a process crash loses nothing, a power
+    /// cut (or kernel crash) may lose the last commits, never corrupts.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    pub fn as_pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Normal => "NORMAL",
+        }
+    }
+}
+
 /// Every setting trustid reads. Durations are whole seconds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +44,8 @@ pub struct Settings {
     pub listen: String,
     /// `sqlite://path` (default) or `postgres://...`.
     pub database_url: String,
+    /// SQLite only: when a commit counts as done (`PRAGMA synchronous`).
+    pub sqlite_synchronous: SqliteSynchronous,
     /// Where the signing keys live; created on first start.
     pub keys_dir: PathBuf,
     /// Dev mode: http issuer and loopback callbacks allowed anywhere.
@@ -85,6 +111,7 @@ impl Default for Settings {
             issuer: "http://127.0.0.1:8080".into(),
             listen: "127.0.0.1:8080".into(),
             database_url: "sqlite://trustid.db".into(),
+            sqlite_synchronous: SqliteSynchronous::Full,
             keys_dir: PathBuf::from("keys"),
             dev: false,
             access_token_ttl: 3600,

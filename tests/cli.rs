@@ -253,6 +253,7 @@ fn an_invalid_setting_stops_start_up_and_names_it() {
         ("TRUSTID_ISSUER", "http://idp.example.com", "issuer"),
         ("TRUSTID_LISTEN", "nowhere", "listen"),
         ("TRUSTID_ACCESS_TOKEN_TTL", "soon", "access_token_ttl"),
+        ("TRUSTID_SQLITE_SYNCHRONOUS", "sometimes", "sqlite_synchronous"),
     ];
     for (var, value, name) in cases {
         let out = trustid(dir.path(), &["migrate"], &[(var, value)]);

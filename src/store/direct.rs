@@ -7,11 +7,12 @@
 //! (`group_commit.rs`): one hand-over per request, none per statement.
 //!
 //! A read blocks its async thread for the few microseconds one indexed
-//! lookup takes. In WAL mode a reader never waits for the writer, so it
-//! cannot stall behind a commit.
+//! lookup takes. In WAL mode a reader does not wait for the writer (only for
+//! the recovery of a WAL left by a crash, once), so it does not stall behind
+//! a commit.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, named_params, params};
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, named_params, params};
 use super::rows::{TransactionRow, UserRow};
 use super::sql::{OWE_DEVICE_PUSHES, TXN_COLUMNS, USER_BY_HINT};
 use super::{DeviceCounts, OwedPushes, StoreResult};
+use crate::config::SqliteSynchronous;
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 
@@ -28,11 +30,11 @@ pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Opens a read-write connection with the settings every trustid connection
 /// to the file has (WAL is a property of the file, set by the migrations'
 /// pool; `synchronous` and foreign keys are per connection).
-pub(super) fn open(path: &Path) -> rusqlite::Result<Connection> {
+pub(super) fn open(path: &Path, synchronous: SqliteSynchronous) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "synchronous", super::sqlite::SYNCHRONOUS)?;
+    conn.pragma_update(None, "synchronous", synchronous.as_pragma())?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(conn)
 }
@@ -42,13 +44,15 @@ pub(super) fn open(path: &Path) -> rusqlite::Result<Connection> {
 /// server this is one per runtime thread.
 pub(super) struct Readers {
     path: PathBuf,
+    synchronous: SqliteSynchronous,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl Readers {
-    pub(super) fn new(path: PathBuf) -> Self {
+    pub(super) fn new(path: PathBuf, synchronous: SqliteSynchronous) -> Self {
         Self {
             path,
+            synchronous,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -58,7 +62,7 @@ impl Readers {
         let conn = match idle {
             Some(conn) => conn,
             None => {
-                let conn = open(&self.path)?;
+                let conn = open(&self.path, self.synchronous)?;
                 // A reader that tried to write would be a bug: let SQLite say so.
                 conn.pragma_update(None, "query_only", true)?;
                 conn
@@ -90,10 +94,11 @@ impl Readers {
 
     /// A transaction by the digest of its `auth_req_id` (a first poll).
     pub(super) fn transaction_by_auth_req(&self, digest: &str) -> StoreResult<Option<Transaction>> {
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {TXN_COLUMNS} FROM transactions t WHERE t.auth_req_digest = $1"));
         self.with(|conn| {
-            let sql = format!("SELECT {TXN_COLUMNS} FROM transactions t WHERE t.auth_req_digest = $1");
             let row = conn
-                .prepare_cached(&sql)?
+                .prepare_cached(&SQL)?
                 .query_row(params![digest], TransactionRow::from_direct)
                 .optional()?;
             row.map(Transaction::try_from).transpose()
@@ -149,3 +154,21 @@ const INSERT_TRANSACTION: &str = "INSERT INTO transactions (id, auth_req_digest,
      failed_attempts, failed_device_id, auth_req_id, notification_token, notify_kind, user_status, match_number) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) \
      ON CONFLICT DO NOTHING";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_take_the_configured_synchronous_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        Connection::open(&path).unwrap(); // creates the file: `open` never does
+        // PRAGMA synchronous reads 1 for NORMAL and 2 for FULL.
+        for (mode, expected) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+            let conn = open(&path, mode).unwrap();
+            let read: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+            assert_eq!(read, expected, "{mode:?}");
+        }
+    }
+}

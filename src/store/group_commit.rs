@@ -2,8 +2,9 @@
 //! time: concurrent single-row commits would queue on its lock (sleeping in
 //! the busy handler) and each pay its own WAL commit and fsync. One thread
 //! here owns a connection, takes every insert that is waiting, writes them in
-//! one transaction (one fsync, `synchronous=FULL`) and answers each caller
-//! after the COMMIT: nobody gets an `auth_req_id` before its row is on disk.
+//! one transaction (one fsync with the default `synchronous=FULL`) and
+//! answers each caller after the COMMIT: nobody gets an `auth_req_id` before
+//! its row is committed.
 //!
 //! Syncing on a second thread while the writer commits the next batch was
 //! tried: no measurable gain (the fsync is not what bounds the batches;
@@ -19,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::direct;
 use super::{OwedPushes, StoreError, StoreResult};
+use crate::config::SqliteSynchronous;
 use crate::domain::transaction::Transaction;
 
 /// At most this many rows per commit: bounds one commit's latency.
@@ -40,8 +42,8 @@ pub(super) struct GroupCommit {
 impl GroupCommit {
     /// Opens the writer's connection and starts its thread, which ends once
     /// the store (the queue's sender) is dropped.
-    pub(super) fn spawn(path: &Path) -> anyhow::Result<Self> {
-        let conn = direct::open(path)?;
+    pub(super) fn spawn(path: &Path, synchronous: SqliteSynchronous) -> anyhow::Result<Self> {
+        let conn = direct::open(path, synchronous)?;
         // Inserts land all over the indexes (one user's entries sit together,
         // the users do not): a cache that holds them spares re-reading pages
         // from the file at every batch. Pages are allocated only as used.
@@ -86,21 +88,42 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        match write(&mut conn, &batch) {
-            Ok(results) => {
-                for (job, result) in batch.drain(..).zip(results) {
-                    let _ = job.done.send(result);
-                }
-            }
-            Err(e) => {
-                // Rolled back: none of them is stored, every caller hears it.
-                tracing::warn!(error = %e, rows = batch.len(), "group commit failed");
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Err(failed(&e)));
-                }
+        commit(&mut conn, &mut batch);
+    }
+}
+
+/// Commits a batch and answers its callers.
+fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
+    match write(conn, batch) {
+        Ok(results) => answer(batch.drain(..), results),
+        // Rolled back. One bad row (a client deleted meanwhile, say) must not
+        // fail the others: each is tried again on its own, unless the
+        // database itself is unavailable (then every row would wait out the
+        // busy timeout again).
+        Err(e) if batch.len() > 1 && !is_busy(&e) => {
+            tracing::warn!(error = %e, rows = batch.len(), "group commit failed; committing its rows one by one");
+            for job in batch.drain(..) {
+                let result = write(conn, std::slice::from_ref(&job));
+                answer(std::iter::once(job), result.unwrap_or_else(|e| vec![Err(failed(&e))]));
             }
         }
+        Err(e) => {
+            tracing::warn!(error = %e, rows = batch.len(), "group commit failed");
+            let results = batch.iter().map(|_| Err(failed(&e))).collect();
+            answer(batch.drain(..), results);
+        }
     }
+}
+
+fn answer(jobs: impl Iterator<Item = Job>, results: Vec<StoreResult<u64>>) {
+    for (job, result) in jobs.zip(results) {
+        let _ = job.done.send(result);
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked))
 }
 
 fn failed(e: &dyn std::fmt::Display) -> StoreError {
@@ -108,7 +131,8 @@ fn failed(e: &dyn std::fmt::Display) -> StoreError {
 }
 
 /// One transaction for the whole batch. A row whose id or digest exists
-/// already is refused alone; any other failure rolls the batch back.
+/// already is refused alone; any other failure rolls the batch back (and
+/// `commit` tries its rows again one by one).
 fn write(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<StoreResult<u64>>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(batch.len());
@@ -156,7 +180,7 @@ mod tests {
     }
 
     fn writer(path: &Path) -> GroupCommit {
-        GroupCommit::spawn(path).unwrap()
+        GroupCommit::spawn(path, SqliteSynchronous::Full).unwrap()
     }
 
     fn txn(id: &str, digest: &str) -> Transaction {
@@ -213,5 +237,35 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(rows, [("t1".to_owned(), "pushable".to_owned(), 1_000)]);
+    }
+
+    #[test]
+    fn a_row_that_cannot_be_stored_fails_alone_and_its_batch_is_committed() {
+        let (_dir, path) = database(true);
+        let mut conn = direct::open(&path, SqliteSynchronous::Full).unwrap();
+        let mut orphan = txn("t2", "d2");
+        orphan.client_id = "no such client".into();
+        let (mut batch, mut answers) = (Vec::new(), Vec::new());
+        for txn in [txn("t1", "d1"), orphan, txn("t3", "d3")] {
+            let (done, answer) = oneshot::channel();
+            batch.push(Job {
+                txn,
+                pushes: None,
+                done,
+            });
+            answers.push(answer);
+        }
+        commit(&mut conn, &mut batch);
+        let results: Vec<_> = answers.into_iter().map(|mut a| a.try_recv().unwrap()).collect();
+        assert!(matches!(results[1], Err(StoreError::Backend(_))), "{results:?}");
+        assert!(matches!(results[..], [Ok(0), _, Ok(0)]), "{results:?}");
+        let ids: Vec<String> = conn
+            .prepare("SELECT id FROM transactions ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, ["t1", "t3"]);
     }
 }

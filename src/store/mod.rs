@@ -375,10 +375,13 @@ pub trait Store: Send + Sync + 'static {
     async fn exchange_push_token(&self, digest: &str, device_id: &str, now: i64) -> StoreResult<Option<InboxItem>>;
 }
 
-/// Opens the store the URL names and brings its schema up to date.
-pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store `database_url` names and brings its schema up to date.
+pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.database_url.as_str();
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+        Ok(Arc::new(
+            sqlite::SqliteStore::open(url, settings.sqlite_synchronous).await?,
+        ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(postgres::PgStore::open(url).await?))
     } else {

@@ -24,12 +24,6 @@ use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 use sqlx::{query, query_as};
 
-/// Every commit is on disk before it is answered (`FULL`: the WAL is synced at
-/// each commit). `NORMAL` would sync only at checkpoints, so a power loss could
-/// take back an `auth_req_id` already handed out; the group commit makes the
-/// sync one per batch, not one per request.
-pub(super) const SYNCHRONOUS: &str = "FULL";
-
 pub struct SqliteStore {
     pool: SqlitePool,
     /// The hot reads, without sqlx's per-statement thread hand-overs.
@@ -68,11 +62,17 @@ impl SqliteStore {
          RETURNING transaction_id, device_id, attempts, give_up_at, claimed_until";
 
     /// Opens (creating if needed) the database and runs the migrations.
-    pub async fn open(url: &str) -> anyhow::Result<Self> {
+    /// `synchronous` applies to every connection: by default (`full`) every
+    /// commit is on disk before it is answered, and the group commit makes
+    /// that one fsync per batch of backchannel requests.
+    pub async fn open(url: &str, synchronous: crate::config::SqliteSynchronous) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::from_str(SYNCHRONOUS).map_err(|e| anyhow::anyhow!(e))?)
+            .synchronous(match synchronous {
+                crate::config::SqliteSynchronous::Full => SqliteSynchronous::Full,
+                crate::config::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
+            })
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -91,8 +91,8 @@ impl SqliteStore {
             anyhow::bail!("an in-memory SQLite database cannot be shared by trustid's connections; name a file");
         }
         Ok(Self {
-            writer: GroupCommit::spawn(path)?,
-            readers: super::direct::Readers::new(path.to_owned()),
+            writer: GroupCommit::spawn(path, synchronous)?,
+            readers: super::direct::Readers::new(path.to_owned(), synchronous),
             pool,
             hot: super::hot::Hot::single_instance(),
         })
