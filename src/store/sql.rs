@@ -826,7 +826,7 @@ macro_rules! sql_store {
                 .fetch_all(&mut *tx)
                 .await?;
                 let transactions = rows.into_iter().map(Transaction::try_from).collect::<Result<Vec<_>, _>>()?;
-                query("UPDATE transactions SET status = 'denied', decided_at = $2 WHERE user_id = $1 AND status = 'pending'")
+                query("UPDATE transactions SET status = 'denied', decided_at = $2 WHERE user_id = $1 AND status = 'pending' AND expires_at > $2")
                     .bind(user_id)
                     .bind(now)
                     .execute(&mut *tx)
@@ -1144,16 +1144,18 @@ macro_rules! sql_store {
         impl $store {
             /// Requests of this user or client since `since`; may stop at `cap`.
             async fn count_recent(&self, key: $crate::store::RateKey<'_>, since: i64, cap: i64) -> StoreResult<i64> {
-                // Each form uses its index ((user_id, created_at) or (client_id, created_at)).
-                let (column, id) = match key {
-                    $crate::store::RateKey::User(id) => ("user_id", id),
-                    $crate::store::RateKey::Client(id) => ("client_id", id),
+                // Each form uses its index: (client_id, created_at), or
+                // (user_id, expires_at), bounded by what any request created
+                // since `since` satisfies (it expires after it was created).
+                let (filter, id) = match key {
+                    $crate::store::RateKey::User(id) => ("user_id = $1 AND expires_at >= $2 AND", id),
+                    $crate::store::RateKey::Client(id) => ("client_id = $1 AND", id),
                 };
                 let Some(windows) = self.hot.windows() else {
                     // Shared by several instances: count in the database, but
                     // stop at the cap instead of walking the whole minute.
                     let (n,): (i64,) = query_as(&format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE {column} = $1 AND created_at >= $2 LIMIT $3) AS recent"
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE {filter} created_at >= $2 LIMIT $3) AS recent"
                     ))
                     .bind(id)
                     .bind(since)
@@ -1167,7 +1169,7 @@ macro_rules! sql_store {
                 }
                 // First count of this key in this process: seed it from the database.
                 let per_second: Vec<(i64, i64)> = query_as(&format!(
-                    "SELECT created_at, COUNT(*) FROM transactions WHERE {column} = $1 AND created_at >= $2 GROUP BY created_at"
+                    "SELECT created_at, COUNT(*) FROM transactions WHERE {filter} created_at >= $2 GROUP BY created_at"
                 ))
                 .bind(id)
                 .bind(since)
