@@ -12,8 +12,8 @@ use url::Url;
 
 /// When SQLite reports a commit done. Backchannel requests are committed in
 /// groups, so `full` costs them one fsync per group; decisions and token
-/// issues pay one each (about a third fewer full flows/s under load on the
-/// bench machine, `bench/README.md`).
+/// issues pay one each (on the bench machine `full` and `normal` measured the
+/// same within its scatter, `bench/README.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SqliteSynchronous {

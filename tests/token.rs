@@ -125,6 +125,38 @@ async fn another_clients_auth_req_id_is_invalid_grant_and_leaves_the_owner_alone
 }
 
 #[tokio::test]
+async fn an_auth_req_id_with_another_requests_id_in_front_is_invalid_grant() {
+    let app = spawn_app().await;
+    let client = app.client(SigningAlg::ES256).await;
+    app.user_with_device("alice").await;
+    let first = app.start(&client, "alice", "Log in").await;
+    let second = app.start(&client, "alice", "Pay 10 EUR").await;
+    // An auth_req_id is the transaction id, '.', and its secret.
+    let (first_id, first_secret) = first.split_once('.').expect("id.secret");
+    let (second_id, second_secret) = second.split_once('.').expect("id.secret");
+    assert_eq!(first_id.len(), 34);
+    assert_eq!(first_secret.len(), 43);
+    for forged in [
+        format!("{first_id}.{second_secret}"),
+        format!("{second_id}.{first_secret}"),
+        format!("{first_id}."),
+        first_secret.to_owned(),
+        format!("{first_id}.{first_secret}.{second_secret}"),
+    ] {
+        app.poll(&client, &forged)
+            .await
+            .assert_oauth_error(400, "invalid_grant", "a forged auth_req_id");
+    }
+    for genuine in [&first, &second] {
+        app.poll(&client, genuine).await.assert_oauth_error(
+            400,
+            "authorization_pending",
+            "the genuine ones are untouched",
+        );
+    }
+}
+
+#[tokio::test]
 async fn polling_faster_than_the_interval_gets_slow_down_and_the_interval_grows() {
     let app = spawn_app().await;
     let client = app.client(SigningAlg::ES256).await;

@@ -7,9 +7,11 @@
 //! (`group_commit.rs`): one hand-over per request, none per statement.
 //!
 //! A read blocks its async thread for the few microseconds one indexed
-//! lookup takes. In WAL mode a reader does not wait for the writer (only for
-//! the recovery of a WAL left by a crash, once), so it does not stall behind
-//! a commit.
+//! lookup takes. In WAL mode a reader does not wait for the writer; it can
+//! meet a lock only in rare cases (a WAL being recovered after a crash,
+//! another process holding the file exclusively). Then it gives up after
+//! `READ_BUSY_TIMEOUT` and the caller reads through sqlx, whose own thread
+//! waits, so an async thread is never held for long.
 
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
@@ -26,6 +28,8 @@ use crate::domain::user::User;
 
 /// How long a statement waits for a lock another connection holds.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// As long, for a read on an async thread (module comment).
+const READ_BUSY_TIMEOUT: Duration = Duration::from_millis(20);
 
 /// Opens a read-write connection with the settings every trustid connection
 /// to the file has (WAL is a property of the file, set by the migrations'
@@ -46,6 +50,10 @@ pub(super) struct Readers {
     path: PathBuf,
     synchronous: SqliteSynchronous,
     idle: Mutex<Vec<Connection>>,
+    /// Tests: every read meets a lock (a WAL reader meets one too rarely to
+    /// provoke).
+    #[cfg(test)]
+    pub(super) busy: std::sync::atomic::AtomicBool,
 }
 
 impl Readers {
@@ -54,10 +62,17 @@ impl Readers {
             path,
             synchronous,
             idle: Mutex::new(Vec::new()),
+            #[cfg(test)]
+            busy: Default::default(),
         }
     }
 
     fn with<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        #[cfg(test)]
+        if self.busy.load(std::sync::atomic::Ordering::Relaxed) {
+            let busy = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY);
+            return Err(rusqlite::Error::SqliteFailure(busy, None).into());
+        }
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match idle {
             Some(conn) => conn,
@@ -65,6 +80,7 @@ impl Readers {
                 let conn = open(&self.path, self.synchronous)?;
                 // A reader that tried to write would be a bug: let SQLite say so.
                 conn.pragma_update(None, "query_only", true)?;
+                conn.busy_timeout(READ_BUSY_TIMEOUT)?;
                 conn
             }
         };

@@ -96,15 +96,27 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
 fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
     match write(conn, batch) {
         Ok(results) => answer(batch.drain(..), results),
-        // Rolled back. One bad row (a client deleted meanwhile, say) must not
-        // fail the others: each is tried again on its own, unless the
-        // database itself is unavailable (then every row would wait out the
-        // busy timeout again).
-        Err(e) if batch.len() > 1 && !is_busy(&e) => {
+        // Rolled back. One row that breaks a constraint (a client deleted
+        // meanwhile, say) must not fail the others: each is tried again on
+        // its own. Any other error concerns the database, not a row.
+        Err(e) if batch.len() > 1 && is_constraint(&e) => {
             tracing::warn!(error = %e, rows = batch.len(), "group commit failed; committing its rows one by one");
+            let mut unavailable = None;
             for job in batch.drain(..) {
-                let result = write(conn, std::slice::from_ref(&job));
-                answer(std::iter::once(job), result.unwrap_or_else(|e| vec![Err(failed(&e))]));
+                let result = match &unavailable {
+                    Some(e) => Err(failed(e)),
+                    None => match write(conn, std::slice::from_ref(&job)) {
+                        Ok(mut one) => one.remove(0),
+                        Err(e) => {
+                            if !is_constraint(&e) {
+                                // Busy or broken: the rest would only wait for the same.
+                                unavailable = Some(e.to_string());
+                            }
+                            Err(failed(&e))
+                        }
+                    },
+                };
+                answer(std::iter::once(job), vec![result]);
             }
         }
         Err(e) => {
@@ -121,9 +133,8 @@ fn answer(jobs: impl Iterator<Item = Job>, results: Vec<StoreResult<u64>>) {
     }
 }
 
-fn is_busy(e: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
-    matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked))
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
 }
 
 fn failed(e: &dyn std::fmt::Display) -> StoreError {
@@ -163,10 +174,12 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "journal_mode", "wal").unwrap();
         if migrated {
-            conn.execute_batch(include_str!("../../migrations/sqlite/20261122000001_init.sql"))
-                .unwrap();
-            conn.execute_batch(include_str!("../../migrations/sqlite/20261129000001_device_push.sql"))
-                .unwrap();
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+            let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+            files.sort();
+            for file in files {
+                conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();
+            }
             conn.execute_batch(
                 "INSERT INTO clients VALUES ('c', NULL, '{}', 0); \
                  INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0); \
@@ -204,7 +217,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_commit_fails_every_caller_of_the_batch() {
+    async fn a_commit_failing_for_the_database_fails_every_caller_of_the_batch() {
         let (_dir, path) = database(false);
         let writer = writer(&path);
         let (a, b) = (txn("t1", "d1"), txn("t2", "d2"));
@@ -267,5 +280,44 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(ids, ["t1", "t3"]);
+    }
+
+    #[test]
+    fn a_busy_database_fails_the_whole_batch_and_the_writer_goes_on() {
+        let (_dir, path) = database(true);
+        let mut conn = direct::open(&path, SqliteSynchronous::Full).unwrap();
+        conn.busy_timeout(std::time::Duration::from_millis(50)).unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (mut batch, mut answers) = (Vec::new(), Vec::new());
+        for txn in [txn("t1", "d1"), txn("t2", "d2")] {
+            let (done, answer) = oneshot::channel();
+            batch.push(Job {
+                txn,
+                pushes: None,
+                done,
+            });
+            answers.push(answer);
+        }
+        commit(&mut conn, &mut batch);
+        for mut answer in answers {
+            let result = answer.try_recv().unwrap();
+            assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
+        }
+        assert!(batch.is_empty());
+        holder.execute_batch("ROLLBACK").unwrap();
+        let (done, answer) = oneshot::channel();
+        commit(
+            &mut conn,
+            &mut vec![Job {
+                txn: txn("t3", "d3"),
+                pushes: None,
+                done,
+            }],
+        );
+        assert!(
+            matches!(answer.blocking_recv(), Ok(Ok(0))),
+            "the writer goes on once the lock is free"
+        );
     }
 }

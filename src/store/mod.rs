@@ -45,6 +45,15 @@ pub enum StoreError {
     Direct(#[from] rusqlite::Error),
 }
 
+impl StoreError {
+    /// SQLite could not take a lock in time (`direct.rs` readers give up
+    /// quickly and let sqlx's thread wait instead).
+    pub fn is_busy(&self) -> bool {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+        matches!(self, StoreError::Direct(e) if matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked)))
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The pushes a new request owes: to the user's active devices that have a

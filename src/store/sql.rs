@@ -103,7 +103,10 @@ macro_rules! sql_store {
 
             async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, DeviceCounts)>> {
                 if let Some(direct) = self.direct() {
-                    return direct.user_by_hint(hint);
+                    match direct.user_by_hint(hint) {
+                        Err(e) if e.is_busy() => {} // waited for below, off the async thread
+                        done => return done,
+                    }
                 }
                 let row: Option<UserDevicesRow> = query_as($crate::store::sql::USER_BY_HINT)
                 .bind(hint)
@@ -210,7 +213,10 @@ macro_rules! sql_store {
 
             async fn transaction_by_auth_req(&self, digest: &str) -> StoreResult<Option<Transaction>> {
                 if let Some(direct) = self.direct() {
-                    return direct.transaction_by_auth_req(digest);
+                    match direct.transaction_by_auth_req(digest) {
+                        Err(e) if e.is_busy() => {} // waited for below, off the async thread
+                        done => return done,
+                    }
                 }
                 let row: Option<TransactionRow> = query_as(&format!(
                     "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.auth_req_digest = $1"

@@ -66,6 +66,10 @@ impl SqliteStore {
     /// commit is on disk before it is answered, and the group commit makes
     /// that one fsync per batch of backchannel requests.
     pub async fn open(url: &str, synchronous: crate::config::SqliteSynchronous) -> anyhow::Result<Self> {
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            // sqlx and the direct connections would each see a database of their own.
+            anyhow::bail!("an in-memory SQLite database cannot be shared by trustid's connections; name a file");
+        }
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -87,9 +91,7 @@ impl SqliteStore {
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         // The direct connections open the very file sqlx resolved.
         let path = options.get_filename();
-        if path == std::path::Path::new(":memory:") {
-            anyhow::bail!("an in-memory SQLite database cannot be shared by trustid's connections; name a file");
-        }
+        anyhow::ensure!(path.is_file(), "the SQLite database {} is not a file", path.display());
         Ok(Self {
             writer: GroupCommit::spawn(path, synchronous)?,
             readers: super::direct::Readers::new(path.to_owned(), synchronous),
@@ -100,3 +102,76 @@ impl SqliteStore {
 }
 
 sql_store!(SqliteStore, sqlx::Sqlite);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SqliteSynchronous;
+    use crate::store::Store;
+
+    async fn store(dir: &tempfile::TempDir) -> (SqliteStore, std::path::PathBuf) {
+        let path = dir.path().join("t.db");
+        let url = format!("sqlite://{}", path.display());
+        (SqliteStore::open(&url, SqliteSynchronous::Full).await.unwrap(), path)
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_is_refused() {
+        for url in ["sqlite::memory:", "sqlite://t.db?mode=memory"] {
+            let err = SqliteStore::open(url, SqliteSynchronous::Full).await.err().expect(url);
+            assert!(err.to_string().contains("in-memory"), "{url}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_that_meets_a_lock_is_read_again_through_sqlx() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _path) = store(&dir).await;
+        let user = crate::domain::user::User {
+            id: "alice".into(),
+            email: None,
+            phone: None,
+            status: crate::domain::user::UserStatus::Active,
+            failed_attempts: 0,
+            user_code_hash: None,
+            static_password_hash: None,
+            created_at: 0,
+        };
+        store.insert_user(&user, &[]).await.unwrap();
+        store.readers.busy.store(true, std::sync::atomic::Ordering::Relaxed);
+        let direct = store.readers.user_by_hint("alice");
+        assert!(direct.as_ref().is_err_and(|e| e.is_busy()), "{:?}", direct.map(|_| ()));
+        let (found, counts) = store.user_by_hint_counting_devices("alice").await.unwrap().unwrap();
+        assert_eq!((found.id.as_str(), counts.active), ("alice", 0));
+        assert!(store.transaction_by_auth_req("nothing").await.unwrap().is_none());
+        // Other failures are not busy: they are answered, not retried.
+        assert!(!StoreError::Corrupt("x".into()).is_busy());
+    }
+
+    #[tokio::test]
+    async fn a_users_requests_are_found_through_the_user_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, path) = store(&dir).await;
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // The shapes of the inbox, the unregistration and the per-user rate
+        // count: with no ANALYZE statistics, SQLite must still pick the
+        // user's index, not (status, expires_at) over every user.
+        for sql in [
+            "SELECT * FROM transactions t WHERE t.user_id = $1 AND t.status = 'pending' AND t.expires_at > $2",
+            "UPDATE transactions SET status = 'denied' WHERE user_id = $1 AND status = 'pending' AND expires_at > $2",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE user_id = $1 AND expires_at >= $2 \
+             AND created_at >= $2 LIMIT $3) AS recent",
+        ] {
+            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let mut rows = explain.raw_query(); // parameters left unbound: only planned
+            let mut plan: Vec<String> = Vec::new();
+            while let Some(row) = rows.next().unwrap() {
+                plan.push(row.get(3).unwrap());
+            }
+            assert!(
+                plan.iter().any(|step| step.contains("transactions_user_expiry")),
+                "{sql}: {plan:?}"
+            );
+        }
+    }
+}
