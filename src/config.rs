@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// When SQLite reports a commit done. Backchannel requests are committed in
-/// groups, so `full` costs them one fsync per group; decisions and token
-/// issues pay one each (on the bench machine `full` and `normal` measured the
-/// same within its scatter, `bench/README.md`).
+/// groups, so `full` costs them one fsync per group (no measurable cost on the
+/// bench machine); decisions, challenges and token issues pay one each: full
+/// poll flows under load ran at 231/s with `full` against 408–414/s with
+/// `normal` there (`bench/README.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SqliteSynchronous {

@@ -124,6 +124,10 @@ struct Args {
     /// Restarts measured for the warm start-up figure.
     #[arg(long, default_value_t = 3)]
     warm_starts: usize,
+    /// A setting for the started server, `NAME=VALUE` (as `TRUSTID_NAME`), repeatable;
+    /// e.g. `--server-setting sqlite_synchronous=normal`.
+    #[arg(long = "server-setting", value_name = "NAME=VALUE")]
+    server_settings: Vec<String>,
     /// Threads of the bench's own runtime (1 = a single-threaded client, like `wrk -t1`).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -331,6 +335,12 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results) -> anyhow:
         None => server::default_bin()?,
     };
     let mut srv = server::Server::prepare(bin, args.poll_interval, args.keep_dir)?;
+    for setting in &args.server_settings {
+        let (name, value) = setting
+            .split_once('=')
+            .with_context(|| format!("--server-setting `{setting}` is not NAME=VALUE"))?;
+        srv.set(name, value);
+    }
     r.mode = "started".into();
     r.server = srv.bin().display().to_string();
     r.notes.push(format!(

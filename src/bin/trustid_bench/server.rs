@@ -82,6 +82,13 @@ impl Server {
         &self.bin
     }
 
+    /// Sets (or overrides) the server setting `name`.
+    pub fn set(&mut self, name: &str, value: &str) {
+        let key = format!("TRUSTID_{}", name.to_ascii_uppercase());
+        self.env.retain(|(k, _)| *k != key);
+        self.env.push((key, value.to_owned()));
+    }
+
     pub fn env(&self) -> &[(String, String)] {
         &self.env
     }
