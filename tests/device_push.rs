@@ -557,6 +557,19 @@ async fn the_exchange_and_the_report_refuse_bad_input() {
         (200, json!([])),
         "no channel, no push"
     );
+
+    // The report names where the request stands: open, denied, expired.
+    assert_eq!(own.body["status"], "pending");
+    assert_eq!(device.decide(&app, "deny").await.status, 200);
+    assert_eq!(report(&app, &manage, &auth_req_id).await.body["status"], "denied");
+    let late = app.start(&client, "hugo", "too late").await;
+    // Past any request's expiry (max_request_expiry), within the management token's life.
+    app.clock.advance_secs(1_801);
+    let expired = report(&app, &manage, &late).await;
+    assert_eq!(
+        (expired.status, expired.body["status"].clone()),
+        (200, json!("expired"))
+    );
 }
 
 #[tokio::test]

@@ -234,26 +234,21 @@ async fn every_request_object_defect_is_invalid_request() {
         .await
         .assert_oauth_error(400, "invalid_request", "S10 jti replayed");
 
-    let request = key.sign(&request_claims(&app, id));
-    let beside = post_with_assertion(
-        &app,
-        &key,
-        id,
-        "/bc-authorize",
-        &[("request", &request), ("login_hint", "alice")],
-    )
-    .await;
-    beside.assert_oauth_error(400, "invalid_request", "S2 parameter outside the JWT");
-    let request = key.sign(&request_claims(&app, id));
-    let beside = post_with_assertion(
-        &app,
-        &key,
-        id,
-        "/bc-authorize",
-        &[("request", &request), ("device_routing", "all")],
-    )
-    .await;
-    beside.assert_oauth_error(400, "invalid_request", "device_routing outside the JWT");
+    for (param, value, why) in [
+        ("login_hint", "alice", "S2 parameter outside the JWT"),
+        ("device_routing", "all", "device_routing outside the JWT"),
+    ] {
+        let request = key.sign(&request_claims(&app, id));
+        post_with_assertion(
+            &app,
+            &key,
+            id,
+            "/bc-authorize",
+            &[("request", &request), (param, value)],
+        )
+        .await
+        .assert_oauth_error(400, "invalid_request", why);
+    }
     let unsigned_form = post_with_assertion(
         &app,
         &key,

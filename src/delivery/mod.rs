@@ -38,10 +38,17 @@ pub fn retry_at(first_ms: i64, attempts: i64, now_ms: i64, give_up_at: i64) -> O
 /// the process ends.
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     devices::spawn_worker(state.clone());
-    let sender = Arc::new(send::Sender::new(Duration::from_secs(
-        state.settings.delivery_timeout as u64,
-    )));
+    let timeout = Duration::from_secs(state.settings.delivery_timeout.max(0).unsigned_abs());
     tokio::spawn(async move {
+        // A client that cannot be built (no TLS roots, say) would otherwise be
+        // replaced by one that follows redirects and never times out.
+        let sender = match send::Sender::new(timeout) {
+            Ok(sender) => Arc::new(sender),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot build the notification HTTP client; pings and pushes stay owed");
+                return;
+            }
+        };
         loop {
             // Register interest before looking, so a wake-up between the
             // empty claim and the wait is not lost.

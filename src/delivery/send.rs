@@ -17,13 +17,12 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
-            .build()
-            .unwrap_or_default();
-        Self { http }
+    /// No redirects (a notification endpoint is registered, not discovered)
+    /// and the delivery timeout, as for device pushes.
+    pub fn new(timeout: Duration) -> reqwest::Result<Self> {
+        Ok(Self {
+            http: super::devices::channel::http_client(timeout)?,
+        })
     }
 
     pub async fn send(&self, d: &Delivery, now_ms: i64) -> DeliveryOutcome {

@@ -196,6 +196,21 @@ mod tests {
         GroupCommit::spawn(path, SqliteSynchronous::Full).unwrap()
     }
 
+    /// A batch of jobs owing no pushes, and where each will be answered.
+    fn jobs<const N: usize>(txns: [Transaction; N]) -> (Vec<Job>, Vec<oneshot::Receiver<StoreResult<u64>>>) {
+        txns.into_iter()
+            .map(|txn| {
+                let (done, answer) = oneshot::channel();
+                let job = Job {
+                    txn,
+                    pushes: None,
+                    done,
+                };
+                (job, answer)
+            })
+            .unzip()
+    }
+
     fn txn(id: &str, digest: &str) -> Transaction {
         let mut t = (*super::super::hot::tests::pending(id)).clone();
         t.auth_req_digest = digest.into();
@@ -258,16 +273,7 @@ mod tests {
         let mut conn = direct::open(&path, SqliteSynchronous::Full).unwrap();
         let mut orphan = txn("t2", "d2");
         orphan.client_id = "no such client".into();
-        let (mut batch, mut answers) = (Vec::new(), Vec::new());
-        for txn in [txn("t1", "d1"), orphan, txn("t3", "d3")] {
-            let (done, answer) = oneshot::channel();
-            batch.push(Job {
-                txn,
-                pushes: None,
-                done,
-            });
-            answers.push(answer);
-        }
+        let (mut batch, answers) = jobs([txn("t1", "d1"), orphan, txn("t3", "d3")]);
         commit(&mut conn, &mut batch);
         let results: Vec<_> = answers.into_iter().map(|mut a| a.try_recv().unwrap()).collect();
         assert!(matches!(results[1], Err(StoreError::Backend(_))), "{results:?}");
@@ -289,16 +295,7 @@ mod tests {
         conn.busy_timeout(std::time::Duration::from_millis(50)).unwrap();
         let holder = Connection::open(&path).unwrap();
         holder.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let (mut batch, mut answers) = (Vec::new(), Vec::new());
-        for txn in [txn("t1", "d1"), txn("t2", "d2")] {
-            let (done, answer) = oneshot::channel();
-            batch.push(Job {
-                txn,
-                pushes: None,
-                done,
-            });
-            answers.push(answer);
-        }
+        let (mut batch, answers) = jobs([txn("t1", "d1"), txn("t2", "d2")]);
         commit(&mut conn, &mut batch);
         for mut answer in answers {
             let result = answer.try_recv().unwrap();

@@ -22,7 +22,7 @@ pub struct DevicePush {
 pub enum PushOutcome {
     Sent(PushChannel),
     /// Never to be retried (refused by the channel, or out of time).
-    Failed(Option<PushChannel>, String),
+    Failed(PushChannel, String),
     Retry {
         channel: PushChannel,
         at: i64,

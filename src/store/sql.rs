@@ -1050,7 +1050,7 @@ macro_rules! sql_store {
                 use $crate::store::push::PushOutcome;
                 let (state, channel, error, next) = match outcome {
                     PushOutcome::Sent(c) => ("sent", Some(c.as_str()), None, None),
-                    PushOutcome::Failed(c, e) => ("failed", c.map(|c| c.as_str()), Some(e.as_str()), None),
+                    PushOutcome::Failed(c, e) => ("failed", Some(c.as_str()), Some(e.as_str()), None),
                     PushOutcome::Retry { channel, at, error } => ("pending", Some(channel.as_str()), Some(error.as_str()), Some(*at)),
                     PushOutcome::Withdrawn(e) => ("withdrawn", None, Some(e.as_str()), None),
                 };

@@ -173,7 +173,7 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
     };
     let channel = match channels.get(kind) {
         Ok(channel) => channel,
-        Err(why) => return Ok(PushOutcome::Failed(Some(kind), why)),
+        Err(why) => return Ok(PushOutcome::Failed(kind, why)),
     };
     // Only the webhook channel goes through a relay: no reads for the others.
     let relay_uri = match kind {
@@ -197,11 +197,11 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
     };
     Ok(match channel.send(&outgoing).await {
         Ok(()) => PushOutcome::Sent(kind),
-        Err(SendError::Final(error)) => PushOutcome::Failed(Some(kind), error),
+        Err(SendError::Final(error)) => PushOutcome::Failed(kind, error),
         Err(SendError::DeadAddress(error)) => {
             // Only if the device still has this address: it may have set a new one meanwhile.
             store.forget_dead_push_address(&push.device_id, &address).await?;
-            PushOutcome::Failed(Some(kind), format!("{error}; the device's push channel was cleared"))
+            PushOutcome::Failed(kind, format!("{error}; the device's push channel was cleared"))
         }
         Err(SendError::Retry(error)) => {
             match super::retry_at(FIRST_BACKOFF_MS, push.attempts, state.clock.now_ms(), push.give_up_at) {
@@ -210,7 +210,7 @@ async fn attempt(state: &AppState, channels: &Channels, push: &DevicePush) -> an
                     at,
                     error,
                 },
-                None => PushOutcome::Failed(Some(kind), format!("gave up after {} attempts: {error}", push.attempts)),
+                None => PushOutcome::Failed(kind, format!("gave up after {} attempts: {error}", push.attempts)),
             }
         }
     })
