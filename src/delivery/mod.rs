@@ -49,19 +49,30 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
                 return;
             }
         };
-        loop {
-            // Register interest before looking, so a wake-up between the
-            // empty claim and the wait is not lost.
-            let woken = state.deliveries.notified();
-            let sent = run_once(&state, &sender).await;
-            if sent == 0 {
-                tokio::select! {
-                    _ = woken => {}
-                    _ = tokio::time::sleep(IDLE_TICK) => {}
-                }
+        let wake = state.deliveries.clone();
+        work_loop(&wake, || run_once(&state, &sender)).await
+    })
+}
+
+/// Runs `step` until the process ends: again at once while it finds work,
+/// else once woken through `wake` or after `IDLE_TICK` (for what comes due
+/// with time: retries, expiries). Shared by both workers.
+pub(crate) async fn work_loop<F, Fut>(wake: &tokio::sync::Notify, mut step: F) -> !
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = usize>,
+{
+    loop {
+        // Register interest before looking, so a wake-up between an empty
+        // claim and the wait is not lost.
+        let woken = wake.notified();
+        if step().await == 0 {
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep(IDLE_TICK) => {}
             }
         }
-    })
+    }
 }
 
 /// How long an expiry notice is owed after the request expired (ms).

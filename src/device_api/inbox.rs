@@ -29,13 +29,6 @@ use crate::wakeup::{Wakeups, inbox_topic};
 /// Longest `wait` a device may ask for (CIBA-style long polling stays ≤ 30 s).
 const MAX_WAIT_SECS: u64 = 30;
 
-/// The device's inbox now, with fresh challenges.
-async fn snapshot(state: &AppState, device: &Device) -> Result<Value, ApiError> {
-    let user_id = device.user_id.as_deref().unwrap_or_default();
-    let items = state.store.pending_for_user(user_id, state.clock.now()).await?;
-    Ok(json!({"transactions": with_challenges(state, device, &items).await?}))
-}
-
 /// The items as the device sees them, each with a fresh single-use challenge
 /// for this device (the inbox, and a push token's exchange).
 pub async fn with_challenges(state: &AppState, device: &Device, items: &[InboxItem]) -> Result<Vec<Value>, ApiError> {
@@ -150,11 +143,10 @@ pub async fn stream(State(state): State<AppState>, proven: Proven) -> Result<Res
     let device = proven.active_device(&state).await?;
     let topic = inbox_topic(device.user_id.as_deref().unwrap_or_default());
     let rx = state.wakeups.subscribe();
-    let first = snapshot(&state, &device).await?;
+    let first = changed(&state, &device, None).await?;
     let events = futures_util::stream::unfold(
-        (state, device, topic, rx, Some(first), Vec::new()),
-        |(state, device, topic, mut rx, pending, sent)| async move {
-            let mut next = pending;
+        (state, device, topic, rx, first, String::new()),
+        |(state, device, topic, mut rx, mut next, sent)| async move {
             while next.is_none() {
                 // Wait for a change; a lagging receiver just re-reads.
                 match rx.recv().await {
@@ -168,16 +160,12 @@ pub async fn stream(State(state): State<AppState>, proven: Proven) -> Result<Res
                     Ok(Some(d)) if d.status == crate::domain::device::DeviceStatus::Active => {}
                     _ => return None,
                 }
-                let inbox = snapshot(&state, &device).await.ok()?;
                 // Wake-ups may repeat (locally and through NOTIFY): send changes only.
-                if transaction_ids(&inbox) != sent {
-                    next = Some(inbox);
-                }
+                next = changed(&state, &device, Some(&sent)).await.ok()?;
             }
-            let inbox = next?;
-            let ids = transaction_ids(&inbox);
+            let (inbox, tag) = next?;
             let event = Event::default().event("inbox").data(inbox.to_string());
-            Some((Ok::<_, Infallible>(event), (state, device, topic, rx, None, ids)))
+            Some((Ok::<_, Infallible>(event), (state, device, topic, rx, None, tag)))
         },
     );
     let mut res = Sse::new(events)
@@ -190,14 +178,16 @@ pub async fn stream(State(state): State<AppState>, proven: Proven) -> Result<Res
     Ok(res)
 }
 
-fn transaction_ids(inbox: &Value) -> Vec<String> {
-    inbox["transactions"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|t| t["transaction_id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The inbox with fresh challenges and its tag, unless its set of requests
+/// still has the tag `sent`: challenges are single-use rows, minted only for
+/// an inbox that will be sent.
+async fn changed(state: &AppState, device: &Device, sent: Option<&str>) -> Result<Option<(Value, String)>, ApiError> {
+    let user_id = device.user_id.as_deref().unwrap_or_default();
+    let items = state.store.pending_for_user(user_id, state.clock.now()).await?;
+    let tag = etag(items.iter().map(|i| i.transaction.id.as_str()));
+    if sent == Some(tag.as_str()) {
+        return Ok(None);
+    }
+    let inbox = json!({"transactions": with_challenges(state, device, &items).await?});
+    Ok(Some((inbox, tag)))
 }

@@ -14,7 +14,6 @@ pub mod fcm;
 pub mod webhook;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::task::JoinSet;
 
@@ -33,7 +32,6 @@ use channel::{Channels, Outgoing, SendError};
 /// around them (ms).
 const LEASE_MARGIN_MS: i64 = 10_000;
 const BATCH: i64 = 32;
-const IDLE_TICK: Duration = Duration::from_millis(250);
 const FIRST_BACKOFF_MS: i64 = 500;
 
 /// The `/bc-authorize` parameter that overrides the client's routing.
@@ -56,15 +54,8 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
         // Always loops, even with no usable channel: owed pushes must still
         // be withdrawn or failed, and the report must say why.
         let channels = Channels::new(&state);
-        loop {
-            let woken = state.device_pushes.notified();
-            if run_once(&state, &channels).await == 0 {
-                tokio::select! {
-                    _ = woken => {}
-                    _ = tokio::time::sleep(IDLE_TICK) => {}
-                }
-            }
-        }
+        let wake = state.device_pushes.clone();
+        super::work_loop(&wake, || run_once(&state, &channels)).await
     })
 }
 
