@@ -453,6 +453,12 @@ async fn the_push_channel_refuses_bad_input_and_changes_nothing() {
             "invalid_push_token",
             "too long",
         ),
+        (
+            json!({"channel": "webhook", "token": "a\u{0}b"}),
+            400,
+            "invalid_request",
+            "NUL in the token",
+        ),
     ];
     for (body, status, error, why) in cases {
         let answer = set_channel(&app, &device, &body).await;
@@ -515,6 +521,12 @@ async fn the_exchange_and_the_report_refuse_bad_input() {
             404,
             "unknown_push_token",
             "unknown token",
+        ),
+        (
+            json!({"push_token": "a\u{0}b"}),
+            400,
+            "invalid_request",
+            "NUL in the token",
         ),
     ];
     for (body, status, error, why) in cases {
