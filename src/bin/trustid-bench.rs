@@ -18,6 +18,8 @@ mod device;
 mod load;
 #[path = "trustid_bench/phases.rs"]
 mod phases;
+#[path = "trustid_bench/raw.rs"]
+mod raw;
 #[path = "trustid_bench/report.rs"]
 mod report;
 #[path = "trustid_bench/server.rs"]

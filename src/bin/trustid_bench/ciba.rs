@@ -9,15 +9,15 @@ use anyhow::{Context, bail};
 use axum::body::Bytes;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::device::Device;
+use super::raw::{Answer, Raw};
 
 pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
-const FORM: &str = "application/x-www-form-urlencoded";
 
 /// A keep-alive HTTP/1.1 client; connections are pooled and reused.
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
@@ -151,22 +151,15 @@ pub fn kind_of(status: u16, body: &[u8]) -> &'static str {
 }
 
 pub async fn backchannel(
-    http: &reqwest::Client,
+    raw: &Raw,
+    worker: usize,
     ep: &Endpoints,
     creds: &Creds,
-    body: String,
-) -> Result<BcAnswer, reqwest::Error> {
-    let res = http
-        .post(ep.backchannel.clone())
-        .header(AUTHORIZATION, creds.auth.clone())
-        .header(CONTENT_TYPE, FORM)
-        .body(body)
-        .send()
-        .await?;
-    let status = res.status().as_u16();
-    let bytes = res.bytes().await?;
+    body: Bytes,
+) -> anyhow::Result<BcAnswer> {
+    let Answer { status, body } = raw.post_form(worker, &ep.backchannel, &creds.auth, body).await?;
     if status == 200
-        && let Ok(ack) = serde_json::from_slice::<Ack>(&bytes)
+        && let Ok(ack) = serde_json::from_slice::<Ack>(&body)
     {
         return Ok(BcAnswer::Ok {
             auth_req_id: ack.auth_req_id,
@@ -174,32 +167,25 @@ pub async fn backchannel(
         });
     }
     Ok(BcAnswer::Refused {
-        kind: kind_of(status, &bytes),
-        body: format!("{status} {}", String::from_utf8_lossy(&bytes)),
+        kind: kind_of(status, &body),
+        body: format!("{status} {}", String::from_utf8_lossy(&body)),
     })
 }
 
 /// One token request for `auth_req_id`: ("token" or the error kind, body).
 pub async fn token(
-    http: &reqwest::Client,
+    raw: &Raw,
+    worker: usize,
     ep: &Endpoints,
     creds: &Creds,
     auth_req_id: &str,
-) -> Result<(&'static str, Bytes), reqwest::Error> {
+) -> anyhow::Result<(&'static str, Bytes)> {
     let body = form(&[("grant_type", CIBA_GRANT), ("auth_req_id", auth_req_id)]);
-    let res = http
-        .post(ep.token.clone())
-        .header(AUTHORIZATION, creds.auth.clone())
-        .header(CONTENT_TYPE, FORM)
-        .body(body)
-        .send()
-        .await?;
-    let status = res.status().as_u16();
-    let bytes = res.bytes().await?;
+    let Answer { status, body } = raw.post_form(worker, &ep.token, &creds.auth, body.into()).await?;
     if status == 200 {
-        return Ok(("token", bytes));
+        return Ok(("token", body));
     }
-    Ok((kind_of(status, &bytes), bytes))
+    Ok((kind_of(status, &body), body))
 }
 
 // ---------------------------------------------------------------- device API

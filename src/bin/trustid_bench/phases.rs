@@ -5,11 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use serde_json::json;
 
 use super::ciba::{self, BcAnswer, Creds, Endpoints, Receiver};
 use super::device::{Device, random_b64};
 use super::load::{self, Bounds, Done, Meter, Phase, Tally, closed_loop};
+use super::raw::Raw;
 
 /// What every phase needs.
 pub struct Ctx {
@@ -34,19 +36,16 @@ impl Ctx {
 
 /// GET discovery: precomputed bytes, the server's HTTP ceiling.
 pub async fn trivial(ctx: &Arc<Ctx>, bounds: Bounds) -> anyhow::Result<Phase> {
-    let http = ciba::http_client()?;
-    let url = ctx.ep.discovery.clone();
+    let raw = Raw::new(&ctx.ep.discovery, bounds.concurrency)?;
+    let url = Arc::new(ctx.ep.discovery.clone());
     let meter = Meter::start(ctx.pid);
-    let tally = closed_loop(bounds, move |_, _| {
-        let (http, url) = (http.clone(), url.clone());
+    let tally = closed_loop(bounds, move |w, _| {
+        let (raw, url) = (raw.clone(), url.clone());
         async move {
             let started = Instant::now();
-            match http.get(url).send().await {
-                Ok(res) => {
-                    let ok = res.status().is_success();
-                    let read = res.bytes().await.is_ok();
-                    Done::new(if ok && read { "ok" } else { "http_other" }, ok && read, started)
-                }
+            match raw.get(w, &url).await {
+                Ok(res) if (200..300).contains(&res.status) => Done::new("ok", true, started),
+                Ok(_) => Done::new("http_other", false, started),
                 Err(_) => Done::new("transport_error", false, started),
             }
         }
@@ -65,8 +64,8 @@ pub async fn trivial(ctx: &Arc<Ctx>, bounds: Bounds) -> anyhow::Result<Phase> {
 
 /// POST backchannel requests that stay pending, spread over the hints.
 pub async fn backchannel(ctx: &Arc<Ctx>, bounds: Bounds, name: &str, what: &str) -> anyhow::Result<Phase> {
-    let http = ciba::http_client()?;
-    let bodies: Arc<Vec<String>> = Arc::new(
+    let raw = Raw::new(&ctx.ep.backchannel, bounds.concurrency)?;
+    let bodies: Arc<Vec<Bytes>> = Arc::new(
         ctx.hints
             .iter()
             .map(|h| {
@@ -75,17 +74,18 @@ pub async fn backchannel(ctx: &Arc<Ctx>, bounds: Bounds, name: &str, what: &str)
                     ("login_hint", h),
                     ("binding_message", &ctx.hold_message),
                 ])
+                .into()
             })
             .collect(),
     );
     let meter = Meter::start(ctx.pid);
     let c = ctx.clone();
-    let tally = closed_loop(bounds, move |_, seq| {
-        let (http, c, bodies) = (http.clone(), c.clone(), bodies.clone());
+    let tally = closed_loop(bounds, move |w, seq| {
+        let (raw, c, bodies) = (raw.clone(), c.clone(), bodies.clone());
         async move {
             let body = bodies[(seq % bodies.len() as u64) as usize].clone();
             let started = Instant::now();
-            match ciba::backchannel(&http, &c.ep, &c.poll, body).await {
+            match ciba::backchannel(&raw, w, &c.ep, &c.poll, body).await {
                 Ok(BcAnswer::Ok { auth_req_id, interval }) => {
                     let done = Done::new("ok", true, started);
                     if let Ok(mut p) = c.pending.lock() {
@@ -168,12 +168,12 @@ pub async fn polls(
                 tokio::time::sleep(due - epoch.elapsed()).await;
             }
         }
-        let http = ciba::http_client()?;
+        let raw = Raw::new(&ctx.ep.token, b.concurrency)?;
         let meter = Meter::start(ctx.pid);
         let (c, pool2, last2, waits2) = (ctx.clone(), pool.clone(), last.clone(), waits.clone());
         waits.store(0, Ordering::Relaxed);
-        let tally = closed_loop(b, move |_, seq| {
-            let (http, c, pool, last, waits) = (http.clone(), c.clone(), pool2.clone(), last2.clone(), waits2.clone());
+        let tally = closed_loop(b, move |w, seq| {
+            let (raw, c, pool, last, waits) = (raw.clone(), c.clone(), pool2.clone(), last2.clone(), waits2.clone());
             async move {
                 let idx = ((offset + seq) % pool.len() as u64) as usize;
                 let prev = last[idx].load(Ordering::Relaxed);
@@ -186,7 +186,7 @@ pub async fn polls(
                     }
                 }
                 let started = Instant::now();
-                let answer = ciba::token(&http, &c.ep, &c.poll, &pool[idx]).await;
+                let answer = ciba::token(&raw, w, &c.ep, &c.poll, &pool[idx]).await;
                 // When the answer came back, the server had handled the poll:
                 // the next poll of this request is paced from here.
                 last[idx].store(epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
@@ -229,15 +229,15 @@ pub async fn polls_impatient(ctx: &Arc<Ctx>, pool_size: usize, bounds: Bounds) -
     if pool.is_empty() {
         anyhow::bail!("no pending requests to poll");
     }
-    let http = ciba::http_client()?;
+    let raw = Raw::new(&ctx.ep.token, bounds.concurrency)?;
     let meter = Meter::start(ctx.pid);
     let (c, pool2) = (ctx.clone(), pool.clone());
-    let tally = closed_loop(bounds, move |_, seq| {
-        let (http, c, pool) = (http.clone(), c.clone(), pool2.clone());
+    let tally = closed_loop(bounds, move |w, seq| {
+        let (raw, c, pool) = (raw.clone(), c.clone(), pool2.clone());
         async move {
             let idx = (seq % pool.len() as u64) as usize;
             let started = Instant::now();
-            match ciba::token(&http, &c.ep, &c.poll, &pool[idx]).await {
+            match ciba::token(&raw, w, &c.ep, &c.poll, &pool[idx]).await {
                 Ok((kind, _)) => Done::new(kind, true, started),
                 Err(e) => Done {
                     example: Some(e.to_string()),
@@ -277,7 +277,8 @@ pub struct Phone {
 /// Full poll flows: backchannel → inbox → signed approval → token. Worker
 /// `w` uses phone `w`, so each inbox holds only its own request.
 pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name: &str, what: &str) -> Phase {
-    let http = match ciba::http_client() {
+    let clients = ciba::http_client().and_then(|h| Ok((h, Raw::new(&ctx.ep.backchannel, bounds.concurrency)?)));
+    let (http, raw) = match clients {
         Ok(h) => h,
         Err(e) => {
             let mut t = Tally::default();
@@ -292,7 +293,7 @@ pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name
         ..bounds
     };
     let tally = closed_loop(bounds, move |w, seq| {
-        let (http, c, phones) = (http.clone(), c.clone(), phones.clone());
+        let (http, raw, c, phones) = (http.clone(), raw.clone(), c.clone(), phones.clone());
         async move {
             let phone = &phones[w];
             let shown = format!("Bench flow {seq}");
@@ -302,7 +303,7 @@ pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name
                 ("binding_message", &shown),
             ]);
             let started = Instant::now();
-            let auth_req_id = match ciba::backchannel(&http, &c.ep, &c.poll, body).await {
+            let auth_req_id = match ciba::backchannel(&raw, w, &c.ep, &c.poll, body.into()).await {
                 Ok(BcAnswer::Ok { auth_req_id, .. }) => auth_req_id,
                 Ok(BcAnswer::Refused { kind, body }) => {
                     return Done {
@@ -324,7 +325,7 @@ pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name
                 };
             }
             for _ in 0..50 {
-                match ciba::token(&http, &c.ep, &c.poll, &auth_req_id).await {
+                match ciba::token(&raw, w, &c.ep, &c.poll, &auth_req_id).await {
                     Ok(("token", _)) => return Done::new("token", true, started),
                     Ok(("authorization_pending" | "slow_down", _)) => {
                         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -362,6 +363,7 @@ pub async fn ping(
     timeout: Duration,
 ) -> anyhow::Result<Phase> {
     let http = ciba::http_client()?;
+    let raw = Raw::new(&ctx.ep.backchannel, 1)?;
     let meter = Meter::start(ctx.pid);
     let (mut main, mut to_ping, mut to_token, mut answer) =
         (Tally::default(), Tally::default(), Tally::default(), Tally::default());
@@ -378,7 +380,7 @@ pub async fn ping(
             ("client_notification_token", &bearer),
         ]);
         let t0 = Instant::now();
-        let auth_req_id = match ciba::backchannel(&http, &ctx.ep, client, body).await? {
+        let auth_req_id = match ciba::backchannel(&raw, 0, &ctx.ep, client, body.into()).await? {
             BcAnswer::Ok { auth_req_id, .. } => auth_req_id,
             BcAnswer::Refused { kind, body } => {
                 main.count(kind);
@@ -408,7 +410,7 @@ pub async fn ping(
         main.count("ping");
         main.sample(arrival.at.saturating_duration_since(t_approve));
         to_ping.sample(arrival.at.saturating_duration_since(t0));
-        match ciba::token(&http, &ctx.ep, client, &auth_req_id).await? {
+        match ciba::token(&raw, 0, &ctx.ep, client, &auth_req_id).await? {
             ("token", _) => {
                 main.count("token");
                 to_token.sample(t0.elapsed());
