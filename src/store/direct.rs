@@ -14,13 +14,13 @@
 //! waits, so an async thread is never held for long.
 
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, named_params, params};
 
 use super::rows::{TransactionRow, UserRow};
-use super::sql::{OWE_DEVICE_PUSHES, TXN_COLUMNS, USER_BY_HINT};
+use super::sql::{OWE_DEVICE_PUSHES, USER_BY_HINT, auth_req_lookup, auth_req_matches};
 use super::{DeviceCounts, OwedPushes, StoreResult};
 use crate::config::SqliteSynchronous;
 use crate::domain::transaction::Transaction;
@@ -110,14 +110,14 @@ impl Readers {
 
     /// A transaction by the digest of its `auth_req_id` (a first poll).
     pub(super) fn transaction_by_auth_req(&self, digest: &str) -> StoreResult<Option<Transaction>> {
-        static SQL: LazyLock<String> =
-            LazyLock::new(|| format!("SELECT {TXN_COLUMNS} FROM transactions t WHERE t.auth_req_digest = $1"));
+        let (sql, key) = auth_req_lookup(digest);
         self.with(|conn| {
             let row = conn
-                .prepare_cached(&SQL)?
-                .query_row(params![digest], TransactionRow::from_direct)
+                .prepare_cached(sql)?
+                .query_row(params![key], TransactionRow::from_direct)
                 .optional()?;
-            row.map(Transaction::try_from).transpose()
+            let txn = row.map(Transaction::try_from).transpose()?;
+            Ok(txn.filter(|t| auth_req_matches(t, digest)))
         })
     }
 }

@@ -3,12 +3,45 @@
 //! both; each backend supplies the few statements that differ as constants
 //! (`CLIENT_NAME`, `CLAIM_DELIVERIES`) and its pool type.
 
+use std::sync::LazyLock;
+
+use subtle::ConstantTimeEq;
+
 use super::StoreError;
+use crate::domain::transaction::Transaction;
 
 pub(super) const TXN_COLUMNS: &str = "t.id, t.auth_req_digest, t.client_id, t.user_id, t.context, t.app_id, \
      t.display_text, t.scope, t.acr, t.status, t.created_at, t.expires_at, t.decided_at, \
      t.poll_interval, t.device_id, t.failed_attempts, t.failed_device_id, t.auth_req_id, \
      t.notification_token, t.notify_kind, t.user_status, t.match_number";
+
+/// A transaction by the digest of its `auth_req_id`
+/// (`crypto::secret::auth_req_digest`, `{transaction id}.{SHA-256}`): the
+/// statement and the value to bind. The id in front finds the row by its
+/// primary key; the caller then keeps it only if the whole digest matches
+/// ([`auth_req_matches`]). A digest of an `auth_req_id` from before that
+/// format (no `.`) is looked up as such, through a partial index that holds
+/// only those rows (migration `20261130000001`).
+pub(super) fn auth_req_lookup(digest: &str) -> (&'static str, &str) {
+    static BY_ID: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {TXN_COLUMNS} FROM transactions t WHERE t.id = $1"));
+    static BY_LEGACY_DIGEST: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.auth_req_digest = $1 AND t.auth_req_digest NOT LIKE '%.%'"
+        )
+    });
+    match digest.split_once('.') {
+        Some((id, _)) => (BY_ID.as_str(), id),
+        None => (BY_LEGACY_DIGEST.as_str(), digest),
+    }
+}
+
+/// Whether a row found by [`auth_req_lookup`] is the one `digest` names: an
+/// id put in front of another request's secret finds a row whose digest
+/// differs. Compared in constant time, as every secret-derived value is.
+pub(super) fn auth_req_matches(txn: &Transaction, digest: &str) -> bool {
+    txn.auth_req_digest.as_bytes().ct_eq(digest.as_bytes()).into()
+}
 
 /// A user by `login_hint` with their device counts. The RP's own identifier
 /// wins over e-mail, e-mail over phone.
@@ -218,13 +251,10 @@ macro_rules! sql_store {
                         done => return done,
                     }
                 }
-                let row: Option<TransactionRow> = query_as(&format!(
-                    "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.auth_req_digest = $1"
-                ))
-                .bind(digest)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(Transaction::try_from).transpose()
+                let (sql, key) = $crate::store::sql::auth_req_lookup(digest);
+                let row: Option<TransactionRow> = query_as(sql).bind(key).fetch_optional(&self.pool).await?;
+                let txn = row.map(Transaction::try_from).transpose()?;
+                Ok(txn.filter(|t| $crate::store::sql::auth_req_matches(t, digest)))
             }
 
             async fn poll_transaction(&self, digest: &str, now: i64) -> StoreResult<Option<std::sync::Arc<Transaction>>> {

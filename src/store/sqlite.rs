@@ -88,7 +88,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        migrate(&options).await?;
         // The direct connections open the very file sqlx resolved.
         let path = options.get_filename();
         anyhow::ensure!(path.is_file(), "the SQLite database {} is not a file", path.display());
@@ -102,6 +102,26 @@ impl SqliteStore {
 }
 
 sql_store!(SqliteStore, sqlx::Sqlite);
+
+/// Runs the migrations on a connection of their own with foreign keys off,
+/// as SQLite's procedure for changing a table's constraints asks (a table
+/// copied, the old one dropped, the copy renamed: see migration
+/// `20261130000001`), then checks that every reference still holds.
+async fn migrate(options: &SqliteConnectOptions) -> anyhow::Result<()> {
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
+    sqlx::migrate!("migrations/sqlite").run(&mut conn).await?;
+    let dangling = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut conn).await?;
+    if let Some(row) = dangling.first() {
+        let table: String = row.try_get(0)?;
+        anyhow::bail!(
+            "{} rows reference nothing after the migrations (first in {table})",
+            dangling.len()
+        );
+    }
+    conn.close().await?;
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
@@ -162,16 +182,134 @@ mod tests {
             "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE user_id = $1 AND expires_at >= $2 \
              AND created_at >= $2 LIMIT $3) AS recent",
         ] {
-            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let mut rows = explain.raw_query(); // parameters left unbound: only planned
-            let mut plan: Vec<String> = Vec::new();
-            while let Some(row) = rows.next().unwrap() {
-                plan.push(row.get(3).unwrap());
-            }
+            let plan = plan(&conn, sql);
             assert!(
                 plan.iter().any(|step| step.contains("transactions_user_expiry")),
                 "{sql}: {plan:?}"
             );
         }
+        // A poll finds its request by the id in its digest; an old-format
+        // digest through the partial index; the push sweep through its own.
+        let lookups = [
+            (
+                crate::store::sql::auth_req_lookup("0123.abc").0.to_owned(),
+                "sqlite_autoindex_transactions_1",
+            ),
+            (
+                crate::store::sql::auth_req_lookup("abc").0.to_owned(),
+                "transactions_legacy_digest",
+            ),
+            (
+                "SELECT t.id FROM transactions t WHERE t.status = 'pending' AND t.expires_at <= $1 \
+                 AND t.notify_kind = 'push' ORDER BY t.expires_at LIMIT $2"
+                    .to_owned(),
+                "transactions_push_expiry",
+            ),
+        ];
+        for (sql, index) in lookups {
+            let plan = plan(&conn, &sql);
+            assert!(plan.iter().any(|step| step.contains(index)), "{sql}: {plan:?}");
+        }
+    }
+
+    fn plan(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let mut rows = explain.raw_query(); // parameters left unbound: only planned
+        let mut plan = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            plan.push(row.get(3).unwrap());
+        }
+        plan
+    }
+
+    #[tokio::test]
+    async fn a_database_with_dangling_references_is_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store(&dir).await;
+        drop(store);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        conn.execute(
+            "INSERT INTO access_tokens VALUES ('a', 'c', 'u', 'none', 'openid', 10, 0)",
+            [],
+        )
+        .unwrap();
+        let url = format!("sqlite://{}", path.display());
+        let err = SqliteStore::open(&url, SqliteSynchronous::Full)
+            .await
+            .err()
+            .expect("opened");
+        assert!(err.to_string().contains("reference nothing"), "{err}");
+    }
+
+    /// Migration 20261130000001 copies the transactions table: its rows and
+    /// the rows that reference them survive it, and references are enforced
+    /// on the copy.
+    #[test]
+    fn the_table_copy_keeps_rows_and_references() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let mut files: Vec<_> = std::fs::read_dir(migrations)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let copy = files
+            .iter()
+            .position(|f| f.ends_with("20261130000001_lean_transaction_indexes.sql"))
+            .unwrap();
+        for file in &files[..copy] {
+            conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO clients VALUES ('c', NULL, '{}', 0); \
+             INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0); \
+             INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, display_text, scope, \
+             status, created_at, expires_at, poll_interval) VALUES \
+             ('old', 'olddigest', 'c', 'u', 'authentication', 'x', 'openid', 'pending', 0, 10, 5), \
+             ('new', 'new.digest', 'c', 'u', 'authentication', 'x', 'openid', 'approved', 0, 10, 5); \
+             INSERT INTO access_tokens VALUES ('a', 'c', 'u', 'new', 'openid', 10, 0);",
+        )
+        .unwrap();
+        // As `migrate` runs them: foreign keys off, checked after.
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        for file in &files[copy..] {
+            conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();
+        }
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        let ids: Vec<String> = conn
+            .prepare("SELECT id FROM transactions ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(ids, ["new", "old"]);
+        let dangling: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(dangling, 0);
+        // The old digest is still unique and found; a new one may repeat no more
+        // than its id (the primary key) lets it.
+        let (sql, key) = crate::store::sql::auth_req_lookup("olddigest");
+        let found: String = conn.query_row(sql, [key], |r| r.get(0)).unwrap();
+        assert_eq!(found, "old");
+        let twice = conn.execute(
+            "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, display_text, scope, \
+             status, created_at, expires_at, poll_interval) VALUES \
+             ('old2', 'olddigest', 'c', 'u', 'authentication', 'x', 'openid', 'pending', 0, 10, 5)",
+            [],
+        );
+        assert!(
+            twice.is_err(),
+            "a second row with the same old-format digest was accepted"
+        );
+        // References are still enforced: a token for no transaction is refused.
+        let orphan = conn.execute(
+            "INSERT INTO access_tokens VALUES ('b', 'c', 'u', 'none', 'openid', 10, 0)",
+            [],
+        );
+        assert!(orphan.is_err());
     }
 }
