@@ -43,6 +43,13 @@ pub(super) fn auth_req_matches(txn: &Transaction, digest: &str) -> bool {
     txn.auth_req_digest.as_bytes().ct_eq(digest.as_bytes()).into()
 }
 
+/// A user by their id with their device counts: one probe of the primary key
+/// and one pass over the user's devices (the aliases match [`USER_BY_HINT`]).
+pub(super) const USER_BY_ID: &str = "SELECT u.*, COUNT(d.id) AS active_devices, \
+     COUNT(d.push_channel) AS pushable_devices \
+     FROM users u LEFT JOIN devices d ON d.user_id = u.id AND d.status = 'active' \
+     WHERE u.id = $1 GROUP BY u.id";
+
 /// A user by `login_hint` with their device counts. The RP's own identifier
 /// wins over e-mail, e-mail over phone.
 pub(super) const USER_BY_HINT: &str = "SELECT u.*, \

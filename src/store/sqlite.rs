@@ -169,6 +169,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_hint_names_an_id_before_an_email_before_a_phone_on_both_read_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store(&dir).await;
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // alice's e-mail is bob's id, and bob's phone is carol's e-mail.
+        conn.execute_batch(
+            "INSERT INTO users (id, email, phone, status, created_at) VALUES \
+             ('alice', 'bob', '+1', 'active', 0), ('bob', NULL, 'carol@x', 'active', 0), \
+             ('carol', 'carol@x', '+3', 'active', 0); \
+             INSERT INTO devices (id, device_key, auth_key, user_id, status, created_at, push_channel, \
+             push_address) VALUES ('a1', 'k', 'k', 'alice', 'active', 0, 'webhook', 'a'), \
+             ('a2', 'k', 'k', 'alice', 'active', 0, NULL, NULL), ('a3', 'k', 'k', 'alice', 'locked', 0, 'webhook', 'a');",
+        )
+        .unwrap();
+        let cases = [
+            ("alice", Some(("alice", 2, 1))),
+            ("bob", Some(("bob", 0, 0))),
+            ("carol@x", Some(("carol", 0, 0))),
+            ("+1", Some(("alice", 2, 1))),
+            ("nobody", None),
+        ];
+        let seen = |found: Option<(crate::domain::user::User, crate::store::DeviceCounts)>| {
+            found.map(|(u, c)| (u.id, c.active, c.pushable))
+        };
+        for (hint, expected) in cases {
+            let expected = expected.map(|(id, a, p)| (id.to_owned(), a, p));
+            assert_eq!(
+                seen(store.readers.user_by_hint(hint).unwrap()),
+                expected,
+                "direct: {hint}"
+            );
+        }
+        store.readers.busy.store(true, std::sync::atomic::Ordering::Relaxed);
+        for (hint, expected) in cases {
+            let expected = expected.map(|(id, a, p)| (id.to_owned(), a, p));
+            let found = store.user_by_hint_counting_devices(hint).await.unwrap();
+            assert_eq!(seen(found), expected, "sqlx: {hint}");
+        }
+        // The id statement probes the primary key, with no sort.
+        let plan = plan(&conn, crate::store::sql::USER_BY_ID);
+        assert!(plan.iter().any(|s| s.contains("sqlite_autoindex_users_1")), "{plan:?}");
+        assert!(!plan.iter().any(|s| s.contains("TEMP B-TREE")), "{plan:?}");
+    }
+
+    #[tokio::test]
     async fn a_users_requests_are_found_through_the_user_index() {
         let dir = tempfile::tempdir().unwrap();
         let (_store, path) = store(&dir).await;
