@@ -12,8 +12,20 @@ use crate::oidc::client_keys::ClientKeys;
 use crate::oidc::poll_gate::PollGate;
 use crate::store::Store;
 
+/// Cloned for every request (axum's `State`): one reference count, not one
+/// per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub store: Arc<dyn Store>,
     /// The signing keys, reloaded from the shared keys directory.
@@ -37,7 +49,7 @@ impl AppState {
         let discovery_json = Bytes::from(crate::capabilities::discovery(&settings).to_string());
         let wakeups = Arc::new(crate::wakeup::Wakeups::default());
         store.listen(wakeups.clone());
-        Self {
+        Self(Arc::new(Shared {
             settings: Arc::new(settings),
             store,
             keys: Arc::new(KeyRing::new(keys_dir, keys)),
@@ -49,7 +61,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             wakeups,
             discovery_json,
-        }
+        }))
     }
 
     /// Wakes local waiters on `topic` and, through the database, other
