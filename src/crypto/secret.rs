@@ -33,10 +33,10 @@ pub fn auth_req_id(transaction_id: &str) -> String {
 }
 
 /// How an `auth_req_id` is stored and looked up: the transaction id it names,
-/// `.`, and the SHA-256 of the whole value. The id in front keeps the unique
-/// index on it in creation order (as `transaction_id` explains); only the
-/// digest proves anything, and an id put in front of another request's
-/// secret makes a digest nothing matches.
+/// `.`, and the SHA-256 of the whole value. The id in front finds the row by
+/// its primary key (`store::sql::auth_req_lookup`); only the digest proves
+/// anything, and an id put in front of another request's secret makes a
+/// digest the row it finds does not match.
 pub fn auth_req_digest(auth_req_id: &str) -> String {
     match auth_req_id.split_once('.') {
         Some((id, _)) => format!("{id}.{}", digest(auth_req_id)),

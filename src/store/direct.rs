@@ -129,7 +129,8 @@ impl Readers {
     }
 }
 
-/// Inserts one transaction row; `Ok(false)` when its id or digest exists.
+/// Inserts one transaction row; `Ok(false)` when its id (or an old-format
+/// digest, migration `20261130000001`) exists.
 pub(super) fn insert_transaction(conn: &Connection, t: &Transaction) -> rusqlite::Result<bool> {
     let notify = t.notify.as_ref();
     let stored = conn.prepare_cached(INSERT_TRANSACTION)?.execute(params![
