@@ -30,7 +30,7 @@ use crate::store::lifecycle::AuditEntry;
 pub const SCOPE: &str = "trustid:manage";
 
 /// The client calling the management API, authenticated by its token.
-pub struct Manager(pub Client);
+pub struct Manager(pub std::sync::Arc<Client>);
 
 fn unauthorized(message: &str) -> Response {
     let mut res = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message).into_response();

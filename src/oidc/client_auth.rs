@@ -3,6 +3,8 @@
 //! §7.1 uses the token endpoint's methods). Every failure is 401
 //! `invalid_client`, with `WWW-Authenticate: Basic` when Basic was tried.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -94,7 +96,7 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError
 }
 
 /// Returns the authenticated client, or `invalid_client`.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, form: &Params) -> Result<Client, OAuthError> {
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, form: &Params) -> Result<Arc<Client>, OAuthError> {
     match presented(headers, form)? {
         Presented::Secret { id, secret, method } => by_secret(state, &id, &secret, method).await,
         Presented::Assertion { jwt } => by_assertion(state, &jwt, form.get("client_id")).await,
@@ -109,7 +111,7 @@ fn registered_for(method: AuthMethod) -> &'static str {
     }
 }
 
-async fn by_secret(state: &AppState, id: &str, secret: &str, method: AuthMethod) -> Result<Client, OAuthError> {
+async fn by_secret(state: &AppState, id: &str, secret: &str, method: AuthMethod) -> Result<Arc<Client>, OAuthError> {
     let challenge = match method {
         AuthMethod::ClientSecretBasic => Challenge::Basic,
         _ => Challenge::None,
@@ -130,7 +132,11 @@ async fn by_secret(state: &AppState, id: &str, secret: &str, method: AuthMethod)
 
 /// RFC 7523 §3: `iss` = `sub` = client_id, `aud` names trustid, `exp` in the
 /// future, `jti` never seen before.
-async fn by_assertion(state: &AppState, assertion: &str, form_client_id: Option<&str>) -> Result<Client, OAuthError> {
+async fn by_assertion(
+    state: &AppState,
+    assertion: &str,
+    form_client_id: Option<&str>,
+) -> Result<Arc<Client>, OAuthError> {
     let refuse = |why: String| OAuthError::invalid_client(why);
     let unverified = jwt::peek_claims(assertion).map_err(|_| refuse("client_assertion is not a JWT".into()))?;
     let Some(client_id) = unverified

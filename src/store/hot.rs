@@ -67,13 +67,14 @@ impl Hot {
         }
     }
 
-    pub fn client(&self, id: &str) -> Option<Client> {
+    /// A cached client: shared, not copied (every authenticated request asks).
+    pub fn client(&self, id: &str) -> Option<Arc<Client>> {
         let clients = self.clients.read().ok()?;
         let (client, at) = clients.map.get(id)?;
         (at.elapsed() < CLIENT_TTL).then(|| client.clone())
     }
 
-    pub fn keep_client(&self, client: &Client) {
+    pub fn keep_client(&self, client: &Arc<Client>) {
         if let Ok(mut clients) = self.clients.write() {
             clients.inserted += 1;
             if clients.inserted >= PRUNE_EVERY {
@@ -135,7 +136,7 @@ impl Drop for InvalidateOnDrop<'_> {
 /// `PRUNE_EVERY` fills (a walk of the map), not on every fill.
 #[derive(Default)]
 struct ClientMap {
-    map: HashMap<String, (Client, Instant)>,
+    map: HashMap<String, (Arc<Client>, Instant)>,
     inserted: usize,
 }
 

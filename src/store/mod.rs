@@ -218,7 +218,7 @@ pub enum BindOutcome {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn insert_client(&self, client: &Client) -> StoreResult<()>;
-    async fn client(&self, id: &str) -> StoreResult<Option<Client>>;
+    async fn client(&self, id: &str) -> StoreResult<Option<Arc<Client>>>;
 
     async fn insert_user(&self, user: &User, apps: &[String]) -> StoreResult<()>;
     async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool>;

@@ -95,7 +95,7 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn client(&self, id: &str) -> StoreResult<Option<Client>> {
+            async fn client(&self, id: &str) -> StoreResult<Option<std::sync::Arc<Client>>> {
                 if let Some(client) = self.hot.client(id) {
                     return Ok(Some(client));
                 }
@@ -103,7 +103,7 @@ macro_rules! sql_store {
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await?;
-                let client = row.map(Client::try_from).transpose()?;
+                let client = row.map(Client::try_from).transpose()?.map(std::sync::Arc::new);
                 if let Some(c) = &client {
                     self.hot.keep_client(c);
                 }

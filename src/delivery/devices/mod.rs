@@ -221,7 +221,7 @@ async fn relay_for(store: &dyn Store, txn: &Transaction) -> StoreResult<Option<S
     Ok(store
         .client(&txn.client_id)
         .await?
-        .and_then(|c| c.metadata.push_relay_uri))
+        .and_then(|c| c.metadata.push_relay_uri.clone()))
 }
 
 #[cfg(test)]
