@@ -6,7 +6,8 @@
 --   * (status, expires_at): only the sweep of expired push requests reads it, so it holds those alone.
 -- SQLite cannot drop a column's UNIQUE in place: the table is copied, SQLite's documented procedure.
 -- Migrations run with foreign keys off (`SqliteStore::open`), so dropping the old table leaves the
--- rows that reference it as they are; the new table takes its name, and open checks them all after.
+-- rows that reference it as they are; the new table takes its name, and the last statements check
+-- that every reference in the database holds (a count above 0 breaks the CHECK and rolls it all back).
 CREATE TABLE transactions_lean (
     id               TEXT PRIMARY KEY,
     auth_req_digest  TEXT NOT NULL,
@@ -43,3 +44,6 @@ CREATE INDEX transactions_user_expiry ON transactions (user_id, expires_at);
 CREATE INDEX transactions_client_created ON transactions (client_id, created_at);
 CREATE INDEX transactions_push_expiry ON transactions (expires_at) WHERE status = 'pending' AND notify_kind = 'push';
 CREATE UNIQUE INDEX transactions_legacy_digest ON transactions (auth_req_digest) WHERE auth_req_digest NOT LIKE '%.%';
+CREATE TEMP TABLE lean_copy_check (dangling INTEGER NOT NULL CHECK (dangling = 0));
+INSERT INTO lean_copy_check SELECT COUNT(*) FROM pragma_foreign_key_check;
+DROP TABLE lean_copy_check;

@@ -45,7 +45,7 @@ pub(super) fn auth_req_matches(txn: &Transaction, digest: &str) -> bool {
 
 /// A user by their id with their device counts: one probe of the primary key
 /// and one pass over the user's devices (the aliases match [`USER_BY_HINT`]).
-pub(super) const USER_BY_ID: &str = "SELECT u.*, COUNT(d.id) AS active_devices, \
+pub(super) const USER_BY_ID: &str = "SELECT u.*, COUNT(d.user_id) AS active_devices, \
      COUNT(d.push_channel) AS pushable_devices \
      FROM users u LEFT JOIN devices d ON d.user_id = u.id AND d.status = 'active' \
      WHERE u.id = $1 GROUP BY u.id";

@@ -5,9 +5,10 @@
 //! On a two-core machine the load generator shares the cores with the server
 //! it measures: whatever it spends per request is taken from the server.
 //! reqwest (pool lookup, URL handling, header maps, timeouts per request) cost
-//! this bench about 45 µs of CPU per backchannel request; a connection per
-//! worker costs a fraction of that (figures in `bench/README.md`). Set-up and
-//! the flow phases keep reqwest: they measure latency, not the ceiling.
+//! this bench about 32 µs of CPU per backchannel request; a connection per
+//! worker about 20 (figures in `bench/README.md`). The flows'
+//! backchannel and token calls use it too; set-up and the device calls keep
+//! reqwest.
 
 use std::sync::Arc;
 
@@ -21,6 +22,8 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::Mutex;
 
 const FORM: &str = "application/x-www-form-urlencoded";
+/// As long as reqwest was given before: a stalled answer is an error, not a hung phase.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One connection per worker, opened on first use and again after an error.
 pub struct Raw {
@@ -99,23 +102,56 @@ impl Raw {
     async fn send(&self, worker: usize, req: Request<Full<Bytes>>) -> anyhow::Result<Answer> {
         let slot = self.conns.get(worker).context("no connection slot for this worker")?;
         let mut conn = slot.lock().await;
-        let sender = match conn.as_mut() {
-            Some(s) if !s.is_closed() => s,
-            _ => conn.insert(self.connect().await?),
-        };
-        sender.ready().await?;
-        let answer = async {
-            let res = sender.send_request(req).await?;
-            let status = res.status().as_u16();
-            let body = res.into_body().collect().await?.to_bytes();
-            anyhow::Ok(Answer { status, body })
+        match tokio::time::timeout(TIMEOUT, self.exchange(&mut conn, req)).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => {
+                // A broken connection is not reused; the next call opens another.
+                *conn = None;
+                Err(e)
+            }
+            Err(_) => {
+                // The answer may still come: the connection cannot be reused.
+                *conn = None;
+                anyhow::bail!("no answer within {} s", TIMEOUT.as_secs())
+            }
         }
-        .await;
-        if answer.is_err() {
-            // A broken connection is not reused; the next call opens another.
-            *conn = None;
+    }
+
+    /// One request on the worker's connection. A request the connection
+    /// never took (the server closed it while idle) goes once more on a new
+    /// one, as reqwest's pool does; a request that was sent is never repeated.
+    async fn exchange(
+        &self,
+        conn: &mut Option<SendRequest<Full<Bytes>>>,
+        req: Request<Full<Bytes>>,
+    ) -> anyhow::Result<Answer> {
+        let mut req = Some(req);
+        for _ in 0..2 {
+            let sender = match conn.as_mut() {
+                Some(s) if !s.is_closed() => s,
+                _ => conn.insert(self.connect().await?),
+            };
+            if sender.ready().await.is_err() {
+                *conn = None;
+                continue;
+            }
+            let Some(this) = req.take() else { break };
+            match sender.try_send_request(this).await {
+                Ok(res) => {
+                    let status = res.status().as_u16();
+                    let body = res.into_body().collect().await?.to_bytes();
+                    return Ok(Answer { status, body });
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => {
+                        req = Some(unsent);
+                        *conn = None;
+                    }
+                    None => return Err(e.into_error().into()),
+                },
+            }
         }
-        answer
+        anyhow::bail!("the connection closed twice before the request could be sent")
     }
 
     async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
