@@ -170,8 +170,10 @@ pub async fn authorize(
         record_provisioning(&state, &client, &user, new_user, &req).await?;
     }
 
-    let now = state.clock.now();
-    let id = secret::transaction_id(state.clock.now_ms());
+    // One reading: the id's time prefix, created_at and the pushes' due time agree.
+    let now_ms = state.clock.now_ms();
+    let now = now_ms.div_euclid(1000);
+    let id = secret::transaction_id(now_ms);
     let auth_req_id = secret::auth_req_id(&id);
     let notify = req.notification_token.map(|token| Notify {
         auth_req_id: auth_req_id.clone(),
@@ -207,7 +209,7 @@ pub async fn authorize(
     // inbox alone: no push rows to write.
     let pushes = counts.is_none_or(|c| c.pushable > 0).then(|| OwedPushes {
         only_preferred: routing == DeviceRouting::Preferred,
-        now_ms: state.clock.now_ms(),
+        now_ms,
     });
     if state.store.insert_transaction(&txn, pushes).await? > 0 {
         state.device_pushes.notify_one();

@@ -95,7 +95,7 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
 /// Commits a batch and answers its callers.
 fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
     match write(conn, batch) {
-        Ok(results) => answer(batch.drain(..), results),
+        Ok(results) => answer(batch.drain(..).zip(results)),
         // Rolled back. One row that breaks a constraint (a client deleted
         // meanwhile, say) must not fail the others: each is tried again on
         // its own. Any other error concerns the database, not a row.
@@ -116,19 +116,18 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
                         }
                     },
                 };
-                answer(std::iter::once(job), vec![result]);
+                answer([(job, result)]);
             }
         }
         Err(e) => {
             tracing::warn!(error = %e, rows = batch.len(), "group commit failed");
-            let results = batch.iter().map(|_| Err(failed(&e))).collect();
-            answer(batch.drain(..), results);
+            answer(batch.drain(..).map(|job| (job, Err(failed(&e)))));
         }
     }
 }
 
-fn answer(jobs: impl Iterator<Item = Job>, results: Vec<StoreResult<u64>>) {
-    for (job, result) in jobs.zip(results) {
+fn answer(answers: impl IntoIterator<Item = (Job, StoreResult<u64>)>) {
+    for (job, result) in answers {
         let _ = job.done.send(result);
     }
 }
@@ -174,10 +173,7 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "journal_mode", "wal").unwrap();
         if migrated {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-            let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-            files.sort();
-            for file in files {
+            for file in crate::store::sqlite_migration_files() {
                 conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();
             }
             conn.execute_batch(
@@ -302,17 +298,10 @@ mod tests {
             assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
         }
         holder.execute_batch("ROLLBACK").unwrap();
-        let (done, answer) = oneshot::channel();
-        commit(
-            &mut conn,
-            &mut vec![Job {
-                txn: txn("t3", "d3"),
-                pushes: None,
-                done,
-            }],
-        );
+        let (mut batch, mut answers) = jobs([txn("t3", "d3")]);
+        commit(&mut conn, &mut batch);
         assert!(
-            matches!(answer.blocking_recv(), Ok(Ok(0))),
+            matches!(answers.remove(0).try_recv(), Ok(Ok(0))),
             "the writer goes on once the lock is free"
         );
     }

@@ -397,3 +397,16 @@ pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn 
         anyhow::bail!("unsupported database URL (expected sqlite://... or postgres://...)")
     }
 }
+
+/// The SQLite migration files, in the order sqlx applies them (tests that
+/// build a database by hand, or stop it at a given migration).
+#[cfg(test)]
+pub(crate) fn sqlite_migration_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("migrations/sqlite")
+        .map(|e| e.expect("a migration file").path())
+        .collect();
+    files.sort();
+    files
+}

@@ -59,7 +59,8 @@ impl PgStore {
         Ok(owed)
     }
 
-    /// Inserts one transaction row; false when its id or digest exists.
+    /// Inserts one transaction row; false when its id (or an old-format
+    /// digest, migration `20261130000001`) exists.
     async fn insert_transaction_row<'e, E>(e: E, t: &Transaction) -> Result<bool, sqlx::Error>
     where
         E: sqlx::Executor<'e, Database = sqlx::Postgres>,

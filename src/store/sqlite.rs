@@ -161,6 +161,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_auth_req_id_is_found_by_its_digest_old_format_too_on_both_read_paths() {
+        use crate::crypto::secret;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store(&dir).await;
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO clients VALUES ('c', NULL, '{}', 0); \
+                 INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0);",
+            )
+            .unwrap();
+        let txn_id = secret::transaction_id(1_000);
+        let auth_req_id = secret::auth_req_id(&txn_id);
+        let current = Transaction {
+            id: txn_id.clone(),
+            auth_req_digest: secret::auth_req_digest(&auth_req_id),
+            ..crate::domain::transaction::sample(crate::domain::transaction::Status::Pending)
+        };
+        // Before 2026-11-29 an auth_req_id was 256 random bits, stored as their digest.
+        let old = Transaction {
+            id: "old".into(),
+            auth_req_digest: secret::auth_req_digest("an-old-auth-req-id"),
+            ..current.clone()
+        };
+        for txn in [&current, &old] {
+            store.insert_transaction(txn, None).await.unwrap();
+        }
+        let cases = [
+            (secret::auth_req_digest(&auth_req_id), Some(txn_id.as_str())),
+            (secret::auth_req_digest("an-old-auth-req-id"), Some("old")),
+            (secret::auth_req_digest(&secret::auth_req_id(&txn_id)), None),
+            (secret::auth_req_digest("another-old-one"), None),
+        ];
+        for busy in [false, true] {
+            // Through the direct reader, then through sqlx.
+            store.readers.busy.store(busy, std::sync::atomic::Ordering::Relaxed);
+            for (digest, expected) in &cases {
+                let found = store.transaction_by_auth_req(digest).await.unwrap();
+                assert_eq!(found.as_ref().map(|t| t.id.as_str()), *expected, "busy={busy} {digest}");
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn a_hint_names_an_id_before_an_email_before_a_phone_on_both_read_paths() {
         let dir = tempfile::tempdir().unwrap();
         let (store, path) = store(&dir).await;
@@ -266,11 +310,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let earlier = dir.path().join("earlier");
         std::fs::create_dir(&earlier).unwrap();
-        let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-        for entry in std::fs::read_dir(migrations).unwrap() {
-            let path = entry.unwrap().path();
-            if path.file_name().unwrap().to_str().unwrap() < "20261130000001" {
-                std::fs::copy(&path, earlier.join(path.file_name().unwrap())).unwrap();
+        for path in crate::store::sqlite_migration_files() {
+            let name = path.file_name().unwrap();
+            if name.to_str().unwrap() < "20261130000001" {
+                std::fs::copy(&path, earlier.join(name)).unwrap();
             }
         }
         let path = dir.path().join("t.db");
@@ -321,12 +364,7 @@ mod tests {
     fn the_table_copy_keeps_rows_and_references() {
         let dir = tempfile::tempdir().unwrap();
         let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
-        let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-        let mut files: Vec<_> = std::fs::read_dir(migrations)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
+        let files = crate::store::sqlite_migration_files();
         let copy = files
             .iter()
             .position(|f| f.ends_with("20261130000001_lean_transaction_indexes.sql"))
@@ -344,7 +382,8 @@ mod tests {
              INSERT INTO access_tokens VALUES ('a', 'c', 'u', 'new', 'openid', 10, 0);",
         )
         .unwrap();
-        // As `migrate` runs them: foreign keys off, checked after.
+        // As `migrate` runs them: foreign keys off (the copy checks the
+        // references itself).
         conn.pragma_update(None, "foreign_keys", false).unwrap();
         for file in &files[copy..] {
             conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();

@@ -27,8 +27,10 @@ const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One connection per worker, opened on first use and again after an error.
 pub struct Raw {
-    /// host:port, to connect to and to check URLs against.
-    addr: String,
+    /// Where to connect, and what every URL given must name.
+    host_name: String,
+    port: u16,
+    /// The `Host` header.
     host: HeaderValue,
     conns: Vec<Mutex<Option<SendRequest<Full<Bytes>>>>>,
 }
@@ -53,7 +55,8 @@ impl Raw {
             None => host.to_owned(),
         };
         Ok(Arc::new(Self {
-            addr: format!("{host}:{port}"),
+            host_name: host.to_owned(),
+            port,
             host: HeaderValue::from_str(&authority)?,
             conns: (0..workers).map(|_| Mutex::new(None)).collect(),
         }))
@@ -89,13 +92,11 @@ impl Raw {
     /// The request target of `url`, refusing another server's URL (one
     /// connection per worker serves every endpoint).
     fn path<'u>(&self, url: &'u reqwest::Url) -> anyhow::Result<&'u str> {
+        // Compared per request: no allocation here.
         let same = url.scheme() == "http"
-            && url
-                .host_str()
-                .zip(url.port_or_known_default())
-                .map(|(h, p)| format!("{h}:{p}"))
-                == Some(self.addr.clone());
-        anyhow::ensure!(same, "{url} is not on {}", self.addr);
+            && url.host_str() == Some(self.host_name.as_str())
+            && url.port_or_known_default() == Some(self.port);
+        anyhow::ensure!(same, "{url} is not on {}:{}", self.host_name, self.port);
         Ok(&url[url::Position::BeforePath..])
     }
 
@@ -155,12 +156,42 @@ impl Raw {
     }
 
     async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
-        let stream = tokio::net::TcpStream::connect(&self.addr).await?;
+        let stream = tokio::net::TcpStream::connect((
+            // An IPv6 literal comes bracketed from the URL.
+            self.host_name.trim_start_matches('[').trim_end_matches(']'),
+            self.port,
+        ))
+        .await?;
         stream.set_nodelay(true)?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
         Ok(sender)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_urls_on_the_clients_host_and_port_are_sent() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let raw = Raw::new(&url("http://127.0.0.1:8080/.well-known/openid-configuration"), 1).unwrap();
+        assert_eq!(raw.host, "127.0.0.1:8080");
+        assert_eq!(raw.path(&url("http://127.0.0.1:8080/token?x=1")).unwrap(), "/token?x=1");
+        for other in [
+            "http://127.0.0.1:8081/token",
+            "http://localhost:8080/token",
+            "https://127.0.0.1:8080/token",
+        ] {
+            assert!(raw.path(&url(other)).is_err(), "{other}");
+        }
+        // The default port is left out of Host, as a browser would.
+        let default = Raw::new(&url("http://127.0.0.1/x"), 1).unwrap();
+        assert_eq!(default.host, "127.0.0.1");
+        assert!(default.path(&url("http://127.0.0.1:80/y")).is_ok());
+        assert!(Raw::new(&url("https://127.0.0.1/x"), 1).is_err(), "plain HTTP only");
     }
 }
