@@ -13,6 +13,10 @@
 //!   stale entry can only say `authorization_pending`, never issue a token.
 //! - **rate windows** (SQLite only): per-user and per-client counts of
 //!   requests per second over the last minute, so the caps cost no scan.
+//!
+//! SQLite's index of requests by user lives in memory too, beside this. It is
+//! rebuilt from the file as well (at its first use after a start), but it is
+//! not a speed-up: the reads by user depend on it (`user_requests.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};

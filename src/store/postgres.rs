@@ -102,6 +102,15 @@ impl PgStore {
 
     /// No statement bypasses sqlx here: its hand-overs are in-process, the
     /// server's round trips dominate.
+    /// The `(user_id, expires_at)` index finds a user's requests.
+    async fn user_request_ids(&self, _user_id: &str, _now: i64) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
+
+    async fn user_requests_since(&self, _user_id: &str, _since: i64) -> StoreResult<Option<Vec<(i64, i64)>>> {
+        Ok(None)
+    }
+
     fn direct(&self) -> Option<&super::direct::Readers> {
         None
     }

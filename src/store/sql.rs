@@ -283,14 +283,19 @@ macro_rules! sql_store {
 
             async fn pending_for_user(&self, user_id: &str, now: i64) -> StoreResult<Vec<InboxItem>> {
                 let client_name = Self::CLIENT_NAME;
-                let rows: Vec<InboxRow> = query_as(&format!(
+                let ids = self.user_request_ids(user_id, now).await?;
+                let by_user = $crate::store::user_requests::by_user("t.", ids.is_some());
+                let sql = format!(
                     "SELECT {TXN_COLUMNS}, {client_name} AS client_name FROM transactions t \
                      JOIN clients c ON c.id = t.client_id \
-                     WHERE t.user_id = $1 AND t.status = 'pending' AND t.expires_at > $2 \
+                     WHERE {by_user} AND t.status = 'pending' AND t.expires_at > $2 \
                      ORDER BY t.created_at, t.id"
-                ))
-                .bind(user_id)
-                .bind(now)
+                );
+                let select = query_as(&sql).bind(user_id).bind(now);
+                let rows: Vec<InboxRow> = match ids {
+                    Some(ids) => select.bind(ids),
+                    None => select,
+                }
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
@@ -749,12 +754,17 @@ macro_rules! sql_store {
                 }
                 // Seed 003: an open provisioning request completes when a device
                 // of its user activates.
-                let rows: Vec<TransactionRow> = query_as(&format!(
-                    "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.user_id = $1 AND t.status = 'pending' \
+                let ids = self.user_request_ids(user_id, now).await?;
+                let by_user = $crate::store::user_requests::by_user("t.", ids.is_some());
+                let sql = format!(
+                    "SELECT {TXN_COLUMNS} FROM transactions t WHERE {by_user} AND t.status = 'pending' \
                      AND t.context = 'provisioning' AND t.expires_at > $2"
-                ))
-                .bind(user_id)
-                .bind(now)
+                );
+                let select = query_as(&sql).bind(user_id).bind(now);
+                let rows: Vec<TransactionRow> = match ids {
+                    Some(ids) => select.bind(ids),
+                    None => select,
+                }
                 .fetch_all(&mut *tx)
                 .await?;
                 let mut provisioned = Vec::new();
@@ -861,19 +871,33 @@ macro_rules! sql_store {
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
-                let rows: Vec<TransactionRow> = query_as(&format!(
-                    "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.user_id = $1 AND t.status = 'pending' AND t.expires_at > $2"
-                ))
-                .bind(user_id)
-                .bind(now)
+                // Read once the write lock is held: the group commit names a row in
+                // memory before its COMMIT, so no request committed before this
+                // statement is missed.
+                let ids = self.user_request_ids(user_id, now).await?;
+                let by_user = $crate::store::user_requests::by_user("t.", ids.is_some());
+                let sql = format!(
+                    "SELECT {TXN_COLUMNS} FROM transactions t WHERE {by_user} AND t.status = 'pending' AND t.expires_at > $2"
+                );
+                let select = query_as(&sql).bind(user_id).bind(now);
+                let rows: Vec<TransactionRow> = match &ids {
+                    Some(ids) => select.bind(ids.as_str()),
+                    None => select,
+                }
                 .fetch_all(&mut *tx)
                 .await?;
                 let transactions = rows.into_iter().map(Transaction::try_from).collect::<Result<Vec<_>, _>>()?;
-                query("UPDATE transactions SET status = 'denied', decided_at = $2 WHERE user_id = $1 AND status = 'pending' AND expires_at > $2")
-                    .bind(user_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                let by_user = $crate::store::user_requests::by_user("", ids.is_some());
+                let sql = format!(
+                    "UPDATE transactions SET status = 'denied', decided_at = $2 WHERE {by_user} AND status = 'pending' AND expires_at > $2"
+                );
+                let deny = query(&sql).bind(user_id).bind(now);
+                match ids {
+                    Some(ids) => deny.bind(ids),
+                    None => deny,
+                }
+                .execute(&mut *tx)
+                .await?;
                 let devices = query("UPDATE devices SET status = 'removed', preferred = 0 WHERE user_id = $1 AND status != 'removed'")
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -1187,9 +1211,10 @@ macro_rules! sql_store {
         impl $store {
             /// Requests of this user or client since `since`; may stop at `cap`.
             async fn count_recent(&self, key: $crate::store::RateKey<'_>, since: i64, cap: i64) -> StoreResult<i64> {
-                // Each form uses its index: (client_id, created_at), or
-                // (user_id, expires_at), bounded by what any request created
-                // since `since` satisfies (it expires after it was created).
+                // Each form uses its index: (client_id, created_at), or on
+                // PostgreSQL (user_id, expires_at), bounded by what any request
+                // created since `since` satisfies (it expires after it was
+                // created). SQLite counts a user's from memory (`user_requests.rs`).
                 let (filter, id) = match key {
                     $crate::store::RateKey::User(id) => ("user_id = $1 AND expires_at >= $2 AND", id),
                     $crate::store::RateKey::Client(id) => ("client_id = $1 AND", id),
@@ -1210,14 +1235,23 @@ macro_rules! sql_store {
                 if let Some(n) = windows.count(key, since) {
                     return Ok(n);
                 }
-                // First count of this key in this process: seed it from the database.
-                let per_second: Vec<(i64, i64)> = query_as(&format!(
-                    "SELECT created_at, COUNT(*) FROM transactions WHERE {filter} created_at >= $2 GROUP BY created_at"
-                ))
-                .bind(id)
-                .bind(since)
-                .fetch_all(&self.pool)
-                .await?;
+                // First count of this key in this process: seed it from the
+                // database, a user's from the requests in memory.
+                let remembered = match key {
+                    $crate::store::RateKey::User(id) => self.user_requests_since(id, since).await?,
+                    $crate::store::RateKey::Client(_) => None,
+                };
+                let per_second: Vec<(i64, i64)> = if let Some(per_second) = remembered {
+                    per_second
+                } else {
+                    query_as(&format!(
+                        "SELECT created_at, COUNT(*) FROM transactions WHERE {filter} created_at >= $2 GROUP BY created_at"
+                    ))
+                    .bind(id)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?
+                };
                 let total = per_second.iter().map(|(_, n)| n).sum();
                 Ok(windows.seed(key, since, &per_second).unwrap_or(total))
             }

@@ -2,6 +2,7 @@
 //! shared with PostgreSQL (`sql.rs`); only these few differ.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
@@ -14,6 +15,7 @@ use super::rows::{
     UserDevicesRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
+use super::user_requests::UserRequests;
 use super::{
     AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, Delivery, DeliveryOutcome, DeviceCounts,
     InboxItem, Issued, RefreshToken, StoreError, StoreResult,
@@ -32,6 +34,8 @@ pub struct SqliteStore {
     hot: super::hot::Hot,
     /// Backchannel inserts, committed in groups.
     writer: GroupCommit,
+    /// The index of requests by user (`user_requests.rs`); the writer adds to it.
+    users: Arc<UserRequests>,
 }
 
 impl SqliteStore {
@@ -47,6 +51,37 @@ impl SqliteStore {
 
     fn direct(&self) -> Option<&super::direct::Readers> {
         Some(&self.readers)
+    }
+
+    /// The user's unexpired requests, from memory, for `json_each`.
+    async fn user_request_ids(&self, user_id: &str, now: i64) -> StoreResult<Option<String>> {
+        let ids = self.user_requests(now).await?.unexpired(user_id, now);
+        Ok(Some(super::user_requests::as_json(&ids)))
+    }
+
+    /// The user's requests per second since `since`, from memory.
+    async fn user_requests_since(&self, user_id: &str, since: i64) -> StoreResult<Option<Vec<(i64, i64)>>> {
+        let index = self.user_requests(since + super::user_requests::RATE_REACH).await?;
+        Ok(Some(index.created_per_second(user_id, since)))
+    }
+
+    /// The index, with the file's recent rows loaded at its first use (`now`
+    /// is the caller's clock, which tests move).
+    async fn user_requests(&self, now: i64) -> StoreResult<&UserRequests> {
+        self.users
+            .loaded
+            .get_or_try_init(|| async {
+                let rows: Vec<(String, String, i64, i64)> = query_as(super::user_requests::LOAD)
+                    .bind(now - super::user_requests::RATE_REACH)
+                    .fetch_all(&self.pool)
+                    .await?;
+                for (id, user_id, created_at, expires_at) in rows {
+                    self.users.add(&user_id, &id, created_at, expires_at);
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await?;
+        Ok(&self.users)
     }
     /// One statement picks and leases, and SQLite has one writer at a time,
     /// so two workers never take the same row.
@@ -92,8 +127,10 @@ impl SqliteStore {
         // The direct connections open the very file sqlx resolved.
         let path = options.get_filename();
         anyhow::ensure!(path.is_file(), "the SQLite database {} is not a file", path.display());
+        let users = Arc::new(UserRequests::default());
         Ok(Self {
-            writer: GroupCommit::spawn(path, synchronous)?,
+            writer: GroupCommit::spawn(path, synchronous, users.clone())?,
+            users,
             readers: super::direct::Readers::new(path.to_owned(), synchronous),
             pool,
             hot: super::hot::Hot::single_instance(),
@@ -250,25 +287,105 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_users_requests_are_found_through_the_user_index() {
+    async fn a_users_requests_are_found_in_memory_and_again_after_a_restart() {
+        use crate::domain::transaction::{Status, sample};
+        use crate::store::RateKey;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store(&dir).await;
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO clients VALUES ('c', NULL, '{}', 0); \
+                 INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0), ('v', 'active', 0);",
+            )
+            .unwrap();
+        let at = |id: &str, user: &str, created_at: i64, expires_at: i64| Transaction {
+            id: id.into(),
+            auth_req_digest: format!("{id}.digest"),
+            user_id: user.into(),
+            created_at,
+            expires_at,
+            ..sample(Status::Pending)
+        };
+        let now = 1_000;
+        for txn in [
+            at("old", "u", now - 600, now - 1),   // expired long ago: in no answer
+            at("short", "u", now - 30, now - 1),  // expired, but counts for a minute
+            at("open", "u", now - 20, now + 300), // the inbox shows it
+            at("other", "v", now - 10, now + 300),
+        ] {
+            store.insert_transaction(&txn, None).await.unwrap();
+        }
+        let inbox = |items: Vec<crate::store::InboxItem>| -> Vec<String> {
+            items.into_iter().map(|i| i.transaction.id).collect()
+        };
+        assert_eq!(inbox(store.pending_for_user("u", now).await.unwrap()), ["open"]);
+        drop(store);
+
+        // A new process: nothing in memory until the first use loads the file.
+        let url = format!("sqlite://{}", path.display());
+        let store = SqliteStore::open(&url, SqliteSynchronous::Full).await.unwrap();
+        assert_eq!(inbox(store.pending_for_user("u", now).await.unwrap()), ["open"]);
+        assert_eq!(inbox(store.pending_for_user("v", now).await.unwrap()), ["other"]);
+        assert_eq!(
+            store.count_recent(RateKey::User("u"), now - 60, 100).await.unwrap(),
+            2,
+            "the requests of the last minute count, expired or not"
+        );
+        let later = store.insert_transaction(&at("later", "u", now, now + 300), None).await;
+        assert!(later.is_ok(), "{later:?}");
+        let ended = store.unregister_user("u", now).await.unwrap();
+        let mut denied: Vec<_> = ended.transactions.iter().map(|t| t.id.as_str()).collect();
+        denied.sort();
+        assert_eq!(denied, ["later", "open"]);
+        for id in ["later", "open"] {
+            assert_eq!(
+                store.transaction(id).await.unwrap().unwrap().status,
+                Status::Denied,
+                "{id}"
+            );
+        }
+        assert_eq!(
+            store.transaction("other").await.unwrap().unwrap().status,
+            Status::Pending
+        );
+        assert!(store.pending_for_user("u", now).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_users_requests_are_found_by_primary_key_from_the_ids_in_memory() {
         let dir = tempfile::tempdir().unwrap();
         let (_store, path) = store(&dir).await;
         let conn = rusqlite::Connection::open(&path).unwrap();
-        // The shapes of the inbox, the unregistration and the per-user rate
-        // count: with no ANALYZE statistics, SQLite must still pick the
-        // user's index, not (status, expires_at) over every user.
+        // The shapes of the inbox and the unregistration: with no ANALYZE
+        // statistics, SQLite must still probe the primary key for each id,
+        // not walk the expiry index over every user.
+        let by_user = crate::store::user_requests::by_user("t.", true);
         for sql in [
-            "SELECT * FROM transactions t WHERE t.user_id = $1 AND t.status = 'pending' AND t.expires_at > $2",
-            "UPDATE transactions SET status = 'denied' WHERE user_id = $1 AND status = 'pending' AND expires_at > $2",
-            "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE user_id = $1 AND expires_at >= $2 \
-             AND created_at >= $2 LIMIT $3) AS recent",
+            format!("SELECT * FROM transactions t WHERE {by_user} AND t.status = 'pending' AND t.expires_at > $2"),
+            format!(
+                "UPDATE transactions SET status = 'denied' WHERE {} AND status = 'pending' AND expires_at > $2",
+                crate::store::user_requests::by_user("", true)
+            ),
         ] {
-            let plan = plan(&conn, sql);
+            let plan = plan(&conn, &sql);
             assert!(
-                plan.iter().any(|step| step.contains("transactions_user_expiry")),
+                plan.iter().any(|step| step.contains("sqlite_autoindex_transactions_1")),
                 "{sql}: {plan:?}"
             );
+            assert!(!plan.iter().any(|step| step.contains("SCAN t")), "{sql}: {plan:?}");
         }
+        // The load after a start reads the recent rows through the expiry index.
+        let load = plan(&conn, crate::store::user_requests::LOAD);
+        assert!(load.iter().any(|step| step.contains("transactions_expiry")), "{load:?}");
+        let user_index: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'transactions_user_expiry'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(user_index, 0, "the file keeps no index by user");
         // A poll finds its request by the id in its digest; an old-format
         // digest through the partial index; the push sweep through its own.
         let lookups = [
