@@ -14,13 +14,11 @@
 //! request, none per statement.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::direct;
-use super::user_requests::UserRequests;
 use super::{OwedPushes, StoreError, StoreResult};
 use crate::config::SqliteSynchronous;
 use crate::domain::transaction::Transaction;
@@ -44,7 +42,7 @@ pub(super) struct GroupCommit {
 impl GroupCommit {
     /// Opens the writer's connection and starts its thread, which ends once
     /// the store (the queue's sender) is dropped.
-    pub(super) fn spawn(path: &Path, synchronous: SqliteSynchronous, users: Arc<UserRequests>) -> anyhow::Result<Self> {
+    pub(super) fn spawn(path: &Path, synchronous: SqliteSynchronous) -> anyhow::Result<Self> {
         let conn = direct::open(path, synchronous)?;
         // Inserts land all over the indexes (one user's entries sit together,
         // the users do not): a cache that holds them spares re-reading pages
@@ -57,7 +55,7 @@ impl GroupCommit {
         let (queue, jobs) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("trustid-sqlite-writer".into())
-            .spawn(move || run(conn, jobs, &users))?;
+            .spawn(move || run(conn, jobs))?;
         Ok(Self { queue })
     }
 
@@ -79,7 +77,7 @@ fn stopped() -> StoreError {
     StoreError::Backend(sqlx::Error::PoolClosed)
 }
 
-fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, users: &UserRequests) {
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.blocking_recv() {
         // Whatever queued while the last batch committed joins this one.
@@ -90,13 +88,13 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>, users: &UserRequests
                 Err(_) => break,
             }
         }
-        commit(&mut conn, &mut batch, users);
+        commit(&mut conn, &mut batch);
     }
 }
 
 /// Commits a batch and answers its callers.
-fn commit(conn: &mut Connection, batch: &mut Vec<Job>, users: &UserRequests) {
-    match write(conn, batch, users) {
+fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
+    match write(conn, batch) {
         Ok(results) => answer(batch.drain(..).zip(results)),
         // Rolled back. One row that breaks a constraint (a client deleted
         // meanwhile, say) must not fail the others: each is tried again on
@@ -107,7 +105,7 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Job>, users: &UserRequests) {
             for job in batch.drain(..) {
                 let result = match &unavailable {
                     Some(e) => Err(failed(e)),
-                    None => match write(conn, std::slice::from_ref(&job), users) {
+                    None => match write(conn, std::slice::from_ref(&job)) {
                         Ok(mut one) => one.remove(0),
                         Err(e) => {
                             if !is_constraint(&e) {
@@ -144,10 +142,8 @@ fn failed(e: &dyn std::fmt::Display) -> StoreError {
 
 /// One transaction for the whole batch. A row whose id or digest exists
 /// already is refused alone; any other failure rolls the batch back (and
-/// `commit` tries its rows again one by one). Each row is named in `users`
-/// before the COMMIT, so whoever takes the write lock after it finds the row
-/// there too; a row rolled back stays a harmless candidate.
-fn write(conn: &mut Connection, batch: &[Job], users: &UserRequests) -> rusqlite::Result<Vec<StoreResult<u64>>> {
+/// `commit` tries its rows again one by one).
+fn write(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<StoreResult<u64>>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
@@ -155,7 +151,6 @@ fn write(conn: &mut Connection, batch: &[Job], users: &UserRequests) -> rusqlite
             results.push(Err(StoreError::Conflict("transaction id")));
             continue;
         }
-        users.add_transaction(&job.txn);
         let owed = match job.pushes {
             Some(pushes) => direct::owe_device_pushes(&tx, &job.txn, pushes)?,
             None => 0,
@@ -194,7 +189,7 @@ mod tests {
     }
 
     fn writer(path: &Path) -> GroupCommit {
-        GroupCommit::spawn(path, SqliteSynchronous::Full, Default::default()).unwrap()
+        GroupCommit::spawn(path, SqliteSynchronous::Full).unwrap()
     }
 
     /// A batch of jobs owing no pushes, and where each will be answered.
@@ -243,17 +238,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_committed_row_is_named_in_the_index_by_user_and_a_refused_one_is_harmless() {
-        let (_dir, path) = database(true);
-        let users = Arc::new(UserRequests::default());
-        let writer = GroupCommit::spawn(&path, SqliteSynchronous::Full, users.clone()).unwrap();
-        let (a, b) = (txn("t1", "d1"), txn("t1", "d2"));
-        writer.insert(&a, None).await.unwrap();
-        assert!(matches!(writer.insert(&b, None).await, Err(StoreError::Conflict(_))));
-        assert_eq!(users.unexpired(&a.user_id, a.created_at), ["t1"]);
-    }
-
-    #[tokio::test]
     async fn the_pushes_a_request_owes_are_written_in_its_commit() {
         let (_dir, path) = database(true);
         let writer = writer(&path);
@@ -286,7 +270,7 @@ mod tests {
         let mut orphan = txn("t2", "d2");
         orphan.client_id = "no such client".into();
         let (mut batch, answers) = jobs([txn("t1", "d1"), orphan, txn("t3", "d3")]);
-        commit(&mut conn, &mut batch, &UserRequests::default());
+        commit(&mut conn, &mut batch);
         let results: Vec<_> = answers.into_iter().map(|mut a| a.try_recv().unwrap()).collect();
         assert!(matches!(results[1], Err(StoreError::Backend(_))), "{results:?}");
         assert!(matches!(results[..], [Ok(0), _, Ok(0)]), "{results:?}");
@@ -308,14 +292,14 @@ mod tests {
         let holder = Connection::open(&path).unwrap();
         holder.execute_batch("BEGIN IMMEDIATE").unwrap();
         let (mut batch, answers) = jobs([txn("t1", "d1"), txn("t2", "d2")]);
-        commit(&mut conn, &mut batch, &UserRequests::default());
+        commit(&mut conn, &mut batch);
         for mut answer in answers {
             let result = answer.try_recv().unwrap();
             assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
         }
         holder.execute_batch("ROLLBACK").unwrap();
         let (mut batch, mut answers) = jobs([txn("t3", "d3")]);
-        commit(&mut conn, &mut batch, &UserRequests::default());
+        commit(&mut conn, &mut batch);
         assert!(
             matches!(answers.remove(0).try_recv(), Ok(Ok(0))),
             "the writer goes on once the lock is free"

@@ -59,6 +59,16 @@ impl PgStore {
         Ok(owed)
     }
 
+    /// The `(user_id, expires_at)` index finds a user's requests: no
+    /// candidates from memory (SQLite's `user_requests.rs`).
+    async fn user_request_ids(&self, _user_id: &str, _now: i64) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
+
+    async fn user_requests_since(&self, _user_id: &str, _since: i64) -> StoreResult<Option<Vec<(i64, i64)>>> {
+        Ok(None)
+    }
+
     /// Inserts one transaction row; false when its id (or an old-format
     /// digest, migration `20261130000001`) exists.
     async fn insert_transaction_row<'e, E>(e: E, t: &Transaction) -> Result<bool, sqlx::Error>
@@ -102,15 +112,6 @@ impl PgStore {
 
     /// No statement bypasses sqlx here: its hand-overs are in-process, the
     /// server's round trips dominate.
-    /// The `(user_id, expires_at)` index finds a user's requests.
-    async fn user_request_ids(&self, _user_id: &str, _now: i64) -> StoreResult<Option<String>> {
-        Ok(None)
-    }
-
-    async fn user_requests_since(&self, _user_id: &str, _since: i64) -> StoreResult<Option<Vec<(i64, i64)>>> {
-        Ok(None)
-    }
-
     fn direct(&self) -> Option<&super::direct::Readers> {
         None
     }

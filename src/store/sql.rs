@@ -715,6 +715,9 @@ macro_rules! sql_store {
                 now: i64,
             ) -> StoreResult<$crate::store::lifecycle::ActivateOutcome> {
                 use $crate::store::lifecycle::{ActivateOutcome, Credential};
+                // SQLite: the user index is brought up to date before the write
+                // lock is taken (a first load reads many rows), and read again under it.
+                self.user_request_ids(user_id, now).await?;
                 let mut tx = self.pool.begin().await?;
                 let spent = match credential {
                     Credential::Binding(id) => query(
@@ -864,6 +867,9 @@ macro_rules! sql_store {
             }
 
             async fn unregister_user(&self, user_id: &str, now: i64) -> StoreResult<$crate::store::lifecycle::Unregistered> {
+// SQLite: the user index is brought up to date before the write lock
+                // is taken (a first load reads many rows), and read again under it.
+                self.user_request_ids(user_id, now).await?;
                 let mut tx = self.pool.begin().await?;
                 // Write first, so the transaction holds the write lock before it
                 // reads (a read-then-write transaction can fail on SQLite WAL).
@@ -871,9 +877,8 @@ macro_rules! sql_store {
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
-                // Read once the write lock is held: the group commit names a row in
-                // memory before its COMMIT, so no request committed before this
-                // statement is missed.
+                // Read once the write lock is held: every request committed
+                // before it is in the file, so none is missed.
                 let ids = self.user_request_ids(user_id, now).await?;
                 let by_user = $crate::store::user_requests::by_user("t.", ids.is_some());
                 let sql = format!(

@@ -2,7 +2,6 @@
 //! shared with PostgreSQL (`sql.rs`); only these few differ.
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
@@ -34,8 +33,8 @@ pub struct SqliteStore {
     hot: super::hot::Hot,
     /// Backchannel inserts, committed in groups.
     writer: GroupCommit,
-    /// The index of requests by user (`user_requests.rs`); the writer adds to it.
-    users: Arc<UserRequests>,
+    /// The index of requests by user (`user_requests.rs`).
+    users: UserRequests,
 }
 
 impl SqliteStore {
@@ -65,22 +64,34 @@ impl SqliteStore {
         Ok(Some(index.created_per_second(user_id, since)))
     }
 
-    /// The index, with the file's recent rows loaded at its first use (`now`
-    /// is the caller's clock, which tests move).
+    /// The index, brought up to date with the file first: the rows added
+    /// since the last look, read by rowid, or at the first use (or far
+    /// behind) the recent rows through the expiry index. `now` is the
+    /// caller's clock, which tests move.
     async fn user_requests(&self, now: i64) -> StoreResult<&UserRequests> {
-        self.users
-            .loaded
-            .get_or_try_init(|| async {
-                let rows: Vec<(String, String, i64, i64)> = query_as(super::user_requests::LOAD)
-                    .bind(now - super::user_requests::RATE_REACH)
-                    .fetch_all(&self.pool)
-                    .await?;
-                for (id, user_id, created_at, expires_at) in rows {
-                    self.users.add(&user_id, &id, created_at, expires_at);
+        use super::user_requests::{CATCH_UP, LOAD, MAX_ROWID, RATE_REACH, RELOAD_AFTER};
+        let mut seen = self.users.seen.lock().await;
+        if let Some(last) = *seen {
+            let rows: Vec<super::user_requests::Row> = query_as(CATCH_UP)
+                .bind(last)
+                .bind(RELOAD_AFTER + 1)
+                .fetch_all(&self.pool)
+                .await?;
+            if rows.len() as i64 <= RELOAD_AFTER {
+                if let Some(row) = rows.last() {
+                    *seen = Some(row.0);
                 }
-                Ok::<_, StoreError>(())
-            })
-            .await?;
+                self.users.add_rows(rows, now);
+                return Ok(&self.users);
+            }
+        }
+        // The highest rowid first: a row committed after it may be loaded
+        // too, and is read again by the next catch-up (and kept once).
+        let (max,): (Option<i64>,) = query_as(MAX_ROWID).fetch_one(&self.pool).await?;
+        let rows: Vec<super::user_requests::Row> = query_as(LOAD).bind(now - RATE_REACH).fetch_all(&self.pool).await?;
+        self.users.clear();
+        self.users.add_rows(rows, now);
+        *seen = Some(max.unwrap_or(0));
         Ok(&self.users)
     }
     /// One statement picks and leases, and SQLite has one writer at a time,
@@ -127,10 +138,9 @@ impl SqliteStore {
         // The direct connections open the very file sqlx resolved.
         let path = options.get_filename();
         anyhow::ensure!(path.is_file(), "the SQLite database {} is not a file", path.display());
-        let users = Arc::new(UserRequests::default());
         Ok(Self {
-            writer: GroupCommit::spawn(path, synchronous, users.clone())?,
-            users,
+            writer: GroupCommit::spawn(path, synchronous)?,
+            users: UserRequests::default(),
             readers: super::direct::Readers::new(path.to_owned(), synchronous),
             pool,
             hot: super::hot::Hot::single_instance(),
@@ -287,11 +297,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_users_requests_are_found_in_memory_and_again_after_a_restart() {
+    async fn a_users_requests_are_found_by_every_instance_on_the_file_and_after_a_restart() {
         use crate::domain::transaction::{Status, sample};
         use crate::store::RateKey;
         let dir = tempfile::tempdir().unwrap();
-        let (store, path) = store(&dir).await;
+        let (first, path) = store(&dir).await;
         rusqlite::Connection::open(&path)
             .unwrap()
             .execute_batch(
@@ -314,42 +324,63 @@ mod tests {
             at("open", "u", now - 20, now + 300), // the inbox shows it
             at("other", "v", now - 10, now + 300),
         ] {
-            store.insert_transaction(&txn, None).await.unwrap();
+            first.insert_transaction(&txn, None).await.unwrap();
         }
         let inbox = |items: Vec<crate::store::InboxItem>| -> Vec<String> {
             items.into_iter().map(|i| i.transaction.id).collect()
         };
-        assert_eq!(inbox(store.pending_for_user("u", now).await.unwrap()), ["open"]);
-        drop(store);
+        assert_eq!(inbox(first.pending_for_user("u", now).await.unwrap()), ["open"]);
 
-        // A new process: nothing in memory until the first use loads the file.
+        // A second instance (or a restart): nothing in memory until its first
+        // use loads the file.
         let url = format!("sqlite://{}", path.display());
-        let store = SqliteStore::open(&url, SqliteSynchronous::Full).await.unwrap();
-        assert_eq!(inbox(store.pending_for_user("u", now).await.unwrap()), ["open"]);
-        assert_eq!(inbox(store.pending_for_user("v", now).await.unwrap()), ["other"]);
+        let second = SqliteStore::open(&url, SqliteSynchronous::Full).await.unwrap();
+        assert_eq!(inbox(second.pending_for_user("u", now).await.unwrap()), ["open"]);
+        // A request the first instance commits afterwards: read by rowid.
+        first
+            .insert_transaction(&at("later", "u", now, now + 300), None)
+            .await
+            .unwrap();
         assert_eq!(
-            store.count_recent(RateKey::User("u"), now - 60, 100).await.unwrap(),
-            2,
+            inbox(second.pending_for_user("u", now).await.unwrap()),
+            ["open", "later"]
+        );
+        assert_eq!(
+            inbox(first.pending_for_user("u", now).await.unwrap()),
+            ["open", "later"]
+        );
+        // More new rows than a catch-up reads: the recent ones are loaded anew.
+        for i in 0..=super::super::user_requests::RELOAD_AFTER {
+            let txn = at(&format!("v{i:02}"), "v", now, now + 300);
+            first.insert_transaction(&txn, None).await.unwrap();
+        }
+        let for_v = inbox(second.pending_for_user("v", now).await.unwrap());
+        assert_eq!(
+            for_v.len() as i64,
+            super::super::user_requests::RELOAD_AFTER + 2,
+            "{for_v:?}"
+        );
+        assert_eq!(
+            second.count_recent(RateKey::User("u"), now - 60, 100).await.unwrap(),
+            3,
             "the requests of the last minute count, expired or not"
         );
-        let later = store.insert_transaction(&at("later", "u", now, now + 300), None).await;
-        assert!(later.is_ok(), "{later:?}");
-        let ended = store.unregister_user("u", now).await.unwrap();
+        let ended = second.unregister_user("u", now).await.unwrap();
         let mut denied: Vec<_> = ended.transactions.iter().map(|t| t.id.as_str()).collect();
         denied.sort();
         assert_eq!(denied, ["later", "open"]);
         for id in ["later", "open"] {
             assert_eq!(
-                store.transaction(id).await.unwrap().unwrap().status,
+                first.transaction(id).await.unwrap().unwrap().status,
                 Status::Denied,
                 "{id}"
             );
         }
         assert_eq!(
-            store.transaction("other").await.unwrap().unwrap().status,
+            first.transaction("other").await.unwrap().unwrap().status,
             Status::Pending
         );
-        assert!(store.pending_for_user("u", now).await.unwrap().is_empty());
+        assert!(first.pending_for_user("u", now).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -362,7 +393,15 @@ mod tests {
         // not walk the expiry index over every user.
         let by_user = crate::store::user_requests::by_user("t.", true);
         for sql in [
-            format!("SELECT * FROM transactions t WHERE {by_user} AND t.status = 'pending' AND t.expires_at > $2"),
+            format!(
+                "SELECT t.id, {} AS client_name FROM transactions t JOIN clients c ON c.id = t.client_id \
+                 WHERE {by_user} AND t.status = 'pending' AND t.expires_at > $2 ORDER BY t.created_at, t.id",
+                SqliteStore::CLIENT_NAME
+            ),
+            format!(
+                "SELECT t.id FROM transactions t WHERE {by_user} AND t.status = 'pending' \
+                 AND t.context = 'provisioning' AND t.expires_at > $2"
+            ),
             format!(
                 "UPDATE transactions SET status = 'denied' WHERE {} AND status = 'pending' AND expires_at > $2",
                 crate::store::user_requests::by_user("", true)
@@ -375,9 +414,17 @@ mod tests {
             );
             assert!(!plan.iter().any(|step| step.contains("SCAN t")), "{sql}: {plan:?}");
         }
-        // The load after a start reads the recent rows through the expiry index.
+        // The load after a start reads the recent rows through the expiry
+        // index, a catch-up the new ones by rowid.
         let load = plan(&conn, crate::store::user_requests::LOAD);
         assert!(load.iter().any(|step| step.contains("transactions_expiry")), "{load:?}");
+        let catch_up = plan(&conn, crate::store::user_requests::CATCH_UP);
+        assert!(
+            catch_up
+                .iter()
+                .any(|step| step.contains("INTEGER PRIMARY KEY (rowid>?)")),
+            "{catch_up:?}"
+        );
         let user_index: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'transactions_user_expiry'",

@@ -7,26 +7,30 @@
 //! commit wrote to the WAL and synced (`bench/README.md`). The reads that
 //! need it all ask for one user's *recent* requests: the inbox, activation
 //! and unregistration want the unexpired ones, the per-user rate window the
-//! ones created in the last minute. That set is small and this process writes
-//! every row of it (SQLite serves one instance, and only the backchannel
-//! endpoint creates requests), so it lives here. The file keeps an index on
-//! `expires_at` alone, which inserts reach near its end, to load this at the
-//! first use after a start.
+//! ones created in the last minute. That set is small, so it lives here.
+//!
+//! It follows the file, not the writer: before each use the store reads the
+//! rows added since its last look, by rowid (SQLite has one writer at a time
+//! and gives each new row the next rowid, so "after the last one seen" is
+//! exact, whichever process committed it). Each row is read once, so this
+//! costs about one row read per request created. The first use after a
+//! start, or one far behind, loads the recent rows instead, through an index
+//! on `expires_at` alone, which new rows reach near its end.
 //!
 //! The entries name candidates; the statements still check user, status and
-//! expiry against the rows, so an entry that outlived its row's change is
-//! harmless. PostgreSQL keeps its `(user_id, expires_at)` index: several
-//! instances write there.
+//! expiry against the rows. PostgreSQL keeps its `(user_id, expires_at)`
+//! index.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
-use crate::domain::transaction::Transaction;
-
 /// How long after its creation a request still counts (the rate windows'
 /// reach, in seconds), even when it has expired sooner.
 pub const RATE_REACH: i64 = 60;
+/// More new rows than this since the last look: load the recent ones anew
+/// instead of reading every row in between.
+pub const RELOAD_AFTER: i64 = if cfg!(test) { 8 } else { 65_536 };
 const SHARDS: usize = 16;
 /// A shard drops its stale entries once per this many additions.
 const SWEEP_EVERY: usize = 4096;
@@ -70,19 +74,23 @@ impl Shard {
     }
 }
 
+/// A row as the loads read it: rowid, id, user, created, expires.
+pub type Row = (i64, String, String, i64, i64);
+
 /// The requests of each user that are unexpired or less than
 /// [`RATE_REACH`] seconds old.
 pub struct UserRequests {
     shards: Vec<Mutex<Shard>>,
-    /// Set once the file's rows are in (see the module comment).
-    pub(super) loaded: tokio::sync::OnceCell<()>,
+    /// The highest rowid read so far (`None` until the first load); held
+    /// while the file is read, so one caller at a time brings it up to date.
+    pub(super) seen: tokio::sync::Mutex<Option<i64>>,
 }
 
 impl Default for UserRequests {
     fn default() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            loaded: tokio::sync::OnceCell::new(),
+            seen: tokio::sync::Mutex::new(None),
         }
     }
 }
@@ -95,13 +103,22 @@ impl UserRequests {
         shard.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A request just committed (or read back from the file).
-    pub fn add(&self, user_id: &str, id: &str, created_at: i64, expires_at: i64) {
-        let entry = Entry {
-            id: id.into(),
-            created_at,
-            expires_at,
-        };
+    /// Rows read from the file at `now`; those that no longer matter are
+    /// left out.
+    pub fn add_rows(&self, rows: Vec<Row>, now: i64) {
+        for (_, id, user_id, created_at, expires_at) in rows {
+            let entry = Entry {
+                id: id.into(),
+                created_at,
+                expires_at,
+            };
+            if !entry.stale(now) {
+                self.add(&user_id, entry, now);
+            }
+        }
+    }
+
+    fn add(&self, user_id: &str, entry: Entry, now: i64) {
         let mut shard = self.shard(user_id);
         shard.add(user_id, entry);
         shard.added += 1;
@@ -109,14 +126,20 @@ impl UserRequests {
             // Users who are never asked about again are dropped here.
             shard.added = 0;
             shard.users.retain(|_, entries| {
-                entries.retain(|e| !e.stale(created_at));
+                entries.retain(|e| !e.stale(now));
                 !entries.is_empty()
             });
+            if shard.users.capacity() > 4 * shard.users.len() + 64 {
+                shard.users.shrink_to_fit();
+            }
         }
     }
 
-    pub fn add_transaction(&self, t: &Transaction) {
-        self.add(&t.user_id, &t.id, t.created_at, t.expires_at);
+    /// Forgets everything (before a load).
+    pub fn clear(&self) {
+        for shard in &self.shards {
+            *shard.lock().unwrap_or_else(|p| p.into_inner()) = Shard::default();
+        }
     }
 
     /// The ids of the user's requests that expire after `now`, by id.
@@ -173,7 +196,11 @@ impl UserRequests {
 /// The rows to load at the first use: every request that may still be
 /// unexpired or within the rate windows' reach at `now` (a request expires
 /// after it is created, so `expires_at > now - RATE_REACH` covers both).
-pub const LOAD: &str = "SELECT id, user_id, created_at, expires_at FROM transactions WHERE expires_at > $1";
+pub const LOAD: &str = "SELECT rowid, id, user_id, created_at, expires_at FROM transactions WHERE expires_at > $1";
+/// The rows added since the last look, at most `$2` of them.
+pub const CATCH_UP: &str = "SELECT rowid, id, user_id, created_at, expires_at FROM transactions \
+     WHERE rowid > $1 ORDER BY rowid LIMIT $2";
+pub const MAX_ROWID: &str = "SELECT MAX(rowid) FROM transactions";
 
 /// `$1` names the user; on SQLite (`ids`) the candidates from memory, bound
 /// as `$3`, narrow it to rows found by primary key. `alias` is `t.` or empty.
@@ -194,46 +221,79 @@ pub fn as_json(ids: &[String]) -> String {
 mod tests {
     use super::*;
 
+    fn row(rowid: i64, id: &str, user: &str, created_at: i64, expires_at: i64) -> Row {
+        (rowid, id.into(), user.into(), created_at, expires_at)
+    }
+
     #[test]
     fn a_users_unexpired_requests_are_listed_once_each_and_other_users_apart() {
         let index = UserRequests::default();
-        index.add("alice", "a1", 100, 400);
-        index.add("bob", "b1", 100, 400);
-        index.add("alice", "a2", 101, 130);
-        index.add("alice", "a1", 100, 400); // the load and the writer both bring it
-        index.add("alice", "a0", 90, 400); // loaded after the writer's rows
+        index.add_rows(
+            vec![
+                row(1, "a1", "alice", 100, 400),
+                row(2, "b1", "bob", 100, 400),
+                row(3, "a2", "alice", 101, 130),
+            ],
+            105,
+        );
+        // A load and a catch-up may both bring a row; out of order too.
+        index.add_rows(
+            vec![row(1, "a1", "alice", 100, 400), row(0, "a0", "alice", 90, 400)],
+            105,
+        );
         assert_eq!(index.unexpired("alice", 110), ["a0", "a1", "a2"]);
         assert_eq!(index.unexpired("alice", 130), ["a0", "a1"], "a2 expired at 130");
         assert_eq!(index.unexpired("bob", 110), ["b1"]);
         assert!(index.unexpired("carol", 110).is_empty());
+        index.clear();
+        assert!(index.unexpired("alice", 110).is_empty());
     }
 
     #[test]
     fn an_expired_request_still_counts_for_a_minute_after_its_creation() {
         let index = UserRequests::default();
-        index.add("alice", "a1", 100, 110);
-        index.add("alice", "a2", 105, 115);
-        index.add("alice", "a3", 105, 500);
-        assert_eq!(index.created_per_second("alice", 100), [(100, 1), (105, 2)]);
+        index.add_rows(
+            vec![
+                row(1, "a1", "alice", 100, 110),
+                row(2, "a2", "alice", 105, 115),
+                row(3, "a3", "alice", 105, 500),
+                row(4, "old", "alice", 10, 20), // already out of reach: left out
+            ],
+            120,
+        );
+        assert_eq!(index.created_per_second("alice", 0), [(100, 1), (105, 2)]);
         assert_eq!(index.created_per_second("alice", 101), [(105, 2)]);
         // At 162, a1 (created at 100) is out of reach and expired: dropped.
         assert_eq!(index.unexpired("alice", 162), ["a3"]);
-        assert_eq!(index.created_per_second("alice", 102), [(105, 2)]);
+        assert_eq!(index.created_per_second("alice", 0), [(105, 2)]);
         // Once nothing is left, the user is dropped too.
         assert_eq!(index.unexpired("alice", 600), Vec::<String>::new());
         assert_eq!(index.users(), 0);
     }
 
     #[test]
-    fn a_sweep_drops_users_never_asked_about_again() {
+    fn a_sweep_drops_users_never_asked_about_again_and_keeps_what_still_matters() {
         let index = UserRequests::default();
-        index.add("gone", "g1", 100, 110);
-        // Enough additions, long after, to sweep every shard.
-        for i in 0..SWEEP_EVERY * SHARDS * 2 {
-            index.add(&format!("u{}", i % 1024), &format!("t{i}"), 10_000, 10_100);
-        }
-        assert_eq!(index.users(), 1024, "only the recent users are left");
-        assert_eq!(index.created_per_second("gone", 0), Vec::<(i64, i64)>::new());
+        index.add_rows(
+            vec![row(1, "gone", "gone", 100, 110), row(2, "kept", "kept", 100, 20_000)],
+            100,
+        );
+        // Enough rows, long after, to sweep every shard.
+        let rows = (0..SWEEP_EVERY * SHARDS * 2)
+            .map(|i| {
+                row(
+                    3 + i as i64,
+                    &format!("t{i}"),
+                    &format!("u{}", i % 1024),
+                    10_000,
+                    10_100,
+                )
+            })
+            .collect();
+        index.add_rows(rows, 10_000);
+        assert_eq!(index.users(), 1025, "the recent users and `kept`");
+        assert!(index.created_per_second("gone", 0).is_empty());
+        assert_eq!(index.unexpired("kept", 10_000), ["kept"]);
     }
 
     #[test]
