@@ -21,6 +21,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, named_params, params};
 
 use super::rows::{TransactionRow, UserRow};
 use super::sql::{OWE_DEVICE_PUSHES, USER_BY_HINT, USER_BY_ID, auth_req_lookup, auth_req_matches};
+use super::user_requests::{CATCH_UP, Row};
 use super::{DeviceCounts, OwedPushes, StoreResult};
 use crate::config::SqliteSynchronous;
 use crate::domain::transaction::Transaction;
@@ -112,6 +113,20 @@ impl Readers {
                 }
             }
             Ok(None)
+        })
+    }
+
+    /// At most `limit` transactions added after rowid `last`, by rowid: the
+    /// catch-up of the index by user (`user_requests.rs`).
+    pub(super) fn rows_after(&self, last: i64, limit: i64) -> StoreResult<Vec<Row>> {
+        self.with(|conn| {
+            let rows = conn
+                .prepare_cached(CATCH_UP)?
+                .query_map(params![last, limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
         })
     }
 

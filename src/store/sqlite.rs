@@ -69,15 +69,26 @@ impl SqliteStore {
     /// behind) the recent rows through the expiry index. `now` is the
     /// caller's clock, which tests move.
     async fn user_requests(&self, now: i64) -> StoreResult<&UserRequests> {
-        use super::user_requests::{CATCH_UP, LOAD, MAX_ROWID, RATE_REACH, RELOAD_AFTER};
+        use super::user_requests::{CATCH_UP, DIRECT_ROWS, LOAD, MAX_ROWID, RATE_REACH, RELOAD_AFTER, Row};
         let mut seen = self.users.seen.lock().await;
         if let Some(last) = *seen {
-            let rows: Vec<super::user_requests::Row> = query_as(CATCH_UP)
-                .bind(last)
-                .bind(RELOAD_AFTER + 1)
-                .fetch_all(&self.pool)
-                .await?;
-            if rows.len() as i64 <= RELOAD_AFTER {
+            let direct = match self.readers.rows_after(last, DIRECT_ROWS) {
+                Err(e) if e.is_busy() => None,
+                done => Some(done?),
+            };
+            let rows = match direct {
+                Some(rows) if (rows.len() as i64) < DIRECT_ROWS => Some(rows),
+                // Many new rows, or a lock met: through sqlx, off this thread.
+                _ => {
+                    let rows: Vec<Row> = query_as(CATCH_UP)
+                        .bind(last)
+                        .bind(RELOAD_AFTER + 1)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    (rows.len() as i64 <= RELOAD_AFTER).then_some(rows)
+                }
+            };
+            if let Some(rows) = rows {
                 if let Some(row) = rows.last() {
                     *seen = Some(row.0);
                 }
@@ -336,7 +347,8 @@ mod tests {
         let url = format!("sqlite://{}", path.display());
         let second = SqliteStore::open(&url, SqliteSynchronous::Full).await.unwrap();
         assert_eq!(inbox(second.pending_for_user("u", now).await.unwrap()), ["open"]);
-        // A request the first instance commits afterwards: read by rowid.
+        // A request the first instance commits afterwards: read by rowid, on
+        // this thread.
         first
             .insert_transaction(&at("later", "u", now, now + 300), None)
             .await
@@ -349,17 +361,29 @@ mod tests {
             inbox(first.pending_for_user("u", now).await.unwrap()),
             ["open", "later"]
         );
+        // More than a direct read takes, or a lock met: read through sqlx.
+        use super::super::user_requests::{DIRECT_ROWS, RELOAD_AFTER};
+        for i in 0..DIRECT_ROWS {
+            let txn = at(&format!("w{i:02}"), "v", now, now + 300);
+            first.insert_transaction(&txn, None).await.unwrap();
+        }
+        let for_v = second.pending_for_user("v", now).await.unwrap();
+        assert_eq!(for_v.len() as i64, DIRECT_ROWS + 1);
+        first
+            .insert_transaction(&at("x1", "v", now, now + 300), None)
+            .await
+            .unwrap();
+        second.readers.busy.store(true, std::sync::atomic::Ordering::Relaxed);
+        let for_v = second.pending_for_user("v", now).await;
+        second.readers.busy.store(false, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(for_v.unwrap().len() as i64, DIRECT_ROWS + 2);
         // More new rows than a catch-up reads: the recent ones are loaded anew.
-        for i in 0..=super::super::user_requests::RELOAD_AFTER {
+        for i in 0..=RELOAD_AFTER {
             let txn = at(&format!("v{i:02}"), "v", now, now + 300);
             first.insert_transaction(&txn, None).await.unwrap();
         }
         let for_v = inbox(second.pending_for_user("v", now).await.unwrap());
-        assert_eq!(
-            for_v.len() as i64,
-            super::super::user_requests::RELOAD_AFTER + 2,
-            "{for_v:?}"
-        );
+        assert_eq!(for_v.len() as i64, RELOAD_AFTER + DIRECT_ROWS + 3, "{for_v:?}");
         assert_eq!(
             second.count_recent(RateKey::User("u"), now - 60, 100).await.unwrap(),
             3,

@@ -13,7 +13,8 @@
 //! rows added since its last look, by rowid (SQLite has one writer at a time
 //! and gives each new row the next rowid, so "after the last one seen" is
 //! exact, whichever process committed it). Each row is read once, so this
-//! costs about one row read per request created. The first use after a
+//! costs about one row read per request created, usually on the caller's
+//! thread ([`DIRECT_ROWS`]). The first use after a
 //! start, or one far behind, loads the recent rows instead, through an index
 //! on `expires_at` alone, which new rows reach near its end.
 //!
@@ -28,6 +29,9 @@ use std::sync::Mutex;
 /// How long after its creation a request still counts (the rate windows'
 /// reach, in seconds), even when it has expired sooner.
 pub const RATE_REACH: i64 = 60;
+/// Up to this many new rows are read on the caller's thread, without sqlx's
+/// hand-overs (a look usually finds a few); more go through sqlx.
+pub const DIRECT_ROWS: i64 = if cfg!(test) { 4 } else { 256 };
 /// More new rows than this since the last look: load the recent ones anew
 /// instead of reading every row in between.
 pub const RELOAD_AFTER: i64 = if cfg!(test) { 8 } else { 65_536 };
