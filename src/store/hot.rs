@@ -15,8 +15,9 @@
 //!   requests per second over the last minute, so the caps cost no scan.
 //!
 //! SQLite's index of requests by user lives in memory too, beside this. It is
-//! rebuilt from the file as well (at its first use after a start), but it is
-//! not a speed-up: the reads by user depend on it (`user_requests.rs`).
+//! read from the file as well (loaded at its first use after a start, then
+//! brought up to date by rowid before each use), but it is not a speed-up:
+//! the reads by user depend on it (`user_requests.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};

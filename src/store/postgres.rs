@@ -69,6 +69,19 @@ impl PgStore {
         Ok(None)
     }
 
+    async fn lock_user_requests(&self, _now: i64) -> StoreResult<Option<super::user_requests::UserIndexGuard<'_>>> {
+        Ok(None)
+    }
+
+    fn user_request_ids_locked(
+        &self,
+        _held: &mut Option<super::user_requests::UserIndexGuard<'_>>,
+        _user_id: &str,
+        _now: i64,
+    ) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
+
     /// Inserts one transaction row; false when its id (or an old-format
     /// digest, migration `20261130000001`) exists.
     async fn insert_transaction_row<'e, E>(e: E, t: &Transaction) -> Result<bool, sqlx::Error>

@@ -715,9 +715,10 @@ macro_rules! sql_store {
                 now: i64,
             ) -> StoreResult<$crate::store::lifecycle::ActivateOutcome> {
                 use $crate::store::lifecycle::{ActivateOutcome, Credential};
-                // SQLite: the user index is brought up to date before the write
-                // lock is taken (a first load reads many rows), and read again under it.
-                self.user_request_ids(user_id, now).await?;
+                // SQLite: the user index is brought up to date and held before the
+                // write lock is taken (a first load reads many rows; lock order:
+                // the index, then the file), and read again under it.
+                let mut held = self.lock_user_requests(now).await?;
                 let mut tx = self.pool.begin().await?;
                 let spent = match credential {
                     Credential::Binding(id) => query(
@@ -757,7 +758,7 @@ macro_rules! sql_store {
                 }
                 // Seed 003: an open provisioning request completes when a device
                 // of its user activates.
-                let ids = self.user_request_ids(user_id, now).await?;
+                let ids = self.user_request_ids_locked(&mut held, user_id, now)?;
                 let by_user = $crate::store::user_requests::by_user("t.", ids.is_some());
                 let sql = format!(
                     "SELECT {TXN_COLUMNS} FROM transactions t WHERE {by_user} AND t.status = 'pending' \
@@ -867,9 +868,10 @@ macro_rules! sql_store {
             }
 
             async fn unregister_user(&self, user_id: &str, now: i64) -> StoreResult<$crate::store::lifecycle::Unregistered> {
-// SQLite: the user index is brought up to date before the write lock
-                // is taken (a first load reads many rows), and read again under it.
-                self.user_request_ids(user_id, now).await?;
+                // SQLite: the user index is brought up to date and held before the
+                // write lock is taken (a first load reads many rows; lock order:
+                // the index, then the file), and read again under it.
+                let mut held = self.lock_user_requests(now).await?;
                 let mut tx = self.pool.begin().await?;
                 // Write first, so the transaction holds the write lock before it
                 // reads (a read-then-write transaction can fail on SQLite WAL).
@@ -879,7 +881,7 @@ macro_rules! sql_store {
                     .await?;
                 // Read once the write lock is held: every request committed
                 // before it is in the file, so none is missed.
-                let ids = self.user_request_ids(user_id, now).await?;
+                let ids = self.user_request_ids_locked(&mut held, user_id, now)?;
                 let by_user = $crate::store::user_requests::by_user("t.", ids.is_some());
                 let sql = format!(
                     "SELECT {TXN_COLUMNS} FROM transactions t WHERE {by_user} AND t.status = 'pending' AND t.expires_at > $2"

@@ -14,7 +14,7 @@ use super::rows::{
     UserDevicesRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
-use super::user_requests::UserRequests;
+use super::user_requests::{UserIndexGuard, UserRequests};
 use super::{
     AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, Delivery, DeliveryOutcome, DeviceCounts,
     InboxItem, Issued, RefreshToken, StoreError, StoreResult,
@@ -54,23 +54,56 @@ impl SqliteStore {
 
     /// The user's unexpired requests, from memory, for `json_each`.
     async fn user_request_ids(&self, user_id: &str, now: i64) -> StoreResult<Option<String>> {
-        let ids = self.user_requests(now).await?.unexpired(user_id, now);
+        let _held = self.lock_user_requests(now).await?;
+        let ids = self.users.unexpired(user_id, now);
         Ok(Some(super::user_requests::as_json(&ids)))
     }
 
     /// The user's requests per second since `since`, from memory.
     async fn user_requests_since(&self, user_id: &str, since: i64) -> StoreResult<Option<Vec<(i64, i64)>>> {
-        let index = self.user_requests(since + super::user_requests::RATE_REACH).await?;
-        Ok(Some(index.created_per_second(user_id, since)))
+        let _held = self
+            .lock_user_requests(since + super::user_requests::RATE_REACH)
+            .await?;
+        Ok(Some(self.users.created_per_second(user_id, since)))
     }
 
-    /// The index, brought up to date with the file first: the rows added
-    /// since the last look, read by rowid, or at the first use (or far
-    /// behind) the recent rows through the expiry index. `now` is the
-    /// caller's clock, which tests move.
-    async fn user_requests(&self, now: i64) -> StoreResult<&UserRequests> {
-        use super::user_requests::{CATCH_UP, DIRECT_ROWS, LOAD, MAX_ROWID, RATE_REACH, RELOAD_AFTER, Row};
+    /// The index, brought up to date with the file and held: nothing else
+    /// reads or changes it until the guard drops, so no reader sees a load
+    /// half done. Taken before the file's write lock, never after it (the
+    /// group commit never takes it).
+    async fn lock_user_requests(&self, now: i64) -> StoreResult<Option<UserIndexGuard<'_>>> {
         let mut seen = self.users.seen.lock().await;
+        self.catch_up(&mut seen, now).await?;
+        Ok(Some(seen))
+    }
+
+    /// The user's unexpired requests under a held index, from inside a
+    /// transaction that holds the write lock: the rows committed since the
+    /// index was brought up to date are read on this thread, never through
+    /// the pool (whose other connections may wait for that lock).
+    fn user_request_ids_locked(
+        &self,
+        held: &mut Option<UserIndexGuard<'_>>,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<String>> {
+        let Some(seen) = held else {
+            return Ok(None);
+        };
+        let rows = self.readers.rows_after(seen.unwrap_or(0), i64::MAX)?;
+        if let Some(row) = rows.last() {
+            **seen = Some(row.0);
+        }
+        self.users.add_rows(rows, now);
+        Ok(Some(super::user_requests::as_json(&self.users.unexpired(user_id, now))))
+    }
+
+    /// Brings the index up to date with the file: the rows added since the
+    /// last look, read by rowid, or at the first use (or far behind) the
+    /// recent rows through the expiry index. `now` is the caller's clock,
+    /// which tests move.
+    async fn catch_up(&self, seen: &mut Option<i64>, now: i64) -> StoreResult<()> {
+        use super::user_requests::{CATCH_UP, DIRECT_ROWS, LOAD, MAX_ROWID, RATE_REACH, RELOAD_AFTER, Row};
         if let Some(last) = *seen {
             let direct = match self.readers.rows_after(last, DIRECT_ROWS) {
                 Err(e) if e.is_busy() => None,
@@ -93,17 +126,17 @@ impl SqliteStore {
                     *seen = Some(row.0);
                 }
                 self.users.add_rows(rows, now);
-                return Ok(&self.users);
+                return Ok(());
             }
         }
         // The highest rowid first: a row committed after it may be loaded
         // too, and is read again by the next catch-up (and kept once).
         let (max,): (Option<i64>,) = query_as(MAX_ROWID).fetch_one(&self.pool).await?;
-        let rows: Vec<super::user_requests::Row> = query_as(LOAD).bind(now - RATE_REACH).fetch_all(&self.pool).await?;
+        let rows: Vec<Row> = query_as(LOAD).bind(now - RATE_REACH).fetch_all(&self.pool).await?;
         self.users.clear();
         self.users.add_rows(rows, now);
         *seen = Some(max.unwrap_or(0));
-        Ok(&self.users)
+        Ok(())
     }
     /// One statement picks and leases, and SQLite has one writer at a time,
     /// so two workers never take the same row.
@@ -384,11 +417,34 @@ mod tests {
         }
         let for_v = inbox(second.pending_for_user("v", now).await.unwrap());
         assert_eq!(for_v.len() as i64, RELOAD_AFTER + DIRECT_ROWS + 3, "{for_v:?}");
+        // After the load, a new row is read by rowid again.
+        first
+            .insert_transaction(&at("y1", "v", now, now + 300), None)
+            .await
+            .unwrap();
+        let for_v = inbox(second.pending_for_user("v", now).await.unwrap());
+        assert!(for_v.contains(&"y1".to_owned()), "{for_v:?}");
         assert_eq!(
             second.count_recent(RateKey::User("u"), now - 60, 100).await.unwrap(),
             3,
             "the requests of the last minute count, expired or not"
         );
+        // A lock met inside the unregistration's transaction: refused, and
+        // nothing changed.
+        second.readers.busy.store(true, std::sync::atomic::Ordering::Relaxed);
+        let refused = second.unregister_user("u", now).await;
+        second.readers.busy.store(false, std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            refused.as_ref().is_err_and(StoreError::is_busy),
+            "{:?}",
+            refused.map(|_| ())
+        );
+        assert_eq!(
+            first.transaction("open").await.unwrap().unwrap().status,
+            Status::Pending
+        );
+        let user = first.user("u").await.unwrap().unwrap();
+        assert_eq!(user.status, crate::domain::user::UserStatus::Active);
         let ended = second.unregister_user("u", now).await.unwrap();
         let mut denied: Vec<_> = ended.transactions.iter().map(|t| t.id.as_str()).collect();
         denied.sort();

@@ -14,9 +14,15 @@
 //! and gives each new row the next rowid, so "after the last one seen" is
 //! exact, whichever process committed it). Each row is read once, so this
 //! costs about one row read per request created, usually on the caller's
-//! thread ([`DIRECT_ROWS`]). The first use after a
-//! start, or one far behind, loads the recent rows instead, through an index
-//! on `expires_at` alone, which new rows reach near its end.
+//! thread ([`DIRECT_ROWS`]). The first use after a start, or one far behind,
+//! loads the recent rows instead, through an index on `expires_at` alone,
+//! which new rows reach near its end. The index is held while it is brought
+//! up to date and read, so nobody sees a load half done.
+//!
+//! This relies on rowids only growing: no transaction row is ever deleted
+//! and the table is not rebuilt while a server runs. A change that purges
+//! old requests (an emptied table starts again at rowid 1) must make the
+//! servers load anew.
 //!
 //! The entries name candidates; the statements still check user, status and
 //! expiry against the rows. PostgreSQL keeps its `(user_id, expires_at)`
@@ -60,10 +66,9 @@ struct Shard {
 }
 
 impl Shard {
-    /// Keeps a user's entries sorted by id: a load and the writer may both
-    /// bring a row (and a batch retried row by row brings it twice), and it
-    /// is kept once. Ids start with their creation time, so a new one goes
-    /// at the end, found by one binary search.
+    /// Keeps a user's entries sorted by id: a load and the next catch-up may
+    /// both bring a row, and it is kept once. Ids start with their creation
+    /// time, so a new one goes at the end, found by one binary search.
     fn add(&mut self, user_id: &str, entry: Entry) {
         match self.users.get_mut(user_id) {
             Some(entries) => {
@@ -80,6 +85,9 @@ impl Shard {
 
 /// A row as the loads read it: rowid, id, user, created, expires.
 pub type Row = (i64, String, String, i64, i64);
+
+/// The index held (`SqliteStore::lock_user_requests`): the highest rowid read.
+pub type UserIndexGuard<'a> = tokio::sync::MutexGuard<'a, Option<i64>>;
 
 /// The requests of each user that are unexpired or less than
 /// [`RATE_REACH`] seconds old.
@@ -197,7 +205,7 @@ impl UserRequests {
     }
 }
 
-/// The rows to load at the first use: every request that may still be
+/// The rows to load at the first use, or when far behind: every request that may still be
 /// unexpired or within the rate windows' reach at `now` (a request expires
 /// after it is created, so `expires_at > now - RATE_REACH` covers both).
 pub const LOAD: &str = "SELECT rowid, id, user_id, created_at, expires_at FROM transactions WHERE expires_at > $1";
