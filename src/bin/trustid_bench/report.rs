@@ -88,25 +88,35 @@ pub struct Check {
 }
 
 /// The issue's targets, against `peer` (a node-oidc-provider results.json) when given.
+/// The ratios to node are judged only against a peer measured on the same
+/// machine: node's own figure in the issue came from another bench and
+/// another machine (node ran ~1,900 backchannel requests/s there, ~8,800/s
+/// with this bench on a later machine), so it is shown, never judged.
 pub fn checks(r: &Results, peer: Option<&Results>) -> Vec<Check> {
     let mut out = Vec::new();
-    for (name, fixed, label) in [
+    for (name, quoted, label) in [
         ("backchannel", 9_500.0, "backchannel requests/s"),
         ("polls", 10_800.0, "pending polls/s"),
     ] {
         let Some(mine) = r.rate(name) else { continue };
-        let (target, goal) = match peer.and_then(|p| p.rate(name)) {
+        let (target, met) = match peer.and_then(|p| p.rate(name)) {
             Some(theirs) => (
                 format!("≥ 5 × peer {} = {}", thousands(theirs), thousands(5.0 * theirs)),
-                5.0 * theirs,
+                Some(mine >= 5.0 * theirs),
             ),
-            None => (format!("≥ {} (5 × node in issue 8)", thousands(fixed)), fixed),
+            None => (
+                format!(
+                    "≥ 5 × node side by side (--compare NODE/results.json; issue 8's own node figure: ≥ {})",
+                    thousands(quoted)
+                ),
+                None,
+            ),
         };
         out.push(Check {
             what: label.into(),
             value: thousands(mine),
             target,
-            met: Some(mine >= goal),
+            met,
         });
     }
     if let (Some(polls), Some(ceiling)) = (r.rate("polls"), r.rate("trivial")) {
@@ -476,4 +486,34 @@ pub fn summarize(runs: &[Results]) -> String {
         let _ = writeln!(s, "| {k} | {} |", spread(v, 1));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn results(backchannel: f64) -> Results {
+        let phase = serde_json::json!({
+            "name": "backchannel", "what": "", "ok_kind": "ok", "concurrency": 32, "ok": 1,
+            "rate_per_s": backchannel, "latency": null, "counts": {}, "examples": [],
+            "usage": {"elapsed_s": 1.0, "bench_cpu_cores": null, "server_cpu_cores": null,
+                      "other_cpu_cores": null, "server_rss_peak_mib": null, "server_rss_end_mib": null}
+        });
+        Results {
+            phases: vec![serde_json::from_value(phase).unwrap()],
+            ..Results::default()
+        }
+    }
+
+    #[test]
+    fn the_ratio_to_node_is_judged_only_against_a_peer_measured_here() {
+        let mine = results(30_000.0);
+        let alone = checks(&mine, None);
+        assert_eq!(alone[0].met, None, "{}", alone[0].target);
+        assert!(alone[0].target.contains("--compare"), "{}", alone[0].target);
+        let faster_node = results(8_000.0);
+        assert_eq!(checks(&mine, Some(&faster_node))[0].met, Some(false));
+        let slower_node = results(5_000.0);
+        assert_eq!(checks(&mine, Some(&slower_node))[0].met, Some(true));
+    }
 }
