@@ -59,27 +59,18 @@ impl PgStore {
         Ok(owed)
     }
 
-    /// The `(user_id, expires_at)` index finds a user's requests: no
-    /// candidates from memory (SQLite's `user_requests.rs`).
-    async fn user_request_ids(&self, _user_id: &str, _now: i64) -> StoreResult<Option<String>> {
-        Ok(None)
-    }
-
-    async fn user_requests_since(&self, _user_id: &str, _since: i64) -> StoreResult<Option<Vec<(i64, i64)>>> {
-        Ok(None)
-    }
-
+    /// The `(user_id, expires_at)` index finds a user's requests: no index
+    /// in memory (SQLite's `user_requests.rs`).
     async fn lock_user_requests(&self, _now: i64) -> StoreResult<Option<super::user_requests::UserIndexGuard<'_>>> {
         Ok(None)
     }
 
-    fn user_request_ids_locked(
+    fn catch_up_in_transaction(
         &self,
         _held: &mut Option<super::user_requests::UserIndexGuard<'_>>,
-        _user_id: &str,
         _now: i64,
-    ) -> StoreResult<Option<String>> {
-        Ok(None)
+    ) -> StoreResult<()> {
+        Ok(())
     }
 
     /// Inserts one transaction row; false when its id (or an old-format

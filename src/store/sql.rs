@@ -283,7 +283,7 @@ macro_rules! sql_store {
 
             async fn pending_for_user(&self, user_id: &str, now: i64) -> StoreResult<Vec<InboxItem>> {
                 let client_name = Self::CLIENT_NAME;
-                let ids = self.user_request_ids(user_id, now).await?;
+                let ids = self.lock_user_requests(now).await?.map(|mut i| i.unexpired_json(user_id, now));
                 let by_user = $crate::store::user_requests::by_user("t.", ids.is_some());
                 let sql = format!(
                     "SELECT {TXN_COLUMNS}, {client_name} AS client_name FROM transactions t \
@@ -758,7 +758,8 @@ macro_rules! sql_store {
                 }
                 // Seed 003: an open provisioning request completes when a device
                 // of its user activates.
-                let ids = self.user_request_ids_locked(&mut held, user_id, now)?;
+                self.catch_up_in_transaction(&mut held, now)?;
+                let ids = held.as_mut().map(|i| i.unexpired_json(user_id, now));
                 let by_user = $crate::store::user_requests::by_user("t.", ids.is_some());
                 let sql = format!(
                     "SELECT {TXN_COLUMNS} FROM transactions t WHERE {by_user} AND t.status = 'pending' \
@@ -881,7 +882,8 @@ macro_rules! sql_store {
                     .await?;
                 // Read once the write lock is held: every request committed
                 // before it is in the file, so none is missed.
-                let ids = self.user_request_ids_locked(&mut held, user_id, now)?;
+                self.catch_up_in_transaction(&mut held, now)?;
+                let ids = held.as_mut().map(|i| i.unexpired_json(user_id, now));
                 let by_user = $crate::store::user_requests::by_user("t.", ids.is_some());
                 let sql = format!(
                     "SELECT {TXN_COLUMNS} FROM transactions t WHERE {by_user} AND t.status = 'pending' AND t.expires_at > $2"
@@ -1245,7 +1247,10 @@ macro_rules! sql_store {
                 // First count of this key in this process: seed it from the
                 // database, a user's from the requests in memory.
                 let remembered = match key {
-                    $crate::store::RateKey::User(id) => self.user_requests_since(id, since).await?,
+                    $crate::store::RateKey::User(id) => {
+                        let held = self.lock_user_requests(since + $crate::store::user_requests::RATE_REACH).await?;
+                        held.map(|i| i.created_per_second(id, since))
+                    }
                     $crate::store::RateKey::Client(_) => None,
                 };
                 let per_second: Vec<(i64, i64)> = if let Some(per_second) = remembered {

@@ -14,7 +14,7 @@ use super::rows::{
     UserDevicesRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
-use super::user_requests::{UserIndexGuard, UserRequests};
+use super::user_requests::{Index, UserIndexGuard, UserRequests};
 use super::{
     AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, Delivery, DeliveryOutcome, DeviceCounts,
     InboxItem, Issued, RefreshToken, StoreError, StoreResult,
@@ -52,59 +52,34 @@ impl SqliteStore {
         Some(&self.readers)
     }
 
-    /// The user's unexpired requests, from memory, for `json_each`.
-    async fn user_request_ids(&self, user_id: &str, now: i64) -> StoreResult<Option<String>> {
-        let _held = self.lock_user_requests(now).await?;
-        let ids = self.users.unexpired(user_id, now);
-        Ok(Some(super::user_requests::as_json(&ids)))
-    }
-
-    /// The user's requests per second since `since`, from memory.
-    async fn user_requests_since(&self, user_id: &str, since: i64) -> StoreResult<Option<Vec<(i64, i64)>>> {
-        let _held = self
-            .lock_user_requests(since + super::user_requests::RATE_REACH)
-            .await?;
-        Ok(Some(self.users.created_per_second(user_id, since)))
-    }
-
     /// The index, brought up to date with the file and held: nothing else
-    /// reads or changes it until the guard drops, so no reader sees a load
-    /// half done. Taken before the file's write lock, never after it (the
-    /// group commit never takes it).
+    /// reads or changes it until the guard drops. Taken before the file's
+    /// write lock, never after it (the group commit never takes it).
     async fn lock_user_requests(&self, now: i64) -> StoreResult<Option<UserIndexGuard<'_>>> {
-        let mut seen = self.users.seen.lock().await;
-        self.catch_up(&mut seen, now).await?;
-        Ok(Some(seen))
+        let mut index = self.users.lock().await;
+        self.catch_up(&mut index, now).await?;
+        Ok(Some(index))
     }
 
-    /// The user's unexpired requests under a held index, from inside a
-    /// transaction that holds the write lock: the rows committed since the
-    /// index was brought up to date are read on this thread, never through
-    /// the pool (whose other connections may wait for that lock).
-    fn user_request_ids_locked(
-        &self,
-        held: &mut Option<UserIndexGuard<'_>>,
-        user_id: &str,
-        now: i64,
-    ) -> StoreResult<Option<String>> {
-        let Some(seen) = held else {
-            return Ok(None);
-        };
-        let rows = self.readers.rows_after(seen.unwrap_or(0), i64::MAX)?;
-        if let Some(row) = rows.last() {
-            **seen = Some(row.0);
+    /// Under a held index, inside a transaction that holds the write lock:
+    /// the rows committed since the index was brought up to date are read on
+    /// this thread, never through the pool (whose other connections may wait
+    /// for that lock).
+    fn catch_up_in_transaction(&self, held: &mut Option<UserIndexGuard<'_>>, now: i64) -> StoreResult<()> {
+        if let Some(index) = held {
+            let rows = self.readers.rows_after(index.seen().unwrap_or(0), i64::MAX)?;
+            index.caught_up(rows, now);
         }
-        self.users.add_rows(rows, now);
-        Ok(Some(super::user_requests::as_json(&self.users.unexpired(user_id, now))))
+        Ok(())
     }
 
     /// Brings the index up to date with the file: the rows added since the
     /// last look, read by rowid, or at the first use (or far behind) the
     /// recent rows through the expiry index. `now` is the caller's clock,
     /// which tests move.
-    async fn catch_up(&self, seen: &mut Option<i64>, now: i64) -> StoreResult<()> {
+    async fn catch_up(&self, index: &mut Index, now: i64) -> StoreResult<()> {
         use super::user_requests::{CATCH_UP, DIRECT_ROWS, LOAD, MAX_ROWID, RATE_REACH, RELOAD_AFTER, Row};
-        if let Some(last) = *seen {
+        if let Some(last) = index.seen() {
             let direct = match self.readers.rows_after(last, DIRECT_ROWS) {
                 Err(e) if e.is_busy() => None,
                 done => Some(done?),
@@ -122,10 +97,7 @@ impl SqliteStore {
                 }
             };
             if let Some(rows) = rows {
-                if let Some(row) = rows.last() {
-                    *seen = Some(row.0);
-                }
-                self.users.add_rows(rows, now);
+                index.caught_up(rows, now);
                 return Ok(());
             }
         }
@@ -133,9 +105,7 @@ impl SqliteStore {
         // too, and is read again by the next catch-up (and kept once).
         let (max,): (Option<i64>,) = query_as(MAX_ROWID).fetch_one(&self.pool).await?;
         let rows: Vec<Row> = query_as(LOAD).bind(now - RATE_REACH).fetch_all(&self.pool).await?;
-        self.users.clear();
-        self.users.add_rows(rows, now);
-        *seen = Some(max.unwrap_or(0));
+        index.loaded(rows, max.unwrap_or(0), now);
         Ok(())
     }
     /// One statement picks and leases, and SQLite has one writer at a time,
@@ -396,12 +366,14 @@ mod tests {
         );
         // More than a direct read takes, or a lock met: read through sqlx.
         use super::super::user_requests::{DIRECT_ROWS, RELOAD_AFTER};
-        for i in 0..DIRECT_ROWS {
+        // (One more than a direct read takes: a catch-up that stopped at
+        // the direct read would miss it.)
+        for i in 0..=DIRECT_ROWS {
             let txn = at(&format!("w{i:02}"), "v", now, now + 300);
             first.insert_transaction(&txn, None).await.unwrap();
         }
         let for_v = second.pending_for_user("v", now).await.unwrap();
-        assert_eq!(for_v.len() as i64, DIRECT_ROWS + 1);
+        assert_eq!(for_v.len() as i64, DIRECT_ROWS + 2);
         first
             .insert_transaction(&at("x1", "v", now, now + 300), None)
             .await
@@ -409,14 +381,14 @@ mod tests {
         second.readers.busy.store(true, std::sync::atomic::Ordering::Relaxed);
         let for_v = second.pending_for_user("v", now).await;
         second.readers.busy.store(false, std::sync::atomic::Ordering::Relaxed);
-        assert_eq!(for_v.unwrap().len() as i64, DIRECT_ROWS + 2);
+        assert_eq!(for_v.unwrap().len() as i64, DIRECT_ROWS + 3);
         // More new rows than a catch-up reads: the recent ones are loaded anew.
         for i in 0..=RELOAD_AFTER {
             let txn = at(&format!("v{i:02}"), "v", now, now + 300);
             first.insert_transaction(&txn, None).await.unwrap();
         }
         let for_v = inbox(second.pending_for_user("v", now).await.unwrap());
-        assert_eq!(for_v.len() as i64, RELOAD_AFTER + DIRECT_ROWS + 3, "{for_v:?}");
+        assert_eq!(for_v.len() as i64, RELOAD_AFTER + DIRECT_ROWS + 4, "{for_v:?}");
         // After the load, a new row is read by rowid again.
         first
             .insert_transaction(&at("y1", "v", now, now + 300), None)

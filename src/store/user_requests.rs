@@ -16,8 +16,9 @@
 //! costs about one row read per request created, usually on the caller's
 //! thread ([`DIRECT_ROWS`]). The first use after a start, or one far behind,
 //! loads the recent rows instead, through an index on `expires_at` alone,
-//! which new rows reach near its end. The index is held while it is brought
-//! up to date and read, so nobody sees a load half done.
+//! which new rows reach near its end. The whole index sits behind one lock,
+//! held while it is brought up to date and read, so nobody sees a load half
+//! done and only one caller at a time reads the file for it.
 //!
 //! This relies on rowids only growing: no transaction row is ever deleted
 //! and the table is not rebuilt while a server runs. A change that purges
@@ -29,8 +30,6 @@
 //! index.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 
 /// How long after its creation a request still counts (the rate windows'
 /// reach, in seconds), even when it has expired sooner.
@@ -41,8 +40,7 @@ pub const DIRECT_ROWS: i64 = if cfg!(test) { 4 } else { 256 };
 /// More new rows than this since the last look: load the recent ones anew
 /// instead of reading every row in between.
 pub const RELOAD_AFTER: i64 = if cfg!(test) { 8 } else { 65_536 };
-const SHARDS: usize = 16;
-/// A shard drops its stale entries once per this many additions.
+/// The fewest additions between two sweeps of stale entries.
 const SWEEP_EVERY: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,124 +57,130 @@ impl Entry {
     }
 }
 
-#[derive(Default)]
-struct Shard {
-    users: HashMap<String, Vec<Entry>>,
-    added: usize,
-}
-
-impl Shard {
-    /// Keeps a user's entries sorted by id: a load and the next catch-up may
-    /// both bring a row, and it is kept once. Ids start with their creation
-    /// time, so a new one goes at the end, found by one binary search.
-    fn add(&mut self, user_id: &str, entry: Entry) {
-        match self.users.get_mut(user_id) {
-            Some(entries) => {
-                if let Err(at) = entries.binary_search_by(|e| e.id.cmp(&entry.id)) {
-                    entries.insert(at, entry);
-                }
-            }
-            None => {
-                self.users.insert(user_id.to_owned(), vec![entry]);
-            }
-        }
-    }
-}
-
 /// A row as the loads read it: rowid, id, user, created, expires.
 pub type Row = (i64, String, String, i64, i64);
 
-/// The index held (`SqliteStore::lock_user_requests`): the highest rowid read.
-pub type UserIndexGuard<'a> = tokio::sync::MutexGuard<'a, Option<i64>>;
+/// The index held (`SqliteStore::lock_user_requests`).
+pub type UserIndexGuard<'a> = tokio::sync::MutexGuard<'a, Index>;
 
 /// The requests of each user that are unexpired or less than
-/// [`RATE_REACH`] seconds old.
-pub struct UserRequests {
-    shards: Vec<Mutex<Shard>>,
-    /// The highest rowid read so far (`None` until the first load); held
-    /// while the file is read, so one caller at a time brings it up to date.
-    pub(super) seen: tokio::sync::Mutex<Option<i64>>,
-}
+/// [`RATE_REACH`] seconds old, behind the one lock (module comment).
+#[derive(Default)]
+pub struct UserRequests(tokio::sync::Mutex<Index>);
 
-impl Default for UserRequests {
-    fn default() -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            seen: tokio::sync::Mutex::new(None),
-        }
+impl UserRequests {
+    pub async fn lock(&self) -> UserIndexGuard<'_> {
+        self.0.lock().await
     }
 }
 
-impl UserRequests {
-    fn shard(&self, user_id: &str) -> std::sync::MutexGuard<'_, Shard> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        user_id.hash(&mut h);
-        let shard = &self.shards[h.finish() as usize % SHARDS];
-        shard.lock().unwrap_or_else(|p| p.into_inner())
+#[derive(Default)]
+pub struct Index {
+    /// The highest rowid read so far; `None` until the first load.
+    seen: Option<i64>,
+    users: HashMap<String, Vec<Entry>>,
+    /// Additions since the last sweep, and the entries that sweep kept: the
+    /// next sweep waits for as many additions, so sweeping costs O(1) per row.
+    added: usize,
+    kept: usize,
+}
+
+impl Index {
+    /// The highest rowid read so far; `None` until the first load.
+    pub fn seen(&self) -> Option<i64> {
+        self.seen
+    }
+
+    /// The rows added after [`Self::seen`], read by rowid.
+    pub fn caught_up(&mut self, rows: Vec<Row>, now: i64) {
+        if let Some((rowid, ..)) = rows.last() {
+            self.seen = Some(*rowid);
+        }
+        self.add_rows(rows, now);
+    }
+
+    /// The recent rows, read anew; `max` is the highest rowid read before them.
+    pub fn loaded(&mut self, rows: Vec<Row>, max: i64, now: i64) {
+        self.clear();
+        self.add_rows(rows, now);
+        self.seen = Some(max);
     }
 
     /// Rows read from the file at `now`; those that no longer matter are
-    /// left out.
-    pub fn add_rows(&self, rows: Vec<Row>, now: i64) {
+    /// left out. A user's entries stay sorted by id: a load and the next
+    /// catch-up may both bring a row, and it is kept once. Ids start with
+    /// their creation time, so a new one goes at the end, found by one
+    /// binary search.
+    fn add_rows(&mut self, rows: Vec<Row>, now: i64) {
         for (_, id, user_id, created_at, expires_at) in rows {
             let entry = Entry {
                 id: id.into(),
                 created_at,
                 expires_at,
             };
-            if !entry.stale(now) {
-                self.add(&user_id, entry, now);
+            if entry.stale(now) {
+                continue;
             }
+            match self.users.get_mut(&user_id) {
+                Some(entries) => {
+                    if let Err(at) = entries.binary_search_by(|e| e.id.cmp(&entry.id)) {
+                        entries.insert(at, entry);
+                    }
+                }
+                None => {
+                    self.users.insert(user_id, vec![entry]);
+                }
+            }
+            self.added += 1;
+        }
+        if self.added >= SWEEP_EVERY.max(self.kept) {
+            self.sweep(now);
         }
     }
 
-    fn add(&self, user_id: &str, entry: Entry, now: i64) {
-        let mut shard = self.shard(user_id);
-        shard.add(user_id, entry);
-        shard.added += 1;
-        if shard.added >= SWEEP_EVERY {
-            // Users who are never asked about again are dropped here.
-            shard.added = 0;
-            shard.users.retain(|_, entries| {
-                entries.retain(|e| !e.stale(now));
-                !entries.is_empty()
-            });
-            if shard.users.capacity() > 4 * shard.users.len() + 64 {
-                shard.users.shrink_to_fit();
-            }
+    /// Drops the stale entries, and the users who are never asked about again.
+    fn sweep(&mut self, now: i64) {
+        self.added = 0;
+        self.users.retain(|_, entries| {
+            entries.retain(|e| !e.stale(now));
+            !entries.is_empty()
+        });
+        self.kept = self.users.values().map(Vec::len).sum();
+        if self.users.capacity() > 4 * self.users.len() + 64 {
+            self.users.shrink_to_fit();
         }
     }
 
-    /// Forgets everything (before a load).
-    pub fn clear(&self) {
-        for shard in &self.shards {
-            *shard.lock().unwrap_or_else(|p| p.into_inner()) = Shard::default();
-        }
+    fn clear(&mut self) {
+        *self = Self::default();
     }
 
     /// The ids of the user's requests that expire after `now`, by id.
-    pub fn unexpired(&self, user_id: &str, now: i64) -> Vec<String> {
-        let mut shard = self.shard(user_id);
-        let Some(entries) = shard.users.get_mut(user_id) else {
+    pub fn unexpired(&mut self, user_id: &str, now: i64) -> Vec<&str> {
+        let Some(entries) = self.users.get_mut(user_id) else {
             return Vec::new();
         };
         entries.retain(|e| !e.stale(now));
-        let ids = entries
+        if entries.is_empty() {
+            self.users.remove(user_id);
+            return Vec::new();
+        }
+        self.users[user_id]
             .iter()
             .filter(|e| e.expires_at > now)
-            .map(|e| e.id.to_string())
-            .collect();
-        if entries.is_empty() {
-            shard.users.remove(user_id);
-        }
-        ids
+            .map(|e| &*e.id)
+            .collect()
+    }
+
+    /// [`Self::unexpired`] as the statements bind it (`json_each`).
+    pub fn unexpired_json(&mut self, user_id: &str, now: i64) -> String {
+        as_json(&self.unexpired(user_id, now))
     }
 
     /// How many of the user's requests were created in each second from
     /// `since` on (at most [`RATE_REACH`] seconds back), oldest first.
     pub fn created_per_second(&self, user_id: &str, since: i64) -> Vec<(i64, i64)> {
-        let shard = self.shard(user_id);
-        let mut seconds: Vec<i64> = shard
+        let mut seconds: Vec<i64> = self
             .users
             .get(user_id)
             .map(|entries| {
@@ -201,17 +205,27 @@ impl UserRequests {
     /// Users with at least one entry (tests: what a sweep dropped).
     #[cfg(test)]
     fn users(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().unwrap().users.len()).sum()
+        self.users.len()
     }
 }
 
-/// The rows to load at the first use, or when far behind: every request that may still be
-/// unexpired or within the rate windows' reach at `now` (a request expires
-/// after it is created, so `expires_at > now - RATE_REACH` covers both).
-pub const LOAD: &str = "SELECT rowid, id, user_id, created_at, expires_at FROM transactions WHERE expires_at > $1";
+/// The columns every read of the index takes, in [`Row`]'s order.
+macro_rules! row_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT rowid, id, user_id, created_at, expires_at FROM transactions ",
+            $rest
+        )
+    };
+}
+
+/// The rows to load at the first use, or when far behind: every request that
+/// may still be unexpired or within the rate windows' reach at `now` (a
+/// request expires after it is created, so `expires_at > now - RATE_REACH`
+/// covers both).
+pub const LOAD: &str = row_select!("WHERE expires_at > $1");
 /// The rows added since the last look, at most `$2` of them.
-pub const CATCH_UP: &str = "SELECT rowid, id, user_id, created_at, expires_at FROM transactions \
-     WHERE rowid > $1 ORDER BY rowid LIMIT $2";
+pub const CATCH_UP: &str = row_select!("WHERE rowid > $1 ORDER BY rowid LIMIT $2");
 pub const MAX_ROWID: &str = "SELECT MAX(rowid) FROM transactions";
 
 /// `$1` names the user; on SQLite (`ids`) the candidates from memory, bound
@@ -225,7 +239,7 @@ pub fn by_user(alias: &str, ids: bool) -> String {
 }
 
 /// The candidates as `json_each` reads them.
-pub fn as_json(ids: &[String]) -> String {
+pub fn as_json(ids: &[&str]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
 }
 
@@ -239,7 +253,7 @@ mod tests {
 
     #[test]
     fn a_users_unexpired_requests_are_listed_once_each_and_other_users_apart() {
-        let index = UserRequests::default();
+        let mut index = Index::default();
         index.add_rows(
             vec![
                 row(1, "a1", "alice", 100, 400),
@@ -263,7 +277,7 @@ mod tests {
 
     #[test]
     fn an_expired_request_still_counts_for_a_minute_after_its_creation() {
-        let index = UserRequests::default();
+        let mut index = Index::default();
         index.add_rows(
             vec![
                 row(1, "a1", "alice", 100, 110),
@@ -279,19 +293,19 @@ mod tests {
         assert_eq!(index.unexpired("alice", 162), ["a3"]);
         assert_eq!(index.created_per_second("alice", 0), [(105, 2)]);
         // Once nothing is left, the user is dropped too.
-        assert_eq!(index.unexpired("alice", 600), Vec::<String>::new());
+        assert_eq!(index.unexpired("alice", 600), Vec::<&str>::new());
         assert_eq!(index.users(), 0);
     }
 
     #[test]
     fn a_sweep_drops_users_never_asked_about_again_and_keeps_what_still_matters() {
-        let index = UserRequests::default();
+        let mut index = Index::default();
         index.add_rows(
             vec![row(1, "gone", "gone", 100, 110), row(2, "kept", "kept", 100, 20_000)],
             100,
         );
-        // Enough rows, long after, to sweep every shard.
-        let rows = (0..SWEEP_EVERY * SHARDS * 2)
+        // Enough rows, long after, to sweep.
+        let rows = (0..SWEEP_EVERY * 2)
             .map(|i| {
                 row(
                     3 + i as i64,
@@ -310,7 +324,7 @@ mod tests {
 
     #[test]
     fn the_candidates_are_bound_as_a_json_array() {
-        assert_eq!(as_json(&["a".into(), "b\"c".into()]), r#"["a","b\"c"]"#);
+        assert_eq!(as_json(&["a", "b\"c"]), r#"["a","b\"c"]"#);
         assert_eq!(by_user("t.", false), "t.user_id = $1");
         assert_eq!(
             by_user("", true),
