@@ -1,10 +1,22 @@
 //! P-256 public keys as JWKs (RFC 7517), their RFC 7638 thumbprints, and ES256
 //! signature checks. p256 0.14 has no JWK support, so the few lines live here.
+//!
+//! Signatures are checked with OpenSSL (linked already: josekit signs the ID
+//! tokens with it), not with the pure-Rust `p256`: 75–90 µs per check here
+//! against 350–380 µs, and a decision checks two (the device proof and the
+//! decision itself), on the path from approval to the relying party's ping
+//! (`bench/README.md`). The devices' own tools (`trustid device`, the bench)
+//! still sign with `p256`.
+
+use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey, EcPoint};
+use openssl::ecdsa::EcdsaSig;
+use openssl::nid::Nid;
+use openssl::pkey::Public;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -13,7 +25,27 @@ use sha2::{Digest, Sha256};
 pub struct P256Jwk {
     x: String,
     y: String,
-    key: VerifyingKey,
+    key: EcKey<Public>,
+}
+
+/// The curve, built once: OpenSSL sets up its tables per group.
+fn p256() -> Result<&'static EcGroup, JwkError> {
+    static GROUP: OnceLock<Option<EcGroup>> = OnceLock::new();
+    GROUP
+        .get_or_init(|| EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).ok())
+        .as_ref()
+        .ok_or(JwkError("OpenSSL does not offer curve P-256"))
+}
+
+/// The public key at the uncompressed SEC1 point `sec1`. OpenSSL refuses a
+/// point that is not on the curve as it decodes it; P-256 has cofactor 1, so
+/// every point on it (but the point at infinity, which an uncompressed
+/// encoding cannot name) is a valid public key.
+fn public_key(sec1: &[u8]) -> Result<EcKey<Public>, JwkError> {
+    let group = p256()?;
+    let mut ctx = BigNumContext::new().map_err(|_| JwkError("OpenSSL cannot allocate"))?;
+    let point = EcPoint::from_bytes(group, sec1, &mut ctx).map_err(|_| JwkError("the point is not on curve P-256"))?;
+    EcKey::from_public_key(group, &point).map_err(|_| JwkError("the point is not on curve P-256"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +78,7 @@ impl P256Jwk {
         sec1.push(0x04);
         sec1.extend(coord(x)?);
         sec1.extend(coord(y)?);
-        let key = VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| JwkError("the point is not on curve P-256"))?;
+        let key = public_key(&sec1)?;
         Ok(Self {
             x: x.to_owned(),
             y: y.to_owned(),
@@ -71,10 +103,20 @@ impl P256Jwk {
     }
 
     /// Checks an ES256 signature (raw `r || s`, RFC 7518 §3.4) over `input`.
+    /// OpenSSL refuses an `r` or `s` outside `[1, n - 1]`.
     pub fn verify_es256(&self, input: &[u8], signature: &[u8]) -> bool {
-        Signature::from_slice(signature)
-            .map(|sig| self.key.verify(input, &sig).is_ok())
-            .unwrap_or(false)
+        let [r, s] = match signature.len() {
+            64 => [&signature[..32], &signature[32..]],
+            _ => return false,
+        };
+        let (Ok(r), Ok(s)) = (BigNum::from_slice(r), BigNum::from_slice(s)) else {
+            return false;
+        };
+        let Ok(sig) = EcdsaSig::from_private_components(r, s) else {
+            return false;
+        };
+        let digest = Sha256::digest(input);
+        sig.verify(&digest, &self.key).unwrap_or(false)
     }
 }
 
@@ -110,5 +152,55 @@ mod tests {
         for (v, why) in cases {
             assert!(P256Jwk::from_value(&v).is_err(), "{why}");
         }
+    }
+
+    /// A key pair from `p256` (as a device signs) and its public JWK.
+    fn device_key(seed: u8) -> (p256::ecdsa::SigningKey, P256Jwk) {
+        let signing = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+        let point = signing.verifying_key().to_sec1_point(false);
+        let jwk = P256Jwk::from_value(&json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+            "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()),
+        }))
+        .unwrap();
+        (signing, jwk)
+    }
+
+    #[test]
+    fn checks_es256_signatures_made_by_a_device() {
+        use p256::ecdsa::Signature;
+        use p256::ecdsa::signature::Signer;
+        let (signing, jwk) = device_key(7);
+        let input = b"header.payload";
+        let sig: Signature = signing.sign(input);
+        let raw = sig.to_bytes().to_vec();
+        assert!(jwk.verify_es256(input, &raw));
+
+        assert!(!jwk.verify_es256(b"header.payloaD", &raw), "other input");
+        let (_, stranger) = device_key(8);
+        assert!(!stranger.verify_es256(input, &raw), "other key");
+        let mut flipped = raw.clone();
+        flipped[40] ^= 1;
+        assert!(!jwk.verify_es256(input, &flipped), "changed s");
+        assert!(!jwk.verify_es256(input, &raw[..63]), "short");
+        assert!(!jwk.verify_es256(input, &[raw.as_slice(), &[0]].concat()), "long");
+        // r or s out of [1, n - 1]: zero, and the group order n itself.
+        let n = hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+        for (r, s) in [
+            (&[0u8; 32][..], &raw[32..]),
+            (&raw[..32], &[0u8; 32][..]),
+            (&n[..], &raw[32..]),
+        ] {
+            assert!(!jwk.verify_es256(input, &[r, s].concat()));
+        }
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 }

@@ -6,15 +6,15 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// 32 random bytes (256 bits) from the OS CSPRNG, base64url without padding:
+/// 32 random bytes (256 bits) from a CSPRNG, base64url without padding:
 /// 43 characters from `[A-Za-z0-9_-]`, as CIBA §7.3 asks of `auth_req_id`.
 pub fn random_token() -> String {
-    random_b64(32)
+    random_b64::<32>()
 }
 
 /// 16 random bytes (128 bits): public identifiers that must not be guessable.
 pub fn random_id() -> String {
-    random_b64(16)
+    random_b64::<16>()
 }
 
 /// A transaction id: its creation time in ms (12 hex digits), then 128
@@ -44,16 +44,20 @@ pub fn auth_req_digest(auth_req_id: &str) -> String {
     }
 }
 
-fn random_b64(len: usize) -> String {
-    let mut bytes = vec![0u8; len];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+/// From the thread's CSPRNG (`rand`'s ChaCha12, seeded from the OS and
+/// reseeded after every 64 KiB): a new request takes three of these, and
+/// asking the kernel each time was two `getrandom` calls per backchannel
+/// request (`bench/README.md`).
+fn random_b64<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
+    rand::thread_rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// A number from 10 to 99 for number matching: it only has to make a
 /// blindly approved push fail most of the time, not to be secret.
 pub fn match_number() -> String {
-    (10 + rand::rngs::OsRng.next_u32() % 90).to_string()
+    (10 + rand::thread_rng().next_u32() % 90).to_string()
 }
 
 /// Whether a value from the network can be stored or looked up: no NUL

@@ -173,6 +173,12 @@ impl PgStore {
             hot: super::hot::Hot::shared(),
         })
     }
+
+    /// Where `remember_once` writes: the pool, synced like every commit
+    /// (SQLite skips that fsync, `SqliteStore::replay`).
+    fn replay_pool(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 sql_store!(PgStore, sqlx::Postgres);

@@ -386,12 +386,14 @@ macro_rules! sql_store {
                 if let Some(issued) = &w.issued {
                     Self::insert_issued(&mut tx, issued).await?;
                 }
+                let mut leased = false;
                 if let Some(d) = &w.delivery {
-                    Self::insert_delivery(&mut tx, d, w.now * 1000).await?;
+                    let inserted = Self::insert_delivery(&mut tx, d, w.now * 1000, w.lease_until).await?;
+                    leased = inserted && w.lease_until.is_some();
                 }
                 let _invalidate = self.hot.invalidate_on_drop(Some(w.transaction_id));
                 tx.commit().await?;
-                Ok(DecideOutcome::Decided)
+                Ok(DecideOutcome::Decided { leased })
             }
 
             async fn record_failed_attempt(
@@ -588,7 +590,7 @@ macro_rules! sql_store {
 
             async fn enqueue_delivery(&self, delivery: &Delivery, now_ms: i64) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
-                let inserted = Self::insert_delivery(&mut tx, delivery, now_ms).await?;
+                let inserted = Self::insert_delivery(&mut tx, delivery, now_ms, None).await?;
                 tx.commit().await?;
                 Ok(inserted)
             }
@@ -960,7 +962,7 @@ macro_rules! sql_store {
                     }
                     Self::insert_issued(&mut tx, issued).await?;
                 }
-                let owed = Self::insert_delivery(&mut tx, delivery, now_ms).await?;
+                let owed = Self::insert_delivery(&mut tx, delivery, now_ms, None).await?;
                 tx.commit().await?;
                 Ok(owed)
             }
@@ -1033,7 +1035,7 @@ macro_rules! sql_store {
                 .bind(key)
                 .bind(expires_at)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(self.replay_pool())
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -1327,10 +1329,17 @@ macro_rules! sql_store {
             }
 
             /// Inserts an owed notification; false when the transaction already has one.
-            async fn insert_delivery(tx: &mut sqlx::Transaction<'static, $db>, d: &Delivery, now_ms: i64) -> StoreResult<bool> {
+            /// Owes `d`; with `lease_until`, its first attempt is this process's
+            /// own, already counted and leased to it (`DecisionWrite::lease_until`).
+            async fn insert_delivery(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                d: &Delivery,
+                now_ms: i64,
+                lease_until: Option<i64>,
+            ) -> StoreResult<bool> {
                 let done = query(
                     "INSERT INTO outbox (id, transaction_id, kind, target, bearer, payload, state, attempts, next_attempt_at, \
-                     claimed_until, give_up_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, $7) \
+                     claimed_until, give_up_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $9, $7, $10, $8, $7) \
                      ON CONFLICT (transaction_id) DO NOTHING",
                 )
                 .bind(&d.id)
@@ -1341,6 +1350,8 @@ macro_rules! sql_store {
                 .bind(&d.payload)
                 .bind(now_ms)
                 .bind(d.give_up_at)
+                .bind(i64::from(lease_until.is_some()))
+                .bind(lease_until.unwrap_or(0))
                 .execute(&mut **tx)
                 .await?;
                 Ok(done.rows_affected() == 1)

@@ -232,27 +232,29 @@ pub async fn inbox(http: &reqwest::Client, base: &str, device: &Device) -> anyho
     Ok(serde_json::from_slice::<Inbox>(&bytes)?.transactions)
 }
 
-/// Signs and sends a decision on `item`.
+/// Signs and sends a decision on `item`; returns when it was sent, after
+/// the device's signing (the phone's work, not the server's).
 pub async fn decide(
     http: &reqwest::Client,
     base: &str,
     device: &Device,
     item: &InboxItem,
     decision: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Instant> {
     let jws = device.decision(&item.transaction_id, &item.nonce, decision, &item.binding_message);
     let url = format!("{base}/device/v1/transactions/{}/decision", item.transaction_id);
-    let res = http
+    let request = http
         .post(&url)
         .header("DPoP", device.proof("POST", &url))
         .json(&json!({"decision_jws": jws}))
-        .send()
-        .await?;
+        .build()?;
+    let sent = Instant::now();
+    let res = http.execute(request).await?;
     let status = res.status();
     if !status.is_success() {
         bail!("decision answered {status}: {}", res.text().await?);
     }
-    Ok(())
+    Ok(sent)
 }
 
 /// Fetches the inbox and approves the item showing `shown`.
@@ -261,7 +263,7 @@ pub async fn approve(http: &reqwest::Client, base: &str, device: &Device, shown:
     let Some(item) = items.iter().find(|i| i.binding_message == shown) else {
         bail!("the inbox ({} items) does not hold the request", items.len());
     };
-    decide(http, base, device, item, "approve").await
+    decide(http, base, device, item, "approve").await.map(|_| ())
 }
 
 // ---------------------------------------------------------------- ping receiver

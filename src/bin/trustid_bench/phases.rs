@@ -394,8 +394,8 @@ pub async fn ping(
             main.count("not_in_inbox");
             continue;
         };
-        let t_approve = Instant::now();
-        ciba::decide(&http, &ctx.ep.issuer, &phone.device, item, "approve").await?;
+        // From the moment the signed decision leaves the phone.
+        let t_approve = ciba::decide(&http, &ctx.ep.issuer, &phone.device, item, "approve").await?;
         answer.sample(t_approve.elapsed());
         let arrival = match tokio::time::timeout(Duration::from_secs(5), arrived).await {
             Ok(Ok(a)) => a,
@@ -424,7 +424,7 @@ pub async fn ping(
     let usage = meter.finish().await;
     let mut phase = load::phase(
         "ping",
-        "approval (decision POST sent) → ping received at a local endpoint; sequential",
+        "approval (signed decision POST sent) → ping received at a local endpoint; sequential",
         "ping",
         1,
         main,
