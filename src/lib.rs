@@ -17,6 +17,7 @@ pub mod error;
 pub mod manage;
 pub mod metrics;
 pub mod oidc;
+pub mod refuse_nul;
 pub mod server;
 pub mod state;
 pub mod store;
@@ -72,25 +73,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(paths::PUSH_EXCHANGE_PATH, post(device_api::push_exchange::exchange))
         .route(paths::DEVICE_PUSHES_PATH, post(manage::device_pushes::report))
-        .layer(axum::middleware::from_fn(refuse_nul_in_uri))
+        .layer(refuse_nul::RefuseNulLayer)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// A percent-encoded NUL in the path or query can match nothing trustid
-/// stores (PostgreSQL text cannot hold one): refused at the door, in the
-/// error format of the API the path belongs to.
-async fn refuse_nul_in_uri(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let uri = req.uri();
-    let has_nul = |s: &str| s.to_ascii_lowercase().contains("%00");
-    if !has_nul(uri.path()) && !uri.query().is_some_and(has_nul) {
-        return next.run(req).await;
-    }
-    let path = uri.path();
-    if path.starts_with("/device/") || path.starts_with("/manage/") {
-        device_api::error::ApiError::bad_request("invalid_request", "the URL contains a NUL character").into_response()
-    } else {
-        error::OAuthError::invalid_request("the URL contains a NUL character").into_response()
-    }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, named_params, params};
 
-use super::rows::{TransactionRow, UserRow};
+use super::rows::{TransactionRow, USER_FIELDS, UserRow};
 use super::sql::{OWE_DEVICE_PUSHES, USER_BY_HINT, USER_BY_ID, auth_req_lookup, auth_req_matches};
 use super::user_requests::{CATCH_UP, Row};
 use super::{DeviceCounts, OwedPushes, StoreResult};
@@ -101,9 +101,10 @@ impl Readers {
                 let row = conn
                     .prepare_cached(sql)?
                     .query_row(params![hint], |r| {
+                        // Named `active_devices` and `pushable_devices`, after the user.
                         let counts = DeviceCounts {
-                            active: r.get("active_devices")?,
-                            pushable: r.get("pushable_devices")?,
+                            active: r.get(USER_FIELDS.len())?,
+                            pushable: r.get(USER_FIELDS.len() + 1)?,
                         };
                         Ok((UserRow::from_direct(r)?, counts))
                     })
@@ -197,6 +198,26 @@ const INSERT_TRANSACTION: &str = "INSERT INTO transactions (id, auth_req_digest,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_direct_statements_list_their_columns_in_the_order_they_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("t.db")).unwrap();
+        for file in crate::store::sqlite_migration_files() {
+            conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();
+        }
+        let names = |sql: &str| -> Vec<String> {
+            let stmt = conn.prepare(sql).unwrap();
+            stmt.column_names().into_iter().map(str::to_owned).collect()
+        };
+        let mut user: Vec<&str> = USER_FIELDS.to_vec();
+        user.extend(["active_devices", "pushable_devices"]);
+        assert_eq!(names(USER_BY_ID), user);
+        assert_eq!(names(USER_BY_HINT), user);
+        for digest in ["id.digest", "legacy-digest"] {
+            assert_eq!(names(auth_req_lookup(digest).0), super::super::rows::TXN_FIELDS);
+        }
+    }
 
     #[test]
     fn connections_take_the_configured_synchronous_mode() {

@@ -166,48 +166,91 @@ impl TryFrom<TransactionRow> for Transaction {
     }
 }
 
+/// The columns the direct SQLite path reads, by position: rusqlite finds a
+/// column by name by comparing every name before it (22 for a
+/// transaction), which was a tenth of the backchannel's user read.
+/// `sql::USER_BY_ID`, `sql::USER_BY_HINT` and `sql::TXN_COLUMNS` list them
+/// in this order (tested in `direct.rs`).
+pub(super) const USER_FIELDS: [&str; 8] = [
+    "id",
+    "email",
+    "phone",
+    "status",
+    "failed_attempts",
+    "user_code_hash",
+    "static_password_hash",
+    "created_at",
+];
+
+pub(super) const TXN_FIELDS: [&str; 22] = [
+    "id",
+    "auth_req_digest",
+    "client_id",
+    "user_id",
+    "context",
+    "app_id",
+    "display_text",
+    "scope",
+    "acr",
+    "status",
+    "created_at",
+    "expires_at",
+    "decided_at",
+    "poll_interval",
+    "device_id",
+    "failed_attempts",
+    "failed_device_id",
+    "auth_req_id",
+    "notification_token",
+    "notify_kind",
+    "user_status",
+    "match_number",
+];
+
 impl UserRow {
-    /// The same row read by the direct SQLite path (columns by name).
+    /// The same row read by the direct SQLite path (columns by position,
+    /// [`USER_FIELDS`]).
     pub(super) fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            id: r.get("id")?,
-            email: r.get("email")?,
-            phone: r.get("phone")?,
-            status: r.get("status")?,
-            failed_attempts: r.get("failed_attempts")?,
-            user_code_hash: r.get("user_code_hash")?,
-            static_password_hash: r.get("static_password_hash")?,
-            created_at: r.get("created_at")?,
+            id: r.get(0)?,
+            email: r.get(1)?,
+            phone: r.get(2)?,
+            status: r.get(3)?,
+            failed_attempts: r.get(4)?,
+            user_code_hash: r.get(5)?,
+            static_password_hash: r.get(6)?,
+            created_at: r.get(7)?,
         })
     }
 }
 
 impl TransactionRow {
-    /// The same row read by the direct SQLite path (columns by name).
+    /// The same row read by the direct SQLite path (columns by position,
+    /// [`TXN_FIELDS`]).
     pub(super) fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            id: r.get("id")?,
-            auth_req_digest: r.get("auth_req_digest")?,
-            client_id: r.get("client_id")?,
-            user_id: r.get("user_id")?,
-            context: r.get("context")?,
-            app_id: r.get("app_id")?,
-            display_text: r.get("display_text")?,
-            scope: r.get("scope")?,
-            acr: r.get("acr")?,
-            status: r.get("status")?,
-            created_at: r.get("created_at")?,
-            expires_at: r.get("expires_at")?,
-            decided_at: r.get("decided_at")?,
-            poll_interval: r.get("poll_interval")?,
-            device_id: r.get("device_id")?,
-            failed_attempts: r.get("failed_attempts")?,
-            failed_device_id: r.get("failed_device_id")?,
-            auth_req_id: r.get("auth_req_id")?,
-            notification_token: r.get("notification_token")?,
-            notify_kind: r.get("notify_kind")?,
-            user_status: r.get("user_status")?,
-            match_number: r.get("match_number")?,
+            id: r.get(0)?,
+            auth_req_digest: r.get(1)?,
+            client_id: r.get(2)?,
+            user_id: r.get(3)?,
+            context: r.get(4)?,
+            app_id: r.get(5)?,
+            display_text: r.get(6)?,
+            scope: r.get(7)?,
+            acr: r.get(8)?,
+            status: r.get(9)?,
+            created_at: r.get(10)?,
+            expires_at: r.get(11)?,
+            decided_at: r.get(12)?,
+            poll_interval: r.get(13)?,
+            device_id: r.get(14)?,
+            failed_attempts: r.get(15)?,
+            failed_device_id: r.get(16)?,
+            auth_req_id: r.get(17)?,
+            notification_token: r.get(18)?,
+            notify_kind: r.get(19)?,
+            user_status: r.get(20)?,
+            match_number: r.get(21)?,
         })
     }
 }

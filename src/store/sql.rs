@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 use super::StoreError;
 use crate::domain::transaction::Transaction;
 
+/// In `rows::TXN_FIELDS` order: the direct path reads them by position.
 pub(super) const TXN_COLUMNS: &str = "t.id, t.auth_req_digest, t.client_id, t.user_id, t.context, t.app_id, \
      t.display_text, t.scope, t.acr, t.status, t.created_at, t.expires_at, t.decided_at, \
      t.poll_interval, t.device_id, t.failed_attempts, t.failed_device_id, t.auth_req_id, \
@@ -45,19 +46,35 @@ pub(super) fn auth_req_matches(txn: &Transaction, digest: &str) -> bool {
 
 /// A user by their id with their device counts: one probe of the primary key
 /// and one pass over the user's devices (the aliases match [`USER_BY_HINT`]).
-pub(super) const USER_BY_ID: &str = "SELECT u.*, COUNT(d.user_id) AS active_devices, \
+/// The users' columns the direct path reads by position, in
+/// `rows::USER_FIELDS` order (a test holds them together).
+macro_rules! user_columns {
+    () => {
+        "u.id, u.email, u.phone, u.status, u.failed_attempts, u.user_code_hash, u.static_password_hash, u.created_at"
+    };
+}
+
+pub(super) const USER_BY_ID: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", COUNT(d.user_id) AS active_devices, \
      COUNT(d.push_channel) AS pushable_devices \
      FROM users u LEFT JOIN devices d ON d.user_id = u.id AND d.status = 'active' \
-     WHERE u.id = $1 GROUP BY u.id";
+     WHERE u.id = $1 GROUP BY u.id"
+);
 
 /// A user by `login_hint` with their device counts. The RP's own identifier
 /// wins over e-mail, e-mail over phone.
-pub(super) const USER_BY_HINT: &str = "SELECT u.*, \
+pub(super) const USER_BY_HINT: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", \
      (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active') AS active_devices, \
      (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active' \
       AND d.push_channel IS NOT NULL) AS pushable_devices \
      FROM users u WHERE u.id = $1 OR u.email = $1 OR u.phone = $1 \
-     ORDER BY CASE WHEN u.id = $1 THEN 0 WHEN u.email = $1 THEN 1 ELSE 2 END LIMIT 1";
+     ORDER BY CASE WHEN u.id = $1 THEN 0 WHEN u.email = $1 THEN 1 ELSE 2 END LIMIT 1"
+);
 
 /// Owes the pushes of a new request (`$1` its id, `$2` its user, `$3` only
 /// the preferred device, `$4` now in ms, `$5` when to give up in ms). Bind
