@@ -182,6 +182,9 @@ pub(super) const USER_FIELDS: [&str; 8] = [
     "created_at",
 ];
 
+/// `TransactionRow::from_direct` reads these by index; the test holds
+/// `sql::TXN_COLUMNS` to this order.
+#[cfg(test)]
 pub(super) const TXN_FIELDS: [&str; 22] = [
     "id",
     "auth_req_digest",
