@@ -12,6 +12,14 @@
 //!
 //! The writer runs the statements itself (`direct.rs`): one hand-over per
 //! request, none per statement.
+//!
+//! It is also the only connection that checkpoints the WAL: SQLite runs an
+//! automatic checkpoint inside whichever commit takes the WAL past 1,000
+//! pages, and on the other connections that was a decision's commit now and
+//! then, a few milliseconds more between a user's approval and the relying
+//! party's ping (`wal_autocheckpoint=0` there, `sqlite.rs`). Here it lands on
+//! a batch of backchannel requests, and a tick every second checkpoints
+//! what the other connections wrote in a second when no batch came.
 
 use std::path::Path;
 
@@ -28,6 +36,16 @@ const MAX_BATCH: usize = 256;
 const QUEUE: usize = 4096;
 /// The writer's page cache (KiB, as SQLite's negative `cache_size`).
 const WRITER_CACHE_KIB: i64 = -32 * 1024;
+/// How often the writer checkpoints whatever its own commits did not.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+// A checkpoint is rare; boxing every insert to keep it small would cost an
+// allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Work {
+    Insert(Job),
+    Checkpoint,
+}
 
 struct Job {
     txn: Transaction,
@@ -36,7 +54,7 @@ struct Job {
 }
 
 pub(super) struct GroupCommit {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Work>,
 }
 
 impl GroupCommit {
@@ -56,7 +74,16 @@ impl GroupCommit {
         std::thread::Builder::new()
             .name("trustid-sqlite-writer".into())
             .spawn(move || run(conn, jobs))?;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(tick(queue.downgrade()));
+        }
         Ok(Self { queue })
+    }
+
+    /// Has the writer checkpoint the WAL after its current batch.
+    #[cfg(test)]
+    async fn checkpoint(&self) {
+        let _ = self.queue.send(Work::Checkpoint).await;
     }
 
     /// Inserts `txn` and the pushes it owes, returning once its batch is
@@ -68,7 +95,7 @@ impl GroupCommit {
             pushes,
             done,
         };
-        self.queue.send(job).await.map_err(|_| stopped())?;
+        self.queue.send(Work::Insert(job)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -77,18 +104,47 @@ fn stopped() -> StoreError {
     StoreError::Backend(sqlx::Error::PoolClosed)
 }
 
-fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+/// Asks the writer for a checkpoint every `CHECKPOINT_EVERY` until the store
+/// is dropped (a weak sender does not keep the writer alive).
+async fn tick(queue: mpsc::WeakSender<Work>) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        every.tick().await;
+        let Some(queue) = queue.upgrade() else { return };
+        // A full queue means batches are committing, and checkpointing.
+        let _ = queue.try_send(Work::Checkpoint);
+    }
+}
+
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Work>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Batches committed since the last tick ran SQLite's own checkpoint when
+    // the WAL needed one: a tick then has nothing to add.
+    let mut committed = false;
     while let Some(first) = jobs.blocking_recv() {
         // Whatever queued while the last batch committed joins this one.
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+        let mut checkpoint = false;
+        let mut next = Some(first);
+        while let Some(work) = next.take() {
+            match work {
+                Work::Insert(job) => batch.push(job),
+                Work::Checkpoint => checkpoint = true,
+            }
+            if batch.len() < MAX_BATCH {
+                next = jobs.try_recv().ok();
             }
         }
-        commit(&mut conn, &mut batch);
+        if !batch.is_empty() {
+            commit(&mut conn, &mut batch);
+            committed = true;
+        }
+        if checkpoint && !std::mem::take(&mut committed) {
+            // PASSIVE: copies what no reader still needs, never waits for one.
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
     }
 }
 
@@ -211,6 +267,41 @@ mod tests {
         let mut t = (*super::super::hot::tests::pending(id)).clone();
         t.auth_req_digest = digest.into();
         t
+    }
+
+    #[tokio::test]
+    async fn the_writer_checkpoints_what_other_connections_wrote() {
+        let (_dir, path) = database(true);
+        let writer = writer(&path);
+        let other = Connection::open(&path).unwrap();
+        other.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        other
+            .execute("INSERT INTO replay (key, expires_at) VALUES ('k', 1)", [])
+            .unwrap();
+        // `immutable` reads the database file alone, not the WAL.
+        let file_only = || {
+            let url = format!("file:{}?immutable=1", path.display());
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+            let conn = Connection::open_with_flags(url, flags).unwrap();
+            conn.query_row("SELECT COUNT(*) FROM replay", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+        };
+        assert_eq!(file_only(), 0, "in the WAL only");
+        writer.checkpoint().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while file_only() == 0 {
+            assert!(std::time::Instant::now() < deadline, "never checkpointed");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // And the tick asks for one by itself.
+        other
+            .execute("INSERT INTO replay (key, expires_at) VALUES ('k2', 1)", [])
+            .unwrap();
+        let deadline = std::time::Instant::now() + CHECKPOINT_EVERY * 5;
+        while file_only() < 2 {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint on the tick");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     #[tokio::test]

@@ -147,6 +147,8 @@ impl SqliteStore {
             })
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        // Only the group commit's writer checkpoints (`group_commit.rs`).
+        let requests = options.clone().pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
@@ -154,13 +156,13 @@ impl SqliteStore {
             // A local file cannot go away between uses: skip the PING round trip
             // sqlx would make on every acquire (+40 % polls/s measured).
             .test_before_acquire(false)
-            .connect_with(options.clone())
+            .connect_with(requests.clone())
             .await?;
         let replay = SqlitePoolOptions::new()
             .max_connections(2)
             .min_connections(0)
             .test_before_acquire(false)
-            .connect_with(options.clone().synchronous(SqliteSynchronous::Normal))
+            .connect_with(requests.synchronous(SqliteSynchronous::Normal))
             .await?;
         migrate(&options).await?;
         // The direct connections open the very file sqlx resolved.
@@ -224,6 +226,13 @@ mod tests {
         // PRAGMA synchronous reads 1 for NORMAL and 2 for FULL.
         assert_eq!(synchronous(&store.replay).await, 1);
         assert_eq!(synchronous(&store.pool).await, 2, "every other commit is synced");
+        for pool in [&store.pool, &store.replay] {
+            let every: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(every, 0, "only the group commit's writer checkpoints");
+        }
         assert!(store.remember_once("proof:d:j1", 100, 10).await.unwrap());
         assert!(!store.remember_once("proof:d:j1", 100, 20).await.unwrap(), "a replay");
         let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replay WHERE key = 'proof:d:j1'")
