@@ -203,7 +203,7 @@ pub async fn activate(state: &AppState, presented: Presented<'_>, device: Option
             store
                 .settle_notification(&txn.id, o.issued.as_ref(), &o.delivery, now_ms)
                 .await?;
-            state.deliveries.owed();
+            state.deliveries.notify_one();
         }
     }
     state.publish(&registration_topic(&user_id)).await;

@@ -72,15 +72,41 @@ fn refusal(uri: &Uri) -> Option<Response> {
 
 #[cfg(test)]
 mod tests {
-    use super::refusal;
+    use super::*;
 
-    #[test]
-    fn only_an_encoded_nul_is_refused_in_the_format_of_its_api() {
-        let status = |uri: &str| refusal(&uri.parse().unwrap()).map(|r| r.status().as_u16());
-        assert_eq!(status("/token?x=%00"), Some(400));
-        assert_eq!(status("/device/v1/transactions/a%00b/decision"), Some(400));
-        assert_eq!(status("/token?x=%2500"), None, "an encoded percent sign, then 00");
-        assert_eq!(status("/token?x=%01"), None);
-        assert_eq!(status("/bc-authorize"), None);
+    #[tokio::test]
+    async fn only_an_encoded_nul_is_refused_in_the_format_of_its_api() {
+        // OAuth's error format: `error` and `error_description`.
+        let oauth = body("/token?x=%00").await.unwrap();
+        assert_eq!(oauth["error"], "invalid_request");
+        assert!(oauth["error_description"].is_string(), "{oauth}");
+        // The device and management APIs' own schema, whatever its members.
+        let schema = json_of(ApiError::bad_request("invalid_request", "x").into_response()).await;
+        for path in [
+            "/device/v1/transactions/a%00b/decision",
+            "/manage/v1/users/a%00/devices",
+        ] {
+            let api = body(path).await.unwrap();
+            assert_eq!(keys(&api), keys(&schema), "{path}: {api}");
+            assert!(api.to_string().contains("invalid_request"), "{api}");
+        }
+        for passes in ["/token?x=%2500", "/token?x=%01", "/bc-authorize"] {
+            assert!(body(passes).await.is_none(), "{passes}");
+        }
+    }
+
+    async fn body(uri: &str) -> Option<serde_json::Value> {
+        let refused = refusal(&uri.parse().unwrap())?;
+        assert_eq!(refused.status(), 400, "{uri}");
+        Some(json_of(refused).await)
+    }
+
+    async fn json_of(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn keys(v: &serde_json::Value) -> Vec<String> {
+        v.as_object().unwrap().keys().cloned().collect()
     }
 }

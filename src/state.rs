@@ -33,8 +33,8 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     pub polls: Arc<PollGate>,
     pub client_keys: Arc<ClientKeys>,
-    /// Tells the delivery worker when a notification is owed.
-    pub deliveries: Arc<crate::delivery::Outbox>,
+    /// Wakes the delivery worker when a notification is owed.
+    pub deliveries: Arc<tokio::sync::Notify>,
     /// Wakes the device push worker when a request owes device pushes.
     pub device_pushes: Arc<tokio::sync::Notify>,
     pub metrics: Arc<Metrics>,
@@ -56,7 +56,7 @@ impl AppState {
             clock,
             polls: Arc::new(PollGate::default()),
             client_keys: Arc::new(ClientKeys::default()),
-            deliveries: Arc::default(),
+            deliveries: Arc::new(tokio::sync::Notify::new()),
             device_pushes: Arc::new(tokio::sync::Notify::new()),
             metrics: Arc::new(Metrics::default()),
             wakeups,

@@ -290,29 +290,6 @@ async fn a_restart_between_decision_and_delivery_still_delivers() {
 }
 
 #[tokio::test]
-async fn a_ping_leased_to_a_process_that_died_is_sent_once_its_lease_runs_out() {
-    let app = spawn_app_without_worker(|_| {}).await;
-    // A worker that dies before it sends what the decision handed it.
-    app.state.deliveries.attach_worker();
-    let endpoint = Receiver::start(vec![]).await;
-    let client = notified_client(&app, DeliveryMode::Ping, &endpoint).await;
-    let device = app.user_with_device("alice").await;
-    let ack = start(&app, &client, "openid").await;
-    device.decide(&app, "approve").await;
-    let other = app.second_instance().await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(
-        endpoint.received().is_empty(),
-        "leased to the first process: no other worker claims it"
-    );
-    other.clock.advance_secs(61);
-    let got = endpoint.wait_for(1).await;
-    assert_eq!(got[0].body["auth_req_id"], ack.body["auth_req_id"]);
-    settle(&app).await;
-    assert_eq!(endpoint.received().len(), 1, "sent once");
-}
-
-#[tokio::test]
 async fn two_workers_send_each_notification_once() {
     let app = spawn_app().await;
     let _second = app.second_instance().await;

@@ -116,7 +116,13 @@ impl P256Jwk {
             return false;
         };
         let digest = Sha256::digest(input);
-        sig.verify(&digest, &self.key).unwrap_or(false)
+        let valid = sig.verify(&digest, &self.key).unwrap_or(false);
+        if !valid {
+            // OpenSSL may leave the reason on this thread's error queue, where
+            // a later OpenSSL error (josekit's) would show it: drop it.
+            let _ = openssl::error::ErrorStack::get();
+        }
+        valid
     }
 }
 
@@ -144,6 +150,11 @@ mod tests {
             (json!({"kty":"EC","crv":"P-256","x":X}), "no y"),
             (json!({"kty":"EC","crv":"P-256","x":X,"y":X}), "point not on curve"),
             (json!({"kty":"EC","crv":"P-256","x":"AAAA","y":Y}), "short x"),
+            (
+                // x = p, the field's prime: no coordinate is that large.
+                json!({"kty":"EC","crv":"P-256","x":"_____wAAAAEAAAAAAAAAAAAAAAD_______________8","y":Y}),
+                "x not below p",
+            ),
             (
                 json!({"kty":"EC","crv":"P-256","x":X,"y":Y,"d":"secret"}),
                 "private key",
@@ -192,9 +203,14 @@ mod tests {
             (&[0u8; 32][..], &raw[32..]),
             (&raw[..32], &[0u8; 32][..]),
             (&n[..], &raw[32..]),
+            (&raw[..32], &n[..]),
         ] {
             assert!(!jwk.verify_es256(input, &[r, s].concat()));
         }
+        assert!(
+            openssl::error::ErrorStack::get().errors().is_empty(),
+            "nothing left queued"
+        );
     }
 
     fn hex(s: &str) -> Vec<u8> {

@@ -1,74 +1,28 @@
 //! Ping and push delivery to relying parties (CIBA §10.2, §10.3, §12).
 //! A decision writes what is owed to the outbox in the same database
 //! transaction; this worker sends it, leasing each row so that several
-//! workers (or instances) never send one twice.
-//!
-//! A decision made in a process whose worker runs stores its row leased to
-//! that process already and hands it straight to the worker ([`Outbox`]):
-//! the relying party's ping leaves without the claim's write and commit on
-//! the way from approval to ping (`bench/README.md`). Other rows (owed
-//! without a worker here, retries, a dead process's leases once they run
-//! out) are claimed from the table.
+//! workers (or instances) never send one twice, and wakes the moment a
+//! decision is recorded.
 
 pub mod devices;
 pub mod owed;
 pub mod payload;
 pub mod send;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
 use crate::state::AppState;
-use crate::store::{Delivery, DeliveryKind, DeliveryOutcome};
+use crate::store::{DeliveryKind, DeliveryOutcome};
 
 /// A leased row belongs to its worker this long (ms); longer than a send.
 const LEASE_MS: i64 = 60_000;
 const BATCH: i64 = 32;
 /// How often an idle worker looks for retries that came due.
 const IDLE_TICK: Duration = Duration::from_millis(250);
-
-/// What this process's delivery worker is told of: owed rows to claim, and
-/// rows leased to it at birth, which it sends without claiming.
-#[derive(Default)]
-pub struct Outbox {
-    wake: tokio::sync::Notify,
-    /// A worker runs in this process: only then may a row be leased to it.
-    worker: AtomicBool,
-    leased: Mutex<Vec<Delivery>>,
-}
-
-impl Outbox {
-    /// Rows were owed for any worker to claim.
-    pub fn owed(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Until when (ms) a row owed at `now_ms` is leased to this process, if
-    /// its worker runs; `None` leaves the row for any worker to claim.
-    pub fn lease_from(&self, now_ms: i64) -> Option<i64> {
-        self.worker.load(Ordering::Relaxed).then_some(now_ms + LEASE_MS)
-    }
-
-    /// Gives the worker a row stored leased to this process.
-    pub fn hand_over(&self, delivery: Delivery) {
-        self.leased.lock().unwrap_or_else(|p| p.into_inner()).push(delivery);
-        self.wake.notify_one();
-    }
-
-    /// Marks that a worker runs here. `spawn_worker` calls it; a test may, to
-    /// stand for a worker that dies before it sends what it was handed.
-    pub fn attach_worker(&self) {
-        self.worker.store(true, Ordering::Relaxed);
-    }
-
-    fn take_leased(&self) -> Vec<Delivery> {
-        std::mem::take(&mut *self.leased.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
 
 /// When a failed attempt is tried again: exponential backoff from `first_ms`
 /// (at most 30 s), or `None` once that would reach `give_up_at` (ms), so
@@ -95,9 +49,8 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
                 return;
             }
         };
-        let outbox = state.deliveries.clone();
-        outbox.attach_worker();
-        work_loop(&outbox.wake, || run_once(&state, &sender)).await
+        let wake = state.deliveries.clone();
+        work_loop(&wake, || run_once(&state, &sender)).await
     })
 }
 
@@ -153,26 +106,19 @@ pub async fn sweep_expired(state: &AppState) {
     }
 }
 
-/// Sends what was handed over, then claims and sends one batch; returns how
-/// many were attempted.
+/// Claims and sends one batch; returns how many were attempted.
 pub async fn run_once(state: &AppState, sender: &Arc<send::Sender>) -> usize {
-    let mut tasks = JoinSet::new();
-    // Handed over first: their relying parties wait for them now.
-    let mut count = spawn_sends(&mut tasks, state, sender, state.deliveries.take_leased());
     sweep_expired(state).await;
     let now = state.clock.now_ms();
-    match state.store.claim_deliveries(now, now + LEASE_MS, BATCH).await {
-        Ok(batch) => count += spawn_sends(&mut tasks, state, sender, batch),
-        Err(e) => tracing::error!(error = %e, "cannot claim deliveries"),
-    }
-    while tasks.join_next().await.is_some() {}
-    count
-}
-
-/// Starts sending each of `batch` (leased to this process) and recording how
-/// it went; returns how many.
-fn spawn_sends(tasks: &mut JoinSet<()>, state: &AppState, sender: &Arc<send::Sender>, batch: Vec<Delivery>) -> usize {
+    let batch = match state.store.claim_deliveries(now, now + LEASE_MS, BATCH).await {
+        Ok(batch) => batch,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot claim deliveries");
+            return 0;
+        }
+    };
     let count = batch.len();
+    let mut tasks = JoinSet::new();
     for delivery in batch {
         let state = state.clone();
         let sender = sender.clone();
@@ -194,5 +140,6 @@ fn spawn_sends(tasks: &mut JoinSet<()>, state: &AppState, sender: &Arc<send::Sen
             }
         });
     }
+    while tasks.join_next().await.is_some() {}
     count
 }

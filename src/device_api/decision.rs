@@ -20,7 +20,7 @@ use crate::domain::binding_message::ActionContext;
 use crate::domain::device::Device;
 use crate::domain::transaction::{Decision, Phase, Transaction};
 use crate::state::AppState;
-use crate::store::{DecideOutcome, DecisionWrite, Delivery};
+use crate::store::{DecideOutcome, DecisionWrite};
 use axum::response::Response;
 
 #[derive(Deserialize)]
@@ -174,8 +174,6 @@ pub async fn decide(
         .await
         .map_err(ApiError::server_error)?;
     let delivery = owed.as_ref().map(|o| o.delivery.clone());
-    // Sent from here, right after the commit: not claimed through the table.
-    let lease_until = delivery.as_ref().and_then(|_| state.deliveries.lease_from(now * 1000));
     let write = DecisionWrite {
         transaction_id: &txn.id,
         nonce: &signed.nonce,
@@ -188,11 +186,10 @@ pub async fn decide(
         associate,
         user_status,
         delivery,
-        lease_until,
         issued: owed.and_then(|o| o.issued),
     };
-    let leased = match state.store.decide(&write).await? {
-        DecideOutcome::Decided { leased } => leased,
+    match state.store.decide(&write).await? {
+        DecideOutcome::Decided => {}
         DecideOutcome::NonceRejected => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -201,14 +198,9 @@ pub async fn decide(
             ));
         }
         DecideOutcome::NotPending => return Err(refusal(Phase::Approved)),
-    };
-    match write.delivery {
-        Some(delivery) if leased => state.deliveries.hand_over(Delivery {
-            attempts: 1,
-            ..delivery
-        }),
-        Some(_) => state.deliveries.owed(),
-        None => {}
+    }
+    if write.delivery.is_some() {
+        state.deliveries.notify_one();
     }
     // The user's other devices drop the request from their inboxes.
     state.publish(&crate::wakeup::inbox_topic(&txn.user_id)).await;

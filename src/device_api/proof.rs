@@ -40,7 +40,7 @@ impl FromRequestParts<AppState> for Proven {
         let key = format!("proof:{}:{}", proof.device_id, proof.jti);
         if !state
             .store
-            .remember_once(&key, proof.iat + 2 * s.device_clock_skew, now)
+            .remember_proof(&key, proof.iat + 2 * s.device_clock_skew, now)
             .await?
         {
             return Err(unauthorized("device proof refused: jti was used before"));

@@ -58,7 +58,7 @@ pub async fn unregister(
     for txn in &removed.transactions {
         if let Some(delivery) = owed::for_failure(&state, txn).await.map_err(ApiError::server_error)? {
             store.enqueue_delivery(&delivery, now_ms).await?;
-            state.deliveries.owed();
+            state.deliveries.notify_one();
         }
     }
     let detail = evidence.map(|e| serde_json::to_string(&e).unwrap_or_default());

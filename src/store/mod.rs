@@ -193,11 +193,6 @@ pub struct DecisionWrite<'a> {
     pub user_status: Option<(&'a str, &'a str)>,
     /// For a ping or push client: the notification owed, stored atomically.
     pub delivery: Option<Delivery>,
-    /// When this process sends `delivery` itself, right after the commit:
-    /// the row is stored leased to it until then (ms), its first attempt
-    /// counted, so no worker claims it meanwhile. Should the process die
-    /// first, any worker claims it once the lease has run out.
-    pub lease_until: Option<i64>,
     /// For a push client's approval: the tokens pushed (the transaction is
     /// then consumed at once, since the client never polls).
     pub issued: Option<Issued>,
@@ -205,9 +200,7 @@ pub struct DecisionWrite<'a> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecideOutcome {
-    /// `leased`: the delivery was stored leased to this process, which must
-    /// send it (false when none was owed, or one was owed already).
-    Decided { leased: bool },
+    Decided,
     /// The nonce was used already, expired, or belongs elsewhere.
     NonceRejected,
     /// Someone else decided first, or the transaction expired meanwhile.
@@ -357,6 +350,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Remembers `key` until `expires_at`; false when it was seen already.
     async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
+    /// As `remember_once`, for a device proof's `jti`: on SQLite committed
+    /// without an fsync of its own (`SqliteStore::unsynced`).
+    async fn remember_proof(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
 
     // --- push to devices (issue 5) ---
 

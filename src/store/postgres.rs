@@ -174,9 +174,9 @@ impl PgStore {
         })
     }
 
-    /// Where `remember_once` writes: the pool, synced like every commit
-    /// (SQLite skips that fsync, `SqliteStore::replay`).
-    fn replay_pool(&self) -> &PgPool {
+    /// Where leases and device proofs' `jti`s are written: the pool, synced
+    /// like every commit (SQLite skips that fsync, `SqliteStore::unsynced`).
+    fn unsynced_pool(&self) -> &PgPool {
         &self.pool
     }
 }

@@ -403,14 +403,12 @@ macro_rules! sql_store {
                 if let Some(issued) = &w.issued {
                     Self::insert_issued(&mut tx, issued).await?;
                 }
-                let mut leased = false;
                 if let Some(d) = &w.delivery {
-                    let inserted = Self::insert_delivery(&mut tx, d, w.now * 1000, w.lease_until).await?;
-                    leased = inserted && w.lease_until.is_some();
+                    Self::insert_delivery(&mut tx, d, w.now * 1000).await?;
                 }
                 let _invalidate = self.hot.invalidate_on_drop(Some(w.transaction_id));
                 tx.commit().await?;
-                Ok(DecideOutcome::Decided { leased })
+                Ok(DecideOutcome::Decided)
             }
 
             async fn record_failed_attempt(
@@ -558,12 +556,14 @@ macro_rules! sql_store {
             }
 
             async fn claim_deliveries(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>> {
-                // One statement picks and leases, so two workers never take the same row.
+                // One statement picks and leases, so two workers never take the same
+                // row. A lease lost in a power cut only makes the row claimable again
+                // (delivery is at least once): no fsync of its own (`unsynced_pool`).
                 let rows: Vec<DeliveryRow> = query_as(Self::CLAIM_DELIVERIES)
                 .bind(now_ms)
                 .bind(lease_until)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(self.unsynced_pool())
                 .await?;
                 rows.into_iter().map(Delivery::try_from).collect()
             }
@@ -607,7 +607,7 @@ macro_rules! sql_store {
 
             async fn enqueue_delivery(&self, delivery: &Delivery, now_ms: i64) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await?;
-                let inserted = Self::insert_delivery(&mut tx, delivery, now_ms, None).await?;
+                let inserted = Self::insert_delivery(&mut tx, delivery, now_ms).await?;
                 tx.commit().await?;
                 Ok(inserted)
             }
@@ -979,7 +979,7 @@ macro_rules! sql_store {
                     }
                     Self::insert_issued(&mut tx, issued).await?;
                 }
-                let owed = Self::insert_delivery(&mut tx, delivery, now_ms, None).await?;
+                let owed = Self::insert_delivery(&mut tx, delivery, now_ms).await?;
                 tx.commit().await?;
                 Ok(owed)
             }
@@ -1044,17 +1044,11 @@ macro_rules! sql_store {
             }
 
             async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
-                // An expired entry may be reused; a live one means a replay.
-                let done = query(
-                    "INSERT INTO replay (key, expires_at) VALUES ($1, $2) \
-                     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3",
-                )
-                .bind(key)
-                .bind(expires_at)
-                .bind(now)
-                .execute(self.replay_pool())
-                .await?;
-                Ok(done.rows_affected() == 1)
+                Self::remember(&self.pool, key, expires_at, now).await
+            }
+
+            async fn remember_proof(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+                Self::remember(self.unsynced_pool(), key, expires_at, now).await
             }
 
             async fn set_push_channel(
@@ -1346,17 +1340,26 @@ macro_rules! sql_store {
             }
 
             /// Inserts an owed notification; false when the transaction already has one.
-            /// Owes `d`; with `lease_until`, its first attempt is this process's
-            /// own, already counted and leased to it (`DecisionWrite::lease_until`).
-            async fn insert_delivery(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                d: &Delivery,
-                now_ms: i64,
-                lease_until: Option<i64>,
-            ) -> StoreResult<bool> {
+            /// Remembers `key` until `expires_at` through `pool`; false when it
+            /// was seen already. An expired entry may be reused; a live one
+            /// means a replay.
+            async fn remember(pool: &sqlx::Pool<$db>, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+                let done = query(
+                    "INSERT INTO replay (key, expires_at) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3",
+                )
+                .bind(key)
+                .bind(expires_at)
+                .bind(now)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn insert_delivery(tx: &mut sqlx::Transaction<'static, $db>, d: &Delivery, now_ms: i64) -> StoreResult<bool> {
                 let done = query(
                     "INSERT INTO outbox (id, transaction_id, kind, target, bearer, payload, state, attempts, next_attempt_at, \
-                     claimed_until, give_up_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $9, $7, $10, $8, $7) \
+                     claimed_until, give_up_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, $7) \
                      ON CONFLICT (transaction_id) DO NOTHING",
                 )
                 .bind(&d.id)
@@ -1367,8 +1370,6 @@ macro_rules! sql_store {
                 .bind(&d.payload)
                 .bind(now_ms)
                 .bind(d.give_up_at)
-                .bind(i64::from(lease_until.is_some()))
-                .bind(lease_until.unwrap_or(0))
                 .execute(&mut **tx)
                 .await?;
                 Ok(done.rows_affected() == 1)

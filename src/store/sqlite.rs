@@ -27,14 +27,18 @@ use sqlx::{query, query_as};
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Device proofs' `jti`s (`remember_once`), committed without an fsync
-    /// of their own (`synchronous=NORMAL`): every other connection sees one
-    /// at once, and the next synced commit (in a decision, its own, a few
-    /// statements later) puts it on disk with the rest of the WAL before it.
-    /// Only a power cut in between loses one, and a proof is only accepted
-    /// for the clock-skew window after it was made. This takes one fsync off
-    /// the way from approval to the relying party's ping (`bench/README.md`).
-    replay: SqlitePool,
+    /// Writes whose loss in a power cut costs no more than a repeat, committed
+    /// without an fsync of their own (`synchronous=NORMAL`): the delivery
+    /// worker's leases (a lost lease makes the row claimable again) and device
+    /// proofs' `jti`s. Every connection sees such a write at once, and the next
+    /// synced commit puts it on disk with the rest of the WAL before it (for
+    /// a decision, its own commit a few statements later). A proof is only
+    /// accepted for the clock-skew window after it was made, so only a power
+    /// cut within that window, and a quick restart, could let a captured one be
+    /// replayed. These were two fsyncs on the way from a user's approval to
+    /// the relying party's ping (`bench/README.md`). With
+    /// `sqlite_synchronous=normal` every pool is NORMAL anyway.
+    unsynced: SqlitePool,
     /// The hot reads, without sqlx's per-statement thread hand-overs.
     readers: super::direct::Readers,
     /// One instance owns the file: pending polls and rate windows can live here.
@@ -158,7 +162,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(requests.clone())
             .await?;
-        let replay = SqlitePoolOptions::new()
+        let unsynced = SqlitePoolOptions::new()
             .max_connections(2)
             .min_connections(0)
             .test_before_acquire(false)
@@ -173,14 +177,14 @@ impl SqliteStore {
             users: UserRequests::default(),
             readers: super::direct::Readers::new(path.to_owned(), synchronous),
             pool,
-            replay,
+            unsynced,
             hot: super::hot::Hot::single_instance(),
         })
     }
 
-    /// Where `remember_once` writes (see `replay`).
-    fn replay_pool(&self) -> &SqlitePool {
-        &self.replay
+    /// See `unsynced`.
+    fn unsynced_pool(&self) -> &SqlitePool {
+        &self.unsynced
     }
 }
 
@@ -211,7 +215,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn proof_ids_are_committed_without_an_fsync_of_their_own_and_still_refuse_a_replay() {
+    async fn proof_ids_and_leases_are_committed_without_an_fsync_of_their_own_and_proofs_still_refuse_a_replay() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = store(&dir).await;
         let synchronous = |pool: &SqlitePool| {
@@ -224,24 +228,28 @@ mod tests {
             }
         };
         // PRAGMA synchronous reads 1 for NORMAL and 2 for FULL.
-        assert_eq!(synchronous(&store.replay).await, 1);
+        assert_eq!(synchronous(&store.unsynced).await, 1);
         assert_eq!(synchronous(&store.pool).await, 2, "every other commit is synced");
-        for pool in [&store.pool, &store.replay] {
+        for pool in [&store.pool, &store.unsynced] {
             let every: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
                 .fetch_one(pool)
                 .await
                 .unwrap();
             assert_eq!(every, 0, "only the group commit's writer checkpoints");
         }
-        assert!(store.remember_once("proof:d:j1", 100, 10).await.unwrap());
-        assert!(!store.remember_once("proof:d:j1", 100, 20).await.unwrap(), "a replay");
+        assert!(store.remember_proof("proof:d:j1", 100, 10).await.unwrap());
+        assert!(!store.remember_proof("proof:d:j1", 100, 20).await.unwrap(), "a replay");
+        assert!(
+            !store.remember_once("proof:d:j1", 100, 20).await.unwrap(),
+            "one table for both"
+        );
         let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM replay WHERE key = 'proof:d:j1'")
             .fetch_one(&store.pool)
             .await
             .unwrap();
         assert_eq!(seen, 1, "committed: every connection sees it");
         assert!(
-            store.remember_once("proof:d:j1", 300, 100).await.unwrap(),
+            store.remember_proof("proof:d:j1", 300, 100).await.unwrap(),
             "expired: reusable"
         );
     }
