@@ -80,15 +80,17 @@ const EXPIRY_NOTICE_MS: i64 = 10 * 60 * 1000;
 
 /// Owes push clients an `expired_token` notice for requests that expired
 /// undecided. The unique outbox row per transaction makes racing sweepers safe.
-pub async fn sweep_expired(state: &AppState) {
+/// Returns how many notices it owed.
+pub async fn sweep_expired(state: &AppState) -> usize {
     let now_ms = state.clock.now_ms();
     let expired = match state.store.expired_unnotified(now_ms.div_euclid(1000), BATCH).await {
         Ok(expired) => expired,
         Err(e) => {
             tracing::error!(error = %e, "cannot look for expired requests");
-            return;
+            return 0;
         }
     };
+    let mut owed = 0;
     for txn in expired {
         let Some(notify) = &txn.notify else { continue };
         let client = match state.store.client(&txn.client_id).await {
@@ -100,15 +102,30 @@ pub async fn sweep_expired(state: &AppState) {
         };
         let mut delivery = payload::delivery(DeliveryKind::Push, &txn, target, notify, &payload::push_expired(notify));
         delivery.give_up_at = now_ms + EXPIRY_NOTICE_MS;
-        if let Err(e) = state.store.enqueue_delivery(&delivery, now_ms).await {
-            tracing::error!(error = %e, "cannot owe an expiry notice");
+        match state.store.enqueue_delivery(&delivery, now_ms).await {
+            Ok(inserted) => owed += usize::from(inserted),
+            Err(e) => tracing::error!(error = %e, "cannot owe an expiry notice"),
         }
     }
+    owed
 }
 
-/// Claims and sends one batch; returns how many were attempted.
+/// Claims and sends a batch, then owes the expiry notices due and sends
+/// those; returns how many were attempted. The claim comes first: a
+/// decision's relying party is waiting for its ping now, and the sweep's
+/// read would only delay it.
 pub async fn run_once(state: &AppState, sender: &Arc<send::Sender>) -> usize {
-    sweep_expired(state).await;
+    let mut tasks = JoinSet::new();
+    let mut count = claim_and_send(state, sender, &mut tasks).await;
+    if sweep_expired(state).await > 0 {
+        count += claim_and_send(state, sender, &mut tasks).await;
+    }
+    while tasks.join_next().await.is_some() {}
+    count
+}
+
+/// Claims one batch and starts sending each; returns how many.
+async fn claim_and_send(state: &AppState, sender: &Arc<send::Sender>, tasks: &mut JoinSet<()>) -> usize {
     let now = state.clock.now_ms();
     let batch = match state.store.claim_deliveries(now, now + LEASE_MS, BATCH).await {
         Ok(batch) => batch,
@@ -118,7 +135,6 @@ pub async fn run_once(state: &AppState, sender: &Arc<send::Sender>) -> usize {
         }
     };
     let count = batch.len();
-    let mut tasks = JoinSet::new();
     for delivery in batch {
         let state = state.clone();
         let sender = sender.clone();
@@ -140,6 +156,5 @@ pub async fn run_once(state: &AppState, sender: &Arc<send::Sender>) -> usize {
             }
         });
     }
-    while tasks.join_next().await.is_some() {}
     count
 }
