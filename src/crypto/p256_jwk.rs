@@ -165,17 +165,11 @@ mod tests {
         }
     }
 
-    /// A key pair from `p256` (as a device signs) and its public JWK.
+    /// A key pair from `p256` (as a device signs) and its public JWK, as the
+    /// device tool publishes it.
     fn device_key(seed: u8) -> (p256::ecdsa::SigningKey, P256Jwk) {
         let signing = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
-        let point = signing.verifying_key().to_sec1_point(false);
-        let jwk = P256Jwk::from_value(&json!({
-            "kty": "EC",
-            "crv": "P-256",
-            "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
-            "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()),
-        }))
-        .unwrap();
+        let jwk = P256Jwk::from_value(&crate::device_cli::keys::public_jwk(&signing)).unwrap();
         (signing, jwk)
     }
 

@@ -44,8 +44,6 @@ pub(super) fn auth_req_matches(txn: &Transaction, digest: &str) -> bool {
     txn.auth_req_digest.as_bytes().ct_eq(digest.as_bytes()).into()
 }
 
-/// A user by their id with their device counts: one probe of the primary key
-/// and one pass over the user's devices (the aliases match [`USER_BY_HINT`]).
 /// The users' columns the direct path reads by position, in
 /// `rows::USER_FIELDS` order (a test holds them together).
 macro_rules! user_columns {
@@ -54,6 +52,8 @@ macro_rules! user_columns {
     };
 }
 
+/// A user by their id with their device counts: one probe of the primary key
+/// and one pass over the user's devices (the aliases match [`USER_BY_HINT`]).
 pub(super) const USER_BY_ID: &str = concat!(
     "SELECT ",
     user_columns!(),
@@ -1339,7 +1339,6 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Inserts an owed notification; false when the transaction already has one.
             /// Remembers `key` until `expires_at` through `pool`; false when it
             /// was seen already. An expired entry may be reused; a live one
             /// means a replay.
@@ -1356,6 +1355,7 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            /// Inserts an owed notification; false when the transaction already has one.
             async fn insert_delivery(tx: &mut sqlx::Transaction<'static, $db>, d: &Delivery, now_ms: i64) -> StoreResult<bool> {
                 let done = query(
                     "INSERT INTO outbox (id, transaction_id, kind, target, bearer, payload, state, attempts, next_attempt_at, \
