@@ -27,6 +27,8 @@ use crate::config::SqliteSynchronous;
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 
+const USER_EPOCH: &str = "SELECT n FROM user_epoch WHERE id = 1";
+
 /// How long a statement waits for a lock another connection holds.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// As long, for a read on an async thread (module comment).
@@ -115,6 +117,12 @@ impl Readers {
             }
             Ok(None)
         })
+    }
+
+    /// `user_epoch.n`, which moves with every change of a user or a device
+    /// (`user_cache.rs`).
+    pub(super) fn user_epoch(&self) -> StoreResult<i64> {
+        self.with(|conn| Ok(conn.prepare_cached(USER_EPOCH)?.query_row([], |r| r.get(0))?))
     }
 
     /// At most `limit` transactions added after rowid `last`, by rowid: the

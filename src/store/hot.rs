@@ -13,6 +13,9 @@
 //!   stale entry can only say `authorization_pending`, never issue a token.
 //! - **rate windows** (SQLite only): per-user and per-client counts of
 //!   requests per second over the last minute, so the caps cost no scan.
+//! - **users** (SQLite only): a user with their device counts by the hint
+//!   that found them, for the backchannel endpoint (`user_cache.rs`, which
+//!   says how other processes' changes reach it).
 //!
 //! SQLite's index of requests by user lives in memory too, beside this. It is
 //! read from the file as well (loaded at its first use after a start, then
@@ -25,6 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use super::user_cache::UserCache;
 use crate::domain::client::Client;
 use crate::domain::transaction::{Status, Transaction};
 
@@ -50,6 +54,7 @@ pub struct Hot {
     clients: RwLock<ClientMap>,
     pending: Option<PendingCache>,
     windows: Option<RateWindows>,
+    users: Option<UserCache>,
 }
 
 impl Hot {
@@ -59,6 +64,7 @@ impl Hot {
             clients: RwLock::default(),
             pending: Some(PendingCache::default()),
             windows: Some(RateWindows::default()),
+            users: Some(UserCache::default()),
         }
     }
 
@@ -69,6 +75,7 @@ impl Hot {
             clients: RwLock::default(),
             pending: None,
             windows: None,
+            users: None,
         }
     }
 
@@ -96,6 +103,16 @@ impl Hot {
 
     pub fn windows(&self) -> Option<&RateWindows> {
         self.windows.as_ref()
+    }
+
+    pub fn users(&self) -> Option<&UserCache> {
+        self.users.as_ref()
+    }
+
+    /// Take it before a COMMIT that changes a user or a device (`None` where
+    /// users are not kept).
+    pub fn users_change_on_drop(&self) -> Option<super::user_cache::ChangeOnDrop<'_>> {
+        self.users.as_ref().map(UserCache::change_on_drop)
     }
 
     /// A transaction's status (or what a poll shows of it) changed.

@@ -12,6 +12,7 @@ pub mod push;
 mod rows;
 mod sql;
 pub mod sqlite;
+mod user_cache;
 mod user_requests;
 
 use std::sync::Arc;

@@ -128,6 +128,7 @@ macro_rules! sql_store {
             }
 
             async fn insert_user(&self, u: &User, apps: &[String]) -> StoreResult<()> {
+                let _users = self.hot.users_change_on_drop();
                 let mut tx = self.pool.begin().await?;
                 Self::insert_user_tx(&mut tx, u, false).await?;
                 for app in apps {
@@ -142,6 +143,7 @@ macro_rules! sql_store {
             }
 
             async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool> {
+                let _users = self.hot.users_change_on_drop();
                 let done = query("UPDATE users SET user_code_hash = $2 WHERE id = $1")
                     .bind(user_id)
                     .bind(hash)
@@ -160,7 +162,12 @@ macro_rules! sql_store {
 
             async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, DeviceCounts)>> {
                 if let Some(direct) = self.direct() {
-                    match direct.user_by_hint(hint) {
+                    let read = || direct.user_by_hint(hint);
+                    let found = match self.hot.users() {
+                        Some(cache) => cache.get_or_read(hint, || direct.user_epoch(), read),
+                        None => read(),
+                    };
+                    match found {
                         Err(e) if e.is_busy() => {} // waited for below, off the async thread
                         done => return done,
                     }
@@ -197,6 +204,7 @@ macro_rules! sql_store {
             }
 
             async fn register_device(&self, d: &Device) -> StoreResult<(Device, bool)> {
+                let _users = self.hot.users_change_on_drop();
                 let inserted = query(
                     "INSERT INTO devices (id, device_key, auth_key, user_id, status, failed_attempts, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
@@ -226,6 +234,7 @@ macro_rules! sql_store {
             }
 
             async fn bind_device(&self, device_id: &str, user_id: &str) -> StoreResult<BindOutcome> {
+                let _users = self.hot.users_change_on_drop();
                 let Some(device) = self.device(device_id).await? else {
                     return Ok(BindOutcome::UnknownDevice);
                 };
@@ -407,6 +416,8 @@ macro_rules! sql_store {
                     Self::insert_delivery(&mut tx, d, w.now * 1000).await?;
                 }
                 let _invalidate = self.hot.invalidate_on_drop(Some(w.transaction_id));
+                // A provisioning approval sets the user's status (`user_cache.rs`).
+                let _users = w.user_status.and_then(|_| self.hot.users_change_on_drop());
                 tx.commit().await?;
                 Ok(DecideOutcome::Decided)
             }
@@ -418,6 +429,7 @@ macro_rules! sql_store {
                 transaction_id: Option<&str>,
                 lockout: $crate::store::lifecycle::Lockout,
             ) -> StoreResult<(bool, bool)> {
+                let _users = self.hot.users_change_on_drop();
                 let mut tx = self.pool.begin().await?;
                 let mut locked = (false, false);
                 if let Some(device_id) = device_id {
@@ -613,6 +625,7 @@ macro_rules! sql_store {
             }
 
             async fn create_binding(&self, b: &$crate::store::lifecycle::Binding, new_user: Option<&User>) -> StoreResult<()> {
+                let _users = self.hot.users_change_on_drop();
                 let mut tx = self.pool.begin().await?;
                 if let Some(u) = new_user {
                     Self::insert_user_tx(&mut tx, u, false).await?;
@@ -643,6 +656,7 @@ macro_rules! sql_store {
             }
 
             async fn create_registration(&self, r: &$crate::store::lifecycle::Registration, u: &User) -> StoreResult<()> {
+                let _users = self.hot.users_change_on_drop();
                 let mut tx = self.pool.begin().await?;
                 let revived = query(
                     "UPDATE users SET status = 'active', failed_attempts = 0, static_password_hash = $2 \
@@ -733,6 +747,7 @@ macro_rules! sql_store {
                 user_id: &str,
                 now: i64,
             ) -> StoreResult<$crate::store::lifecycle::ActivateOutcome> {
+                let _users = self.hot.users_change_on_drop();
                 use $crate::store::lifecycle::{ActivateOutcome, Credential};
                 // SQLite: the user index is brought up to date and held before the
                 // write lock is taken (a first load reads many rows; lock order:
@@ -825,6 +840,7 @@ macro_rules! sql_store {
             }
 
             async fn create_user_if_absent(&self, u: &User) -> StoreResult<bool> {
+                let _users = self.hot.users_change_on_drop();
                 // One statement: a read-then-write transaction can fail at once
                 // on SQLite (WAL) when another writer committed in between.
                 let mut tx = self.pool.begin().await?;
@@ -834,6 +850,7 @@ macro_rules! sql_store {
             }
 
             async fn set_user_status(&self, user_id: &str, status: $crate::domain::user::UserStatus) -> StoreResult<bool> {
+                let _users = self.hot.users_change_on_drop();
                 let reset = status == $crate::domain::user::UserStatus::Active;
                 let done = query(
                     "UPDATE users SET status = $2, failed_attempts = CASE WHEN $3 THEN 0 ELSE failed_attempts END \
@@ -858,6 +875,7 @@ macro_rules! sql_store {
             }
 
             async fn set_preferred_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
+                let _users = self.hot.users_change_on_drop();
                 let mut tx = self.pool.begin().await?;
                 let chosen = query("UPDATE devices SET preferred = 1 WHERE id = $1 AND user_id = $2 AND status = 'active'")
                     .bind(device_id)
@@ -877,6 +895,7 @@ macro_rules! sql_store {
             }
 
             async fn remove_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
+                let _users = self.hot.users_change_on_drop();
                 let done = query(
                     "UPDATE devices SET status = 'removed', preferred = 0 WHERE id = $1 AND user_id = $2 AND status != 'removed'",
                 )
@@ -888,6 +907,7 @@ macro_rules! sql_store {
             }
 
             async fn unregister_user(&self, user_id: &str, now: i64) -> StoreResult<$crate::store::lifecycle::Unregistered> {
+                let _users = self.hot.users_change_on_drop();
                 // SQLite: the user index is brought up to date and held before the
                 // write lock is taken (a first load reads many rows; lock order:
                 // the index, then the file), and read again under it.
@@ -1056,6 +1076,7 @@ macro_rules! sql_store {
                 device_id: &str,
                 push: Option<($crate::domain::push::PushChannel, &$crate::domain::push::PushAddress)>,
             ) -> StoreResult<bool> {
+                let _users = self.hot.users_change_on_drop();
                 let done = query("UPDATE devices SET push_channel = $2, push_address = $3 WHERE id = $1")
                     .bind(device_id)
                     .bind(push.map(|(c, _)| c.as_str()))
@@ -1070,6 +1091,7 @@ macro_rules! sql_store {
                 device_id: &str,
                 address: &$crate::domain::push::PushAddress,
             ) -> StoreResult<bool> {
+                let _users = self.hot.users_change_on_drop();
                 let done = query("UPDATE devices SET push_channel = NULL, push_address = NULL WHERE id = $1 AND push_address = $2")
                     .bind(device_id)
                     .bind(address.as_str())

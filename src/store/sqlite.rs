@@ -332,6 +332,83 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_user_is_read_from_memory_until_this_or_another_process_changes_them_or_their_devices() {
+        use crate::domain::push::{PushAddress, PushChannel};
+        use crate::domain::user::UserStatus;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, path) = store(&dir).await;
+        let other_process = rusqlite::Connection::open(&path).unwrap();
+        other_process
+            .execute_batch(
+                "INSERT INTO users (id, email, status, created_at) VALUES ('alice', 'a@x', 'active', 0); \
+                 INSERT INTO devices (id, device_key, auth_key, user_id, status, created_at) VALUES \
+                 ('d1', 'k', 'k', 'alice', 'active', 0), ('d2', 'k', 'k', 'alice', 'active', 0);",
+            )
+            .unwrap();
+        let cache = store.hot.users().unwrap();
+        // Long enough that only this process's own changes move anything, until said otherwise.
+        cache.check_epoch_every(std::time::Duration::from_secs(3600));
+        let seen = |hint: &'static str| {
+            let store = &store;
+            async move {
+                let (user, counts) = store.user_by_hint_counting_devices(hint).await.unwrap().unwrap();
+                (user.status, counts.active, counts.pushable)
+            }
+        };
+        assert_eq!(seen("alice").await, (UserStatus::Active, 2, 0));
+        assert_eq!(seen("a@x").await, (UserStatus::Active, 2, 0));
+
+        // Behind the store's back: memory still answers.
+        other_process
+            .execute("UPDATE devices SET status = 'removed' WHERE id = 'd2'", [])
+            .unwrap();
+        assert_eq!(seen("alice").await, (UserStatus::Active, 2, 0), "kept in memory");
+
+        // This process's changes are seen at once, by every hint.
+        assert!(store.set_user_status("alice", UserStatus::Locked).await.unwrap());
+        assert_eq!(seen("alice").await, (UserStatus::Locked, 1, 0));
+        assert_eq!(seen("a@x").await, (UserStatus::Locked, 1, 0));
+        let address = PushAddress::stored("https://relay.example/d1".into());
+        assert!(
+            store
+                .set_push_channel("d1", Some((PushChannel::Webhook, &address)))
+                .await
+                .unwrap()
+        );
+        assert_eq!(seen("alice").await, (UserStatus::Locked, 1, 1));
+        assert!(store.remove_device("alice", "d1").await.unwrap());
+        assert_eq!(seen("alice").await, (UserStatus::Locked, 0, 0));
+
+        // Another process's change, through the epoch its triggers moved.
+        let epoch = || store.readers.user_epoch().unwrap();
+        let before = epoch();
+        other_process
+            .execute("UPDATE users SET status = 'active' WHERE id = 'alice'", [])
+            .unwrap();
+        assert!(epoch() > before, "the trigger moved the epoch");
+        assert_eq!(seen("alice").await, (UserStatus::Locked, 0, 0), "not checked yet");
+        cache.check_epoch_every(std::time::Duration::ZERO);
+        assert_eq!(seen("alice").await, (UserStatus::Active, 0, 0));
+        // A device's failed attempts are not what the reads count: no move.
+        let before = epoch();
+        other_process
+            .execute("UPDATE devices SET failed_attempts = 1, preferred = 1", [])
+            .unwrap();
+        assert_eq!(epoch(), before);
+        for change in [
+            "INSERT INTO devices (id, device_key, auth_key, user_id, status, created_at) VALUES ('d3', 'k', 'k', NULL, 'inactive', 0)",
+            "UPDATE devices SET user_id = 'alice', status = 'active' WHERE id = 'd3'",
+            "UPDATE devices SET push_channel = 'webhook', push_address = 'a' WHERE id = 'd3'",
+            "DELETE FROM devices WHERE id = 'd3'",
+            "UPDATE users SET email = 'b@x'",
+        ] {
+            let before = epoch();
+            other_process.execute(change, []).unwrap();
+            assert!(epoch() > before, "{change}");
+        }
+    }
+
+    #[tokio::test]
     async fn a_hint_names_an_id_before_an_email_before_a_phone_on_both_read_paths() {
         let dir = tempfile::tempdir().unwrap();
         let (store, path) = store(&dir).await;
