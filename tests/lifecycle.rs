@@ -773,6 +773,9 @@ async fn seed_003_an_existing_user_takes_user_status_only_when_approved() {
     assert_eq!(status(&app).await, "active", "a request alone changes nothing");
     device.decide(&app, "deny").await;
     assert_eq!(status(&app).await, "active", "nor does a denial");
+    // An ordinary request in between: on SQLite the user is now kept in memory.
+    app.start(&client, "pat", "Log in").await;
+    device.decide(&app, "deny").await;
     app.backchannel(
         &client,
         &[("scope", "openid"), ("login_hint", "pat"), ("binding_message", message)],
@@ -780,6 +783,9 @@ async fn seed_003_an_existing_user_takes_user_status_only_when_approved() {
     .await;
     device.decide(&app, "approve").await;
     assert_eq!(status(&app).await, "locked", "the approval applies userStatus");
+    app.backchannel(&client, &[("scope", "openid"), ("login_hint", "pat")])
+        .await
+        .assert_oauth_error(403, "access_denied", "the next request sees the user locked");
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 -- (src/store/hot.rs, UserCache). Its own process drops them as it commits a change; a change
 -- another process made (the CLI, a second instance on the file, a tool) is seen through this
 -- counter, which the store reads at most every 100 ms. PostgreSQL, which several instances
--- share, reads the user every time.
+-- share, reads the user every time. A later migration that copies users or devices into a new
+-- table (SQLite's way to change a column) drops these triggers and must create them again
+-- (src/store/sqlite.rs tests that the counter moves).
 CREATE TABLE user_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
 INSERT INTO user_epoch (id, n) VALUES (1, 0);
 CREATE TRIGGER user_epoch_user_added AFTER INSERT ON users

@@ -379,7 +379,11 @@ mod tests {
         assert!(store.remove_device("alice", "d1").await.unwrap());
         assert_eq!(seen("alice").await, (UserStatus::Locked, 0, 0));
 
-        // Another process's change, through the epoch its triggers moved.
+        // Another process's change, through the epoch its triggers moved
+        // (the test's long period again: a change of this process's own has
+        // every read check it for a while).
+        cache.check_epoch_every(std::time::Duration::from_secs(3600));
+        assert_eq!(seen("alice").await, (UserStatus::Locked, 0, 0));
         let epoch = || store.readers.user_epoch().unwrap();
         let before = epoch();
         other_process
@@ -401,11 +405,101 @@ mod tests {
             "UPDATE devices SET push_channel = 'webhook', push_address = 'a' WHERE id = 'd3'",
             "DELETE FROM devices WHERE id = 'd3'",
             "UPDATE users SET email = 'b@x'",
+            "INSERT INTO users (id, status, created_at) VALUES ('zed', 'active', 0)",
+            "DELETE FROM users WHERE id = 'zed'",
         ] {
             let before = epoch();
             other_process.execute(change, []).unwrap();
             assert!(epoch() > before, "{change}");
         }
+    }
+
+    #[tokio::test]
+    async fn every_method_that_changes_a_user_or_a_device_moves_the_users_generation() {
+        use crate::domain::device::{Device, DeviceStatus};
+        use crate::domain::push::{PushAddress, PushChannel};
+        use crate::domain::user::{User, UserStatus};
+        use crate::store::lifecycle::Lockout;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = store(&dir).await;
+        let cache = store.hot.users().unwrap();
+        let user = |id: &str| User {
+            id: id.into(),
+            email: None,
+            phone: None,
+            status: UserStatus::Active,
+            failed_attempts: 0,
+            user_code_hash: None,
+            static_password_hash: None,
+            created_at: 0,
+        };
+        let device = Device {
+            id: "d1".into(),
+            device_key: "k".into(),
+            auth_key: "k".into(),
+            user_id: None,
+            status: DeviceStatus::Inactive,
+            failed_attempts: 0,
+            preferred: false,
+            push: None,
+            created_at: 0,
+        };
+        let address = PushAddress::stored("https://relay.example/d1".into());
+        let lockout = Lockout {
+            device_threshold: 5,
+            user_threshold: 5,
+        };
+        let mut moved = Vec::new();
+        let mut expect = |what: &'static str, before: u64| moved.push((what, cache.generation() > before));
+        let g = cache.generation();
+        store.insert_user(&user("alice"), &[]).await.unwrap();
+        expect("insert_user", g);
+        let g = cache.generation();
+        store.create_user_if_absent(&user("bob")).await.unwrap();
+        expect("create_user_if_absent", g);
+        let g = cache.generation();
+        store.set_user_code("alice", "hash").await.unwrap();
+        expect("set_user_code", g);
+        let g = cache.generation();
+        store.register_device(&device).await.unwrap();
+        expect("register_device", g);
+        let g = cache.generation();
+        store.bind_device("d1", "alice").await.unwrap();
+        expect("bind_device", g);
+        let g = cache.generation();
+        store
+            .set_push_channel("d1", Some((PushChannel::Webhook, &address)))
+            .await
+            .unwrap();
+        expect("set_push_channel", g);
+        let g = cache.generation();
+        store.forget_dead_push_address("d1", &address).await.unwrap();
+        expect("forget_dead_push_address", g);
+        let g = cache.generation();
+        store.set_preferred_device("alice", "d1").await.unwrap();
+        expect("set_preferred_device", g);
+        let g = cache.generation();
+        store
+            .record_failed_attempt(Some("d1"), Some("alice"), None, lockout)
+            .await
+            .unwrap();
+        expect("record_failed_attempt", g);
+        let g = cache.generation();
+        store.set_user_status("alice", UserStatus::Locked).await.unwrap();
+        expect("set_user_status", g);
+        let g = cache.generation();
+        store.remove_device("alice", "d1").await.unwrap();
+        expect("remove_device", g);
+        let g = cache.generation();
+        store.unregister_user("alice", 0).await.unwrap();
+        expect("unregister_user", g);
+        let missed: Vec<_> = moved.iter().filter(|(_, m)| !m).map(|(w, _)| *w).collect();
+        assert!(missed.is_empty(), "no move: {missed:?}");
+        // Reads move nothing.
+        let g = cache.generation();
+        store.user_by_hint_counting_devices("bob").await.unwrap();
+        store.devices_of("alice").await.unwrap();
+        assert_eq!(cache.generation(), g);
     }
 
     #[tokio::test]

@@ -18,22 +18,35 @@
 //!   `user_epoch.n` on every such change, from any connection, and the cache
 //!   reads that counter at most every [`EPOCH_CHECK_EVERY`] before it
 //!   serves anything. Another process's change is seen within that period.
+//! - A caller dropped during its COMMIT (a client hanging up) moves the
+//!   generation too early: sqlx's thread still commits after. So after any
+//!   change of its own the cache reads the counter before every read for
+//!   [`CHECK_ALWAYS_AFTER_A_CHANGE`], which covers a COMMIT waiting out
+//!   SQLite's busy timeout.
 //!
 //! Users and devices change seldom next to how often they are read, so one
 //! generation for all (a change re-reads everyone once) costs little.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::direct::BUSY_TIMEOUT;
 use super::{DeviceCounts, StoreResult};
 use crate::domain::user::User;
 
 /// How long a change another process committed may go unseen.
 pub const EPOCH_CHECK_EVERY: Duration = Duration::from_millis(100);
-/// Beyond this many hints the map starts again empty (~300 bytes each).
+/// After a change of this process's own, the counter is read before every
+/// read for this long (module comment): SQLite's busy timeout and a margin.
+pub const CHECK_ALWAYS_AFTER_A_CHANGE: Duration = BUSY_TIMEOUT.saturating_add(Duration::from_secs(1));
+/// Beyond this many hints the map starts again empty. An entry is ~0.5–0.7
+/// KiB (the key, the user with two argon2 hashes, the map's own), so at most
+/// ~35 MiB, for a deployment that sees this many users within minutes.
 const MAX_ENTRIES: usize = 50_000;
+/// `user_epoch.n` not read yet.
+const UNSEEN: i64 = i64::MIN;
 
 /// What a hint found.
 pub type Found = (User, DeviceCounts);
@@ -41,7 +54,16 @@ pub type Found = (User, DeviceCounts);
 pub struct UserCache {
     generation: AtomicU64,
     entries: RwLock<HashMap<String, Entry>>,
-    epoch: Mutex<EpochCheck>,
+    /// Milliseconds are counted from here.
+    started: Instant,
+    /// When the counter is next read (ms); a reader claims a check by moving
+    /// this forward, so the threads do not all read it at once.
+    next_check_ms: AtomicU64,
+    /// Until when every read checks the counter (ms).
+    check_always_until_ms: AtomicU64,
+    /// The last `user_epoch.n` read, or `UNSEEN`.
+    seen: AtomicI64,
+    check_every_ms: AtomicU64,
 }
 
 struct Entry {
@@ -49,25 +71,22 @@ struct Entry {
     generation: u64,
 }
 
-/// The last `user_epoch.n` read, and when.
-struct EpochCheck {
-    seen: Option<i64>,
-    at: Option<Instant>,
-    every: Duration,
-}
-
 impl Default for UserCache {
     fn default() -> Self {
         Self {
             generation: AtomicU64::new(0),
             entries: RwLock::default(),
-            epoch: Mutex::new(EpochCheck {
-                seen: None,
-                at: None,
-                every: EPOCH_CHECK_EVERY,
-            }),
+            started: Instant::now(),
+            next_check_ms: AtomicU64::new(0),
+            check_always_until_ms: AtomicU64::new(0),
+            seen: AtomicI64::new(UNSEEN),
+            check_every_ms: AtomicU64::new(millis(EPOCH_CHECK_EVERY)),
         }
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl UserCache {
@@ -80,8 +99,15 @@ impl UserCache {
         epoch: impl FnOnce() -> StoreResult<i64>,
         read: impl FnOnce() -> StoreResult<Option<Found>>,
     ) -> StoreResult<Option<Found>> {
-        if self.epoch_check_due() {
-            self.saw_epoch(epoch()?);
+        if self.claim_epoch_check() {
+            match epoch() {
+                Ok(n) => self.saw_epoch(n),
+                Err(e) => {
+                    // Unchecked: the next read checks instead.
+                    self.next_check_ms.store(0, Ordering::SeqCst);
+                    return Err(e);
+                }
+            }
         }
         // Taken before the read: a change committed during it moves the
         // generation past this, and the entry is never served.
@@ -97,9 +123,8 @@ impl UserCache {
     }
 
     /// Moves the generation when dropped: taken before a COMMIT that changes
-    /// a user or a device. A caller whose future is dropped mid-COMMIT (a
-    /// client hanging up) still moves it; if the COMMIT then lands later, the
-    /// epoch check catches what was read in between.
+    /// a user or a device. If the caller is dropped mid-COMMIT and the COMMIT
+    /// lands later, the counter its triggers moved tells (module comment).
     pub fn change_on_drop(&self) -> ChangeOnDrop<'_> {
         ChangeOnDrop(self)
     }
@@ -108,23 +133,34 @@ impl UserCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn epoch_check_due(&self) -> bool {
-        let Ok(check) = self.epoch.lock() else { return true };
-        check.at.is_none_or(|at| at.elapsed() >= check.every)
+    fn now_ms(&self) -> u64 {
+        millis(self.started.elapsed())
     }
 
-    /// A reading of `user_epoch.n`: another process changed something if it
-    /// moved (the first reading after a start moves nothing: memory is empty).
+    /// Whether this read checks the counter: always for a while after a
+    /// change of this process's own, else one reader a period.
+    fn claim_epoch_check(&self) -> bool {
+        let now = self.now_ms();
+        if now < self.check_always_until_ms.load(Ordering::SeqCst) {
+            return true;
+        }
+        let due = self.next_check_ms.load(Ordering::SeqCst);
+        let next = now.saturating_add(self.check_every_ms.load(Ordering::SeqCst));
+        now >= due
+            && self
+                .next_check_ms
+                .compare_exchange(due, next, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+    }
+
+    /// A reading of `user_epoch.n`: something changed if it moved (the first
+    /// reading after a start moves nothing: memory is empty). Two readings
+    /// applied out of order only cost an extra move.
     fn saw_epoch(&self, n: i64) {
-        let Ok(mut check) = self.epoch.lock() else {
-            self.changed();
-            return;
-        };
-        if check.seen.is_some_and(|seen| seen != n) {
+        let before = self.seen.swap(n, Ordering::SeqCst);
+        if before != UNSEEN && before != n {
             self.changed();
         }
-        check.seen = Some(n);
-        check.at = Some(Instant::now());
     }
 
     fn get(&self, hint: &str, ticket: u64) -> Option<Found> {
@@ -134,6 +170,11 @@ impl UserCache {
     }
 
     fn fill(&self, hint: &str, found: &Found, ticket: u64) {
+        // Read before a change: it would never be served, and it must not
+        // push out a fresher entry.
+        if ticket != self.generation.load(Ordering::SeqCst) {
+            return;
+        }
         let Ok(mut entries) = self.entries.write() else { return };
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(hint) {
             entries.clear();
@@ -145,12 +186,19 @@ impl UserCache {
         entries.insert(hint.to_owned(), entry);
     }
 
-    /// Tests: check the epoch at another period (zero: before every read).
+    /// Tests: check the epoch at another period (zero: before every read),
+    /// also right after a change.
     #[cfg(test)]
     pub fn check_epoch_every(&self, every: Duration) {
-        if let Ok(mut check) = self.epoch.lock() {
-            check.every = every;
-        }
+        self.check_every_ms.store(millis(every), Ordering::SeqCst);
+        self.next_check_ms.store(0, Ordering::SeqCst);
+        self.check_always_until_ms.store(0, Ordering::SeqCst);
+    }
+
+    /// Tests: how many times the generation moved.
+    #[cfg(test)]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 }
 
@@ -159,7 +207,10 @@ pub struct ChangeOnDrop<'a>(&'a UserCache);
 
 impl Drop for ChangeOnDrop<'_> {
     fn drop(&mut self) {
-        self.0.changed();
+        let cache = self.0;
+        cache.changed();
+        let until = cache.now_ms().saturating_add(millis(CHECK_ALWAYS_AFTER_A_CHANGE));
+        cache.check_always_until_ms.fetch_max(until, Ordering::SeqCst);
     }
 }
 
@@ -239,8 +290,34 @@ mod tests {
     }
 
     #[test]
+    fn a_change_committed_after_its_caller_was_dropped_is_seen_through_the_epoch() {
+        let cache = UserCache::default();
+        cache.check_epoch_every(Duration::from_secs(3600));
+        assert_eq!(read(&cache, "alice", 0, 1), (1, true));
+        // The caller is dropped mid-COMMIT: the generation moves before the row does.
+        drop(cache.change_on_drop());
+        assert_eq!(read(&cache, "alice", 0, 1), (1, true), "the old row, read again");
+        assert_eq!(read(&cache, "alice", 0, 1), (1, false));
+        // The COMMIT lands, and its triggers move the epoch: seen at the next read.
+        assert_eq!(read(&cache, "alice", 1, 2), (2, true));
+    }
+
+    #[test]
+    fn a_read_from_before_a_change_is_not_kept() {
+        let cache = UserCache::default();
+        assert_eq!(read(&cache, "alice", 0, 2), (2, true));
+        let ticket = cache.generation();
+        drop(cache.change_on_drop());
+        cache.fill("alice", &found("alice", 1), ticket);
+        cache.fill("bob", &found("bob", 1), ticket);
+        assert!(cache.entries.read().unwrap().get("bob").is_none());
+        assert_eq!(read(&cache, "alice", 0, 3), (3, true));
+    }
+
+    #[test]
     fn the_epoch_is_read_at_most_once_a_period() {
         let cache = UserCache::default();
+        cache.check_epoch_every(Duration::from_secs(3600));
         let reads = Cell::new(0);
         for _ in 0..3 {
             let _ = cache.get_or_read(
