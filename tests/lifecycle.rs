@@ -789,6 +789,33 @@ async fn seed_003_an_existing_user_takes_user_status_only_when_approved() {
 }
 
 #[tokio::test]
+async fn a_user_locked_through_another_instance_on_the_same_database_is_refused_here_too() {
+    let app = spawn_app().await;
+    let token = manager(&app).await;
+    let client = app.client(SigningAlg::ES256).await;
+    let _device = app.user_with_device("rory").await;
+    // This instance has read rory (on SQLite it now keeps him in memory).
+    app.start(&client, "rory", "Log in").await;
+    let other = app.second_instance().await;
+    let locked = call(&other, &token, "POST", "/manage/v1/users/rory/lock", None).await;
+    assert!(locked.status < 300, "{}", locked.body);
+    // SQLite: seen through the user epoch, checked every 100 ms; far more is allowed here.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = app
+            .backchannel(&client, &[("scope", "openid"), ("login_hint", "rory")])
+            .await;
+        if answer.status != 200 {
+            answer.assert_oauth_error(403, "access_denied", "locked through the other instance");
+            assert_eq!(answer.body["error_description"], "the user is locked");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the lock was never seen here");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_locked_user_can_neither_approve_open_requests_nor_get_registration_tokens() {
     let app = spawn_app().await;
     let token = manager(&app).await;
