@@ -43,3 +43,20 @@ pub struct User {
     pub static_password_hash: Option<String>,
     pub created_at: i64,
 }
+
+#[cfg(test)]
+impl User {
+    /// An active user with nothing else set.
+    pub fn sample(id: &str) -> Self {
+        Self {
+            id: id.into(),
+            email: None,
+            phone: None,
+            status: UserStatus::Active,
+            failed_attempts: 0,
+            user_code_hash: None,
+            static_password_hash: None,
+            created_at: 0,
+        }
+    }
+}

@@ -266,16 +266,7 @@ mod tests {
     async fn a_read_that_meets_a_lock_is_read_again_through_sqlx() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _path) = store(&dir).await;
-        let user = crate::domain::user::User {
-            id: "alice".into(),
-            email: None,
-            phone: None,
-            status: crate::domain::user::UserStatus::Active,
-            failed_attempts: 0,
-            user_code_hash: None,
-            static_password_hash: None,
-            created_at: 0,
-        };
+        let user = crate::domain::user::User::sample("alice");
         store.insert_user(&user, &[]).await.unwrap();
         store.readers.busy.store(true, std::sync::atomic::Ordering::Relaxed);
         let direct = store.readers.user_by_hint("alice");
@@ -423,16 +414,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = store(&dir).await;
         let cache = store.hot.users().unwrap();
-        let user = |id: &str| User {
-            id: id.into(),
-            email: None,
-            phone: None,
-            status: UserStatus::Active,
-            failed_attempts: 0,
-            user_code_hash: None,
-            static_password_hash: None,
-            created_at: 0,
-        };
         let device = Device {
             id: "d1".into(),
             device_key: "k".into(),
@@ -452,10 +433,10 @@ mod tests {
         let mut moved = Vec::new();
         let mut expect = |what: &'static str, before: u64| moved.push((what, cache.generation() > before));
         let g = cache.generation();
-        store.insert_user(&user("alice"), &[]).await.unwrap();
+        store.insert_user(&User::sample("alice"), &[]).await.unwrap();
         expect("insert_user", g);
         let g = cache.generation();
-        store.create_user_if_absent(&user("bob")).await.unwrap();
+        store.create_user_if_absent(&User::sample("bob")).await.unwrap();
         expect("create_user_if_absent", g);
         let g = cache.generation();
         store.set_user_code("alice", "hash").await.unwrap();

@@ -219,21 +219,10 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
-    use crate::domain::user::UserStatus;
     use crate::store::StoreError;
 
     fn found(id: &str, active: i64) -> Found {
-        let user = User {
-            id: id.into(),
-            email: None,
-            phone: None,
-            status: UserStatus::Active,
-            failed_attempts: 0,
-            user_code_hash: None,
-            static_password_hash: None,
-            created_at: 0,
-        };
-        (user, DeviceCounts { active, pushable: 0 })
+        (User::sample(id), DeviceCounts { active, pushable: 0 })
     }
 
     /// Reads through `cache` with a database that answers `db` and an epoch
