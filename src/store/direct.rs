@@ -27,8 +27,6 @@ use crate::config::SqliteSynchronous;
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 
-const USER_EPOCH: &str = "SELECT n FROM user_epoch WHERE id = 1";
-
 /// How long a statement waits for a lock another connection holds.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// As long, for a read on an async thread (module comment).
@@ -196,6 +194,9 @@ pub(super) fn owe_device_pushes(conn: &Connection, t: &Transaction, pushes: Owed
     })?;
     Ok(owed as u64)
 }
+
+/// The counter the triggers of migration `20261201000001_user_epoch.sql` move.
+const USER_EPOCH: &str = "SELECT n FROM user_epoch WHERE id = 1";
 
 const INSERT_TRANSACTION: &str = "INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, \
      app_id, display_text, scope, acr, status, created_at, expires_at, decided_at, poll_interval, device_id, \

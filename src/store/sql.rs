@@ -747,8 +747,8 @@ macro_rules! sql_store {
                 user_id: &str,
                 now: i64,
             ) -> StoreResult<$crate::store::lifecycle::ActivateOutcome> {
-                let _users = self.hot.users_change_on_drop();
                 use $crate::store::lifecycle::{ActivateOutcome, Credential};
+                let _users = self.hot.users_change_on_drop();
                 // SQLite: the user index is brought up to date and held before the
                 // write lock is taken (a first load reads many rows; lock order:
                 // the index, then the file), and read again under it.

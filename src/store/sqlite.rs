@@ -430,50 +430,35 @@ mod tests {
             device_threshold: 5,
             user_threshold: 5,
         };
-        let mut moved = Vec::new();
-        let mut expect = |what: &'static str, before: u64| moved.push((what, cache.generation() > before));
-        let g = cache.generation();
-        store.insert_user(&User::sample("alice"), &[]).await.unwrap();
-        expect("insert_user", g);
-        let g = cache.generation();
-        store.create_user_if_absent(&User::sample("bob")).await.unwrap();
-        expect("create_user_if_absent", g);
-        let g = cache.generation();
-        store.set_user_code("alice", "hash").await.unwrap();
-        expect("set_user_code", g);
-        let g = cache.generation();
-        store.register_device(&device).await.unwrap();
-        expect("register_device", g);
-        let g = cache.generation();
-        store.bind_device("d1", "alice").await.unwrap();
-        expect("bind_device", g);
-        let g = cache.generation();
-        store
-            .set_push_channel("d1", Some((PushChannel::Webhook, &address)))
-            .await
-            .unwrap();
-        expect("set_push_channel", g);
-        let g = cache.generation();
-        store.forget_dead_push_address("d1", &address).await.unwrap();
-        expect("forget_dead_push_address", g);
-        let g = cache.generation();
-        store.set_preferred_device("alice", "d1").await.unwrap();
-        expect("set_preferred_device", g);
-        let g = cache.generation();
-        store
-            .record_failed_attempt(Some("d1"), Some("alice"), None, lockout)
-            .await
-            .unwrap();
-        expect("record_failed_attempt", g);
-        let g = cache.generation();
-        store.set_user_status("alice", UserStatus::Locked).await.unwrap();
-        expect("set_user_status", g);
-        let g = cache.generation();
-        store.remove_device("alice", "d1").await.unwrap();
-        expect("remove_device", g);
-        let g = cache.generation();
-        store.unregister_user("alice", 0).await.unwrap();
-        expect("unregister_user", g);
+        // Each call, with whether the generation moved across it.
+        let mut moved: Vec<(&str, bool)> = Vec::new();
+        macro_rules! call {
+            ($what:literal, $call:expr) => {{
+                let before = cache.generation();
+                $call.await.unwrap();
+                moved.push(($what, cache.generation() > before));
+            }};
+        }
+        call!("insert_user", store.insert_user(&User::sample("alice"), &[]));
+        call!(
+            "create_user_if_absent",
+            store.create_user_if_absent(&User::sample("bob"))
+        );
+        call!("set_user_code", store.set_user_code("alice", "hash"));
+        call!("register_device", store.register_device(&device));
+        call!("bind_device", store.bind_device("d1", "alice"));
+        let channel = Some((PushChannel::Webhook, &address));
+        call!("set_push_channel", store.set_push_channel("d1", channel));
+        call!(
+            "forget_dead_push_address",
+            store.forget_dead_push_address("d1", &address)
+        );
+        call!("set_preferred_device", store.set_preferred_device("alice", "d1"));
+        let attempt = store.record_failed_attempt(Some("d1"), Some("alice"), None, lockout);
+        call!("record_failed_attempt", attempt);
+        call!("set_user_status", store.set_user_status("alice", UserStatus::Locked));
+        call!("remove_device", store.remove_device("alice", "d1"));
+        call!("unregister_user", store.unregister_user("alice", 0));
         let missed: Vec<_> = moved.iter().filter(|(_, m)| !m).map(|(w, _)| *w).collect();
         assert!(missed.is_empty(), "no move: {missed:?}");
         // Reads move nothing.

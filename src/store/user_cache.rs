@@ -63,6 +63,7 @@ pub struct UserCache {
     check_always_until_ms: AtomicU64,
     /// The last `user_epoch.n` read, or `UNSEEN`.
     seen: AtomicI64,
+    /// [`EPOCH_CHECK_EVERY`] in ms; tests set another.
     check_every_ms: AtomicU64,
 }
 
