@@ -4,11 +4,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+use crate::engine::settings::{ApnsCredentials, Devices, EngineSettings, PushProviders, Requests, Server, Tokens};
+use crate::store::lifecycle::Lockout;
 
 /// When SQLite reports a commit done. Backchannel requests are committed in
 /// groups, so `full` costs them one fsync per group (no measurable cost on the
@@ -194,7 +198,7 @@ impl Settings {
             "https" => {}
             // A loopback issuer cannot be reached by anyone else, so a local
             // trial works without dev mode; anything else must be https.
-            "http" if self.dev || is_loopback_url(&issuer) => {}
+            "http" if self.dev || crate::domain::url::is_loopback_url(&issuer) => {}
             _ => {
                 return Err(invalid(
                     "issuer",
@@ -257,16 +261,16 @@ impl Settings {
     /// The device push providers: base URLs are https (http on loopback in
     /// dev mode), and configured credentials can be read and used.
     fn validate_push(&self) -> Result<(), SettingsError> {
-        use crate::delivery::devices::{apns, fcm};
+        use crate::engine::delivery::devices::{apns, fcm};
         for (name, url) in [
             ("fcm_base_url", &self.fcm_base_url),
             ("apns_base_url", &self.apns_base_url),
         ] {
-            crate::domain::client::check_callback_url(url, self.dev).map_err(|e| invalid(name, e))?;
+            crate::domain::url::check_callback_url(url, self.dev).map_err(|e| invalid(name, e))?;
         }
         if let Some(path) = &self.fcm_service_account {
             let account = fcm::ServiceAccount::read(path).map_err(|e| invalid("fcm_service_account", e))?;
-            crate::domain::client::check_callback_url(&account.token_uri, self.dev)
+            crate::domain::url::check_callback_url(&account.token_uri, self.dev)
                 .map_err(|e| invalid("fcm_service_account", format!("token_uri {e}")))?;
         }
         let apns = [
@@ -287,18 +291,62 @@ impl Settings {
         Ok(())
     }
 
-    /// The lockout thresholds; 0 means "never lock", i.e. an unreachable count.
-    pub fn lockout(&self) -> crate::store::lifecycle::Lockout {
+    /// The engine's sections, for a validated `self`.
+    pub fn engine(&self) -> EngineSettings {
         let never = |t: i64| if t == 0 { i64::MAX } else { t };
-        crate::store::lifecycle::Lockout {
-            device_threshold: never(self.device_lockout_threshold),
-            user_threshold: never(self.user_lockout_threshold),
+        let apns = match (
+            &self.apns_key_file,
+            &self.apns_key_id,
+            &self.apns_team_id,
+            &self.apns_topic,
+        ) {
+            (Some(key_file), Some(key_id), Some(team_id), Some(topic)) => Some(ApnsCredentials {
+                key_file: key_file.clone(),
+                key_id: key_id.clone(),
+                team_id: team_id.clone(),
+                topic: topic.clone(),
+            }),
+            _ => None,
+        };
+        EngineSettings {
+            server: Server {
+                issuer: self.issuer.clone(),
+                dev: self.dev,
+            },
+            tokens: Tokens {
+                access_ttl: self.access_token_ttl,
+                id_ttl: self.id_token_ttl,
+                refresh_ttl: self.refresh_token_ttl,
+                management_ttl: self.management_token_ttl,
+                id_token_hint_grace: self.id_token_hint_grace,
+            },
+            requests: Requests {
+                poll_interval: self.poll_interval,
+                default_expiry: self.request_expiry,
+                max_expiry: self.max_request_expiry,
+                user_per_minute: self.user_requests_per_minute,
+                client_per_minute: self.client_requests_per_minute,
+            },
+            devices: Devices {
+                challenge_ttl: self.challenge_ttl,
+                clock_skew: self.device_clock_skew,
+                activation_code_ttl: self.activation_code_ttl,
+                activation_password_ttl: self.activation_password_ttl,
+                registration_token_ttl: self.registration_token_ttl,
+            },
+            lockout: Lockout {
+                device_threshold: never(self.device_lockout_threshold),
+                user_threshold: never(self.user_lockout_threshold),
+            },
+            delivery_timeout: Duration::from_secs(self.delivery_timeout.unsigned_abs()),
+            push: PushProviders {
+                fcm_service_account: self.fcm_service_account.clone(),
+                fcm_base_url: self.fcm_base_url.clone(),
+                apns,
+                apns_base_url: self.apns_base_url.clone(),
+            },
+            registration_access_token: self.registration_access_token.clone(),
         }
-    }
-
-    /// The issuer without a trailing slash, the base of every endpoint URL.
-    pub fn issuer_base(&self) -> &str {
-        self.issuer.trim_end_matches('/')
     }
 }
 
@@ -307,16 +355,6 @@ fn positive(name: &'static str, value: i64) -> Result<(), SettingsError> {
         Ok(())
     } else {
         Err(invalid(name, "must be a positive number of seconds"))
-    }
-}
-
-/// True for `localhost`, 127.0.0.0/8 and `[::1]`.
-pub fn is_loopback_url(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 

@@ -3,32 +3,27 @@
 //!
 //! This file builds the router from an [`AppState`]; nothing else.
 
-pub mod activation;
-pub mod admin;
-pub mod capabilities;
 pub mod clock;
 pub mod config;
 pub mod crypto;
-pub mod delivery;
 pub mod device_api;
 pub mod device_cli;
 pub mod domain;
-pub mod error;
+pub mod engine;
+pub mod http;
 pub mod manage;
-pub mod metrics;
 pub mod oidc;
+pub mod ops;
 pub mod refuse_nul;
 pub mod server;
-pub mod state;
 pub mod store;
-pub mod wakeup;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
 use tower_http::trace::TraceLayer;
 
-use capabilities as paths;
-pub use state::AppState;
+pub use engine::AppState;
+use http::paths;
 
 /// Every route trustid serves.
 pub fn router(state: AppState) -> Router {
@@ -48,8 +43,8 @@ pub fn router(state: AppState) -> Router {
         .route(paths::INTROSPECT_PATH, post(oidc::introspect::introspect))
         .route(paths::REVOKE_PATH, post(oidc::revoke::revoke))
         .route(paths::REGISTER_PATH, post(oidc::register::register))
-        .route(paths::METRICS_PATH, get(metrics::scrape))
-        .route(paths::OPENAPI_PATH, get(oidc::openapi::serve))
+        .route(paths::METRICS_PATH, get(ops::metrics::scrape))
+        .route(paths::OPENAPI_PATH, get(ops::openapi::serve))
         .route(paths::DEVICES_PATH, post(device_api::register::enroll))
         .route(paths::INBOX_PATH, get(device_api::inbox::list))
         .route(paths::INBOX_STREAM_PATH, get(device_api::inbox::stream))

@@ -2,10 +2,10 @@
 //! stores (PostgreSQL text cannot hold one): refused at the door, in the
 //! error format of the API the path belongs to.
 //!
-//! A tower layer of its own, not `axum::middleware::from_fn`: that clones
-//! and boxes the rest of the route for every request (6 % of a backchannel
-//! request's CPU in a profile, `bench/README.md`), and this check is
-//! synchronous, so the route's own future is returned as it is.
+//! A tower layer of its own, not `axum::middleware::from_fn`, which clones
+//! and boxes the rest of the route for every request: this check is
+//! synchronous, so the route's own future is returned as it is. Part of the
+//! wiring, since it knows every face's error format.
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::Either;
 use tower::{Layer, Service};
 
-use crate::device_api::error::ApiError;
-use crate::error::OAuthError;
+use crate::http::api_error::ApiError;
+use crate::oidc::error::OAuthError;
 
 #[derive(Clone, Copy, Default)]
 pub struct RefuseNulLayer;

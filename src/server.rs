@@ -1,26 +1,29 @@
-//! `trustid serve`: open the store, load the keys, listen.
+//! `trustid serve`: open the store, load the keys, build the engine's state
+//! from the settings' sections, listen.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::body::Bytes;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::crypto::keys::SigningKeys;
-use crate::{AppState, router, store};
+use crate::crypto::keys::{KeyRing, SigningKeys};
+use crate::store::Store;
+use crate::{AppState, oidc, router, store};
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let store = store::open(&settings).await?;
+    let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
     // A first start generates the RSA keys after the listener is up (they
     // take hundreds of milliseconds); what signs or publishes keys waits for them.
     let (keys, incomplete) = SigningKeys::load_quick(&settings.keys_dir, SystemClock.now())?;
     let listen = settings.listen.clone();
     let issuer = settings.issuer.clone();
-    let state = AppState::new(settings, store, keys, Arc::new(SystemClock));
+    let state = build_state(&settings, store, keys, Arc::new(SystemClock));
     if incomplete {
         state.keys.complete(state.clock.now());
     }
-    crate::delivery::spawn_worker(state.clone());
+    crate::engine::delivery::spawn_worker(state.clone());
     spawn_key_reloader(state.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -38,6 +41,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
+}
+
+/// The engine's state for validated `settings`: each part gets its section.
+pub fn build_state(settings: &Settings, store: Arc<dyn Store>, keys: SigningKeys, clock: Arc<dyn Clock>) -> AppState {
+    let engine = settings.engine();
+    let discovery = oidc::discovery::document(&engine.server, engine.registration_access_token.is_some());
+    let keys = KeyRing::new(settings.keys_dir.clone(), keys);
+    AppState::new(engine, store, keys, clock, Bytes::from(discovery.to_string()))
 }
 
 /// Re-reads the shared keys directory every minute, so that a `trustid keys

@@ -25,9 +25,9 @@ async fn invalid_parameters_get_the_checklist_error() {
     let app = spawn_app().await;
     let client = app.client(SigningAlg::ES256).await;
     let device = app.user_with_device("alice").await;
-    trustid::admin::create_user(
+    trustid::engine::admin::create_user(
         app.store(),
-        trustid::admin::NewUser {
+        trustid::engine::admin::NewUser {
             id: "locked".into(),
             locked: true,
             ..Default::default()

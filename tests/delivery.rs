@@ -9,9 +9,9 @@ use std::time::Duration;
 use common::receiver::{Receiver, Reply};
 use common::*;
 use serde_json::{Value, json};
-use trustid::admin::ClientCredentials;
 use trustid::crypto::id_token::token_hash;
 use trustid::domain::client::{ClientMetadata, DeliveryMode, SigningAlg};
+use trustid::engine::admin::ClientCredentials;
 
 const NOTIFICATION_TOKEN: &str = "8d67dc78-7faa-4d41-aabd-67707b374255.rp-chosen_token~+/==";
 

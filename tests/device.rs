@@ -6,12 +6,12 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use trustid::admin;
 use trustid::clock::Clock;
 use trustid::domain::client::SigningAlg;
+use trustid::engine::admin;
 
 /// A user `alice` with a bound device and one pending transaction.
-async fn pending(app: &TestApp) -> (trustid::admin::ClientCredentials, TestDevice, String) {
+async fn pending(app: &TestApp) -> (trustid::engine::admin::ClientCredentials, TestDevice, String) {
     let client = app.client(SigningAlg::ES256).await;
     let device = app.user_with_device("alice").await;
     let auth_req_id = app.start(&client, "alice", "Pay 10 EUR").await;
@@ -29,7 +29,7 @@ fn assert_api_error(answer: &Answer, status: u16, error: &str, why: &str) {
 }
 
 /// The transaction is still pending: the RP's poll says so.
-async fn still_pending(app: &TestApp, client: &trustid::admin::ClientCredentials, auth_req_id: &str) {
+async fn still_pending(app: &TestApp, client: &trustid::engine::admin::ClientCredentials, auth_req_id: &str) {
     app.clock.advance_secs(10);
     app.poll(client, auth_req_id).await.assert_oauth_error(
         400,

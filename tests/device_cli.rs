@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-use trustid::admin;
 use trustid::domain::client::SigningAlg;
+use trustid::engine::admin;
 
 /// `trustid device ARGS` in `dir`, with no server settings around it; a stray
 /// `TRUSTID_*` variable would stop a command that loads them.

@@ -306,7 +306,7 @@ async fn a_device_that_cleared_its_channel_or_was_removed_after_the_request_is_n
         .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
     assert!(app.store().remove_device("uma", &b.id()).await.unwrap());
-    trustid::delivery::spawn_worker(app.state.clone());
+    trustid::engine::delivery::spawn_worker(app.state.clone());
     let pushes = report_until(&app, &manage, &auth_req_id, |p| {
         p.iter().all(|p| p["state"] == "withdrawn")
     })
@@ -635,9 +635,10 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
     let set = set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-c"})).await;
     assert_eq!(set.status, 200, "{}", set.body);
     let shop_uri = shop_relay.url("/shop");
-    let set = trustid::admin::set_app_push_relay(app.store(), &client.client_id, "shop", Some(&shop_uri), true, 0)
-        .await
-        .unwrap();
+    let set =
+        trustid::engine::admin::set_app_push_relay(app.store(), &client.client_id, "shop", Some(&shop_uri), true, 0)
+            .await
+            .unwrap();
     assert_eq!(set.push_relay_uri.as_deref(), Some(shop_uri.as_str()));
     let for_shop = r#"{"action_context":"authentication","appId":"shop","bindingMessage":"Buy shoes"}"#;
 
@@ -667,7 +668,7 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
     );
 
     // Without its own relay again, the app's requests go through the client's.
-    trustid::admin::set_app_push_relay(app.store(), &client.client_id, "shop", None, true, 0)
+    trustid::engine::admin::set_app_push_relay(app.store(), &client.client_id, "shop", None, true, 0)
         .await
         .unwrap();
     app.start(&client, "carol", for_shop).await;
@@ -685,7 +686,7 @@ async fn another_client_naming_the_same_app_goes_to_its_own_relay_never_the_othe
     );
     let (client_a, _) = relay_client(&app, &a_relay, DeviceRouting::All).await;
     let (client_b, _) = relay_client(&app, &b_relay, DeviceRouting::All).await;
-    trustid::admin::set_app_push_relay(
+    trustid::engine::admin::set_app_push_relay(
         app.store(),
         &client_a.client_id,
         "shop",
@@ -726,7 +727,7 @@ async fn another_client_naming_the_same_app_goes_to_its_own_relay_never_the_othe
 async fn an_app_relay_is_refused_when_its_client_app_id_or_uri_is_bad_and_nothing_changes() {
     let app = spawn_app().await;
     let client = app.register(ClientMetadata::poll("Shop")).await;
-    let unknown = trustid::admin::set_app_push_relay(
+    let unknown = trustid::engine::admin::set_app_push_relay(
         app.store(),
         "nobody",
         "shop",
@@ -787,7 +788,7 @@ async fn an_app_relay_is_refused_when_its_client_app_id_or_uri_is_bad_and_nothin
         ("shop", None, true, "has no push relay", "nothing to clear"),
     ];
     for (app_id, uri, dev, message, why) in cases {
-        let err = trustid::admin::set_app_push_relay(app.store(), &client.client_id, app_id, *uri, *dev, 0)
+        let err = trustid::engine::admin::set_app_push_relay(app.store(), &client.client_id, app_id, *uri, *dev, 0)
             .await
             .expect_err(why)
             .to_string();

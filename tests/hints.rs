@@ -5,9 +5,9 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use trustid::admin::{self, ClientCredentials, NewUser};
 use trustid::clock::Clock;
 use trustid::domain::client::{ClientMetadata, SigningAlg};
+use trustid::engine::admin::{self, ClientCredentials, NewUser};
 
 const HINT_ISSUER: &str = "https://hints.example.com";
 

@@ -28,7 +28,7 @@ async fn jwks_kids(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-async fn id_token(app: &TestApp, client: &trustid::admin::ClientCredentials, device: &TestDevice) -> String {
+async fn id_token(app: &TestApp, client: &trustid::engine::admin::ClientCredentials, device: &TestDevice) -> String {
     let auth_req_id = app.start(client, "alice", "Log in").await;
     device.decide(app, "approve").await;
     app.clock.advance_secs(5);
@@ -45,7 +45,7 @@ async fn a_rotation_is_published_first_used_later_and_retired_last_on_every_inst
     let device = a.user_with_device("alice").await;
     let first = id_token(&a, &client, &device).await;
     let old_kid = header_kid(&first);
-    let dir = a.state.settings.keys_dir.clone();
+    let dir = a.settings.keys_dir.clone();
 
     SigningKeys::rotate(&dir, a.clock_now() + 600).unwrap();
     for app in [&a, &b] {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::receiver::Receiver;
 use common::*;
 use serde_json::{Value, json};
-use trustid::admin::ClientCredentials;
 use trustid::domain::client::{ClientMetadata, DeliveryMode, SigningAlg};
+use trustid::engine::admin::ClientCredentials;
 
 /// A management client and its access token.
 async fn manager(app: &TestApp) -> String {
@@ -733,9 +733,9 @@ async fn a_denial_as_fraud_and_wrong_user_codes_count_as_failed_attempts() {
     let mut m = ClientMetadata::poll("Code Bank");
     m.backchannel_user_code_parameter = true;
     let coded = app.register(m).await;
-    trustid::admin::create_user(
+    trustid::engine::admin::create_user(
         app.store(),
-        trustid::admin::NewUser {
+        trustid::engine::admin::NewUser {
             id: "ola".into(),
             user_code: Some("2468".into()),
             ..Default::default()

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use trustid::capabilities::ALL_PATHS;
+use trustid::http::paths::ALL_PATHS;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 

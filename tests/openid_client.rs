@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use trustid::admin::ClientCredentials;
 use trustid::clock::ManualClock;
 use trustid::domain::client::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
+use trustid::engine::admin::ClientCredentials;
 
 /// Longest wait for the whole RP run (node start, discovery, polls).
 const RP_DEADLINE: Duration = Duration::from_secs(60);

@@ -15,8 +15,8 @@ use jsonschema::{Draft, Validator};
 use serde_json::{Value, json};
 
 use common::*;
-use trustid::admin::ClientCredentials;
 use trustid::domain::client::{ClientMetadata, DeliveryMode, SigningAlg};
+use trustid::engine::admin::ClientCredentials;
 
 /// `openapi.yaml` as JSON, with a validator cache per schema location.
 struct Contract {
@@ -588,7 +588,7 @@ async fn backchannel_errors_conform() {
 }
 
 async fn admin_user_locked(app: &TestApp, id: &str) {
-    let new = trustid::admin::NewUser {
+    let new = trustid::engine::admin::NewUser {
         id: id.into(),
         email: None,
         phone: None,
@@ -596,7 +596,7 @@ async fn admin_user_locked(app: &TestApp, id: &str) {
         apps: vec![],
         user_code: None,
     };
-    trustid::admin::create_user(app.store(), new, trustid::clock::Clock::now(&app.clock))
+    trustid::engine::admin::create_user(app.store(), new, trustid::clock::Clock::now(&app.clock))
         .await
         .unwrap();
     app.device_for(id).await;
@@ -718,7 +718,7 @@ async fn the_device_api_conforms() {
     assert_eq!(inbox(&app, &device).await.error(), "device_not_active");
     assert_eq!(inbox(&app, &TestDevice::new()).await.error(), "invalid_proof");
     app.user("alice", &["bank"]).await;
-    trustid::admin::bind_device(app.store(), &device.id(), "alice")
+    trustid::engine::admin::bind_device(app.store(), &device.id(), "alice")
         .await
         .unwrap();
     let empty = inbox(&app, &device).await;

@@ -6,9 +6,9 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use trustid::admin::ClientCredentials;
 use trustid::clock::Clock;
 use trustid::domain::client::{AuthMethod, ClientMetadata, SigningAlg};
+use trustid::engine::admin::ClientCredentials;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

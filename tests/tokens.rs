@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use trustid::admin::ClientCredentials;
 use trustid::domain::client::SigningAlg;
+use trustid::engine::admin::ClientCredentials;
 
 /// Tokens for alice with `scope`, issued to `client`.
 async fn tokens(app: &TestApp, client: &ClientCredentials, scope: &str) -> Value {

@@ -10,10 +10,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::error::{ApiError, no_store};
 use super::proof::Proven;
-use crate::activation::{self, Presented};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::engine::activation::{self, Presented};
+use crate::http::api_error::{ApiError, no_store};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,7 +24,7 @@ struct Activate {
 }
 
 pub async fn activate(State(state): State<AppState>, Proven(proof): Proven, body: Bytes) -> Result<Response, ApiError> {
-    super::error::reject_nul(&body)?;
+    crate::http::api_error::reject_nul(&body)?;
     let req: Activate = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("invalid JSON body: {e}")))?;
     let presented = match (&req.activation_code, &req.activation_password, &req.registration_token) {

@@ -18,13 +18,13 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::crypto::secret;
 use crate::domain::device::Device;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::engine::wakeup::{Wakeups, inbox_topic};
+use crate::http::api_error::{ApiError, no_store};
 use crate::store::{Challenge, InboxItem};
-use crate::wakeup::{Wakeups, inbox_topic};
 
 /// Longest `wait` a device may ask for (CIBA-style long polling stays ≤ 30 s).
 const MAX_WAIT_SECS: u64 = 30;
@@ -39,7 +39,7 @@ pub async fn with_challenges(state: &AppState, device: &Device, items: &[InboxIt
             nonce: secret::random_token(),
             transaction_id: item.transaction.id.clone(),
             device_id: device.id.clone(),
-            expires_at: item.transaction.expires_at.min(now + state.settings.challenge_ttl),
+            expires_at: item.transaction.expires_at.min(now + state.devices.challenge_ttl),
             used_at: None,
         })
         .collect();

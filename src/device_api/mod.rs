@@ -5,7 +5,6 @@
 
 pub mod activate;
 pub mod decision;
-pub mod error;
 pub mod inbox;
 pub mod proof;
 pub mod push_channel;

@@ -5,10 +5,10 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 
-use super::error::ApiError;
 use crate::crypto::device_jws::{self, DeviceProof};
 use crate::domain::device::{Device, DeviceStatus};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::http::api_error::ApiError;
 
 /// The HTTP header that carries the proof.
 pub const HEADER: &str = "DPoP";
@@ -32,15 +32,14 @@ impl FromRequestParts<AppState> for Proven {
             .to_str()
             .map_err(|_| unauthorized("the DPoP header is not ASCII"))?;
         let htu = state.url(parts.uri.path());
-        let s = &state.settings;
         let now = state.clock.now();
-        let proof = device_jws::verify_proof(token, parts.method.as_str(), &htu, now, s.device_clock_skew)
+        let proof = device_jws::verify_proof(token, parts.method.as_str(), &htu, now, state.devices.clock_skew)
             .map_err(|e| unauthorized(format!("device proof refused: {e}")))?;
         // A proof is only fresh for the skew window; remember its jti that long.
         let key = format!("proof:{}:{}", proof.device_id, proof.jti);
         if !state
             .store
-            .remember_proof(&key, proof.iat + 2 * s.device_clock_skew, now)
+            .remember_proof(&key, proof.iat + 2 * state.devices.clock_skew, now)
             .await?
         {
             return Err(unauthorized("device proof refused: jti was used before"));

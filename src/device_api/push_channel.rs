@@ -11,10 +11,10 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::domain::push::{PushAddress, PushChannel};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::http::api_error::{ApiError, no_store};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,16 +25,15 @@ struct ChannelBody {
 
 /// Whether this server can send on `channel` (FCM and APNs need credentials).
 fn configured(state: &AppState, channel: PushChannel) -> bool {
-    let s = &state.settings;
     match channel {
         PushChannel::Webhook => true,
-        PushChannel::Fcm => s.fcm_service_account.is_some(),
-        PushChannel::Apns => s.apns_key_file.is_some(),
+        PushChannel::Fcm => state.push.fcm_service_account.is_some(),
+        PushChannel::Apns => state.push.apns.is_some(),
     }
 }
 
 pub async fn set(State(state): State<AppState>, proven: Proven, body: Bytes) -> Result<Response, ApiError> {
-    super::error::reject_nul(&body)?;
+    crate::http::api_error::reject_nul(&body)?;
     let req: ChannelBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "invalid_request",

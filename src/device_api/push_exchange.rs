@@ -12,10 +12,10 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::crypto::secret;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::http::api_error::{ApiError, no_store};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,7 +24,7 @@ struct ExchangeBody {
 }
 
 pub async fn exchange(State(state): State<AppState>, proven: Proven, body: Bytes) -> Result<Response, ApiError> {
-    super::error::reject_nul(&body)?;
+    crate::http::api_error::reject_nul(&body)?;
     let req: ExchangeBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "invalid_request",

@@ -9,11 +9,11 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::crypto::p256_jwk::P256Jwk;
 use crate::domain::device::{Device, DeviceStatus};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::http::api_error::{ApiError, no_store};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,7 +22,7 @@ struct Enrolment {
 }
 
 pub async fn enroll(State(state): State<AppState>, Proven(proof): Proven, body: Bytes) -> Result<Response, ApiError> {
-    super::error::reject_nul(&body)?;
+    crate::http::api_error::reject_nul(&body)?;
     let req: Enrolment = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("body must be {{\"auth_key\": <JWK>}}: {e}")))?;
     let auth_key = P256Jwk::from_value(&req.auth_key)

@@ -30,17 +30,7 @@ pub fn random_key() -> SigningKey {
     }
 }
 
-/// The public JWK of `key` (RFC 7518 §6.2.1).
-pub fn public_jwk(key: &SigningKey) -> Value {
-    let point = key.verifying_key().to_sec1_point(false);
-    let bytes = point.as_bytes();
-    json!({
-        "kty": "EC",
-        "crv": "P-256",
-        "x": URL_SAFE_NO_PAD.encode(&bytes[1..33]),
-        "y": URL_SAFE_NO_PAD.encode(&bytes[33..65]),
-    })
-}
+pub use crate::crypto::p256_jwk::public_jwk;
 
 /// RFC 7638 thumbprint of `key`'s public JWK: the id trustid gives a device.
 pub fn thumbprint(key: &SigningKey) -> String {

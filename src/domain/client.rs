@@ -1,13 +1,11 @@
 //! Relying-party clients and what they registered (RFC 7591 names, CIBA §4).
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use url::Url;
 
 use super::push::DeviceRouting;
+use super::str_enum::str_enum;
+use super::url::check_callback_url;
 
 /// How a client proves who it is at the token and backchannel endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,26 +85,6 @@ impl SigningAlg {
         }
     }
 }
-
-macro_rules! str_enum {
-    ($ty:ty, $what:literal, [$($variant:expr),+]) => {
-        impl FromStr for $ty {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                [$($variant),+]
-                    .into_iter()
-                    .find(|v| v.as_str() == s)
-                    .ok_or_else(|| format!("unknown {} `{s}`", $what))
-            }
-        }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-pub(crate) use str_enum;
 
 str_enum!(
     AuthMethod,
@@ -286,19 +264,6 @@ fn is_jwk_set(set: &Value) -> bool {
     })
 }
 
-/// https, or http on a loopback host in dev mode; no fragment.
-pub fn check_callback_url(raw: &str, dev: bool) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("is not a URL: {e}"))?;
-    if url.fragment().is_some() {
-        return Err("must not have a fragment".into());
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if dev && crate::config::is_loopback_url(&url) => Ok(url),
-        _ => Err("must be an https URL (http only on loopback in dev mode)".into()),
-    }
-}
-
 /// A registered relying party, as stored.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -385,13 +350,5 @@ mod tests {
             assert!(m.validate(false).is_err(), "{why}");
         }
         assert!(ClientMetadata::poll("Bank").validate(false).is_ok());
-    }
-
-    #[test]
-    fn loopback_http_callbacks_need_dev_mode() {
-        assert!(check_callback_url("http://127.0.0.1:9/cb", true).is_ok());
-        assert!(check_callback_url("http://127.0.0.1:9/cb", false).is_err());
-        assert!(check_callback_url("http://example.com/cb", true).is_err());
-        assert!(check_callback_url("https://example.com/cb#x", false).is_err());
     }
 }

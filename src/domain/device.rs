@@ -1,9 +1,7 @@
 //! Devices: two P-256 public keys and the user they are bound to.
 
-use super::client::str_enum;
 use super::push::{PushAddress, PushChannel};
-use std::fmt;
-use std::str::FromStr;
+use super::str_enum::str_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceStatus {

@@ -7,5 +7,7 @@ pub mod client;
 pub mod device;
 pub mod push;
 pub mod scope;
+pub mod str_enum;
 pub mod transaction;
+pub mod url;
 pub mod user;

@@ -2,12 +2,9 @@
 //! gave for it, and which of a user's devices a request is pushed to
 //! (seed 004: "all devices or a preferred device").
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
-use super::client::str_enum;
+use super::str_enum::str_enum;
 
 /// How a device is woken besides its inbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,9 @@
 /// Scope values a client may ask for.
 pub const SUPPORTED: [&str; 4] = ["openid", "email", "phone", "offline_access"];
 
+/// The scope that opens the management API (`client_credentials` only).
+pub const MANAGE: &str = "trustid:manage";
+
 /// ACR values trustid can vouch for: a decision signed by a key bound to the
 /// user's device.
 pub const ACR_VALUES: [&str; 1] = ["urn:trustid:acr:device-signature"];

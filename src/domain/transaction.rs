@@ -4,9 +4,7 @@
 //! so no writer has to race the clock.
 
 use super::binding_message::ActionContext;
-use super::client::str_enum;
-use std::fmt;
-use std::str::FromStr;
+use super::str_enum::str_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

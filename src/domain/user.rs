@@ -1,8 +1,6 @@
 //! End users, named by the relying party's own identifier.
 
-use super::client::str_enum;
-use std::fmt;
-use std::str::FromStr;
+use super::str_enum::str_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserStatus {

@@ -12,12 +12,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Manager, audit, check_text, json_body};
-use crate::activation::{self, Presented};
 use crate::crypto::secret;
-use crate::device_api::error::{ApiError, no_store};
 use crate::domain::device::DeviceStatus;
 use crate::domain::user::{User, UserStatus};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::engine::activation::{self, Presented};
+use crate::http::api_error::{ApiError, no_store};
 use crate::store::lifecycle::Binding;
 
 #[derive(Deserialize)]
@@ -93,7 +93,7 @@ pub async fn bind(State(state): State<AppState>, Manager(client): Manager, body:
         client_id: client.id.clone(),
         code_digest: secret::digest(&code),
         created_at: now,
-        expires_at: now + state.settings.activation_code_ttl,
+        expires_at: now + state.devices.activation_code_ttl,
         used_at: None,
         removed_at: None,
     };

@@ -16,9 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Manager, json_body};
-use crate::device_api::error::{ApiError, no_store};
-use crate::state::AppState;
-use crate::wakeup::{Wakeups, registration_topic};
+use crate::engine::AppState;
+use crate::engine::wakeup::{Wakeups, registration_topic};
+use crate::http::api_error::{ApiError, no_store};
 
 /// Longest wait a caller may ask for.
 const MAX_WAIT_SECS: u64 = 120;

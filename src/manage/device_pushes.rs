@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::{Manager, json_body, not_found};
 use crate::crypto::secret;
-use crate::device_api::error::{ApiError, no_store};
 use crate::domain::transaction::Phase;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::http::api_error::{ApiError, no_store};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

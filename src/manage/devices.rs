@@ -8,9 +8,9 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{Manager, audit, not_found};
-use crate::device_api::error::{ApiError, no_store};
 use crate::domain::user::{User, UserStatus};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::http::api_error::{ApiError, no_store};
 
 async fn live_user(state: &AppState, user_id: &str) -> Result<User, ApiError> {
     state

@@ -21,13 +21,12 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::crypto::secret;
-use crate::device_api::error::ApiError;
 use crate::domain::client::Client;
-use crate::state::AppState;
-use crate::store::lifecycle::AuditEntry;
+use crate::engine::AppState;
+use crate::http::api_error::ApiError;
 
 /// The scope that opens the management API.
-pub const SCOPE: &str = "trustid:manage";
+pub use crate::domain::scope::MANAGE as SCOPE;
 
 /// The client calling the management API, authenticated by its token.
 pub struct Manager(pub std::sync::Arc<Client>);
@@ -88,7 +87,7 @@ impl FromRequestParts<AppState> for Manager {
 
 /// Parses a JSON body into `T`, or answers 400 `invalid_request` naming the problem.
 pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    crate::device_api::error::reject_nul(body)?;
+    crate::http::api_error::reject_nul(body)?;
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("invalid JSON body: {e}")))
 }
@@ -101,14 +100,7 @@ pub async fn audit(
     subject: String,
     detail: Option<String>,
 ) -> Result<(), ApiError> {
-    let entry = AuditEntry {
-        at: state.clock.now(),
-        actor,
-        action,
-        subject,
-        detail,
-    };
-    state.store.audit(&entry).await.map_err(ApiError::from)
+    Ok(state.audit(actor, action, subject, detail).await?)
 }
 
 /// A user id, e-mail or phone as the seeds allow it: printable, bounded.

@@ -10,7 +10,7 @@ use qrcode::render::svg;
 use serde::Deserialize;
 
 use super::Manager;
-use crate::device_api::error::ApiError;
+use crate::http::api_error::ApiError;
 
 #[derive(Deserialize)]
 pub struct QrQuery {

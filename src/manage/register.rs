@@ -13,11 +13,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Manager, audit, check_text, json_body};
-use crate::capabilities::QR_PATH;
 use crate::crypto::secret;
-use crate::device_api::error::{ApiError, no_store};
 use crate::domain::user::{User, UserStatus};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::http::api_error::{ApiError, no_store};
+use crate::http::paths::QR_PATH;
 use crate::store::lifecycle::Registration;
 
 #[derive(Deserialize)]
@@ -122,7 +122,7 @@ pub async fn register(
         session_id: req.session_id,
         cddc,
         created_at: now,
-        expires_at: now + state.settings.activation_password_ttl,
+        expires_at: now + state.devices.activation_password_ttl,
         activated_at: None,
         device_id: None,
         reported_at: None,
@@ -137,7 +137,7 @@ pub async fn register(
         None,
     )
     .await?;
-    let payload = qr_payload(&state.settings.issuer, &password);
+    let payload = qr_payload(&state.server.issuer, &password);
     let qr_url = format!(
         "{}?{}",
         state.url(QR_PATH),

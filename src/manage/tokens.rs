@@ -10,9 +10,9 @@ use serde_json::json;
 
 use super::{Manager, audit, not_found};
 use crate::crypto::secret;
-use crate::device_api::error::{ApiError, no_store};
 use crate::domain::user::UserStatus;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::http::api_error::{ApiError, no_store};
 use crate::store::lifecycle::RegistrationToken;
 
 pub async fn issue(
@@ -40,7 +40,7 @@ pub async fn issue(
         user_id: user_id.clone(),
         client_id: client.id.clone(),
         created_at: now,
-        expires_at: now + state.settings.registration_token_ttl,
+        expires_at: now + state.devices.registration_token_ttl,
         used_at: None,
     };
     state.store.insert_registration_token(&record).await?;

@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Manager, audit, json_body, not_found};
-use crate::delivery::owed;
-use crate::device_api::error::{ApiError, no_store};
 use crate::domain::user::UserStatus;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::engine::delivery::owed;
+use crate::http::api_error::{ApiError, no_store};
 
 #[derive(Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -2,7 +2,7 @@
 //! endpoint, refusing everything because trustid is CIBA-only. No redirect is
 //! made: without registered redirect URIs none could be trusted.
 
-use crate::error::{ErrorCode, OAuthError};
+use crate::oidc::error::{ErrorCode, OAuthError};
 
 pub async fn refuse() -> OAuthError {
     OAuthError::new(

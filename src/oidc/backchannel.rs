@@ -8,21 +8,18 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::client_auth;
+use super::error::{ErrorCode, OAuthError};
 use super::form::{Form, Params};
 use super::hints::{self, UserHint};
 use super::request_object;
-use crate::crypto::secret;
-use crate::delivery::devices;
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, DeliveryMode};
 use crate::domain::push::DeviceRouting;
 use crate::domain::scope::{self, Scope, ScopeError};
-use crate::domain::transaction::{Notify, Status, Transaction};
-use crate::domain::user::{User, UserStatus};
-use crate::error::OAuthError;
-use crate::metrics::Metrics;
-use crate::state::AppState;
-use crate::store::{Limited, OwedPushes};
+use crate::domain::user::UserStatus;
+use crate::engine::AppState;
+use crate::engine::start::{self, Refusal, StartRequest, Subject};
+use crate::store::Limited;
 
 const HINTS: [&str; 3] = ["login_hint", "login_hint_token", "id_token_hint"];
 /// CIBA §7.1: at most 1024 characters.
@@ -114,6 +111,20 @@ impl BackchannelRequest {
     }
 }
 
+/// The `/bc-authorize` parameter that overrides the client's device routing.
+const ROUTING_PARAM: &str = "device_routing";
+
+/// The routing for one request: the request's `device_routing`, else the
+/// client's registered default.
+fn routing(client: &Client, requested: Option<&str>) -> Result<DeviceRouting, OAuthError> {
+    match requested {
+        None => Ok(client.metadata.device_routing),
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| OAuthError::invalid_request("device_routing must be `all` or `preferred`")),
+    }
+}
+
 fn parse_positive(raw: &str) -> Option<i64> {
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -148,177 +159,74 @@ pub async fn authorize(
             form
         }
     };
-    let s = &state.settings;
-    let req = BackchannelRequest::parse(&params, &client, s.max_request_expiry, s.request_expiry)?;
-    let routing = devices::routing(&client, params.get(devices::ROUTING_PARAM))?;
-    let (user, new_user, counts) = match req.message.context {
-        ActionContext::Provisioning => {
-            let (user, new_user) = provision(&state, &client, &req).await?;
-            (user, new_user, None)
-        }
+    let r = &state.requests;
+    let req = BackchannelRequest::parse(&params, &client, r.max_expiry, r.default_expiry)?;
+    let routing = routing(&client, params.get(ROUTING_PARAM))?;
+    let subject = match req.message.context {
+        ActionContext::Provisioning => provision(&state, &client, &req).await?,
         ActionContext::Authentication => {
             let (user, counts) = hints::resolve_counting_devices(&state, &client, &req.hint).await?;
-            (user, false, counts)
+            Subject::Known(user, counts)
         }
     };
-    if let Some(code) = &req.user_code {
-        check_user_code(&state, &user, code).await?;
-    }
-    admit(&state, &client, &user, counts.map(|c| c.active), &req).await?;
-    if req.message.context == ActionContext::Provisioning {
-        // Only an admitted request creates its user.
-        record_provisioning(&state, &client, &user, new_user, &req).await?;
-    }
-
-    // One reading: the id's time prefix, created_at and the pushes' due time agree.
-    let now_ms = state.clock.now_ms();
-    let now = now_ms.div_euclid(1000);
-    let id = secret::transaction_id(now_ms);
-    let auth_req_id = secret::auth_req_id(&id);
-    let notify = req.notification_token.map(|token| Notify {
-        auth_req_id: auth_req_id.clone(),
-        client_notification_token: token,
-        push: client.delivery_mode() == DeliveryMode::Push,
-    });
-    let txn = Transaction {
-        auth_req_digest: secret::auth_req_digest(&auth_req_id),
-        id,
-        client_id: client.id.clone(),
-        user_id: user.id.clone(),
-        context: req.message.context,
-        app_id: req.message.app_id,
-        display_text: req.message.display_text,
-        scope: req.scope.as_str().to_owned(),
-        acr: req.acr,
-        status: Status::Pending,
-        created_at: now,
-        expires_at: now + req.expires_in,
-        decided_at: None,
-        interval: s.poll_interval,
-        device_id: None,
-        failed_attempts: 0,
-        failed_device_id: None,
-        notify,
-        match_number: client.metadata.number_matching.then(secret::match_number),
-        user_status: match req.message.context {
-            ActionContext::Provisioning => req.message.user_status,
-            ActionContext::Authentication => None,
+    let expires_in = req.expires_in;
+    let started = start::start(
+        &state,
+        StartRequest {
+            client: &client,
+            subject,
+            message: req.message,
+            scope: req.scope,
+            acr: req.acr,
+            expires_in,
+            user_code: req.user_code,
+            notification_token: req.notification_token,
+            routing,
         },
-    };
-    // A user none of whose devices has a push channel is reached through the
-    // inbox alone: no push rows to write.
-    let pushes = counts.is_none_or(|c| c.pushable > 0).then(|| OwedPushes {
-        only_preferred: routing == DeviceRouting::Preferred,
-        now_ms,
-    });
-    if state.store.insert_transaction(&txn, pushes).await? > 0 {
-        state.device_pushes.notify_one();
-    }
-    Metrics::inc(&state.metrics.backchannel_accepted);
-    state.publish(&crate::wakeup::inbox_topic(&user.id)).await;
-    tracing::info!(client_id = %client.id, transaction_id = %txn.id, "backchannel request accepted");
+    )
+    .await
+    .map_err(refused)?;
     // CIBA §7.3: push clients never poll, so they get no interval.
+    let auth_req_id = started.auth_req_id;
     let mut body = match client.delivery_mode() {
-        DeliveryMode::Push => json!({"auth_req_id": auth_req_id, "expires_in": req.expires_in}),
-        _ => json!({"auth_req_id": auth_req_id, "expires_in": req.expires_in, "interval": s.poll_interval}),
+        DeliveryMode::Push => json!({"auth_req_id": auth_req_id, "expires_in": expires_in}),
+        _ => json!({"auth_req_id": auth_req_id, "expires_in": expires_in, "interval": r.poll_interval}),
     };
-    if let Some(number) = &txn.match_number {
+    if let Some(number) = &started.transaction.match_number {
         // Shown by the relying party, typed by the user on the device.
         body["binding_number"] = json!(number);
     }
     Ok(super::no_store_json(StatusCode::OK, body))
 }
 
-/// Policy before anyone is disturbed (CIBA §13 `access_denied`): the user is
-/// not locked, belongs to the app, has a device, and is not being flooded.
-/// `active_devices` is the count read with the user, when it was.
-async fn admit(
-    state: &AppState,
-    client: &Client,
-    user: &User,
-    active_devices: Option<i64>,
-    req: &BackchannelRequest,
-) -> Result<(), OAuthError> {
-    let store = &state.store;
-    let provisioning = req.message.context == ActionContext::Provisioning;
-    // Provisioning sets the status itself and may precede any device.
-    if user.status == UserStatus::Locked && !provisioning {
-        return Err(OAuthError::access_denied("the user is locked"));
-    }
-    if let (ActionContext::Authentication, Some(app)) = (req.message.context, &req.message.app_id)
-        && !store.user_has_app(&user.id, app).await?
-    {
-        return Err(OAuthError::access_denied(format!(
-            "the user is not associated with appId `{app}`"
-        )));
-    }
-    if !provisioning {
-        let devices = match active_devices {
-            Some(n) => n,
-            None => store.active_device_count(&user.id).await?,
-        };
-        if devices == 0 {
-            return Err(OAuthError::access_denied(
-                "the user has no active device to authenticate with",
-            ));
+/// The engine's refusal as CIBA §13 names it.
+fn refused(refusal: Refusal) -> OAuthError {
+    match refusal {
+        Refusal::RateLimited(limited) => {
+            let why = match limited {
+                Limited::User => "too many requests for this user in the last minute; try again later",
+                Limited::Client => "this client sent too many requests in the last minute; try again later",
+            };
+            let mut err = OAuthError::access_denied(why);
+            err.retry_after = u32::try_from(start::RATE_WINDOW).ok();
+            err
         }
-    }
-    let now = state.clock.now();
-    let s = &state.settings;
-    let caps = (s.user_requests_per_minute, s.client_requests_per_minute);
-    match store.admit_rate(&user.id, &client.id, now - 60, caps, now).await? {
-        Ok(()) => Ok(()),
-        Err(Limited::User) => {
-            Metrics::inc(&state.metrics.rate_limited_user);
-            Err(rate_limited(
-                "too many requests for this user in the last minute; try again later",
-            ))
+        Refusal::WrongUserCode => OAuthError::invalid_user_code(refusal.to_string()),
+        Refusal::UserLocked | Refusal::NotInApp(_) | Refusal::NoActiveDevice => {
+            OAuthError::access_denied(refusal.to_string())
         }
-        Err(Limited::Client) => {
-            Metrics::inc(&state.metrics.rate_limited_client);
-            Err(rate_limited(
-                "this client sent too many requests in the last minute; try again later",
-            ))
-        }
+        Refusal::Store(e) => OAuthError::from(e),
+        Refusal::Internal(e) => OAuthError::server_error(e),
     }
-}
-
-/// A policy denial with a hint of when the window has room again.
-fn rate_limited(why: &'static str) -> OAuthError {
-    let mut err = OAuthError::access_denied(why);
-    err.retry_after = Some(60);
-    err
-}
-
-/// CIBA §7.1.2. The user code is chosen by a person, so it is an argon2 hash;
-/// checking it is kept off the async threads.
-async fn check_user_code(state: &AppState, user: &User, code: &str) -> Result<(), OAuthError> {
-    let wrong = || OAuthError::invalid_user_code("user_code is not correct");
-    let Some(hash) = user.user_code_hash.clone() else {
-        return Err(wrong());
-    };
-    let code = code.to_owned();
-    let ok = tokio::task::spawn_blocking(move || crate::crypto::secret::verify_password(&code, &hash))
-        .await
-        .map_err(OAuthError::server_error)?;
-    if ok {
-        return Ok(());
-    }
-    // A wrong user code counts against the user (lockout policy).
-    state
-        .store
-        .record_failed_attempt(None, Some(&user.id), None, state.settings.lockout())
-        .await?;
-    Err(wrong())
 }
 
 /// Seed 003 provisioning: the user named by `login_hint`, or the one to
-/// create (with `userStatus`, default active) when new; `true` if new.
-async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) -> Result<(User, bool), OAuthError> {
+/// create (with `userStatus`, default active) when new.
+async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) -> Result<Subject, OAuthError> {
     let existing = match &req.hint {
         UserHint::LoginHint(_) => match hints::resolve(state, client, &req.hint).await {
             Ok(user) => Some(user),
-            Err(e) if e.code == crate::error::ErrorCode::UnknownUserId => None,
+            Err(e) if e.code == ErrorCode::UnknownUserId => None,
             Err(e) => return Err(e),
         },
         _ => Some(hints::resolve(state, client, &req.hint).await?),
@@ -328,7 +236,7 @@ async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) 
             Err(OAuthError::unknown_user_id("the user was unregistered"))
         }
         // An existing user takes `userStatus` only when the request is approved.
-        Some(user) => Ok((user, false)),
+        Some(user) => Ok(Subject::Known(user, None)),
         None => {
             let UserHint::LoginHint(id) = &req.hint else {
                 return Err(OAuthError::unknown_user_id("no user matches the hint"));
@@ -338,41 +246,13 @@ async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) 
                     "login_hint must be 1 to 255 printable characters",
                 ));
             }
-            let user = User {
-                id: id.clone(),
-                email: None,
-                phone: None,
-                status: req.message.user_status.unwrap_or(UserStatus::Active),
-                failed_attempts: 0,
-                user_code_hash: None,
-                static_password_hash: None,
-                created_at: state.clock.now(),
-            };
-            Ok((user, true))
+            Ok(Subject::New(start::provisioned_user(
+                id,
+                &req.message,
+                state.clock.now(),
+            )))
         }
     }
-}
-
-/// Creates the provisioned user when new, and writes the audit line.
-async fn record_provisioning(
-    state: &AppState,
-    client: &Client,
-    user: &User,
-    new_user: bool,
-    req: &BackchannelRequest,
-) -> Result<(), OAuthError> {
-    if new_user {
-        state.store.create_user_if_absent(user).await?;
-    }
-    let entry = crate::store::lifecycle::AuditEntry {
-        at: state.clock.now(),
-        actor: format!("client:{}", client.id),
-        action: "user.provisioning_requested",
-        subject: format!("user:{}", user.id),
-        detail: req.message.app_id.clone(),
-    };
-    state.store.audit(&entry).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -10,12 +10,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::form::Params;
-use crate::capabilities::{BACKCHANNEL_PATH, INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
 use crate::crypto::jwt::{self, JwtError};
 use crate::crypto::secret;
 use crate::domain::client::{AuthMethod, Client, SigningAlg};
-use crate::error::{Challenge, OAuthError};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::http::paths::{BACKCHANNEL_PATH, INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
+use crate::oidc::error::{Challenge, OAuthError};
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// A client assertion may not live longer than this (seconds).
@@ -176,8 +176,8 @@ async fn by_assertion(
         return Err(refuse("client_assertion sub must equal iss (the client_id)".into()));
     }
     let audiences = [
-        state.settings.issuer.as_str(),
-        state.settings.issuer_base(),
+        state.server.issuer.as_str(),
+        state.server.issuer_base(),
         &state.url(TOKEN_PATH),
         &state.url(BACKCHANNEL_PATH),
         &state.url(INTROSPECT_PATH),
@@ -189,7 +189,7 @@ async fn by_assertion(
         ));
     }
     let exp = jwt::numeric(claims, "exp").ok_or_else(|| refuse("client_assertion needs exp".into()))?;
-    let skew = state.settings.device_clock_skew;
+    let skew = state.devices.clock_skew;
     if exp <= now - skew {
         return Err(refuse("client_assertion has expired".into()));
     }

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 
-use crate::error::OAuthError;
+use crate::oidc::error::OAuthError;
 
 /// The parameters of a form body, each present at most once.
 #[derive(Debug, Default)]

@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::crypto::jwt;
 use crate::domain::client::{Client, SigningAlg};
 use crate::domain::user::User;
-use crate::error::OAuthError;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::oidc::error::OAuthError;
 use crate::store::DeviceCounts;
 
 /// The hint a request carried, exactly one of three.
@@ -65,10 +65,10 @@ fn login_hint_token_subject(state: &AppState, client: &Client, token: &str) -> R
         ));
     }
     match jwt::numeric(claims, "exp") {
-        Some(exp) if exp > state.clock.now() - state.settings.device_clock_skew => {}
+        Some(exp) if exp > state.clock.now() - state.devices.clock_skew => {}
         Some(_) => {
             return Err(OAuthError::new(
-                crate::error::ErrorCode::ExpiredLoginHintToken,
+                crate::oidc::error::ErrorCode::ExpiredLoginHintToken,
                 "login_hint_token has expired",
             ));
         }
@@ -101,14 +101,14 @@ async fn id_token_hint_user(state: &AppState, client: &Client, token: &str) -> R
         .await
         .verify_own(token)
         .ok_or_else(|| unknown("id_token_hint is not an ID token signed by trustid"))?;
-    if claims.get("iss").and_then(Value::as_str) != Some(state.settings.issuer.as_str()) {
+    if claims.get("iss").and_then(Value::as_str) != Some(state.server.issuer.as_str()) {
         return Err(unknown("id_token_hint was issued by another issuer"));
     }
     if !jwt::audience_contains(&claims, &[client.id.as_str()]) {
         return Err(unknown("id_token_hint was issued to another client"));
     }
     let exp = jwt::numeric(&claims, "exp").unwrap_or(0);
-    if exp + state.settings.id_token_hint_grace <= state.clock.now() {
+    if exp + state.tokens.id_token_hint_grace <= state.clock.now() {
         return Err(unknown("id_token_hint expired too long ago"));
     }
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();

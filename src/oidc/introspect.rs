@@ -9,8 +9,8 @@ use serde_json::json;
 use super::client_auth;
 use super::form::Form;
 use crate::crypto::secret;
-use crate::error::OAuthError;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::oidc::error::OAuthError;
 
 pub async fn introspect(
     State(state): State<AppState>,
@@ -20,7 +20,7 @@ pub async fn introspect(
     let client = client_auth::authenticate(&state, &headers, &params).await?;
     let digest = secret::digest(params.require("token")?);
     let now = state.clock.now();
-    let issuer = &state.settings.issuer;
+    let issuer = &state.server.issuer;
     let inactive = || super::no_store_json(StatusCode::OK, json!({"active": false}));
     if let Some(t) = state.store.access_token(&digest).await? {
         if t.client_id != client.id || t.revoked || t.expires_at <= now {

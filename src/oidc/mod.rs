@@ -3,15 +3,12 @@
 pub mod authorize;
 pub mod backchannel;
 pub mod client_auth;
-pub mod client_keys;
 pub mod discovery;
+pub mod error;
 pub mod form;
 pub mod hints;
 pub mod introspect;
-pub mod issue;
 pub mod jwks;
-pub mod openapi;
-pub mod poll_gate;
 pub mod register;
 pub mod request_object;
 pub mod revoke;
@@ -20,14 +17,6 @@ pub mod userinfo;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-
-/// The user a transaction's claims are computed from; `None` when gone.
-pub async fn claim_user(
-    store: &dyn crate::store::Store,
-    txn: &crate::domain::transaction::Transaction,
-) -> Result<Option<crate::domain::user::User>, crate::store::StoreError> {
-    store.user(&txn.user_id).await
-}
 
 /// A JSON body that must not be cached (tokens, acknowledgements).
 pub fn no_store_json(status: axum::http::StatusCode, body: serde_json::Value) -> Response {

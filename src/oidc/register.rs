@@ -10,11 +10,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::admin;
-use crate::capabilities::{CIBA_GRANT, REFRESH_GRANT};
+use super::discovery::{CIBA_GRANT, REFRESH_GRANT};
 use crate::domain::client::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
-use crate::error::{Challenge, OAuthError};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::engine::admin;
+use crate::oidc::error::{Challenge, OAuthError};
 
 /// The members trustid reads; others (redirect_uris, logo_uri, ...) are
 /// ignored, as RFC 7591 §2 allows.
@@ -43,7 +43,7 @@ fn metadata_error(why: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError 
 }
 
 pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, OAuthError> {
-    let Some(expected) = state.settings.registration_access_token.as_deref() else {
+    let Some(expected) = state.registration_access_token.as_deref() else {
         return Err(OAuthError::invalid_request("dynamic registration is not enabled"));
     };
     let presented = headers
@@ -93,7 +93,7 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         device_routing: Default::default(),
         push_relay_uri: None,
     };
-    let created = admin::register_client(state.store.as_ref(), metadata, state.settings.dev, state.clock.now())
+    let created = admin::register_client(state.store.as_ref(), metadata, state.server.dev, state.clock.now())
         .await
         .map_err(|e| match e {
             admin::AdminError::Invalid(why) => metadata_error(why),

@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::form::Params;
 use crate::crypto::jwt::{self, JwtError};
 use crate::domain::client::Client;
-use crate::error::OAuthError;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::oidc::error::OAuthError;
 
 /// Parameters that belong inside the request object (CIBA §7.1).
 pub const AUTH_PARAMS: [&str; 11] = [
@@ -65,8 +65,8 @@ pub async fn unpack(state: &AppState, client: &Client, form: &Params, request: &
             _ => bad("request signature does not verify with this client's keys"),
         })?;
     let claims = &verified.claims;
-    let skew = state.settings.device_clock_skew;
-    let issuer = [state.settings.issuer.as_str(), state.settings.issuer_base()];
+    let skew = state.devices.clock_skew;
+    let issuer = [state.server.issuer.as_str(), state.server.issuer_base()];
     if !jwt::audience_contains(claims, &issuer) {
         return Err(bad("request aud must contain the issuer"));
     }

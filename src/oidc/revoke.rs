@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use super::client_auth;
 use super::form::Form;
 use crate::crypto::secret;
-use crate::error::OAuthError;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::oidc::error::OAuthError;
 
 pub async fn revoke(
     State(state): State<AppState>,

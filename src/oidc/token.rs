@@ -9,17 +9,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::client_auth;
+use super::discovery::{CIBA_GRANT, CLIENT_CREDENTIALS_GRANT, REFRESH_GRANT};
 use super::form::Form;
-use super::issue::{self, Mint};
-use super::poll_gate::Verdict;
-use crate::capabilities::{CIBA_GRANT, CLIENT_CREDENTIALS_GRANT, REFRESH_GRANT};
 use crate::crypto::secret;
 use crate::domain::client::{Client, DeliveryMode};
 use crate::domain::scope;
 use crate::domain::transaction::Phase;
-use crate::error::OAuthError;
-use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::engine::issue::{self, Mint};
+use crate::engine::metrics::Metrics;
+use crate::engine::poll_gate::Verdict;
+use crate::oidc::error::OAuthError;
 
 /// A token request, tagged on `grant_type`.
 enum TokenRequest {
@@ -202,24 +202,24 @@ async fn management_token(state: &AppState, client: &Client, scope: &str) -> Res
         ));
     }
     let values: Vec<&str> = scope.split(' ').filter(|v| !v.is_empty()).collect();
-    if values != [crate::manage::SCOPE] {
+    if values != [scope::MANAGE] {
         return Err(OAuthError::invalid_scope(
             "the client_credentials grant offers only the scope trustid:manage",
         ));
     }
     let now = state.clock.now();
     let token = secret::random_token();
-    let ttl = state.settings.management_token_ttl;
+    let ttl = state.tokens.management_ttl;
     let record = crate::store::lifecycle::ManagementToken {
         digest: secret::digest(&token),
         client_id: client.id.clone(),
-        scope: crate::manage::SCOPE.to_owned(),
+        scope: scope::MANAGE.to_owned(),
         expires_at: now + ttl,
         revoked: false,
     };
     state.store.insert_management_token(&record).await?;
     Ok(super::no_store_json(
         StatusCode::OK,
-        serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": crate::manage::SCOPE}),
+        serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": scope::MANAGE}),
     ))
 }

@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::crypto::id_token;
 use crate::crypto::secret;
 use crate::domain::claims::Sources;
-use crate::error::{Challenge, OAuthError};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::oidc::error::{Challenge, OAuthError};
 
 pub async fn describe_user(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, OAuthError> {
     let refuse = |why: &'static str| OAuthError::invalid_token(why).with_challenge(Challenge::Bearer);
@@ -34,7 +34,7 @@ pub async fn describe_user(State(state): State<AppState>, headers: HeaderMap) ->
     let store = state.store.as_ref();
     let gone = || refuse("the access token no longer names a user");
     let txn = store.transaction(&record.transaction_id).await?.ok_or_else(gone)?;
-    let user = super::claim_user(store, &txn).await?.ok_or_else(gone)?;
+    let user = crate::engine::issue::claim_user(store, &txn).await?.ok_or_else(gone)?;
     let claims = id_token::user_claims(&Sources {
         transaction: &txn,
         scope: &record.scope,

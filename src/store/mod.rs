@@ -347,7 +347,7 @@ pub trait Store: Send + Sync + 'static {
     /// SQLite, which serves one instance.
     async fn publish(&self, topic: &str) -> StoreResult<()>;
     /// Forwards other instances' topics into `hub` until the process ends.
-    fn listen(&self, hub: std::sync::Arc<crate::wakeup::Wakeups>);
+    fn listen(&self, hub: std::sync::Arc<crate::engine::wakeup::Wakeups>);
 
     /// Remembers `key` until `expires_at`; false when it was seen already.
     async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
@@ -390,12 +390,10 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store `database_url` names and brings its schema up to date.
-pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn Store>> {
-    let url = settings.database_url.as_str();
+pub async fn open(database_url: &str, synchronous: crate::config::SqliteSynchronous) -> anyhow::Result<Arc<dyn Store>> {
+    let url = database_url;
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(
-            sqlite::SqliteStore::open(url, settings.sqlite_synchronous).await?,
-        ))
+        Ok(Arc::new(sqlite::SqliteStore::open(url, synchronous).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(postgres::PgStore::open(url).await?))
     } else {

@@ -123,7 +123,7 @@ impl PgStore {
     /// LISTENs on the `trustid` channel and republishes every topic locally.
     /// PgListener re-listens after a reconnect; notifications lost meanwhile
     /// are covered by the waiters' own timeouts and re-reads.
-    fn spawn_listener(&self, hub: std::sync::Arc<crate::wakeup::Wakeups>) {
+    fn spawn_listener(&self, hub: std::sync::Arc<crate::engine::wakeup::Wakeups>) {
         let pool = self.pool.clone();
         tokio::spawn(async move {
             loop {

@@ -1050,7 +1050,7 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            fn listen(&self, hub: std::sync::Arc<$crate::wakeup::Wakeups>) {
+            fn listen(&self, hub: std::sync::Arc<$crate::engine::wakeup::Wakeups>) {
                 self.spawn_listener(hub);
             }
 

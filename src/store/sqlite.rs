@@ -54,7 +54,7 @@ impl SqliteStore {
     /// One instance: wake-ups stay in process.
     const NOTIFY: Option<&str> = None;
 
-    fn spawn_listener(&self, _hub: std::sync::Arc<crate::wakeup::Wakeups>) {}
+    fn spawn_listener(&self, _hub: std::sync::Arc<crate::engine::wakeup::Wakeups>) {}
 
     async fn write_transaction(&self, t: &Transaction, pushes: Option<super::OwedPushes>) -> StoreResult<u64> {
         self.writer.insert(t, pushes).await

@@ -17,11 +17,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
-use trustid::admin::{self, ClientCredentials, NewUser};
 use trustid::clock::{Clock, ManualClock};
 use trustid::config::Settings;
 use trustid::crypto::keys::SigningKeys;
 use trustid::domain::client::{AuthMethod, ClientMetadata, SigningAlg};
+use trustid::engine::admin::{self, ClientCredentials, NewUser};
+use trustid::server::build_state;
 use trustid::{AppState, router, store};
 
 pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
@@ -34,6 +35,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub clock: ManualClock,
     pub state: AppState,
+    /// The settings it was started with.
+    pub settings: Settings,
     _dir: TempDir,
 }
 
@@ -44,7 +47,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts trustid with default settings changed by `adjust`.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let app = spawn_app_without_worker(adjust).await;
-    trustid::delivery::spawn_worker(app.state.clone());
+    trustid::engine::delivery::spawn_worker(app.state.clone());
     app
 }
 
@@ -65,10 +68,12 @@ pub async fn spawn_app_without_worker(adjust: impl FnOnce(&mut Settings)) -> Tes
     };
     adjust(&mut settings);
     settings.validate().unwrap();
-    let store = store::open(&settings).await.unwrap();
+    let store = store::open(&settings.database_url, settings.sqlite_synchronous)
+        .await
+        .unwrap();
     let keys = SigningKeys::load_or_generate(&settings.keys_dir).unwrap();
     let clock = ManualClock::starting_now();
-    let state = AppState::new(settings, store, keys, Arc::new(clock.clone()));
+    let state = build_state(&settings, store, keys, Arc::new(clock.clone()));
     let app = router(state.clone());
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
@@ -83,6 +88,7 @@ pub async fn spawn_app_without_worker(adjust: impl FnOnce(&mut Settings)) -> Tes
         http,
         clock,
         state,
+        settings,
         _dir: dir,
     }
 }
@@ -156,23 +162,26 @@ impl TestApp {
     /// Another trustid process on the same database and keys, with its own
     /// store, memory and delivery worker (a restart, or a second instance).
     pub async fn second_instance(&self) -> TestApp {
-        let settings = (*self.state.settings).clone();
-        let store = store::open(&settings).await.unwrap();
+        let settings = self.settings.clone();
+        let store = store::open(&settings.database_url, settings.sqlite_synchronous)
+            .await
+            .unwrap();
         let keys = SigningKeys::load_or_generate(&settings.keys_dir).unwrap();
-        let state = AppState::new(settings, store, keys, Arc::new(self.clock.clone()));
+        let state = build_state(&settings, store, keys, Arc::new(self.clock.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = format!("http://{}", listener.local_addr().unwrap());
         let app = router(state.clone());
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        trustid::delivery::spawn_worker(state.clone());
+        trustid::engine::delivery::spawn_worker(state.clone());
         TestApp {
             base: self.base.clone(),
             addr,
             http: self.http.clone(),
             clock: self.clock.clone(),
             state,
+            settings,
             _dir: tempfile::tempdir().unwrap(),
         }
     }

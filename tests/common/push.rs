@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use trustid::admin::ClientCredentials;
 use trustid::domain::client::ClientMetadata;
 use trustid::domain::push::DeviceRouting;
+use trustid::engine::admin::ClientCredentials;
 
 use super::receiver::{Received, Receiver};
 use super::{Answer, TestApp, TestDevice};

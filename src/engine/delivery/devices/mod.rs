@@ -18,12 +18,10 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::crypto::secret;
-use crate::domain::client::Client;
 use crate::domain::device::DeviceStatus;
-use crate::domain::push::{DeviceRouting, PushChannel};
+use crate::domain::push::PushChannel;
 use crate::domain::transaction::{Status, Transaction};
-use crate::error::OAuthError;
-use crate::state::AppState;
+use crate::engine::AppState;
 use crate::store::push::{DevicePush, PushOutcome};
 use crate::store::{Store, StoreResult};
 use channel::{Channels, Outgoing, SendError};
@@ -33,20 +31,6 @@ use channel::{Channels, Outgoing, SendError};
 const LEASE_MARGIN_MS: i64 = 10_000;
 const BATCH: i64 = 32;
 const FIRST_BACKOFF_MS: i64 = 500;
-
-/// The `/bc-authorize` parameter that overrides the client's routing.
-pub const ROUTING_PARAM: &str = "device_routing";
-
-/// The routing for one request: the request's `device_routing`, else the
-/// client's registered default.
-pub fn routing(client: &Client, requested: Option<&str>) -> Result<DeviceRouting, OAuthError> {
-    match requested {
-        None => Ok(client.metadata.device_routing),
-        Some(raw) => raw
-            .parse()
-            .map_err(|_| OAuthError::invalid_request("device_routing must be `all` or `preferred`")),
-    }
-}
 
 /// Runs the device push worker until the process ends.
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
@@ -71,7 +55,7 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
         Ok(n) => count(state, &PushOutcome::Withdrawn(String::new()), n),
         Err(e) => tracing::error!(error = %e, "cannot withdraw device pushes"),
     }
-    let lease_until = now_ms.saturating_add(lease_ms(state.settings.delivery_timeout));
+    let lease_until = now_ms.saturating_add(lease_ms(state.delivery_timeout));
     let batch = match state.store.claim_device_pushes(now_ms, lease_until, BATCH).await {
         Ok(batch) => batch,
         Err(e) => {
@@ -109,9 +93,10 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
 /// How long a claimed push belongs to its worker (ms): an attempt may make
 /// two HTTP calls of up to `delivery_timeout` seconds each (FCM: the access
 /// token, then the message), plus the store around them.
-fn lease_ms(delivery_timeout_secs: i64) -> i64 {
-    delivery_timeout_secs
-        .saturating_mul(2_000)
+fn lease_ms(delivery_timeout: std::time::Duration) -> i64 {
+    i64::try_from(delivery_timeout.as_millis())
+        .unwrap_or(i64::MAX)
+        .saturating_mul(2)
         .saturating_add(LEASE_MARGIN_MS)
 }
 
@@ -227,11 +212,12 @@ async fn relay_for(store: &dyn Store, txn: &Transaction) -> StoreResult<Option<S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_lease_outlasts_two_http_calls_and_never_overflows() {
-        assert_eq!(lease_ms(10), 2 * 10_000 + LEASE_MARGIN_MS);
-        assert_eq!(lease_ms(60), 2 * 60_000 + LEASE_MARGIN_MS);
-        assert_eq!(lease_ms(i64::MAX), i64::MAX);
+        assert_eq!(lease_ms(Duration::from_secs(10)), 2 * 10_000 + LEASE_MARGIN_MS);
+        assert_eq!(lease_ms(Duration::from_secs(60)), 2 * 60_000 + LEASE_MARGIN_MS);
+        assert_eq!(lease_ms(Duration::MAX), i64::MAX);
     }
 }

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 
 use super::{apns::Apns, fcm::Fcm, webhook::Webhook};
 use crate::domain::push::{PushAddress, PushChannel};
-use crate::state::AppState;
+use crate::engine::AppState;
 
 /// What one push says. Never the binding message: only an exchange token
 /// the device trades, with its device proof, for the inbox item.
@@ -79,9 +79,8 @@ pub struct Channels {
 impl Channels {
     /// Builds the channels from the settings (validated at start-up).
     pub fn new(state: &AppState) -> Arc<Self> {
-        let s = &state.settings;
-        let timeout = std::time::Duration::from_secs(s.delivery_timeout.max(0).unsigned_abs());
-        let webhook = Webhook::new(state.keys.clone(), s.issuer.clone(), timeout)
+        let (s, timeout) = (&state.push, state.delivery_timeout);
+        let webhook = Webhook::new(state.keys.clone(), state.server.issuer.clone(), timeout)
             .map(Some)
             .map_err(anyhow::Error::from);
         Arc::new(Self {

@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::channel::{Channel, Outgoing, SendError, answered, http_client, judge, network};
-use crate::config::Settings;
+use crate::engine::settings::PushProviders;
 
 pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -89,7 +89,7 @@ struct TokenResponse {
 
 impl Fcm {
     /// FCM as configured, or `None` when no service account is set.
-    pub fn from_settings(s: &Settings, timeout: Duration) -> anyhow::Result<Option<Self>> {
+    pub fn from_settings(s: &PushProviders, timeout: Duration) -> anyhow::Result<Option<Self>> {
         let Some(path) = &s.fcm_service_account else {
             return Ok(None);
         };

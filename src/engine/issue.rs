@@ -12,8 +12,7 @@ use crate::domain::claims::Sources;
 use crate::domain::client::Client;
 use crate::domain::scope;
 use crate::domain::transaction::Transaction;
-use crate::error::OAuthError;
-use crate::state::AppState;
+use crate::engine::AppState;
 use crate::store::{AccessToken, Issued, RefreshToken};
 
 pub const AUTH_REQ_ID_CLAIM: &str = "urn:openid:params:jwt:claim:auth_req_id";
@@ -38,13 +37,13 @@ pub struct Minted {
     pub response: Value,
 }
 
-pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Minted, OAuthError> {
-    let s = &state.settings;
+pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> anyhow::Result<Minted> {
+    let (t, issuer) = (&state.tokens, &state.server.issuer);
     let now = state.clock.now();
     let txn = m.transaction;
-    let user = super::claim_user(state.store.as_ref(), txn)
+    let user = crate::engine::issue::claim_user(state.store.as_ref(), txn)
         .await?
-        .ok_or_else(|| OAuthError::server_error("transaction names a missing user"))?;
+        .ok_or_else(|| anyhow::anyhow!("transaction names a missing user"))?;
     let access_token = secret::random_token();
     let access = AccessToken {
         digest: secret::digest(&access_token),
@@ -52,7 +51,7 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
         user_id: txn.user_id.clone(),
         transaction_id: txn.id.clone(),
         scope: m.scope.to_owned(),
-        expires_at: now + s.access_token_ttl,
+        expires_at: now + t.access_ttl,
         revoked: false,
     };
     let wants_refresh = m.refresh_family.is_some() || scope::grants(&txn.scope, "offline_access");
@@ -65,7 +64,7 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
         transaction_id: txn.id.clone(),
         scope: txn.scope.clone(),
         created_at: now,
-        expires_at: now + s.refresh_token_ttl,
+        expires_at: now + t.refresh_ttl,
         revoked: false,
     });
     let mut binding = Map::new();
@@ -80,11 +79,11 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
     let id_token = id_token::issue(
         &keys,
         &IdTokenParams {
-            issuer: &s.issuer,
+            issuer,
             client_id: &client.id,
             alg: client.id_token_alg(),
             now,
-            ttl: s.id_token_ttl,
+            ttl: t.id_ttl,
             binding,
         },
         &Sources {
@@ -96,7 +95,7 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
     let mut response = json!({
         "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": s.access_token_ttl,
+        "expires_in": t.access_ttl,
         "id_token": id_token,
         "scope": m.scope,
     });
@@ -107,4 +106,12 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
         issued: Issued { access, refresh },
         response,
     })
+}
+
+/// The user a transaction's claims are computed from; `None` when gone.
+pub async fn claim_user(
+    store: &dyn crate::store::Store,
+    txn: &crate::domain::transaction::Transaction,
+) -> Result<Option<crate::domain::user::User>, crate::store::StoreError> {
+    store.user(&txn.user_id).await
 }

@@ -1,11 +1,13 @@
-//! The device API's error: `{"error": code, "message": text}` (openapi.yaml
-//! `ApiError`), with a status per code.
+//! The error of the device and management APIs: `{"error": code,
+//! "message": text}` (openapi.yaml `ApiError`), with a status per code, and
+//! the engine's refusals in that schema.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::engine::activation::{self, RefusalKind};
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -47,6 +49,24 @@ impl From<StoreError> for ApiError {
             }
             e => Self::server_error(e),
         }
+    }
+}
+
+impl From<activation::Refusal> for ApiError {
+    fn from(refusal: activation::Refusal) -> Self {
+        let status = match refusal.kind() {
+            RefusalKind::Invalid => StatusCode::BAD_REQUEST,
+            RefusalKind::Spent => StatusCode::CONFLICT,
+            RefusalKind::Expired => StatusCode::GONE,
+            RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+            RefusalKind::Internal => {
+                return match refusal {
+                    activation::Refusal::Store(e) => Self::from(e),
+                    other => Self::server_error(other),
+                };
+            }
+        };
+        Self::new(status, refusal.code(), refusal.to_string())
     }
 }
 

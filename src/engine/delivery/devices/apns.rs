@@ -14,7 +14,7 @@ use josekit::jws::{ES256, JwsHeader};
 use serde_json::json;
 
 use super::channel::{Channel, Outgoing, SendError, answered, judge, network};
-use crate::config::Settings;
+use crate::engine::settings::PushProviders;
 
 /// A provider token is renewed after this many seconds.
 const TOKEN_REUSE_SECS: i64 = 45 * 60;
@@ -44,12 +44,11 @@ pub struct Apns {
 
 impl Apns {
     /// APNs as configured, or `None` unless key, key id, team and topic are set.
-    pub fn from_settings(s: &Settings, timeout: Duration) -> anyhow::Result<Option<Self>> {
-        let (Some(path), Some(key_id), Some(team_id), Some(topic)) =
-            (&s.apns_key_file, &s.apns_key_id, &s.apns_team_id, &s.apns_topic)
-        else {
+    pub fn from_settings(s: &PushProviders, timeout: Duration) -> anyhow::Result<Option<Self>> {
+        let Some(creds) = &s.apns else {
             return Ok(None);
         };
+        let (path, key_id, team_id, topic) = (&creds.key_file, &creds.key_id, &creds.team_id, &creds.topic);
         // APNs speaks only HTTP/2: no HTTP/1.1 fallback to negotiate.
         let http = reqwest::Client::builder()
             .http2_prior_knowledge()

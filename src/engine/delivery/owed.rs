@@ -2,12 +2,12 @@
 //! and for a push approval the tokens it carries (the transaction is then
 //! consumed at once, since a push client never redeems its `auth_req_id`).
 
-use crate::delivery::payload;
 use crate::domain::client::DeliveryMode;
 use crate::domain::transaction::{Decision, Status, Transaction};
-use crate::metrics::Metrics;
-use crate::oidc::issue::{self, Mint};
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::engine::delivery::payload;
+use crate::engine::issue::{self, Mint};
+use crate::engine::metrics::Metrics;
 use crate::store::{Delivery, DeliveryKind, Issued};
 
 pub struct Owed {
@@ -61,9 +61,7 @@ pub async fn for_decision(
         scope: &txn.scope,
         refresh_family: None,
     };
-    let minted = issue::mint(state, &client, &mint)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.description))?;
+    let minted = issue::mint(state, &client, &mint).await?;
     Metrics::inc(&state.metrics.tokens_issued);
     let body = payload::for_decision(kind, decision, notify, Some(&minted.response));
     Ok(Some(Owed {

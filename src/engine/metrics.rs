@@ -3,12 +3,6 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
-
-use crate::state::AppState;
-
 #[derive(Debug, Default)]
 pub struct Metrics {
     pub backchannel_accepted: AtomicU64,
@@ -95,12 +89,4 @@ impl Metrics {
         }
         out
     }
-}
-
-/// `GET /metrics`.
-pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
 }

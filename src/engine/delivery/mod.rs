@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::engine::AppState;
+use crate::engine::metrics::Metrics;
 use crate::store::{DeliveryKind, DeliveryOutcome};
 
 /// A leased row belongs to its worker this long (ms); longer than a send.
@@ -38,7 +38,7 @@ pub fn retry_at(first_ms: i64, attempts: i64, now_ms: i64, give_up_at: i64) -> O
 /// the process ends.
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     devices::spawn_worker(state.clone());
-    let timeout = Duration::from_secs(state.settings.delivery_timeout.max(0).unsigned_abs());
+    let timeout = state.delivery_timeout;
     tokio::spawn(async move {
         // A client that cannot be built (no TLS roots, say) would otherwise be
         // replaced by one that follows redirects and never times out.

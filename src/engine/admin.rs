@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use crate::crypto::secret;
-use crate::domain::client::{Client, ClientMetadata, check_callback_url};
+use crate::domain::client::{Client, ClientMetadata};
+use crate::domain::url::check_callback_url;
 use crate::domain::user::{User, UserStatus};
 use crate::store::{BindOutcome, Store, StoreError};
 

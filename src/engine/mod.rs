@@ -1,0 +1,20 @@
+//! The engine: what every face shares. Starting, deciding and settling a
+//! transaction, issuing tokens and evidence, activation and lockout, the
+//! outbox and device pushes, wake-ups and counters. Faces parse a request,
+//! call in here and render the answer in their own format; nothing here
+//! knows HTTP status codes or error wire formats.
+
+pub mod activation;
+pub mod admin;
+pub mod client_keys;
+pub mod decide;
+pub mod delivery;
+pub mod issue;
+pub mod metrics;
+pub mod poll_gate;
+pub mod settings;
+pub mod start;
+pub mod state;
+pub mod wakeup;
+
+pub use state::AppState;

@@ -1,0 +1,69 @@
+//! Every path trustid serves, in one place: the router mounts these and
+//! discovery advertises them, so the two cannot drift.
+
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+pub const JWKS_PATH: &str = "/jwks";
+pub const AUTHORIZE_PATH: &str = "/authorize";
+pub const BACKCHANNEL_PATH: &str = "/bc-authorize";
+pub const TOKEN_PATH: &str = "/token";
+pub const USERINFO_PATH: &str = "/userinfo";
+pub const INTROSPECT_PATH: &str = "/introspect";
+pub const REVOKE_PATH: &str = "/revoke";
+pub const REGISTER_PATH: &str = "/register";
+pub const METRICS_PATH: &str = "/metrics";
+pub const OPENAPI_PATH: &str = "/openapi.yaml";
+pub const DEVICES_PATH: &str = "/device/v1/devices";
+pub const INBOX_PATH: &str = "/device/v1/inbox";
+pub const INBOX_STREAM_PATH: &str = "/device/v1/inbox/stream";
+pub const DECISION_PATH: &str = "/device/v1/transactions/{id}/decision";
+pub const ACTIVATE_PATH: &str = "/device/v1/activate";
+pub const BINDINGS_PATH: &str = "/manage/v1/bindings";
+pub const BINDINGS_ACTIVATE_PATH: &str = "/manage/v1/bindings/activate";
+pub const USERS_REGISTER_PATH: &str = "/manage/v1/users/register";
+pub const CHECK_STATUS_PATH: &str = "/manage/v1/registrations/check-status";
+pub const QR_PATH: &str = "/manage/v1/qr.svg";
+pub const UNREGISTER_PATH: &str = "/manage/v1/users/{user_id}/unregister";
+pub const REGISTRATION_TOKENS_PATH: &str = "/manage/v1/users/{user_id}/registration-tokens";
+pub const USER_DEVICES_PATH: &str = "/manage/v1/users/{user_id}/devices";
+pub const USER_DEVICE_PATH: &str = "/manage/v1/users/{user_id}/devices/{device_id}";
+pub const PREFERRED_DEVICE_PATH: &str = "/manage/v1/users/{user_id}/devices/{device_id}/preferred";
+pub const LOCK_PATH: &str = "/manage/v1/users/{user_id}/lock";
+pub const UNLOCK_PATH: &str = "/manage/v1/users/{user_id}/unlock";
+pub const PUSH_CHANNEL_PATH: &str = "/device/v1/push-channel";
+pub const PUSH_EXCHANGE_PATH: &str = "/device/v1/push/exchange";
+pub const DEVICE_PUSHES_PATH: &str = "/manage/v1/device-pushes";
+
+/// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
+pub const ALL_PATHS: [&str; 31] = [
+    DISCOVERY_PATH,
+    JWKS_PATH,
+    AUTHORIZE_PATH,
+    BACKCHANNEL_PATH,
+    TOKEN_PATH,
+    USERINFO_PATH,
+    INTROSPECT_PATH,
+    REVOKE_PATH,
+    REGISTER_PATH,
+    METRICS_PATH,
+    OPENAPI_PATH,
+    DEVICES_PATH,
+    INBOX_PATH,
+    INBOX_STREAM_PATH,
+    DECISION_PATH,
+    ACTIVATE_PATH,
+    BINDINGS_PATH,
+    BINDINGS_ACTIVATE_PATH,
+    USERS_REGISTER_PATH,
+    CHECK_STATUS_PATH,
+    QR_PATH,
+    UNREGISTER_PATH,
+    REGISTRATION_TOKENS_PATH,
+    USER_DEVICES_PATH,
+    USER_DEVICE_PATH,
+    PREFERRED_DEVICE_PATH,
+    LOCK_PATH,
+    UNLOCK_PATH,
+    PUSH_CHANNEL_PATH,
+    PUSH_EXCHANGE_PATH,
+    DEVICE_PUSHES_PATH,
+];

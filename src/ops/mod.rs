@@ -1,0 +1,4 @@
+//! The operator's endpoints: `/metrics` and the OpenAPI contract.
+
+pub mod metrics;
+pub mod openapi;
