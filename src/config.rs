@@ -10,30 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-/// When SQLite reports a commit done. Backchannel requests are committed in
-/// groups, so `full` costs them one fsync per group (no measurable cost on the
-/// bench machine); decisions, challenges and token issues pay one each: full
-/// poll flows under load ran at 231/s with `full` against 408–414/s with
-/// `normal` there (`bench/README.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SqliteSynchronous {
-    /// The WAL is synced at every commit: nothing answered is lost, even to
-    /// a power cut.
-    Full,
-    /// Synced at checkpoints only: a process crash loses nothing, a power
-    /// cut (or kernel crash) may lose the last commits, never corrupts.
-    Normal,
-}
-
-impl SqliteSynchronous {
-    pub fn as_pragma(self) -> &'static str {
-        match self {
-            SqliteSynchronous::Full => "FULL",
-            SqliteSynchronous::Normal => "NORMAL",
-        }
-    }
-}
+pub use crate::store::SqliteSynchronous;
 
 /// Every setting trustid reads. Durations are whole seconds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -288,9 +265,9 @@ impl Settings {
     }
 
     /// The lockout thresholds; 0 means "never lock", i.e. an unreachable count.
-    pub fn lockout(&self) -> crate::store::lifecycle::Lockout {
+    pub fn lockout(&self) -> crate::domain::lifecycle::Lockout {
         let never = |t: i64| if t == 0 { i64::MAX } else { t };
-        crate::store::lifecycle::Lockout {
+        crate::domain::lifecycle::Lockout {
             device_threshold: never(self.device_lockout_threshold),
             user_threshold: never(self.user_lockout_threshold),
         }

@@ -266,7 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Serve => trustid::server::serve(settings).await,
         Command::Migrate => {
-            store::open(&settings).await?;
+            store::open(&settings.database_url, settings.sqlite_synchronous).await?;
             println!("database is up to date");
             Ok(())
         }
@@ -307,7 +307,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 device_routing,
                 push_relay_uri,
             };
-            let store = store::open(&settings).await?;
+            let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
             let created = admin::register_client(store.as_ref(), metadata, settings.dev, now).await?;
             print(&output, &created, |c| match &c.client_secret {
                 Some(secret) => format!(
@@ -324,7 +324,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             clear: _,
             output,
         }) => {
-            let store = store::open(&settings).await?;
+            let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
             let set = admin::set_app_push_relay(store.as_ref(), &client_id, &app_id, uri.as_deref(), settings.dev, now)
                 .await?;
             print(&output, &set, |r| match &r.push_relay_uri {
@@ -344,7 +344,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             user_code,
             output,
         }) => {
-            let store = store::open(&settings).await?;
+            let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
             let new = NewUser {
                 id,
                 email,
@@ -360,7 +360,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(command) => keys(&settings, command, now),
         Command::Devices(DevicesCommand::Bind { device, user, output }) => {
-            let store = store::open(&settings).await?;
+            let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
             let bound = admin::bind_device(store.as_ref(), &device, &user).await?;
             print(&output, &bound, |b| {
                 format!("device {} bound to user {} (active)", b.device_id, b.user_id)

@@ -10,7 +10,7 @@ use crate::crypto::keys::SigningKeys;
 use crate::{AppState, router, store};
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let store = store::open(&settings).await?;
+    let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
     // A first start generates the RSA keys after the listener is up (they
     // take hundreds of milliseconds); what signs or publishes keys waits for them.
     let (keys, incomplete) = SigningKeys::load_quick(&settings.keys_dir, SystemClock.now())?;

@@ -4,11 +4,12 @@
 
 use crate::delivery::payload;
 use crate::domain::client::DeliveryMode;
+use crate::domain::delivery::{Delivery, DeliveryKind};
+use crate::domain::token::Issued;
 use crate::domain::transaction::{Decision, Status, Transaction};
 use crate::metrics::Metrics;
 use crate::oidc::issue::{self, Mint};
 use crate::state::AppState;
-use crate::store::{Delivery, DeliveryKind, Issued};
 
 pub struct Owed {
     pub delivery: Delivery,

@@ -21,9 +21,10 @@ use serde_json::{Value, json};
 use super::error::{ApiError, no_store};
 use super::proof::Proven;
 use crate::crypto::secret;
+use crate::domain::challenge::Challenge;
 use crate::domain::device::Device;
 use crate::state::AppState;
-use crate::store::{Challenge, InboxItem};
+use crate::store::InboxItem;
 use crate::wakeup::{Wakeups, inbox_topic};
 
 /// Longest `wait` a device may ask for (CIBA-style long polling stays ≤ 30 s).

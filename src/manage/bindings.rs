@@ -16,9 +16,9 @@ use crate::activation::{self, Presented};
 use crate::crypto::secret;
 use crate::device_api::error::{ApiError, no_store};
 use crate::domain::device::DeviceStatus;
+use crate::domain::lifecycle::Binding;
 use crate::domain::user::{User, UserStatus};
 use crate::state::AppState;
-use crate::store::lifecycle::Binding;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,7 +87,7 @@ pub async fn bind(State(state): State<AppState>, Manager(client): Manager, body:
     };
     let code = secret::random_token();
     let binding = Binding {
-        id: secret::random_id(),
+        id: crate::domain::ids::random_id(),
         user_id: req.user_id.clone(),
         device_id: device.id.clone(),
         client_id: client.id.clone(),

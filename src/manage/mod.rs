@@ -23,8 +23,8 @@ use serde::de::DeserializeOwned;
 use crate::crypto::secret;
 use crate::device_api::error::ApiError;
 use crate::domain::client::Client;
+use crate::domain::lifecycle::AuditEntry;
 use crate::state::AppState;
-use crate::store::lifecycle::AuditEntry;
 
 /// The scope that opens the management API.
 pub const SCOPE: &str = "trustid:manage";

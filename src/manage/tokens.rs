@@ -11,9 +11,9 @@ use serde_json::json;
 use super::{Manager, audit, not_found};
 use crate::crypto::secret;
 use crate::device_api::error::{ApiError, no_store};
+use crate::domain::lifecycle::RegistrationToken;
 use crate::domain::user::UserStatus;
 use crate::state::AppState;
-use crate::store::lifecycle::RegistrationToken;
 
 pub async fn issue(
     State(state): State<AppState>,

@@ -364,7 +364,7 @@ async fn record_provisioning(
     if new_user {
         state.store.create_user_if_absent(user).await?;
     }
-    let entry = crate::store::lifecycle::AuditEntry {
+    let entry = crate::domain::lifecycle::AuditEntry {
         at: state.clock.now(),
         actor: format!("client:{}", client.id),
         action: "user.provisioning_requested",

@@ -19,11 +19,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, named_params, params};
 
+use super::SqliteSynchronous;
 use super::rows::{TransactionRow, USER_FIELDS, UserRow};
 use super::sql::{OWE_DEVICE_PUSHES, USER_BY_HINT, USER_BY_ID, auth_req_lookup, auth_req_matches};
 use super::user_requests::{CATCH_UP, Row};
 use super::{DeviceCounts, OwedPushes, StoreResult};
-use crate::config::SqliteSynchronous;
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 

@@ -27,8 +27,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::direct;
-use super::{OwedPushes, StoreError, StoreResult};
-use crate::config::SqliteSynchronous;
+use super::{OwedPushes, SqliteSynchronous, StoreError, StoreResult};
 use crate::domain::transaction::Transaction;
 
 /// At most this many rows per commit: bounds one commit's latency.

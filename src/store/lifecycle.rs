@@ -1,76 +1,7 @@
-//! Stored values of the user and device lifecycle (seeds 000, 001, 002):
-//! bindings, registrations, registration tokens, management tokens, audit.
+//! The store's vocabulary of the user and device lifecycle: what a device
+//! activates with, and what activation and unregistration did.
 
 use crate::domain::transaction::Transaction;
-
-/// Seed 000: a device+user binding waiting for the relying party's
-/// activation code.
-#[derive(Debug, Clone)]
-pub struct Binding {
-    pub id: String,
-    pub user_id: String,
-    pub device_id: String,
-    pub client_id: String,
-    pub code_digest: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-    pub removed_at: Option<i64>,
-}
-
-/// Seed 001: a user registration and where its activation stands.
-#[derive(Debug, Clone)]
-pub struct Registration {
-    pub id: String,
-    pub user_id: String,
-    pub client_id: String,
-    pub password_digest: String,
-    pub relationship_ref: Option<String>,
-    pub client_ip: Option<String>,
-    pub session_id: Option<String>,
-    /// The browser CDDC fingerprint (JSON), kept as risk evidence.
-    pub cddc: Option<String>,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub activated_at: Option<i64>,
-    pub device_id: Option<String>,
-    /// When check-status reported `activated`; afterwards it says `unknown`.
-    pub reported_at: Option<i64>,
-    pub removed_at: Option<i64>,
-}
-
-/// Seed 002: a single-use token that lets a signed-in user add a device.
-#[derive(Debug, Clone)]
-pub struct RegistrationToken {
-    pub digest: String,
-    pub user_id: String,
-    pub client_id: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-}
-
-/// An access token of the `client_credentials` grant for the management API.
-#[derive(Debug, Clone)]
-pub struct ManagementToken {
-    pub digest: String,
-    pub client_id: String,
-    pub scope: String,
-    pub expires_at: i64,
-    pub revoked: bool,
-}
-
-/// One line of the append-only audit trail.
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    pub at: i64,
-    /// Who acted: `client:<id>`, `device:<id>` or `cli`.
-    pub actor: String,
-    pub action: &'static str,
-    /// What it was done to: `user:<id>`, `device:<id>`.
-    pub subject: String,
-    pub detail: Option<String>,
-}
 
 /// What a device activates with.
 #[derive(Debug, Clone, Copy)]
@@ -101,11 +32,4 @@ pub struct Unregistered {
     pub registrations: u64,
     /// Open transactions, now ended (denied) for their clients.
     pub transactions: Vec<Transaction>,
-}
-
-/// Failed-attempt thresholds that lock a device or a user.
-#[derive(Debug, Clone, Copy)]
-pub struct Lockout {
-    pub device_threshold: i64,
-    pub user_threshold: i64,
 }

@@ -8,7 +8,6 @@ mod group_commit;
 mod hot;
 pub mod lifecycle;
 pub mod postgres;
-pub mod push;
 mod rows;
 mod sql;
 pub mod sqlite;
@@ -21,16 +20,16 @@ use async_trait::async_trait;
 
 pub use hot::{Limited, RateKey};
 
+use crate::domain::challenge::Challenge;
 use crate::domain::client::Client;
+use crate::domain::delivery::{Delivery, DeliveryOutcome, DevicePush, PushOutcome, PushRecord};
 use crate::domain::device::Device;
+use crate::domain::lifecycle::{AuditEntry, Binding, Lockout, Registration, RegistrationToken};
 use crate::domain::push::{PushAddress, PushChannel};
+use crate::domain::token::{AccessToken, Issued, ManagementToken, RefreshToken};
 use crate::domain::transaction::{Status, Transaction};
 use crate::domain::user::{User, UserStatus};
-use lifecycle::{
-    ActivateOutcome, AuditEntry, Binding, Credential, Lockout, ManagementToken, Registration, RegistrationToken,
-    Unregistered,
-};
-use push::{DevicePush, PushOutcome, PushRecord};
+use lifecycle::{ActivateOutcome, Credential, Unregistered};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -73,104 +72,6 @@ pub struct OwedPushes {
 pub struct DeviceCounts {
     pub active: i64,
     pub pushable: i64,
-}
-
-/// A single-use challenge handed to one device for one transaction.
-#[derive(Debug, Clone)]
-pub struct Challenge {
-    pub nonce: String,
-    pub transaction_id: String,
-    pub device_id: String,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-}
-
-/// An issued access token, known by its digest.
-#[derive(Debug, Clone)]
-pub struct AccessToken {
-    pub digest: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub transaction_id: String,
-    pub scope: String,
-    pub expires_at: i64,
-    pub revoked: bool,
-}
-
-/// An issued refresh token, known by its digest; rotation keeps the family.
-#[derive(Debug, Clone)]
-pub struct RefreshToken {
-    pub digest: String,
-    pub family: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub transaction_id: String,
-    pub scope: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub revoked: bool,
-}
-
-/// What redeeming an approval stores: the access token and, when
-/// `offline_access` was granted, a refresh token.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    pub access: AccessToken,
-    pub refresh: Option<RefreshToken>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryKind {
-    Ping,
-    Push,
-}
-
-impl DeliveryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryKind::Ping => "ping",
-            DeliveryKind::Push => "push",
-        }
-    }
-}
-
-impl std::str::FromStr for DeliveryKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "ping" => Ok(DeliveryKind::Ping),
-            "push" => Ok(DeliveryKind::Push),
-            other => Err(format!("unknown delivery kind `{other}`")),
-        }
-    }
-}
-
-/// A notification owed to a relying party (outbox row). Times in ms.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub id: String,
-    pub transaction_id: String,
-    pub kind: DeliveryKind,
-    pub target: String,
-    /// The client's `client_notification_token`, sent back as Bearer.
-    pub bearer: String,
-    /// The JSON body to POST.
-    pub payload: String,
-    pub attempts: i64,
-    pub give_up_at: i64,
-}
-
-/// How a delivery attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeliveryOutcome {
-    Done,
-    /// Never to be retried (4xx, redirect, or out of time).
-    Failed(String),
-    /// Try again at this time (ms).
-    Retry {
-        at: i64,
-        error: String,
-    },
 }
 
 /// A pending transaction as a device's inbox lists it.
@@ -346,8 +247,8 @@ pub trait Store: Send + Sync + 'static {
     /// Tells other instances about `topic` (PostgreSQL NOTIFY); a no-op on
     /// SQLite, which serves one instance.
     async fn publish(&self, topic: &str) -> StoreResult<()>;
-    /// Forwards other instances' topics into `hub` until the process ends.
-    fn listen(&self, hub: std::sync::Arc<crate::wakeup::Wakeups>);
+    /// Forwards other instances' topics into `sink` until the process ends.
+    fn listen(&self, sink: Arc<dyn TopicSink>);
 
     /// Remembers `key` until `expires_at`; false when it was seen already.
     async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
@@ -389,13 +290,40 @@ pub trait Store: Send + Sync + 'static {
     async fn exchange_push_token(&self, digest: &str, device_id: &str, now: i64) -> StoreResult<Option<InboxItem>>;
 }
 
+/// Where another instance's topics are handed (the process's wake-ups).
+pub trait TopicSink: Send + Sync {
+    fn deliver(&self, topic: &str);
+}
+
+/// When SQLite reports a commit done. Backchannel requests are committed in
+/// groups, so `full` costs them one fsync per group; decisions, challenges
+/// and token issues pay one each (`bench/README.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// The WAL is synced at every commit: nothing answered is lost, even to
+    /// a power cut.
+    Full,
+    /// Synced at checkpoints only: a process crash loses nothing, a power
+    /// cut (or kernel crash) may lose the last commits, never corrupts.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    pub fn as_pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Normal => "NORMAL",
+        }
+    }
+}
+
 /// Opens the store `database_url` names and brings its schema up to date.
-pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<Arc<dyn Store>> {
-    let url = settings.database_url.as_str();
+/// `synchronous` applies to SQLite only.
+pub async fn open(database_url: &str, synchronous: SqliteSynchronous) -> anyhow::Result<Arc<dyn Store>> {
+    let url = database_url;
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(
-            sqlite::SqliteStore::open(url, settings.sqlite_synchronous).await?,
-        ))
+        Ok(Arc::new(sqlite::SqliteStore::open(url, synchronous).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(postgres::PgStore::open(url).await?))
     } else {

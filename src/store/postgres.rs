@@ -13,12 +13,12 @@ use super::rows::{
     UserDevicesRow, UserRow,
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
-use super::{
-    AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, Delivery, DeliveryOutcome, DeviceCounts,
-    InboxItem, Issued, RefreshToken, StoreError, StoreResult,
-};
+use super::{BindOutcome, DecideOutcome, DecisionWrite, DeviceCounts, InboxItem, StoreError, StoreResult};
+use crate::domain::challenge::Challenge;
 use crate::domain::client::Client;
+use crate::domain::delivery::{Delivery, DeliveryOutcome};
 use crate::domain::device::{Device, DeviceStatus};
+use crate::domain::token::{AccessToken, Issued, RefreshToken};
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 use sqlx::{query, query_as};
@@ -123,7 +123,7 @@ impl PgStore {
     /// LISTENs on the `trustid` channel and republishes every topic locally.
     /// PgListener re-listens after a reconnect; notifications lost meanwhile
     /// are covered by the waiters' own timeouts and re-reads.
-    fn spawn_listener(&self, hub: std::sync::Arc<crate::wakeup::Wakeups>) {
+    fn spawn_listener(&self, sink: std::sync::Arc<dyn super::TopicSink>) {
         let pool = self.pool.clone();
         tokio::spawn(async move {
             loop {
@@ -140,7 +140,7 @@ impl PgStore {
                     continue;
                 }
                 while let Ok(n) = listener.recv().await {
-                    hub.publish(n.payload());
+                    sink.deliver(n.payload());
                 }
             }
         });

@@ -3,13 +3,15 @@
 
 use sqlx::FromRow;
 
-use super::lifecycle::{Binding, ManagementToken, Registration, RegistrationToken};
-use super::push::{DevicePush, PushRecord};
-use super::{AccessToken, Challenge, Delivery, RefreshToken, StoreError};
+use super::StoreError;
 use crate::domain::binding_message::ActionContext;
+use crate::domain::challenge::Challenge;
 use crate::domain::client::Client;
+use crate::domain::delivery::{Delivery, DevicePush, PushRecord};
 use crate::domain::device::Device;
+use crate::domain::lifecycle::{Binding, Registration, RegistrationToken};
 use crate::domain::push::PushAddress;
+use crate::domain::token::{AccessToken, ManagementToken, RefreshToken};
 use crate::domain::transaction::{Notify, Transaction};
 use crate::domain::user::User;
 

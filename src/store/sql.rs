@@ -427,7 +427,7 @@ macro_rules! sql_store {
                 device_id: Option<&str>,
                 user_id: Option<&str>,
                 transaction_id: Option<&str>,
-                lockout: $crate::store::lifecycle::Lockout,
+                lockout: $crate::domain::lifecycle::Lockout,
             ) -> StoreResult<(bool, bool)> {
                 let _users = self.hot.users_change_on_drop();
                 let mut tx = self.pool.begin().await?;
@@ -624,7 +624,7 @@ macro_rules! sql_store {
                 Ok(inserted)
             }
 
-            async fn create_binding(&self, b: &$crate::store::lifecycle::Binding, new_user: Option<&User>) -> StoreResult<()> {
+            async fn create_binding(&self, b: &$crate::domain::lifecycle::Binding, new_user: Option<&User>) -> StoreResult<()> {
                 let _users = self.hot.users_change_on_drop();
                 let mut tx = self.pool.begin().await?;
                 if let Some(u) = new_user {
@@ -647,7 +647,7 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn binding_by_code(&self, code_digest: &str) -> StoreResult<Option<$crate::store::lifecycle::Binding>> {
+            async fn binding_by_code(&self, code_digest: &str) -> StoreResult<Option<$crate::domain::lifecycle::Binding>> {
                 let row: Option<BindingRow> = query_as("SELECT * FROM bindings WHERE code_digest = $1")
                     .bind(code_digest)
                     .fetch_optional(&self.pool)
@@ -655,7 +655,7 @@ macro_rules! sql_store {
                 Ok(row.map(Into::into))
             }
 
-            async fn create_registration(&self, r: &$crate::store::lifecycle::Registration, u: &User) -> StoreResult<()> {
+            async fn create_registration(&self, r: &$crate::domain::lifecycle::Registration, u: &User) -> StoreResult<()> {
                 let _users = self.hot.users_change_on_drop();
                 let mut tx = self.pool.begin().await?;
                 let revived = query(
@@ -689,7 +689,7 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn registration_by_password(&self, digest: &str) -> StoreResult<Option<$crate::store::lifecycle::Registration>> {
+            async fn registration_by_password(&self, digest: &str) -> StoreResult<Option<$crate::domain::lifecycle::Registration>> {
                 let row: Option<RegistrationRow> = query_as("SELECT * FROM registrations WHERE password_digest = $1")
                     .bind(digest)
                     .fetch_optional(&self.pool)
@@ -697,7 +697,7 @@ macro_rules! sql_store {
                 Ok(row.map(Into::into))
             }
 
-            async fn latest_registration(&self, user_id: &str) -> StoreResult<Option<$crate::store::lifecycle::Registration>> {
+            async fn latest_registration(&self, user_id: &str) -> StoreResult<Option<$crate::domain::lifecycle::Registration>> {
                 let row: Option<RegistrationRow> = query_as(
                     "SELECT * FROM registrations WHERE user_id = $1 AND removed_at IS NULL \
                      ORDER BY created_at DESC, id DESC LIMIT 1",
@@ -717,7 +717,7 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn insert_registration_token(&self, t: &$crate::store::lifecycle::RegistrationToken) -> StoreResult<()> {
+            async fn insert_registration_token(&self, t: &$crate::domain::lifecycle::RegistrationToken) -> StoreResult<()> {
                 query(
                     "INSERT INTO registration_tokens (digest, user_id, client_id, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4, $5)",
@@ -732,7 +732,7 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn registration_token(&self, digest: &str) -> StoreResult<Option<$crate::store::lifecycle::RegistrationToken>> {
+            async fn registration_token(&self, digest: &str) -> StoreResult<Option<$crate::domain::lifecycle::RegistrationToken>> {
                 let row: Option<RegistrationTokenRow> = query_as("SELECT * FROM registration_tokens WHERE digest = $1")
                     .bind(digest)
                     .fetch_optional(&self.pool)
@@ -1004,7 +1004,7 @@ macro_rules! sql_store {
                 Ok(owed)
             }
 
-            async fn insert_management_token(&self, t: &$crate::store::lifecycle::ManagementToken) -> StoreResult<()> {
+            async fn insert_management_token(&self, t: &$crate::domain::token::ManagementToken) -> StoreResult<()> {
                 query("INSERT INTO management_tokens (digest, client_id, scope, expires_at, revoked) VALUES ($1, $2, $3, $4, 0)")
                     .bind(&t.digest)
                     .bind(&t.client_id)
@@ -1015,7 +1015,7 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn management_token(&self, digest: &str) -> StoreResult<Option<$crate::store::lifecycle::ManagementToken>> {
+            async fn management_token(&self, digest: &str) -> StoreResult<Option<$crate::domain::token::ManagementToken>> {
                 let row: Option<ManagementTokenRow> = query_as("SELECT * FROM management_tokens WHERE digest = $1")
                     .bind(digest)
                     .fetch_optional(&self.pool)
@@ -1023,9 +1023,9 @@ macro_rules! sql_store {
                 Ok(row.map(Into::into))
             }
 
-            async fn audit(&self, e: &$crate::store::lifecycle::AuditEntry) -> StoreResult<()> {
+            async fn audit(&self, e: &$crate::domain::lifecycle::AuditEntry) -> StoreResult<()> {
                 query("INSERT INTO audit (id, at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind($crate::crypto::secret::random_id())
+                    .bind($crate::domain::ids::random_id())
                     .bind(e.at)
                     .bind(&e.actor)
                     .bind(e.action)
@@ -1050,8 +1050,8 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            fn listen(&self, hub: std::sync::Arc<$crate::wakeup::Wakeups>) {
-                self.spawn_listener(hub);
+            fn listen(&self, sink: std::sync::Arc<dyn $crate::store::TopicSink>) {
+                self.spawn_listener(sink);
             }
 
 
@@ -1119,7 +1119,7 @@ macro_rules! sql_store {
                 now_ms: i64,
                 lease_until: i64,
                 limit: i64,
-            ) -> StoreResult<Vec<$crate::store::push::DevicePush>> {
+            ) -> StoreResult<Vec<$crate::domain::delivery::DevicePush>> {
                 let rows: Vec<DevicePushRow> = query_as(Self::CLAIM_DEVICE_PUSHES)
                     .bind(now_ms)
                     .bind(lease_until)
@@ -1129,7 +1129,7 @@ macro_rules! sql_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn set_push_token(&self, push: &$crate::store::push::DevicePush, digest: &str, now: i64) -> StoreResult<bool> {
+            async fn set_push_token(&self, push: &$crate::domain::delivery::DevicePush, digest: &str, now: i64) -> StoreResult<bool> {
                 // Both sides of SET read the row as it was: the old token becomes the previous one.
                 let done = query(
                     "UPDATE device_pushes SET prev_token_digest = token_digest, token_digest = $3 \
@@ -1148,11 +1148,11 @@ macro_rules! sql_store {
 
             async fn finish_device_push(
                 &self,
-                push: &$crate::store::push::DevicePush,
-                outcome: &$crate::store::push::PushOutcome,
+                push: &$crate::domain::delivery::DevicePush,
+                outcome: &$crate::domain::delivery::PushOutcome,
                 now_ms: i64,
             ) -> StoreResult<bool> {
-                use $crate::store::push::PushOutcome;
+                use $crate::domain::delivery::PushOutcome;
                 let (state, channel, error, next) = match outcome {
                     PushOutcome::Sent(c) => ("sent", Some(c.as_str()), None, None),
                     PushOutcome::Failed(c, e) => ("failed", Some(c.as_str()), Some(e.as_str()), None),
@@ -1217,7 +1217,7 @@ macro_rules! sql_store {
                 Ok(found.map(|(uri,)| uri))
             }
 
-            async fn device_pushes_of(&self, transaction_id: &str) -> StoreResult<Vec<$crate::store::push::PushRecord>> {
+            async fn device_pushes_of(&self, transaction_id: &str) -> StoreResult<Vec<$crate::domain::delivery::PushRecord>> {
                 let rows: Vec<PushRecordRow> = query_as(
                     "SELECT device_id, state, channel, attempts, last_error, created_at, finished_at \
                      FROM device_pushes WHERE transaction_id = $1 ORDER BY created_at, device_id",
@@ -1225,7 +1225,7 @@ macro_rules! sql_store {
                 .bind(transaction_id)
                 .fetch_all(&self.pool)
                 .await?;
-                rows.into_iter().map($crate::store::push::PushRecord::try_from).collect()
+                rows.into_iter().map($crate::domain::delivery::PushRecord::try_from).collect()
             }
 
             async fn exchange_push_token(&self, digest: &str, device_id: &str, now: i64) -> StoreResult<Option<InboxItem>> {

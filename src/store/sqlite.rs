@@ -15,12 +15,12 @@ use super::rows::{
 };
 use super::sql::{TXN_COLUMNS, conflict, sql_store};
 use super::user_requests::{Index, UserIndexGuard, UserRequests};
-use super::{
-    AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, Delivery, DeliveryOutcome, DeviceCounts,
-    InboxItem, Issued, RefreshToken, StoreError, StoreResult,
-};
+use super::{BindOutcome, DecideOutcome, DecisionWrite, DeviceCounts, InboxItem, StoreError, StoreResult};
+use crate::domain::challenge::Challenge;
 use crate::domain::client::Client;
+use crate::domain::delivery::{Delivery, DeliveryOutcome};
 use crate::domain::device::{Device, DeviceStatus};
+use crate::domain::token::{AccessToken, Issued, RefreshToken};
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 use sqlx::{query, query_as};
@@ -54,7 +54,7 @@ impl SqliteStore {
     /// One instance: wake-ups stay in process.
     const NOTIFY: Option<&str> = None;
 
-    fn spawn_listener(&self, _hub: std::sync::Arc<crate::wakeup::Wakeups>) {}
+    fn spawn_listener(&self, _sink: std::sync::Arc<dyn super::TopicSink>) {}
 
     async fn write_transaction(&self, t: &Transaction, pushes: Option<super::OwedPushes>) -> StoreResult<u64> {
         self.writer.insert(t, pushes).await
@@ -137,7 +137,7 @@ impl SqliteStore {
     /// `synchronous` applies to every connection: by default (`full`) every
     /// commit is on disk before it is answered, and the group commit makes
     /// that one fsync per batch of backchannel requests.
-    pub async fn open(url: &str, synchronous: crate::config::SqliteSynchronous) -> anyhow::Result<Self> {
+    pub async fn open(url: &str, synchronous: super::SqliteSynchronous) -> anyhow::Result<Self> {
         if url.contains(":memory:") || url.contains("mode=memory") {
             // sqlx and the direct connections would each see a database of their own.
             anyhow::bail!("an in-memory SQLite database cannot be shared by trustid's connections; name a file");
@@ -146,8 +146,8 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(match synchronous {
-                crate::config::SqliteSynchronous::Full => SqliteSynchronous::Full,
-                crate::config::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
+                super::SqliteSynchronous::Full => SqliteSynchronous::Full,
+                super::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
             })
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
@@ -205,7 +205,7 @@ async fn migrate(options: &SqliteConnectOptions) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SqliteSynchronous;
+    use crate::store::SqliteSynchronous;
     use crate::store::Store;
 
     async fn store(dir: &tempfile::TempDir) -> (SqliteStore, std::path::PathBuf) {
@@ -278,9 +278,33 @@ mod tests {
         assert!(!StoreError::Corrupt("x".into()).is_busy());
     }
 
+    /// `crypto::secret`'s formats of a transaction id, an `auth_req_id` and
+    /// its digest (the store imports nothing above `domain`).
+    mod secret {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use sha2::{Digest, Sha256};
+
+        pub fn transaction_id(now_ms: i64) -> String {
+            format!("{now_ms:012x}{}", crate::domain::ids::random_id())
+        }
+
+        pub fn auth_req_id(transaction_id: &str) -> String {
+            let secret = format!("{}{}", crate::domain::ids::random_id(), crate::domain::ids::random_id());
+            format!("{transaction_id}.{secret}")
+        }
+
+        pub fn auth_req_digest(auth_req_id: &str) -> String {
+            let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(auth_req_id.as_bytes()));
+            match auth_req_id.split_once('.') {
+                Some((id, _)) => format!("{id}.{digest}"),
+                None => digest,
+            }
+        }
+    }
+
     #[tokio::test]
     async fn an_auth_req_id_is_found_by_its_digest_old_format_too_on_both_read_paths() {
-        use crate::crypto::secret;
         let dir = tempfile::tempdir().unwrap();
         let (store, path) = store(&dir).await;
         rusqlite::Connection::open(&path)
@@ -408,9 +432,9 @@ mod tests {
     #[tokio::test]
     async fn every_method_that_changes_a_user_or_a_device_moves_the_users_generation() {
         use crate::domain::device::{Device, DeviceStatus};
+        use crate::domain::lifecycle::Lockout;
         use crate::domain::push::{PushAddress, PushChannel};
         use crate::domain::user::{User, UserStatus};
-        use crate::store::lifecycle::Lockout;
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = store(&dir).await;
         let cache = store.hot.users().unwrap();

@@ -65,7 +65,9 @@ pub async fn spawn_app_without_worker(adjust: impl FnOnce(&mut Settings)) -> Tes
     };
     adjust(&mut settings);
     settings.validate().unwrap();
-    let store = store::open(&settings).await.unwrap();
+    let store = store::open(&settings.database_url, settings.sqlite_synchronous)
+        .await
+        .unwrap();
     let keys = SigningKeys::load_or_generate(&settings.keys_dir).unwrap();
     let clock = ManualClock::starting_now();
     let state = AppState::new(settings, store, keys, Arc::new(clock.clone()));
@@ -157,7 +159,9 @@ impl TestApp {
     /// store, memory and delivery worker (a restart, or a second instance).
     pub async fn second_instance(&self) -> TestApp {
         let settings = (*self.state.settings).clone();
-        let store = store::open(&settings).await.unwrap();
+        let store = store::open(&settings.database_url, settings.sqlite_synchronous)
+            .await
+            .unwrap();
         let keys = SigningKeys::load_or_generate(&settings.keys_dir).unwrap();
         let state = AppState::new(settings, store, keys, Arc::new(self.clock.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -19,12 +19,12 @@ use tokio::task::JoinSet;
 
 use crate::crypto::secret;
 use crate::domain::client::Client;
+use crate::domain::delivery::{DevicePush, PushOutcome};
 use crate::domain::device::DeviceStatus;
 use crate::domain::push::{DeviceRouting, PushChannel};
 use crate::domain::transaction::{Status, Transaction};
 use crate::error::OAuthError;
 use crate::state::AppState;
-use crate::store::push::{DevicePush, PushOutcome};
 use crate::store::{Store, StoreResult};
 use channel::{Channels, Outgoing, SendError};
 
