@@ -33,8 +33,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::direct::BUSY_TIMEOUT;
-use super::{DeviceCounts, StoreResult};
 use crate::domain::user::User;
+use crate::store::{DeviceCounts, StoreResult};
 
 /// How long a change another process committed may go unseen.
 pub const EPOCH_CHECK_EVERY: Duration = Duration::from_millis(100);

@@ -1,19 +1,18 @@
-//! What the store keeps in memory to answer hot reads without a database
-//! round trip. Only speed-ups live here: everything can be rebuilt from the
-//! database, and a restart loses nothing but warmth (DESIGN.md, Storage).
+//! What the SQLite store keeps in memory to answer hot reads without a
+//! database round trip (the client cache, which PostgreSQL shares, is in
+//! `store/clients.rs`). Only speed-ups live here: everything can be rebuilt
+//! from the database, and a restart loses nothing but warmth (DESIGN.md,
+//! Storage).
 //!
-//! - **clients**: a client row is read on every authenticated request;
-//!   kept [`CLIENT_TTL`] (clients are only ever inserted today, so this
-//!   bounds what a future change of a client, from any process, may lag).
-//! - **pending polls** (SQLite only): a pending transaction by its
+//! - **pending polls**: a pending transaction by its
 //!   `auth_req_id` digest, for the token endpoint. Every status change goes
 //!   through this process's store (SQLite serves one instance; the CLI never
 //!   changes a request), which invalidates the entry; [`PENDING_TTL`] bounds a
 //!   second process on the same file. Only `pending` is ever cached, so a
 //!   stale entry can only say `authorization_pending`, never issue a token.
-//! - **rate windows** (SQLite only): per-user and per-client counts of
+//! - **rate windows**: per-user and per-client counts of
 //!   requests per second over the last minute, so the caps cost no scan.
-//! - **users** (SQLite only): a user with their device counts by the hint
+//! - **users**: a user with their device counts by the hint
 //!   that found them, for the backchannel endpoint (`user_cache.rs`, which
 //!   says how other processes' changes reach it).
 //!
@@ -25,15 +24,12 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use super::user_cache::UserCache;
-use crate::domain::client::Client;
 use crate::domain::transaction::{Status, Transaction};
+use crate::store::{Limited, RateKey};
 
-/// How long a client read from the database is trusted.
-pub const CLIENT_TTL: Duration = Duration::from_secs(5);
 /// How long (clock seconds) a cached pending transaction is trusted without
 /// an invalidation; longer than any sane poll interval, or it never hits.
 pub const PENDING_TTL: i64 = 30;
@@ -51,9 +47,8 @@ fn hash_of(key: &str) -> usize {
 
 /// The store's memory. Parts a backend cannot keep correct are `None`.
 pub struct Hot {
-    clients: RwLock<ClientMap>,
     pending: Option<PendingCache>,
-    windows: Option<RateWindows>,
+    windows: RateWindows,
     users: Option<UserCache>,
 }
 
@@ -61,39 +56,9 @@ impl Hot {
     /// One process owns the database (SQLite): everything can be cached.
     pub fn single_instance() -> Self {
         Self {
-            clients: RwLock::default(),
             pending: Some(PendingCache::default()),
-            windows: Some(RateWindows::default()),
+            windows: RateWindows::default(),
             users: Some(UserCache::default()),
-        }
-    }
-
-    /// Several instances share the database (PostgreSQL): only the clients,
-    /// which are bounded by their TTL.
-    pub fn shared() -> Self {
-        Self {
-            clients: RwLock::default(),
-            pending: None,
-            windows: None,
-            users: None,
-        }
-    }
-
-    /// A cached client: shared, not copied (every authenticated request asks).
-    pub fn client(&self, id: &str) -> Option<Arc<Client>> {
-        let clients = self.clients.read().ok()?;
-        let (client, at) = clients.map.get(id)?;
-        (at.elapsed() < CLIENT_TTL).then(|| client.clone())
-    }
-
-    pub fn keep_client(&self, client: &Arc<Client>) {
-        if let Ok(mut clients) = self.clients.write() {
-            clients.inserted += 1;
-            if clients.inserted >= PRUNE_EVERY {
-                clients.inserted = 0;
-                clients.map.retain(|_, (_, at)| at.elapsed() < CLIENT_TTL);
-            }
-            clients.map.insert(client.id.clone(), (client.clone(), Instant::now()));
         }
     }
 
@@ -101,8 +66,8 @@ impl Hot {
         self.pending.as_ref()
     }
 
-    pub fn windows(&self) -> Option<&RateWindows> {
-        self.windows.as_ref()
+    pub fn windows(&self) -> &RateWindows {
+        &self.windows
     }
 
     pub fn users(&self) -> Option<&UserCache> {
@@ -152,14 +117,6 @@ impl Drop for InvalidateOnDrop<'_> {
             None => self.hot.transactions_changed(),
         }
     }
-}
-
-/// Clients by id with the instant they were read; pruned once per
-/// `PRUNE_EVERY` fills (a walk of the map), not on every fill.
-#[derive(Default)]
-struct ClientMap {
-    map: HashMap<String, (Arc<Client>, Instant)>,
-    inserted: usize,
 }
 
 /// Pending transactions by `auth_req_id` digest. An entry is valid while no
@@ -265,20 +222,6 @@ impl PendingCache {
 
 /// Seconds of history kept beyond the latest window asked for.
 const TRIM_MARGIN: i64 = 60;
-
-/// Which cap a request reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limited {
-    User,
-    Client,
-}
-
-/// Whose requests a cap counts.
-#[derive(Debug, Clone, Copy)]
-pub enum RateKey<'a> {
-    User(&'a str),
-    Client(&'a str),
-}
 
 /// Requests per second for each user and client, for the last minute or so.
 /// A key is seeded from the database on its first count in this process;

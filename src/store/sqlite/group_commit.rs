@@ -27,8 +27,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::direct;
-use super::{OwedPushes, SqliteSynchronous, StoreError, StoreResult};
 use crate::domain::transaction::Transaction;
+use crate::store::{OwedPushes, SqliteSynchronous, StoreError, StoreResult};
 
 /// At most this many rows per commit: bounds one commit's latency.
 const MAX_BATCH: usize = 256;

@@ -1,0 +1,484 @@
+//! Users and their devices: status, lockout counters, push channels.
+
+use async_trait::async_trait;
+
+use sqlx::FromRow;
+
+use super::{BindOutcome, DeviceCounts, StoreError, StoreResult, parse};
+use crate::domain::device::Device;
+use crate::domain::lifecycle::Lockout;
+use crate::domain::push::{PushAddress, PushChannel};
+use crate::domain::user::{User, UserStatus};
+
+/// The users' columns the direct path reads by position, in
+/// `sqlite::direct::USER_FIELDS` order (a test holds them together).
+macro_rules! user_columns {
+    () => {
+        "u.id, u.email, u.phone, u.status, u.failed_attempts, u.user_code_hash, u.static_password_hash, u.created_at"
+    };
+}
+
+/// A user by their id with their device counts: one probe of the primary key
+/// and one pass over the user's devices (the aliases match [`USER_BY_HINT`]).
+pub(crate) const USER_BY_ID: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", COUNT(d.user_id) AS active_devices, \
+     COUNT(d.push_channel) AS pushable_devices \
+     FROM users u LEFT JOIN devices d ON d.user_id = u.id AND d.status = 'active' \
+     WHERE u.id = $1 GROUP BY u.id"
+);
+
+/// A user by `login_hint` with their device counts. The RP's own identifier
+/// wins over e-mail, e-mail over phone.
+pub(crate) const USER_BY_HINT: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", \
+     (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active') AS active_devices, \
+     (SELECT COUNT(*) FROM devices d WHERE d.user_id = u.id AND d.status = 'active' \
+      AND d.push_channel IS NOT NULL) AS pushable_devices \
+     FROM users u WHERE u.id = $1 OR u.email = $1 OR u.phone = $1 \
+     ORDER BY CASE WHEN u.id = $1 THEN 0 WHEN u.email = $1 THEN 1 ELSE 2 END LIMIT 1"
+);
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn insert_user(&self, user: &User, apps: &[String]) -> StoreResult<()>;
+
+    /// Inserts the user unless one with that id exists; true if it did not.
+    async fn create_user_if_absent(&self, user: &User) -> StoreResult<bool>;
+
+    async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool>;
+
+    /// Sets the status; unlocking also clears the failed attempts.
+    async fn set_user_status(&self, user_id: &str, status: UserStatus) -> StoreResult<bool>;
+
+    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+
+    /// Resolves a `login_hint` (the user id, else the e-mail, else the phone),
+    /// with the user's active devices counted in the same statement (one
+    /// round trip for the backchannel request).
+    async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, DeviceCounts)>>;
+
+    async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool>;
+
+    async fn active_device_count(&self, user_id: &str) -> StoreResult<i64>;
+
+    /// Inserts a device, or returns the one already registered with that id;
+    /// the flag says whether this call created it.
+    async fn register_device(&self, device: &Device) -> StoreResult<(Device, bool)>;
+
+    async fn device(&self, id: &str) -> StoreResult<Option<Device>>;
+
+    async fn bind_device(&self, device_id: &str, user_id: &str) -> StoreResult<BindOutcome>;
+
+    async fn devices_of(&self, user_id: &str) -> StoreResult<Vec<Device>>;
+
+    async fn set_preferred_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool>;
+
+    async fn remove_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool>;
+
+    /// Sets (or with `None` clears) how a device is woken; false if unknown.
+    async fn set_push_channel(&self, device_id: &str, push: Option<(PushChannel, &PushAddress)>) -> StoreResult<bool>;
+
+    /// Clears a device's push channel if its address is still `address` (the
+    /// provider said it is dead); false if the device has another one now.
+    async fn forget_dead_push_address(&self, device_id: &str, address: &PushAddress) -> StoreResult<bool>;
+
+    /// Counts a refused attempt against the device, the user and the
+    /// transaction when known, and locks whatever reached its threshold.
+    /// Returns whether the device and the user are now locked.
+    async fn record_failed_attempt(
+        &self,
+        device_id: Option<&str>,
+        user_id: Option<&str>,
+        transaction_id: Option<&str>,
+        lockout: Lockout,
+    ) -> StoreResult<(bool, bool)>;
+}
+
+#[derive(FromRow)]
+pub(crate) struct UserRow {
+    pub(crate) id: String,
+    pub(crate) email: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) status: String,
+    pub(crate) failed_attempts: i64,
+    pub(crate) user_code_hash: Option<String>,
+    pub(crate) static_password_hash: Option<String>,
+    pub(crate) created_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            status: parse(&r.status)?,
+            id: r.id,
+            email: r.email,
+            phone: r.phone,
+            failed_attempts: r.failed_attempts,
+            user_code_hash: r.user_code_hash,
+            static_password_hash: r.static_password_hash,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct DeviceRow {
+    pub(crate) id: String,
+    pub(crate) device_key: String,
+    pub(crate) auth_key: String,
+    pub(crate) user_id: Option<String>,
+    pub(crate) status: String,
+    pub(crate) failed_attempts: i64,
+    pub(crate) preferred: i64,
+    pub(crate) created_at: i64,
+    pub(crate) push_channel: Option<String>,
+    pub(crate) push_address: Option<String>,
+}
+
+impl TryFrom<DeviceRow> for Device {
+    type Error = StoreError;
+    fn try_from(r: DeviceRow) -> Result<Self, StoreError> {
+        Ok(Device {
+            status: parse(&r.status)?,
+            id: r.id,
+            device_key: r.device_key,
+            auth_key: r.auth_key,
+            user_id: r.user_id,
+            failed_attempts: r.failed_attempts,
+            preferred: r.preferred != 0,
+            push: match (r.push_channel, r.push_address) {
+                (Some(channel), Some(address)) => Some((parse(&channel)?, PushAddress::stored(address))),
+                _ => None,
+            },
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// A user and, read in the same statement, how many active devices they
+/// have and how many of those have a push channel.
+#[derive(FromRow)]
+pub(crate) struct UserDevicesRow {
+    #[sqlx(flatten)]
+    pub(crate) user: UserRow,
+    pub(crate) active_devices: i64,
+    pub(crate) pushable_devices: i64,
+}
+
+/// Implements [`UserStore`] for `$store`, whose field `pool` is a pool of `$db`.
+macro_rules! user_sql {
+    ($store:ty, $db:ty) => {
+        const _: () = {
+            use sqlx::{query, query_as};
+use $crate::domain::device::{Device, DeviceStatus};
+            use $crate::domain::user::User;
+            use $crate::store::users::{DeviceRow, UserDevicesRow, UserRow, UserStore};
+            use $crate::store::{BindOutcome, DeviceCounts, StoreError, StoreResult, conflict};
+
+            #[async_trait::async_trait]
+            impl UserStore for $store {
+                async fn insert_user(&self, u: &User, apps: &[String]) -> StoreResult<()> {
+                    let _users = self.users_change();
+                    let mut tx = self.pool.begin().await?;
+                    Self::insert_user_tx(&mut tx, u, false).await?;
+                    for app in apps {
+                        query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                            .bind(&u.id)
+                            .bind(app)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn create_user_if_absent(&self, u: &User) -> StoreResult<bool> {
+                    let _users = self.users_change();
+                    // One statement: a read-then-write transaction can fail at once
+                    // on SQLite (WAL) when another writer committed in between.
+                    let mut tx = self.pool.begin().await?;
+                    let created = Self::insert_user_tx(&mut tx, u, true).await?;
+                    tx.commit().await?;
+                    Ok(created)
+                }
+
+                async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool> {
+                    let _users = self.users_change();
+                    let done = query("UPDATE users SET user_code_hash = $2 WHERE id = $1")
+                        .bind(user_id)
+                        .bind(hash)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn set_user_status(&self, user_id: &str, status: $crate::domain::user::UserStatus) -> StoreResult<bool> {
+                    let _users = self.users_change();
+                    let reset = status == $crate::domain::user::UserStatus::Active;
+                    let done = query(
+                        "UPDATE users SET status = $2, failed_attempts = CASE WHEN $3 THEN 0 ELSE failed_attempts END \
+                         WHERE id = $1 AND status != 'removed'",
+                    )
+                    .bind(user_id)
+                    .bind(status.as_str())
+                    .bind(reset)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+                    let row: Option<UserRow> = query_as("SELECT * FROM users WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    row.map(User::try_from).transpose()
+                }
+
+                async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, DeviceCounts)>> {
+                    // None: a lock met, waited for below, off the async thread.
+                    if let Some(done) = self.user_by_hint_direct(hint) {
+                        return done;
+                    }
+                    let row: Option<UserDevicesRow> = query_as($crate::store::users::USER_BY_HINT)
+                    .bind(hint)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    row.map(|r| {
+                        let counts = DeviceCounts {
+                            active: r.active_devices,
+                            pushable: r.pushable_devices,
+                        };
+                        Ok((User::try_from(r.user)?, counts))
+                    })
+                    .transpose()
+                }
+
+                async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool> {
+                    let found: Option<(i64,)> = query_as("SELECT CAST(1 AS BIGINT) FROM user_apps WHERE user_id = $1 AND app_id = $2")
+                        .bind(user_id)
+                        .bind(app_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Ok(found.is_some())
+                }
+
+                async fn active_device_count(&self, user_id: &str) -> StoreResult<i64> {
+                    let (n,): (i64,) = query_as("SELECT COUNT(*) FROM devices WHERE user_id = $1 AND status = 'active'")
+                        .bind(user_id)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    Ok(n)
+                }
+
+                async fn register_device(&self, d: &Device) -> StoreResult<(Device, bool)> {
+                    let _users = self.users_change();
+                    let inserted = query(
+                        "INSERT INTO devices (id, device_key, auth_key, user_id, status, failed_attempts, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(&d.id)
+                    .bind(&d.device_key)
+                    .bind(&d.auth_key)
+                    .bind(&d.user_id)
+                    .bind(d.status.as_str())
+                    .bind(d.failed_attempts)
+                    .bind(d.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                    let device = self
+                        .device(&d.id)
+                        .await?
+                        .ok_or_else(|| StoreError::Corrupt("device vanished after insert".into()))?;
+                    Ok((device, inserted.rows_affected() == 1))
+                }
+
+                async fn device(&self, id: &str) -> StoreResult<Option<Device>> {
+                    let row: Option<DeviceRow> = query_as("SELECT * FROM devices WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    row.map(Device::try_from).transpose()
+                }
+
+                async fn bind_device(&self, device_id: &str, user_id: &str) -> StoreResult<BindOutcome> {
+                    let _users = self.users_change();
+                    let Some(device) = self.device(device_id).await? else {
+                        return Ok(BindOutcome::UnknownDevice);
+                    };
+                    if self.user(user_id).await?.is_none() {
+                        return Ok(BindOutcome::UnknownUser);
+                    }
+                    let rebind_same_user = device.user_id.as_deref() == Some(user_id);
+                    if device.status != DeviceStatus::Inactive && !(rebind_same_user && device.status == DeviceStatus::Active) {
+                        return Ok(BindOutcome::NotBindable);
+                    }
+                    let done = query(
+                        "UPDATE devices SET user_id = $2, status = 'active' \
+                         WHERE id = $1 AND (status = 'inactive' OR (status = 'active' AND user_id = $2))",
+                    )
+                    .bind(device_id)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(if done.rows_affected() == 1 {
+                        BindOutcome::Bound
+                    } else {
+                        BindOutcome::NotBindable
+                    })
+                }
+
+                async fn devices_of(&self, user_id: &str) -> StoreResult<Vec<Device>> {
+                    let rows: Vec<DeviceRow> = query_as(
+                        "SELECT * FROM devices WHERE user_id = $1 AND status != 'removed' ORDER BY preferred DESC, created_at, id",
+                    )
+                    .bind(user_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.into_iter().map(Device::try_from).collect()
+                }
+
+                async fn set_preferred_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
+                    let _users = self.users_change();
+                    let mut tx = self.pool.begin().await?;
+                    let chosen = query("UPDATE devices SET preferred = 1 WHERE id = $1 AND user_id = $2 AND status = 'active'")
+                        .bind(device_id)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    if chosen.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    query("UPDATE devices SET preferred = 0 WHERE user_id = $1 AND id != $2")
+                        .bind(user_id)
+                        .bind(device_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn remove_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
+                    let _users = self.users_change();
+                    let done = query(
+                        "UPDATE devices SET status = 'removed', preferred = 0 WHERE id = $1 AND user_id = $2 AND status != 'removed'",
+                    )
+                    .bind(device_id)
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn set_push_channel(
+                    &self,
+                    device_id: &str,
+                    push: Option<($crate::domain::push::PushChannel, &$crate::domain::push::PushAddress)>,
+                ) -> StoreResult<bool> {
+                    let _users = self.users_change();
+                    let done = query("UPDATE devices SET push_channel = $2, push_address = $3 WHERE id = $1")
+                        .bind(device_id)
+                        .bind(push.map(|(c, _)| c.as_str()))
+                        .bind(push.map(|(_, a)| a.as_str()))
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn forget_dead_push_address(
+                    &self,
+                    device_id: &str,
+                    address: &$crate::domain::push::PushAddress,
+                ) -> StoreResult<bool> {
+                    let _users = self.users_change();
+                    let done = query("UPDATE devices SET push_channel = NULL, push_address = NULL WHERE id = $1 AND push_address = $2")
+                        .bind(device_id)
+                        .bind(address.as_str())
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn record_failed_attempt(
+                    &self,
+                    device_id: Option<&str>,
+                    user_id: Option<&str>,
+                    transaction_id: Option<&str>,
+                    lockout: $crate::domain::lifecycle::Lockout,
+                ) -> StoreResult<(bool, bool)> {
+                    let _users = self.users_change();
+                    let mut tx = self.pool.begin().await?;
+                    let mut locked = (false, false);
+                    if let Some(device_id) = device_id {
+                        query("UPDATE devices SET failed_attempts = failed_attempts + 1 WHERE id = $1")
+                            .bind(device_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        let lock = query("UPDATE devices SET status = 'locked' WHERE id = $1 AND status = 'active' AND failed_attempts >= $2")
+                            .bind(device_id)
+                            .bind(lockout.device_threshold)
+                            .execute(&mut *tx)
+                            .await?;
+                        locked.0 = lock.rows_affected() == 1;
+                    }
+                    if let Some(user_id) = user_id {
+                        query("UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = $1")
+                            .bind(user_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        let lock = query("UPDATE users SET status = 'locked' WHERE id = $1 AND status = 'active' AND failed_attempts >= $2")
+                            .bind(user_id)
+                            .bind(lockout.user_threshold)
+                            .execute(&mut *tx)
+                            .await?;
+                        locked.1 = lock.rows_affected() == 1;
+                    }
+                    if let Some(txn) = transaction_id {
+                        query("UPDATE transactions SET failed_attempts = failed_attempts + 1, failed_device_id = $2 WHERE id = $1")
+                            .bind(txn)
+                            .bind(device_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    // Only a named transaction changed (its failure counters).
+                    let _invalidate = transaction_id.map(|txn| self.transactions_change(Some(txn)));
+                    tx.commit().await?;
+                    Ok(locked)
+                }
+            }
+
+            impl $store {
+                /// Inserts a user; with `if_absent`, an existing id is left alone
+                /// (false). E-mail and phone stay unique either way.
+                async fn insert_user_tx(tx: &mut sqlx::Transaction<'static, $db>, u: &User, if_absent: bool) -> StoreResult<bool> {
+                    let sql = if if_absent {
+                        "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
+                         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING"
+                    } else {
+                        "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
+                         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                    };
+                    let done = query(sql)
+                        .bind(&u.id)
+                        .bind(&u.email)
+                        .bind(&u.phone)
+                        .bind(u.status.as_str())
+                        .bind(u.failed_attempts)
+                        .bind(&u.user_code_hash)
+                        .bind(&u.static_password_hash)
+                        .bind(u.created_at)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(conflict("user id, email or phone"))?;
+                    Ok(done.rows_affected() == 1)
+                }
+            }
+        };
+    };
+}
+pub(crate) use user_sql;
