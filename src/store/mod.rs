@@ -188,7 +188,7 @@ pub trait TopicSink: Send + Sync {
 
 /// When SQLite reports a commit done. Backchannel requests are committed in
 /// groups, so `full` costs them one fsync per group; decisions, challenges
-/// and token issues pay one each (`bench/README.md`).
+/// and token issues pay one each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SqliteSynchronous {

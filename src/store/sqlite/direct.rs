@@ -1,8 +1,7 @@
 //! The SQLite statements on the two hot paths, run without sqlx. sqlx runs
 //! each SQLite connection on a thread of its own and hands every statement
-//! (and every row back) across threads: on the backchannel path those
-//! hand-overs cost more CPU than the rest of the request together (profile
-//! in `bench/README.md`). Here a hot read runs on the calling thread, on a
+//! (and every row back) across threads, which on the hot paths costs more
+//! than the statements themselves. Here a hot read runs on the calling thread, on a
 //! connection of its own, and the inserts run on one writer thread
 //! (`group_commit.rs`): one hand-over per request, none per statement.
 //!
@@ -45,8 +44,7 @@ pub(super) fn open(path: &Path, synchronous: SqliteSynchronous) -> rusqlite::Res
 }
 
 /// The columns the direct SQLite path reads, by position: rusqlite finds a
-/// column by name by comparing every name before it (22 for a
-/// transaction), which was a tenth of the backchannel's user read.
+/// column by name by comparing every name before it.
 /// `users::USER_BY_ID`, `users::USER_BY_HINT` and `transactions::TXN_COLUMNS` list them
 /// in this order (tested in `direct.rs`).
 pub(crate) const USER_FIELDS: [&str; 8] = [

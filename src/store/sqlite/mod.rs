@@ -6,6 +6,7 @@
 mod direct;
 mod group_commit;
 pub(crate) mod hot;
+mod rate_windows;
 #[cfg(test)]
 mod tests;
 mod user_cache;
@@ -38,9 +39,9 @@ pub struct SqliteStore {
     /// a decision, its own commit a few statements later). A proof is only
     /// accepted for the clock-skew window after it was made, so only a power
     /// cut within that window, and a quick restart, could let a captured one be
-    /// replayed. These were two fsyncs on the way from a user's approval to
-    /// the relying party's ping (`bench/README.md`). With
-    /// `sqlite_synchronous=normal` every pool is NORMAL anyway.
+    /// replayed. Two fsyncs fewer on the way from a user's approval to the
+    /// relying party's ping. With `sqlite_synchronous=normal` every pool is
+    /// NORMAL anyway.
     unsynced: SqlitePool,
     /// The hot reads, without sqlx's per-statement thread hand-overs.
     readers: direct::Readers,
@@ -266,7 +267,7 @@ impl SqliteStore {
             .min_connections(1)
             .idle_timeout(None)
             // A local file cannot go away between uses: skip the PING round trip
-            // sqlx would make on every acquire (+40 % polls/s measured).
+            // sqlx would make on every acquire.
             .test_before_acquire(false)
             .connect_with(requests.clone())
             .await?;

@@ -5,8 +5,7 @@
 //! Why: a SQLite connection drops its page cache whenever another connection
 //! has committed, and the group-commit writer commits thousands of times a
 //! second, so each read of a user walked its B-tree pages again through
-//! system calls: 18 % of the request threads' samples in the backchannel
-//! bench (`bench/README.md`).
+//! system calls.
 //!
 //! When an entry may be served: all entries share one generation, and an
 //! entry is served only while the generation is still the one read before

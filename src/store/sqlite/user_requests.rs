@@ -3,8 +3,8 @@
 //!
 //! Every backchannel request lands in a different user's part of a
 //! `(user_id, …)` index, so each row of a group commit dirtied a page of its
-//! own, plus the interior pages above it: about 14 of the ~20 pages each
-//! commit wrote to the WAL and synced (`bench/README.md`). The reads that
+//! own, plus the interior pages above it: most of what each commit wrote to
+//! the WAL and synced. The reads that
 //! need it all ask for one user's *recent* requests: the inbox, activation
 //! and unregistration want the unexpired ones, the per-user rate window the
 //! ones created in the last minute. That set is small, so it lives here.
