@@ -161,7 +161,7 @@ use $crate::domain::delivery::{Delivery, DeliveryOutcome};
             impl DeliveryStore for $store {
                 async fn enqueue_delivery(&self, delivery: &Delivery, now_ms: i64) -> StoreResult<bool> {
                     let mut tx = self.pool.begin().await?;
-                    let inserted = Self::insert_delivery(&mut tx, delivery, now_ms).await?;
+                    let inserted = Self::insert_delivery(&mut *tx, delivery, now_ms).await?;
                     tx.commit().await?;
                     Ok(inserted)
                 }
@@ -182,9 +182,9 @@ use $crate::domain::delivery::{Delivery, DeliveryOutcome};
                         if consumed.rows_affected() != 1 {
                             return Ok(false);
                         }
-                        Self::insert_issued(&mut tx, issued).await?;
+                        Self::insert_issued(&mut *tx, issued).await?;
                     }
-                    let owed = Self::insert_delivery(&mut tx, delivery, now_ms).await?;
+                    let owed = Self::insert_delivery(&mut *tx, delivery, now_ms).await?;
                     tx.commit().await?;
                     Ok(owed)
                 }
@@ -355,7 +355,7 @@ use $crate::domain::delivery::{Delivery, DeliveryOutcome};
 
             impl $store {
                 /// Inserts an owed notification; false when the transaction already has one.
-                async fn insert_delivery(tx: &mut sqlx::Transaction<'static, $db>, d: &Delivery, now_ms: i64) -> StoreResult<bool> {
+                async fn insert_delivery(tx: &mut <$db as sqlx::Database>::Connection, d: &Delivery, now_ms: i64) -> StoreResult<bool> {
                     let done = query(
                         "INSERT INTO outbox (id, transaction_id, kind, target, bearer, payload, state, attempts, next_attempt_at, \
                          claimed_until, give_up_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, $7) \
@@ -369,7 +369,7 @@ use $crate::domain::delivery::{Delivery, DeliveryOutcome};
                     .bind(&d.payload)
                     .bind(now_ms)
                     .bind(d.give_up_at)
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
                     Ok(done.rows_affected() == 1)
                 }

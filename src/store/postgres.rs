@@ -62,7 +62,23 @@ impl PgStore {
 
     /// Other instances change users, devices and transactions too: nothing
     /// of them is kept here to invalidate.
-    fn users_change(&self) {}
+    async fn begin_user_change(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    async fn begin_user_change_if(
+        &self,
+        _changes_users: bool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    async fn execute_user_change<'q>(
+        &self,
+        change: sqlx::query::Query<'q, sqlx::Postgres, <sqlx::Postgres as sqlx::Database>::Arguments<'q>>,
+    ) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+        change.execute(&self.pool).await
+    }
 
     fn transactions_change(&self, _id: Option<&str>) {}
 

@@ -132,7 +132,7 @@ use $crate::domain::token::{AccessToken, Issued, RefreshToken};
                     if consumed.rows_affected() != 1 {
                         return Ok(false);
                     }
-                    Self::insert_issued(&mut tx, issued).await?;
+                    Self::insert_issued(&mut *tx, issued).await?;
                     tx.commit().await?;
                     Ok(true)
                 }
@@ -176,7 +176,7 @@ use $crate::domain::token::{AccessToken, Issued, RefreshToken};
                     if used.rows_affected() != 1 {
                         return Ok(false);
                     }
-                    Self::insert_issued(&mut tx, issued).await?;
+                    Self::insert_issued(&mut *tx, issued).await?;
                     tx.commit().await?;
                     Ok(true)
                 }
@@ -218,7 +218,7 @@ use $crate::domain::token::{AccessToken, Issued, RefreshToken};
             }
 
             impl $store {
-                async fn insert_issued(tx: &mut sqlx::Transaction<'static, $db>, issued: &Issued) -> StoreResult<()> {
+                async fn insert_issued(tx: &mut <$db as sqlx::Database>::Connection, issued: &Issued) -> StoreResult<()> {
                     let t = &issued.access;
                     query(
                         "INSERT INTO access_tokens (digest, client_id, user_id, transaction_id, scope, expires_at, revoked) \
@@ -230,7 +230,7 @@ use $crate::domain::token::{AccessToken, Issued, RefreshToken};
                     .bind(&t.transaction_id)
                     .bind(&t.scope)
                     .bind(t.expires_at)
-                    .execute(&mut **tx)
+                    .execute(&mut *tx)
                     .await?;
                     if let Some(r) = &issued.refresh {
                         query(
@@ -245,7 +245,7 @@ use $crate::domain::token::{AccessToken, Issued, RefreshToken};
                         .bind(&r.scope)
                         .bind(r.created_at)
                         .bind(r.expires_at)
-                        .execute(&mut **tx)
+                        .execute(&mut *tx)
                         .await?;
                     }
                     Ok(())

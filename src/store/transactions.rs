@@ -322,7 +322,8 @@ use $crate::domain::challenge::Challenge;
                 }
 
                 async fn decide(&self, w: &DecisionWrite<'_>) -> StoreResult<DecideOutcome> {
-                    let mut tx = self.pool.begin().await?;
+                    // A provisioning approval sets the user's status (`user_cache.rs`).
+                    let mut tx = self.begin_user_change_if(w.user_status.is_some()).await?;
                     let nonce = query(
                         "UPDATE challenges SET used_at = $4 WHERE nonce = $1 AND transaction_id = $2 AND device_id = $3 \
                          AND used_at IS NULL AND expires_at > $4",
@@ -371,14 +372,12 @@ use $crate::domain::challenge::Challenge;
                             .await?;
                     }
                     if let Some(issued) = &w.issued {
-                        Self::insert_issued(&mut tx, issued).await?;
+                        Self::insert_issued(&mut *tx, issued).await?;
                     }
                     if let Some(d) = &w.delivery {
-                        Self::insert_delivery(&mut tx, d, w.now * 1000).await?;
+                        Self::insert_delivery(&mut *tx, d, w.now * 1000).await?;
                     }
                     let _invalidate = self.transactions_change(Some(w.transaction_id));
-                    // A provisioning approval sets the user's status (`user_cache.rs`).
-                    let _users = w.user_status.map(|_| self.users_change());
                     tx.commit().await?;
                     Ok(DecideOutcome::Decided)
                 }

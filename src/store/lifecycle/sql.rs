@@ -14,10 +14,9 @@ use $crate::domain::transaction::Transaction;
             #[async_trait::async_trait]
             impl LifecycleStore for $store {
                 async fn create_binding(&self, b: &$crate::domain::lifecycle::Binding, new_user: Option<&User>) -> StoreResult<()> {
-                    let _users = self.users_change();
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_user_change().await?;
                     if let Some(u) = new_user {
-                        Self::insert_user_tx(&mut tx, u, false).await?;
+                        Self::insert_user_tx(&mut *tx, u, false).await?;
                     }
                     query(
                         "INSERT INTO bindings (id, user_id, device_id, client_id, code_digest, created_at, expires_at) \
@@ -45,8 +44,7 @@ use $crate::domain::transaction::Transaction;
                 }
 
                 async fn create_registration(&self, r: &$crate::domain::lifecycle::Registration, u: &User) -> StoreResult<()> {
-                    let _users = self.users_change();
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_user_change().await?;
                     let revived = query(
                         "UPDATE users SET status = 'active', failed_attempts = 0, static_password_hash = $2 \
                          WHERE id = $1 AND status = 'removed'",
@@ -56,7 +54,7 @@ use $crate::domain::transaction::Transaction;
                     .execute(&mut *tx)
                     .await?;
                     if revived.rows_affected() == 0 {
-                        Self::insert_user_tx(&mut tx, u, false).await?;
+                        Self::insert_user_tx(&mut *tx, u, false).await?;
                     }
                     query(
                         "INSERT INTO registrations (id, user_id, client_id, password_digest, relationship_ref, client_ip, \
@@ -137,12 +135,11 @@ use $crate::domain::transaction::Transaction;
                     now: i64,
                 ) -> StoreResult<$crate::store::lifecycle::ActivateOutcome> {
                     use $crate::store::lifecycle::{ActivateOutcome, Credential};
-                    let _users = self.users_change();
                     // SQLite: the user index is brought up to date and held before the
                     // write lock is taken (a first load reads many rows; lock order:
                     // the index, then the file), and read again under it.
                     let mut held = self.lock_user_requests(now).await?;
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_user_change().await?;
                     let spent = match credential {
                         Credential::Binding(id) => query(
                             "UPDATE bindings SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND removed_at IS NULL \
@@ -229,12 +226,11 @@ use $crate::domain::transaction::Transaction;
                 }
 
                 async fn unregister_user(&self, user_id: &str, now: i64) -> StoreResult<$crate::store::lifecycle::Unregistered> {
-                    let _users = self.users_change();
                     // SQLite: the user index is brought up to date and held before the
                     // write lock is taken (a first load reads many rows; lock order:
                     // the index, then the file), and read again under it.
                     let mut held = self.lock_user_requests(now).await?;
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_user_change().await?;
                     // Write first, so the transaction holds the write lock before it
                     // reads (a read-then-write transaction can fail on SQLite WAL).
                     query("UPDATE users SET status = 'removed' WHERE id = $1")

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
+use sqlx::query::Query;
 use sqlx::query_as;
+use sqlx::sqlite::SqliteQueryResult;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::clients::ClientCache;
@@ -26,7 +28,7 @@ use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 use group_commit::GroupCommit;
 use hot::{FillTicket, Hot, InvalidateOnDrop};
-use user_cache::ChangeOnDrop;
+use user_cache::UserChange;
 use user_requests::{Index, UserIndexGuard, UserRequests};
 
 pub struct SqliteStore {
@@ -66,10 +68,28 @@ impl SqliteStore {
         self.writer.insert(t, pushes).await
     }
 
-    /// Take it before a COMMIT that changes a user or a device
+    /// The only way the shared statements open a transaction that changes a
+    /// user or a device: its `commit` moves the users' generation
     /// (`user_cache.rs`).
-    fn users_change(&self) -> Option<ChangeOnDrop<'_>> {
-        self.hot.users_change_on_drop()
+    async fn begin_user_change(&self) -> Result<UserChange<'_>, sqlx::Error> {
+        self.begin_user_change_if(true).await
+    }
+
+    /// [`Self::begin_user_change`] when `changes_users`, else a transaction
+    /// whose commit moves nothing.
+    async fn begin_user_change_if(&self, changes_users: bool) -> Result<UserChange<'_>, sqlx::Error> {
+        let cache = if changes_users { self.hot.users() } else { None };
+        Ok(UserChange::new(self.pool.begin().await?, cache))
+    }
+
+    /// One statement that changes a user or a device, committed on its own
+    /// with the generation's guard held across it.
+    async fn execute_user_change<'q>(
+        &self,
+        change: Query<'q, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments<'q>>,
+    ) -> Result<SqliteQueryResult, sqlx::Error> {
+        let _moved = self.hot.users_change_on_drop();
+        change.execute(&self.pool).await
     }
 
     /// Take it before a COMMIT that changes a transaction's status (`None`:

@@ -214,6 +214,40 @@ impl Drop for ChangeOnDrop<'_> {
     }
 }
 
+/// A database transaction that changes a user or a device: the only kind
+/// the SQLite store opens for such a change. Its [`UserChange::commit`]
+/// holds [`UserCache::change_on_drop`] across the COMMIT, so the change
+/// cannot forget to move the generation; dropped uncommitted, it rolls back
+/// and moves nothing.
+pub struct UserChange<'a> {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    cache: Option<&'a UserCache>,
+}
+
+impl<'a> UserChange<'a> {
+    pub fn new(tx: sqlx::Transaction<'static, sqlx::Sqlite>, cache: Option<&'a UserCache>) -> Self {
+        Self { tx, cache }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        let _moved = self.cache.map(UserCache::change_on_drop);
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for UserChange<'_> {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for UserChange<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;

@@ -13,9 +13,8 @@ use $crate::domain::device::{Device, DeviceStatus};
             #[async_trait::async_trait]
             impl UserStore for $store {
                 async fn insert_user(&self, u: &User, apps: &[String]) -> StoreResult<()> {
-                    let _users = self.users_change();
-                    let mut tx = self.pool.begin().await?;
-                    Self::insert_user_tx(&mut tx, u, false).await?;
+                    let mut tx = self.begin_user_change().await?;
+                    Self::insert_user_tx(&mut *tx, u, false).await?;
                     for app in apps {
                         query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                             .bind(&u.id)
@@ -28,37 +27,32 @@ use $crate::domain::device::{Device, DeviceStatus};
                 }
 
                 async fn create_user_if_absent(&self, u: &User) -> StoreResult<bool> {
-                    let _users = self.users_change();
                     // One statement: a read-then-write transaction can fail at once
                     // on SQLite (WAL) when another writer committed in between.
-                    let mut tx = self.pool.begin().await?;
-                    let created = Self::insert_user_tx(&mut tx, u, true).await?;
+                    let mut tx = self.begin_user_change().await?;
+                    let created = Self::insert_user_tx(&mut *tx, u, true).await?;
                     tx.commit().await?;
                     Ok(created)
                 }
 
                 async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool> {
-                    let _users = self.users_change();
-                    let done = query("UPDATE users SET user_code_hash = $2 WHERE id = $1")
+                    let change = query("UPDATE users SET user_code_hash = $2 WHERE id = $1")
                         .bind(user_id)
-                        .bind(hash)
-                        .execute(&self.pool)
-                        .await?;
+                        .bind(hash);
+                    let done = self.execute_user_change(change).await?;
                     Ok(done.rows_affected() == 1)
                 }
 
                 async fn set_user_status(&self, user_id: &str, status: $crate::domain::user::UserStatus) -> StoreResult<bool> {
-                    let _users = self.users_change();
                     let reset = status == $crate::domain::user::UserStatus::Active;
-                    let done = query(
+                    let change = query(
                         "UPDATE users SET status = $2, failed_attempts = CASE WHEN $3 THEN 0 ELSE failed_attempts END \
                          WHERE id = $1 AND status != 'removed'",
                     )
                     .bind(user_id)
                     .bind(status.as_str())
-                    .bind(reset)
-                    .execute(&self.pool)
-                    .await?;
+                    .bind(reset);
+                    let done = self.execute_user_change(change).await?;
                     Ok(done.rows_affected() == 1)
                 }
 
@@ -107,8 +101,7 @@ use $crate::domain::device::{Device, DeviceStatus};
                 }
 
                 async fn register_device(&self, d: &Device) -> StoreResult<(Device, bool)> {
-                    let _users = self.users_change();
-                    let inserted = query(
+                    let change = query(
                         "INSERT INTO devices (id, device_key, auth_key, user_id, status, failed_attempts, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
                     )
@@ -118,9 +111,8 @@ use $crate::domain::device::{Device, DeviceStatus};
                     .bind(&d.user_id)
                     .bind(d.status.as_str())
                     .bind(d.failed_attempts)
-                    .bind(d.created_at)
-                    .execute(&self.pool)
-                    .await?;
+                    .bind(d.created_at);
+                    let inserted = self.execute_user_change(change).await?;
                     let device = self
                         .device(&d.id)
                         .await?
@@ -137,7 +129,6 @@ use $crate::domain::device::{Device, DeviceStatus};
                 }
 
                 async fn bind_device(&self, device_id: &str, user_id: &str) -> StoreResult<BindOutcome> {
-                    let _users = self.users_change();
                     let Some(device) = self.device(device_id).await? else {
                         return Ok(BindOutcome::UnknownDevice);
                     };
@@ -148,14 +139,13 @@ use $crate::domain::device::{Device, DeviceStatus};
                     if device.status != DeviceStatus::Inactive && !(rebind_same_user && device.status == DeviceStatus::Active) {
                         return Ok(BindOutcome::NotBindable);
                     }
-                    let done = query(
+                    let change = query(
                         "UPDATE devices SET user_id = $2, status = 'active' \
                          WHERE id = $1 AND (status = 'inactive' OR (status = 'active' AND user_id = $2))",
                     )
                     .bind(device_id)
-                    .bind(user_id)
-                    .execute(&self.pool)
-                    .await?;
+                    .bind(user_id);
+                    let done = self.execute_user_change(change).await?;
                     Ok(if done.rows_affected() == 1 {
                         BindOutcome::Bound
                     } else {
@@ -174,8 +164,7 @@ use $crate::domain::device::{Device, DeviceStatus};
                 }
 
                 async fn set_preferred_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
-                    let _users = self.users_change();
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_user_change().await?;
                     let chosen = query("UPDATE devices SET preferred = 1 WHERE id = $1 AND user_id = $2 AND status = 'active'")
                         .bind(device_id)
                         .bind(user_id)
@@ -194,14 +183,12 @@ use $crate::domain::device::{Device, DeviceStatus};
                 }
 
                 async fn remove_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool> {
-                    let _users = self.users_change();
-                    let done = query(
+                    let change = query(
                         "UPDATE devices SET status = 'removed', preferred = 0 WHERE id = $1 AND user_id = $2 AND status != 'removed'",
                     )
                     .bind(device_id)
-                    .bind(user_id)
-                    .execute(&self.pool)
-                    .await?;
+                    .bind(user_id);
+                    let done = self.execute_user_change(change).await?;
                     Ok(done.rows_affected() == 1)
                 }
 
@@ -210,13 +197,11 @@ use $crate::domain::device::{Device, DeviceStatus};
                     device_id: &str,
                     push: Option<($crate::domain::push::PushChannel, &$crate::domain::push::PushAddress)>,
                 ) -> StoreResult<bool> {
-                    let _users = self.users_change();
-                    let done = query("UPDATE devices SET push_channel = $2, push_address = $3 WHERE id = $1")
+                    let change = query("UPDATE devices SET push_channel = $2, push_address = $3 WHERE id = $1")
                         .bind(device_id)
                         .bind(push.map(|(c, _)| c.as_str()))
-                        .bind(push.map(|(_, a)| a.as_str()))
-                        .execute(&self.pool)
-                        .await?;
+                        .bind(push.map(|(_, a)| a.as_str()));
+                    let done = self.execute_user_change(change).await?;
                     Ok(done.rows_affected() == 1)
                 }
 
@@ -225,12 +210,10 @@ use $crate::domain::device::{Device, DeviceStatus};
                     device_id: &str,
                     address: &$crate::domain::push::PushAddress,
                 ) -> StoreResult<bool> {
-                    let _users = self.users_change();
-                    let done = query("UPDATE devices SET push_channel = NULL, push_address = NULL WHERE id = $1 AND push_address = $2")
+                    let change = query("UPDATE devices SET push_channel = NULL, push_address = NULL WHERE id = $1 AND push_address = $2")
                         .bind(device_id)
-                        .bind(address.as_str())
-                        .execute(&self.pool)
-                        .await?;
+                        .bind(address.as_str());
+                    let done = self.execute_user_change(change).await?;
                     Ok(done.rows_affected() == 1)
                 }
 
@@ -241,8 +224,7 @@ use $crate::domain::device::{Device, DeviceStatus};
                     transaction_id: Option<&str>,
                     lockout: $crate::domain::lifecycle::Lockout,
                 ) -> StoreResult<(bool, bool)> {
-                    let _users = self.users_change();
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.begin_user_change().await?;
                     let mut locked = (false, false);
                     if let Some(device_id) = device_id {
                         query("UPDATE devices SET failed_attempts = failed_attempts + 1 WHERE id = $1")
@@ -285,7 +267,7 @@ use $crate::domain::device::{Device, DeviceStatus};
             impl $store {
                 /// Inserts a user; with `if_absent`, an existing id is left alone
                 /// (false). E-mail and phone stay unique either way.
-                async fn insert_user_tx(tx: &mut sqlx::Transaction<'static, $db>, u: &User, if_absent: bool) -> StoreResult<bool> {
+                async fn insert_user_tx(tx: &mut <$db as sqlx::Database>::Connection, u: &User, if_absent: bool) -> StoreResult<bool> {
                     let sql = if if_absent {
                         "INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
                          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING"
@@ -302,7 +284,7 @@ use $crate::domain::device::{Device, DeviceStatus};
                         .bind(&u.user_code_hash)
                         .bind(&u.static_password_hash)
                         .bind(u.created_at)
-                        .execute(&mut **tx)
+                        .execute(&mut *tx)
                         .await
                         .map_err(conflict("user id, email or phone"))?;
                     Ok(done.rows_affected() == 1)
