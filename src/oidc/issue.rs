@@ -10,6 +10,7 @@ use crate::crypto::id_token::{self, IdTokenParams, token_hash};
 use crate::crypto::secret;
 use crate::domain::claims::Sources;
 use crate::domain::client::Client;
+use crate::domain::ids::random_id;
 use crate::domain::scope;
 use crate::domain::token::{AccessToken, Issued, RefreshToken};
 use crate::domain::transaction::Transaction;
@@ -59,10 +60,7 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> Result<Min
     let refresh_token = wants_refresh.then(secret::random_token);
     let refresh = refresh_token.as_ref().map(|token| RefreshToken {
         digest: secret::digest(token),
-        family: m
-            .refresh_family
-            .map(str::to_owned)
-            .unwrap_or_else(crate::domain::ids::random_id),
+        family: m.refresh_family.map(str::to_owned).unwrap_or_else(random_id),
         client_id: client.id.clone(),
         user_id: txn.user_id.clone(),
         transaction_id: txn.id.clone(),

@@ -1,11 +1,10 @@
 //! Clients, and the push relays they set for their apps.
 
-use async_trait::async_trait;
-
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use sqlx::FromRow;
 
 use super::{StoreError, StoreResult};
@@ -90,7 +89,7 @@ macro_rules! client_sql {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::{query, query_as};
-use $crate::domain::client::Client;
+            use $crate::domain::client::Client;
             use $crate::store::clients::{ClientRow, ClientStore};
             use $crate::store::{StoreError, StoreResult, conflict};
 

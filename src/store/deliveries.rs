@@ -2,7 +2,6 @@
 //! devices, leased by the workers that send them.
 
 use async_trait::async_trait;
-
 use sqlx::FromRow;
 
 use super::{InboxItem, StoreError, StoreResult, parse};
@@ -150,7 +149,7 @@ macro_rules! delivery_sql {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::{query, query_as};
-use $crate::domain::delivery::{Delivery, DeliveryOutcome};
+            use $crate::domain::delivery::{Delivery, DeliveryOutcome};
             use $crate::domain::token::Issued;
             use $crate::domain::transaction::Transaction;
             use $crate::store::deliveries::{DeliveryRow, DevicePushRow, DeliveryStore, PushRecordRow};

@@ -1,5 +1,8 @@
-//! Persistence behind one trait. The backend is chosen once, from the
-//! database URL, in [`open`]; no call site knows which one it talks to.
+//! Persistence behind one trait per aggregate ([`prelude`]), summed up in
+//! [`Store`]. The backend is chosen once, from the database URL, in
+//! [`open`]; no call site knows which one it talks to. Each aggregate's file
+//! holds its trait, its row types and the SQL both backends share;
+//! `sqlite/` holds what only SQLite does.
 //! State changes that race (two devices deciding, two redemptions) are
 //! settled here with conditional updates, never in memory.
 
@@ -233,4 +236,40 @@ pub(crate) fn sqlite_migration_files() -> Vec<std::path::PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `crate::` path under `src/store/` (`$crate::` in macros too).
+    fn crate_paths(dir: &std::path::Path, found: &mut Vec<(String, String)>) {
+        let needle = ["crate", "::"].concat();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                crate_paths(&path, found);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in text.match_indices(&needle) {
+                let rest = &text[at + needle.len()..];
+                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if !name.is_empty() {
+                    found.push((path.display().to_string(), name));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_store_imports_nothing_of_the_crate_but_domain() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+        let mut found = Vec::new();
+        crate_paths(&dir, &mut found);
+        assert!(found.iter().any(|(_, name)| name == "domain"), "the walk found nothing");
+        let above: Vec<_> = found
+            .iter()
+            .filter(|(_, name)| name != "domain" && name != "store")
+            .collect();
+        assert!(above.is_empty(), "{above:?}");
+    }
 }

@@ -1,9 +1,9 @@
 //! Signals between requests and instances: topics published to other
 //! instances, and single-use keys remembered against replay.
 
-use async_trait::async_trait;
-
 use std::sync::Arc;
+
+use async_trait::async_trait;
 
 use super::{StoreResult, TopicSink};
 
@@ -29,7 +29,7 @@ macro_rules! signal_sql {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::query;
-use $crate::store::signals::Signals;
+            use $crate::store::signals::Signals;
             use $crate::store::StoreResult;
 
             #[async_trait::async_trait]

@@ -2,7 +2,6 @@
 //! and the management API's tokens.
 
 use async_trait::async_trait;
-
 use sqlx::FromRow;
 
 use super::StoreResult;
@@ -114,7 +113,7 @@ macro_rules! token_sql {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::{query, query_as};
-use $crate::domain::token::{AccessToken, Issued, RefreshToken};
+            use $crate::domain::token::{AccessToken, Issued, RefreshToken};
             use $crate::store::tokens::{AccessTokenRow, ManagementTokenRow, RefreshTokenRow, TokenStore};
             use $crate::store::StoreResult;
 

@@ -1,10 +1,9 @@
 //! Backchannel requests (transactions), their challenges and decisions,
 //! the rate caps that admit them and the poll that reads them.
 
-use async_trait::async_trait;
-
 use std::sync::{Arc, LazyLock};
 
+use async_trait::async_trait;
 use sqlx::FromRow;
 use subtle::ConstantTimeEq;
 
@@ -209,7 +208,7 @@ macro_rules! transaction_sql {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::{query, query_as};
-use $crate::domain::challenge::Challenge;
+            use $crate::domain::challenge::Challenge;
             use $crate::domain::transaction::Transaction;
             use $crate::store::transactions::{ChallengeRow, InboxRow, TXN_COLUMNS, TransactionRow, TransactionStore};
             use $crate::store::{DecideOutcome, DecisionWrite, InboxItem, StoreResult};

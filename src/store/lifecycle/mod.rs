@@ -2,7 +2,6 @@
 //! registrations, registration tokens, activation and unregistration.
 
 use async_trait::async_trait;
-
 use sqlx::FromRow;
 
 use super::StoreResult;

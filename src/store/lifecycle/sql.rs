@@ -5,7 +5,7 @@ macro_rules! lifecycle_sql {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::{query, query_as};
-use $crate::domain::transaction::Transaction;
+            use $crate::domain::transaction::Transaction;
             use $crate::domain::user::User;
             use $crate::store::lifecycle::{BindingRow, LifecycleStore, RegistrationRow, RegistrationTokenRow};
             use $crate::store::transactions::{TXN_COLUMNS, TransactionRow};

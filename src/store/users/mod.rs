@@ -1,7 +1,6 @@
 //! Users and their devices: status, lockout counters, push channels.
 
 use async_trait::async_trait;
-
 use sqlx::FromRow;
 
 use super::{BindOutcome, DeviceCounts, StoreError, StoreResult, parse};

@@ -5,7 +5,7 @@ macro_rules! user_sql {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::{query, query_as};
-use $crate::domain::device::{Device, DeviceStatus};
+            use $crate::domain::device::{Device, DeviceStatus};
             use $crate::domain::user::User;
             use $crate::store::users::{DeviceRow, UserDevicesRow, UserRow, UserStore};
             use $crate::store::{BindOutcome, DeviceCounts, StoreError, StoreResult, conflict};
