@@ -29,7 +29,7 @@ pub fn auth_req_id(transaction_id: &str) -> String {
 
 /// How an `auth_req_id` is stored and looked up: the transaction id it names,
 /// `.`, and the SHA-256 of the whole value. The id in front finds the row by
-/// its primary key (`store::sql::auth_req_lookup`); only the digest proves
+/// its primary key (`store::transactions::auth_req_lookup`); only the digest proves
 /// anything, and an id put in front of another request's secret makes a
 /// digest the row it finds does not match.
 pub fn auth_req_digest(auth_req_id: &str) -> String {

@@ -5,7 +5,7 @@
 
 mod direct;
 mod group_commit;
-pub(crate) mod hot;
+mod hot;
 mod rate_windows;
 #[cfg(test)]
 mod tests;
