@@ -45,7 +45,8 @@ fn hash_of(key: &str) -> usize {
     h.finish() as usize
 }
 
-/// The store's memory. Parts a backend cannot keep correct are `None`.
+/// The SQLite store's memory (one instance owns the file, so all of it can
+/// be kept).
 pub struct Hot {
     pending: Option<PendingCache>,
     windows: RateWindows,
