@@ -11,33 +11,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::domain::lifecycle::Lockout;
 use crate::engine::settings::{ApnsCredentials, Devices, EngineSettings, PushProviders, Requests, Server, Tokens};
-use crate::store::lifecycle::Lockout;
 
-/// When SQLite reports a commit done. Backchannel requests are committed in
-/// groups, so `full` costs them one fsync per group (no measurable cost on the
-/// bench machine); decisions, challenges and token issues pay one each: full
-/// poll flows under load ran at 231/s with `full` against 408–414/s with
-/// `normal` there (`bench/README.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SqliteSynchronous {
-    /// The WAL is synced at every commit: nothing answered is lost, even to
-    /// a power cut.
-    Full,
-    /// Synced at checkpoints only: a process crash loses nothing, a power
-    /// cut (or kernel crash) may lose the last commits, never corrupts.
-    Normal,
-}
-
-impl SqliteSynchronous {
-    pub fn as_pragma(self) -> &'static str {
-        match self {
-            SqliteSynchronous::Full => "FULL",
-            SqliteSynchronous::Normal => "NORMAL",
-        }
-    }
-}
+pub use crate::store::SqliteSynchronous;
 
 /// Every setting trustid reads. Durations are whole seconds.
 #[derive(Debug, Clone, Serialize, Deserialize)]

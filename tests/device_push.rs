@@ -207,8 +207,8 @@ async fn a_failing_relay_is_retried_and_the_transaction_still_completes_through_
 
 #[tokio::test]
 async fn a_push_token_is_stored_only_while_the_request_is_open_and_the_push_is_this_workers() {
+    use trustid::domain::delivery::{DevicePush, PushOutcome};
     use trustid::domain::push::PushChannel;
-    use trustid::store::push::{DevicePush, PushOutcome};
     let app = spawn_app_without_worker(|_| {}).await;
     let relay = Receiver::start(vec![]).await;
     let (client, _) = relay_client(&app, &relay, DeviceRouting::All).await;

@@ -7,10 +7,10 @@
 const DIALECT_SPECIFIC: [&str; 1] = ["20261130000001_lean_transaction_indexes.sql"];
 
 /// Migrations PostgreSQL has no counterpart of: SQLite finds a user's
-/// requests in memory (`src/store/user_requests.rs`), PostgreSQL, which
+/// requests in memory (`src/store/sqlite/user_requests.rs`), PostgreSQL, which
 /// several instances write, through its `(user_id, expires_at)` index; SQLite
 /// keeps users in memory, and tells other processes' changes by a counter
-/// (`src/store/hot.rs`), PostgreSQL reads them every time.
+/// (`src/store/sqlite/user_cache.rs`), PostgreSQL reads them every time.
 const SQLITE_ONLY: [&str; 2] = [
     "20261130000002_user_index_in_memory.sql",
     "20261201000001_user_epoch.sql",

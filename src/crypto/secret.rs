@@ -12,18 +12,13 @@ pub fn random_token() -> String {
     random_b64::<32>()
 }
 
-/// 16 random bytes (128 bits): public identifiers that must not be guessable.
-pub fn random_id() -> String {
-    random_b64::<16>()
-}
-
 /// A transaction id: its creation time in ms (12 hex digits), then 128
 /// random bits (base64url, 22 characters). Ids made later sort later, so a
 /// new row lands at the end of the indexes on its id instead of on a random
 /// page: on SQLite every page an insert touches is written again at its
 /// commit, and random pages were most of the group commit's cost.
 pub fn transaction_id(now_ms: i64) -> String {
-    format!("{:012x}{}", now_ms.max(0), random_id())
+    format!("{:012x}{}", now_ms.max(0), crate::domain::ids::random_id())
 }
 
 /// A new `auth_req_id`: the transaction id, `.`, and 256 random bits. CIBA
@@ -34,7 +29,7 @@ pub fn auth_req_id(transaction_id: &str) -> String {
 
 /// How an `auth_req_id` is stored and looked up: the transaction id it names,
 /// `.`, and the SHA-256 of the whole value. The id in front finds the row by
-/// its primary key (`store::sql::auth_req_lookup`); only the digest proves
+/// its primary key (`store::transactions::auth_req_lookup`); only the digest proves
 /// anything, and an id put in front of another request's secret makes a
 /// digest the row it finds does not match.
 pub fn auth_req_digest(auth_req_id: &str) -> String {
@@ -93,7 +88,6 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_ne!(a, random_token());
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-        assert_eq!(random_id().len(), 22);
         let ids = [transaction_id(1_000), transaction_id(1_001), transaction_id(1_001)];
         assert!(ids.iter().all(|id| id.len() == 34 && id.starts_with("0000000003e")));
         assert!(ids[0] < ids[1] && ids[0] < ids[2] && ids[1] != ids[2], "{ids:?}");

@@ -20,11 +20,12 @@ use serde_json::{Value, json};
 
 use super::proof::Proven;
 use crate::crypto::secret;
+use crate::domain::challenge::Challenge;
 use crate::domain::device::Device;
 use crate::engine::AppState;
 use crate::engine::wakeup::{Wakeups, inbox_topic};
 use crate::http::api_error::{ApiError, no_store};
-use crate::store::{Challenge, InboxItem};
+use crate::store::InboxItem;
 
 /// Longest `wait` a device may ask for (CIBA-style long polling stays ≤ 30 s).
 const MAX_WAIT_SECS: u64 = 30;

@@ -2,12 +2,17 @@
 //! turned into one of these at the edge.
 
 pub mod binding_message;
+pub mod challenge;
 pub mod claims;
 pub mod client;
+pub mod delivery;
 pub mod device;
+pub mod ids;
+pub mod lifecycle;
 pub mod push;
 pub mod scope;
 pub mod str_enum;
+pub mod token;
 pub mod transaction;
 pub mod url;
 pub mod user;

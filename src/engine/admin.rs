@@ -48,7 +48,7 @@ pub async fn register_client(
         .uses_secret()
         .then(secret::random_token);
     let client = Client {
-        id: secret::random_id(),
+        id: crate::domain::ids::random_id(),
         secret_digest: secret.as_deref().map(secret::digest),
         metadata,
         created_at: now,

@@ -10,10 +10,11 @@ use crate::crypto::id_token::{self, IdTokenParams, token_hash};
 use crate::crypto::secret;
 use crate::domain::claims::Sources;
 use crate::domain::client::Client;
+use crate::domain::ids::random_id;
 use crate::domain::scope;
+use crate::domain::token::{AccessToken, Issued, RefreshToken};
 use crate::domain::transaction::Transaction;
 use crate::engine::AppState;
-use crate::store::{AccessToken, Issued, RefreshToken};
 
 pub const AUTH_REQ_ID_CLAIM: &str = "urn:openid:params:jwt:claim:auth_req_id";
 pub const RT_HASH_CLAIM: &str = "urn:openid:params:jwt:claim:rt_hash";
@@ -58,7 +59,7 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> anyhow::Re
     let refresh_token = wants_refresh.then(secret::random_token);
     let refresh = refresh_token.as_ref().map(|token| RefreshToken {
         digest: secret::digest(token),
-        family: m.refresh_family.map(str::to_owned).unwrap_or_else(secret::random_id),
+        family: m.refresh_family.map(str::to_owned).unwrap_or_else(random_id),
         client_id: client.id.clone(),
         user_id: txn.user_id.clone(),
         transaction_id: txn.id.clone(),

@@ -91,7 +91,7 @@ pub struct EngineSettings {
     pub tokens: Tokens,
     pub requests: Requests,
     pub devices: Devices,
-    pub lockout: crate::store::lifecycle::Lockout,
+    pub lockout: crate::domain::lifecycle::Lockout,
     /// Time a ping/push notification endpoint or push provider has to answer.
     pub delivery_timeout: Duration,
     pub push: PushProviders,

@@ -12,7 +12,7 @@ use super::settings::{Devices, EngineSettings, PushProviders, Requests, Server, 
 use super::wakeup::Wakeups;
 use crate::clock::Clock;
 use crate::crypto::keys::KeyRing;
-use crate::store::lifecycle::{AuditEntry, Lockout};
+use crate::domain::lifecycle::{AuditEntry, Lockout};
 use crate::store::{Store, StoreError};
 
 /// Cloned for every request (axum's `State`): one reference count, not one

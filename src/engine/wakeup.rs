@@ -46,6 +46,12 @@ impl Wakeups {
     }
 }
 
+impl crate::store::TopicSink for Wakeups {
+    fn deliver(&self, topic: &str) {
+        self.publish(topic);
+    }
+}
+
 /// The topic a change in a user's pending requests wakes (device inboxes).
 pub fn inbox_topic(user_id: &str) -> String {
     format!("inbox:{user_id}")

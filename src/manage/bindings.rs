@@ -14,11 +14,11 @@ use serde_json::json;
 use super::{Manager, audit, check_text, json_body};
 use crate::crypto::secret;
 use crate::domain::device::DeviceStatus;
+use crate::domain::lifecycle::Binding;
 use crate::domain::user::{User, UserStatus};
 use crate::engine::AppState;
 use crate::engine::activation::{self, Presented};
 use crate::http::api_error::{ApiError, no_store};
-use crate::store::lifecycle::Binding;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,7 +87,7 @@ pub async fn bind(State(state): State<AppState>, Manager(client): Manager, body:
     };
     let code = secret::random_token();
     let binding = Binding {
-        id: secret::random_id(),
+        id: crate::domain::ids::random_id(),
         user_id: req.user_id.clone(),
         device_id: device.id.clone(),
         client_id: client.id.clone(),

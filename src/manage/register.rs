@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 
 use super::{Manager, audit, check_text, json_body};
 use crate::crypto::secret;
+use crate::domain::lifecycle::Registration;
 use crate::domain::user::{User, UserStatus};
 use crate::engine::AppState;
 use crate::http::api_error::{ApiError, no_store};
 use crate::http::paths::QR_PATH;
-use crate::store::lifecycle::Registration;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -113,7 +113,7 @@ pub async fn register(
         .and_then(|c| c.browser_cddc)
         .map(|b| serde_json::to_string(&b).unwrap_or_default());
     let registration = Registration {
-        id: secret::random_id(),
+        id: crate::domain::ids::random_id(),
         user_id: req.user_id.clone(),
         client_id: client.id.clone(),
         password_digest: secret::digest(&password),

@@ -10,10 +10,10 @@ use serde_json::json;
 
 use super::{Manager, audit, not_found};
 use crate::crypto::secret;
+use crate::domain::lifecycle::RegistrationToken;
 use crate::domain::user::UserStatus;
 use crate::engine::AppState;
 use crate::http::api_error::{ApiError, no_store};
-use crate::store::lifecycle::RegistrationToken;
 
 pub async fn issue(
     State(state): State<AppState>,

@@ -210,7 +210,7 @@ async fn management_token(state: &AppState, client: &Client, scope: &str) -> Res
     let now = state.clock.now();
     let token = secret::random_token();
     let ttl = state.tokens.management_ttl;
-    let record = crate::store::lifecycle::ManagementToken {
+    let record = crate::domain::token::ManagementToken {
         digest: secret::digest(&token),
         client_id: client.id.clone(),
         scope: scope::MANAGE.to_owned(),

@@ -1,36 +1,29 @@
-//! Persistence behind one trait. The backend is chosen once, from the
-//! database URL, in [`open`]; no call site knows which one it talks to.
+//! Persistence behind one trait per aggregate ([`prelude`]), summed up in
+//! [`Store`]. The backend is chosen once, from the database URL, in
+//! [`open`]; no call site knows which one it talks to. Each aggregate's file
+//! holds its trait, its row types and the SQL both backends share;
+//! `sqlite/` holds what only SQLite does.
 //! State changes that race (two devices deciding, two redemptions) are
 //! settled here with conditional updates, never in memory.
 
-mod direct;
-mod group_commit;
-mod hot;
+pub mod audit;
+pub mod clients;
+pub mod deliveries;
 pub mod lifecycle;
 pub mod postgres;
-pub mod push;
-mod rows;
-mod sql;
+pub mod signals;
 pub mod sqlite;
-mod user_cache;
-mod user_requests;
+pub mod tokens;
+pub mod transactions;
+pub mod users;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+pub use transactions::{Limited, RateKey};
 
-pub use hot::{Limited, RateKey};
-
-use crate::domain::client::Client;
-use crate::domain::device::Device;
-use crate::domain::push::{PushAddress, PushChannel};
+use crate::domain::delivery::Delivery;
+use crate::domain::token::Issued;
 use crate::domain::transaction::{Status, Transaction};
-use crate::domain::user::{User, UserStatus};
-use lifecycle::{
-    ActivateOutcome, AuditEntry, Binding, Credential, Lockout, ManagementToken, Registration, RegistrationToken,
-    Unregistered,
-};
-use push::{DevicePush, PushOutcome, PushRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -73,104 +66,6 @@ pub struct OwedPushes {
 pub struct DeviceCounts {
     pub active: i64,
     pub pushable: i64,
-}
-
-/// A single-use challenge handed to one device for one transaction.
-#[derive(Debug, Clone)]
-pub struct Challenge {
-    pub nonce: String,
-    pub transaction_id: String,
-    pub device_id: String,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-}
-
-/// An issued access token, known by its digest.
-#[derive(Debug, Clone)]
-pub struct AccessToken {
-    pub digest: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub transaction_id: String,
-    pub scope: String,
-    pub expires_at: i64,
-    pub revoked: bool,
-}
-
-/// An issued refresh token, known by its digest; rotation keeps the family.
-#[derive(Debug, Clone)]
-pub struct RefreshToken {
-    pub digest: String,
-    pub family: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub transaction_id: String,
-    pub scope: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub revoked: bool,
-}
-
-/// What redeeming an approval stores: the access token and, when
-/// `offline_access` was granted, a refresh token.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    pub access: AccessToken,
-    pub refresh: Option<RefreshToken>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeliveryKind {
-    Ping,
-    Push,
-}
-
-impl DeliveryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryKind::Ping => "ping",
-            DeliveryKind::Push => "push",
-        }
-    }
-}
-
-impl std::str::FromStr for DeliveryKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "ping" => Ok(DeliveryKind::Ping),
-            "push" => Ok(DeliveryKind::Push),
-            other => Err(format!("unknown delivery kind `{other}`")),
-        }
-    }
-}
-
-/// A notification owed to a relying party (outbox row). Times in ms.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub id: String,
-    pub transaction_id: String,
-    pub kind: DeliveryKind,
-    pub target: String,
-    /// The client's `client_notification_token`, sent back as Bearer.
-    pub bearer: String,
-    /// The JSON body to POST.
-    pub payload: String,
-    pub attempts: i64,
-    pub give_up_at: i64,
-}
-
-/// How a delivery attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeliveryOutcome {
-    Done,
-    /// Never to be retried (4xx, redirect, or out of time).
-    Failed(String),
-    /// Try again at this time (ms).
-    Retry {
-        at: i64,
-        error: String,
-    },
 }
 
 /// A pending transaction as a device's inbox lists it.
@@ -217,180 +112,109 @@ pub enum BindOutcome {
     NotBindable,
 }
 
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    async fn insert_client(&self, client: &Client) -> StoreResult<()>;
-    async fn client(&self, id: &str) -> StoreResult<Option<Arc<Client>>>;
+/// Everything the app asks of its database, one aggregate per trait; the
+/// one handle the app holds is an `Arc<dyn Store>`.
+pub trait Store:
+    ClientStore
+    + UserStore
+    + TransactionStore
+    + TokenStore
+    + DeliveryStore
+    + LifecycleStore
+    + AuditStore
+    + Signals
+    + 'static
+{
+}
 
-    async fn insert_user(&self, user: &User, apps: &[String]) -> StoreResult<()>;
-    async fn set_user_code(&self, user_id: &str, hash: &str) -> StoreResult<bool>;
-    async fn user(&self, id: &str) -> StoreResult<Option<User>>;
-    /// Resolves a `login_hint` (the user id, else the e-mail, else the phone),
-    /// with the user's active devices counted in the same statement (one
-    /// round trip for the backchannel request).
-    async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, DeviceCounts)>>;
-    async fn user_has_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool>;
-    async fn active_device_count(&self, user_id: &str) -> StoreResult<i64>;
+impl<T> Store for T where
+    T: ClientStore
+        + UserStore
+        + TransactionStore
+        + TokenStore
+        + DeliveryStore
+        + LifecycleStore
+        + AuditStore
+        + Signals
+        + 'static
+{
+}
 
-    /// Inserts a device, or returns the one already registered with that id;
-    /// the flag says whether this call created it.
-    async fn register_device(&self, device: &Device) -> StoreResult<(Device, bool)>;
-    async fn device(&self, id: &str) -> StoreResult<Option<Device>>;
-    async fn bind_device(&self, device_id: &str, user_id: &str) -> StoreResult<BindOutcome>;
+/// The aggregate traits, for call sites that call the store's methods.
+pub mod prelude {
+    pub use super::Store;
+    pub use super::audit::AuditStore;
+    pub use super::clients::ClientStore;
+    pub use super::deliveries::DeliveryStore;
+    pub use super::lifecycle::LifecycleStore;
+    pub use super::signals::Signals;
+    pub use super::tokens::TokenStore;
+    pub use super::transactions::TransactionStore;
+    pub use super::users::UserStore;
+}
 
-    /// Stores a new request and, in the same commit, the device pushes it
-    /// owes (`pushes`); returns how many pushes are owed.
-    async fn insert_transaction(&self, txn: &Transaction, pushes: Option<OwedPushes>) -> StoreResult<u64>;
-    async fn transaction(&self, id: &str) -> StoreResult<Option<Transaction>>;
-    async fn transaction_by_auth_req(&self, digest: &str) -> StoreResult<Option<Transaction>>;
-    /// What a token poll needs: `transaction_by_auth_req`, answered from
-    /// memory when the store can tell the request is still pending (never an
-    /// approved one). `now` (clock seconds) bounds how long an entry is trusted.
-    async fn poll_transaction(&self, digest: &str, now: i64) -> StoreResult<Option<Arc<Transaction>>>;
-    async fn pending_for_user(&self, user_id: &str, now: i64) -> StoreResult<Vec<InboxItem>>;
+pub use prelude::*;
 
-    async fn insert_challenges(&self, challenges: &[Challenge]) -> StoreResult<()>;
-    async fn challenge(&self, nonce: &str) -> StoreResult<Option<Challenge>>;
-    async fn decide(&self, write: &DecisionWrite<'_>) -> StoreResult<DecideOutcome>;
-    /// Counts a refused attempt against the device, the user and the
-    /// transaction when known, and locks whatever reached its threshold.
-    /// Returns whether the device and the user are now locked.
-    async fn record_failed_attempt(
-        &self,
-        device_id: Option<&str>,
-        user_id: Option<&str>,
-        transaction_id: Option<&str>,
-        lockout: Lockout,
-    ) -> StoreResult<(bool, bool)>;
+/// Implements every aggregate trait for `$store` (a pool of `$db` in `pool`)
+/// with the SQL both backends share.
+macro_rules! sql_store {
+    ($store:ty, $db:ty) => {
+        $crate::store::audit::audit_sql!($store, $db);
+        $crate::store::clients::client_sql!($store, $db);
+        $crate::store::deliveries::delivery_sql!($store, $db);
+        $crate::store::lifecycle::lifecycle_sql!($store, $db);
+        $crate::store::signals::signal_sql!($store, $db);
+        $crate::store::tokens::token_sql!($store, $db);
+        $crate::store::transactions::transaction_sql!($store, $db);
+        $crate::store::users::user_sql!($store, $db);
+    };
+}
+pub(crate) use sql_store;
 
-    /// Admits one backchannel request against the per-user and per-client
-    /// caps (`caps`: requests since `since`), counting it at `at` when
-    /// admitted. On SQLite check and count are one step, so concurrent
-    /// requests cannot all slip under a cap; on PostgreSQL the counts are read
-    /// and the request is counted by its row.
-    async fn admit_rate(
-        &self,
-        user_id: &str,
-        client_id: &str,
-        since: i64,
-        caps: (i64, i64),
-        at: i64,
-    ) -> StoreResult<Result<(), Limited>>;
+/// A stored enum's text back into the enum.
+fn parse<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, StoreError> {
+    value.parse().map_err(StoreError::Corrupt)
+}
 
-    /// Marks an approved transaction consumed and stores its tokens, in one
-    /// database transaction. False when it was not approved any more.
-    async fn redeem(&self, transaction_id: &str, issued: &Issued, now: i64) -> StoreResult<bool>;
-    /// Revokes every token issued for a transaction (a replayed `auth_req_id`).
-    async fn revoke_for_transaction(&self, transaction_id: &str) -> StoreResult<u64>;
-    async fn access_token(&self, digest: &str) -> StoreResult<Option<AccessToken>>;
-    async fn refresh_token(&self, digest: &str) -> StoreResult<Option<RefreshToken>>;
-    /// Revokes `old` and stores its successor and a new access token, if
-    /// `old` was still live. False when it had been used already.
-    async fn rotate_refresh(&self, old_digest: &str, issued: &Issued) -> StoreResult<bool>;
-    async fn revoke_refresh_family(&self, family: &str) -> StoreResult<u64>;
-    async fn revoke_access_token(&self, digest: &str) -> StoreResult<u64>;
+/// A unique violation as [`StoreError::Conflict`] naming `what`.
+fn conflict(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Backend(e),
+    }
+}
 
-    /// Leases up to `limit` due deliveries until `lease_until` (ms).
-    async fn claim_deliveries(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>>;
-    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> StoreResult<()>;
-    /// Push transactions that expired undecided and were not notified yet.
-    async fn expired_unnotified(&self, now: i64, limit: i64) -> StoreResult<Vec<Transaction>>;
-    /// Stores a notification unless the transaction has one; false if it had.
-    async fn enqueue_delivery(&self, delivery: &Delivery, now_ms: i64) -> StoreResult<bool>;
-    // --- the user and device lifecycle (seeds 000, 001, 002) ---
+/// Where another instance's topics are handed (the process's wake-ups).
+pub trait TopicSink: Send + Sync {
+    fn deliver(&self, topic: &str);
+}
 
-    /// Creates the user when `new_user` is given, then the binding.
-    async fn create_binding(&self, binding: &Binding, new_user: Option<&User>) -> StoreResult<()>;
-    async fn binding_by_code(&self, code_digest: &str) -> StoreResult<Option<Binding>>;
-    /// Creates (or revives a removed) user, then the registration.
-    async fn create_registration(&self, registration: &Registration, user: &User) -> StoreResult<()>;
-    async fn registration_by_password(&self, password_digest: &str) -> StoreResult<Option<Registration>>;
-    /// The user's newest registration that was not removed.
-    async fn latest_registration(&self, user_id: &str) -> StoreResult<Option<Registration>>;
-    async fn mark_reported(&self, registration_id: &str, now: i64) -> StoreResult<()>;
-    async fn insert_registration_token(&self, token: &RegistrationToken) -> StoreResult<()>;
-    async fn registration_token(&self, digest: &str) -> StoreResult<Option<RegistrationToken>>;
-    /// Spends the credential, binds and activates the device, and approves
-    /// the user's open provisioning requests, in one database transaction.
-    async fn activate(
-        &self,
-        credential: Credential<'_>,
-        device_id: &str,
-        user_id: &str,
-        now: i64,
-    ) -> StoreResult<ActivateOutcome>;
-    /// Inserts the user unless one with that id exists; true if it did not.
-    async fn create_user_if_absent(&self, user: &User) -> StoreResult<bool>;
-    /// Sets the status; unlocking also clears the failed attempts.
-    async fn set_user_status(&self, user_id: &str, status: UserStatus) -> StoreResult<bool>;
-    async fn devices_of(&self, user_id: &str) -> StoreResult<Vec<Device>>;
-    async fn set_preferred_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool>;
-    async fn remove_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool>;
-    /// Removes the user's devices, bindings, registrations and open requests.
-    async fn unregister_user(&self, user_id: &str, now: i64) -> StoreResult<Unregistered>;
-    /// Stores the outcome of a request approved outside a device decision
-    /// (provisioning by activation): tokens for push, and the notification.
-    async fn settle_notification(
-        &self,
-        transaction_id: &str,
-        issued: Option<&Issued>,
-        delivery: &Delivery,
-        now_ms: i64,
-    ) -> StoreResult<bool>;
-    async fn insert_management_token(&self, token: &ManagementToken) -> StoreResult<()>;
-    async fn management_token(&self, digest: &str) -> StoreResult<Option<ManagementToken>>;
-    async fn audit(&self, entry: &AuditEntry) -> StoreResult<()>;
-    /// The audit trail about `subject`, oldest first.
-    async fn audit_of(&self, subject: &str) -> StoreResult<Vec<(i64, String, String)>>;
+/// When SQLite reports a commit done. Backchannel requests are committed in
+/// groups, so `full` costs them one fsync per group; decisions, challenges
+/// and token issues pay one each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// The WAL is synced at every commit: nothing answered is lost, even to
+    /// a power cut.
+    Full,
+    /// Synced at checkpoints only: a process crash loses nothing, a power
+    /// cut (or kernel crash) may lose the last commits, never corrupts.
+    Normal,
+}
 
-    /// Tells other instances about `topic` (PostgreSQL NOTIFY); a no-op on
-    /// SQLite, which serves one instance.
-    async fn publish(&self, topic: &str) -> StoreResult<()>;
-    /// Forwards other instances' topics into `hub` until the process ends.
-    fn listen(&self, hub: std::sync::Arc<crate::engine::wakeup::Wakeups>);
-
-    /// Remembers `key` until `expires_at`; false when it was seen already.
-    async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
-    /// As `remember_once`, for a device proof's `jti`: on SQLite committed
-    /// without an fsync of its own (`SqliteStore::unsynced`).
-    async fn remember_proof(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
-
-    // --- push to devices (issue 5) ---
-
-    /// Sets (or with `None` clears) how a device is woken; false if unknown.
-    async fn set_push_channel(&self, device_id: &str, push: Option<(PushChannel, &PushAddress)>) -> StoreResult<bool>;
-    /// Clears a device's push channel if its address is still `address` (the
-    /// provider said it is dead); false if the device has another one now.
-    async fn forget_dead_push_address(&self, device_id: &str, address: &PushAddress) -> StoreResult<bool>;
-    /// Sets (or with `None` removes) the push relay a client set for one of
-    /// its apps; false if there was none to remove.
-    async fn set_app_push_relay(&self, client_id: &str, app_id: &str, uri: Option<&str>, now: i64)
-    -> StoreResult<bool>;
-    /// The push relay a client set for an app, when one is set.
-    async fn app_push_relay(&self, client_id: &str, app_id: &str) -> StoreResult<Option<String>>;
-    /// Withdraws the pushes still owed for transactions that were decided or
-    /// expired (`now` in seconds): nobody needs waking about them any more.
-    async fn withdraw_device_pushes(&self, now: i64, now_ms: i64) -> StoreResult<u64>;
-    /// Leases up to `limit` due device pushes until `lease_until` (ms).
-    async fn claim_device_pushes(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<DevicePush>>;
-    /// Stores the digest of the exchange token about to be sent; the previous
-    /// attempt's stays valid too (a slow attempt may have been delivered), the
-    /// one before stops working. Only while the request is pending and
-    /// unexpired (`now` in seconds) and the push still carries this worker's
-    /// lease: false when not, and nothing may be sent.
-    async fn set_push_token(&self, push: &DevicePush, digest: &str, now: i64) -> StoreResult<bool>;
-    /// Records how an attempt ended, if the push still carries this worker's
-    /// lease; false when another worker took it over.
-    async fn finish_device_push(&self, push: &DevicePush, outcome: &PushOutcome, now_ms: i64) -> StoreResult<bool>;
-    /// The pushes owed for a transaction, by device.
-    async fn device_pushes_of(&self, transaction_id: &str) -> StoreResult<Vec<PushRecord>>;
-    /// The pending request an exchange token was sent about, if the token was
-    /// sent to `device_id` and the request is still open (`now` in seconds).
-    async fn exchange_push_token(&self, digest: &str, device_id: &str, now: i64) -> StoreResult<Option<InboxItem>>;
+impl SqliteSynchronous {
+    pub fn as_pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Normal => "NORMAL",
+        }
+    }
 }
 
 /// Opens the store `database_url` names and brings its schema up to date.
-pub async fn open(database_url: &str, synchronous: crate::config::SqliteSynchronous) -> anyhow::Result<Arc<dyn Store>> {
+/// `synchronous` applies to SQLite only.
+pub async fn open(database_url: &str, synchronous: SqliteSynchronous) -> anyhow::Result<Arc<dyn Store>> {
     let url = database_url;
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url, synchronous).await?))
@@ -412,4 +236,40 @@ pub(crate) fn sqlite_migration_files() -> Vec<std::path::PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `crate::` path under `src/store/` (`$crate::` in macros too).
+    fn crate_paths(dir: &std::path::Path, found: &mut Vec<(String, String)>) {
+        let needle = ["crate", "::"].concat();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                crate_paths(&path, found);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in text.match_indices(&needle) {
+                let rest = &text[at + needle.len()..];
+                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if !name.is_empty() {
+                    found.push((path.display().to_string(), name));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_store_imports_nothing_of_the_crate_but_domain() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+        let mut found = Vec::new();
+        crate_paths(&dir, &mut found);
+        assert!(found.iter().any(|(_, name)| name == "domain"), "the walk found nothing");
+        let above: Vec<_> = found
+            .iter()
+            .filter(|(_, name)| name != "domain" && name != "store")
+            .collect();
+        assert!(above.is_empty(), "{above:?}");
+    }
 }

@@ -1,32 +1,23 @@
 //! PostgreSQL, for several trustid instances on one database. The statements
-//! are shared with SQLite (`sql.rs`); only these few differ.
+//! are shared with SQLite (each aggregate's `*_sql!` macro); only these few
+//! differ. Nothing is kept in memory but clients, for a few seconds: other
+//! instances change the rest.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, query, query_as};
 
-use super::rows::{
-    AccessTokenRow, BindingRow, ChallengeRow, ClientRow, DeliveryRow, DevicePushRow, DeviceRow, InboxRow,
-    ManagementTokenRow, PushRecordRow, RefreshTokenRow, RegistrationRow, RegistrationTokenRow, TransactionRow,
-    UserDevicesRow, UserRow,
-};
-use super::sql::{TXN_COLUMNS, conflict, sql_store};
-use super::{
-    AccessToken, BindOutcome, Challenge, DecideOutcome, DecisionWrite, Delivery, DeliveryOutcome, DeviceCounts,
-    InboxItem, Issued, RefreshToken, StoreError, StoreResult,
-};
-use crate::domain::client::Client;
-use crate::domain::device::{Device, DeviceStatus};
+use super::clients::ClientCache;
+use super::{DeviceCounts, Limited, OwedPushes, RateKey, StoreError, StoreResult, TopicSink};
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
-use sqlx::{query, query_as};
 
 pub struct PgStore {
     pool: PgPool,
-    /// Several instances share the database: only the TTL-bounded client cache.
-    hot: super::hot::Hot,
+    clients: ClientCache,
 }
 
 impl PgStore {
@@ -35,7 +26,7 @@ impl PgStore {
 
     /// PostgreSQL serves concurrent writers itself: one statement per request,
     /// in a transaction with the pushes when the request owes any.
-    async fn write_transaction(&self, t: &Transaction, pushes: Option<super::OwedPushes>) -> StoreResult<u64> {
+    async fn write_transaction(&self, t: &Transaction, pushes: Option<OwedPushes>) -> StoreResult<u64> {
         let Some(pushes) = pushes else {
             return match Self::insert_transaction_row(&self.pool, t).await? {
                 true => Ok(0),
@@ -46,7 +37,7 @@ impl PgStore {
         if !Self::insert_transaction_row(&mut *tx, t).await? {
             return Err(StoreError::Conflict("transaction id"));
         }
-        let owed = query(super::sql::OWE_DEVICE_PUSHES)
+        let owed = query(super::deliveries::OWE_DEVICE_PUSHES)
             .bind(&t.id)
             .bind(&t.user_id)
             .bind(pushes.only_preferred)
@@ -60,17 +51,87 @@ impl PgStore {
     }
 
     /// The `(user_id, expires_at)` index finds a user's requests: no index
-    /// in memory (SQLite's `user_requests.rs`).
-    async fn lock_user_requests(&self, _now: i64) -> StoreResult<Option<super::user_requests::UserIndexGuard<'_>>> {
+    /// in memory.
+    async fn lock_user_requests(&self, _now: i64) -> StoreResult<Option<NoIndex>> {
         Ok(None)
     }
 
-    fn catch_up_in_transaction(
-        &self,
-        _held: &mut Option<super::user_requests::UserIndexGuard<'_>>,
-        _now: i64,
-    ) -> StoreResult<()> {
+    fn catch_up_in_transaction(&self, _held: &mut Option<NoIndex>, _now: i64) -> StoreResult<()> {
         Ok(())
+    }
+
+    /// Other instances change users, devices and transactions too: nothing
+    /// of them is kept here to invalidate.
+    async fn begin_user_change(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    async fn begin_user_change_if(
+        &self,
+        _changes_users: bool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    async fn execute_user_change<'q>(
+        &self,
+        change: sqlx::query::Query<'q, sqlx::Postgres, <sqlx::Postgres as sqlx::Database>::Arguments<'q>>,
+    ) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+        change.execute(&self.pool).await
+    }
+
+    fn transactions_change(&self, _id: Option<&str>) {}
+
+    fn user_by_hint_direct(&self, _hint: &str) -> Option<StoreResult<Option<(User, DeviceCounts)>>> {
+        None
+    }
+
+    fn transaction_by_auth_req_direct(&self, _digest: &str) -> Option<StoreResult<Option<Transaction>>> {
+        None
+    }
+
+    fn polled(&self, _digest: &str, _now: i64) -> Result<Arc<Transaction>, ()> {
+        Err(())
+    }
+
+    fn keep_polled(&self, _digest: &str, _txn: &Arc<Transaction>, _ticket: (), _now: i64) {}
+
+    /// The rows count, the request by its own once inserted.
+    async fn admit(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        since: i64,
+        caps: (i64, i64),
+        _at: i64,
+    ) -> StoreResult<Result<(), Limited>> {
+        if self.count_recent(RateKey::User(user_id), since, caps.0).await? >= caps.0 {
+            return Ok(Err(Limited::User));
+        }
+        if self.count_recent(RateKey::Client(client_id), since, caps.1).await? >= caps.1 {
+            return Ok(Err(Limited::Client));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Requests of this user or client since `since`, counted in the database
+    /// but no further than `cap`. Each form uses its index: `(client_id,
+    /// created_at)`, or `(user_id, expires_at)` bounded by what any request
+    /// created since `since` satisfies (it expires after it was created).
+    async fn count_recent(&self, key: RateKey<'_>, since: i64, cap: i64) -> StoreResult<i64> {
+        let (filter, id) = match key {
+            RateKey::User(id) => ("user_id = $1 AND expires_at >= $2 AND", id),
+            RateKey::Client(id) => ("client_id = $1 AND", id),
+        };
+        let (n,): (i64,) = query_as(&format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE {filter} created_at >= $2 LIMIT $3) AS recent"
+        ))
+        .bind(id)
+        .bind(since)
+        .bind(cap)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
     }
 
     /// Inserts one transaction row; false when its id (or an old-format
@@ -114,16 +175,10 @@ impl PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    /// No statement bypasses sqlx here: its hand-overs are in-process, the
-    /// server's round trips dominate.
-    fn direct(&self) -> Option<&super::direct::Readers> {
-        None
-    }
-
     /// LISTENs on the `trustid` channel and republishes every topic locally.
     /// PgListener re-listens after a reconnect; notifications lost meanwhile
     /// are covered by the waiters' own timeouts and re-reads.
-    fn spawn_listener(&self, hub: std::sync::Arc<crate::engine::wakeup::Wakeups>) {
+    fn spawn_listener(&self, sink: Arc<dyn TopicSink>) {
         let pool = self.pool.clone();
         tokio::spawn(async move {
             loop {
@@ -140,7 +195,7 @@ impl PgStore {
                     continue;
                 }
                 while let Ok(n) = listener.recv().await {
-                    hub.publish(n.payload());
+                    sink.deliver(n.payload());
                 }
             }
         });
@@ -170,7 +225,7 @@ impl PgStore {
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(Self {
             pool,
-            hot: super::hot::Hot::shared(),
+            clients: ClientCache::default(),
         })
     }
 
@@ -181,4 +236,14 @@ impl PgStore {
     }
 }
 
-sql_store!(PgStore, sqlx::Postgres);
+super::sql_store!(PgStore, sqlx::Postgres);
+
+/// PostgreSQL keeps no index of requests by user in memory: the shared
+/// statements' `Option<index>` is always `None` here.
+enum NoIndex {}
+
+impl NoIndex {
+    fn unexpired_json(&mut self, _user_id: &str, _now: i64) -> String {
+        match *self {}
+    }
+}

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
+use crate::domain::delivery::{DeliveryKind, DeliveryOutcome};
 use crate::engine::AppState;
 use crate::engine::metrics::Metrics;
-use crate::store::{DeliveryKind, DeliveryOutcome};
 
 /// A leased row belongs to its worker this long (ms); longer than a send.
 const LEASE_MS: i64 = 60_000;

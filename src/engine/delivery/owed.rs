@@ -3,12 +3,13 @@
 //! consumed at once, since a push client never redeems its `auth_req_id`).
 
 use crate::domain::client::DeliveryMode;
+use crate::domain::delivery::{Delivery, DeliveryKind};
+use crate::domain::token::Issued;
 use crate::domain::transaction::{Decision, Status, Transaction};
 use crate::engine::AppState;
 use crate::engine::delivery::payload;
 use crate::engine::issue::{self, Mint};
 use crate::engine::metrics::Metrics;
-use crate::store::{Delivery, DeliveryKind, Issued};
 
 pub struct Owed {
     pub delivery: Delivery,

@@ -2,9 +2,8 @@
 
 use serde_json::{Value, json};
 
-use crate::crypto::secret;
+use crate::domain::delivery::{Delivery, DeliveryKind};
 use crate::domain::transaction::{Decision, Notify, Transaction};
-use crate::store::{Delivery, DeliveryKind};
 
 /// Ping: exactly `{"auth_req_id"}`, approved or denied alike.
 pub fn ping(notify: &Notify) -> Value {
@@ -49,7 +48,7 @@ pub fn push_tokens(notify: &Notify, token_response: &Value) -> Value {
 /// transaction would have expired.
 pub fn delivery(kind: DeliveryKind, txn: &Transaction, target: &str, notify: &Notify, body: &Value) -> Delivery {
     Delivery {
-        id: secret::random_id(),
+        id: crate::domain::ids::random_id(),
         transaction_id: txn.id.clone(),
         kind,
         target: target.to_owned(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::http::header;
 
-use crate::store::{Delivery, DeliveryOutcome};
+use crate::domain::delivery::{Delivery, DeliveryOutcome};
 
 const FIRST_BACKOFF_MS: i64 = 250;
 

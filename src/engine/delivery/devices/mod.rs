@@ -18,11 +18,11 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::crypto::secret;
+use crate::domain::delivery::{DevicePush, PushOutcome};
 use crate::domain::device::DeviceStatus;
 use crate::domain::push::PushChannel;
 use crate::domain::transaction::{Status, Transaction};
 use crate::engine::AppState;
-use crate::store::push::{DevicePush, PushOutcome};
 use crate::store::{Store, StoreResult};
 use channel::{Channels, Outgoing, SendError};
 

@@ -12,7 +12,6 @@ use serde_json::json;
 
 use super::channel::{Channel, Outgoing, SendError, http_client, judge, network};
 use crate::crypto::keys::KeyRing;
-use crate::crypto::secret;
 use crate::domain::client::SigningAlg;
 
 /// The media type of the body: a compact JWS whose payload is the notification.
@@ -52,7 +51,7 @@ impl Channel for Webhook {
             "aud": relay,
             "iat": push.now,
             "exp": push.expires_at,
-            "jti": secret::random_id(),
+            "jti": crate::domain::ids::random_id(),
             "event": "backchannel_authentication_request",
             "device_token": push.address.as_str(),
             "transaction_id": push.transaction_id,

@@ -3,8 +3,8 @@
 //!
 //! Every backchannel request lands in a different user's part of a
 //! `(user_id, …)` index, so each row of a group commit dirtied a page of its
-//! own, plus the interior pages above it: about 14 of the ~20 pages each
-//! commit wrote to the WAL and synced (`bench/README.md`). The reads that
+//! own, plus the interior pages above it: most of what each commit wrote to
+//! the WAL and synced. The reads that
 //! need it all ask for one user's *recent* requests: the inbox, activation
 //! and unregistration want the unexpired ones, the per-user rate window the
 //! ones created in the last minute. That set is small, so it lives here.
@@ -228,16 +228,6 @@ pub const LOAD: &str = row_select!("WHERE expires_at > $1");
 pub const CATCH_UP: &str = row_select!("WHERE rowid > $1 ORDER BY rowid LIMIT $2");
 pub const MAX_ROWID: &str = "SELECT MAX(rowid) FROM transactions";
 
-/// `$1` names the user; on SQLite (`ids`) the candidates from memory, bound
-/// as `$3`, narrow it to rows found by primary key. `alias` is `t.` or empty.
-pub fn by_user(alias: &str, ids: bool) -> String {
-    if ids {
-        format!("{alias}user_id = $1 AND {alias}id IN (SELECT value FROM json_each($3))")
-    } else {
-        format!("{alias}user_id = $1")
-    }
-}
-
 /// The candidates as `json_each` reads them.
 pub fn as_json(ids: &[&str]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
@@ -246,6 +236,7 @@ pub fn as_json(ids: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::transactions::by_user;
 
     fn row(rowid: i64, id: &str, user: &str, created_at: i64, expires_at: i64) -> Row {
         (rowid, id.into(), user.into(), created_at, expires_at)

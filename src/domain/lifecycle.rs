@@ -1,7 +1,5 @@
-//! Stored values of the user and device lifecycle (seeds 000, 001, 002):
-//! bindings, registrations, registration tokens, management tokens, audit.
-
-use crate::domain::transaction::Transaction;
+//! The user and device lifecycle (seeds 000, 001, 002): bindings,
+//! registrations, registration tokens, the audit trail and the lockout policy.
 
 /// Seed 000: a device+user binding waiting for the relying party's
 /// activation code.
@@ -50,16 +48,6 @@ pub struct RegistrationToken {
     pub used_at: Option<i64>,
 }
 
-/// An access token of the `client_credentials` grant for the management API.
-#[derive(Debug, Clone)]
-pub struct ManagementToken {
-    pub digest: String,
-    pub client_id: String,
-    pub scope: String,
-    pub expires_at: i64,
-    pub revoked: bool,
-}
-
 /// One line of the append-only audit trail.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
@@ -70,37 +58,6 @@ pub struct AuditEntry {
     /// What it was done to: `user:<id>`, `device:<id>`.
     pub subject: String,
     pub detail: Option<String>,
-}
-
-/// What a device activates with.
-#[derive(Debug, Clone, Copy)]
-pub enum Credential<'a> {
-    /// A binding, by id (its activation code was checked by the caller).
-    Binding(&'a str),
-    /// A registration, by id (its activation password was checked).
-    Registration(&'a str),
-    /// A registration token, by digest.
-    Token(&'a str),
-}
-
-#[derive(Debug, Clone)]
-pub enum ActivateOutcome {
-    /// Bound and active; these open provisioning requests were approved by it.
-    Activated { provisioned: Vec<Transaction> },
-    /// The credential was used, removed or expired meanwhile.
-    CredentialSpent,
-    /// The device is bound to another user, locked or removed.
-    DeviceUnavailable,
-}
-
-/// What unregistering a user removed.
-#[derive(Debug, Clone, Default)]
-pub struct Unregistered {
-    pub devices: u64,
-    pub bindings: u64,
-    pub registrations: u64,
-    /// Open transactions, now ended (denied) for their clients.
-    pub transactions: Vec<Transaction>,
 }
 
 /// Failed-attempt thresholds that lock a device or a user.

@@ -1,8 +1,7 @@
 //! The SQLite statements on the two hot paths, run without sqlx. sqlx runs
 //! each SQLite connection on a thread of its own and hands every statement
-//! (and every row back) across threads: on the backchannel path those
-//! hand-overs cost more CPU than the rest of the request together (profile
-//! in `bench/README.md`). Here a hot read runs on the calling thread, on a
+//! (and every row back) across threads, which on the hot paths costs more
+//! than the statements themselves. Here a hot read runs on the calling thread, on a
 //! connection of its own, and the inserts run on one writer thread
 //! (`group_commit.rs`): one hand-over per request, none per statement.
 //!
@@ -19,13 +18,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, named_params, params};
 
-use super::rows::{TransactionRow, USER_FIELDS, UserRow};
-use super::sql::{OWE_DEVICE_PUSHES, USER_BY_HINT, USER_BY_ID, auth_req_lookup, auth_req_matches};
 use super::user_requests::{CATCH_UP, Row};
-use super::{DeviceCounts, OwedPushes, StoreResult};
-use crate::config::SqliteSynchronous;
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
+use crate::store::deliveries::OWE_DEVICE_PUSHES;
+use crate::store::transactions::{TransactionRow, auth_req_lookup, auth_req_matches};
+use crate::store::users::{USER_BY_HINT, USER_BY_ID, UserRow};
+use crate::store::{DeviceCounts, OwedPushes, SqliteSynchronous, StoreResult};
 
 /// How long a statement waits for a lock another connection holds.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,6 +41,97 @@ pub(super) fn open(path: &Path, synchronous: SqliteSynchronous) -> rusqlite::Res
     conn.pragma_update(None, "synchronous", synchronous.as_pragma())?;
     conn.pragma_update(None, "foreign_keys", true)?;
     Ok(conn)
+}
+
+/// The columns the direct SQLite path reads, by position: rusqlite finds a
+/// column by name by comparing every name before it.
+/// `users::USER_BY_ID`, `users::USER_BY_HINT` and `transactions::TXN_COLUMNS` list them
+/// in this order (tested in `direct.rs`).
+pub(crate) const USER_FIELDS: [&str; 8] = [
+    "id",
+    "email",
+    "phone",
+    "status",
+    "failed_attempts",
+    "user_code_hash",
+    "static_password_hash",
+    "created_at",
+];
+
+/// `TransactionRow::from_direct` reads these by index; the test holds
+/// `transactions::TXN_COLUMNS` to this order.
+#[cfg(test)]
+pub(crate) const TXN_FIELDS: [&str; 22] = [
+    "id",
+    "auth_req_digest",
+    "client_id",
+    "user_id",
+    "context",
+    "app_id",
+    "display_text",
+    "scope",
+    "acr",
+    "status",
+    "created_at",
+    "expires_at",
+    "decided_at",
+    "poll_interval",
+    "device_id",
+    "failed_attempts",
+    "failed_device_id",
+    "auth_req_id",
+    "notification_token",
+    "notify_kind",
+    "user_status",
+    "match_number",
+];
+
+impl UserRow {
+    /// The same row read by the direct SQLite path (columns by position,
+    /// [`USER_FIELDS`]).
+    fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            email: r.get(1)?,
+            phone: r.get(2)?,
+            status: r.get(3)?,
+            failed_attempts: r.get(4)?,
+            user_code_hash: r.get(5)?,
+            static_password_hash: r.get(6)?,
+            created_at: r.get(7)?,
+        })
+    }
+}
+
+impl TransactionRow {
+    /// The same row read by the direct SQLite path (columns by position,
+    /// [`TXN_FIELDS`]).
+    fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            auth_req_digest: r.get(1)?,
+            client_id: r.get(2)?,
+            user_id: r.get(3)?,
+            context: r.get(4)?,
+            app_id: r.get(5)?,
+            display_text: r.get(6)?,
+            scope: r.get(7)?,
+            acr: r.get(8)?,
+            status: r.get(9)?,
+            created_at: r.get(10)?,
+            expires_at: r.get(11)?,
+            decided_at: r.get(12)?,
+            poll_interval: r.get(13)?,
+            device_id: r.get(14)?,
+            failed_attempts: r.get(15)?,
+            failed_device_id: r.get(16)?,
+            auth_req_id: r.get(17)?,
+            notification_token: r.get(18)?,
+            notify_kind: r.get(19)?,
+            user_status: r.get(20)?,
+            match_number: r.get(21)?,
+        })
+    }
 }
 
 /// Read connections, each used by one caller at a time. There are never more
@@ -224,7 +314,7 @@ mod tests {
         assert_eq!(names(USER_BY_ID), user);
         assert_eq!(names(USER_BY_HINT), user);
         for digest in ["id.digest", "legacy-digest"] {
-            assert_eq!(names(auth_req_lookup(digest).0), super::super::rows::TXN_FIELDS);
+            assert_eq!(names(auth_req_lookup(digest).0), TXN_FIELDS);
         }
     }
 

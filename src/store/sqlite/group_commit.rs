@@ -6,10 +6,6 @@
 //! answers each caller after the COMMIT: nobody gets an `auth_req_id` before
 //! its row is committed.
 //!
-//! Syncing on a second thread while the writer commits the next batch was
-//! tried: no measurable gain (the fsync is not what bounds the batches;
-//! `bench/README.md`), so the simpler shape stays.
-//!
 //! The writer runs the statements itself (`direct.rs`): one hand-over per
 //! request, none per statement.
 //!
@@ -27,9 +23,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::direct;
-use super::{OwedPushes, StoreError, StoreResult};
-use crate::config::SqliteSynchronous;
 use crate::domain::transaction::Transaction;
+use crate::store::{OwedPushes, SqliteSynchronous, StoreError, StoreResult};
 
 /// At most this many rows per commit: bounds one commit's latency.
 const MAX_BATCH: usize = 256;
@@ -68,8 +63,7 @@ impl GroupCommit {
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         // Checkpoints stay inside the writer's commits (SQLite's automatic
         // checkpoint): a checkpoint on another thread, racing a writer that
-        // never pauses, never finishes a pass and the WAL grows without bound
-        // (1.7 GB in a 14 s bench run when tried).
+        // never pauses, never finishes a pass and the WAL grows without bound.
         let (queue, jobs) = mpsc::channel(QUEUE);
         std::thread::Builder::new()
             .name("trustid-sqlite-writer".into())

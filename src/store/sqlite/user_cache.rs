@@ -5,8 +5,7 @@
 //! Why: a SQLite connection drops its page cache whenever another connection
 //! has committed, and the group-commit writer commits thousands of times a
 //! second, so each read of a user walked its B-tree pages again through
-//! system calls: 18 % of the request threads' samples in the backchannel
-//! bench (`bench/README.md`).
+//! system calls.
 //!
 //! When an entry may be served: all entries share one generation, and an
 //! entry is served only while the generation is still the one read before
@@ -33,8 +32,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::direct::BUSY_TIMEOUT;
-use super::{DeviceCounts, StoreResult};
 use crate::domain::user::User;
+use crate::store::{DeviceCounts, StoreResult};
 
 /// How long a change another process committed may go unseen.
 pub const EPOCH_CHECK_EVERY: Duration = Duration::from_millis(100);
@@ -212,6 +211,40 @@ impl Drop for ChangeOnDrop<'_> {
         cache.changed();
         let until = cache.now_ms().saturating_add(millis(CHECK_ALWAYS_AFTER_A_CHANGE));
         cache.check_always_until_ms.fetch_max(until, Ordering::SeqCst);
+    }
+}
+
+/// A database transaction that changes a user or a device: the only kind
+/// the SQLite store opens for such a change. Its [`UserChange::commit`]
+/// holds [`UserCache::change_on_drop`] across the COMMIT, so the change
+/// cannot forget to move the generation; dropped uncommitted, it rolls back
+/// and moves nothing.
+pub struct UserChange<'a> {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    cache: Option<&'a UserCache>,
+}
+
+impl<'a> UserChange<'a> {
+    pub fn new(tx: sqlx::Transaction<'static, sqlx::Sqlite>, cache: Option<&'a UserCache>) -> Self {
+        Self { tx, cache }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        let _moved = self.cache.map(UserCache::change_on_drop);
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for UserChange<'_> {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for UserChange<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
     }
 }
 

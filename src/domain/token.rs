@@ -1,0 +1,46 @@
+//! Issued tokens, known by their digests: access and refresh tokens of the
+//! CIBA grant, and the management API's tokens.
+
+/// An issued access token, known by its digest.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub digest: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub transaction_id: String,
+    pub scope: String,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+/// An issued refresh token, known by its digest; rotation keeps the family.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub digest: String,
+    pub family: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub transaction_id: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+/// What redeeming an approval stores: the access token and, when
+/// `offline_access` was granted, a refresh token.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub access: AccessToken,
+    pub refresh: Option<RefreshToken>,
+}
+
+/// An access token of the `client_credentials` grant for the management API.
+#[derive(Debug, Clone)]
+pub struct ManagementToken {
+    pub digest: String,
+    pub client_id: String,
+    pub scope: String,
+    pub expires_at: i64,
+    pub revoked: bool,
+}

@@ -1,0 +1,77 @@
+//! Signals between requests and instances: topics published to other
+//! instances, and single-use keys remembered against replay.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{StoreResult, TopicSink};
+
+#[async_trait]
+pub trait Signals: Send + Sync {
+    /// Tells other instances about `topic` (PostgreSQL NOTIFY); a no-op on
+    /// SQLite, which serves one instance.
+    async fn publish(&self, topic: &str) -> StoreResult<()>;
+
+    /// Forwards other instances' topics into `sink` until the process ends.
+    fn listen(&self, sink: Arc<dyn TopicSink>);
+
+    /// Remembers `key` until `expires_at`; false when it was seen already.
+    async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
+
+    /// As `remember_once`, for a device proof's `jti`: on SQLite committed
+    /// without an fsync of its own (`SqliteStore::unsynced`).
+    async fn remember_proof(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
+}
+
+/// Implements [`Signals`] for `$store`, whose field `pool` is a pool of `$db`.
+macro_rules! signal_sql {
+    ($store:ty, $db:ty) => {
+        const _: () = {
+            use sqlx::query;
+            use $crate::store::signals::Signals;
+            use $crate::store::StoreResult;
+
+            #[async_trait::async_trait]
+            impl Signals for $store {
+                async fn publish(&self, topic: &str) -> StoreResult<()> {
+                    if let Some(sql) = Self::NOTIFY {
+                        query(sql).bind(topic).execute(&self.pool).await?;
+                    }
+                    Ok(())
+                }
+
+                fn listen(&self, sink: std::sync::Arc<dyn $crate::store::TopicSink>) {
+                    self.spawn_listener(sink);
+                }
+
+                async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+                    Self::remember(&self.pool, key, expires_at, now).await
+                }
+
+                async fn remember_proof(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+                    Self::remember(self.unsynced_pool(), key, expires_at, now).await
+                }
+            }
+
+            impl $store {
+                /// Remembers `key` until `expires_at` through `pool`; false when it
+                /// was seen already. An expired entry may be reused; a live one
+                /// means a replay.
+                async fn remember(pool: &sqlx::Pool<$db>, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+                    let done = query(
+                        "INSERT INTO replay (key, expires_at) VALUES ($1, $2) \
+                         ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3",
+                    )
+                    .bind(key)
+                    .bind(expires_at)
+                    .bind(now)
+                    .execute(pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+            }
+        };
+    };
+}
+pub(crate) use signal_sql;
