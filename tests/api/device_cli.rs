@@ -5,7 +5,7 @@
 //! system clock; the test clock is never moved, so both stay within the skew.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;

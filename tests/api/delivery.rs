@@ -2,7 +2,7 @@
 //! 127.0.0.1, including every way a notification endpoint can answer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

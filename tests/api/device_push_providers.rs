@@ -3,7 +3,7 @@
 //! and how each provider's answers are taken.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::push::*;
 use common::receiver::{Receiver, Reply};

@@ -2,7 +2,7 @@
 //! poll client, with time moved by the clock, never by sleeping.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use trustid::domain::client::SigningAlg;

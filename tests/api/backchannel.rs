@@ -3,7 +3,7 @@
 //! creates nothing: the user's device inbox stays empty.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

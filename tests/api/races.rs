@@ -3,7 +3,7 @@
 //! database sharing the work of one transaction.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::receiver::Receiver;
 use common::*;

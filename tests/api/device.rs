@@ -2,7 +2,7 @@
 //! signed decisions, including every way a decision can be refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

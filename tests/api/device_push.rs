@@ -4,7 +4,7 @@
 //! token, failures are retried, and the inbox stays the way in.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::push::*;
 use common::receiver::{Receiver, Reply};

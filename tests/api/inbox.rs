@@ -3,7 +3,7 @@
 //! instances on one PostgreSQL database.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! (RFC 7523): every defect the conformance suite sends is refused.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 //! only public keys, each with a `kid`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! revocation (RFC 7009).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::Value;

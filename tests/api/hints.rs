@@ -1,7 +1,7 @@
 //! `login_hint_token`, `id_token_hint` and `user_code` (CIBA §7.1, §7.1.2, §14).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -9,7 +9,7 @@
 //! `TRUSTID_REQUIRE_NODE_RP=1` (set by `.ci/run`) makes that a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! the `trustid.*` claims back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use openidconnect::core::{

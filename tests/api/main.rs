@@ -1,0 +1,34 @@
+//! The black-box tests, one test binary: each file here is a module, all of
+//! them share `common` (the `spawn_app()` harness). One binary links the crate
+//! and its dependencies once instead of once per file (issue 17). Tests still
+//! run in any order and in parallel, now in one process: none may set
+//! environment variables or change the current directory (a spawned
+//! `trustid` gets its settings through `Command::env`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod backchannel;
+mod cli;
+mod delivery;
+mod device;
+mod device_cli;
+mod device_push;
+mod device_push_providers;
+mod discovery;
+mod flow;
+mod hints;
+mod inbox;
+mod keys;
+mod lifecycle;
+mod migrations;
+mod openapi;
+mod openid_client;
+mod parsers_prop;
+mod races;
+mod registration;
+mod responses_conform;
+mod signed_requests;
+mod token;
+mod tokens;
+mod walkthrough;
