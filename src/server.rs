@@ -8,7 +8,8 @@ use axum::body::Bytes;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::crypto::keys::{KeyRing, SigningKeys};
+use crate::crypto::key_ring::KeyRing;
+use crate::crypto::keys::SigningKeys;
 use crate::store::Store;
 use crate::{AppState, oidc, router, store};
 

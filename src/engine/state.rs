@@ -11,7 +11,7 @@ use super::poll_gate::PollGate;
 use super::settings::{Devices, EngineSettings, PushProviders, Requests, Server, Tokens};
 use super::wakeup::Wakeups;
 use crate::clock::Clock;
-use crate::crypto::keys::KeyRing;
+use crate::crypto::key_ring::KeyRing;
 use crate::domain::lifecycle::{AuditEntry, Lockout};
 use crate::store::{Store, StoreError};
 

@@ -237,39 +237,3 @@ pub(crate) fn sqlite_migration_files() -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
-
-#[cfg(test)]
-mod tests {
-    /// Every `crate::` path under `src/store/` (`$crate::` in macros too).
-    fn crate_paths(dir: &std::path::Path, found: &mut Vec<(String, String)>) {
-        let needle = ["crate", "::"].concat();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                crate_paths(&path, found);
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (at, _) in text.match_indices(&needle) {
-                let rest = &text[at + needle.len()..];
-                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                if !name.is_empty() {
-                    found.push((path.display().to_string(), name));
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn the_store_imports_nothing_of_the_crate_but_domain() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
-        let mut found = Vec::new();
-        crate_paths(&dir, &mut found);
-        assert!(found.iter().any(|(_, name)| name == "domain"), "the walk found nothing");
-        let above: Vec<_> = found
-            .iter()
-            .filter(|(_, name)| name != "domain" && name != "store")
-            .collect();
-        assert!(above.is_empty(), "{above:?}");
-    }
-}

@@ -1,6 +1,6 @@
 //! The black-box tests, one test binary: each file here is a module, all of
 //! them share `common` (the `spawn_app()` harness). One binary links the crate
-//! and its dependencies once instead of once per file (issue 17). Tests still
+//! and its dependencies once instead of once per file. Tests still
 //! run in any order and in parallel, now in one process: none may set
 //! environment variables or change the current directory (a spawned
 //! `trustid` gets its settings through `Command::env`).
@@ -8,6 +8,7 @@
 
 mod common;
 
+mod architecture;
 mod backchannel;
 mod cli;
 mod delivery;

@@ -1,5 +1,5 @@
 // A CIBA relying party built only on the certified `openid-client` library.
-// tests/openid_client.rs runs it against a live trustid; it can also be run by
+// tests/api/openid_client.rs runs it against a live trustid; it can also be run by
 // hand against `trustid serve`:
 //
 //   ISSUER=http://127.0.0.1:8080 CLIENT_ID=... CLIENT_SECRET=... \

@@ -88,8 +88,8 @@ export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the repository
 
 spec="${FUZZ_SPEC:-$base/openapi.yaml}"
 # The SSE stream never ends by design, so every generated request would run
-# into the timeout; its contract is held by tests/inbox.rs and
-# tests/responses_conform.rs instead.
+# into the timeout; its contract is held by tests/api/inbox.rs and
+# tests/api/responses_conform.rs instead.
 echo "schemathesis: $spec, seed $seed, up to $max_examples examples per operation and phase, $workers workers"
 status=0
 schemathesis run "$spec" \

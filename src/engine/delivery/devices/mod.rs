@@ -1,4 +1,4 @@
-//! Push to devices (seed 004, issue 5): when a request is created, the
+//! Push to devices (seed 004): when a request is created, the
 //! user's preferred device or all their active devices are woken through
 //! their push channel (webhook relay, FCM or APNs). A push carries only an
 //! exchange token; the device trades it, with its device proof, for the

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::channel::{Channel, Outgoing, SendError, http_client, judge, network};
-use crate::crypto::keys::KeyRing;
+use crate::crypto::key_ring::KeyRing;
 use crate::domain::client::SigningAlg;
 
 /// The media type of the body: a compact JWS whose payload is the notification.

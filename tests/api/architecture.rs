@@ -15,8 +15,6 @@
 //! taking its own section. A module reaches another through `crate::NAME`
 //! (in `use` lines, paths and macros); `super::` never leaves a module here.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
