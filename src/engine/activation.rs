@@ -211,7 +211,7 @@ pub async fn activate(state: &AppState, presented: Presented<'_>, device: Option
     for txn in &provisioned {
         let owed = owed::for_decision(state, txn, &device_id, Decision::Approve, now)
             .await
-            .map_err(|e| Refusal::Internal(e.to_string()))?;
+            .map_err(|e| Refusal::Internal(format!("{e:#}")))?;
         if let Some(o) = owed {
             store
                 .settle_notification(&txn.id, o.issued.as_ref(), &o.delivery, now_ms)

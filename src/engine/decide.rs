@@ -141,7 +141,7 @@ pub async fn decide(state: &AppState, device: &Device, txn: &Transaction, jws: &
     };
     let owed = owed::for_decision(state, txn, &device.id, signed.decision, now)
         .await
-        .map_err(|e| Refusal::Internal(e.to_string()))?;
+        .map_err(|e| Refusal::Internal(format!("{e:#}")))?;
     let delivery = owed.as_ref().map(|o| o.delivery.clone());
     let outcome: Status = owed
         .as_ref()

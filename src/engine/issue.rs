@@ -42,7 +42,7 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> anyhow::Re
     let (t, issuer) = (&state.tokens, &state.server.issuer);
     let now = state.clock.now();
     let txn = m.transaction;
-    let user = crate::engine::issue::claim_user(state.store.as_ref(), txn)
+    let user = claim_user(state.store.as_ref(), txn)
         .await?
         .ok_or_else(|| anyhow::anyhow!("transaction names a missing user"))?;
     let access_token = secret::random_token();

@@ -65,7 +65,7 @@ pub struct Devices {
 }
 
 /// The device push providers; each is off while its credentials are unset.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PushProviders {
     /// FCM HTTP v1: the Google service-account JSON file.
     pub fcm_service_account: Option<PathBuf>,

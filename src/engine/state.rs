@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 
 use super::client_keys::ClientKeys;
 use super::metrics::Metrics;

@@ -1,5 +1,5 @@
-//! What the HTTP faces share: the endpoint paths, the API error schema of
-//! and the device and management APIs.
+//! What the HTTP faces share: the endpoint paths, and the API error schema
+//! of the device and management APIs.
 
 pub mod api_error;
 pub mod paths;

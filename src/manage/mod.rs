@@ -92,7 +92,7 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request("invalid_request", format!("invalid JSON body: {e}")))
 }
 
-/// Appends to the audit trail; a failure is logged, never hidden from the caller.
+/// Appends to the audit trail; a failure fails the call, never hidden.
 pub async fn audit(
     state: &AppState,
     actor: String,

@@ -13,7 +13,9 @@
 //!
 //! Only the wiring imports `config`: settings go down as values, each part
 //! taking its own section. A module reaches another through `crate::NAME`
-//! (in `use` lines, paths and macros); `super::` never leaves a module here.
+//! (in `use` lines, paths and macros) or a `super::` chain that climbs out of
+//! its top-level module; both are read. Below the faces nothing imports
+//! `axum`: the HTTP framework is the faces' business.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -40,6 +42,9 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
     ])
 }
 
+/// The layers that must not name the HTTP framework.
+const NO_AXUM: &[&str] = &["domain", "clock", "crypto", "store", "engine"];
+
 /// The wiring: may import anything.
 const WIRING: &[&str] = &["config", "server", "refuse_nul", "lib", "main", "bin"];
 
@@ -48,7 +53,7 @@ fn every_import_follows_the_layer_table() {
     let violations = violations(&src_dir());
     assert!(
         violations.is_empty(),
-        "imports against the layer table (tests/architecture.rs):\n{}",
+        "imports against the layer table (tests/api/architecture.rs):\n{}",
         violations.join("\n")
     );
 }
@@ -91,9 +96,24 @@ fn an_edge_against_the_table_is_caught() {
         "manage/ok.rs",
         "use crate::{domain, engine::AppState, http::ApiError};\n",
     );
+    write(
+        "engine/delivery/send.rs",
+        "use super::super::super::oidc::error::OAuthError;\n",
+    );
+    write(
+        "engine/delivery/ok.rs",
+        "use super::super::AppState;\nmod tests {\n    use super::super::super::AppState;\n}\n",
+    );
+    write(
+        "crypto/keys.rs",
+        "use axum::body::Bytes;\nfn f() { crate::\n    config::load(); }\n",
+    );
     let found = violations(dir.path());
     let expected = [
+        "crypto/keys.rs: crypto -> axum",
+        "crypto/keys.rs: crypto -> config",
         "domain/user.rs: domain -> config",
+        "engine/delivery/send.rs: engine -> oidc",
         "engine/start.rs: engine -> oidc",
         "http/x.rs: http -> server",
         "oidc/token.rs: oidc -> device_api",
@@ -118,7 +138,12 @@ fn violations(src: &Path) -> Vec<String> {
             continue;
         };
         let text = std::fs::read_to_string(&file).unwrap();
-        for to in crate_refs(&text) {
+        let mut refs = crate_refs(&text);
+        refs.extend(super_refs(&text, module_depth(src, &file)));
+        if NO_AXUM.contains(&from.as_str()) && code_of(&text).contains("axum::") {
+            refs.insert("axum".to_owned());
+        }
+        for to in refs {
             if to != from && !allowed.contains(&to.as_str()) {
                 let rel = file.strip_prefix(src).unwrap().display().to_string();
                 out.push(format!("{rel}: {from} -> {to}"));
@@ -157,16 +182,12 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 /// The top-level modules a file names through `crate::` (also `$crate::`
 /// and the groups of `use crate::{a, b::c}`), comments left out.
 fn crate_refs(text: &str) -> BTreeSet<String> {
-    let code: String = text
-        .lines()
-        .map(|l| l.split_once("//").map_or(l, |(code, _)| code))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let code = code_of(text);
     let mut refs = BTreeSet::new();
     let mut rest = code.as_str();
     while let Some(at) = rest.find("crate::") {
         let before = rest[..at].chars().next_back();
-        rest = &rest[at + "crate::".len()..];
+        rest = rest[at + "crate::".len()..].trim_start();
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue; // e.g. `mycrate::`
         }
@@ -178,6 +199,66 @@ fn crate_refs(text: &str) -> BTreeSet<String> {
     }
     refs.retain(|r| !r.is_empty() && r != "self");
     refs
+}
+
+/// The text without `//` comments (a `//` inside a string literal cuts the
+/// rest of its line too: such a line is written with the path first).
+fn code_of(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_once("//").map_or(l, |(code, _)| code))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// How many `super::` steps lead from the file's module to the crate root:
+/// `engine/delivery/owed.rs` is `engine::delivery::owed` (3), `engine/mod.rs`
+/// is `engine` (1).
+fn module_depth(src: &Path, file: &Path) -> usize {
+    let rel = file.strip_prefix(src).unwrap();
+    let parts = rel.components().count();
+    if rel.file_name().is_some_and(|n| n == "mod.rs") {
+        parts - 1
+    } else {
+        parts
+    }
+}
+
+/// The top-level modules reached by `super::` chains that climb to the root.
+fn super_refs(text: &str, depth: usize) -> BTreeSet<String> {
+    let code = code_of(text);
+    let mut refs = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("super::") {
+        let before = rest[..at].chars().next_back();
+        // Inside an inline `mod name { ... }` (tests, a prelude) a chain
+        // needs one step more to leave the file's module.
+        let read = code.len() - rest.len() + at;
+        let inline = usize::from(code[..read].split("mod ").skip(1).any(opens_block));
+        rest = &rest[at..];
+        let mut steps = 0;
+        while let Some(next) = rest.strip_prefix("super::") {
+            steps += 1;
+            rest = next.trim_start();
+        }
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        if steps >= depth + inline {
+            if let Some(group) = rest.strip_prefix('{') {
+                refs.extend(group_heads(group));
+            } else {
+                refs.insert(ident(rest));
+            }
+        }
+    }
+    refs.retain(|r| !r.is_empty() && r != "self");
+    refs
+}
+
+/// Whether text after `mod ` is `name {`: an inline module.
+fn opens_block(after_mod: &str) -> bool {
+    let name = ident(after_mod);
+    !name.is_empty() && after_mod[name.len()..].trim_start().starts_with('{')
 }
 
 /// The first identifier of each item of a `{...}` group (nesting skipped).

@@ -245,6 +245,107 @@ fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
     assert!(String::from_utf8_lossy(&bind.stderr).contains("no device"));
 }
 
+/// Every setting an operator may have written, by the name of the TOML key
+/// (`TRUSTID_<NAME>` in the environment), with a valid value that is not its
+/// default. Renaming one breaks deployments: this list must only grow.
+const SETTINGS: [(&str, &str); 32] = [
+    ("issuer", "https://idp.example.com"),
+    ("listen", "127.0.0.1:9"),
+    ("database_url", "<db>"),
+    ("sqlite_synchronous", "normal"),
+    ("keys_dir", "<dir>/keys"),
+    ("dev", "true"),
+    ("access_token_ttl", "61"),
+    ("id_token_ttl", "62"),
+    ("poll_interval", "3"),
+    ("request_expiry", "120"),
+    ("max_request_expiry", "600"),
+    ("challenge_ttl", "63"),
+    ("device_clock_skew", "64"),
+    ("refresh_token_ttl", "65"),
+    ("id_token_hint_grace", "66"),
+    ("user_requests_per_minute", "7"),
+    ("client_requests_per_minute", "8"),
+    ("delivery_timeout", "9"),
+    (
+        "registration_access_token",
+        "an-initial-access-token-of-32-chars-at-least",
+    ),
+    ("device_lockout_threshold", "4"),
+    ("user_lockout_threshold", "0"),
+    ("activation_code_ttl", "67"),
+    ("activation_password_ttl", "68"),
+    ("registration_token_ttl", "69"),
+    ("management_token_ttl", "70"),
+    ("fcm_service_account", "<dir>/service-account.json"),
+    ("fcm_base_url", "https://fcm.example.com"),
+    ("apns_key_file", "<dir>/AuthKey.p8"),
+    ("apns_key_id", "ABC123DEFG"),
+    ("apns_team_id", "DEF123GHIJ"),
+    ("apns_topic", "com.example.bank"),
+    ("apns_base_url", "https://apns.example.com"),
+];
+
+#[test]
+fn every_setting_keeps_its_name_in_the_file_and_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().display().to_string();
+    let db = format!("sqlite://{base}/t.db");
+    let key = josekit::jwk::alg::ec::EcKeyPair::generate(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+    std::fs::write(dir.path().join("AuthKey.p8"), key.to_pem_private_key()).unwrap();
+    let rsa = josekit::jwk::alg::rsa::RsaKeyPair::generate(2048).unwrap();
+    let account = serde_json::json!({
+        "type": "service_account", "project_id": "p", "private_key_id": "k",
+        "private_key": String::from_utf8(rsa.to_pem_private_key()).unwrap(),
+        "client_email": "push@p.iam.gserviceaccount.com", "token_uri": "https://oauth2.example.com/token",
+    });
+    std::fs::write(dir.path().join("service-account.json"), account.to_string()).unwrap();
+    let value = |v: &str| v.replace("<db>", &db).replace("<dir>", &base);
+
+    // The struct's own names: a setting renamed or dropped fails here.
+    let defaults = serde_json::to_value(trustid::config::Settings::default()).unwrap();
+    let mut names: Vec<&str> = defaults.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut listed: Vec<&str> = SETTINGS.iter().map(|(n, _)| *n).collect();
+    names.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(names, listed);
+
+    // Each as a variable: all accepted together...
+    let vars: Vec<(String, String)> = SETTINGS
+        .iter()
+        .map(|(n, v)| (format!("TRUSTID_{}", n.to_uppercase()), value(v)))
+        .collect();
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = trustid(dir.path(), &["migrate"], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // ...and each one read: an invalid value of it stops start-up. Free text
+    // cannot be invalid: an APNs part left out breaks the set it belongs to,
+    // and TRUSTID_KEYS_DIR is read by `keys list` in its own test.
+    for (var, _) in vars.iter().filter(|(k, _)| k != "TRUSTID_KEYS_DIR") {
+        let free_text = ["TRUSTID_APNS_KEY_ID", "TRUSTID_APNS_TEAM_ID", "TRUSTID_APNS_TOPIC"].contains(&var.as_str());
+        let bad: Vec<(&str, &str)> = env
+            .iter()
+            .filter(|(k, _)| !(free_text && k == var))
+            .map(|&(k, v)| if k == var { (k, "not valid: -1 [") } else { (k, v) })
+            .collect();
+        let out = trustid(dir.path(), &["migrate"], &bad);
+        assert!(!out.status.success(), "{var} was not read");
+    }
+
+    // Each as a key of the TOML file.
+    let toml: String = SETTINGS
+        .iter()
+        .map(|(n, v)| match *v {
+            "true" | "false" => format!("{n} = {v}\n"),
+            v if v.parse::<i64>().is_ok() => format!("{n} = {v}\n"),
+            v => format!("{n} = {:?}\n", value(v)),
+        })
+        .collect();
+    std::fs::write(dir.path().join("trustid.toml"), toml).unwrap();
+    let out = trustid(dir.path(), &["migrate"], &[("TRUSTID_DATABASE_URL", &db)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 #[test]
 fn an_invalid_setting_stops_start_up_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -379,4 +480,80 @@ fn keys_can_be_listed_rotated_and_retired_from_the_command_line() {
             .len(),
         5
     );
+}
+
+/// Each engine section reads the setting of its own name: values that all
+/// differ, so two fields swapped in `Settings::engine` are caught.
+#[test]
+fn the_engine_sections_take_each_setting_by_its_name() {
+    let s = trustid::config::Settings {
+        issuer: "https://idp.example.com".into(),
+        dev: true,
+        access_token_ttl: 61,
+        id_token_ttl: 62,
+        refresh_token_ttl: 63,
+        management_token_ttl: 64,
+        id_token_hint_grace: 65,
+        poll_interval: 3,
+        request_expiry: 66,
+        max_request_expiry: 67,
+        user_requests_per_minute: 4,
+        client_requests_per_minute: 5,
+        challenge_ttl: 68,
+        device_clock_skew: 69,
+        activation_code_ttl: 70,
+        activation_password_ttl: 71,
+        registration_token_ttl: 72,
+        device_lockout_threshold: 0,
+        user_lockout_threshold: 6,
+        delivery_timeout: 9,
+        fcm_base_url: "https://fcm.example.com".into(),
+        apns_base_url: "https://apns.example.com".into(),
+        ..trustid::config::Settings::default()
+    };
+    let e = s.engine();
+    assert_eq!(
+        (e.server.issuer.as_str(), e.server.dev),
+        ("https://idp.example.com", true)
+    );
+    let t = e.tokens;
+    assert_eq!(
+        (
+            t.access_ttl,
+            t.id_ttl,
+            t.refresh_ttl,
+            t.management_ttl,
+            t.id_token_hint_grace
+        ),
+        (61, 62, 63, 64, 65)
+    );
+    let r = e.requests;
+    assert_eq!(
+        (
+            r.poll_interval,
+            r.default_expiry,
+            r.max_expiry,
+            r.user_per_minute,
+            r.client_per_minute
+        ),
+        (3, 66, 67, 4, 5)
+    );
+    let d = e.devices;
+    assert_eq!(
+        (
+            d.challenge_ttl,
+            d.clock_skew,
+            d.activation_code_ttl,
+            d.activation_password_ttl,
+            d.registration_token_ttl
+        ),
+        (68, 69, 70, 71, 72)
+    );
+    // 0 means never: a count no one reaches.
+    assert_eq!((e.lockout.device_threshold, e.lockout.user_threshold), (i64::MAX, 6));
+    assert_eq!(e.delivery_timeout, Duration::from_secs(9));
+    assert_eq!(e.push.fcm_base_url, "https://fcm.example.com");
+    assert_eq!(e.push.apns_base_url, "https://apns.example.com");
+    assert!(e.push.apns.is_none() && e.push.fcm_service_account.is_none());
+    assert!(e.registration_access_token.is_none());
 }

@@ -1,4 +1,4 @@
-//! Push to devices (issue 5), end to end over HTTP: devices say how they
+//! Push to devices, end to end over HTTP: devices say how they
 //! are reached, a request wakes the preferred device or all of them through
 //! a real local relay / FCM / APNs server, pushes carry only an exchange
 //! token, failures are retried, and the inbox stays the way in.

@@ -1,4 +1,4 @@
-//! Push to devices through the providers (issue 5), end to end: FCM HTTP v1
+//! Push to devices through the providers, end to end: FCM HTTP v1
 //! and APNs against real local servers (HTTP/2 for APNs), real signatures,
 //! and how each provider's answers are taken.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use axum::http::header;
+use reqwest::header;
 
 use crate::domain::delivery::{Delivery, DeliveryOutcome};
 

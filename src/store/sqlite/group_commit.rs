@@ -11,10 +11,9 @@
 //!
 //! It is also the only connection that checkpoints the WAL: SQLite runs an
 //! automatic checkpoint inside whichever commit takes the WAL past 1,000
-//! pages, and on the other connections that was a decision's commit now and
-//! then, a few milliseconds more between a user's approval and the relying
-//! party's ping (`wal_autocheckpoint=0` there, `sqlite.rs`). Here it lands on
-//! a batch of backchannel requests, and a tick every second checkpoints
+//! pages, which must not be a decision's commit on the path from approval to
+//! the relying party's ping (`wal_autocheckpoint=0` on the other connections,
+//! `sqlite/mod.rs`). Here it lands on a batch of backchannel requests, and a tick every second checkpoints
 //! what the other connections wrote in a second when no batch came.
 
 use std::path::Path;

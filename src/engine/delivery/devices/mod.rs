@@ -91,7 +91,7 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
 }
 
 /// How long a claimed push belongs to its worker (ms): an attempt may make
-/// two HTTP calls of up to `delivery_timeout` seconds each (FCM: the access
+/// two HTTP calls of up to `delivery_timeout` each (FCM: the access
 /// token, then the message), plus the store around them.
 fn lease_ms(delivery_timeout: std::time::Duration) -> i64 {
     i64::try_from(delivery_timeout.as_millis())
