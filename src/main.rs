@@ -325,8 +325,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             output,
         }) => {
             let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
-            let set = admin::set_app_push_relay(store.as_ref(), &client_id, &app_id, uri.as_deref(), settings.dev, now)
-                .await?;
+            let set = admin::set_app_push_relay(
+                store.as_ref(),
+                &client_id.into(),
+                &app_id,
+                uri.as_deref(),
+                settings.dev,
+                now,
+            )
+            .await?;
             print(&output, &set, |r| match &r.push_relay_uri {
                 Some(uri) => format!("app {} of client {}: pushes go to {uri}", r.app_id, r.client_id),
                 None => format!(
@@ -346,7 +353,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
             let new = NewUser {
-                id,
+                id: id.into(),
                 email,
                 phone,
                 locked,
@@ -361,7 +368,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => keys(&settings, command, now),
         Command::Devices(DevicesCommand::Bind { device, user, output }) => {
             let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
-            let bound = admin::bind_device(store.as_ref(), &device, &user).await?;
+            let bound = admin::bind_device(store.as_ref(), &device.into(), &user.into()).await?;
             print(&output, &bound, |b| {
                 format!("device {} bound to user {} (active)", b.device_id, b.user_id)
             })

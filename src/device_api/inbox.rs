@@ -94,14 +94,14 @@ pub async fn list(
         None => etag(std::iter::empty()),
     };
     let device = proven.active_device(&state).await?;
-    let user_id = device.user_id.as_deref().unwrap_or_default();
-    let topic = inbox_topic(user_id);
+    let user_id = device.user_id.clone().unwrap_or_default();
+    let topic = inbox_topic(&user_id);
     // Subscribe before reading, so a change in between still wakes us.
     let mut rx = state.wakeups.subscribe();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     let items = loop {
         // Reading mints no nonces: a wait that ends unchanged writes nothing.
-        let items = state.store.pending_for_user(user_id, state.clock.now()).await?;
+        let items = state.store.pending_for_user(&user_id, state.clock.now()).await?;
         let current = etag(items.iter().map(|i| i.transaction.id.as_str()));
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if wait == 0 || current != known {
@@ -142,7 +142,7 @@ fn not_modified(tag: &str) -> Response {
 /// `GET /device/v1/inbox/stream`: the proof is checked once, at connect.
 pub async fn stream(State(state): State<AppState>, proven: Proven) -> Result<Response, ApiError> {
     let device = proven.active_device(&state).await?;
-    let topic = inbox_topic(device.user_id.as_deref().unwrap_or_default());
+    let topic = inbox_topic(&device.user_id.clone().unwrap_or_default());
     let rx = state.wakeups.subscribe();
     let first = changed(&state, &device, None).await?;
     let events = futures_util::stream::unfold(

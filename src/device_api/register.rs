@@ -34,7 +34,7 @@ pub async fn enroll(State(state): State<AppState>, Proven(proof): Proven, body: 
         ));
     }
     let candidate = Device {
-        id: proof.device_id.clone(),
+        id: proof.device_id.clone().into(),
         device_key: proof.key.to_value().to_string(),
         auth_key: auth_key.to_value().to_string(),
         user_id: None,

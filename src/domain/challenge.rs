@@ -1,11 +1,13 @@
 //! Device challenges: a nonce a device signs to decide one transaction.
 
+use super::ids::{DeviceId, TransactionId};
+
 /// A single-use challenge handed to one device for one transaction.
 #[derive(Debug, Clone)]
 pub struct Challenge {
     pub nonce: String,
-    pub transaction_id: String,
-    pub device_id: String,
+    pub transaction_id: TransactionId,
+    pub device_id: DeviceId,
     pub expires_at: i64,
     pub used_at: Option<i64>,
 }

@@ -1,5 +1,6 @@
 //! Relying-party clients and what they registered (RFC 7591 names, CIBA §4).
 
+use super::ids::ClientId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -267,7 +268,7 @@ fn is_jwk_set(set: &Value) -> bool {
 /// A registered relying party, as stored.
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub id: String,
+    pub id: ClientId,
     /// SHA-256 of the secret for the `client_secret_*` methods; the secret is
     /// shown once and forgotten.
     pub secret_digest: Option<String>,

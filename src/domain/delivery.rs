@@ -2,6 +2,7 @@
 //! Core §10.2 and §10.3) and pushes to devices, and how each attempt ended.
 //! Times in ms.
 
+use super::ids::{DeviceId, TransactionId};
 use super::push::{PushChannel, PushState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +35,7 @@ impl std::str::FromStr for DeliveryKind {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: String,
-    pub transaction_id: String,
+    pub transaction_id: TransactionId,
     pub kind: DeliveryKind,
     pub target: String,
     /// The client's `client_notification_token`, sent back as Bearer.
@@ -61,8 +62,8 @@ pub enum DeliveryOutcome {
 /// A device push the worker leased: send it, then record the outcome.
 #[derive(Debug, Clone)]
 pub struct DevicePush {
-    pub transaction_id: String,
-    pub device_id: String,
+    pub transaction_id: TransactionId,
+    pub device_id: DeviceId,
     /// Attempts so far, this one included.
     pub attempts: i64,
     pub give_up_at: i64,
@@ -91,7 +92,7 @@ pub enum PushOutcome {
 /// A device push as the management API shows it.
 #[derive(Debug, Clone)]
 pub struct PushRecord {
-    pub device_id: String,
+    pub device_id: DeviceId,
     pub state: PushState,
     pub channel: Option<PushChannel>,
     pub attempts: i64,

@@ -1,5 +1,6 @@
 //! Devices: two P-256 public keys and the user they are bound to.
 
+use super::ids::{DeviceId, UserId};
 use super::push::{PushAddress, PushChannel};
 use super::str_enum::str_enum;
 
@@ -37,12 +38,12 @@ str_enum!(
 #[derive(Debug, Clone)]
 pub struct Device {
     /// RFC 7638 thumbprint of the device key.
-    pub id: String,
+    pub id: DeviceId,
     /// Public JWK (JSON text) that proves the device's requests.
     pub device_key: String,
     /// Public JWK (JSON text) that signs decisions.
     pub auth_key: String,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub status: DeviceStatus,
     pub failed_attempts: i64,
     /// The device to reach first when the user has several.

@@ -1,14 +1,16 @@
 //! The user and device lifecycle (seeds 000, 001, 002): bindings,
 //! registrations, registration tokens, the audit trail and the lockout policy.
 
+use super::ids::{ClientId, DeviceId, UserId};
+
 /// Seed 000: a device+user binding waiting for the relying party's
 /// activation code.
 #[derive(Debug, Clone)]
 pub struct Binding {
     pub id: String,
-    pub user_id: String,
-    pub device_id: String,
-    pub client_id: String,
+    pub user_id: UserId,
+    pub device_id: DeviceId,
+    pub client_id: ClientId,
     pub code_digest: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -20,8 +22,8 @@ pub struct Binding {
 #[derive(Debug, Clone)]
 pub struct Registration {
     pub id: String,
-    pub user_id: String,
-    pub client_id: String,
+    pub user_id: UserId,
+    pub client_id: ClientId,
     pub password_digest: String,
     pub relationship_ref: Option<String>,
     pub client_ip: Option<String>,
@@ -31,7 +33,7 @@ pub struct Registration {
     pub created_at: i64,
     pub expires_at: i64,
     pub activated_at: Option<i64>,
-    pub device_id: Option<String>,
+    pub device_id: Option<DeviceId>,
     /// When check-status reported `activated`; afterwards it says `unknown`.
     pub reported_at: Option<i64>,
     pub removed_at: Option<i64>,
@@ -41,8 +43,8 @@ pub struct Registration {
 #[derive(Debug, Clone)]
 pub struct RegistrationToken {
     pub digest: String,
-    pub user_id: String,
-    pub client_id: String,
+    pub user_id: UserId,
+    pub client_id: ClientId,
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,

@@ -1,13 +1,15 @@
 //! Issued tokens, known by their digests: access and refresh tokens of the
 //! CIBA grant, and the management API's tokens.
 
+use super::ids::{ClientId, TransactionId, UserId};
+
 /// An issued access token, known by its digest.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
     pub digest: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub transaction_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub transaction_id: TransactionId,
     pub scope: String,
     pub expires_at: i64,
     pub revoked: bool,
@@ -18,9 +20,9 @@ pub struct AccessToken {
 pub struct RefreshToken {
     pub digest: String,
     pub family: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub transaction_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub transaction_id: TransactionId,
     pub scope: String,
     pub created_at: i64,
     pub expires_at: i64,
@@ -39,7 +41,7 @@ pub struct Issued {
 #[derive(Debug, Clone)]
 pub struct ManagementToken {
     pub digest: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub scope: String,
     pub expires_at: i64,
     pub revoked: bool,

@@ -4,6 +4,7 @@
 //! so no writer has to race the clock.
 
 use super::binding_message::ActionContext;
+use super::ids::{ClientId, DeviceId, TransactionId, UserId};
 use super::str_enum::str_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +71,11 @@ pub enum Phase {
 #[derive(Debug, Clone)]
 pub struct Transaction {
     /// Public id shown to the device and reported as `trustid.transaction_id`.
-    pub id: String,
+    pub id: TransactionId,
     /// SHA-256 of the `auth_req_id` handed to the client.
     pub auth_req_digest: String,
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     pub context: ActionContext,
     pub app_id: Option<String>,
     /// The text the device shows (and signs the hash of).
@@ -89,9 +90,9 @@ pub struct Transaction {
     /// Seconds the client must wait between polls.
     pub interval: i64,
     /// The device whose signature decided it.
-    pub device_id: Option<String>,
+    pub device_id: Option<DeviceId>,
     pub failed_attempts: i64,
-    pub failed_device_id: Option<String>,
+    pub failed_device_id: Option<DeviceId>,
     /// What a ping or push must carry back to the client (CIBA §10.2, §10.3):
     /// kept only for clients that are notified.
     pub notify: Option<Notify>,

@@ -1,5 +1,6 @@
 //! End users, named by the relying party's own identifier.
 
+use super::ids::UserId;
 use super::str_enum::str_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,7 @@ str_enum!(
 #[derive(Debug, Clone)]
 pub struct User {
     /// The relying party's user identifier; also the ID token `sub`.
-    pub id: String,
+    pub id: UserId,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub status: UserStatus,

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::crypto::secret;
 use crate::domain::device::{Device, DeviceStatus};
+use crate::domain::ids::UserId;
 use crate::domain::transaction::Decision;
 use crate::domain::user::UserStatus;
 use crate::engine::AppState;
@@ -117,9 +118,9 @@ impl Refusal {
 }
 
 /// Whether `device` can be activated for `user_id`.
-fn check_device(device: &Device, user_id: &str) -> Result<(), Refusal> {
+fn check_device(device: &Device, user_id: &UserId) -> Result<(), Refusal> {
     let free = device.status == DeviceStatus::Inactive
-        || (device.status == DeviceStatus::Active && device.user_id.as_deref() == Some(user_id));
+        || (device.status == DeviceStatus::Active && device.user_id.as_ref() == Some(user_id));
     if free { Ok(()) } else { Err(Refusal::DeviceUnavailable) }
 }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::crypto::secret;
 use crate::domain::client::{Client, ClientMetadata};
+use crate::domain::ids::{ClientId, DeviceId, UserId};
 use crate::domain::url::check_callback_url;
 use crate::domain::user::{User, UserStatus};
 use crate::store::{BindOutcome, Store, StoreError};
@@ -21,7 +22,7 @@ pub enum AdminError {
 /// shown once, never stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClientCredentials {
-    pub client_id: String,
+    pub client_id: ClientId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
     #[serde(flatten)]
@@ -48,7 +49,7 @@ pub async fn register_client(
         .uses_secret()
         .then(secret::random_token);
     let client = Client {
-        id: crate::domain::ids::random_id(),
+        id: crate::domain::ids::random_id().into(),
         secret_digest: secret.as_deref().map(secret::digest),
         metadata,
         created_at: now,
@@ -64,7 +65,7 @@ pub async fn register_client(
 /// What `users add` asks for.
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
-    pub id: String,
+    pub id: UserId,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub locked: bool,
@@ -75,7 +76,7 @@ pub struct NewUser {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CreatedUser {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub status: &'static str,
@@ -130,7 +131,7 @@ pub async fn create_user(store: &dyn Store, new: NewUser, now: i64) -> Result<Cr
         UserStatus::Active
     };
     let user = User {
-        id: new.id,
+        id: new.id.into(),
         email: new.email,
         phone: new.phone,
         status,
@@ -151,17 +152,17 @@ pub async fn create_user(store: &dyn Store, new: NewUser, now: i64) -> Result<Cr
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Binding {
-    pub device_id: String,
-    pub user_id: String,
+    pub device_id: DeviceId,
+    pub user_id: UserId,
     pub status: &'static str,
 }
 
 /// Binds a registered device to a user and activates it.
-pub async fn bind_device(store: &dyn Store, device_id: &str, user_id: &str) -> Result<Binding, AdminError> {
+pub async fn bind_device(store: &dyn Store, device_id: &DeviceId, user_id: &UserId) -> Result<Binding, AdminError> {
     match store.bind_device(device_id, user_id).await? {
         BindOutcome::Bound => Ok(Binding {
-            device_id: device_id.to_owned(),
-            user_id: user_id.to_owned(),
+            device_id: device_id.clone(),
+            user_id: user_id.clone(),
             status: "active",
         }),
         BindOutcome::UnknownDevice => Err(AdminError::Invalid(format!("no device `{device_id}` is registered"))),
@@ -175,7 +176,7 @@ pub async fn bind_device(store: &dyn Store, device_id: &str, user_id: &str) -> R
 /// An app's push relay as set (or removed: `push_relay_uri` absent).
 #[derive(Debug, Clone, Serialize)]
 pub struct AppRelay {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub app_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push_relay_uri: Option<String>,
@@ -187,7 +188,7 @@ pub struct AppRelay {
 /// Keyed by client: another client naming the same appId never uses it.
 pub async fn set_app_push_relay(
     store: &dyn Store,
-    client_id: &str,
+    client_id: &ClientId,
     app_id: &str,
     uri: Option<&str>,
     dev: bool,
@@ -212,7 +213,7 @@ pub async fn set_app_push_relay(
         )));
     }
     Ok(AppRelay {
-        client_id: client_id.to_owned(),
+        client_id: client_id.clone(),
         app_id: app_id.to_owned(),
         push_relay_uri: uri.map(str::to_owned),
     })

@@ -7,6 +7,7 @@
 use crate::crypto::secret;
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, DeliveryMode};
+use crate::domain::ids::UserId;
 use crate::domain::push::DeviceRouting;
 use crate::domain::scope::Scope;
 use crate::domain::transaction::{Notify, Status, Transaction};
@@ -98,7 +99,7 @@ pub async fn start(state: &AppState, req: StartRequest<'_>) -> Result<Started, R
     let message = req.message;
     let txn = Transaction {
         auth_req_digest: secret::auth_req_digest(&auth_req_id),
-        id,
+        id: id.into(),
         client_id: client.id.clone(),
         user_id: user.id.clone(),
         context: message.context,
@@ -228,9 +229,9 @@ async fn record_provisioning(
 
 /// A user to provision (seed 003) under the id the client named, with the
 /// status the request asks for (active by default).
-pub fn provisioned_user(id: &str, message: &BindingMessage, now: i64) -> User {
+pub fn provisioned_user(id: UserId, message: &BindingMessage, now: i64) -> User {
     User {
-        id: id.to_owned(),
+        id,
         email: None,
         phone: None,
         status: message.user_status.unwrap_or(UserStatus::Active),

@@ -4,6 +4,7 @@
 //! the database. Across instances, PostgreSQL `NOTIFY` carries the topics
 //! (`Store::publish` / `Store::listen`); SQLite runs one instance.
 
+use crate::domain::ids::UserId;
 use tokio::sync::broadcast;
 
 #[derive(Debug)]
@@ -53,11 +54,11 @@ impl crate::store::TopicSink for Wakeups {
 }
 
 /// The topic a change in a user's pending requests wakes (device inboxes).
-pub fn inbox_topic(user_id: &str) -> String {
+pub fn inbox_topic(user_id: &UserId) -> String {
     format!("inbox:{user_id}")
 }
 
 /// The topic a registration's activation wakes.
-pub fn registration_topic(user_id: &str) -> String {
+pub fn registration_topic(user_id: &UserId) -> String {
     format!("registration:{user_id}")
 }

@@ -75,7 +75,7 @@ pub async fn bind(State(state): State<AppState>, Manager(client): Manager, body:
         }
         Some(_) => None,
         None => Some(User {
-            id: req.user_id.clone(),
+            id: req.user_id.clone().into(),
             email: req.email.clone(),
             phone: req.phone.clone(),
             status: UserStatus::Active,
@@ -88,7 +88,7 @@ pub async fn bind(State(state): State<AppState>, Manager(client): Manager, body:
     let code = secret::random_token();
     let binding = Binding {
         id: crate::domain::ids::random_id(),
-        user_id: req.user_id.clone(),
+        user_id: req.user_id.clone().into(),
         device_id: device.id.clone(),
         client_id: client.id.clone(),
         code_digest: secret::digest(&code),

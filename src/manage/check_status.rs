@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Manager, json_body};
+use crate::domain::ids::UserId;
 use crate::engine::AppState;
 use crate::engine::wakeup::{Wakeups, registration_topic};
 use crate::http::api_error::{ApiError, no_store};
@@ -64,7 +65,7 @@ pub async fn check(
             format!("timeoutSeconds must be between 1 and {MAX_WAIT_SECS}"),
         ));
     }
-    let topic = registration_topic(&req.login);
+    let topic = registration_topic(&UserId::new(req.login.as_str()));
     // Subscribe before reading, so an activation in between still wakes us.
     let mut rx = state.wakeups.subscribe();
     let status = match (look(&state, &req.login).await?, req.timeout_seconds) {

@@ -98,7 +98,7 @@ pub async fn register(
     };
     let now = state.clock.now();
     let user = User {
-        id: req.user_id.clone(),
+        id: req.user_id.clone().into(),
         email: None,
         phone: None,
         status: UserStatus::Active,
@@ -114,7 +114,7 @@ pub async fn register(
         .map(|b| serde_json::to_string(&b).unwrap_or_default());
     let registration = Registration {
         id: crate::domain::ids::random_id(),
-        user_id: req.user_id.clone(),
+        user_id: req.user_id.clone().into(),
         client_id: client.id.clone(),
         password_digest: secret::digest(&password),
         relationship_ref: req.relationship_ref,

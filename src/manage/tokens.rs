@@ -37,7 +37,7 @@ pub async fn issue(
     let token = secret::random_token();
     let record = RegistrationToken {
         digest: secret::digest(&token),
-        user_id: user_id.clone(),
+        user_id: user_id.clone().into(),
         client_id: client.id.clone(),
         created_at: now,
         expires_at: now + state.devices.registration_token_ttl,

@@ -247,7 +247,7 @@ async fn provision(state: &AppState, client: &Client, req: &BackchannelRequest) 
                 ));
             }
             Ok(Subject::New(start::provisioned_user(
-                id,
+                id.as_str().into(),
                 &req.message,
                 state.clock.now(),
             )))

@@ -35,7 +35,9 @@ impl ClientCache {
                 clients.inserted = 0;
                 clients.map.retain(|_, (_, at)| at.elapsed() < CLIENT_TTL);
             }
-            clients.map.insert(client.id.clone(), (client.clone(), Instant::now()));
+            clients
+                .map
+                .insert(client.id.to_string(), (client.clone(), Instant::now()));
         }
     }
 }
@@ -77,7 +79,7 @@ impl TryFrom<ClientRow> for Client {
         Ok(Client {
             metadata: serde_json::from_str(&r.metadata)
                 .map_err(|e| StoreError::Corrupt(format!("client metadata: {e}")))?,
-            id: r.id,
+            id: r.id.into(),
             secret_digest: r.secret_digest,
             created_at: r.created_at,
         })
@@ -98,7 +100,7 @@ macro_rules! client_sql {
                 async fn insert_client(&self, c: &Client) -> StoreResult<()> {
                     let metadata = serde_json::to_string(&c.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                     query("INSERT INTO clients (id, secret_digest, metadata, created_at) VALUES ($1, $2, $3, $4)")
-                        .bind(&c.id)
+                        .bind(c.id.as_str())
                         .bind(&c.secret_digest)
                         .bind(metadata)
                         .bind(c.created_at)

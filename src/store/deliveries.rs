@@ -87,7 +87,7 @@ impl TryFrom<DeliveryRow> for Delivery {
         Ok(Delivery {
             kind: parse(&r.kind)?,
             id: r.id,
-            transaction_id: r.transaction_id,
+            transaction_id: r.transaction_id.into(),
             target: r.target,
             bearer: r.bearer,
             payload: r.payload,
@@ -109,8 +109,8 @@ pub(crate) struct DevicePushRow {
 impl From<DevicePushRow> for DevicePush {
     fn from(r: DevicePushRow) -> Self {
         DevicePush {
-            transaction_id: r.transaction_id,
-            device_id: r.device_id,
+            transaction_id: r.transaction_id.into(),
+            device_id: r.device_id.into(),
             attempts: r.attempts,
             give_up_at: r.give_up_at,
             lease_until: r.claimed_until,
@@ -135,7 +135,7 @@ impl TryFrom<PushRecordRow> for PushRecord {
         Ok(PushRecord {
             state: parse(&r.state)?,
             channel: r.channel.as_deref().map(parse).transpose()?,
-            device_id: r.device_id,
+            device_id: r.device_id.into(),
             attempts: r.attempts,
             last_error: r.last_error,
             created_at: r.created_at,
@@ -274,8 +274,8 @@ macro_rules! delivery_sql {
                          WHERE transaction_id = $1 AND device_id = $2 AND state = 'pending' AND claimed_until = $4 \
                          AND EXISTS (SELECT 1 FROM transactions t WHERE t.id = $1 AND t.status = 'pending' AND t.expires_at > $5)",
                     )
-                    .bind(&push.transaction_id)
-                    .bind(&push.device_id)
+                    .bind(push.transaction_id.as_str())
+                    .bind(push.device_id.as_str())
                     .bind(digest)
                     .bind(push.lease_until)
                     .bind(now)
@@ -304,8 +304,8 @@ macro_rules! delivery_sql {
                          finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $7 END \
                          WHERE transaction_id = $1 AND device_id = $2 AND claimed_until = $8",
                     )
-                    .bind(&push.transaction_id)
-                    .bind(&push.device_id)
+                    .bind(push.transaction_id.as_str())
+                    .bind(push.device_id.as_str())
                     .bind(state)
                     .bind(channel)
                     .bind(error)
@@ -360,8 +360,8 @@ macro_rules! delivery_sql {
                          claimed_until, give_up_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, $7) \
                          ON CONFLICT (transaction_id) DO NOTHING",
                     )
-                    .bind(&d.id)
-                    .bind(&d.transaction_id)
+                    .bind(d.id.as_str())
+                    .bind(d.transaction_id.as_str())
                     .bind(d.kind.as_str())
                     .bind(&d.target)
                     .bind(&d.bearer)

@@ -38,8 +38,8 @@ impl PgStore {
             return Err(StoreError::Conflict("transaction id"));
         }
         let owed = query(super::deliveries::OWE_DEVICE_PUSHES)
-            .bind(&t.id)
-            .bind(&t.user_id)
+            .bind(t.id.as_str())
+            .bind(t.user_id.as_str())
             .bind(pushes.only_preferred)
             .bind(pushes.now_ms)
             .bind(t.expires_at * 1000)
@@ -148,10 +148,10 @@ impl PgStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
              $21, $22) ON CONFLICT DO NOTHING",
         )
-        .bind(&t.id)
+        .bind(t.id.as_str())
         .bind(&t.auth_req_digest)
-        .bind(&t.client_id)
-        .bind(&t.user_id)
+        .bind(t.client_id.as_str())
+        .bind(t.user_id.as_str())
         .bind(t.context.as_str())
         .bind(&t.app_id)
         .bind(&t.display_text)
@@ -162,9 +162,9 @@ impl PgStore {
         .bind(t.expires_at)
         .bind(t.decided_at)
         .bind(t.interval)
-        .bind(&t.device_id)
+        .bind(t.device_id.as_deref())
         .bind(t.failed_attempts)
-        .bind(&t.failed_device_id)
+        .bind(t.failed_device_id.as_deref())
         .bind(notify.map(|n| &n.auth_req_id))
         .bind(notify.map(|n| &n.client_notification_token))
         .bind(notify.map(|n| if n.push { "push" } else { "ping" }))

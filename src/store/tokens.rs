@@ -48,9 +48,9 @@ impl From<AccessTokenRow> for AccessToken {
     fn from(r: AccessTokenRow) -> Self {
         AccessToken {
             digest: r.digest,
-            client_id: r.client_id,
-            user_id: r.user_id,
-            transaction_id: r.transaction_id,
+            client_id: r.client_id.into(),
+            user_id: r.user_id.into(),
+            transaction_id: r.transaction_id.into(),
             scope: r.scope,
             expires_at: r.expires_at,
             revoked: r.revoked != 0,
@@ -76,9 +76,9 @@ impl From<RefreshTokenRow> for RefreshToken {
         RefreshToken {
             digest: r.digest,
             family: r.family,
-            client_id: r.client_id,
-            user_id: r.user_id,
-            transaction_id: r.transaction_id,
+            client_id: r.client_id.into(),
+            user_id: r.user_id.into(),
+            transaction_id: r.transaction_id.into(),
             scope: r.scope,
             created_at: r.created_at,
             expires_at: r.expires_at,
@@ -100,7 +100,7 @@ impl From<ManagementTokenRow> for ManagementToken {
     fn from(r: ManagementTokenRow) -> Self {
         ManagementToken {
             digest: r.digest,
-            client_id: r.client_id,
+            client_id: r.client_id.into(),
             scope: r.scope,
             expires_at: r.expires_at,
             revoked: r.revoked != 0,
@@ -199,7 +199,7 @@ macro_rules! token_sql {
                 async fn insert_management_token(&self, t: &$crate::domain::token::ManagementToken) -> StoreResult<()> {
                     query("INSERT INTO management_tokens (digest, client_id, scope, expires_at, revoked) VALUES ($1, $2, $3, $4, 0)")
                         .bind(&t.digest)
-                        .bind(&t.client_id)
+                        .bind(t.client_id.as_str())
                         .bind(&t.scope)
                         .bind(t.expires_at)
                         .execute(&self.pool)
@@ -224,9 +224,9 @@ macro_rules! token_sql {
                          VALUES ($1, $2, $3, $4, $5, $6, 0)",
                     )
                     .bind(&t.digest)
-                    .bind(&t.client_id)
-                    .bind(&t.user_id)
-                    .bind(&t.transaction_id)
+                    .bind(t.client_id.as_str())
+                    .bind(t.user_id.as_str())
+                    .bind(t.transaction_id.as_str())
                     .bind(&t.scope)
                     .bind(t.expires_at)
                     .execute(&mut *tx)
@@ -238,9 +238,9 @@ macro_rules! token_sql {
                         )
                         .bind(&r.digest)
                         .bind(&r.family)
-                        .bind(&r.client_id)
-                        .bind(&r.user_id)
-                        .bind(&r.transaction_id)
+                        .bind(r.client_id.as_str())
+                        .bind(r.user_id.as_str())
+                        .bind(r.transaction_id.as_str())
                         .bind(&r.scope)
                         .bind(r.created_at)
                         .bind(r.expires_at)

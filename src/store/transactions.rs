@@ -146,10 +146,10 @@ impl TryFrom<TransactionRow> for Transaction {
         Ok(Transaction {
             status: parse(&r.status)?,
             context,
-            id: r.id,
+            id: r.id.into(),
             auth_req_digest: r.auth_req_digest,
-            client_id: r.client_id,
-            user_id: r.user_id,
+            client_id: r.client_id.into(),
+            user_id: r.user_id.into(),
             app_id: r.app_id,
             display_text: r.display_text,
             scope: r.scope,
@@ -158,9 +158,9 @@ impl TryFrom<TransactionRow> for Transaction {
             expires_at: r.expires_at,
             decided_at: r.decided_at,
             interval: r.poll_interval,
-            device_id: r.device_id,
+            device_id: r.device_id.map(Into::into),
             failed_attempts: r.failed_attempts,
-            failed_device_id: r.failed_device_id,
+            failed_device_id: r.failed_device_id.map(Into::into),
             notify: match (r.auth_req_id, r.notification_token) {
                 (Some(auth_req_id), Some(client_notification_token)) => Some(Notify {
                     auth_req_id,
@@ -195,8 +195,8 @@ impl From<ChallengeRow> for Challenge {
     fn from(r: ChallengeRow) -> Self {
         Challenge {
             nonce: r.nonce,
-            transaction_id: r.transaction_id,
-            device_id: r.device_id,
+            transaction_id: r.transaction_id.into(),
+            device_id: r.device_id.into(),
             expires_at: r.expires_at,
             used_at: r.used_at,
         }
@@ -302,8 +302,8 @@ macro_rules! transaction_sql {
                              VALUES ($1, $2, $3, $4, NULL)",
                         )
                         .bind(&c.nonce)
-                        .bind(&c.transaction_id)
-                        .bind(&c.device_id)
+                        .bind(c.transaction_id.as_str())
+                        .bind(c.device_id.as_str())
                         .bind(c.expires_at)
                         .execute(&mut *tx)
                         .await?;

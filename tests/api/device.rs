@@ -447,11 +447,23 @@ async fn an_unbound_device_sees_no_inbox_and_binding_rules_hold() {
     assert_api_error(&stranger.inbox(&app).await, 401, "invalid_proof", "never registered");
 
     let store = app.store();
-    assert!(admin::bind_device(store, "no-such-device", "alice").await.is_err());
-    assert!(admin::bind_device(store, &device.id(), "nobody").await.is_err());
-    admin::bind_device(store, &device.id(), "alice").await.unwrap();
     assert!(
-        admin::bind_device(store, &device.id(), "bob").await.is_err(),
+        admin::bind_device(store, &"no-such-device".into(), &"alice".into())
+            .await
+            .is_err()
+    );
+    assert!(
+        admin::bind_device(store, &device.id().into(), &"nobody".into())
+            .await
+            .is_err()
+    );
+    admin::bind_device(store, &device.id().into(), &"alice".into())
+        .await
+        .unwrap();
+    assert!(
+        admin::bind_device(store, &device.id().into(), &"bob".into())
+            .await
+            .is_err(),
         "bound to another user"
     );
     assert_eq!(device.inbox(&app).await.status, 200);

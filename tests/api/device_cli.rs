@@ -77,7 +77,9 @@ async fn registered(app: &TestApp, dir: &Path, user: &str) -> String {
     assert_eq!(mode & 0o777, 0o600, "the key file is the owner's alone");
     let stored = app.store().device(&id).await.unwrap().unwrap();
     assert!(!stored.auth_key.contains("\"d\""), "only public keys left the device");
-    admin::bind_device(app.store(), &id, user).await.unwrap();
+    admin::bind_device(app.store(), &id.as_str().into(), &user.into())
+        .await
+        .unwrap();
     id
 }
 

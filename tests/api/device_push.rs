@@ -729,7 +729,7 @@ async fn an_app_relay_is_refused_when_its_client_app_id_or_uri_is_bad_and_nothin
     let client = app.register(ClientMetadata::poll("Shop")).await;
     let unknown = trustid::engine::admin::set_app_push_relay(
         app.store(),
-        "nobody",
+        &"nobody".into(),
         "shop",
         Some("https://relay.example.com/"),
         true,

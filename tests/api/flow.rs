@@ -155,7 +155,7 @@ async fn relying_party_completes_the_poll_flow(alg: SigningAlg) {
 
     // The ID token verifies: signature against the JWKS, iss, aud, exp, no nonce.
     let verifier = IdTokenVerifier::new_confidential_client(
-        ClientId::new(client.client_id.clone()),
+        ClientId::new(client.client_id.to_string()),
         ClientSecret::new(client.secret().to_owned()),
         metadata.issuer().clone(),
         metadata.jwks().clone(),

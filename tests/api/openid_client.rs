@@ -324,7 +324,7 @@ async fn openid_client_completes_the_poll_flow() {
         Value::Array(many) => many.iter().filter_map(|a| a.as_str()).map(String::from).collect(),
         other => panic!("aud is neither string nor array: {other}"),
     };
-    assert!(aud.contains(&client.client_id), "{done}");
+    assert!(aud.contains(&client.client_id.to_string()), "{done}");
     assert!(
         done["token_type"]
             .as_str()

@@ -1073,7 +1073,7 @@ async fn signers() -> Signers {
         m.backchannel_authentication_request_signing_alg = Some(SigningAlg::ES256);
         m.jwks = Some(key.jwks());
         m.fapi_ciba = fapi;
-        ids.push(app.register(m).await.client_id);
+        ids.push(app.register(m).await.client_id.into_string());
     }
     app.user_with_device("alice").await;
     let fapi = ids.pop().unwrap();

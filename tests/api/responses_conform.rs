@@ -718,7 +718,7 @@ async fn the_device_api_conforms() {
     assert_eq!(inbox(&app, &device).await.error(), "device_not_active");
     assert_eq!(inbox(&app, &TestDevice::new()).await.error(), "invalid_proof");
     app.user("alice", &["bank"]).await;
-    trustid::engine::admin::bind_device(app.store(), &device.id(), "alice")
+    trustid::engine::admin::bind_device(app.store(), &device.id().into(), &"alice".into())
         .await
         .unwrap();
     let empty = inbox(&app, &device).await;

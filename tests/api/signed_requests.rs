@@ -110,7 +110,7 @@ async fn device_routing_inside_a_signed_request_takes_effect() {
             .await
             .unwrap()
             .into_iter()
-            .map(|p| p.device_id)
+            .map(|p| p.device_id.into_string())
             .collect();
         devices.sort();
         let mut owed = owed;

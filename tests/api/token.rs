@@ -253,7 +253,7 @@ async fn tokens_are_issued_exactly_once() {
     let claims = jwt_payload(first.body["id_token"].as_str().unwrap());
     assert!(claims.get("nonce").is_none(), "E3 no nonce");
     assert!(claims.get("acr").is_none(), "no acr unless requested");
-    assert_eq!(claims["aud"], serde_json::Value::from(client.client_id.clone()));
+    assert_eq!(claims["aud"], serde_json::Value::from(client.client_id.to_string()));
     assert_eq!(claims["iss"], serde_json::Value::from(app.base.clone()));
     app.poll(&client, &auth_req_id)
         .await

@@ -172,7 +172,7 @@ async fn introspection_tells_only_the_owner_about_live_tokens() {
     assert_eq!(access.status, 200);
     assert_eq!(access.body["active"], true);
     assert_eq!(access.body["sub"], "alice");
-    assert_eq!(access.body["client_id"], Value::from(client.client_id.clone()));
+    assert_eq!(access.body["client_id"], Value::from(client.client_id.to_string()));
     assert_eq!(access.body["token_type"], "Bearer");
     let refresh_info = post(
         &app,

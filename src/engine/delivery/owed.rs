@@ -4,6 +4,7 @@
 
 use crate::domain::client::DeliveryMode;
 use crate::domain::delivery::{Delivery, DeliveryKind};
+use crate::domain::ids::DeviceId;
 use crate::domain::token::Issued;
 use crate::domain::transaction::{Decision, Status, Transaction};
 use crate::engine::AppState;
@@ -23,7 +24,7 @@ pub struct Owed {
 pub async fn for_decision(
     state: &AppState,
     txn: &Transaction,
-    device_id: &str,
+    device_id: &DeviceId,
     decision: Decision,
     now: i64,
 ) -> anyhow::Result<Option<Owed>> {
@@ -53,7 +54,7 @@ pub async fn for_decision(
     let approved = Transaction {
         status: Status::Approved,
         decided_at: Some(now),
-        device_id: Some(device_id.to_owned()),
+        device_id: Some(device_id.clone()),
         ..txn.clone()
     };
     let mint = Mint {

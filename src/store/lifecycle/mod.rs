@@ -92,9 +92,9 @@ impl From<BindingRow> for Binding {
     fn from(r: BindingRow) -> Self {
         Binding {
             id: r.id,
-            user_id: r.user_id,
-            device_id: r.device_id,
-            client_id: r.client_id,
+            user_id: r.user_id.into(),
+            device_id: r.device_id.into(),
+            client_id: r.client_id.into(),
             code_digest: r.code_digest,
             created_at: r.created_at,
             expires_at: r.expires_at,
@@ -126,8 +126,8 @@ impl From<RegistrationRow> for Registration {
     fn from(r: RegistrationRow) -> Self {
         Registration {
             id: r.id,
-            user_id: r.user_id,
-            client_id: r.client_id,
+            user_id: r.user_id.into(),
+            client_id: r.client_id.into(),
             password_digest: r.password_digest,
             relationship_ref: r.relationship_ref,
             client_ip: r.client_ip,
@@ -136,7 +136,7 @@ impl From<RegistrationRow> for Registration {
             created_at: r.created_at,
             expires_at: r.expires_at,
             activated_at: r.activated_at,
-            device_id: r.device_id,
+            device_id: r.device_id.map(Into::into),
             reported_at: r.reported_at,
             removed_at: r.removed_at,
         }
@@ -157,8 +157,8 @@ impl From<RegistrationTokenRow> for RegistrationToken {
     fn from(r: RegistrationTokenRow) -> Self {
         RegistrationToken {
             digest: r.digest,
-            user_id: r.user_id,
-            client_id: r.client_id,
+            user_id: r.user_id.into(),
+            client_id: r.client_id.into(),
             created_at: r.created_at,
             expires_at: r.expires_at,
             used_at: r.used_at,

@@ -22,10 +22,10 @@ macro_rules! lifecycle_sql {
                         "INSERT INTO bindings (id, user_id, device_id, client_id, code_digest, created_at, expires_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
-                    .bind(&b.id)
-                    .bind(&b.user_id)
-                    .bind(&b.device_id)
-                    .bind(&b.client_id)
+                    .bind(b.id.as_str())
+                    .bind(b.user_id.as_str())
+                    .bind(b.device_id.as_str())
+                    .bind(b.client_id.as_str())
                     .bind(&b.code_digest)
                     .bind(b.created_at)
                     .bind(b.expires_at)
@@ -49,7 +49,7 @@ macro_rules! lifecycle_sql {
                         "UPDATE users SET status = 'active', failed_attempts = 0, static_password_hash = $2 \
                          WHERE id = $1 AND status = 'removed'",
                     )
-                    .bind(&u.id)
+                    .bind(u.id.as_str())
                     .bind(&u.static_password_hash)
                     .execute(&mut *tx)
                     .await?;
@@ -60,9 +60,9 @@ macro_rules! lifecycle_sql {
                         "INSERT INTO registrations (id, user_id, client_id, password_digest, relationship_ref, client_ip, \
                          session_id, cddc, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
-                    .bind(&r.id)
-                    .bind(&r.user_id)
-                    .bind(&r.client_id)
+                    .bind(r.id.as_str())
+                    .bind(r.user_id.as_str())
+                    .bind(r.client_id.as_str())
                     .bind(&r.password_digest)
                     .bind(&r.relationship_ref)
                     .bind(&r.client_ip)
@@ -110,8 +110,8 @@ macro_rules! lifecycle_sql {
                          VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(&t.digest)
-                    .bind(&t.user_id)
-                    .bind(&t.client_id)
+                    .bind(t.user_id.as_str())
+                    .bind(t.client_id.as_str())
                     .bind(t.created_at)
                     .bind(t.expires_at)
                     .execute(&self.pool)
@@ -196,7 +196,7 @@ macro_rules! lifecycle_sql {
                     for row in rows {
                         let mut txn = Transaction::try_from(row)?;
                         query("UPDATE transactions SET status = 'approved', decided_at = $2, device_id = $3 WHERE id = $1 AND status = 'pending'")
-                            .bind(&txn.id)
+                            .bind(txn.id.as_str())
                             .bind(now)
                             .bind(device_id)
                             .execute(&mut *tx)
@@ -217,7 +217,7 @@ macro_rules! lifecycle_sql {
                         }
                         txn.status = $crate::domain::transaction::Status::Approved;
                         txn.decided_at = Some(now);
-                        txn.device_id = Some(device_id.to_owned());
+                        txn.device_id = Some(device_id.into());
                         provisioned.push(txn);
                     }
                     let _invalidate = self.transactions_change(None);

@@ -246,10 +246,10 @@ impl Readers {
 pub(super) fn insert_transaction(conn: &Connection, t: &Transaction) -> rusqlite::Result<bool> {
     let notify = t.notify.as_ref();
     let stored = conn.prepare_cached(INSERT_TRANSACTION)?.execute(params![
-        t.id,
+        t.id.as_str(),
         t.auth_req_digest,
-        t.client_id,
-        t.user_id,
+        t.client_id.as_str(),
+        t.user_id.as_str(),
         t.context.as_str(),
         t.app_id,
         t.display_text,
@@ -260,9 +260,9 @@ pub(super) fn insert_transaction(conn: &Connection, t: &Transaction) -> rusqlite
         t.expires_at,
         t.decided_at,
         t.interval,
-        t.device_id,
+        t.device_id.as_deref(),
         t.failed_attempts,
-        t.failed_device_id,
+        t.failed_device_id.as_deref(),
         notify.map(|n| &n.auth_req_id),
         notify.map(|n| &n.client_notification_token),
         notify.map(|n| if n.push { "push" } else { "ping" }),
@@ -276,8 +276,8 @@ pub(super) fn insert_transaction(conn: &Connection, t: &Transaction) -> rusqlite
 /// how many.
 pub(super) fn owe_device_pushes(conn: &Connection, t: &Transaction, pushes: OwedPushes) -> rusqlite::Result<u64> {
     let owed = conn.prepare_cached(OWE_DEVICE_PUSHES)?.execute(named_params! {
-        "$1": t.id,
-        "$2": t.user_id,
+        "$1": t.id.as_str(),
+        "$2": t.user_id.as_str(),
         "$3": pushes.only_preferred,
         "$4": pushes.now_ms,
         "$5": t.expires_at * 1000,

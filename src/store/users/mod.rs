@@ -114,7 +114,7 @@ impl TryFrom<UserRow> for User {
     fn try_from(r: UserRow) -> Result<Self, StoreError> {
         Ok(User {
             status: parse(&r.status)?,
-            id: r.id,
+            id: r.id.into(),
             email: r.email,
             phone: r.phone,
             failed_attempts: r.failed_attempts,
@@ -144,10 +144,10 @@ impl TryFrom<DeviceRow> for Device {
     fn try_from(r: DeviceRow) -> Result<Self, StoreError> {
         Ok(Device {
             status: parse(&r.status)?,
-            id: r.id,
+            id: r.id.into(),
             device_key: r.device_key,
             auth_key: r.auth_key,
-            user_id: r.user_id,
+            user_id: r.user_id.map(Into::into),
             failed_attempts: r.failed_attempts,
             preferred: r.preferred != 0,
             push: match (r.push_channel, r.push_address) {

@@ -17,7 +17,7 @@ macro_rules! user_sql {
                     Self::insert_user_tx(&mut *tx, u, false).await?;
                     for app in apps {
                         query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                            .bind(&u.id)
+                            .bind(u.id.as_str())
                             .bind(app)
                             .execute(&mut *tx)
                             .await?;
@@ -105,10 +105,10 @@ macro_rules! user_sql {
                         "INSERT INTO devices (id, device_key, auth_key, user_id, status, failed_attempts, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
                     )
-                    .bind(&d.id)
+                    .bind(d.id.as_str())
                     .bind(&d.device_key)
                     .bind(&d.auth_key)
-                    .bind(&d.user_id)
+                    .bind(d.user_id.as_deref())
                     .bind(d.status.as_str())
                     .bind(d.failed_attempts)
                     .bind(d.created_at);
@@ -276,7 +276,7 @@ macro_rules! user_sql {
                          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                     };
                     let done = query(sql)
-                        .bind(&u.id)
+                        .bind(u.id.as_str())
                         .bind(&u.email)
                         .bind(&u.phone)
                         .bind(u.status.as_str())

@@ -266,7 +266,9 @@ impl TestApp {
         let device = TestDevice::new();
         let reg = device.register(self).await;
         assert_eq!(reg.status, 201, "{}", reg.body);
-        admin::bind_device(self.store(), &device.id(), user).await.unwrap();
+        admin::bind_device(self.store(), &device.id().into(), &user.into())
+            .await
+            .unwrap();
         device
     }
 

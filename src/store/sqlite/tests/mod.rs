@@ -123,7 +123,7 @@ async fn an_auth_req_id_is_found_by_its_digest_old_format_too_on_both_read_paths
     let txn_id = secret::transaction_id(1_000);
     let auth_req_id = secret::auth_req_id(&txn_id);
     let current = Transaction {
-        id: txn_id.clone(),
+        id: txn_id.clone().into(),
         auth_req_digest: secret::auth_req_digest(&auth_req_id),
         ..crate::domain::transaction::sample(crate::domain::transaction::Status::Pending)
     };

@@ -33,8 +33,9 @@ async fn a_users_requests_are_found_by_every_instance_on_the_file_and_after_a_re
     ] {
         first.insert_transaction(&txn, None).await.unwrap();
     }
-    let inbox =
-        |items: Vec<crate::store::InboxItem>| -> Vec<String> { items.into_iter().map(|i| i.transaction.id).collect() };
+    let inbox = |items: Vec<crate::store::InboxItem>| -> Vec<String> {
+        items.into_iter().map(|i| i.transaction.id.into_string()).collect()
+    };
     assert_eq!(inbox(first.pending_for_user("u", now).await.unwrap()), ["open"]);
 
     // A second instance (or a restart): nothing in memory until its first

@@ -172,7 +172,7 @@ async fn a_hint_names_an_id_before_an_email_before_a_phone_on_both_read_paths() 
         ("nobody", None),
     ];
     let seen = |found: Option<(crate::domain::user::User, crate::store::DeviceCounts)>| {
-        found.map(|(u, c)| (u.id, c.active, c.pushable))
+        found.map(|(u, c)| (u.id.into_string(), c.active, c.pushable))
     };
     for (hint, expected) in cases {
         let expected = expected.map(|(id, a, p)| (id.to_owned(), a, p));
