@@ -131,7 +131,7 @@ pub async fn create_user(store: &dyn Store, new: NewUser, now: i64) -> Result<Cr
         UserStatus::Active
     };
     let user = User {
-        id: new.id.into(),
+        id: new.id,
         email: new.email,
         phone: new.phone,
         status,
