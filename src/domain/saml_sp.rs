@@ -88,6 +88,7 @@ impl AcsBinding {
 /// One AssertionConsumerService endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acs {
+    #[serde(with = "url_text")]
     pub url: Url,
     pub binding: AcsBinding,
     pub index: u16,
@@ -298,6 +299,21 @@ impl SamlSpSettings {
             return Err("the attribute list must name at least one attribute".into());
         }
         Ok(())
+    }
+}
+
+/// URLs stored as their text.
+mod url_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use url::Url;
+
+    pub fn serialize<S: Serializer>(url: &Url, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(url.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+        let text = String::deserialize(d)?;
+        Url::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
