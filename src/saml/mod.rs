@@ -3,3 +3,4 @@
 //! that registry (`cli.rs`).
 
 pub mod request;
+pub mod sp_metadata;
