@@ -158,7 +158,11 @@ pub(crate) mod tests {
     fn pem_and_bare_base64_der_give_the_same_certificate() {
         let pem = self_signed_pem(&rsa_key(2048));
         let from_pem = SpCertificate::parse(&pem, CertUse::Encryption).unwrap();
-        let bare: String = pem.lines().filter(|l| !l.starts_with("-----")).collect::<Vec<_>>().join("\n  ");
+        let bare: String = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<Vec<_>>()
+            .join("\n  ");
         let from_b64 = SpCertificate::parse(&bare, CertUse::Signing).unwrap();
         assert_eq!(from_pem, from_b64);
         let stored: String = from_pem.clone().into();
@@ -175,14 +179,28 @@ pub(crate) mod tests {
             (&small, CertUse::Signing, "at least 2048", "RSA-1024"),
             ("not base64 !", CertUse::Signing, "neither a PEM", "garbage"),
             ("aGVsbG8=", CertUse::Signing, "not an X.509", "base64 of no certificate"),
-            ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", CertUse::Signing, "CERTIFICATE", "a key, not a certificate"),
-            ("-----BEGIN CERTIFICATE-----\nAAAA", CertUse::Signing, "END line", "cut PEM"),
+            (
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+                CertUse::Signing,
+                "CERTIFICATE",
+                "a key, not a certificate",
+            ),
+            (
+                "-----BEGIN CERTIFICATE-----\nAAAA",
+                CertUse::Signing,
+                "END line",
+                "cut PEM",
+            ),
         ];
         for (text, usage, expected, why) in cases {
             let err = SpCertificate::parse(text, usage).unwrap_err();
             assert!(err.contains(expected), "{why}: {err}");
         }
         let two = format!("{ec}{ec}");
-        assert!(SpCertificate::parse(&two, CertUse::Signing).unwrap_err().contains("one certificate"));
+        assert!(
+            SpCertificate::parse(&two, CertUse::Signing)
+                .unwrap_err()
+                .contains("one certificate")
+        );
     }
 }

@@ -285,7 +285,9 @@ impl SamlSpSettings {
                 return Err("a default RelayState needs IdP-initiated login".into());
             }
             if relay.is_empty() || relay.len() > MAX_RELAY_STATE || relay.chars().any(char::is_control) {
-                return Err(format!("RelayState must be 1 to {MAX_RELAY_STATE} bytes, no control characters"));
+                return Err(format!(
+                    "RelayState must be 1 to {MAX_RELAY_STATE} bytes, no control characters"
+                ));
             }
         }
         if let Some(app) = &self.app_id
@@ -380,7 +382,10 @@ impl SamlSp {
 
     /// Whether the SP receives `evidence` as an attribute.
     pub fn releases(&self, evidence: Evidence) -> bool {
-        self.settings.attributes.as_ref().is_none_or(|list| list.contains(&evidence))
+        self.settings
+            .attributes
+            .as_ref()
+            .is_none_or(|list| list.contains(&evidence))
     }
 }
 

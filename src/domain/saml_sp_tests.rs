@@ -23,9 +23,21 @@ fn registration_rules_hold() {
     let cases: Vec<(Mutation, &str, &str)> = vec![
         (|s| s.display_name = " ".into(), "display name", "blank name"),
         (|s| s.acs.clear(), "1 to 32 ACS", "no ACS"),
-        (|s| s.acs = vec![acs("http://sp.example.com/acs", 0, false)], "https", "http ACS"),
-        (|s| s.acs = vec![acs("http://127.0.0.1:9/acs", 0, false)], "https", "loopback without dev"),
-        (|s| s.acs = vec![acs("https://sp.example.com/acs#f", 0, false)], "fragment", "fragment"),
+        (
+            |s| s.acs = vec![acs("http://sp.example.com/acs", 0, false)],
+            "https",
+            "http ACS",
+        ),
+        (
+            |s| s.acs = vec![acs("http://127.0.0.1:9/acs", 0, false)],
+            "https",
+            "loopback without dev",
+        ),
+        (
+            |s| s.acs = vec![acs("https://sp.example.com/acs#f", 0, false)],
+            "fragment",
+            "fragment",
+        ),
         (
             |s| s.acs.push(acs("https://sp.example.com/acs2", 0, false)),
             "index 0",
@@ -41,7 +53,11 @@ fn registration_rules_hold() {
             "one ACS endpoint may be the default",
             "two defaults",
         ),
-        (|s| s.default_relay_state = Some("/home".into()), "needs IdP-initiated", "relay state alone"),
+        (
+            |s| s.default_relay_state = Some("/home".into()),
+            "needs IdP-initiated",
+            "relay state alone",
+        ),
         (
             |s| {
                 s.idp_initiated = true;
@@ -76,7 +92,11 @@ fn entity_ids_are_bounded_uris_without_spaces() {
 #[test]
 fn bindings_other_than_http_post_are_refused_for_responses() {
     assert_eq!(AcsBinding::from_urn(HTTP_POST_BINDING), Ok(AcsBinding::HttpPost));
-    assert!(AcsBinding::from_urn(HTTP_REDIRECT_BINDING).unwrap_err().contains("cannot carry a Response"));
+    assert!(
+        AcsBinding::from_urn(HTTP_REDIRECT_BINDING)
+            .unwrap_err()
+            .contains("cannot carry a Response")
+    );
     assert!(
         AcsBinding::from_urn("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact")
             .unwrap_err()
@@ -90,12 +110,18 @@ fn attributes_are_an_allow_list_over_the_claim_table() {
     assert_eq!(picked, vec![Evidence::UserId, Evidence::DeviceId]);
     let err = parse_attributes(&["TRUSTID.PASSWORD".into()]).unwrap_err();
     assert!(err.contains("unknown attribute `TRUSTID.PASSWORD`"), "{err}");
-    assert!(parse_attributes(&["trustid.userid".into()]).is_err(), "names are the SAML ones, exactly");
+    assert!(
+        parse_attributes(&["trustid.userid".into()]).is_err(),
+        "names are the SAML ones, exactly"
+    );
     assert!(parse_attributes(&[]).is_err());
     let mut s = sp();
     s.attributes = Some(picked);
     let stored = serde_json::to_value(&s).unwrap();
-    assert_eq!(stored["attributes"], serde_json::json!(["TRUSTID.USERID", "TRUSTID.DEVICEID"]));
+    assert_eq!(
+        stored["attributes"],
+        serde_json::json!(["TRUSTID.USERID", "TRUSTID.DEVICEID"])
+    );
     let back: SamlSpSettings = serde_json::from_value(stored).unwrap();
     assert_eq!(back, s);
 }

@@ -62,6 +62,8 @@ pub async fn remove_saml_sp(store: &dyn Store, entity_id: &str) -> Result<(), Ad
     if store.remove_saml_sp(entity_id).await? {
         Ok(())
     } else {
-        Err(AdminError::Invalid(format!("no SP with entity ID `{entity_id}` is registered")))
+        Err(AdminError::Invalid(format!(
+            "no SP with entity ID `{entity_id}` is registered"
+        )))
     }
 }

@@ -2,5 +2,6 @@
 //! read for the registry (`sp_metadata.rs`) and the operator's commands for
 //! that registry (`cli.rs`).
 
+pub mod cli;
 pub mod request;
 pub mod sp_metadata;

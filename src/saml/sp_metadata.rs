@@ -42,7 +42,8 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SpMetadata, String> {
         nodes_limit: MAX_NODES,
         ..ParsingOptions::default()
     };
-    let doc = Document::parse_with_options(xml, options).map_err(|e| format!("metadata is not well-formed XML: {e}"))?;
+    let doc =
+        Document::parse_with_options(xml, options).map_err(|e| format!("metadata is not well-formed XML: {e}"))?;
     let root = doc.root_element();
     if !is(root, MD_NS, "EntityDescriptor") {
         return Err(format!(
@@ -76,7 +77,11 @@ fn children<'a, 'i: 'a>(node: Node<'a, 'i>, ns: &'a str, name: &'a str) -> impl 
 
 /// Every text node below `node`, joined and trimmed.
 fn text(node: Node<'_, '_>) -> String {
-    let joined: String = node.descendants().filter(Node::is_text).filter_map(|n| n.text()).collect();
+    let joined: String = node
+        .descendants()
+        .filter(Node::is_text)
+        .filter_map(|n| n.text())
+        .collect();
     joined.trim().to_owned()
 }
 
@@ -84,10 +89,7 @@ fn text(node: Node<'_, '_>) -> String {
 fn localized<'a, 'i: 'a>(nodes: impl Iterator<Item = Node<'a, 'i>>) -> Option<String> {
     let nodes: Vec<_> = nodes.collect();
     let english = nodes.iter().find(|n| n.attribute((XML_NS, "lang")) == Some("en"));
-    english
-        .or(nodes.first())
-        .map(|n| text(*n))
-        .filter(|t| !t.is_empty())
+    english.or(nodes.first()).map(|n| text(*n)).filter(|t| !t.is_empty())
 }
 
 /// `mdui:DisplayName`, else `OrganizationDisplayName`, else `OrganizationName`.
@@ -106,10 +108,15 @@ fn acs_endpoints(sp: Node<'_, '_>) -> Result<Vec<Acs>, String> {
         if node.attribute("Binding") != Some(HTTP_POST_BINDING) {
             continue;
         }
-        let location = node.attribute("Location").ok_or("an AssertionConsumerService has no Location")?;
+        let location = node
+            .attribute("Location")
+            .ok_or("an AssertionConsumerService has no Location")?;
         let url = Url::parse(location).map_err(|e| format!("ACS Location `{location}` is not a URL: {e}"))?;
         let index = match node.attribute("index") {
-            Some(i) => i.trim().parse().map_err(|_| format!("ACS index `{i}` is not a number from 0 to 65535"))?,
+            Some(i) => i
+                .trim()
+                .parse()
+                .map_err(|_| format!("ACS index `{i}` is not a number from 0 to 65535"))?,
             None => u16::try_from(out.len()).map_err(|_| "too many ACS endpoints")?,
         };
         let is_default = match node.attribute("isDefault").map(str::trim) {
@@ -136,16 +143,14 @@ fn acs_endpoints(sp: Node<'_, '_>) -> Result<Vec<Acs>, String> {
 fn certificates(sp: Node<'_, '_>) -> Result<(Option<SpCertificate>, Option<SpCertificate>), String> {
     let (mut signing, mut encryption) = (None, None);
     for kd in children(sp, MD_NS, "KeyDescriptor") {
-        let Some(cert_node) = kd
-            .descendants()
-            .find(|n| is(*n, DSIG_NS, "X509Certificate"))
-        else {
+        let Some(cert_node) = kd.descendants().find(|n| is(*n, DSIG_NS, "X509Certificate")) else {
             continue;
         };
         let pem = text(cert_node);
         let usage = kd.attribute("use");
         if matches!(usage, None | Some("signing")) && signing.is_none() {
-            signing = Some(SpCertificate::parse(&pem, CertUse::Signing).map_err(|e| format!("signing certificate {e}"))?);
+            signing =
+                Some(SpCertificate::parse(&pem, CertUse::Signing).map_err(|e| format!("signing certificate {e}"))?);
         }
         match usage {
             Some("encryption") if encryption.is_none() => {

@@ -52,9 +52,22 @@ fn only_http_post_endpoints_are_taken_and_the_organization_names_the_sp() {
     let org = r#"<md:Organization><md:OrganizationName xml:lang="en">Org</md:OrganizationName><md:OrganizationDisplayName xml:lang="de">Org GmbH</md:OrganizationDisplayName></md:Organization>"#;
     let md = parse_sp_metadata(&metadata(&sp, org)).unwrap();
     let urls: Vec<(&str, u16, bool)> = md.acs.iter().map(|a| (a.url.as_str(), a.index, a.is_default)).collect();
-    assert_eq!(urls, [("https://sp.example.com/a", 1, false), ("https://sp.example.com/b", 4, true)]);
-    assert_eq!(md.display_name.as_deref(), Some("Org GmbH"), "the display name, in its only language");
-    assert!(md.signing_cert.is_some() && md.encryption_cert.is_some(), "no use: both");
+    assert_eq!(
+        urls,
+        [
+            ("https://sp.example.com/a", 1, false),
+            ("https://sp.example.com/b", 4, true)
+        ]
+    );
+    assert_eq!(
+        md.display_name.as_deref(),
+        Some("Org GmbH"),
+        "the display name, in its only language"
+    );
+    assert!(
+        md.signing_cert.is_some() && md.encryption_cert.is_some(),
+        "no use: both"
+    );
     let without_org = parse_sp_metadata(&metadata(&post_acs("https://sp.example.com/a", 0), "")).unwrap();
     assert_eq!(without_org.display_name, None);
     assert_eq!((without_org.signing_cert, without_org.encryption_cert), (None, None));
@@ -63,7 +76,11 @@ fn only_http_post_endpoints_are_taken_and_the_organization_names_the_sp() {
 #[test]
 fn an_ec_key_without_use_signs_but_does_not_encrypt() {
     let ec = self_signed_pem(&ec_key());
-    let sp = format!("{}{}", key_descriptor(None, &ec), post_acs("https://sp.example.com/a", 0));
+    let sp = format!(
+        "{}{}",
+        key_descriptor(None, &ec),
+        post_acs("https://sp.example.com/a", 0)
+    );
     let md = parse_sp_metadata(&metadata(&sp, "")).unwrap();
     assert!(md.signing_cert.is_some());
     assert!(md.encryption_cert.is_none());
@@ -77,22 +94,61 @@ fn bad_metadata_is_refused_with_a_clear_message() {
         ("<x".into(), "not well-formed"),
         (format!("<!DOCTYPE x>{}", metadata(&acs, "")), "DOCTYPE"),
         ("a".repeat(MAX_METADATA + 1), "larger than"),
-        (format!(r#"<md:EntitiesDescriptor xmlns:md="{MD_NS}"/>"#), "one md:EntityDescriptor"),
-        (metadata(&acs, "").replace(r#" entityID="https://sp.example.com/sp""#, ""), "no entityID"),
-        (metadata(&acs, "").replace("https://sp.example.com/sp", "has space"), "entity ID"),
-        (metadata(&acs, "").replace("SPSSODescriptor", "IDPSSODescriptor"), "no SPSSODescriptor"),
         (
-            metadata(&acs, "").replace("</md:EntityDescriptor>", r#"<md:SPSSODescriptor protocolSupportEnumeration="x"/></md:EntityDescriptor>"#),
+            format!(r#"<md:EntitiesDescriptor xmlns:md="{MD_NS}"/>"#),
+            "one md:EntityDescriptor",
+        ),
+        (
+            metadata(&acs, "").replace(r#" entityID="https://sp.example.com/sp""#, ""),
+            "no entityID",
+        ),
+        (
+            metadata(&acs, "").replace("https://sp.example.com/sp", "has space"),
+            "entity ID",
+        ),
+        (
+            metadata(&acs, "").replace("SPSSODescriptor", "IDPSSODescriptor"),
+            "no SPSSODescriptor",
+        ),
+        (
+            metadata(&acs, "").replace(
+                "</md:EntityDescriptor>",
+                r#"<md:SPSSODescriptor protocolSupportEnumeration="x"/></md:EntityDescriptor>"#,
+            ),
             "more than one SPSSODescriptor",
         ),
         (metadata("", ""), "no AssertionConsumerService with the HTTP-POST"),
-        (metadata(&acs.replace("https://sp.example.com/a", "not a url"), ""), "not a URL"),
+        (
+            metadata(&acs.replace("https://sp.example.com/a", "not a url"), ""),
+            "not a URL",
+        ),
         (metadata(&acs.replace(r#"index="0""#, r#"index="-1""#), ""), "index"),
         (metadata(&acs.replace("/>", r#" isDefault="yes"/>"#), ""), "isDefault"),
-        (metadata(&acs.replace(r#" Location="https://sp.example.com/a""#, ""), ""), "no Location"),
-        (metadata(&format!("{}{acs}", key_descriptor(Some("encryption"), &ec)), ""), "encryption certificate"),
-        (metadata(&format!("{}{acs}", key_descriptor(Some("signing"), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")), ""), "signing certificate"),
-        (metadata(&format!("{}{acs}", key_descriptor(Some("other"), &ec)), ""), "neither signing nor encryption"),
+        (
+            metadata(&acs.replace(r#" Location="https://sp.example.com/a""#, ""), ""),
+            "no Location",
+        ),
+        (
+            metadata(&format!("{}{acs}", key_descriptor(Some("encryption"), &ec)), ""),
+            "encryption certificate",
+        ),
+        (
+            metadata(
+                &format!(
+                    "{}{acs}",
+                    key_descriptor(
+                        Some("signing"),
+                        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
+                    )
+                ),
+                "",
+            ),
+            "signing certificate",
+        ),
+        (
+            metadata(&format!("{}{acs}", key_descriptor(Some("other"), &ec)), ""),
+            "neither signing nor encryption",
+        ),
     ];
     for (xml, expected) in cases {
         let err = parse_sp_metadata(&xml).unwrap_err();

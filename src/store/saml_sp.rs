@@ -46,7 +46,10 @@ impl TryFrom<SamlSpRow> for SamlSp {
             serde_json::from_str(&r.settings).map_err(|e| StoreError::Corrupt(format!("SAML SP settings: {e}")))?;
         // The column is what the unique index holds; the JSON must agree.
         if settings.entity_id.as_str() != r.entity_id {
-            return Err(StoreError::Corrupt(format!("SAML SP {}: entity ID differs from its settings", r.id)));
+            return Err(StoreError::Corrupt(format!(
+                "SAML SP {}: entity ID differs from its settings",
+                r.id
+            )));
         }
         Ok(SamlSp {
             id: r.id,
@@ -104,7 +107,12 @@ macro_rules! saml_sp_sql {
                     Ok(done.rows_affected() == 1)
                 }
 
-                async fn remember_request_id(&self, sp_id: &str, request_id: &str, expires_at: i64) -> StoreResult<bool> {
+                async fn remember_request_id(
+                    &self,
+                    sp_id: &str,
+                    request_id: &str,
+                    expires_at: i64,
+                ) -> StoreResult<bool> {
                     let done = query(
                         "INSERT INTO saml_request_ids (sp_id, request_id, expires_at) VALUES ($1, $2, $3) \
                          ON CONFLICT (sp_id, request_id) DO NOTHING",

@@ -40,13 +40,18 @@ async fn an_sp_is_stored_read_back_listed_and_removed() {
     let read = app.store().saml_sp("https://b.example.com/sp").await.unwrap().unwrap();
     assert_eq!(read, b);
     assert_eq!(read.settings, full);
-    assert!(app.store().saml_sp("https://B.example.com/sp").await.unwrap().is_none(), "byte for byte");
+    assert!(
+        app.store().saml_sp("https://B.example.com/sp").await.unwrap().is_none(),
+        "byte for byte"
+    );
 
     let listed = saml_sps::list_saml_sps(app.store()).await.unwrap();
     let ids: Vec<&str> = listed.iter().map(|l| l.settings.entity_id.as_str()).collect();
     assert_eq!(ids, ["https://a.example.com/sp", "https://b.example.com/sp"]);
 
-    saml_sps::remove_saml_sp(app.store(), "https://a.example.com/sp").await.unwrap();
+    saml_sps::remove_saml_sp(app.store(), "https://a.example.com/sp")
+        .await
+        .unwrap();
     assert!(app.store().saml_sp("https://a.example.com/sp").await.unwrap().is_none());
     let again = saml_sps::remove_saml_sp(app.store(), "https://a.example.com/sp").await;
     assert!(matches!(again, Err(AdminError::Invalid(m)) if m.contains("no SP")));
@@ -57,15 +62,23 @@ async fn an_sp_is_stored_read_back_listed_and_removed() {
 async fn a_taken_entity_id_or_a_broken_rule_stores_nothing() {
     let app = spawn_app().await;
     let now = app.clock.now();
-    saml_sps::add_saml_sp(app.store(), settings("urn:sp:one"), true, now).await.unwrap();
+    saml_sps::add_saml_sp(app.store(), settings("urn:sp:one"), true, now)
+        .await
+        .unwrap();
     let mut other = settings("urn:sp:one");
     other.display_name = "Another".into();
     let dup = saml_sps::add_saml_sp(app.store(), other, true, now).await;
-    assert!(matches!(&dup, Err(AdminError::Invalid(m)) if m.contains("already registered")), "{dup:?}");
+    assert!(
+        matches!(&dup, Err(AdminError::Invalid(m)) if m.contains("already registered")),
+        "{dup:?}"
+    );
     let mut bad = settings("urn:sp:two");
     bad.acs[0].url = url::Url::parse("http://sp.example.com/acs").unwrap();
     let refused = saml_sps::add_saml_sp(app.store(), bad, true, now).await;
-    assert!(matches!(&refused, Err(AdminError::Invalid(m)) if m.contains("https")), "{refused:?}");
+    assert!(
+        matches!(&refused, Err(AdminError::Invalid(m)) if m.contains("https")),
+        "{refused:?}"
+    );
     let stored = app.store().saml_sps().await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].settings.display_name, "urn:sp:one");
@@ -81,12 +94,22 @@ async fn a_taken_entity_id_or_a_broken_rule_stores_nothing() {
 async fn a_request_id_is_remembered_once_per_sp_until_pruned() {
     let app = spawn_app().await;
     let now = app.clock.now();
-    let one = saml_sps::add_saml_sp(app.store(), settings("urn:sp:one"), true, now).await.unwrap();
-    let two = saml_sps::add_saml_sp(app.store(), settings("urn:sp:two"), true, now).await.unwrap();
+    let one = saml_sps::add_saml_sp(app.store(), settings("urn:sp:one"), true, now)
+        .await
+        .unwrap();
+    let two = saml_sps::add_saml_sp(app.store(), settings("urn:sp:two"), true, now)
+        .await
+        .unwrap();
     let store = app.store();
     assert!(store.remember_request_id(&one.id, "_req1", now + 300).await.unwrap());
-    assert!(!store.remember_request_id(&one.id, "_req1", now + 900).await.unwrap(), "a replay");
-    assert!(store.remember_request_id(&two.id, "_req1", now + 300).await.unwrap(), "per SP");
+    assert!(
+        !store.remember_request_id(&one.id, "_req1", now + 900).await.unwrap(),
+        "a replay"
+    );
+    assert!(
+        store.remember_request_id(&two.id, "_req1", now + 300).await.unwrap(),
+        "per SP"
+    );
     assert!(store.remember_request_id(&one.id, "_old", now - 1).await.unwrap());
 
     // Racing instances: one INSERT wins, the others conflict.
@@ -104,10 +127,17 @@ async fn a_request_id_is_remembered_once_per_sp_until_pruned() {
     assert_eq!(won, 1, "exactly one racer remembers the ID first");
 
     assert_eq!(store.prune_request_ids(now).await.unwrap(), 1, "only the expired one");
-    assert!(!store.remember_request_id(&one.id, "_req1", now + 300).await.unwrap(), "live IDs stay");
+    assert!(
+        !store.remember_request_id(&one.id, "_req1", now + 300).await.unwrap(),
+        "live IDs stay"
+    );
     assert!(store.remember_request_id(&one.id, "_old", now + 300).await.unwrap());
 
     // Removing an SP takes its request IDs with it (no dangling rows).
     saml_sps::remove_saml_sp(store, "urn:sp:one").await.unwrap();
-    assert_eq!(store.prune_request_ids(i64::MAX).await.unwrap(), 1, "only SP two's is left");
+    assert_eq!(
+        store.prune_request_ids(i64::MAX).await.unwrap(),
+        1,
+        "only SP two's is left"
+    );
 }

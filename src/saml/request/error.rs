@@ -143,13 +143,32 @@ impl RequestError {
             BadInstant { .. } | BadBoolean { .. } | BadAcsIndex | Empty(_) => {
                 Reply::Status(TopStatus::Requester, Some(SubStatus::RequestUnsupported))
             }
-            UnsupportedSubject(_) | TooMany { .. } => Reply::Status(TopStatus::Requester, Some(SubStatus::RequestUnsupported)),
+            UnsupportedSubject(_) | TooMany { .. } => {
+                Reply::Status(TopStatus::Requester, Some(SubStatus::RequestUnsupported))
+            }
             UnsupportedBinding(_) => Reply::Status(TopStatus::Requester, Some(SubStatus::UnsupportedBinding)),
             UnsupportedNameIdFormat(_) => Reply::Status(TopStatus::Requester, Some(SubStatus::InvalidNameIdPolicy)),
-            MissingParameter(_) | DuplicateParameter(_) | TooLarge { .. } | BadEncoding(_) | BadBase64(_)
-            | BadDeflate | NotUtf8 | Xml(_) | Doctype | DuplicateId(_) | UnexpectedRequest(_)
-            | MissingAttribute { .. } | DuplicateElement(_) | BadId | MissingIssuer | BadIssuer(_)
-            | AcsUrlAndIndex | SignatureIncomplete | Sha1Refused(_) | UnsupportedSigAlg(_) | KeyMismatch(_)
+            MissingParameter(_)
+            | DuplicateParameter(_)
+            | TooLarge { .. }
+            | BadEncoding(_)
+            | BadBase64(_)
+            | BadDeflate
+            | NotUtf8
+            | Xml(_)
+            | Doctype
+            | DuplicateId(_)
+            | UnexpectedRequest(_)
+            | MissingAttribute { .. }
+            | DuplicateElement(_)
+            | BadId
+            | MissingIssuer
+            | BadIssuer(_)
+            | AcsUrlAndIndex
+            | SignatureIncomplete
+            | Sha1Refused(_)
+            | UnsupportedSigAlg(_)
+            | KeyMismatch(_)
             | BadSignature => Reply::Page,
         }
     }

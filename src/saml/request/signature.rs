@@ -103,8 +103,9 @@ fn ecdsa_der(key: &PKey<Public>, value: &[u8]) -> Result<Vec<u8>, RequestError> 
         return Ok(value.to_vec());
     }
     let (r, s) = value.split_at(field);
-    let sig = EcdsaSig::from_private_components(BigNum::from_slice(r).map_err(bad)?, BigNum::from_slice(s).map_err(bad)?)
-        .map_err(bad)?;
+    let sig =
+        EcdsaSig::from_private_components(BigNum::from_slice(r).map_err(bad)?, BigNum::from_slice(s).map_err(bad)?)
+            .map_err(bad)?;
     sig.to_der().map_err(bad)
 }
 

@@ -133,7 +133,10 @@ pub fn issuer(root: Node<'_, '_>) -> Result<EntityId, RequestError> {
     if let Some(format) = attr(node, "Format")
         && format != ENTITY_FORMAT
     {
-        return Err(RequestError::BadIssuer(format!("Format is `{}`", format.chars().take(128).collect::<String>())));
+        return Err(RequestError::BadIssuer(format!(
+            "Format is `{}`",
+            format.chars().take(128).collect::<String>()
+        )));
     }
     EntityId::parse(&text(node, "Issuer")?).map_err(RequestError::BadIssuer)
 }

@@ -32,7 +32,10 @@ fn cert(key: &PKey<Private>) -> SpCertificate {
 #[test]
 fn an_unsigned_redirect_request_inflates_to_its_xml() {
     let xml = authn("", "");
-    let query = format!("foo=1&SAMLRequest={}&RelayState=%2Fhome%3Fa%3Db+c", redirect_param(&xml));
+    let query = format!(
+        "foo=1&SAMLRequest={}&RelayState=%2Fhome%3Fa%3Db+c",
+        redirect_param(&xml)
+    );
     let r = parse_redirect(&query).unwrap();
     assert_eq!(r.xml, xml);
     assert_eq!(r.relay_state.as_deref(), Some("/home?a=b c"));
@@ -45,34 +48,60 @@ fn redirect_signatures_verify_over_the_bytes_received() {
     let rsa = rsa_key(2048);
     for (digest, alg) in [
         (MessageDigest::sha256(), RSA_SHA256),
-        (MessageDigest::sha512(), "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"),
+        (
+            MessageDigest::sha512(),
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        ),
     ] {
         let query = signed_query(&rsa, digest, alg, Some("/a b/é"));
         let sig = parse_redirect(&query).unwrap().signature.unwrap();
         sig.verify(&cert(&rsa)).unwrap();
         assert!(query.starts_with(std::str::from_utf8(sig.signed_bytes()).unwrap()));
         let other = rsa_key(2048);
-        assert_eq!(sig.verify(&cert(&other)), Err(RequestError::BadSignature), "another SP's key");
+        assert_eq!(
+            sig.verify(&cert(&other)),
+            Err(RequestError::BadSignature),
+            "another SP's key"
+        );
     }
     // ECDSA: OpenSSL signs DER; XML-DSig's r || s is read too.
     let ec = ec_key();
-    let query = signed_query(&ec, MessageDigest::sha256(), "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256", None);
+    let query = signed_query(
+        &ec,
+        MessageDigest::sha256(),
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        None,
+    );
     let sig = parse_redirect(&query).unwrap().signature.unwrap();
     sig.verify(&cert(&ec)).unwrap();
-    let der = STANDARD.decode(url_decode_std(query.rsplit_once("Signature=").unwrap().1)).unwrap();
+    let der = STANDARD
+        .decode(url_decode_std(query.rsplit_once("Signature=").unwrap().1))
+        .unwrap();
     let parsed = openssl::ecdsa::EcdsaSig::from_der(&der).unwrap();
     let mut raw = parsed.r().to_vec_padded(32).unwrap();
     raw.extend(parsed.s().to_vec_padded(32).unwrap());
     let (head, _) = query.rsplit_once("&Signature=").unwrap();
     let raw_query = format!("{head}&Signature={}", url_encode(STANDARD.encode(&raw).as_bytes()));
-    parse_redirect(&raw_query).unwrap().signature.unwrap().verify(&cert(&ec)).unwrap();
+    parse_redirect(&raw_query)
+        .unwrap()
+        .signature
+        .unwrap()
+        .verify(&cert(&ec))
+        .unwrap();
     assert_eq!(sig.verify(&cert(&rsa)), Err(RequestError::KeyMismatch("ECDSA")));
-    let rsa_sig = parse_redirect(&signed_query(&rsa, MessageDigest::sha256(), RSA_SHA256, None)).unwrap().signature.unwrap();
+    let rsa_sig = parse_redirect(&signed_query(&rsa, MessageDigest::sha256(), RSA_SHA256, None))
+        .unwrap()
+        .signature
+        .unwrap();
     assert_eq!(rsa_sig.verify(&cert(&ec)), Err(RequestError::KeyMismatch("RSA")));
 }
 
 fn url_decode_std(s: &str) -> String {
-    form_urlencoded::parse(format!("v={s}").as_bytes()).next().unwrap().1.into_owned()
+    form_urlencoded::parse(format!("v={s}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned()
 }
 
 #[test]
@@ -95,7 +124,11 @@ fn a_tampered_or_reencoded_query_fails_its_signature() {
     let c = if &query[pos..=pos] == "A" { "B" } else { "A" };
     flipped.replace_range(pos..=pos, c);
     let sig = parse_redirect(&flipped).unwrap().signature.unwrap();
-    assert_eq!(sig.verify(&cert(&rsa)), Err(RequestError::BadSignature), "one flipped signature byte");
+    assert_eq!(
+        sig.verify(&cert(&rsa)),
+        Err(RequestError::BadSignature),
+        "one flipped signature byte"
+    );
 }
 
 type Check = fn(&RequestError) -> bool;
@@ -108,30 +141,101 @@ fn redirect_requests_are_refused_with_a_typed_error() {
     let not_utf8 = url_encode(STANDARD.encode(deflate(&[0xff, 0xfe, 0x00])).as_bytes());
     let sha1 = url_encode(b"http://www.w3.org/2000/09/xmldsig#rsa-sha1");
     let cases: Vec<(String, Check, &str)> = vec![
-        ("RelayState=x".into(), |e| matches!(e, E::MissingParameter("SAMLRequest")), "no request"),
-        (format!("SAMLRequest={ok}&SAMLRequest={ok}"), |e| matches!(e, E::DuplicateParameter("SAMLRequest")), "two requests"),
-        (format!("SAMLRequest={ok}&RelayState=a&RelayState=b"), |e| matches!(e, E::DuplicateParameter("RelayState")), "two relay states"),
-        ("SAMLRequest=".to_owned() + &"A".repeat(128 * 1024), |e| matches!(e, E::TooLarge { .. }), "huge query"),
-        ("SAMLRequest=%zz".into(), |e| matches!(e, E::BadEncoding("SAMLRequest")), "bad percent"),
-        ("SAMLRequest=%4".into(), |e| matches!(e, E::BadEncoding("SAMLRequest")), "cut percent"),
-        ("SAMLRequest=%+1".into(), |e| matches!(e, E::BadEncoding("SAMLRequest")), "sign in percent"),
-        ("SAMLRequest=not*base64".into(), |e| matches!(e, E::BadBase64("SAMLRequest")), "not base64"),
-        ("SAMLRequest=aGVsbG8gd29ybGQ%3D".into(), |e| matches!(e, E::BadDeflate), "not deflate"),
-        (format!("SAMLRequest={bomb}"), |e| matches!(e, E::TooLarge { .. }), "deflate bomb"),
-        (format!("SAMLRequest={not_utf8}"), |e| matches!(e, E::NotUtf8), "not UTF-8"),
-        (format!("SAMLRequest={ok}&RelayState={}", "a".repeat(1025)), |e| matches!(e, E::TooLarge { .. }), "long relay state"),
-        (format!("SAMLRequest={ok}&RelayState=%0A"), |e| matches!(e, E::BadEncoding("RelayState")), "control character"),
-        (format!("SAMLRequest={ok}&RelayState=%FF"), |e| matches!(e, E::BadEncoding("RelayState")), "relay state not UTF-8"),
-        (format!("SAMLRequest={ok}&SigAlg={sha1}"), |e| matches!(e, E::SignatureIncomplete), "SigAlg alone"),
-        (format!("SAMLRequest={ok}&Signature=AAAA"), |e| matches!(e, E::SignatureIncomplete), "Signature alone"),
-        (format!("SAMLRequest={ok}&SigAlg={sha1}&Signature=AAAA"), |e| matches!(e, E::Sha1Refused(_)), "RSA-SHA1"),
+        (
+            "RelayState=x".into(),
+            |e| matches!(e, E::MissingParameter("SAMLRequest")),
+            "no request",
+        ),
+        (
+            format!("SAMLRequest={ok}&SAMLRequest={ok}"),
+            |e| matches!(e, E::DuplicateParameter("SAMLRequest")),
+            "two requests",
+        ),
+        (
+            format!("SAMLRequest={ok}&RelayState=a&RelayState=b"),
+            |e| matches!(e, E::DuplicateParameter("RelayState")),
+            "two relay states",
+        ),
+        (
+            "SAMLRequest=".to_owned() + &"A".repeat(128 * 1024),
+            |e| matches!(e, E::TooLarge { .. }),
+            "huge query",
+        ),
+        (
+            "SAMLRequest=%zz".into(),
+            |e| matches!(e, E::BadEncoding("SAMLRequest")),
+            "bad percent",
+        ),
+        (
+            "SAMLRequest=%4".into(),
+            |e| matches!(e, E::BadEncoding("SAMLRequest")),
+            "cut percent",
+        ),
+        (
+            "SAMLRequest=%+1".into(),
+            |e| matches!(e, E::BadEncoding("SAMLRequest")),
+            "sign in percent",
+        ),
+        (
+            "SAMLRequest=not*base64".into(),
+            |e| matches!(e, E::BadBase64("SAMLRequest")),
+            "not base64",
+        ),
+        (
+            "SAMLRequest=aGVsbG8gd29ybGQ%3D".into(),
+            |e| matches!(e, E::BadDeflate),
+            "not deflate",
+        ),
+        (
+            format!("SAMLRequest={bomb}"),
+            |e| matches!(e, E::TooLarge { .. }),
+            "deflate bomb",
+        ),
+        (
+            format!("SAMLRequest={not_utf8}"),
+            |e| matches!(e, E::NotUtf8),
+            "not UTF-8",
+        ),
+        (
+            format!("SAMLRequest={ok}&RelayState={}", "a".repeat(1025)),
+            |e| matches!(e, E::TooLarge { .. }),
+            "long relay state",
+        ),
+        (
+            format!("SAMLRequest={ok}&RelayState=%0A"),
+            |e| matches!(e, E::BadEncoding("RelayState")),
+            "control character",
+        ),
+        (
+            format!("SAMLRequest={ok}&RelayState=%FF"),
+            |e| matches!(e, E::BadEncoding("RelayState")),
+            "relay state not UTF-8",
+        ),
+        (
+            format!("SAMLRequest={ok}&SigAlg={sha1}"),
+            |e| matches!(e, E::SignatureIncomplete),
+            "SigAlg alone",
+        ),
+        (
+            format!("SAMLRequest={ok}&Signature=AAAA"),
+            |e| matches!(e, E::SignatureIncomplete),
+            "Signature alone",
+        ),
+        (
+            format!("SAMLRequest={ok}&SigAlg={sha1}&Signature=AAAA"),
+            |e| matches!(e, E::Sha1Refused(_)),
+            "RSA-SHA1",
+        ),
         (
             format!("SAMLRequest={ok}&SigAlg=urn%3Anone&Signature=AAAA"),
             |e| matches!(e, E::UnsupportedSigAlg(_)),
             "unknown alg",
         ),
         (
-            format!("SAMLRequest={ok}&SigAlg={}&Signature=***", url_encode(RSA_SHA256.as_bytes())),
+            format!(
+                "SAMLRequest={ok}&SigAlg={}&Signature=***",
+                url_encode(RSA_SHA256.as_bytes())
+            ),
             |e| matches!(e, E::BadBase64("Signature")),
             "signature not base64",
         ),
@@ -165,7 +269,13 @@ fn a_post_request_decodes_its_form_fields() {
     let r = parse_post(body.as_bytes()).unwrap();
     assert_eq!(r.xml, xml);
     assert_eq!(r.relay_state.as_deref(), Some("/back home"));
-    let wrapped = STANDARD.encode(xml.as_bytes()).as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect::<Vec<_>>().join("\r\n");
+    let wrapped = STANDARD
+        .encode(xml.as_bytes())
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join("\r\n");
     let r = parse_post(format!("SAMLRequest={}", url_encode(wrapped.as_bytes())).as_bytes()).unwrap();
     assert_eq!(r.xml, xml, "line-wrapped base64");
 }
@@ -176,15 +286,47 @@ fn post_requests_are_refused_with_a_typed_error() {
     let ok = url_encode(STANDARD.encode(authn("", "").as_bytes()).as_bytes());
     let big = url_encode(STANDARD.encode(vec![b'a'; 64 * 1024 + 1]).as_bytes());
     let cases: Vec<(String, Check, &str)> = vec![
-        ("RelayState=x".into(), |e| matches!(e, E::MissingParameter("SAMLRequest")), "no request"),
-        (format!("SAMLRequest={ok}&SAMLRequest={ok}"), |e| matches!(e, E::DuplicateParameter(_)), "two requests"),
-        (format!("SAMLRequest={ok}&RelayState=1&RelayState=2"), |e| matches!(e, E::DuplicateParameter(_)), "two relay states"),
-        (format!("SAMLRequest={}", "A".repeat(256 * 1024)), |e| matches!(e, E::TooLarge { .. }), "huge body"),
-        (format!("SAMLRequest={big}"), |e| matches!(e, E::TooLarge { .. }), "XML over the cap"),
+        (
+            "RelayState=x".into(),
+            |e| matches!(e, E::MissingParameter("SAMLRequest")),
+            "no request",
+        ),
+        (
+            format!("SAMLRequest={ok}&SAMLRequest={ok}"),
+            |e| matches!(e, E::DuplicateParameter(_)),
+            "two requests",
+        ),
+        (
+            format!("SAMLRequest={ok}&RelayState=1&RelayState=2"),
+            |e| matches!(e, E::DuplicateParameter(_)),
+            "two relay states",
+        ),
+        (
+            format!("SAMLRequest={}", "A".repeat(256 * 1024)),
+            |e| matches!(e, E::TooLarge { .. }),
+            "huge body",
+        ),
+        (
+            format!("SAMLRequest={big}"),
+            |e| matches!(e, E::TooLarge { .. }),
+            "XML over the cap",
+        ),
         ("SAMLRequest=%%%".into(), |e| matches!(e, E::BadBase64(_)), "not base64"),
-        (format!("SAMLRequest={}", url_encode(STANDARD.encode([0xff, 0xfe]).as_bytes())), |e| matches!(e, E::NotUtf8), "not UTF-8"),
-        (format!("SAMLRequest={ok}&RelayState={}", "r".repeat(1025)), |e| matches!(e, E::TooLarge { .. }), "long relay state"),
-        (format!("SAMLRequest={ok}&RelayState=a%00b"), |e| matches!(e, E::BadEncoding(_)), "NUL in relay state"),
+        (
+            format!("SAMLRequest={}", url_encode(STANDARD.encode([0xff, 0xfe]).as_bytes())),
+            |e| matches!(e, E::NotUtf8),
+            "not UTF-8",
+        ),
+        (
+            format!("SAMLRequest={ok}&RelayState={}", "r".repeat(1025)),
+            |e| matches!(e, E::TooLarge { .. }),
+            "long relay state",
+        ),
+        (
+            format!("SAMLRequest={ok}&RelayState=a%00b"),
+            |e| matches!(e, E::BadEncoding(_)),
+            "NUL in relay state",
+        ),
     ];
     for (body, check, why) in cases {
         let err = parse_post(body.as_bytes()).expect_err(why);

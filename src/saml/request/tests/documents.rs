@@ -37,7 +37,11 @@ fn a_minimal_authn_request_takes_the_defaults() {
     assert_eq!(r.acs, AcsChoice::Index(3));
     assert!(!r.is_passive && !r.force_authn);
     assert_eq!((r.name_id_policy, r.subject, r.protocol_binding), (None, None, None));
-    let r = parse_authn_request(&authn("", "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified\"/>")).unwrap();
+    let r = parse_authn_request(&authn(
+        "",
+        "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified\"/>",
+    ))
+    .unwrap();
     assert_eq!(r.acs, AcsChoice::Default);
     assert_eq!(r.name_id_policy.unwrap().format, None, "unspecified: any format");
 }
@@ -48,7 +52,10 @@ fn the_signed_root_is_the_parsed_one_only() {
     let r = parse_authn_request(&authn("", sig)).unwrap();
     assert!(r.signed);
     assert!(r.is_signed_root("_a1b2c3"));
-    assert!(!r.is_signed_root("_other"), "a signature over another element does not count");
+    assert!(
+        !r.is_signed_root("_other"),
+        "a signature over another element does not count"
+    );
     let unsigned = parse_authn_request(&authn("", "")).unwrap();
     assert!(!unsigned.is_signed_root("_a1b2c3"), "no signature, nothing signed");
 }
@@ -59,7 +66,10 @@ fn issuer_text_is_joined_across_comments() {
         "<saml:Issuer>https://sp.example.com/metadata</saml:Issuer>",
         "<saml:Issuer>https://sp.example.com<!-- x -->.evil.example</saml:Issuer>",
     );
-    assert_eq!(parse_authn_request(&xml).unwrap().issuer.as_str(), "https://sp.example.com.evil.example");
+    assert_eq!(
+        parse_authn_request(&xml).unwrap().issuer.as_str(),
+        "https://sp.example.com.evil.example"
+    );
 }
 
 type Check = fn(&RequestError) -> bool;
@@ -73,26 +83,59 @@ fn authn_requests_are_refused_with_a_typed_error_and_reply() {
     let base = authn("", "");
     let cases: Vec<(String, Check, Reply, &str)> = vec![
         ("<a".into(), |e| matches!(e, E::Xml(_)), page, "not XML"),
-        (format!("<!DOCTYPE x>{base}"), |e| matches!(e, E::Doctype), page, "empty DOCTYPE"),
+        (
+            format!("<!DOCTYPE x>{base}"),
+            |e| matches!(e, E::Doctype),
+            page,
+            "empty DOCTYPE",
+        ),
         (
             format!(r#"<!DOCTYPE x [<!ENTITY e "boom">]>{base}"#),
             |e| matches!(e, E::Doctype),
             page,
             "DTD with an entity",
         ),
-        ("x".repeat(64 * 1024 + 1), |e| matches!(e, E::TooLarge { .. }), page, "oversized"),
+        (
+            "x".repeat(64 * 1024 + 1),
+            |e| matches!(e, E::TooLarge { .. }),
+            page,
+            "oversized",
+        ),
         (
             format!("<r>{}</r>", "<a/>".repeat(5000)),
             |e| matches!(e, E::Xml(_)),
             page,
             "too many nodes",
         ),
-        (base.replace("samlp:AuthnRequest", "samlp:Response"), |e| matches!(e, E::UnexpectedRequest(_)), page, "a Response"),
-        (base.replace(PROTOCOL, "urn:evil"), |e| matches!(e, E::UnexpectedRequest(_)), page, "wrong namespace"),
-        (base.replace(r#"ID="_a1b2c3""#, ""), |e| matches!(e, E::MissingAttribute { attribute: "ID", .. }), page, "no ID"),
-        (base.replace(r#"ID="_a1b2c3""#, r#"ID="1abc""#), |e| matches!(e, E::BadId), page, "ID not an NCName"),
         (
-            authn("", r#"<saml:Subject><saml:NameID ID="_a1b2c3">x</saml:NameID></saml:Subject>"#),
+            base.replace("samlp:AuthnRequest", "samlp:Response"),
+            |e| matches!(e, E::UnexpectedRequest(_)),
+            page,
+            "a Response",
+        ),
+        (
+            base.replace(PROTOCOL, "urn:evil"),
+            |e| matches!(e, E::UnexpectedRequest(_)),
+            page,
+            "wrong namespace",
+        ),
+        (
+            base.replace(r#"ID="_a1b2c3""#, ""),
+            |e| matches!(e, E::MissingAttribute { attribute: "ID", .. }),
+            page,
+            "no ID",
+        ),
+        (
+            base.replace(r#"ID="_a1b2c3""#, r#"ID="1abc""#),
+            |e| matches!(e, E::BadId),
+            page,
+            "ID not an NCName",
+        ),
+        (
+            authn(
+                "",
+                r#"<saml:Subject><saml:NameID ID="_a1b2c3">x</saml:NameID></saml:Subject>"#,
+            ),
             |e| matches!(e, E::DuplicateId(_)),
             page,
             "a second element with the root's ID",
@@ -110,7 +153,10 @@ fn authn_requests_are_refused_with_a_typed_error_and_reply() {
             "two Issuers",
         ),
         (
-            base.replace("<saml:Issuer>", r#"<saml:Issuer Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">"#),
+            base.replace(
+                "<saml:Issuer>",
+                r#"<saml:Issuer Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">"#,
+            ),
             |e| matches!(e, E::BadIssuer(_)),
             page,
             "Issuer not an entity",
@@ -122,7 +168,10 @@ fn authn_requests_are_refused_with_a_typed_error_and_reply() {
             "empty Issuer",
         ),
         (
-            base.replace("https://sp.example.com/metadata</saml:Issuer>", "<b>x</b></saml:Issuer>"),
+            base.replace(
+                "https://sp.example.com/metadata</saml:Issuer>",
+                "<b>x</b></saml:Issuer>",
+            ),
             |e| matches!(e, E::Xml(_)),
             page,
             "markup in Issuer",
@@ -141,7 +190,15 @@ fn authn_requests_are_refused_with_a_typed_error_and_reply() {
         ),
         (
             base.replace(r#"Version="2.0""#, ""),
-            |e| matches!(e, E::MissingAttribute { attribute: "Version", .. }),
+            |e| {
+                matches!(
+                    e,
+                    E::MissingAttribute {
+                        attribute: "Version",
+                        ..
+                    }
+                )
+            },
             page,
             "no Version",
         ),
@@ -151,9 +208,24 @@ fn authn_requests_are_refused_with_a_typed_error_and_reply() {
             unsupported,
             "not UTC",
         ),
-        (base.replace("2026-12-06T17:00:00Z", "yesterday"), |e| matches!(e, E::BadInstant { .. }), unsupported, "not a date"),
-        (authn(r#"IsPassive="yes""#, ""), |e| matches!(e, E::BadBoolean { .. }), unsupported, "IsPassive not boolean"),
-        (authn(r#"ForceAuthn="""#, ""), |e| matches!(e, E::BadBoolean { .. }), unsupported, "ForceAuthn empty"),
+        (
+            base.replace("2026-12-06T17:00:00Z", "yesterday"),
+            |e| matches!(e, E::BadInstant { .. }),
+            unsupported,
+            "not a date",
+        ),
+        (
+            authn(r#"IsPassive="yes""#, ""),
+            |e| matches!(e, E::BadBoolean { .. }),
+            unsupported,
+            "IsPassive not boolean",
+        ),
+        (
+            authn(r#"ForceAuthn="""#, ""),
+            |e| matches!(e, E::BadBoolean { .. }),
+            unsupported,
+            "ForceAuthn empty",
+        ),
         (
             authn(r#"AssertionConsumerServiceIndex="70000""#, ""),
             |e| matches!(e, E::BadAcsIndex),
@@ -161,19 +233,28 @@ fn authn_requests_are_refused_with_a_typed_error_and_reply() {
             "index out of range",
         ),
         (
-            authn(r#"AssertionConsumerServiceURL="https://sp.example.com/acs" AssertionConsumerServiceIndex="1""#, ""),
+            authn(
+                r#"AssertionConsumerServiceURL="https://sp.example.com/acs" AssertionConsumerServiceIndex="1""#,
+                "",
+            ),
             |e| matches!(e, E::AcsUrlAndIndex),
             page,
             "URL and index",
         ),
         (
-            authn(r#"ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect""#, ""),
+            authn(
+                r#"ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect""#,
+                "",
+            ),
             |e| matches!(e, E::UnsupportedBinding(_)),
             Reply::Status(TopStatus::Requester, Some(SubStatus::UnsupportedBinding)),
             "Redirect for the Response",
         ),
         (
-            authn("", r#"<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:encrypted"/>"#),
+            authn(
+                "",
+                r#"<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:encrypted"/>"#,
+            ),
             |e| matches!(e, E::UnsupportedNameIdFormat(_)),
             Reply::Status(TopStatus::Requester, Some(SubStatus::InvalidNameIdPolicy)),
             "encrypted NameID",
@@ -248,26 +329,40 @@ fn logout_requests_are_refused_with_a_typed_error() {
     let many = "<samlp:SessionIndex>s</samlp:SessionIndex>".repeat(33);
     let cases: Vec<(String, Check, &str)> = vec![
         (logout(""), |e| matches!(e, E::Empty("NameID")), "no NameID"),
-        (logout("<saml:EncryptedID/>"), |e| matches!(e, E::UnsupportedSubject("EncryptedID")), "encrypted"),
+        (
+            logout("<saml:EncryptedID/>"),
+            |e| matches!(e, E::UnsupportedSubject("EncryptedID")),
+            "encrypted",
+        ),
         (
             logout("<saml:NameID>a</saml:NameID><saml:NameID>b</saml:NameID>"),
             |e| matches!(e, E::DuplicateElement("NameID")),
             "two NameIDs",
         ),
-        (format!("{}", logout(&format!("<saml:NameID>a</saml:NameID>{many}"))), |e| matches!(e, E::TooMany { .. }), "33 indexes"),
+        (
+            format!("{}", logout(&format!("<saml:NameID>a</saml:NameID>{many}"))),
+            |e| matches!(e, E::TooMany { .. }),
+            "33 indexes",
+        ),
         (
             logout("<saml:NameID>a</saml:NameID>").replace("Destination=", r#"NotOnOrAfter="soon" Destination="#),
             |e| matches!(e, E::BadInstant { .. }),
             "NotOnOrAfter",
         ),
-        (authn("", ""), |e| matches!(e, E::UnexpectedRequest(_)), "an AuthnRequest at the logout endpoint"),
+        (
+            authn("", ""),
+            |e| matches!(e, E::UnexpectedRequest(_)),
+            "an AuthnRequest at the logout endpoint",
+        ),
     ];
     for (xml, check, why) in cases {
         let refused = parse_logout_request(&xml).expect_err(why);
         assert!(check(&refused.error), "{why}: {:?}", refused.error);
     }
     assert!(matches!(
-        parse_authn_request(&logout("<saml:NameID>a</saml:NameID>")).unwrap_err().error,
+        parse_authn_request(&logout("<saml:NameID>a</saml:NameID>"))
+            .unwrap_err()
+            .error,
         E::UnexpectedRequest(_)
     ));
 }

@@ -29,7 +29,10 @@ fn parse_both(text: &str) {
 
 /// A valid document with `insert` spliced in at `at` (a char boundary).
 fn spliced(doc: &str, at: usize, insert: &str) -> String {
-    let at = (0..=at.min(doc.len())).rev().find(|i| doc.is_char_boundary(*i)).unwrap_or(0);
+    let at = (0..=at.min(doc.len()))
+        .rev()
+        .find(|i| doc.is_char_boundary(*i))
+        .unwrap_or(0);
     format!("{}{insert}{}", &doc[..at], &doc[at..])
 }
 
