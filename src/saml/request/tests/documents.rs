@@ -340,7 +340,7 @@ fn logout_requests_are_refused_with_a_typed_error() {
             "two NameIDs",
         ),
         (
-            format!("{}", logout(&format!("<saml:NameID>a</saml:NameID>{many}"))),
+            logout(&format!("<saml:NameID>a</saml:NameID>{many}")),
             |e| matches!(e, E::TooMany { .. }),
             "33 indexes",
         ),
