@@ -134,11 +134,19 @@ impl RequestError {
         match self {
             Version(v) => Reply::Status(
                 TopStatus::VersionMismatch,
-                Some(if v.as_str() < "2.0" {
-                    SubStatus::RequestVersionTooLow
-                } else {
-                    SubStatus::RequestVersionTooHigh
-                }),
+                // The major number decides (SAML Core §4.1): "10.0" is higher, "1.1" lower.
+                Some(
+                    if v.split('.')
+                        .next()
+                        .and_then(|m| m.trim().parse::<u32>().ok())
+                        .unwrap_or(0)
+                        < 2
+                    {
+                        SubStatus::RequestVersionTooLow
+                    } else {
+                        SubStatus::RequestVersionTooHigh
+                    },
+                ),
             ),
             BadInstant { .. } | BadBoolean { .. } | BadAcsIndex | Empty(_) => {
                 Reply::Status(TopStatus::Requester, Some(SubStatus::RequestUnsupported))

@@ -189,6 +189,12 @@ fn authn_requests_are_refused_with_a_typed_error_and_reply() {
             "SAML 3",
         ),
         (
+            base.replace(r#"Version="2.0""#, r#"Version="10.0""#),
+            |e| matches!(e, E::Version(_)),
+            Reply::Status(TopStatus::VersionMismatch, Some(SubStatus::RequestVersionTooHigh)),
+            "SAML 10 (not lexically below 2)",
+        ),
+        (
             base.replace(r#"Version="2.0""#, ""),
             |e| {
                 matches!(
