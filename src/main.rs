@@ -1,4 +1,4 @@
-//! The `trustid` command line: `serve`, `migrate`, `clients`, `users`, `devices`,
+//! The `trustid` command line: `serve`, `migrate`, `clients`, `users`, `devices`, `saml`,
 //! and `device`, the reference device (a client of the server, no settings).
 
 use std::path::PathBuf;
@@ -50,6 +50,9 @@ enum Command {
     /// Signing keys: list, rotate, retire (the keys directory is shared by instances).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// SAML 2.0: the service providers trustid answers as an IdP.
+    #[command(subcommand)]
+    Saml(trustid::saml::cli::SamlCommand),
     /// The reference device: a client of a trustid server over the device API.
     Device(trustid::device_cli::DeviceCommand),
 }
@@ -372,6 +375,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print(&output, &bound, |b| {
                 format!("device {} bound to user {} (active)", b.device_id, b.user_id)
             })
+        }
+        Command::Saml(command) => {
+            let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
+            trustid::saml::cli::run(store.as_ref(), settings.dev, now, command).await
         }
         Command::Device(_) => unreachable!("handled before the settings load"),
     }

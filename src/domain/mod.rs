@@ -10,6 +10,8 @@ pub mod device;
 pub mod ids;
 pub mod lifecycle;
 pub mod push;
+pub mod saml_cert;
+pub mod saml_sp;
 pub mod scope;
 pub mod str_enum;
 pub mod token;

@@ -11,6 +11,7 @@ pub mod clients;
 pub mod deliveries;
 pub mod lifecycle;
 pub mod postgres;
+pub mod saml_sp;
 pub mod signals;
 pub mod sqlite;
 pub mod tokens;
@@ -122,6 +123,7 @@ pub trait Store:
     + DeliveryStore
     + LifecycleStore
     + AuditStore
+    + SamlSpStore
     + Signals
     + 'static
 {
@@ -135,6 +137,7 @@ impl<T> Store for T where
         + DeliveryStore
         + LifecycleStore
         + AuditStore
+        + SamlSpStore
         + Signals
         + 'static
 {
@@ -147,6 +150,7 @@ pub mod prelude {
     pub use super::clients::ClientStore;
     pub use super::deliveries::DeliveryStore;
     pub use super::lifecycle::LifecycleStore;
+    pub use super::saml_sp::SamlSpStore;
     pub use super::signals::Signals;
     pub use super::tokens::TokenStore;
     pub use super::transactions::TransactionStore;
@@ -163,6 +167,7 @@ macro_rules! sql_store {
         $crate::store::clients::client_sql!($store, $db);
         $crate::store::deliveries::delivery_sql!($store, $db);
         $crate::store::lifecycle::lifecycle_sql!($store, $db);
+        $crate::store::saml_sp::saml_sp_sql!($store, $db);
         $crate::store::signals::signal_sql!($store, $db);
         $crate::store::tokens::token_sql!($store, $db);
         $crate::store::transactions::transaction_sql!($store, $db);

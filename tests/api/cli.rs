@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn trustid(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn trustid(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trustid"));
     cmd.current_dir(dir).args(args);
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("TRUSTID_")) {
@@ -23,7 +23,7 @@ fn trustid(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
-fn json_of(out: &Output) -> Value {
+pub(crate) fn json_of(out: &Output) -> Value {
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }

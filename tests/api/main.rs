@@ -29,6 +29,8 @@ mod parsers_prop;
 mod races;
 mod registration;
 mod responses_conform;
+mod saml_cli;
+mod saml_sps;
 mod signed_requests;
 mod token;
 mod tokens;

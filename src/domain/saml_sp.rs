@@ -1,0 +1,394 @@
+//! SAML service providers trustid answers as an IdP, and the rules their
+//! registration follows (SAML 2.0 Metadata §2.4.4, Bindings §3.4–3.5).
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::claims::{Evidence, TABLE};
+use super::saml_cert::SpCertificate;
+use super::str_enum::str_enum;
+use super::url::check_callback_url;
+
+/// SAML Metadata §2.2.1: an entityID is a URI of at most 1024 characters.
+pub const MAX_ENTITY_ID: usize = 1024;
+/// SAML Bindings §3.4.3: a RelayState must not exceed 80 bytes.
+pub const MAX_RELAY_STATE: usize = 80;
+/// More ACS endpoints than this is a mistake, not a deployment.
+pub const MAX_ACS: usize = 32;
+
+/// An SP's entity ID: a URI (usually a URL), compared byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EntityId(String);
+
+impl EntityId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() || raw.chars().count() > MAX_ENTITY_ID {
+            return Err(format!("entity ID must be 1 to {MAX_ENTITY_ID} characters"));
+        }
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("entity ID must not contain spaces or control characters".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EntityId {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        Self::parse(&value)
+    }
+}
+
+impl From<EntityId> for String {
+    fn from(e: EntityId) -> String {
+        e.0
+    }
+}
+
+impl std::fmt::Display for EntityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a Response reaches an ACS. HTTP-Redirect cannot carry a Response
+/// (SAML Bindings §3.4: a signed Response is too large for a URL and its
+/// XML signature would not survive), so it is no variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AcsBinding {
+    #[serde(rename = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST")]
+    HttpPost,
+}
+
+pub const HTTP_POST_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+pub const HTTP_REDIRECT_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+
+impl AcsBinding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AcsBinding::HttpPost => HTTP_POST_BINDING,
+        }
+    }
+
+    /// The binding URN of metadata or an AuthnRequest's `ProtocolBinding`.
+    pub fn from_urn(urn: &str) -> Result<Self, String> {
+        match urn {
+            HTTP_POST_BINDING => Ok(AcsBinding::HttpPost),
+            HTTP_REDIRECT_BINDING => Err("HTTP-Redirect cannot carry a Response: use HTTP-POST".into()),
+            other => Err(format!("binding `{other}` is not supported (HTTP-POST only)")),
+        }
+    }
+}
+
+/// One AssertionConsumerService endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acs {
+    #[serde(with = "url_text")]
+    pub url: Url,
+    pub binding: AcsBinding,
+    pub index: u16,
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+/// The NameID formats trustid issues (SAML Core §8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NameIdFormat {
+    /// A pairwise value per SP: stable, and not the user id.
+    #[default]
+    Persistent,
+    Transient,
+    EmailAddress,
+    /// The user id.
+    Unspecified,
+}
+
+impl NameIdFormat {
+    pub const ALL: [NameIdFormat; 4] = [
+        NameIdFormat::Persistent,
+        NameIdFormat::Transient,
+        NameIdFormat::EmailAddress,
+        NameIdFormat::Unspecified,
+    ];
+
+    /// The short name the CLI and the stored row use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NameIdFormat::Persistent => "persistent",
+            NameIdFormat::Transient => "transient",
+            NameIdFormat::EmailAddress => "emailAddress",
+            NameIdFormat::Unspecified => "unspecified",
+        }
+    }
+
+    pub fn urn(self) -> &'static str {
+        match self {
+            NameIdFormat::Persistent => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            NameIdFormat::Transient => "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+            NameIdFormat::EmailAddress => "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            NameIdFormat::Unspecified => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+        }
+    }
+
+    /// The format a URN names (an AuthnRequest's `NameIDPolicy/@Format`).
+    pub fn from_urn(urn: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.urn() == urn)
+    }
+}
+
+/// Which elements of a Response trustid signs. Response is the default:
+/// pysaml2 and most SPs want the Response signed (rust-deps §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignedParts {
+    #[default]
+    Response,
+    Assertion,
+    Both,
+}
+
+impl SignedParts {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignedParts::Response => "response",
+            SignedParts::Assertion => "assertion",
+            SignedParts::Both => "both",
+        }
+    }
+
+    pub fn signs_response(self) -> bool {
+        self != SignedParts::Assertion
+    }
+
+    pub fn signs_assertion(self) -> bool {
+        self != SignedParts::Response
+    }
+}
+
+str_enum!(
+    NameIdFormat,
+    "NameID format",
+    [
+        NameIdFormat::Persistent,
+        NameIdFormat::Transient,
+        NameIdFormat::EmailAddress,
+        NameIdFormat::Unspecified
+    ]
+);
+str_enum!(
+    SignedParts,
+    "signed part (response, assertion or both)",
+    [SignedParts::Response, SignedParts::Assertion, SignedParts::Both]
+);
+
+/// The evidence an SP receives, by SAML attribute name from the claim table
+/// (`None` in [`SamlSpSettings::attributes`] means all of them).
+pub fn parse_attributes(names: &[String]) -> Result<Vec<Evidence>, String> {
+    let mut out = Vec::new();
+    for name in names.iter().map(|n| n.trim()) {
+        let Some(row) = TABLE.iter().find(|r| r.2 == name) else {
+            let known: Vec<&str> = TABLE.iter().map(|r| r.2).collect();
+            return Err(format!("unknown attribute `{name}` (known: {})", known.join(", ")));
+        };
+        if !out.contains(&row.0) {
+            out.push(row.0);
+        }
+    }
+    if out.is_empty() {
+        return Err("the attribute list must name at least one attribute".into());
+    }
+    Ok(out)
+}
+
+/// What an operator registers for an SP. Built from typed parts; the rules
+/// across fields are [`SamlSpSettings::validate`]'s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamlSpSettings {
+    pub entity_id: EntityId,
+    pub display_name: String,
+    pub acs: Vec<Acs>,
+    /// When set, AuthnRequests and LogoutRequests must be signed with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_cert: Option<SpCertificate>,
+    /// When set, assertions are encrypted to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_cert: Option<SpCertificate>,
+    #[serde(default)]
+    pub name_id_format: NameIdFormat,
+    /// The attributes released, by SAML name; `None`: all of the table.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "evidence_names")]
+    pub attributes: Option<Vec<Evidence>>,
+    #[serde(default)]
+    pub sign: SignedParts,
+    /// IdP-initiated login (`/saml/sso?sp=…`): off unless set.
+    #[serde(default)]
+    pub idp_initiated: bool,
+    /// The RelayState an IdP-initiated login sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_relay_state: Option<String>,
+    /// The app (`appId`) its logins are for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+}
+
+impl SamlSpSettings {
+    /// An SP with one HTTP-POST ACS (index 0) and every default.
+    pub fn new(entity_id: EntityId, acs: Url) -> Self {
+        Self {
+            display_name: entity_id.as_str().to_owned(),
+            entity_id,
+            acs: vec![Acs {
+                url: acs,
+                binding: AcsBinding::HttpPost,
+                index: 0,
+                is_default: false,
+            }],
+            signing_cert: None,
+            encryption_cert: None,
+            name_id_format: NameIdFormat::default(),
+            attributes: None,
+            sign: SignedParts::default(),
+            idp_initiated: false,
+            default_relay_state: None,
+            app_id: None,
+        }
+    }
+
+    /// ACS URLs are https (http on loopback in dev mode), indexes unique,
+    /// at most one default; a default RelayState only with IdP-initiated
+    /// login. The error text is what the operator is told.
+    pub fn validate(&self, dev: bool) -> Result<(), String> {
+        let name = self.display_name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err("display name must be 1 to 100 printable characters".into());
+        }
+        if self.acs.is_empty() || self.acs.len() > MAX_ACS {
+            return Err(format!("give 1 to {MAX_ACS} ACS URLs"));
+        }
+        for (i, acs) in self.acs.iter().enumerate() {
+            check_callback_url(acs.url.as_str(), dev).map_err(|e| format!("ACS URL {} {e}", acs.url))?;
+            if self.acs[..i].iter().any(|a| a.index == acs.index) {
+                return Err(format!("two ACS endpoints have index {}", acs.index));
+            }
+        }
+        if self.acs.iter().filter(|a| a.is_default).count() > 1 {
+            return Err("at most one ACS endpoint may be the default".into());
+        }
+        if let Some(relay) = &self.default_relay_state {
+            if !self.idp_initiated {
+                return Err("a default RelayState needs IdP-initiated login".into());
+            }
+            if relay.is_empty() || relay.len() > MAX_RELAY_STATE || relay.chars().any(char::is_control) {
+                return Err(format!(
+                    "RelayState must be 1 to {MAX_RELAY_STATE} bytes, no control characters"
+                ));
+            }
+        }
+        if let Some(app) = &self.app_id
+            && (app.trim().is_empty() || app.chars().count() > 128 || app.chars().any(char::is_control))
+        {
+            return Err("app id must be 1 to 128 printable characters".into());
+        }
+        if let Some(attributes) = &self.attributes
+            && attributes.is_empty()
+        {
+            return Err("the attribute list must name at least one attribute".into());
+        }
+        Ok(())
+    }
+}
+
+/// URLs stored as their text.
+mod url_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use url::Url;
+
+    pub fn serialize<S: Serializer>(url: &Url, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(url.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+        let text = String::deserialize(d)?;
+        Url::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Evidence lists stored by SAML attribute name, so a stored row reads as
+/// the operator wrote it and survives a reordering of the enum.
+mod evidence_names {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{Evidence, parse_attributes};
+
+    pub fn serialize<S: Serializer>(value: &Option<Vec<Evidence>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(list) => s.collect_seq(list.iter().map(|e| e.saml_name())),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Evidence>>, D::Error> {
+        let names: Option<Vec<String>> = Option::deserialize(d)?;
+        names
+            .map(|n| parse_attributes(&n))
+            .transpose()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A registered service provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamlSp {
+    /// 128 random bits ([`super::ids::random_id`]): names the SP in trustid's
+    /// own records without exposing its entity ID.
+    pub id: String,
+    pub settings: SamlSpSettings,
+    pub created_at: i64,
+}
+
+impl SamlSp {
+    pub fn entity_id(&self) -> &EntityId {
+        &self.settings.entity_id
+    }
+
+    /// Whether its requests must carry a signature (it registered a key).
+    pub fn requires_signed_requests(&self) -> bool {
+        self.settings.signing_cert.is_some()
+    }
+
+    /// The ACS an AuthnRequest names by URL: only a registered one.
+    pub fn acs_by_url(&self, url: &str) -> Option<&Acs> {
+        self.settings.acs.iter().find(|a| a.url.as_str() == url)
+    }
+
+    pub fn acs_by_index(&self, index: u16) -> Option<&Acs> {
+        self.settings.acs.iter().find(|a| a.index == index)
+    }
+
+    /// The ACS flagged default, else the first (SAML Metadata §2.2.3).
+    pub fn default_acs(&self) -> Option<&Acs> {
+        self.settings
+            .acs
+            .iter()
+            .find(|a| a.is_default)
+            .or_else(|| self.settings.acs.first())
+    }
+
+    /// Whether the SP receives `evidence` as an attribute.
+    pub fn releases(&self, evidence: Evidence) -> bool {
+        self.settings
+            .attributes
+            .as_ref()
+            .is_none_or(|list| list.contains(&evidence))
+    }
+}
+
+#[cfg(test)]
+#[path = "saml_sp_tests.rs"]
+mod tests;
