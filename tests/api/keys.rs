@@ -47,7 +47,7 @@ async fn a_rotation_is_published_first_used_later_and_retired_last_on_every_inst
     let old_kid = header_kid(&first);
     let dir = a.settings.keys_dir.clone();
 
-    SigningKeys::rotate(&dir, a.clock_now() + 600).unwrap();
+    SigningKeys::rotate(&dir, a.clock_now(), a.clock_now() + 600).unwrap();
     for app in [&a, &b] {
         app.state.keys.reload(app.clock_now());
     }
