@@ -15,6 +15,7 @@ pub mod manage;
 pub mod oidc;
 pub mod ops;
 pub mod refuse_nul;
+pub mod saml;
 pub mod server;
 pub mod store;
 

@@ -29,6 +29,7 @@ mod parsers_prop;
 mod races;
 mod registration;
 mod responses_conform;
+mod saml_xml;
 mod signed_requests;
 mod token;
 mod tokens;
