@@ -94,3 +94,6 @@ mod tests {
         assert_eq!(instant(i64::MAX), Err(SamlXmlError::Instant));
     }
 }
+
+#[cfg(test)]
+mod documents_tests;
