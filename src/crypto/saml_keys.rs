@@ -141,7 +141,10 @@ fn parse_name(name: &str) -> Option<i64> {
         return Some(0);
     }
     let ts = stem.strip_prefix('-')?;
-    ts.bytes().all(|b| b.is_ascii_digit()).then(|| ts.parse().ok()).flatten()
+    ts.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| ts.parse().ok())
+        .flatten()
 }
 
 fn scan(dir: &Path) -> anyhow::Result<Vec<(PathBuf, i64)>> {
@@ -157,12 +160,21 @@ fn scan(dir: &Path) -> anyhow::Result<Vec<(PathBuf, i64)>> {
 
 fn read_pem(path: &Path) -> anyhow::Result<(PKey<Private>, X509)> {
     let pem = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let bad = || format!("{} is not a SAML key (RSA private key, then its certificate)", path.display());
+    let bad = || {
+        format!(
+            "{} is not a SAML key (RSA private key, then its certificate)",
+            path.display()
+        )
+    };
     // Each reader takes the first block of its own kind in the file.
     let key = PKey::private_key_from_pem(&pem).with_context(bad)?;
     let cert = X509::from_pem(&pem).with_context(bad)?;
     anyhow::ensure!(key.rsa().is_ok(), "{}", bad());
-    anyhow::ensure!(cert.public_key()?.public_eq(&key), "{}: the certificate is not the key's", path.display());
+    anyhow::ensure!(
+        cert.public_key()?.public_eq(&key),
+        "{}: the certificate is not the key's",
+        path.display()
+    );
     Ok((key, cert))
 }
 
@@ -247,14 +259,24 @@ mod tests {
         let err = SamlKeys::load(dir.path(), 0, true).unwrap_err().to_string();
         assert!(err.contains("not the key's"), "{err}");
         fs::write(dir.path().join("saml.pem"), key_only).unwrap();
-        assert!(SamlKeys::load(dir.path(), 0, true).is_err(), "a key without its certificate");
+        assert!(
+            SamlKeys::load(dir.path(), 0, true).is_err(),
+            "a key without its certificate"
+        );
     }
 
     #[test]
     fn only_saml_key_names_are_read() {
         assert_eq!(parse_name("saml.pem"), Some(0));
         assert_eq!(parse_name("saml-1700000000.pem"), Some(1_700_000_000));
-        for name in ["saml-.pem", "saml-1x.pem", "samlx.pem", "rs256.pem", "saml.pem.bak", "saml--1.pem"] {
+        for name in [
+            "saml-.pem",
+            "saml-1x.pem",
+            "samlx.pem",
+            "rs256.pem",
+            "saml.pem.bak",
+            "saml--1.pem",
+        ] {
             assert_eq!(parse_name(name), None, "{name}");
         }
     }

@@ -108,8 +108,8 @@ impl XmlSigner {
         }
         use base64::Engine;
         let cert = base64::engine::general_purpose::STANDARD.encode(cert_der);
-        let ctx = DsigContext::new_permissive(KeysManager::new())
-            .with_hsm_signer(Box::new(OpensslRsaSha256(key.clone())));
+        let ctx =
+            DsigContext::new_permissive(KeysManager::new()).with_hsm_signer(Box::new(OpensslRsaSha256(key.clone())));
         Ok(Self {
             ctx,
             key,
@@ -141,7 +141,9 @@ fn parse(xml: &str) -> Result<Document<'_>, XmlDsigError> {
 }
 
 fn element_children<'d>(doc: &'d Document<'_>, parent: NodeId) -> impl Iterator<Item = NodeId> + 'd {
-    doc.children(parent).into_iter().filter(move |&c| doc.element(c).is_some())
+    doc.children(parent)
+        .into_iter()
+        .filter(move |&c| doc.element(c).is_some())
 }
 
 fn is(doc: &Document<'_>, node: NodeId, ns: &str, local: &str) -> bool {
@@ -203,10 +205,7 @@ fn signature_template(id: &str, key_info: &str) -> String {
 }
 
 fn escape_attr(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('"', "&quot;")
+    value.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
 }
 
 /// The certificate a verification trusts, and only it.
@@ -278,9 +277,7 @@ pub fn verify(xml: &str, cert: &TrustedCert) -> Result<SignedElement, XmlDsigErr
 /// SAML-core §5.4: exclusive C14N, one Reference to the signature's parent,
 /// the enveloped transform (plus exc-C14N) only, SHA-2.
 fn check_profile(doc: &Document<'_>, sig: NodeId, id: &str) -> Result<(), XmlDsigError> {
-    let child = |parent: NodeId, local: &str| {
-        element_children(doc, parent).find(|&c| is(doc, c, DSIG_NS, local))
-    };
+    let child = |parent: NodeId, local: &str| element_children(doc, parent).find(|&c| is(doc, c, DSIG_NS, local));
     let algorithm_of = |node: Option<NodeId>| {
         node.and_then(|n| doc.element(n))
             .and_then(|e| e.get_attribute("Algorithm"))
@@ -315,7 +312,9 @@ fn check_profile(doc: &Document<'_>, sig: NodeId, id: &str) -> Result<(), XmlDsi
             alg == algorithm::ENVELOPED_SIGNATURE || C14N_METHODS.contains(&alg)
         });
         if !ok {
-            return Err(XmlDsigError::Profile("only the enveloped and exclusive C14N transforms are allowed"));
+            return Err(XmlDsigError::Profile(
+                "only the enveloped and exclusive C14N transforms are allowed",
+            ));
         }
     }
     Ok(())

@@ -80,12 +80,18 @@ mod tests {
         let encrypted = encrypt_element(element, &RecipientCert::from_der(&cert).unwrap()).unwrap();
         assert!(!encrypted.contains("Pay 10"), "{encrypted}");
         assert!(encrypted.contains(algorithm::AES256_GCM) && encrypted.contains(algorithm::RSA_OAEP));
-        let key = PKey::private_key_from_pem(&pem).unwrap().private_key_to_pem_pkcs8().unwrap();
+        let key = PKey::private_key_from_pem(&pem)
+            .unwrap()
+            .private_key_to_pem_pkcs8()
+            .unwrap();
         let mut keys = KeysManager::new();
         keys.add_key(bergshamra::keys::loader::load_rsa_private_pem(&key).unwrap());
         // The decrypted document is the element in place of EncryptedData.
         let plain = bergshamra::decrypt(&EncContext::new(keys), &encrypted).unwrap();
-        assert_eq!(plain.trim().trim_start_matches("<?xml version=\"1.0\"?>").trim(), element);
+        assert_eq!(
+            plain.trim().trim_start_matches("<?xml version=\"1.0\"?>").trim(),
+            element
+        );
     }
 
     #[test]
@@ -93,7 +99,10 @@ mod tests {
         let (_, cert) = recipient();
         let (other_pem, _) = recipient();
         let encrypted = encrypt_element("<x/>", &RecipientCert::from_der(&cert).unwrap()).unwrap();
-        let key = PKey::private_key_from_pem(&other_pem).unwrap().private_key_to_pem_pkcs8().unwrap();
+        let key = PKey::private_key_from_pem(&other_pem)
+            .unwrap()
+            .private_key_to_pem_pkcs8()
+            .unwrap();
         let mut keys = KeysManager::new();
         keys.add_key(bergshamra::keys::loader::load_rsa_private_pem(&key).unwrap());
         assert!(bergshamra::decrypt(&EncContext::new(keys), &encrypted).is_err());

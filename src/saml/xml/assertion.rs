@@ -78,15 +78,24 @@ pub fn assertion(f: &AssertionFacts<'_>) -> Result<Built, SamlXmlError> {
     let until = instant(f.issue_instant.saturating_add(f.lifetime))?;
     let authn = instant(f.authn_instant)?;
     let mut w = Writer::new();
-    let attrs = [("xmlns:saml", ASSERTION_NS), ("ID", &id), ("Version", "2.0"), ("IssueInstant", &issued)];
+    let attrs = [
+        ("xmlns:saml", ASSERTION_NS),
+        ("ID", &id),
+        ("Version", "2.0"),
+        ("IssueInstant", &issued),
+    ];
     w.element("saml:Assertion", &attrs, |w| {
         w.text_element("saml:Issuer", &[], f.idp_entity_id);
         subject(w, f, &until);
-        w.element("saml:Conditions", &[("NotBefore", &issued), ("NotOnOrAfter", &until)], |w| {
-            w.element("saml:AudienceRestriction", &[], |w| {
-                w.text_element("saml:Audience", &[], f.sp_entity_id);
-            });
-        });
+        w.element(
+            "saml:Conditions",
+            &[("NotBefore", &issued), ("NotOnOrAfter", &until)],
+            |w| {
+                w.element("saml:AudienceRestriction", &[], |w| {
+                    w.text_element("saml:Audience", &[], f.sp_entity_id);
+                });
+            },
+        );
         let statement = [("AuthnInstant", authn.as_str()), ("SessionIndex", f.session_index)];
         w.element("saml:AuthnStatement", &statement, |w| {
             w.element("saml:AuthnContext", &[], |w| {
@@ -96,12 +105,16 @@ pub fn assertion(f: &AssertionFacts<'_>) -> Result<Built, SamlXmlError> {
         if !f.attributes.is_empty() {
             w.element("saml:AttributeStatement", &[], |w| {
                 for a in f.attributes {
-                    w.element("saml:Attribute", &[("Name", a.name), ("NameFormat", ATTRNAME_BASIC)], |w| {
-                        // xs/xsi declared here: exclusive C14N drops a prefix
-                        // used only inside an attribute value from an ancestor.
-                        let typed = [("xmlns:xs", XS_NS), ("xmlns:xsi", XSI_NS), ("xsi:type", "xs:string")];
-                        w.text_element("saml:AttributeValue", &typed, &a.value);
-                    });
+                    w.element(
+                        "saml:Attribute",
+                        &[("Name", a.name), ("NameFormat", ATTRNAME_BASIC)],
+                        |w| {
+                            // xs/xsi declared here: exclusive C14N drops a prefix
+                            // used only inside an attribute value from an ancestor.
+                            let typed = [("xmlns:xs", XS_NS), ("xmlns:xsi", XSI_NS), ("xsi:type", "xs:string")];
+                            w.text_element("saml:AttributeValue", &typed, &a.value);
+                        },
+                    );
                 }
             });
         }

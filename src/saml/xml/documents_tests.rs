@@ -67,7 +67,13 @@ fn children(doc: &Document<'_>, node: NodeId) -> Vec<String> {
 #[test]
 fn a_success_response_says_who_for_whom_until_when_and_how() {
     let attrs = attributes(&[(Evidence::BindingMessage, json!("a & <b>"))]).unwrap();
-    let built = success(&facts(&attrs, Some("_req"), NameIdFormat::Persistent), Signed::Response, keys().0.signer(), None).unwrap();
+    let built = success(
+        &facts(&attrs, Some("_req"), NameIdFormat::Persistent),
+        Signed::Response,
+        keys().0.signer(),
+        None,
+    )
+    .unwrap();
     let doc = uppsala::parse(&built.xml).unwrap();
     let root = doc.document_element().unwrap();
     assert_eq!(children(&doc, root), ["Issuer", "Signature", "Status", "Assertion"]);
@@ -75,7 +81,16 @@ fn a_success_response_says_who_for_whom_until_when_and_how() {
     assert_eq!(attr(&doc, root, "InResponseTo"), Some("_req"));
     assert_eq!(attr(&doc, root, "IssueInstant"), Some("1970-01-01T00:16:40Z"));
     let assertion = one(&doc, ASSERTION_NS, "Assertion");
-    assert_eq!(children(&doc, assertion), ["Issuer", "Subject", "Conditions", "AuthnStatement", "AttributeStatement"]);
+    assert_eq!(
+        children(&doc, assertion),
+        [
+            "Issuer",
+            "Subject",
+            "Conditions",
+            "AuthnStatement",
+            "AttributeStatement"
+        ]
+    );
     let name_id = one(&doc, ASSERTION_NS, "NameID");
     assert_eq!(doc.text_content_deep(name_id), "v<1>");
     assert_eq!(attr(&doc, name_id, "Format"), Some(NameIdFormat::Persistent.uri()));
@@ -88,11 +103,17 @@ fn a_success_response_says_who_for_whom_until_when_and_how() {
     let conditions = one(&doc, ASSERTION_NS, "Conditions");
     assert_eq!(attr(&doc, conditions, "NotBefore"), Some("1970-01-01T00:16:40Z"));
     assert_eq!(attr(&doc, conditions, "NotOnOrAfter"), Some("1970-01-01T00:21:40Z"));
-    assert_eq!(doc.text_content_deep(one(&doc, ASSERTION_NS, "Audience")), "https://sp.example");
+    assert_eq!(
+        doc.text_content_deep(one(&doc, ASSERTION_NS, "Audience")),
+        "https://sp.example"
+    );
     let statement = one(&doc, ASSERTION_NS, "AuthnStatement");
     assert_eq!(attr(&doc, statement, "AuthnInstant"), Some("1970-01-01T00:16:30Z"));
     assert_eq!(attr(&doc, statement, "SessionIndex"), Some("_s1"));
-    assert_eq!(doc.text_content_deep(one(&doc, ASSERTION_NS, "AuthnContextClassRef")), AUTHN_CONTEXT_CLASS);
+    assert_eq!(
+        doc.text_content_deep(one(&doc, ASSERTION_NS, "AuthnContextClassRef")),
+        AUTHN_CONTEXT_CLASS
+    );
     let attribute = one(&doc, ASSERTION_NS, "Attribute");
     assert_eq!(attr(&doc, attribute, "Name"), Some("TRUST.BINDING_MESSAGE"));
     assert_eq!(attr(&doc, attribute, "NameFormat"), Some(assertion::ATTRNAME_BASIC));
@@ -100,7 +121,11 @@ fn a_success_response_says_who_for_whom_until_when_and_how() {
     assert_eq!(doc.text_content_deep(value), "a & <b>");
     let raw = &built.xml[built.xml.find("<saml:AttributeValue").unwrap()..];
     let open_tag = &raw[..raw.find('>').unwrap()];
-    for decl in [r#"xmlns:xs="http://www.w3.org/2001/XMLSchema""#, r#"xmlns:xsi="#, r#"xsi:type="xs:string""#] {
+    for decl in [
+        r#"xmlns:xs="http://www.w3.org/2001/XMLSchema""#,
+        r#"xmlns:xsi="#,
+        r#"xsi:type="xs:string""#,
+    ] {
         assert!(open_tag.contains(decl), "{open_tag}");
     }
     assert_eq!(verify(&built.xml, &trusted()).unwrap().id, built.id);
@@ -129,9 +154,20 @@ fn signing_follows_the_sps_choice() {
         let doc = uppsala::parse(&built.xml).unwrap();
         let root = doc.document_element().unwrap();
         let assertion = one(&doc, ASSERTION_NS, "Assertion");
-        assert_eq!(children(&doc, root).contains(&"Signature".to_owned()), outer, "{signed:?}");
-        assert_eq!(children(&doc, assertion)[..2] == ["Issuer", "Signature"], inner, "{signed:?}");
-        assert_eq!(doc.get_elements_by_tag_name_ns(DSIG_NS, "Signature").len(), usize::from(outer) + usize::from(inner));
+        assert_eq!(
+            children(&doc, root).contains(&"Signature".to_owned()),
+            outer,
+            "{signed:?}"
+        );
+        assert_eq!(
+            children(&doc, assertion)[..2] == ["Issuer", "Signature"],
+            inner,
+            "{signed:?}"
+        );
+        assert_eq!(
+            doc.get_elements_by_tag_name_ns(DSIG_NS, "Signature").len(),
+            usize::from(outer) + usize::from(inner)
+        );
         if inner {
             let start = built.xml.find("<saml:Assertion").unwrap();
             let end = built.xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
@@ -160,9 +196,15 @@ fn a_failure_response_carries_both_status_levels_and_no_assertion() {
     let values: Vec<_> = codes.iter().map(|&c| attr(&doc, c, "Value").unwrap()).collect();
     assert_eq!(
         values,
-        ["urn:oasis:names:tc:SAML:2.0:status:Requester", "urn:oasis:names:tc:SAML:2.0:status:NoPassive"]
+        [
+            "urn:oasis:names:tc:SAML:2.0:status:Requester",
+            "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
+        ]
     );
-    assert_eq!(doc.text_content_deep(one(&doc, PROTOCOL_NS, "StatusMessage")), "needs <approval>");
+    assert_eq!(
+        doc.text_content_deep(one(&doc, PROTOCOL_NS, "StatusMessage")),
+        "needs <approval>"
+    );
     assert!(doc.get_elements_by_tag_name_ns(ASSERTION_NS, "Assertion").is_empty());
     assert_eq!(built.assertion_id, None);
     assert_eq!(verify(&built.xml, &trusted()).unwrap().name, "Response");
@@ -185,7 +227,11 @@ fn a_redirect_logout_response_is_deflated_and_its_query_signed() {
     let mut xml = String::new();
     std::io::Read::read_to_string(&mut flate2::read::DeflateDecoder::new(&deflated[..]), &mut xml).unwrap();
     assert_eq!(xml, built.xml);
-    assert!(xml.starts_with("<samlp:LogoutResponse") && xml.contains("status:Success") && xml.contains("InResponseTo=\"_logout1\""));
+    assert!(
+        xml.starts_with("<samlp:LogoutResponse")
+            && xml.contains("status:Success")
+            && xml.contains("InResponseTo=\"_logout1\"")
+    );
     let signed_part = &query[..query.find("&Signature=").unwrap()];
     let der = STANDARD.decode(&keys().0.published_certs()[0]).unwrap();
     let public = openssl::x509::X509::from_der(&der).unwrap().public_key().unwrap();

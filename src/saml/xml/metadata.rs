@@ -25,7 +25,11 @@ pub fn metadata(m: &IdpMetadata<'_>) -> String {
     let mut w = Writer::new();
     w.element(
         "md:EntityDescriptor",
-        &[("xmlns:md", METADATA_NS), ("xmlns:ds", DSIG_NS), ("entityID", m.entity_id)],
+        &[
+            ("xmlns:md", METADATA_NS),
+            ("xmlns:ds", DSIG_NS),
+            ("entityID", m.entity_id),
+        ],
         |w| {
             w.element(
                 "md:IDPSSODescriptor",
@@ -42,13 +46,19 @@ pub fn metadata(m: &IdpMetadata<'_>) -> String {
                         });
                     }
                     for binding in [BINDING_REDIRECT, BINDING_POST] {
-                        w.empty("md:SingleLogoutService", &[("Binding", binding), ("Location", m.slo_url)]);
+                        w.empty(
+                            "md:SingleLogoutService",
+                            &[("Binding", binding), ("Location", m.slo_url)],
+                        );
                     }
                     for format in NameIdFormat::ALL {
                         w.text_element("md:NameIDFormat", &[], format.uri());
                     }
                     for binding in [BINDING_REDIRECT, BINDING_POST] {
-                        w.empty("md:SingleSignOnService", &[("Binding", binding), ("Location", m.sso_url)]);
+                        w.empty(
+                            "md:SingleSignOnService",
+                            &[("Binding", binding), ("Location", m.sso_url)],
+                        );
                     }
                 },
             );

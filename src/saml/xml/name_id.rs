@@ -52,6 +52,9 @@ mod tests {
         for f in NameIdFormat::ALL {
             assert_eq!(NameIdFormat::from_uri(f.uri()), Some(f));
         }
-        assert_eq!(NameIdFormat::from_uri("urn:oasis:names:tc:SAML:2.0:nameid-format:kerberos"), None);
+        assert_eq!(
+            NameIdFormat::from_uri("urn:oasis:names:tc:SAML:2.0:nameid-format:kerberos"),
+            None
+        );
     }
 }

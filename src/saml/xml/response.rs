@@ -36,7 +36,9 @@ pub fn success(
         Some(cert) => {
             let data = encrypt_element(&inner.xml, cert)?;
             let mut w = Writer::new();
-            w.element("saml:EncryptedAssertion", &[("xmlns:saml", ASSERTION_NS)], |w| w.built(&data));
+            w.element("saml:EncryptedAssertion", &[("xmlns:saml", ASSERTION_NS)], |w| {
+                w.built(&data)
+            });
             w.finish()
         }
     };

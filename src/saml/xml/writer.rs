@@ -118,7 +118,10 @@ mod tests {
         );
         let doc = bergshamra::xml::uppsala::parse(&xml).unwrap();
         let root = doc.document_element().unwrap();
-        assert_eq!(doc.element(root).unwrap().get_attribute("v"), Some("a&b<c>\"d'e\r\n\t\u{FFFD}</x><!--"));
+        assert_eq!(
+            doc.element(root).unwrap().get_attribute("v"),
+            Some("a&b<c>\"d'e\r\n\t\u{FFFD}</x><!--")
+        );
         assert_eq!(doc.text_content_deep(root), "a&b<c>\"d'e\r\n\t\u{FFFD}</x><!--");
     }
 }
