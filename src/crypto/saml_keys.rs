@@ -266,6 +266,14 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_with_only_a_future_key_cannot_sign() {
+        let dir = tempfile::tempdir().unwrap();
+        SamlKeys::rotate(dir.path(), 0, 500).unwrap();
+        let err = SamlKeys::load(dir.path(), 100, true).unwrap_err().to_string();
+        assert!(err.contains("no SAML signing key whose time has come"), "{err}");
+    }
+
+    #[test]
     fn only_saml_key_names_are_read() {
         assert_eq!(parse_name("saml.pem"), Some(0));
         assert_eq!(parse_name("saml-1700000000.pem"), Some(1_700_000_000));

@@ -21,8 +21,8 @@ use openssl::pkey::{PKey, Private};
 pub const DSIG_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
 /// SAML's assertion namespace, where `Issuer` lives.
 const SAML_ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
-/// Inputs larger than this are refused before parsing; SAML protocol
-/// messages are a few kilobytes.
+/// Documents larger than this are refused before parsing, to verify or to
+/// sign; SAML protocol messages are a few kilobytes.
 pub const MAX_VERIFY_BYTES: usize = 256 * 1024;
 
 /// Signature algorithms a verified message may use: RSA or ECDSA with SHA-2.

@@ -163,6 +163,27 @@ fn documents_outside_the_profile_are_refused() {
             "inclusive C14N",
         ),
         (
+            good.replace(
+                &format!("<ds:DigestMethod Algorithm=\"{}\"", algorithm::SHA256),
+                &format!("<ds:DigestMethod Algorithm=\"{}\"", algorithm::SHA1),
+            ),
+            XmlDsigError::Profile("digest algorithm not allowed"),
+            "a SHA-1 digest",
+        ),
+        (
+            good.replace(
+                "</ds:Transforms>",
+                "<ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xpath-19991116\"/></ds:Transforms>",
+            ),
+            XmlDsigError::Profile("only the enveloped and exclusive C14N transforms are allowed"),
+            "an XPath transform",
+        ),
+        (
+            good.replace("URI=\"#_a1\"", "URI=\"\""),
+            XmlDsigError::Profile("the Reference must name the signed element's ID"),
+            "a whole-document reference",
+        ),
+        (
             good.replace("</ds:SignedInfo>", "<ds:Reference URI=\"#_a1\"/></ds:SignedInfo>"),
             XmlDsigError::Profile("exactly one Reference is allowed"),
             "two references",
@@ -185,6 +206,26 @@ fn documents_outside_the_profile_are_refused() {
 
 fn sig_again(xml: &str) -> String {
     signature_of(xml).to_owned()
+}
+
+#[test]
+fn unusable_keys_and_certificates_are_refused() {
+    let ec = PKey::from_ec_key(
+        openssl::ec::EcKey::generate(
+            &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        XmlSigner::new(ec, b"").err(),
+        Some(XmlDsigError::Key),
+        "an EC key cannot sign RSA-SHA256"
+    );
+    assert_eq!(
+        TrustedCert::from_der(b"not a certificate").err(),
+        Some(XmlDsigError::Key)
+    );
 }
 
 #[test]

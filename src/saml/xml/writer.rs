@@ -124,4 +124,18 @@ mod tests {
         );
         assert_eq!(doc.text_content_deep(root), "a&b<c>\"d'e\r\n\t\u{FFFD}</x><!--");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_reads_back_as_written_but_for_characters_xml_cannot_carry(value in "\\PC*|[\\x00-\\x7f]{0,40}") {
+            let mut w = Writer::new();
+            w.element("r", &[("v", &value)], |w| w.text_element("t", &[], &value));
+            let xml = w.finish();
+            let doc = bergshamra::xml::uppsala::parse(&xml).unwrap();
+            let root = doc.document_element().unwrap();
+            let expected: String = value.chars().map(allowed).collect();
+            proptest::prop_assert_eq!(doc.element(root).unwrap().get_attribute("v"), Some(expected.as_str()));
+            proptest::prop_assert_eq!(doc.text_content_deep(root), expected);
+        }
+    }
 }
