@@ -227,7 +227,7 @@ fn keys(settings: &Settings, command: KeysCommand, now: i64) -> anyhow::Result<(
         }
         KeysCommand::Rotate { use_after, output } => {
             anyhow::ensure!(use_after >= 0, "--use-after must not be negative");
-            SigningKeys::rotate(dir, now + use_after)?;
+            SigningKeys::rotate(dir, now, now + use_after)?;
             let keys = SigningKeys::load_at(dir, now)?;
             print(&output, &keys.files().to_vec(), |_| {
                 format!(

@@ -9,10 +9,13 @@
 //! newest key whose `not_before` has passed (so relying parties can fetch a
 //! new key before it is used). `trustid keys retire` removes an old one.
 //! `<alg>.pem` (the first key) counts as `not_before` 0.
+//!
+//! The SAML signing key (`saml_keys.rs`) lives in the same directory and
+//! follows the same rotation; it is loaded with the JWT keys but never
+//! consulted when a JWT is signed.
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -26,6 +29,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::key_file::write_new;
+use super::saml_keys::{SAML_ALG, SamlKeys};
 use crate::domain::client::SigningAlg;
 
 fn file_prefix(alg: SigningAlg) -> &'static str {
@@ -56,6 +61,8 @@ pub struct SigningKeys {
     verifiers: Vec<(String, Box<dyn JwsVerifier>)>,
     jwks: Value,
     files: Vec<KeyInfo>,
+    /// `None` only between a quick first start and [`KeyRing::complete`].
+    saml: Option<SamlKeys>,
 }
 
 impl std::fmt::Debug for SigningKeys {
@@ -153,21 +160,24 @@ impl SigningKeys {
 
     /// As [`Self::load_or_generate`], choosing signers as of `now`.
     pub fn load_at(dir: &Path, now: i64) -> anyhow::Result<Self> {
-        Self::load_generating(dir, now, &SigningAlg::ALL)
+        Self::load_generating(dir, now, &SigningAlg::ALL, true)
     }
 
     /// Loads what is there, generating only a missing ES256 key (milliseconds);
-    /// the RSA keys (hundreds of milliseconds each) are left to
-    /// [`KeyRing::complete`]. True when some algorithm is still without a key.
+    /// the RSA keys, SAML's included (hundreds of milliseconds each), are left
+    /// to [`KeyRing::complete`]. True when some key is still missing.
+    ///
+    /// [`KeyRing::complete`]: super::key_ring::KeyRing::complete
     pub fn load_quick(dir: &Path, now: i64) -> anyhow::Result<(Self, bool)> {
-        let keys = Self::load_generating(dir, now, &[SigningAlg::ES256])?;
-        let incomplete = keys.signers.len() < SigningAlg::ALL.len();
+        let keys = Self::load_generating(dir, now, &[SigningAlg::ES256], false)?;
+        let incomplete = keys.signers.len() < SigningAlg::ALL.len() || keys.saml.is_none();
         Ok((keys, incomplete))
     }
 
     /// Loads the keys in `dir`, first generating a key for each of `generate`
-    /// that has none. Every algorithm in `generate` must end up with a signer.
-    fn load_generating(dir: &Path, now: i64, generate: &[SigningAlg]) -> anyhow::Result<Self> {
+    /// that has none (and a SAML key with `generate_saml`). Every algorithm in
+    /// `generate` must end up with a signer.
+    fn load_generating(dir: &Path, now: i64, generate: &[SigningAlg], generate_saml: bool) -> anyhow::Result<Self> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create keys dir {}", dir.display()))?;
         let mut found: Vec<(PathBuf, SigningAlg, i64)> = Vec::new();
         for entry in fs::read_dir(dir)? {
@@ -219,21 +229,33 @@ impl SigningKeys {
             generate.iter().all(|alg| signers.contains_key(alg.as_str())),
             "every algorithm needs a key whose time has come"
         );
+        let saml = SamlKeys::load(dir, now, generate_saml)?;
+        for f in saml.iter().flat_map(|s| s.files()) {
+            files.push(KeyInfo {
+                alg: SAML_ALG,
+                kid: f.kid.clone(),
+                not_before: f.not_before,
+                signing: f.signing,
+                path: f.path.clone(),
+            });
+        }
         Ok(Self {
             signers,
             verifiers,
             jwks: json!({"keys": keys}),
             files,
+            saml,
         })
     }
 
-    /// Adds a new key per algorithm, used from `not_before` on.
-    pub fn rotate(dir: &Path, not_before: i64) -> anyhow::Result<()> {
+    /// Adds a new key per algorithm, the SAML key included, used from
+    /// `not_before` on (`now` dates the new SAML certificate).
+    pub fn rotate(dir: &Path, now: i64, not_before: i64) -> anyhow::Result<()> {
         for alg in SigningAlg::ALL {
             let path = dir.join(format!("{}-{not_before}.pem", file_prefix(alg)));
             write_new(&path, &generate_pem(alg)?)?;
         }
-        Ok(())
+        SamlKeys::rotate(dir, now, not_before)
     }
 
     /// Removes the key `kid`; the key an instance signs with cannot be retired.
@@ -249,9 +271,16 @@ impl SigningKeys {
         Ok(())
     }
 
-    /// The key files, oldest first.
+    /// The key files, oldest first (the JWT keys, then the SAML keys).
     pub fn files(&self) -> &[KeyInfo] {
         &self.files
+    }
+
+    /// The SAML signing key and the certificates to publish; `None` only
+    /// before the keys are complete ([`super::key_ring::KeyRing::ready`]
+    /// waits for them).
+    pub fn saml(&self) -> Option<&SamlKeys> {
+        self.saml.as_ref()
     }
 
     /// The JWK Set served at `/jwks`.
@@ -296,20 +325,6 @@ impl SigningKeys {
             _ => None,
         }
     }
-}
-
-/// Writes a new key file, mode 0600, never over an existing one.
-fn write_new(path: &Path, pem: &[u8]) -> anyhow::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(pem)?;
-    tracing::info!(path = %path.display(), "generated signing key");
-    Ok(())
 }
 
 fn public_jwk(jwk: &Jwk, kid: &str, alg: &str) -> Value {

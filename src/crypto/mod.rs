@@ -3,7 +3,11 @@
 pub mod device_jws;
 pub mod id_token;
 pub mod jwt;
+pub mod key_file;
 pub mod key_ring;
 pub mod keys;
 pub mod p256_jwk;
+pub mod saml_keys;
 pub mod secret;
+pub mod xmldsig;
+pub mod xmlenc;

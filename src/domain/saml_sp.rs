@@ -140,6 +140,12 @@ impl NameIdFormat {
     pub fn from_urn(urn: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.urn() == urn)
     }
+
+    /// Pairwise formats name the IdP and the SP they are meaningful between
+    /// (`NameQualifier`, `SPNameQualifier`); the others are global.
+    pub fn is_pairwise(self) -> bool {
+        matches!(self, Self::Persistent | Self::Transient)
+    }
 }
 
 /// Which elements of a Response trustid signs. Response is the default:

@@ -7,7 +7,7 @@
 //! | store   | `store`                                   | `domain`                            |
 //! | engine  | `engine`                                  | base, `crypto`, `store`             |
 //! | http    | `http` (what every face shares)           | base, `crypto`, `store`, `engine`   |
-//! | faces   | `oidc`, `device_api`, `manage`, `ops`, `saml` | all of the above, never each other  |
+//! | faces   | `oidc`, `device_api`, `manage`, `ops`, `saml` | all of the above, never each other |
 //! | client  | `device_cli` (the reference device)       | base, `crypto`                      |
 //! | wiring  | `config`, `server`, `refuse_nul`, `lib.rs`, binaries | anything                 |
 //!

@@ -434,7 +434,13 @@ fn serve_creates_the_database_and_keys_on_first_start() {
             "{alg} published on first start"
         );
     }
-    for file in ["trustid.db", "keys/es256.pem", "keys/rs256.pem", "keys/ps256.pem"] {
+    for file in [
+        "trustid.db",
+        "keys/es256.pem",
+        "keys/rs256.pem",
+        "keys/ps256.pem",
+        "keys/saml.pem",
+    ] {
         assert!(dir.path().join(file).exists(), "{file} created");
     }
 }
@@ -445,14 +451,18 @@ fn keys_can_be_listed_rotated_and_retired_from_the_command_line() {
     let keys_dir = dir.path().join("keys").display().to_string();
     let env = [("TRUSTID_KEYS_DIR", keys_dir.as_str())];
     let listed = json_of(&trustid(dir.path(), &["keys", "list", "--json"], &env));
-    assert_eq!(listed.as_array().unwrap().len(), 3, "a first key per algorithm");
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        4,
+        "a first key per algorithm, and the SAML key"
+    );
     let rotated = json_of(&trustid(
         dir.path(),
         &["keys", "rotate", "--use-after", "0", "--json"],
         &env,
     ));
     let files = rotated.as_array().unwrap();
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 8);
     let old = files
         .iter()
         .find(|f| f["alg"] == "ES256" && f["signing"] == false)
@@ -473,12 +483,26 @@ fn keys_can_be_listed_rotated_and_retired_from_the_command_line() {
         &env,
     );
     assert!(retired.status.success(), "{}", String::from_utf8_lossy(&retired.stderr));
+    // The SAML key follows the same rules.
+    let saml = |signing: bool| {
+        files
+            .iter()
+            .find(|f| f["alg"] == "SAML-RS256" && f["signing"] == signing)
+            .unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let refused = trustid(dir.path(), &["keys", "retire", "--kid", &saml(true)], &env);
+    assert!(!refused.status.success(), "the signing SAML key stays");
+    let retired = trustid(dir.path(), &["keys", "retire", "--kid", &saml(false)], &env);
+    assert!(retired.status.success(), "{}", String::from_utf8_lossy(&retired.stderr));
     assert_eq!(
         json_of(&trustid(dir.path(), &["keys", "list", "--json"], &env))
             .as_array()
             .unwrap()
             .len(),
-        5
+        6
     );
 }
 
