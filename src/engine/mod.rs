@@ -16,6 +16,7 @@ pub mod saml_sps;
 pub mod settings;
 pub mod start;
 pub mod state;
+pub mod users;
 pub mod wakeup;
 
 pub use state::AppState;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::engine::activation::{self, RefusalKind};
+use crate::engine::users;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -67,6 +68,16 @@ impl From<activation::Refusal> for ApiError {
             }
         };
         Self::new(status, refusal.code(), refusal.to_string())
+    }
+}
+
+impl From<users::Refusal> for ApiError {
+    fn from(refusal: users::Refusal) -> Self {
+        match refusal {
+            users::Refusal::Store(e) => Self::from(e),
+            users::Refusal::Internal(_) => Self::server_error(refusal),
+            _ => Self::new(StatusCode::NOT_FOUND, "not_found", refusal.to_string()),
+        }
     }
 }
 

@@ -11,10 +11,10 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Manager, audit, json_body, not_found};
-use crate::domain::user::UserStatus;
+use super::{Manager, json_body};
+use crate::domain::ids::UserId;
 use crate::engine::AppState;
-use crate::engine::delivery::owed;
+use crate::engine::users::{self, Actor};
 use crate::http::api_error::{ApiError, no_store};
 
 #[derive(Deserialize, serde::Serialize)]
@@ -46,30 +46,10 @@ pub async fn unregister(
             "objectType must be AdaptiveUnregisterUserInput",
         ));
     }
-    let store = &state.store;
-    store
-        .user(&user_id)
-        .await?
-        .filter(|u| u.status != UserStatus::Removed)
-        .ok_or_else(|| not_found("user"))?;
-    let now = state.clock.now();
-    let removed = store.unregister_user(&user_id, now).await?;
-    let now_ms = state.clock.now_ms();
-    for txn in &removed.transactions {
-        if let Some(delivery) = owed::for_failure(&state, txn).await.map_err(ApiError::server_error)? {
-            store.enqueue_delivery(&delivery, now_ms).await?;
-            state.deliveries.notify_one();
-        }
-    }
     let detail = evidence.map(|e| serde_json::to_string(&e).unwrap_or_default());
-    audit(
-        &state,
-        format!("client:{}", client.id),
-        "user.unregistered",
-        format!("user:{user_id}"),
-        detail,
-    )
-    .await?;
+    let user_id = UserId::from(user_id);
+    let actor = Actor::Client(client.id.clone());
+    let removed = users::unregister(&state, &actor, &user_id, detail).await?;
     Ok(no_store(
         StatusCode::OK,
         Json(json!({
@@ -78,7 +58,7 @@ pub async fn unregister(
                 "devices": removed.devices,
                 "bindings": removed.bindings,
                 "registrations": removed.registrations,
-                "transactions": removed.transactions.len(),
+                "transactions": removed.transactions,
             }
         })),
     ))

@@ -35,4 +35,5 @@ mod saml_xml;
 mod signed_requests;
 mod token;
 mod tokens;
+mod users_admin;
 mod walkthrough;
