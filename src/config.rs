@@ -158,6 +158,8 @@ impl Settings {
                 "test_database_url",
                 "require_node_rp",
                 "require_walkthrough",
+                "require_saml",
+                "saml_python",
             ]))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
