@@ -210,19 +210,7 @@ fn keys(settings: &Settings, command: KeysCommand, now: i64) -> anyhow::Result<(
         KeysCommand::List { output } => {
             let keys = SigningKeys::load_at(dir, now)?;
             print(&output, &keys.files().to_vec(), |files| {
-                files
-                    .iter()
-                    .map(|f| {
-                        format!(
-                            "{} {} not_before={}{}",
-                            f.alg,
-                            f.kid,
-                            f.not_before,
-                            if f.signing { " (signing)" } else { "" }
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
+                files.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
             })
         }
         KeysCommand::Rotate { use_after, output } => {

@@ -55,6 +55,13 @@ pub struct KeyInfo {
     pub path: PathBuf,
 }
 
+impl std::fmt::Display for KeyInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let signing = if self.signing { " (signing)" } else { "" };
+        write!(f, "{} {} not_before={}{signing}", self.alg, self.kid, self.not_before)
+    }
+}
+
 /// The signing keys and their public JWKS.
 pub struct SigningKeys {
     signers: HashMap<&'static str, (Box<dyn JwsSigner>, String)>,

@@ -66,6 +66,16 @@ pub(super) fn python() -> Option<PathBuf> {
     ))
 }
 
+/// The head of a status Response answering request `_req1` at the SP's ACS.
+pub(super) fn status_head() -> StatusFacts<'static> {
+    StatusFacts {
+        idp_entity_id: IDP,
+        destination: ACS,
+        in_response_to: Some("_req1"),
+        issue_instant: now(),
+    }
+}
+
 pub(super) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -133,12 +133,7 @@ fn pysaml2_refuses_a_tamper_a_wrong_audience_and_a_failure() {
     )
     .unwrap_err();
     assert!(err.contains("AudienceRestrictions conditions not satisfied"), "{err}");
-    let head = StatusFacts {
-        idp_entity_id: IDP,
-        destination: ACS,
-        in_response_to: Some("_req1"),
-        issue_instant: now(),
-    };
+    let head = status_head();
     let denied = Failure {
         top: TopStatus::Responder,
         second: SubStatus::RequestDenied,

@@ -31,12 +31,7 @@ fn xmlsec1_verifies_the_failure_and_logout_responses() {
         return;
     }
     let idp = Idp::new();
-    let head = StatusFacts {
-        idp_entity_id: IDP,
-        destination: ACS,
-        in_response_to: Some("_req1"),
-        issue_instant: now(),
-    };
+    let head = status_head();
     let denied = Failure {
         top: TopStatus::Responder,
         second: SubStatus::AuthnFailed,
