@@ -60,6 +60,8 @@ pub struct Settings {
     /// Initial access token for RFC 7591 dynamic registration; registration
     /// is off (and not advertised) while unset.
     pub registration_access_token: Option<String>,
+    /// The SAML IdP's entity ID; `{issuer}/saml` when unset.
+    pub saml_entity_id: Option<String>,
     /// Failed attempts that lock a device, and a user (0 = never).
     pub device_lockout_threshold: i64,
     pub user_lockout_threshold: i64,
@@ -109,6 +111,7 @@ impl Default for Settings {
             client_requests_per_minute: 1200,
             delivery_timeout: 10,
             registration_access_token: None,
+            saml_entity_id: None,
             device_lockout_threshold: 5,
             user_lockout_threshold: 10,
             activation_code_ttl: 24 * 3600,
@@ -222,6 +225,9 @@ impl Settings {
         if self.client_requests_per_minute < 1 {
             return Err(invalid("client_requests_per_minute", "must be at least 1"));
         }
+        if let Some(entity) = &self.saml_entity_id {
+            crate::domain::saml_sp::EntityId::parse(entity).map_err(|e| invalid("saml_entity_id", e))?;
+        }
         if self.registration_access_token.as_deref().is_some_and(|t| t.len() < 32) {
             return Err(invalid(
                 "registration_access_token",
@@ -291,6 +297,10 @@ impl Settings {
             server: Server {
                 issuer: self.issuer.clone(),
                 dev: self.dev,
+                saml_entity_id: self
+                    .saml_entity_id
+                    .clone()
+                    .unwrap_or_else(|| format!("{}/saml", self.issuer.trim_end_matches('/'))),
             },
             tokens: Tokens {
                 access_ttl: self.access_token_ttl,

@@ -69,6 +69,20 @@ pub fn router(state: AppState) -> Router {
         )
         .route(paths::PUSH_EXCHANGE_PATH, post(device_api::push_exchange::exchange))
         .route(paths::DEVICE_PUSHES_PATH, post(manage::device_pushes::report))
+        .route(paths::SAML_METADATA_PATH, get(saml::web::metadata::describe))
+        .route(
+            paths::SAML_SSO_PATH,
+            get(saml::web::sso::redirect_binding).post(saml::web::sso::post_binding),
+        )
+        .route(
+            paths::SAML_SLO_PATH,
+            get(saml::web::slo::redirect_binding).post(saml::web::slo::post_binding),
+        )
+        .route(paths::SAML_LOGIN_PATH, post(saml::web::login::name_user))
+        .route(paths::SAML_WAIT_PATH, get(saml::web::wait::wait))
+        .route(paths::SAML_WAIT_STATE_PATH, get(saml::web::wait::state))
+        .route(paths::SAML_ASSET_PATH, get(saml::web::assets::serve))
+        .route(paths::SAML_ASSERTIONS_PATH, post(saml::web::export::export))
         .layer(refuse_nul::RefuseNulLayer)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -19,6 +19,9 @@ pub struct InvalidBindingMessage(pub String);
 pub enum ActionContext {
     Authentication,
     Provisioning,
+    /// A SAML login (issue 18): an authentication a browser waits for. No
+    /// client can ask for it in a binding message; only the SAML face starts one.
+    Saml,
 }
 
 impl ActionContext {
@@ -26,7 +29,14 @@ impl ActionContext {
         match self {
             ActionContext::Authentication => "authentication",
             ActionContext::Provisioning => "provisioning",
+            ActionContext::Saml => "saml",
         }
+    }
+
+    /// Whether the user is being authenticated (the lockout and `appId`
+    /// rules apply), not provisioned.
+    pub fn authenticates(self) -> bool {
+        matches!(self, ActionContext::Authentication | ActionContext::Saml)
     }
 }
 
@@ -94,10 +104,10 @@ impl BindingMessage {
             return Err(bad("appId is required when action_context is provisioning"));
         }
         let user_status = match (context, s.user_status) {
-            (ActionContext::Authentication, Some(_)) => {
+            (ActionContext::Authentication | ActionContext::Saml, Some(_)) => {
                 return Err(bad("userStatus is only allowed when action_context is provisioning"));
             }
-            (ActionContext::Authentication, None) => None,
+            (ActionContext::Authentication | ActionContext::Saml, None) => None,
             // Absent: the user is created active, and an existing user keeps its status.
             (ActionContext::Provisioning, None) => None,
             (ActionContext::Provisioning, Some(v)) => match v.as_str() {

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod push;
 pub mod saml_cert;
+pub mod saml_login;
 pub mod saml_sp;
 pub mod scope;
 pub mod str_enum;

@@ -241,6 +241,10 @@ pub struct SamlSpSettings {
     /// The app (`appId`) its logins are for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
+    /// Its SingleLogoutService (HTTP-POST or Redirect): where a
+    /// LogoutResponse goes. Without one, a logout ends on trustid's page.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_url_text")]
+    pub logout_url: Option<Url>,
 }
 
 impl SamlSpSettings {
@@ -263,6 +267,7 @@ impl SamlSpSettings {
             idp_initiated: false,
             default_relay_state: None,
             app_id: None,
+            logout_url: None,
         }
     }
 
@@ -282,6 +287,9 @@ impl SamlSpSettings {
             if self.acs[..i].iter().any(|a| a.index == acs.index) {
                 return Err(format!("two ACS endpoints have index {}", acs.index));
             }
+        }
+        if let Some(url) = &self.logout_url {
+            check_callback_url(url.as_str(), dev).map_err(|e| format!("logout URL {url} {e}"))?;
         }
         if self.acs.iter().filter(|a| a.is_default).count() > 1 {
             return Err("at most one ACS endpoint may be the default".into());
@@ -322,6 +330,24 @@ mod url_text {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
         let text = String::deserialize(d)?;
         Url::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_url_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use url::Url;
+
+    pub fn serialize<S: Serializer>(url: &Option<Url>, s: S) -> Result<S::Ok, S::Error> {
+        match url {
+            Some(url) => s.serialize_some(url.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| Url::parse(&text).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 

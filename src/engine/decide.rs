@@ -116,7 +116,7 @@ pub async fn decide(state: &AppState, device: &Device, txn: &Transaction, jws: &
     {
         return Err(failed(state, device, txn, Refusal::NumberMismatch).await);
     }
-    if txn.context == ActionContext::Authentication
+    if txn.context.authenticates()
         && state
             .store
             .user(&txn.user_id)

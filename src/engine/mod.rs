@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod issue;
 pub mod metrics;
 pub mod poll_gate;
+pub mod saml_login;
 pub mod saml_sps;
 pub mod settings;
 pub mod start;

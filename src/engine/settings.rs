@@ -13,6 +13,8 @@ pub struct Server {
     pub issuer: String,
     /// Dev mode: http and loopback callbacks allowed.
     pub dev: bool,
+    /// The SAML IdP's entity ID (default `{issuer}/saml`).
+    pub saml_entity_id: String,
 }
 
 impl Server {

@@ -119,7 +119,7 @@ pub async fn start(state: &AppState, req: StartRequest<'_>) -> Result<Started, R
         match_number: client.metadata.number_matching.then(secret::match_number),
         user_status: match message.context {
             ActionContext::Provisioning => message.user_status,
-            ActionContext::Authentication => None,
+            ActionContext::Authentication | ActionContext::Saml => None,
         },
     };
     // A user none of whose devices has a push channel is reached through the
@@ -156,7 +156,7 @@ async fn admit(
     if user.status == UserStatus::Locked && !provisioning {
         return Err(Refusal::UserLocked);
     }
-    if let (ActionContext::Authentication, Some(app)) = (message.context, &message.app_id)
+    if let (true, Some(app)) = (message.context.authenticates(), &message.app_id)
         && !store.user_has_app(&user.id, app).await?
     {
         return Err(Refusal::NotInApp(app.clone()));

@@ -1,5 +1,6 @@
-//! What the HTTP faces share: the endpoint paths, and the API error schema
-//! of the device and management APIs.
+//! What the HTTP faces share: the endpoint paths, the API error schema of
+//! the device and management APIs, and the management token.
 
 pub mod api_error;
+pub mod manager;
 pub mod paths;

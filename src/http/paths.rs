@@ -32,6 +32,14 @@ pub const UNLOCK_PATH: &str = "/manage/v1/users/{user_id}/unlock";
 pub const PUSH_CHANNEL_PATH: &str = "/device/v1/push-channel";
 pub const PUSH_EXCHANGE_PATH: &str = "/device/v1/push/exchange";
 pub const DEVICE_PUSHES_PATH: &str = "/manage/v1/device-pushes";
+pub const SAML_METADATA_PATH: &str = "/saml/metadata";
+pub const SAML_SSO_PATH: &str = "/saml/sso";
+pub const SAML_SLO_PATH: &str = "/saml/slo";
+pub const SAML_LOGIN_PATH: &str = "/saml/login/{id}";
+pub const SAML_WAIT_PATH: &str = "/saml/wait/{id}";
+pub const SAML_WAIT_STATE_PATH: &str = "/saml/wait/{id}/state";
+pub const SAML_ASSET_PATH: &str = "/saml/assets/{name}";
+pub const SAML_ASSERTIONS_PATH: &str = "/manage/v1/saml/assertions";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
 pub const ALL_PATHS: [&str; 31] = [

@@ -164,7 +164,7 @@ pub async fn authorize(
     let routing = routing(&client, params.get(ROUTING_PARAM))?;
     let subject = match req.message.context {
         ActionContext::Provisioning => provision(&state, &client, &req).await?,
-        ActionContext::Authentication => {
+        ActionContext::Authentication | ActionContext::Saml => {
             let (user, counts) = hints::resolve_counting_devices(&state, &client, &req.hint).await?;
             Subject::Known(user, counts)
         }

@@ -89,6 +89,9 @@ pub struct SpFlags {
     /// The app (appId) its logins are for.
     #[arg(long)]
     app_id: Option<String>,
+    /// Its SingleLogoutService URL, where LogoutResponses go.
+    #[arg(long)]
+    logout_url: Option<String>,
 }
 
 /// Runs `command` against `store`; `dev` allows http ACS URLs on loopback.
@@ -125,6 +128,7 @@ pub async fn run(store: &dyn Store, dev: bool, now: i64, command: SamlCommand) -
             }
             settings.signing_cert = md.signing_cert;
             settings.encryption_cert = md.encryption_cert;
+            settings.logout_url = md.logout_url;
             flags.apply(&mut settings)?;
             register(store, settings, dev, now, json).await
         }
@@ -211,6 +215,9 @@ impl SpFlags {
         }
         if self.app_id.is_some() {
             settings.app_id = self.app_id;
+        }
+        if let Some(raw) = &self.logout_url {
+            settings.logout_url = Some(Url::parse(raw).map_err(|e| anyhow!("--logout-url `{raw}` is not a URL: {e}"))?);
         }
         Ok(())
     }

@@ -27,6 +27,8 @@ pub struct SpMetadata {
     pub acs: Vec<Acs>,
     pub signing_cert: Option<SpCertificate>,
     pub encryption_cert: Option<SpCertificate>,
+    /// The first SingleLogoutService over HTTP-POST or HTTP-Redirect.
+    pub logout_url: Option<Url>,
 }
 
 /// Reads one `md:EntityDescriptor` with an `md:SPSSODescriptor`.
@@ -63,8 +65,28 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SpMetadata, String> {
         acs: acs_endpoints(sp)?,
         signing_cert,
         encryption_cert,
+        logout_url: logout_url(sp)?,
         entity_id,
     })
+}
+
+/// Where LogoutResponses go: `ResponseLocation`, else `Location`.
+fn logout_url(sp: Node<'_, '_>) -> Result<Option<Url>, String> {
+    let usable = |n: &Node<'_, '_>| {
+        matches!(
+            n.attribute("Binding"),
+            Some(HTTP_POST_BINDING | crate::domain::saml_sp::HTTP_REDIRECT_BINDING)
+        )
+    };
+    let Some(node) = children(sp, MD_NS, "SingleLogoutService").find(usable) else {
+        return Ok(None);
+    };
+    let Some(location) = node.attribute("ResponseLocation").or(node.attribute("Location")) else {
+        return Err("a SingleLogoutService has no Location".into());
+    };
+    Url::parse(location)
+        .map(Some)
+        .map_err(|e| format!("SingleLogoutService Location `{location}` is not a URL: {e}"))
 }
 
 fn is(node: Node<'_, '_>, ns: &str, name: &str) -> bool {

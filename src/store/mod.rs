@@ -11,6 +11,7 @@ pub mod clients;
 pub mod deliveries;
 pub mod lifecycle;
 pub mod postgres;
+pub mod saml_login;
 pub mod saml_sp;
 pub mod signals;
 pub mod sqlite;
@@ -123,6 +124,7 @@ pub trait Store:
     + DeliveryStore
     + LifecycleStore
     + AuditStore
+    + SamlLoginStore
     + SamlSpStore
     + Signals
     + 'static
@@ -137,6 +139,7 @@ impl<T> Store for T where
         + DeliveryStore
         + LifecycleStore
         + AuditStore
+        + SamlLoginStore
         + SamlSpStore
         + Signals
         + 'static
@@ -150,6 +153,7 @@ pub mod prelude {
     pub use super::clients::ClientStore;
     pub use super::deliveries::DeliveryStore;
     pub use super::lifecycle::LifecycleStore;
+    pub use super::saml_login::SamlLoginStore;
     pub use super::saml_sp::SamlSpStore;
     pub use super::signals::Signals;
     pub use super::tokens::TokenStore;
@@ -167,6 +171,7 @@ macro_rules! sql_store {
         $crate::store::clients::client_sql!($store, $db);
         $crate::store::deliveries::delivery_sql!($store, $db);
         $crate::store::lifecycle::lifecycle_sql!($store, $db);
+        $crate::store::saml_login::saml_login_sql!($store, $db);
         $crate::store::saml_sp::saml_sp_sql!($store, $db);
         $crate::store::signals::signal_sql!($store, $db);
         $crate::store::tokens::token_sql!($store, $db);

@@ -15,6 +15,9 @@ pub trait SamlSpStore: Send + Sync {
     /// The SP registered under `entity_id` (compared byte for byte).
     async fn saml_sp(&self, entity_id: &str) -> StoreResult<Option<SamlSp>>;
 
+    /// The SP with registry id `id`.
+    async fn saml_sp_by_id(&self, id: &str) -> StoreResult<Option<SamlSp>>;
+
     /// Every SP, by entity ID.
     async fn saml_sps(&self) -> StoreResult<Vec<SamlSp>>;
 
@@ -87,6 +90,14 @@ macro_rules! saml_sp_sql {
                 async fn saml_sp(&self, entity_id: &str) -> StoreResult<Option<SamlSp>> {
                     let row: Option<SamlSpRow> = query_as("SELECT * FROM saml_sps WHERE entity_id = $1")
                         .bind(entity_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    row.map(SamlSp::try_from).transpose()
+                }
+
+                async fn saml_sp_by_id(&self, id: &str) -> StoreResult<Option<SamlSp>> {
+                    let row: Option<SamlSpRow> = query_as("SELECT * FROM saml_sps WHERE id = $1")
+                        .bind(id)
                         .fetch_optional(&self.pool)
                         .await?;
                     row.map(SamlSp::try_from).transpose()

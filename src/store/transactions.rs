@@ -141,6 +141,7 @@ impl TryFrom<TransactionRow> for Transaction {
         let context = match r.context.as_str() {
             "authentication" => ActionContext::Authentication,
             "provisioning" => ActionContext::Provisioning,
+            "saml" => ActionContext::Saml,
             other => return Err(StoreError::Corrupt(format!("context `{other}`"))),
         };
         Ok(Transaction {

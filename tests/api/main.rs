@@ -31,6 +31,7 @@ mod registration;
 mod responses_conform;
 mod saml_cli;
 mod saml_sps;
+mod saml_sso;
 mod saml_xml;
 mod signed_requests;
 mod token;

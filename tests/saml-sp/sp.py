@@ -6,6 +6,10 @@
       builds an AuthnRequest and prints JSON: {"request_id", "url"} for the
       Redirect binding, {"request_id", "url", "form": {field: value}} for POST.
 
+  sp.py logout --idp-metadata F --entity-id E --acs URL --binding redirect|post
+              --name-id V [--key K --cert C --sign]
+      builds a LogoutRequest for NameID V and prints JSON as authn does.
+
   sp.py parse --idp-metadata F --entity-id E --acs URL --response-file R
               [--key K --cert C] [--in-response-to ID]
               [--want-response-signed yes|no] [--want-assertions-signed yes|no]
@@ -85,6 +89,27 @@ def authn(args):
         print(json.dumps({"request_id": req_id, "url": dest, "form": form}))
 
 
+def logout(args):
+    from saml2.saml import NameID, NAMEID_FORMAT_PERSISTENT
+    sp = client(args)
+    binding = BINDING_HTTP_REDIRECT if args.binding == "redirect" else BINDING_HTTP_POST
+    idp = next(iter(sp.metadata.identity_providers()))
+    dest = sp.metadata.single_logout_service(idp, binding, "idpsso")[0]["location"]
+    name_id = NameID(format=NAMEID_FORMAT_PERSISTENT, text=args.name_id)
+    sign_xml = args.sign and binding == BINDING_HTTP_POST
+    req_id, request = sp.create_logout_request(
+        dest, idp, name_id=name_id, sign=sign_xml, sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256,
+    )
+    if binding == BINDING_HTTP_REDIRECT:
+        info = sp.apply_binding(binding, str(request), dest, relay_state="rs-2", sign=args.sign, sigalg=SIG_RSA_SHA256)
+        print(json.dumps({"request_id": req_id, "url": dict(info["headers"])["Location"]}))
+    else:
+        info = sp.apply_binding(binding, str(request), dest, relay_state="rs-2")
+        import re
+        form = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', info["data"]))
+        print(json.dumps({"request_id": req_id, "url": dest, "form": form}))
+
+
 def parse(args):
     yes = lambda v: v == "yes"
     sp = client(
@@ -114,7 +139,7 @@ def parse(args):
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("authn", "parse"):
+    for name in ("authn", "logout", "parse"):
         s = sub.add_parser(name)
         s.add_argument("--idp-metadata", required=True)
         s.add_argument("--entity-id", required=True)
@@ -125,13 +150,17 @@ def main():
     a.add_argument("--binding", choices=["redirect", "post"], required=True)
     a.add_argument("--sign", action="store_true")
     a.add_argument("--sig-alg", choices=["sha256", "sha1"], default="sha256")
+    lo = sub.choices["logout"]
+    lo.add_argument("--binding", choices=["redirect", "post"], required=True)
+    lo.add_argument("--sign", action="store_true")
+    lo.add_argument("--name-id", required=True)
     r = sub.choices["parse"]
     r.add_argument("--response-file", required=True)
     r.add_argument("--in-response-to")
     r.add_argument("--want-response-signed", choices=["yes", "no"], default="yes")
     r.add_argument("--want-assertions-signed", choices=["yes", "no"], default="no")
     args = p.parse_args()
-    authn(args) if args.cmd == "authn" else parse(args)
+    {"authn": authn, "logout": logout, "parse": parse}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -3,45 +3,7 @@
 //! there is no SP to answer (the request could not be read, named no issuer,
 //! or was not proven to come from it), with an HTML error page only.
 
-/// SAML Core §3.2.2.2 top-level status codes trustid answers refusals with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TopStatus {
-    Requester,
-    VersionMismatch,
-}
-
-impl TopStatus {
-    pub fn urn(self) -> &'static str {
-        match self {
-            TopStatus::Requester => "urn:oasis:names:tc:SAML:2.0:status:Requester",
-            TopStatus::VersionMismatch => "urn:oasis:names:tc:SAML:2.0:status:VersionMismatch",
-        }
-    }
-}
-
-/// SAML Core §3.2.2.2 second-level status codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubStatus {
-    RequestUnsupported,
-    RequestDenied,
-    UnsupportedBinding,
-    InvalidNameIdPolicy,
-    RequestVersionTooHigh,
-    RequestVersionTooLow,
-}
-
-impl SubStatus {
-    pub fn urn(self) -> &'static str {
-        match self {
-            SubStatus::RequestUnsupported => "urn:oasis:names:tc:SAML:2.0:status:RequestUnsupported",
-            SubStatus::RequestDenied => "urn:oasis:names:tc:SAML:2.0:status:RequestDenied",
-            SubStatus::UnsupportedBinding => "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding",
-            SubStatus::InvalidNameIdPolicy => "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy",
-            SubStatus::RequestVersionTooHigh => "urn:oasis:names:tc:SAML:2.0:status:RequestVersionTooHigh",
-            SubStatus::RequestVersionTooLow => "urn:oasis:names:tc:SAML:2.0:status:RequestVersionTooLow",
-        }
-    }
-}
+pub use crate::saml::xml::status::{SubStatus, TopStatus};
 
 /// How a refusal is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +13,7 @@ pub enum Reply {
     /// A Response with this status (`InResponseTo` = the request's ID) to the
     /// SP's registered ACS, once its issuer is a registered SP; a page when
     /// it is not.
-    Status(TopStatus, Option<SubStatus>),
+    Status(TopStatus, SubStatus),
 }
 
 /// Every refusal of the request parsers. The text is safe to show on the
@@ -123,6 +85,10 @@ pub enum RequestError {
     KeyMismatch(&'static str),
     #[error("the signature does not verify with the SP's registered certificate")]
     BadSignature,
+    #[error("the request is not signed, and this service provider's requests must be")]
+    Unsigned,
+    #[error("this request was answered already; go back to the service and sign in again")]
+    Replayed,
 }
 
 impl RequestError {
@@ -135,27 +101,25 @@ impl RequestError {
             Version(v) => Reply::Status(
                 TopStatus::VersionMismatch,
                 // The major number decides (SAML Core §4.1): "10.0" is higher, "1.1" lower.
-                Some(
-                    if v.split('.')
-                        .next()
-                        .and_then(|m| m.trim().parse::<u32>().ok())
-                        .unwrap_or(0)
-                        < 2
-                    {
-                        SubStatus::RequestVersionTooLow
-                    } else {
-                        SubStatus::RequestVersionTooHigh
-                    },
-                ),
+                if v.split('.')
+                    .next()
+                    .and_then(|m| m.trim().parse::<u32>().ok())
+                    .unwrap_or(0)
+                    < 2
+                {
+                    SubStatus::RequestVersionTooLow
+                } else {
+                    SubStatus::RequestVersionTooHigh
+                },
             ),
             BadInstant { .. } | BadBoolean { .. } | BadAcsIndex | Empty(_) => {
-                Reply::Status(TopStatus::Requester, Some(SubStatus::RequestUnsupported))
+                Reply::Status(TopStatus::Requester, SubStatus::RequestUnsupported)
             }
             UnsupportedSubject(_) | TooMany { .. } => {
-                Reply::Status(TopStatus::Requester, Some(SubStatus::RequestUnsupported))
+                Reply::Status(TopStatus::Requester, SubStatus::RequestUnsupported)
             }
-            UnsupportedBinding(_) => Reply::Status(TopStatus::Requester, Some(SubStatus::UnsupportedBinding)),
-            UnsupportedNameIdFormat(_) => Reply::Status(TopStatus::Requester, Some(SubStatus::InvalidNameIdPolicy)),
+            UnsupportedBinding(_) => Reply::Status(TopStatus::Requester, SubStatus::UnsupportedBinding),
+            UnsupportedNameIdFormat(_) => Reply::Status(TopStatus::Requester, SubStatus::InvalidNameIdPolicy),
             MissingParameter(_)
             | DuplicateParameter(_)
             | TooLarge { .. }
@@ -177,7 +141,9 @@ impl RequestError {
             | Sha1Refused(_)
             | UnsupportedSigAlg(_)
             | KeyMismatch(_)
-            | BadSignature => Reply::Page,
+            | BadSignature
+            | Unsigned
+            | Replayed => Reply::Page,
         }
     }
 }

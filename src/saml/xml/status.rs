@@ -15,6 +15,8 @@ pub enum TopStatus {
     Requester,
     /// The request could not be performed due to the responder (trustid).
     Responder,
+    /// The request's SAML version is not 2.0.
+    VersionMismatch,
 }
 
 /// What went wrong (SAML-core §3.2.2.2, second level).
@@ -29,20 +31,24 @@ pub enum SubStatus {
     InvalidNameIdPolicy,
     RequestUnsupported,
     NoAuthnContext,
+    UnsupportedBinding,
+    RequestVersionTooHigh,
+    RequestVersionTooLow,
 }
 
 impl TopStatus {
-    fn uri(self) -> String {
+    pub fn uri(self) -> String {
         let name = match self {
             Self::Requester => "Requester",
             Self::Responder => "Responder",
+            Self::VersionMismatch => "VersionMismatch",
         };
         format!("{STATUS_PREFIX}{name}")
     }
 }
 
 impl SubStatus {
-    fn uri(self) -> String {
+    pub fn uri(self) -> String {
         let name = match self {
             Self::AuthnFailed => "AuthnFailed",
             Self::RequestDenied => "RequestDenied",
@@ -51,6 +57,9 @@ impl SubStatus {
             Self::InvalidNameIdPolicy => "InvalidNameIDPolicy",
             Self::RequestUnsupported => "RequestUnsupported",
             Self::NoAuthnContext => "NoAuthnContext",
+            Self::UnsupportedBinding => "UnsupportedBinding",
+            Self::RequestVersionTooHigh => "RequestVersionTooHigh",
+            Self::RequestVersionTooLow => "RequestVersionTooLow",
         };
         format!("{STATUS_PREFIX}{name}")
     }

@@ -79,7 +79,7 @@ type Check = fn(&RequestError) -> bool;
 fn authn_requests_are_refused_with_a_typed_error_and_reply() {
     use RequestError as E;
     let page = Reply::Page;
-    let unsupported = Reply::Status(TopStatus::Requester, Some(SubStatus::RequestUnsupported));
+    let unsupported = Reply::Status(TopStatus::Requester, SubStatus::RequestUnsupported);
     let base = authn("", "");
     let cases: Vec<(String, Check, Reply, &str)> = vec![
         ("<a".into(), |e| matches!(e, E::Xml(_)), page, "not XML"),
@@ -179,19 +179,19 @@ fn authn_requests_are_refused_with_a_typed_error_and_reply() {
         (
             base.replace(r#"Version="2.0""#, r#"Version="1.1""#),
             |e| matches!(e, E::Version(_)),
-            Reply::Status(TopStatus::VersionMismatch, Some(SubStatus::RequestVersionTooLow)),
+            Reply::Status(TopStatus::VersionMismatch, SubStatus::RequestVersionTooLow),
             "SAML 1.1",
         ),
         (
             base.replace(r#"Version="2.0""#, r#"Version="3.0""#),
             |e| matches!(e, E::Version(_)),
-            Reply::Status(TopStatus::VersionMismatch, Some(SubStatus::RequestVersionTooHigh)),
+            Reply::Status(TopStatus::VersionMismatch, SubStatus::RequestVersionTooHigh),
             "SAML 3",
         ),
         (
             base.replace(r#"Version="2.0""#, r#"Version="10.0""#),
             |e| matches!(e, E::Version(_)),
-            Reply::Status(TopStatus::VersionMismatch, Some(SubStatus::RequestVersionTooHigh)),
+            Reply::Status(TopStatus::VersionMismatch, SubStatus::RequestVersionTooHigh),
             "SAML 10 (not lexically below 2)",
         ),
         (
@@ -253,7 +253,7 @@ fn authn_requests_are_refused_with_a_typed_error_and_reply() {
                 "",
             ),
             |e| matches!(e, E::UnsupportedBinding(_)),
-            Reply::Status(TopStatus::Requester, Some(SubStatus::UnsupportedBinding)),
+            Reply::Status(TopStatus::Requester, SubStatus::UnsupportedBinding),
             "Redirect for the Response",
         ),
         (
@@ -262,7 +262,7 @@ fn authn_requests_are_refused_with_a_typed_error_and_reply() {
                 r#"<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:2.0:nameid-format:encrypted"/>"#,
             ),
             |e| matches!(e, E::UnsupportedNameIdFormat(_)),
-            Reply::Status(TopStatus::Requester, Some(SubStatus::InvalidNameIdPolicy)),
+            Reply::Status(TopStatus::Requester, SubStatus::InvalidNameIdPolicy),
             "encrypted NameID",
         ),
         (

@@ -1,0 +1,6 @@
+-- The `saml` transaction context (issue 18), PostgreSQL dialect. Times are unix seconds.
+
+-- A transaction started by a SAML login has the context `saml`.
+ALTER TABLE transactions DROP CONSTRAINT transactions_context_check;
+ALTER TABLE transactions ADD CONSTRAINT transactions_context_check
+    CHECK (context IN ('authentication', 'provisioning', 'saml'));
