@@ -26,6 +26,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     crate::engine::delivery::spawn_worker(state.clone());
     spawn_key_reloader(state.clone());
+    spawn_saml_janitor(state.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -64,6 +65,17 @@ fn spawn_key_reloader(state: AppState) {
             // blocking file and CPU work: keep it off the async workers.
             let (keys, now) = (state.keys.clone(), state.clock.now());
             let _ = tokio::task::spawn_blocking(move || keys.reload(now)).await;
+        }
+    });
+}
+
+/// Forgets finished SAML logins and old AuthnRequest IDs every ten minutes.
+fn spawn_saml_janitor(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            crate::engine::saml_login::prune(&state).await;
         }
     });
 }

@@ -22,6 +22,8 @@ mod phases;
 mod raw;
 #[path = "trustid_bench/report.rs"]
 mod report;
+#[path = "trustid_bench/saml.rs"]
+mod saml;
 #[path = "trustid_bench/server.rs"]
 mod server;
 
@@ -38,10 +40,11 @@ use load::{Bounds, Phase};
 use phases::{Ctx, Phone};
 use report::{Results, Rss, Startup};
 
-const ALL_PHASES: [&str; 8] = [
+const ALL_PHASES: [&str; 9] = [
     "startup",
     "trivial",
     "flows",
+    "saml",
     "ping",
     "backchannel",
     "fill",
@@ -82,7 +85,7 @@ struct Args {
     server_pid: Option<u32>,
 
     /// Comma-separated phases (default: all; with --target-url: trivial,backchannel,polls,impatient).
-    /// Known: startup, trivial, flows, ping, backchannel, fill, polls, impatient.
+    /// Known: startup, trivial, flows, saml, ping, backchannel, fill, polls, impatient.
     #[arg(long)]
     phases: Option<String>,
     /// Concurrent connections of the load phases.
@@ -196,7 +199,7 @@ impl Args {
             if !ALL_PHASES.contains(&p.as_str()) {
                 bail!("unknown phase `{p}` (known: {})", ALL_PHASES.join(", "));
             }
-            if self.target_url.is_some() && ["startup", "flows", "ping"].contains(&p.as_str()) {
+            if self.target_url.is_some() && ["startup", "flows", "saml", "ping"].contains(&p.as_str()) {
                 bail!("phase `{p}` needs a device approval, which only a started trustid gets");
             }
         }
@@ -421,7 +424,11 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results) -> anyhow:
     let ping_user = "bench-ping".to_owned();
     let mut users: Vec<String> = pool_users.clone();
     users.extend(flow_users.iter().cloned());
+    users.push("bench-saml".to_owned());
     users.push(ping_user.clone());
+    if has("saml") {
+        srv.cli(&saml::register_args())?;
+    }
     let adds: Vec<Vec<String>> = users
         .iter()
         .map(|u| vec!["users".into(), "add".into(), format!("--id={u}")])
@@ -462,6 +469,7 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results) -> anyhow:
         .map(|(user, device)| Phone { user, device })
         .collect();
     let ping_phone = phones.pop().context("no ping phone")?;
+    let saml_phone = phones.pop().context("no SAML phone")?;
     let flow_phones: Arc<Vec<Phone>> = Arc::new(phones.split_off(pool_users.len()));
 
     tokio::time::sleep(args.settle()).await;
@@ -505,6 +513,12 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results) -> anyhow:
             )
             .await,
         );
+    }
+    if has("saml") {
+        args.quiet(pid, "saml", &mut r.notes).await;
+        log("SAML logins, sequential ...");
+        let p = saml::logins(&ctx, saml_phone, args.flows_sequential, Duration::from_secs(20)).await;
+        r.phases.push(p);
     }
     if has("ping") {
         args.quiet(pid, "ping", &mut r.notes).await;

@@ -213,3 +213,19 @@ pub async fn name_id(state: &AppState, sp: &SamlSp, user: &User) -> Result<Optio
         NameIdFormat::Unspecified => Some(user.id.to_string()),
     })
 }
+
+/// Forgets logins past their expiry and AuthnRequest IDs past theirs (a
+/// request that old fails its IssueInstant check anyway); how many rows.
+/// A hint of housekeeping: failures are logged.
+pub async fn prune(state: &AppState) -> u64 {
+    let now = state.clock.now();
+    let logins = state.store.prune_saml_logins(now).await;
+    let ids = state.store.prune_request_ids(now).await;
+    match (logins, ids) {
+        (Ok(a), Ok(b)) => a + b,
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot prune SAML logins");
+            0
+        }
+    }
+}

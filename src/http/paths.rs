@@ -42,7 +42,7 @@ pub const SAML_ASSET_PATH: &str = "/saml/assets/{name}";
 pub const SAML_ASSERTIONS_PATH: &str = "/manage/v1/saml/assertions";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 31] = [
+pub const ALL_PATHS: [&str; 39] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -74,4 +74,12 @@ pub const ALL_PATHS: [&str; 31] = [
     PUSH_CHANNEL_PATH,
     PUSH_EXCHANGE_PATH,
     DEVICE_PUSHES_PATH,
+    SAML_METADATA_PATH,
+    SAML_SSO_PATH,
+    SAML_SLO_PATH,
+    SAML_LOGIN_PATH,
+    SAML_WAIT_PATH,
+    SAML_WAIT_STATE_PATH,
+    SAML_ASSET_PATH,
+    SAML_ASSERTIONS_PATH,
 ];

@@ -39,6 +39,20 @@ fn spec_operations() -> BTreeSet<(String, String)> {
     ops
 }
 
+/// `path` with each `{parameter}` filled in.
+fn concrete_path(path: &str) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..].find('}').unwrap() + start;
+        out.push_str(&rest[..start]);
+        out.push_str("some-id");
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[test]
 fn the_spec_names_every_mounted_path_and_no_other() {
     let spec_paths: BTreeSet<String> = spec_operations().into_iter().map(|(p, _)| p).collect();
@@ -51,16 +65,20 @@ async fn documented_methods_are_served_and_undocumented_ones_are_not() {
     let app = spawn_app().await;
     let ops = spec_operations();
     for path in ALL_PATHS {
-        let concrete = path.replace("{id}", "some-id");
+        let concrete = concrete_path(path);
         for method in METHODS {
             let req = app
                 .http
                 .request(method.to_uppercase().parse().unwrap(), app.url(&concrete))
                 .header("content-type", "application/x-www-form-urlencoded");
-            let status = req.send().await.unwrap().status().as_u16();
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            // The router's own 404 has no body; a handler's 404 (no such
+            // login, say) says what is missing.
+            let routed = status != 404 || !res.bytes().await.unwrap().is_empty();
             if ops.contains(&(path.to_owned(), method.to_owned())) {
                 assert!(
-                    status != 404 && status != 405,
+                    routed && status != 405,
                     "{method} {path} is documented but answered {status}"
                 );
             } else {

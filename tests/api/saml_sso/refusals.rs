@@ -293,3 +293,62 @@ async fn idp_initiated_login_ends_in_an_unsolicited_response() {
         .unwrap();
     assert_eq!(parsed["attributes"]["TRUSTID.USERID"], json!(["alice"]));
 }
+
+/// Expired logins and old request IDs are forgotten; a replay of a
+/// forgotten ID is stale by then, and still starts nothing.
+#[tokio::test]
+async fn expired_logins_and_request_ids_are_pruned() {
+    let Some(sso) = Sso::new(|_, _| {}).await else { return };
+    let device = sso.app.user_with_device("alice").await;
+    let out = sso.authn("redirect", false);
+    let page = Page::from(sso.send(&out).await).await;
+    let cookie = page.cookie.clone().unwrap();
+    sso.app.clock.advance_secs(3600);
+    assert!(trustid::engine::saml_login::prune(&sso.app.state).await >= 2);
+    let action = page.form_action();
+    let res = sso
+        .app
+        .http
+        .post(action)
+        .header("cookie", cookie)
+        .form(&[("who", "alice")]);
+    assert_refusal_page(
+        &Page::from(res.send().await.unwrap()).await,
+        404,
+        "unknown to this browser",
+    );
+    let replay = Page::from(sso.send(&out).await).await;
+    let xml = decoded(&replay.field("SAMLResponse").unwrap());
+    assert!(xml.contains("status:RequestDenied"), "{xml}");
+    assert_inbox_empty(&sso, &device).await;
+}
+
+/// The client a SAML SP's transactions belong to cannot authenticate.
+#[tokio::test]
+async fn the_sps_own_client_has_no_credentials() {
+    let Some(sso) = Sso::new(|_, _| {}).await else { return };
+    let device = sso.app.user_with_device("alice").await;
+    let (cookie, wait_url) = start_login(&sso, &sso.authn("redirect", false), "alice").await;
+    let client_id = sso
+        .app
+        .store()
+        .transaction(device.only_item(&sso.app).await["transaction_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .client_id;
+    assert!(client_id.starts_with("saml:"), "{client_id}");
+    for secret in ["", "x", "guess"] {
+        let res = sso
+            .app
+            .http
+            .post(sso.app.url("/token"))
+            .basic_auth(client_id.as_str(), Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", "trustid:manage")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    assert_eq!(wait_page(&sso, &wait_url, &cookie).await.status, 200);
+}
