@@ -26,15 +26,25 @@ pub const SP_NAME: &str = "Bench SP";
 
 /// `trustid saml sps add` arguments for the bench's SP.
 pub fn register_args() -> Vec<String> {
-    ["saml", "sps", "add", "--entity-id", SP_ENTITY_ID, "--acs", SP_ACS, "--name", SP_NAME]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect()
+    [
+        "saml",
+        "sps",
+        "add",
+        "--entity-id",
+        SP_ENTITY_ID,
+        "--acs",
+        SP_ACS,
+        "--name",
+        SP_NAME,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect()
 }
 
 fn authn_request_query(seq: u64) -> anyhow::Result<String> {
-    let instant = time::OffsetDateTime::from_unix_timestamp(now_s())?
-        .format(&time::format_description::well_known::Rfc3339)?;
+    let instant =
+        time::OffsetDateTime::from_unix_timestamp(now_s())?.format(&time::format_description::well_known::Rfc3339)?;
     let xml = format!(
         r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_bench{seq}x{}" Version="2.0" IssueInstant="{instant}"><saml:Issuer>{SP_ENTITY_ID}</saml:Issuer></samlp:AuthnRequest>"#,
         random_b64().replace(['-', '_'], "0")
