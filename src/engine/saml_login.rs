@@ -133,7 +133,9 @@ pub async fn start_transaction(state: &AppState, login: &SamlLogin, sp: &SamlSp,
 /// The client an SP's transactions belong to (`saml:{sp id}`): it holds the
 /// per-client rate limit and names the SP in the audit trail. It has no
 /// secret and no keys, so it can never authenticate at the token endpoint.
-/// Made on the SP's first login.
+/// Made on the SP's first login. Number matching is on: whoever types a
+/// name in a browser can push that user, so the user types on the device
+/// the number only the browser that began the login shows.
 async fn sp_client(state: &AppState, sp: &SamlSp) -> Result<Arc<Client>, Refusal> {
     let id = sp_client_id(sp);
     if let Some(client) = state.store.client(&id).await? {
@@ -142,7 +144,10 @@ async fn sp_client(state: &AppState, sp: &SamlSp) -> Result<Arc<Client>, Refusal
     let client = Client {
         id: id.clone(),
         secret_digest: None,
-        metadata: ClientMetadata::poll(&format!("SAML SP {}", sp.settings.display_name)),
+        metadata: ClientMetadata {
+            number_matching: true,
+            ..ClientMetadata::poll(&format!("SAML SP {}", sp.settings.display_name))
+        },
         created_at: state.clock.now(),
     };
     match state.store.insert_client(&client).await {
@@ -167,8 +172,11 @@ pub enum Failure {
 
 /// Where a started login stands.
 pub enum Outcome {
-    /// Not named yet, or waiting for the device.
-    Waiting,
+    /// Not named yet (no number), or waiting for the device, which must be
+    /// given `match_number` (shown to this browser only).
+    Waiting {
+        match_number: Option<String>,
+    },
     /// The approved transaction and its user (boxed: the other outcomes are small).
     Approved(Box<(Transaction, User)>),
     Failed(Failure),
@@ -176,14 +184,16 @@ pub enum Outcome {
 
 pub async fn outcome(state: &AppState, login: &SamlLogin) -> Result<Outcome, Refusal> {
     let Some(id) = &login.transaction_id else {
-        return Ok(Outcome::Waiting);
+        return Ok(Outcome::Waiting { match_number: None });
     };
     // The transaction is removed with its user (unregister): nothing to approve.
     let Some(transaction) = state.store.transaction(id).await? else {
         return Ok(Outcome::Failed(Failure::Expired));
     };
     Ok(match transaction.phase(state.clock.now()) {
-        Phase::Pending => Outcome::Waiting,
+        Phase::Pending => Outcome::Waiting {
+            match_number: transaction.match_number,
+        },
         Phase::Expired => Outcome::Failed(Failure::Expired),
         Phase::Denied => Outcome::Failed(Failure::Denied),
         Phase::Approved | Phase::Consumed => match state.store.user(&transaction.user_id).await? {

@@ -240,8 +240,15 @@ pub async fn decide(
     device: &Device,
     item: &InboxItem,
     decision: &str,
+    number: Option<&str>,
 ) -> anyhow::Result<Instant> {
-    let jws = device.decision(&item.transaction_id, &item.nonce, decision, &item.binding_message);
+    let jws = device.decision(
+        &item.transaction_id,
+        &item.nonce,
+        decision,
+        &item.binding_message,
+        number,
+    );
     let url = format!("{base}/device/v1/transactions/{}/decision", item.transaction_id);
     let request = http
         .post(&url)
@@ -257,13 +264,20 @@ pub async fn decide(
     Ok(sent)
 }
 
-/// Fetches the inbox and approves the item showing `shown`.
-pub async fn approve(http: &reqwest::Client, base: &str, device: &Device, shown: &str) -> anyhow::Result<()> {
+/// Fetches the inbox and approves the item showing `shown`, typing
+/// `number` when the request matches numbers.
+pub async fn approve(
+    http: &reqwest::Client,
+    base: &str,
+    device: &Device,
+    shown: &str,
+    number: Option<&str>,
+) -> anyhow::Result<()> {
     let items = inbox(http, base, device).await?;
     let Some(item) = items.iter().find(|i| i.binding_message == shown) else {
         bail!("the inbox ({} items) does not hold the request", items.len());
     };
-    decide(http, base, device, item, "approve").await.map(|_| ())
+    decide(http, base, device, item, "approve", number).await.map(|_| ())
 }
 
 // ---------------------------------------------------------------- ping receiver

@@ -94,15 +94,19 @@ impl Device {
         sign_jws(&self.device_key, &header, &payload)
     }
 
-    /// A decision over an inbox item, signed with the auth key.
-    pub fn decision(&self, txn: &str, nonce: &str, decision: &str, shown: &str) -> String {
-        let payload = json!({
+    /// A decision over an inbox item, signed with the auth key; `number` is
+    /// what the user typed when the request matches numbers.
+    pub fn decision(&self, txn: &str, nonce: &str, decision: &str, shown: &str, number: Option<&str>) -> String {
+        let mut payload = json!({
             "txn": txn,
             "nonce": nonce,
             "decision": decision,
             "bm_hash": sha256_b64(shown),
             "iat": now_s(),
         });
+        if let Some(n) = number {
+            payload["number"] = json!(n);
+        }
         sign_jws(
             &self.auth_key,
             &json!({"typ": "trustid-decision+jwt", "alg": "ES256"}),

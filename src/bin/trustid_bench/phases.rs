@@ -318,7 +318,7 @@ pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name
                     };
                 }
             };
-            if let Err(e) = ciba::approve(&http, &c.ep.issuer, &phone.device, &shown).await {
+            if let Err(e) = ciba::approve(&http, &c.ep.issuer, &phone.device, &shown, None).await {
                 return Done {
                     example: Some(e.to_string()),
                     ..Done::new("approval_failed", false, started)
@@ -395,7 +395,7 @@ pub async fn ping(
             continue;
         };
         // From the moment the signed decision leaves the phone.
-        let t_approve = ciba::decide(&http, &ctx.ep.issuer, &phone.device, item, "approve").await?;
+        let t_approve = ciba::decide(&http, &ctx.ep.issuer, &phone.device, item, "approve", None).await?;
         answer.sample(t_approve.elapsed());
         let arrival = match tokio::time::timeout(Duration::from_secs(5), arrived).await {
             Ok(Ok(a)) => a,

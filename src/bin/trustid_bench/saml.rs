@@ -1,7 +1,7 @@
 //! The SAML phase: SP-initiated logins one at a time, as a browser and a
 //! phone make them. AuthnRequest (HTTP-Redirect, unsigned) → the
-//! who-are-you form → the device's inbox and signed approval → the wait
-//! page that carries the Response. Compared with `flow_seq` (the CIBA
+//! who-are-you form → the wait page's number → the device's inbox and
+//! signed approval with that number → the wait page that carries the Response. Compared with `flow_seq` (the CIBA
 //! flow), it shows what the SAML face adds.
 
 use std::io::Write;
@@ -95,7 +95,15 @@ async fn login(http: &reqwest::Client, ctx: &Ctx, phone: &Phone, seq: u64) -> an
         .and_then(|v| v.to_str().ok())
         .context("no wait page")?
         .to_owned();
-    ciba::approve(http, base, &phone.device, &format!("Sign in to {SP_NAME}")).await?;
+    // The number the wait page shows, typed on the device.
+    let waiting = http.get(&wait).header("cookie", &cookie).send().await?.text().await?;
+    let number = waiting
+        .split("id=\"saml-number\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .context("the wait page shows no number")?;
+    let shown = format!("Sign in to {SP_NAME}");
+    ciba::approve(http, base, &phone.device, &shown, Some(number)).await?;
     let answered = http.get(&wait).header("cookie", &cookie).send().await?.text().await?;
     if !answered.contains("name=\"SAMLResponse\"") {
         bail!("the wait page holds no Response");
@@ -106,7 +114,7 @@ async fn login(http: &reqwest::Client, ctx: &Ctx, phone: &Phone, seq: u64) -> an
 /// Sequential SAML logins by `phone`, at most `samples`, within `max`.
 pub async fn logins(ctx: &std::sync::Arc<Ctx>, phone: Phone, samples: usize, max: Duration) -> Phase {
     let name = "saml_seq";
-    let what = "AuthnRequest → who-are-you form → inbox → signed approval → posted Response, one at a time";
+    let what = "AuthnRequest → who-are-you form → wait page → inbox → signed approval → posted Response, one at a time";
     let http = match ciba::http_client() {
         Ok(http) => http,
         Err(e) => {

@@ -42,7 +42,9 @@ pub async fn wait(State(state): State<AppState>, Path(id): Path<String>, headers
         Err(e) => return internal(&e).into_response(),
     };
     match outcome {
-        Outcome::Waiting => waiting_page(&state, &login, &sp.settings.display_name).into_response(),
+        Outcome::Waiting { match_number } => {
+            waiting_page(&state, &login, &sp.settings.display_name, match_number.as_deref()).into_response()
+        }
         Outcome::Failed(failure) => {
             let message = match failure {
                 Failure::Denied => "the user denied the sign-in on their device",
@@ -78,7 +80,7 @@ pub async fn state(State(state): State<AppState>, Path(id): Path<String>, header
         Err(page) => return page.into_response(),
     };
     let decided = match saml_login::outcome(&state, &login).await {
-        Ok(Outcome::Waiting) => login.answered_at.is_some(),
+        Ok(Outcome::Waiting { .. }) => login.answered_at.is_some(),
         Ok(_) => true,
         Err(e) => return internal(&e).into_response(),
     };
@@ -97,10 +99,18 @@ async fn find(state: &AppState, id: &str, headers: &HeaderMap) -> Result<SamlLog
         .map_err(|e| refusal_page(&e))
 }
 
-fn waiting_page(state: &AppState, login: &SamlLogin, sp_name: &str) -> Page {
+fn waiting_page(state: &AppState, login: &SamlLogin, sp_name: &str, number: Option<&str>) -> Page {
     let here = state.url(&format!("/saml/wait/{}", login.id));
+    let number = number
+        .map(|n| {
+            format!(
+                "<p>When your phone asks, type <strong id=\"saml-number\">{}</strong>.</p>",
+                escape(n)
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
-        "<h1>Check your phone</h1><p>Approve the sign-in to {name} on your device.</p>\
+        "<h1>Check your phone</h1><p>Approve the sign-in to {name} on your device.</p>{number}\
          <p id=\"saml-wait\" data-state=\"{state_url}\">This page moves on by itself once you have answered.</p>\
          <p><a href=\"{here}\">I have answered</a></p>",
         name = escape(sp_name),

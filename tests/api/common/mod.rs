@@ -422,13 +422,21 @@ impl TestDevice {
 
     /// A decision JWS over `item` as the device would sign it.
     pub fn decision_jws(&self, item: &Value, decision: &str, app: &TestApp) -> String {
-        let payload = json!({
+        self.decision_jws_typing(item, decision, app, None)
+    }
+
+    /// As [`Self::decision_jws`], with the number the user typed (number matching).
+    pub fn decision_jws_typing(&self, item: &Value, decision: &str, app: &TestApp, number: Option<&str>) -> String {
+        let mut payload = json!({
             "txn": item["transaction_id"],
             "nonce": item["nonce"],
             "decision": decision,
             "bm_hash": sha256_b64(item["binding_message"].as_str().unwrap()),
             "iat": app.clock.now(),
         });
+        if let Some(n) = number {
+            payload["number"] = json!(n);
+        }
         sign_jws(
             &self.auth_key,
             &json!({"typ": "trustid-decision+jwt", "alg": "ES256"}),
@@ -447,6 +455,14 @@ impl TestDevice {
             .await
             .unwrap();
         Answer::from(res).await
+    }
+
+    /// Fetches the inbox and approves its single item, typing `number`.
+    pub async fn approve_typing(&self, app: &TestApp, number: &str) -> Answer {
+        let item = self.only_item(app).await;
+        let jws = self.decision_jws_typing(&item, "approve", app, Some(number));
+        self.send_decision(app, item["transaction_id"].as_str().unwrap(), &jws)
+            .await
     }
 
     /// Fetches the inbox and decides its single item.

@@ -7,6 +7,7 @@ use trustid::domain::saml_cert::{CertUse, SpCertificate};
 use trustid::domain::saml_sp::{NameIdFormat, SignedParts};
 
 use super::*;
+use crate::common::{Answer, TestDevice};
 
 /// Every binding, signed and not: the device approves, pysaml2 accepts the
 /// Response and reads every attribute with the transaction's values.
@@ -33,7 +34,13 @@ async fn both_bindings_signed_or_not_end_in_a_response_pysaml2_accepts() {
         let item = device.only_item(&sso.app).await;
         assert_eq!(item["transaction_type"], "saml");
         assert_eq!(item["binding_message"], "Sign in to Intranet & <Portal>");
-        let decided = device.decide(&sso.app, "approve").await;
+        let refused = device.decide(&sso.app, "approve").await;
+        assert_eq!(
+            refused.status, 400,
+            "without the number the browser shows: {}",
+            refused.body
+        );
+        let decided = approve(&sso, &device, &wait_url, &cookie).await;
         assert_eq!(decided.status, 200, "{}", decided.body);
 
         let post = wait_page(&sso, &wait_url, &cookie).await;
@@ -70,7 +77,9 @@ async fn both_bindings_signed_or_not_end_in_a_response_pysaml2_accepts() {
             json!(["Sign in to Intranet & <Portal>"])
         );
         assert_eq!(attrs["TRUSTID.DEVICEID"], json!([device.id()]));
-        assert_eq!(attrs["TRUSTID.DEVICEID_FAILED_ATTEMPT"], json!(["0"]));
+        // The approval without the number counted as this device's failed attempt.
+        assert_eq!(attrs["TRUSTID.DEVICEID_FAILED_ATTEMPT"], json!(["1"]));
+        assert_eq!(attrs["TRUSTID.DEVICEID_FOR_FAILED_ATTEMPT"], json!([device.id()]));
         let iso = |t: i64| {
             time::OffsetDateTime::from_unix_timestamp(t)
                 .unwrap()
@@ -101,7 +110,7 @@ async fn the_persistent_name_id_is_stable_per_user() {
     for _ in 0..2 {
         let out = sso.authn("redirect", false);
         let (cookie, wait_url) = start_login(&sso, &out, "bob").await;
-        device.decide(&sso.app, "approve").await;
+        approve(&sso, &device, &wait_url, &cookie).await;
         let post = wait_page(&sso, &wait_url, &cookie).await;
         let parsed = sso
             .parse(
@@ -136,7 +145,7 @@ async fn encrypted_assertions_and_the_allow_list_reach_pysaml2() {
     let device = sso.app.user_with_device("carol").await;
     let out = sso.authn("post", false);
     let (cookie, wait_url) = start_login(&sso, &out, "carol").await;
-    device.decide(&sso.app, "approve").await;
+    approve(&sso, &device, &wait_url, &cookie).await;
     let post = wait_page(&sso, &wait_url, &cookie).await;
     let response = post.field("SAMLResponse").unwrap();
     assert!(decoded(&response).contains("EncryptedAssertion"));
@@ -157,7 +166,7 @@ async fn pysaml2_refuses_a_tampered_response() {
     let device = sso.app.user_with_device("dave").await;
     let out = sso.authn("redirect", false);
     let (cookie, wait_url) = start_login(&sso, &out, "dave").await;
-    device.decide(&sso.app, "approve").await;
+    approve(&sso, &device, &wait_url, &cookie).await;
     let post = wait_page(&sso, &wait_url, &cookie).await;
     let xml = decoded(&post.field("SAMLResponse").unwrap());
     let tampered = xml.replacen(">dave<", ">dav3<", 1);
@@ -232,6 +241,22 @@ async fn a_locked_user_gets_a_failure_response() {
     );
     let inbox = device.inbox(&sso.app).await;
     assert_eq!(inbox.body["transactions"], json!([]), "nothing reached the device");
+}
+
+/// Approves on `device`, typing the number the browser's wait page shows
+/// (SAML logins always match numbers).
+pub(crate) async fn approve(sso: &Sso, device: &TestDevice, wait_url: &str, cookie: &str) -> Answer {
+    let page = wait_page(sso, wait_url, cookie).await;
+    let number = page
+        .html
+        .split("id=\"saml-number\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the wait page shows the number")
+        .to_owned();
+    let answer = device.approve_typing(&sso.app, &number).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer
 }
 
 pub(super) fn assert_failure(xml: &str, request_id: &str, second: &str) {

@@ -279,8 +279,9 @@ async fn idp_initiated_login_ends_in_an_unsolicited_response() {
         .await
         .unwrap();
     let wait_url = Page::from(res).await.location.unwrap();
-    device.decide(&sso.app, "approve").await;
-    let post = wait_page(&sso, &wait_url, &page.cookie.unwrap()).await;
+    let cookie = page.cookie.unwrap();
+    super::flows::approve(&sso, &device, &wait_url, &cookie).await;
+    let post = wait_page(&sso, &wait_url, &cookie).await;
     assert_eq!(post.field("RelayState").as_deref(), Some("/home"));
     let xml = decoded(&post.field("SAMLResponse").unwrap());
     assert!(!xml.contains("InResponseTo"), "{xml}");
