@@ -88,7 +88,7 @@ impl AcsBinding {
 /// One AssertionConsumerService endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acs {
-    #[serde(with = "url_text")]
+    #[serde(with = "super::url::text")]
     pub url: Url,
     pub binding: AcsBinding,
     pub index: u16,
@@ -243,7 +243,7 @@ pub struct SamlSpSettings {
     pub app_id: Option<String>,
     /// Its SingleLogoutService (HTTP-POST or Redirect): where a
     /// LogoutResponse goes. Without one, a logout ends on trustid's page.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_url_text")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::url::optional_text")]
     pub logout_url: Option<Url>,
 }
 
@@ -319,38 +319,6 @@ impl SamlSpSettings {
 }
 
 /// URLs stored as their text.
-mod url_text {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use url::Url;
-
-    pub fn serialize<S: Serializer>(url: &Url, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(url.as_str())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
-        let text = String::deserialize(d)?;
-        Url::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-mod opt_url_text {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use url::Url;
-
-    pub fn serialize<S: Serializer>(url: &Option<Url>, s: S) -> Result<S::Ok, S::Error> {
-        match url {
-            Some(url) => s.serialize_some(url.as_str()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|text| Url::parse(&text).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
-
 /// Evidence lists stored by SAML attribute name, so a stored row reads as
 /// the operator wrote it and survives a reordering of the enum.
 mod evidence_names {

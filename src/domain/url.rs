@@ -37,3 +37,37 @@ mod tests {
         assert!(check_callback_url("https://example.com/cb#x", false).is_err());
     }
 }
+
+/// A URL stored as its text (`#[serde(with = "…::url::text")]`).
+pub mod text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use url::Url;
+
+    pub fn serialize<S: Serializer>(url: &Url, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(url.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
+        let text = String::deserialize(d)?;
+        Url::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An optional URL stored as its text.
+pub mod optional_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use url::Url;
+
+    pub fn serialize<S: Serializer>(url: &Option<Url>, s: S) -> Result<S::Ok, S::Error> {
+        match url {
+            Some(url) => s.serialize_some(url.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| Url::parse(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
