@@ -19,6 +19,7 @@ use tower::{Layer, Service};
 
 use crate::http::api_error::ApiError;
 use crate::oidc::error::OAuthError;
+use crate::saml::web::page::Page;
 
 #[derive(Clone, Copy, Default)]
 pub struct RefuseNulLayer;
@@ -65,6 +66,8 @@ fn refusal(uri: &Uri) -> Option<Response> {
     let why = "the URL contains a NUL character";
     Some(if path.starts_with("/device/") || path.starts_with("/manage/") {
         ApiError::bad_request("invalid_request", why).into_response()
+    } else if path.starts_with("/saml/") {
+        Page::error(axum::http::StatusCode::BAD_REQUEST, why).into_response()
     } else {
         OAuthError::invalid_request(why).into_response()
     })
@@ -90,6 +93,10 @@ mod tests {
             assert_eq!(keys(&api), keys(&schema), "{path}: {api}");
             assert!(api.to_string().contains("invalid_request"), "{api}");
         }
+        // The SAML face's pages: HTML.
+        let page = refusal(&"/saml/sso?SAMLRequest=%00".parse().unwrap()).unwrap();
+        assert_eq!(page.status(), 400);
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
         for passes in ["/token?x=%2500", "/token?x=%01", "/bc-authorize"] {
             assert!(body(passes).await.is_none(), "{passes}");
         }
