@@ -68,6 +68,18 @@ async fn both_bindings_signed_or_not_end_in_a_response_pysaml2_accepts() {
             .unwrap()
             .unwrap();
         let attrs = &parsed["attributes"];
+        // Every attribute is the evidence the ID token would carry, from the one table.
+        let user = sso.app.store().user("alice").await.unwrap().unwrap();
+        let evidence = trustid::domain::claims::evidence(&trustid::domain::claims::Sources {
+            transaction: &txn,
+            scope: "openid",
+            user: &user,
+        });
+        let expected = trustid::saml::xml::assertion::attributes(&evidence).unwrap();
+        assert_eq!(attrs.as_object().unwrap().len(), expected.len(), "{attrs}");
+        for a in &expected {
+            assert_eq!(attrs[a.name], json!([a.value]), "{}", a.name);
+        }
         assert_eq!(attrs["TRUSTID.USERID"], json!(["alice"]));
         assert_eq!(attrs["TRUSTID.TRANSACTION_ID"], json!([txn.id.as_str()]));
         assert_eq!(attrs["TRUSTID.TRANSACTION_TYPE"], json!(["saml"]));
