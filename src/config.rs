@@ -163,6 +163,7 @@ impl Settings {
                 "require_walkthrough",
                 "require_saml",
                 "saml_python",
+                "require_browser",
             ]))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;

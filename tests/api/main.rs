@@ -29,6 +29,7 @@ mod parsers_prop;
 mod races;
 mod registration;
 mod responses_conform;
+mod saml_browser;
 mod saml_cli;
 mod saml_sps;
 mod saml_sso;

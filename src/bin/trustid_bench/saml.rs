@@ -58,7 +58,7 @@ fn authn_request_query(seq: u64) -> anyhow::Result<String> {
 }
 
 /// The text between `marker` and the next `"`, HTML entities of `&` undone.
-fn attribute_after<'a>(html: &'a str, marker: &str) -> anyhow::Result<String> {
+fn attribute_after(html: &str, marker: &str) -> anyhow::Result<String> {
     let start = html.find(marker).context("marker not in the page")? + marker.len();
     let end = html[start..].find('"').context("unterminated attribute")?;
     Ok(html[start..start + end].replace("&amp;", "&"))

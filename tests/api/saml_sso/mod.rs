@@ -31,6 +31,8 @@ pub(crate) const ACS: &str = "http://127.0.0.1:1/acs";
 /// as served, the SP's key and certificate.
 pub(crate) struct Sso {
     pub app: TestApp,
+    /// The SP's ACS: registered with trustid and told to pysaml2.
+    acs: String,
     dir: TempDir,
 }
 
@@ -44,6 +46,11 @@ pub(crate) struct Outgoing {
 impl Sso {
     /// `adjust` sees the SP's settings and the path of its certificate.
     pub async fn new(adjust: impl FnOnce(&mut SamlSpSettings, &SpCertificate)) -> Option<Self> {
+        Self::with_acs(ACS, adjust).await
+    }
+
+    /// As [`Sso::new`], with the SP's ACS at `acs` (a real test SP).
+    pub async fn with_acs(acs: &str, adjust: impl FnOnce(&mut SamlSpSettings, &SpCertificate)) -> Option<Self> {
         python()?;
         let app = spawn_app().await;
         let dir = tempfile::tempdir().unwrap();
@@ -52,7 +59,7 @@ impl Sso {
         std::fs::write(dir.path().join("sp-key.pem"), &pem[..at]).unwrap();
         std::fs::write(dir.path().join("sp-cert.pem"), &pem[at..]).unwrap();
         let cert = SpCertificate::parse(&pem[at..], CertUse::Signing).unwrap();
-        let mut settings = SamlSpSettings::new(EntityId::parse(SP_ENTITY).unwrap(), Url::parse(ACS).unwrap());
+        let mut settings = SamlSpSettings::new(EntityId::parse(SP_ENTITY).unwrap(), Url::parse(acs).unwrap());
         settings.display_name = "Intranet & <Portal>".into();
         adjust(&mut settings, &cert);
         trustid::engine::saml_sps::add_saml_sp(app.store(), settings, true, app.clock_now())
@@ -61,7 +68,11 @@ impl Sso {
         let metadata = app.http.get(app.url("/saml/metadata")).send().await.unwrap();
         assert_eq!(metadata.status(), 200);
         std::fs::write(dir.path().join("idp.xml"), metadata.text().await.unwrap()).unwrap();
-        Some(Self { app, dir })
+        Some(Self {
+            app,
+            acs: acs.to_owned(),
+            dir,
+        })
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -74,7 +85,7 @@ impl Sso {
             .arg(command)
             .arg("--idp-metadata")
             .arg(self.path("idp.xml"))
-            .args(["--entity-id", SP_ENTITY, "--acs", ACS])
+            .args(["--entity-id", SP_ENTITY, "--acs", &self.acs])
             .arg("--key")
             .arg(self.path("sp-key.pem"))
             .arg("--cert")
