@@ -20,6 +20,8 @@ CREATE TABLE saml_logins (
     answered_at    BIGINT
 );
 CREATE INDEX saml_logins_expiry ON saml_logins (expires_at);
+-- Deleting a transaction (its user unregistered) finds its login by this.
+CREATE INDEX saml_logins_transaction ON saml_logins (transaction_id);
 
 -- Persistent NameIDs (SAML-core §8.3.7): a random value per SP and user,
 -- made on the first login, so an SP cannot learn the user id or link its
@@ -31,3 +33,5 @@ CREATE TABLE saml_name_ids (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (sp_id, user_id)
 );
+-- Deleting a user finds their NameIDs by this.
+CREATE INDEX saml_name_ids_user ON saml_name_ids (user_id);

@@ -6,6 +6,9 @@ use super::ids::TransactionId;
 /// How long a browser has to name the user and the user to approve; the
 /// transaction's own expiry applies within it.
 pub const LOGIN_TTL: i64 = 600;
+/// How long past its expiry a login (and the browser's cookie) is kept: an
+/// approval made just before the end must still reach the browser.
+pub const LOGIN_GRACE: i64 = 120;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamlLogin {

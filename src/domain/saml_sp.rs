@@ -245,6 +245,10 @@ pub struct SamlSpSettings {
     /// LogoutResponse goes. Without one, a logout ends on trustid's page.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "super::url::optional_text")]
     pub logout_url: Option<Url>,
+    /// The clients that may export this SP's Assertions for their own
+    /// approved transactions (`POST /manage/v1/saml/assertions`); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exporters: Vec<String>,
 }
 
 impl SamlSpSettings {
@@ -268,6 +272,7 @@ impl SamlSpSettings {
             default_relay_state: None,
             app_id: None,
             logout_url: None,
+            exporters: Vec::new(),
         }
     }
 
@@ -287,6 +292,13 @@ impl SamlSpSettings {
             if self.acs[..i].iter().any(|a| a.index == acs.index) {
                 return Err(format!("two ACS endpoints have index {}", acs.index));
             }
+        }
+        if self
+            .exporters
+            .iter()
+            .any(|c| c.is_empty() || c.chars().count() > 255 || c.chars().any(char::is_control))
+        {
+            return Err("an exporter must be a client id of 1 to 255 printable characters".into());
         }
         if let Some(url) = &self.logout_url {
             check_callback_url(url.as_str(), dev).map_err(|e| format!("logout URL {url} {e}"))?;

@@ -10,7 +10,7 @@ use crate::crypto::secret;
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, ClientMetadata};
 use crate::domain::ids::{ClientId, random_id};
-use crate::domain::saml_login::{LOGIN_TTL, SamlLogin};
+use crate::domain::saml_login::{LOGIN_GRACE, LOGIN_TTL, SamlLogin};
 use crate::domain::saml_sp::{NameIdFormat, SamlSp};
 use crate::domain::scope::Scope;
 use crate::domain::transaction::{Phase, Transaction};
@@ -27,6 +27,9 @@ pub enum Refusal {
     UnknownLogin,
     #[error("this sign-in has expired")]
     LoginExpired,
+    /// Its one Response was sent: nothing more starts from it.
+    #[error("this sign-in was answered already")]
+    Answered,
     /// Nobody by that id, e-mail or phone.
     #[error("no user matches that name")]
     UnknownUser,
@@ -89,6 +92,9 @@ pub async fn find(state: &AppState, id: &str, browser_secret: Option<&str>) -> R
 /// phone), pushing their devices as a CIBA request would. A login whose
 /// transaction already started is returned as it is.
 pub async fn start_transaction(state: &AppState, login: &SamlLogin, sp: &SamlSp, who: &str) -> Result<(), Refusal> {
+    if login.answered_at.is_some() {
+        return Err(Refusal::Answered);
+    }
     if login.transaction_id.is_some() {
         return Ok(());
     }
@@ -229,7 +235,7 @@ pub async fn name_id(state: &AppState, sp: &SamlSp, user: &User) -> Result<Optio
 /// A hint of housekeeping: failures are logged.
 pub async fn prune(state: &AppState) -> u64 {
     let now = state.clock.now();
-    let logins = state.store.prune_saml_logins(now).await;
+    let logins = state.store.prune_saml_logins(now - LOGIN_GRACE).await;
     let ids = state.store.prune_request_ids(now).await;
     match (logins, ids) {
         (Ok(a), Ok(b)) => a + b,

@@ -116,7 +116,9 @@ pub async fn start(state: &AppState, req: StartRequest<'_>) -> Result<Started, R
         failed_attempts: 0,
         failed_device_id: None,
         notify,
-        match_number: client.metadata.number_matching.then(secret::match_number),
+        // Always for SAML: anyone can type a user's name into the login form.
+        match_number: (client.metadata.number_matching || message.context == ActionContext::Saml)
+            .then(secret::match_number),
         user_status: match message.context {
             ActionContext::Provisioning => message.user_status,
             ActionContext::Authentication | ActionContext::Saml => None,

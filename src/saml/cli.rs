@@ -92,6 +92,10 @@ pub struct SpFlags {
     /// Its SingleLogoutService URL, where LogoutResponses go.
     #[arg(long)]
     logout_url: Option<String>,
+    /// A client that may export this SP's Assertions of its own approved
+    /// transactions (POST /manage/v1/saml/assertions); repeatable.
+    #[arg(long = "exporter")]
+    exporters: Vec<String>,
 }
 
 /// Runs `command` against `store`; `dev` allows http ACS URLs on loopback.
@@ -215,6 +219,9 @@ impl SpFlags {
         }
         if self.app_id.is_some() {
             settings.app_id = self.app_id;
+        }
+        if !self.exporters.is_empty() {
+            settings.exporters = self.exporters;
         }
         if let Some(raw) = &self.logout_url {
             settings.logout_url = Some(Url::parse(raw).map_err(|e| anyhow!("--logout-url `{raw}` is not a URL: {e}"))?);

@@ -89,6 +89,8 @@ pub enum RequestError {
     Unsigned,
     #[error("this request was answered already; go back to the service and sign in again")]
     Replayed,
+    #[error("the request's IssueInstant is too old or in the future; go back to the service and sign in again")]
+    Stale,
 }
 
 impl RequestError {
@@ -143,7 +145,8 @@ impl RequestError {
             | KeyMismatch(_)
             | BadSignature
             | Unsigned
-            | Replayed => Reply::Page,
+            | Replayed
+            | Stale => Reply::Page,
         }
     }
 }

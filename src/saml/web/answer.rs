@@ -83,7 +83,7 @@ pub async fn success_xml(
         Err(EvidenceError::NoNameId) => return Ok(Err("the user has no value in the SP's NameID format")),
         Err(e) => return Err(internal(&e)),
     };
-    let facts = facts(state, sp, &released, transaction, to.acs_url, to.in_response_to);
+    let facts = facts(state, sp, &released, transaction, Some(to.acs_url), to.in_response_to);
     let recipient = match &sp.settings.encryption_cert {
         Some(cert) => Some(RecipientCert::from_der(cert.der()).map_err(|e| internal(&e))?),
         None => None,

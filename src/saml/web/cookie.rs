@@ -6,7 +6,7 @@
 use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 
-use crate::domain::saml_login::{LOGIN_TTL, SamlLogin};
+use crate::domain::saml_login::{LOGIN_GRACE, LOGIN_TTL, SamlLogin};
 use crate::engine::AppState;
 
 fn name(login_id: &str) -> String {
@@ -21,8 +21,9 @@ pub fn set(state: &AppState, login: &SamlLogin, secret: &str) -> String {
         ""
     };
     format!(
-        "{}={secret}; Path=/saml; Max-Age={LOGIN_TTL}; HttpOnly; SameSite=Lax{secure}",
-        name(&login.id)
+        "{}={secret}; Path=/saml; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        name(&login.id),
+        LOGIN_TTL + LOGIN_GRACE
     )
 }
 

@@ -24,10 +24,12 @@ pub enum EvidenceError {
     Internal(String),
 }
 
-/// The subject's NameID value and the released attributes.
+/// The subject's NameID value, the released attributes, and an opaque
+/// SessionIndex (not the transaction id, which an SP's allow-list may withhold).
 pub struct Released {
     pub name_id: String,
     pub attributes: Vec<SamlAttribute>,
+    pub session_index: String,
 }
 
 pub async fn released(
@@ -47,16 +49,21 @@ pub async fn released(
     });
     let allowed: Vec<_> = evidence.into_iter().filter(|(e, _)| sp.releases(*e)).collect();
     let attributes = attributes(&allowed).map_err(|e| EvidenceError::Internal(e.to_string()))?;
-    Ok(Released { name_id, attributes })
+    Ok(Released {
+        name_id,
+        attributes,
+        session_index: crate::saml::xml::new_id(),
+    })
 }
 
-/// The Assertion's facts for `recipient`, issued now.
+/// The Assertion's facts, issued now: a bearer confirmation for
+/// `recipient`, or sender-vouches without one (the export).
 pub fn facts<'a>(
     state: &'a AppState,
     sp: &'a SamlSp,
     released: &'a Released,
     transaction: &'a Transaction,
-    recipient: &'a str,
+    recipient: Option<&'a str>,
     in_response_to: Option<&'a str>,
 ) -> AssertionFacts<'a> {
     let now = state.clock.now();
@@ -72,7 +79,7 @@ pub fn facts<'a>(
         issue_instant: now,
         lifetime: ASSERTION_LIFETIME,
         authn_instant: transaction.decided_at.unwrap_or(now),
-        session_index: &transaction.id,
+        session_index: &released.session_index,
         attributes: &released.attributes,
     }
 }

@@ -2,8 +2,10 @@
 //! Assertion of an approved transaction with what that SP may receive, for
 //! SPs that take the evidence out of band from the relying party's server.
 //! Management token; the API error schema. The transaction must be the
-//! calling client's and approved. The Assertion is not encrypted: it goes
-//! to the client over TLS, which forwards it as it sees fit.
+//! calling client's, an approved authentication of an active user, and the
+//! SP must name the client among its exporters. The Assertion confirms its
+//! subject by sender-vouches, with no ACS: no Web SSO profile accepts it as
+//! a login. It is not encrypted: it goes to the client over TLS.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,6 +17,7 @@ use serde_json::json;
 
 use super::evidence::{EvidenceError, facts, released};
 use crate::domain::transaction::Phase;
+use crate::domain::user::UserStatus;
 use crate::engine::AppState;
 use crate::http::api_error::{ApiError, no_store};
 use crate::http::manager::{Manager, json_body};
@@ -44,29 +47,32 @@ pub async fn export(
         .await?
         .filter(|t| t.client_id == client.id)
         .ok_or_else(|| not_found("no such transaction for this client"))?;
-    if !matches!(transaction.phase(state.clock.now()), Phase::Approved | Phase::Consumed) {
+    let approved = matches!(transaction.phase(state.clock.now()), Phase::Approved | Phase::Consumed);
+    if !approved || !transaction.context.authenticates() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_approved",
-            "the transaction is not approved",
+            "the transaction is not an approved authentication",
         ));
     }
+    // An SP this client may not export for is not told apart from a missing one.
     let sp = state
         .store
         .saml_sp(&req.sp)
         .await?
-        .ok_or_else(|| not_found("no such SAML service provider"))?;
+        .filter(|sp| sp.settings.exporters.iter().any(|c| *c == client.id.as_str()))
+        .ok_or_else(|| not_found("no SAML service provider by that entity ID exports for this client"))?;
     let user = state
         .store
         .user(&transaction.user_id)
         .await?
-        .ok_or_else(|| not_found("the transaction's user is gone"))?;
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "user_locked", "the user is locked or gone"))?;
     let released = released(&state, &sp, &transaction, &user).await.map_err(|e| match e {
         EvidenceError::NoNameId => ApiError::new(StatusCode::CONFLICT, "no_name_id", e.to_string()),
         EvidenceError::Internal(e) => ApiError::server_error(e),
     })?;
-    let recipient = sp.default_acs().map(|a| a.url.to_string()).unwrap_or_default();
-    let facts = facts(&state, &sp, &released, &transaction, &recipient, None);
+    let facts = facts(&state, &sp, &released, &transaction, None, None);
     let keys = state.keys.ready().await;
     let saml = keys
         .saml()

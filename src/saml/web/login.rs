@@ -14,6 +14,7 @@ use crate::domain::saml_sp::SamlSp;
 use crate::engine::AppState;
 use crate::engine::saml_login::{self, Refusal};
 use crate::engine::start;
+use crate::http::paths::{SAML_LOGIN_PATH, SAML_WAIT_PATH};
 use crate::saml::xml::status::{SubStatus, TopStatus};
 
 /// The longest name a user may type.
@@ -30,6 +31,9 @@ pub async fn name_user(
         Ok(login) => login,
         Err(e) => return refusal_page(&e).into_response(),
     };
+    if login.answered_at.is_some() {
+        return answered_page().into_response();
+    }
     if login.transaction_id.is_some() {
         return wait_redirect(&state, &login.id, None);
     }
@@ -140,6 +144,7 @@ pub fn refusal_page(e: &Refusal) -> Page {
             StatusCode::NOT_FOUND,
             "This sign-in is unknown to this browser. Go back to the service and sign in again.",
         ),
+        Refusal::Answered => answered_page(),
         Refusal::LoginExpired => Page::error(
             StatusCode::GONE,
             "This sign-in has expired. Go back to the service and sign in again.",
@@ -149,7 +154,7 @@ pub fn refusal_page(e: &Refusal) -> Page {
 }
 
 fn wait_redirect(state: &AppState, login_id: &str, set_cookie: Option<String>) -> Response {
-    let mut response = Redirect::to(&state.url(&format!("/saml/wait/{login_id}"))).into_response();
+    let mut response = Redirect::to(&super::login_url(state, SAML_WAIT_PATH, login_id)).into_response();
     if let Some(cookie) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
@@ -169,7 +174,7 @@ pub fn who_page(state: &AppState, login: &SamlLogin, sp: &SamlSp, error: Option<
          <button type=\"submit\">Send to my phone</button></form>\
          <p>You will approve this sign-in on your phone.</p>",
         name = escape(&sp.settings.display_name),
-        action = escape(&state.url(&format!("/saml/login/{}", login.id))),
+        action = escape(&super::login_url(state, SAML_LOGIN_PATH, &login.id)),
     );
     Page::new(status, "Sign in", body)
 }

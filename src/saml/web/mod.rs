@@ -35,7 +35,12 @@ pub fn saml_of(keys: &SigningKeys) -> Result<&SamlKeys, Page> {
     })
 }
 
-/// The IdP's entity ID and the absolute URL of a SAML endpoint.
+/// The IdP's entity ID (`saml_entity_id`, default `{issuer}/saml`).
 pub fn idp_entity_id(state: &crate::engine::AppState) -> &str {
     &state.server.saml_entity_id
+}
+
+/// The absolute URL of `path` (one of `http::paths`) with `{id}` = `login_id`.
+pub fn login_url(state: &crate::engine::AppState, path: &str, login_id: &str) -> String {
+    state.url(&path.replace("{id}", login_id))
 }

@@ -1,8 +1,9 @@
 //! `/saml/slo`: single logout (SAML Profiles §4.4). trustid keeps no IdP
 //! session (every login is approved on the phone), so there is nothing to
 //! end: a LogoutRequest from a registered SP, signed when the SP has a
-//! certificate, is answered `Success`, over the binding it came with, at
-//! the SP's registered logout URL; an SP without one gets trustid's page.
+//! certificate, recent and never seen before, is answered `Success`, over
+//! the binding it came with, at the SP's registered logout URL; an SP
+//! without one gets trustid's page.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -10,11 +11,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::answer::{internal, post_form};
+use super::check::{MAX_AGE, MAX_SKEW};
 use super::inbound::{Binding, Inbound};
 use super::page::{Page, escape};
 use super::{idp_entity_id, saml_of};
 use crate::engine::AppState;
-use crate::saml::request::parse_logout_request;
+use crate::saml::request::{RequestError, parse_logout_request};
 use crate::saml::xml::logout::{logout_response_post, logout_response_redirect};
 use crate::saml::xml::status::StatusFacts;
 
@@ -52,6 +54,21 @@ async fn logout(state: &AppState, inbound: Inbound) -> Response {
         && let Err(e) = inbound.verify(cert, |id| request.is_signed_root(id))
     {
         return refuse(e.to_string());
+    }
+    // A captured LogoutRequest earns no fresh signed answer: recent, and once.
+    let (issued, now) = (request.issue_instant.unix_timestamp(), state.clock.now());
+    if issued > now + MAX_SKEW || issued < now - MAX_AGE - MAX_SKEW {
+        return refuse(RequestError::Stale.to_string());
+    }
+    let until = now + 2 * (MAX_AGE + MAX_SKEW);
+    match state
+        .store
+        .remember_request_id(&sp.id, request.id.as_str(), until)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return refuse(RequestError::Replayed.to_string()),
+        Err(e) => return internal(&e).into_response(),
     }
     let Some(url) = &sp.settings.logout_url else {
         return signed_out().into_response();

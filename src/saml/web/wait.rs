@@ -17,6 +17,7 @@ use super::page::{Page, escape};
 use crate::domain::saml_login::SamlLogin;
 use crate::engine::AppState;
 use crate::engine::saml_login::{self, Failure, Outcome};
+use crate::http::paths::SAML_WAIT_PATH;
 use crate::saml::xml::status::SubStatus;
 
 /// Seconds between the script-less page's refreshes.
@@ -46,12 +47,12 @@ pub async fn wait(State(state): State<AppState>, Path(id): Path<String>, headers
             waiting_page(&state, &login, &sp.settings.display_name, match_number.as_deref()).into_response()
         }
         Outcome::Failed(failure) => {
-            let message = match failure {
-                Failure::Denied => "the user denied the sign-in on their device",
-                Failure::Expired => "the user did not answer in time",
-                Failure::Locked => "the user is locked",
+            let (second, message) = match failure {
+                Failure::Denied => (SubStatus::RequestDenied, "the user denied the sign-in on their device"),
+                Failure::Expired => (SubStatus::AuthnFailed, "the user did not answer in time"),
+                Failure::Locked => (SubStatus::AuthnFailed, "the user is locked"),
             };
-            answer_failure(&state, &login, &sp, SubStatus::AuthnFailed, message, None).await
+            answer_failure(&state, &login, &sp, second, message, None).await
         }
         Outcome::Approved(approved) => {
             let (transaction, user) = *approved;
@@ -100,7 +101,7 @@ async fn find(state: &AppState, id: &str, headers: &HeaderMap) -> Result<SamlLog
 }
 
 fn waiting_page(state: &AppState, login: &SamlLogin, sp_name: &str, number: Option<&str>) -> Page {
-    let here = state.url(&format!("/saml/wait/{}", login.id));
+    let here = super::login_url(state, SAML_WAIT_PATH, &login.id);
     let number = number
         .map(|n| {
             format!(

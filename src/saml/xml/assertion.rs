@@ -20,6 +20,7 @@ pub const AUTHN_CONTEXT_CLASS: &str = "urn:trustid:ac:classes:oob-device-signatu
 /// Attribute names are the claim table's plain names (SAML-core §8.2.1).
 pub const ATTRNAME_BASIC: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const SENDER_VOUCHES: &str = "urn:oasis:names:tc:SAML:2.0:cm:sender-vouches";
 
 /// One single-valued attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +57,10 @@ pub struct AssertionFacts<'a> {
     pub idp_entity_id: &'a str,
     /// The SP's entity ID: the audience.
     pub sp_entity_id: &'a str,
-    /// The ACS URL the Response is posted to.
-    pub recipient: &'a str,
+    /// The ACS URL the Response is posted to: a bearer confirmation for it
+    /// (Web SSO). `None` for an exported Assertion: sender-vouches, with no
+    /// ACS a Web SSO profile would accept it at.
+    pub recipient: Option<&'a str>,
     /// The AuthnRequest's ID; `None` for an IdP-initiated login.
     pub in_response_to: Option<&'a str>,
     pub name_id: NameId<'a>,
@@ -135,8 +138,12 @@ fn subject(w: &mut Writer, f: &AssertionFacts<'_>, until: &str) {
             attrs.push(("SPNameQualifier", f.sp_entity_id));
         }
         w.text_element("saml:NameID", &attrs, f.name_id.value);
+        let Some(recipient) = f.recipient else {
+            w.empty("saml:SubjectConfirmation", &[("Method", SENDER_VOUCHES)]);
+            return;
+        };
         w.element("saml:SubjectConfirmation", &[("Method", BEARER)], |w| {
-            let mut data = vec![("NotOnOrAfter", until), ("Recipient", f.recipient)];
+            let mut data = vec![("NotOnOrAfter", until), ("Recipient", recipient)];
             if let Some(request) = f.in_response_to {
                 data.push(("InResponseTo", request));
             }

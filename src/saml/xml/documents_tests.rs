@@ -36,7 +36,7 @@ fn facts<'a>(attrs: &'a [SamlAttribute], request: Option<&'a str>, format: NameI
     AssertionFacts {
         idp_entity_id: "https://idp.example/saml",
         sp_entity_id: "https://sp.example",
-        recipient: "https://sp.example/acs?x=1&y=2",
+        recipient: Some("https://sp.example/acs?x=1&y=2"),
         in_response_to: request,
         name_id: NameId { format, value: "v<1>" },
         issue_instant: 1_000,

@@ -42,6 +42,8 @@ pub enum SamlXmlError {
     Encrypt(#[from] XmlEncError),
     #[error("DEFLATE failed")]
     Deflate,
+    #[error("a Response needs an Assertion confirmed for the ACS it is posted to")]
+    NoRecipient,
 }
 
 /// A written document and the IDs a caller records or logs.

@@ -17,6 +17,7 @@ pub fn success(
     signer: &XmlSigner,
     encrypt_for: Option<&RecipientCert>,
 ) -> Result<Built, SamlXmlError> {
+    let destination = facts.recipient.ok_or(SamlXmlError::NoRecipient)?;
     let mut inner = assertion(facts)?;
     if signed.signs_assertion() {
         inner.xml = sign(&inner.xml, &inner.id, signer)?;
@@ -34,7 +35,7 @@ pub fn success(
     };
     let status = StatusFacts {
         idp_entity_id: facts.idp_entity_id,
-        destination: facts.recipient,
+        destination,
         in_response_to: facts.in_response_to,
         issue_instant: facts.issue_instant,
     };

@@ -24,14 +24,26 @@ async fn export(sso: &Sso, token: &str, body: &Value) -> Answer {
 
 #[tokio::test]
 async fn an_approved_transaction_exports_a_signed_assertion_for_an_sp() {
-    let Some(sso) = Sso::new(|s, _| s.attributes = Some(vec![trustid::domain::claims::Evidence::TransactionId])).await
-    else {
-        return;
-    };
+    let Some(sso) = Sso::new(|_, _| {}).await else { return };
     let app = &sso.app;
     let device = app.user_with_device("alice").await;
     let (client, token) = app.manager(ClientMetadata::poll("bank")).await;
     let (other, other_token) = app.manager(ClientMetadata::poll("shop")).await;
+    // The SP names no exporter yet: not found for anyone.
+    let unlisted = export(&sso, &token, &json!({"transaction_id": "x", "sp": SP_ENTITY})).await;
+    assert_eq!(
+        (unlisted.status, unlisted.error()),
+        (404, "not_found"),
+        "{}",
+        unlisted.body
+    );
+    let mut settings = app.store().saml_sp(SP_ENTITY).await.unwrap().unwrap().settings;
+    settings.exporters = vec![client.client_id.to_string(), other.client_id.to_string()];
+    settings.attributes = Some(vec![trustid::domain::claims::Evidence::TransactionId]);
+    app.store().remove_saml_sp(SP_ENTITY).await.unwrap();
+    trustid::engine::saml_sps::add_saml_sp(app.store(), settings, true, app.clock_now())
+        .await
+        .unwrap();
     app.start(&client, "alice", "Pay 10 EUR & more").await;
     let txn = device.only_item(app).await["transaction_id"]
         .as_str()
@@ -59,12 +71,16 @@ async fn an_approved_transaction_exports_a_signed_assertion_for_an_sp() {
     );
     assert!(xml.contains("TRUSTID.TRANSACTION_ID"), "{xml}");
     assert!(!xml.contains("TRUSTID.USERID"), "only the allow-list: {xml}");
+    assert!(
+        xml.contains("cm:sender-vouches"),
+        "not a Web SSO bearer assertion: {xml}"
+    );
+    assert!(!xml.contains("SubjectConfirmationData"), "{xml}");
     assert!(!sso.xmlsec1_verifies(&xml.replacen(&txn, "x", 1), ASSERTION).await);
 
     // Another client's transaction is not found; neither is an unknown SP.
     let foreign = export(&sso, &other_token, &body).await;
     assert_eq!((foreign.status, foreign.error()), (404, "not_found"));
-    let _ = other;
     let unknown = export(&sso, &token, &json!({"transaction_id": txn, "sp": "https://nobody"})).await;
     assert_eq!((unknown.status, unknown.error()), (404, "not_found"));
     let bad = export(&sso, &token, &json!({"transaction_id": txn})).await;

@@ -189,7 +189,7 @@ async fn pysaml2_refuses_a_tampered_response() {
     assert!(err.contains("refused"), "{err}");
 }
 
-/// A denial on the device is a failure Response: AuthnFailed, InResponseTo
+/// A denial on the device is a failure Response: RequestDenied, InResponseTo
 /// and Destination set, no Assertion.
 #[tokio::test]
 async fn a_denial_is_a_failure_response_without_assertion() {
@@ -200,7 +200,7 @@ async fn a_denial_is_a_failure_response_without_assertion() {
     device.decide(&sso.app, "deny").await;
     let post = wait_page(&sso, &wait_url, &cookie).await;
     let xml = decoded(&post.field("SAMLResponse").unwrap());
-    assert_failure(&xml, &out.request_id, "AuthnFailed");
+    assert_failure(&xml, &out.request_id, "RequestDenied");
     assert!(
         sso.parse(&STANDARD.encode(&xml), Some(&out.request_id), SignedParts::Response)
             .is_err()
@@ -223,7 +223,8 @@ async fn an_expired_login_is_a_failure_response() {
     );
 }
 
-/// A locked user: no transaction, a failure Response.
+/// A locked user: no transaction, a failure Response. The answered login
+/// starts nothing more, even for another (unlocked) name.
 #[tokio::test]
 async fn a_locked_user_gets_a_failure_response() {
     let Some(sso) = Sso::new(|_, _| {}).await else { return };
@@ -235,16 +236,15 @@ async fn a_locked_user_gets_a_failure_response() {
         .unwrap();
     let out = sso.authn("redirect", false);
     let page = Page::from(sso.send(&out).await).await;
-    let res = sso
-        .app
-        .http
-        .post(page.form_action())
-        .header("cookie", page.cookie.unwrap())
-        .form(&[("who", "gina")])
-        .send()
-        .await
-        .unwrap();
-    let post = Page::from(res).await;
+    let name = |who: &'static str| {
+        sso.app
+            .http
+            .post(page.form_action())
+            .header("cookie", page.cookie.clone().unwrap())
+            .form(&[("who", who)])
+            .send()
+    };
+    let post = Page::from(name("gina").await.unwrap()).await;
     assert_eq!(post.status, 200, "{}", post.html);
     assert_failure(
         &decoded(&post.field("SAMLResponse").unwrap()),
@@ -253,6 +253,11 @@ async fn a_locked_user_gets_a_failure_response() {
     );
     let inbox = device.inbox(&sso.app).await;
     assert_eq!(inbox.body["transactions"], json!([]), "nothing reached the device");
+
+    let other = sso.app.user_with_device("hugo").await;
+    let again = Page::from(name("hugo").await.unwrap()).await;
+    assert_eq!(again.status, 409, "{}", again.html);
+    assert_eq!(other.inbox(&sso.app).await.body["transactions"], json!([]));
 }
 
 /// Approves on `device`, typing the number the browser's wait page shows

@@ -100,10 +100,12 @@ async fn malformed_requests_get_a_page() {
     assert_refusal_page(&Page::from(posted).await, 400, "SAMLRequest");
 }
 
-/// IsPassive cannot be honoured: every login needs the device. A stale
-/// IssueInstant is refused. Both answer the registered ACS.
+/// IsPassive cannot be honoured: every login needs the device; a wrong
+/// Destination or another NameID format is refused. Each answers the
+/// registered ACS once its ID is recorded. A stale IssueInstant is unproven:
+/// a page.
 #[tokio::test]
-async fn is_passive_and_stale_requests_get_failure_responses() {
+async fn passive_misaddressed_and_stale_requests_are_refused() {
     let Some(sso) = Sso::new(|_, _| {}).await else { return };
     let device = sso.app.user_with_device("alice").await;
     let now = sso.app.clock_now();
@@ -113,12 +115,68 @@ async fn is_passive_and_stale_requests_get_failure_responses() {
     assert_eq!(page.form_action(), ACS);
     assert_failure(&decoded(&page.field("SAMLResponse").unwrap()), "_p1", "NoPassive");
 
+    let elsewhere = request_xml(&sso, "_w1", SP_ENTITY, "", now).replace(
+        &format!("Destination=\"{}\"", sso.app.url("/saml/sso")),
+        "Destination=\"https://other-idp.example/sso\"",
+    );
+    let xml = decoded(
+        &get(&sso, &redirect_url(&sso, &elsewhere))
+            .await
+            .field("SAMLResponse")
+            .unwrap(),
+    );
+    assert!(
+        xml.contains("InResponseTo=\"_w1\"") && xml.contains("status:RequestDenied"),
+        "{xml}"
+    );
+
+    let transient = request_xml(&sso, "_n1", SP_ENTITY, "", now).replace(
+        "</saml:Issuer>",
+        "</saml:Issuer><samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:transient\"/>",
+    );
+    let xml = decoded(
+        &get(&sso, &redirect_url(&sso, &transient))
+            .await
+            .field("SAMLResponse")
+            .unwrap(),
+    );
+    assert!(
+        xml.contains("InResponseTo=\"_n1\"") && xml.contains("status:InvalidNameIDPolicy"),
+        "{xml}"
+    );
+
     let stale = request_xml(&sso, "_s1", SP_ENTITY, "", now - 3600);
-    let page = get(&sso, &redirect_url(&sso, &stale)).await;
-    let xml = decoded(&page.field("SAMLResponse").unwrap());
-    assert!(xml.contains("InResponseTo=\"_s1\""), "{xml}");
-    assert!(xml.contains("status:RequestDenied"), "{xml}");
+    assert_refusal_page(&get(&sso, &redirect_url(&sso, &stale)).await, 400, "too old");
     assert_inbox_empty(&sso, &device).await;
+}
+
+/// A Subject naming the user by e-mail skips the form: the user's device
+/// is pushed at once and the browser goes to the wait page.
+#[tokio::test]
+async fn a_subject_names_the_user_without_the_form() {
+    let Some(sso) = Sso::new(|_, _| {}).await else { return };
+    let device = sso.app.user_with_device("alice").await;
+    let now = sso.app.clock_now();
+    let subject = |id: &str, who: &str| {
+        request_xml(&sso, id, SP_ENTITY, "", now).replace(
+            "</saml:Issuer>",
+            &format!(
+                "</saml:Issuer><saml:Subject><saml:NameID Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\">{who}</saml:NameID></saml:Subject>"
+            ),
+        )
+    };
+    let page = get(&sso, &redirect_url(&sso, &subject("_a1", "alice@example.com"))).await;
+    assert_eq!(page.status, 303, "{}", page.html);
+    assert!(page.location.unwrap().contains("/saml/wait/"));
+    assert!(page.cookie.is_some());
+    assert_eq!(device.only_item(&sso.app).await["transaction_type"], "saml");
+
+    let nobody = get(&sso, &redirect_url(&sso, &subject("_a2", "nobody@example.com"))).await;
+    let xml = decoded(&nobody.field("SAMLResponse").unwrap());
+    assert!(
+        xml.contains("InResponseTo=\"_a2\"") && xml.contains("status:UnknownPrincipal"),
+        "{xml}"
+    );
 }
 
 /// An AuthnRequest ID is answered once: a replay begins nothing.
@@ -195,9 +253,18 @@ async fn a_wrapped_signature_does_not_count() {
         "</saml:Issuer>",
         &format!("</saml:Issuer><samlp:Extensions>{signed}</samlp:Extensions>"),
     );
-    request.1 = STANDARD.encode(evil);
+    request.1 = STANDARD.encode(&evil);
     let page = Page::from(sso.send(&out).await).await;
     assert_refusal_page(&page, 400, "not signed");
+
+    // The same, the new root borrowing the signed request's ID.
+    let id_at = signed.find(" ID=\"").unwrap() + 5;
+    let signed_id = &signed[id_at..id_at + signed[id_at..].find('"').unwrap()];
+    let borrowed = evil.replace("ID=\"_wrapper\"", &format!("ID=\"{signed_id}\""));
+    let form = out.form.as_mut().unwrap();
+    form.iter_mut().find(|(k, _)| k == "SAMLRequest").unwrap().1 = STANDARD.encode(borrowed);
+    let page = Page::from(sso.send(&out).await).await;
+    assert_refusal_page(&page, 400, "carry the ID");
 }
 
 /// The wait page and the form belong to the browser that began the login.
@@ -209,6 +276,9 @@ async fn another_browser_cannot_wait_on_a_login() {
     let (cookie, wait_url) = start_login(&sso, &out, "alice").await;
     let stranger = Page::from(sso.app.http.get(&wait_url).send().await.unwrap()).await;
     assert_refusal_page(&stranger, 404, "unknown to this browser");
+    let form = wait_url.replace("/saml/wait/", "/saml/login/");
+    let posted = sso.app.http.post(&form).form(&[("who", "alice")]).send().await.unwrap();
+    assert_refusal_page(&Page::from(posted).await, 404, "unknown to this browser");
     let (name, _) = cookie.split_once('=').unwrap();
     let forged = format!("{name}=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     let wrong = wait_page(&sso, &wait_url, &forged).await;
@@ -296,7 +366,7 @@ async fn idp_initiated_login_ends_in_an_unsolicited_response() {
 }
 
 /// Expired logins and old request IDs are forgotten; a replay of a
-/// forgotten ID is stale by then, and still starts nothing.
+/// forgotten ID is stale by then: a page, and nothing starts.
 #[tokio::test]
 async fn expired_logins_and_request_ids_are_pruned() {
     let Some(sso) = Sso::new(|_, _| {}).await else { return };
@@ -318,9 +388,7 @@ async fn expired_logins_and_request_ids_are_pruned() {
         404,
         "unknown to this browser",
     );
-    let replay = Page::from(sso.send(&out).await).await;
-    let xml = decoded(&replay.field("SAMLResponse").unwrap());
-    assert!(xml.contains("status:RequestDenied"), "{xml}");
+    assert_refusal_page(&Page::from(sso.send(&out).await).await, 400, "too old");
     assert_inbox_empty(&sso, &device).await;
 }
 

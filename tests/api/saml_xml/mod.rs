@@ -161,7 +161,7 @@ pub(super) fn facts(attrs: &[SamlAttribute]) -> AssertionFacts<'_> {
     AssertionFacts {
         idp_entity_id: IDP,
         sp_entity_id: SP,
-        recipient: ACS,
+        recipient: Some(ACS),
         in_response_to: Some("_req1"),
         name_id: NameId {
             format: NameIdFormat::Persistent,
