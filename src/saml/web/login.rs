@@ -16,6 +16,7 @@ use crate::engine::saml_login::{self, Refusal};
 use crate::engine::start;
 use crate::http::paths::{SAML_LOGIN_PATH, SAML_WAIT_PATH};
 use crate::saml::xml::status::{SubStatus, TopStatus};
+use crate::store::Limited;
 
 /// The longest name a user may type.
 const MAX_WHO: usize = 256;
@@ -72,10 +73,14 @@ pub async fn start_and_wait(
             let why = "No device could be reached for that name. Check it and try again.";
             return who_page(state, login, sp, Some(why), StatusCode::BAD_REQUEST).into_response();
         }
-        Refusal::Start(start::Refusal::RateLimited(_)) => {
+        Refusal::Start(start::Refusal::RateLimited(limited)) => {
+            let why = match limited {
+                Limited::User => "Too many sign-in requests were sent to this user.",
+                Limited::Client => "Too many sign-ins to this service are under way.",
+            };
             let page = Page::error(
                 StatusCode::TOO_MANY_REQUESTS,
-                "Too many sign-in requests were sent to this user. Wait a minute and try again.",
+                &format!("{why} Wait a minute, then go back to the service and sign in again."),
             );
             return page.into_response();
         }

@@ -52,7 +52,12 @@ impl Sso {
     /// As [`Sso::new`], with the SP's ACS at `acs` (a real test SP).
     pub async fn with_acs(acs: &str, adjust: impl FnOnce(&mut SamlSpSettings, &SpCertificate)) -> Option<Self> {
         python()?;
-        let app = spawn_app().await;
+        Self::on(spawn_app().await, acs, adjust).await
+    }
+
+    /// As [`Sso::new`], on a trustid started with its own settings.
+    pub async fn on(app: TestApp, acs: &str, adjust: impl FnOnce(&mut SamlSpSettings, &SpCertificate)) -> Option<Self> {
+        python()?;
         let dir = tempfile::tempdir().unwrap();
         let pem = String::from_utf8(trustid::crypto::saml_keys::generate_pem(app.clock_now()).unwrap()).unwrap();
         let at = pem.find("-----BEGIN CERTIFICATE").unwrap();

@@ -421,3 +421,28 @@ async fn the_sps_own_client_has_no_credentials() {
     }
     assert_eq!(wait_page(&sso, &wait_url, &cookie).await.status, 200);
 }
+
+/// The per-user cap applies to SAML logins as to CIBA requests: past it,
+/// a page that says so, and no push.
+#[tokio::test]
+async fn a_flooded_user_gets_a_page_not_a_push() {
+    let app = crate::common::spawn_app_with(|s| s.user_requests_per_minute = 1).await;
+    let Some(sso) = Sso::on(app, ACS, |_, _| {}).await else {
+        return;
+    };
+    let device = sso.app.user_with_device("alice").await;
+    start_login(&sso, &sso.authn("redirect", false), "alice").await;
+    let page = Page::from(sso.send(&sso.authn("redirect", false)).await).await;
+    let res = sso
+        .app
+        .http
+        .post(page.form_action())
+        .header("cookie", page.cookie.unwrap())
+        .form(&[("who", "alice")])
+        .send()
+        .await
+        .unwrap();
+    assert_refusal_page(&Page::from(res).await, 429, "sent to this user");
+    let inbox = device.inbox(&sso.app).await;
+    assert_eq!(inbox.body["transactions"].as_array().unwrap().len(), 1);
+}
