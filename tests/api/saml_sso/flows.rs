@@ -169,6 +169,18 @@ async fn encrypted_assertions_and_the_allow_list_reach_pysaml2() {
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(parsed["attributes"][TABLE[0].2].is_array());
     assert!(parsed["attributes"][TABLE[9].2].is_array());
+
+    // One changed byte of the ciphertext: refused.
+    let xml = decoded(&response);
+    let at = xml
+        .find("<xenc:CipherValue>")
+        .or_else(|| xml.find("CipherValue>"))
+        .unwrap()
+        + 40;
+    let mut bytes = xml.into_bytes();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    let tampered = STANDARD.encode(&bytes);
+    assert!(sso.parse(&tampered, Some(&out.request_id), SignedParts::Both).is_err());
 }
 
 /// One changed byte in the Response and pysaml2 refuses it.

@@ -7,6 +7,7 @@
 
 mod export;
 mod flows;
+mod lifecycle;
 mod logout;
 mod refusals;
 
