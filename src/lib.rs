@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod device_api;
 pub mod device_cli;

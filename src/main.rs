@@ -1,4 +1,4 @@
-//! The `trustid` command line: `serve`, `migrate`, `clients`, `users`, `devices`, `saml`,
+//! The `trustid` command line: `serve`, `migrate`, `clients`, `users`, `devices`, `saml`, `admin`,
 //! and `device`, the reference device (a client of the server, no settings).
 
 use std::path::PathBuf;
@@ -53,6 +53,9 @@ enum Command {
     /// SAML 2.0: the service providers trustid answers as an IdP.
     #[command(subcommand)]
     Saml(trustid::saml::cli::SamlCommand),
+    /// Console administrators.
+    #[command(subcommand)]
+    Admin(trustid::console::cli::AdminCommand),
     /// The reference device: a client of a trustid server over the device API.
     Device(trustid::device_cli::DeviceCommand),
 }
@@ -367,6 +370,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Saml(command) => {
             let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
             trustid::saml::cli::run(store.as_ref(), settings.dev, now, command).await
+        }
+        Command::Admin(command) => {
+            let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
+            trustid::console::cli::run(store.as_ref(), now, command).await
         }
         Command::Device(_) => unreachable!("handled before the settings load"),
     }

@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod admin;
+pub mod admins;
 pub mod client_keys;
 pub mod decide;
 pub mod delivery;

@@ -6,6 +6,7 @@
 //! State changes that race (two devices deciding, two redemptions) are
 //! settled here with conditional updates, never in memory.
 
+pub mod admins;
 pub mod audit;
 pub mod clients;
 pub mod deliveries;
@@ -117,7 +118,8 @@ pub enum BindOutcome {
 /// Everything the app asks of its database, one aggregate per trait; the
 /// one handle the app holds is an `Arc<dyn Store>`.
 pub trait Store:
-    ClientStore
+    AdminStore
+    + ClientStore
     + UserStore
     + TransactionStore
     + TokenStore
@@ -132,7 +134,8 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: ClientStore
+    T: AdminStore
+        + ClientStore
         + UserStore
         + TransactionStore
         + TokenStore
@@ -149,6 +152,7 @@ impl<T> Store for T where
 /// The aggregate traits, for call sites that call the store's methods.
 pub mod prelude {
     pub use super::Store;
+    pub use super::admins::AdminStore;
     pub use super::audit::AuditStore;
     pub use super::clients::ClientStore;
     pub use super::deliveries::DeliveryStore;
@@ -167,6 +171,7 @@ pub use prelude::*;
 /// with the SQL both backends share.
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
+        $crate::store::admins::admin_sql!($store, $db);
         $crate::store::audit::audit_sql!($store, $db);
         $crate::store::clients::client_sql!($store, $db);
         $crate::store::deliveries::delivery_sql!($store, $db);

@@ -7,7 +7,7 @@
 //! | store   | `store`                                   | `domain`                            |
 //! | engine  | `engine`                                  | base, `crypto`, `store`             |
 //! | http    | `http` (what every face shares)           | base, `crypto`, `store`, `engine`   |
-//! | faces   | `oidc`, `device_api`, `manage`, `ops`, `saml` | all of the above, never each other |
+//! | faces   | `oidc`, `device_api`, `manage`, `ops`, `saml`, `console` | all of the above, never each other |
 //! | client  | `device_cli` (the reference device)       | base, `crypto`                      |
 //! | wiring  | `config`, `server`, `refuse_nul`, `lib.rs`, binaries | anything                 |
 //!
@@ -38,7 +38,8 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("device_api", face.clone()),
         ("manage", face.clone()),
         ("ops", face.clone()),
-        ("saml", face),
+        ("saml", face.clone()),
+        ("console", face),
         ("device_cli", with(&["crypto"])),
     ])
 }

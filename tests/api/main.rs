@@ -8,6 +8,7 @@
 
 mod common;
 
+mod admin_cli;
 mod architecture;
 mod backchannel;
 mod cli;

@@ -1,0 +1,96 @@
+//! Console administrators: who may sign in to `/admin`, and the rules their
+//! e-mail and password follow. Operators create them with `trustid admin`.
+
+use serde::Serialize;
+
+/// Shortest password taken: an admin can change every client and user.
+pub const MIN_PASSWORD: usize = 12;
+pub const MAX_PASSWORD: usize = 256;
+
+/// An admin's sign-in name: an e-mail address, trimmed and lowercased, so
+/// `Ops@Bank.example` and `ops@bank.example` are one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct AdminEmail(String);
+
+impl AdminEmail {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let email = raw.trim().to_lowercase();
+        let valid = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@'));
+        if valid {
+            Ok(Self(email))
+        } else {
+            Err(format!("`{}` is not an e-mail address", raw.trim()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AdminEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password an admin may choose: long enough, printable.
+pub fn check_password(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) || password.chars().any(char::is_control) {
+        return Err(format!(
+            "a password is {MIN_PASSWORD} to {MAX_PASSWORD} printable characters"
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    /// 128 random bits; what sessions and the audit trail name.
+    pub id: String,
+    pub email: AdminEmail,
+    /// argon2id, PHC string.
+    pub password_hash: String,
+    pub created_at: i64,
+    /// When the password was last set: sessions from before are void.
+    pub password_at: i64,
+    pub disabled_at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_checked() {
+        assert_eq!(
+            AdminEmail::parse(" Ops@Bank.Example ").unwrap().as_str(),
+            "ops@bank.example"
+        );
+        for bad in [
+            "",
+            "ops",
+            "@bank.example",
+            "ops@bank",
+            "o ps@bank.example",
+            "a@b@c.example",
+        ] {
+            assert!(AdminEmail::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_long_and_printable() {
+        assert!(check_password("correct horse battery").is_ok());
+        assert!(check_password("short").is_err());
+        assert!(check_password("twelve chars\\n").is_ok());
+        assert!(check_password("twelve chars\n").is_err());
+        assert!(check_password(&"x".repeat(MAX_PASSWORD + 1)).is_err());
+    }
+}
