@@ -84,6 +84,15 @@ pub fn router(state: AppState) -> Router {
         .route(paths::SAML_WAIT_STATE_PATH, get(saml::web::wait::state))
         .route(paths::SAML_ASSET_PATH, get(saml::web::assets::serve))
         .route(paths::SAML_ASSERTIONS_PATH, post(saml::web::export::export))
+        .route(paths::ADMIN_PATH, get(console::dashboard::show))
+        .route(
+            paths::ADMIN_SIGN_IN_PATH,
+            get(console::sign_in::form).post(console::sign_in::submit),
+        )
+        .route(paths::ADMIN_SIGN_OUT_PATH, post(console::sign_out::sign_out))
+        .route(paths::ADMIN_SESSIONS_PATH, get(console::sessions::list))
+        .route(paths::ADMIN_SESSION_REVOKE_PATH, post(console::sessions::revoke))
+        .route(paths::ADMIN_ASSET_PATH, get(console::assets::serve))
         .layer(refuse_nul::RefuseNulLayer)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -68,6 +68,8 @@ fn refusal(uri: &Uri) -> Option<Response> {
         ApiError::bad_request("invalid_request", why).into_response()
     } else if path.starts_with("/saml/") {
         Page::error(axum::http::StatusCode::BAD_REQUEST, why).into_response()
+    } else if path == "/admin" || path.starts_with("/admin/") {
+        crate::console::page::error(axum::http::StatusCode::BAD_REQUEST, why)
     } else {
         OAuthError::invalid_request(why).into_response()
     })
@@ -97,6 +99,8 @@ mod tests {
         let page = refusal(&"/saml/sso?SAMLRequest=%00".parse().unwrap()).unwrap();
         assert_eq!(page.status(), 400);
         assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        let console = refusal(&"/admin/sessions/a%00/revoke".parse().unwrap()).unwrap();
+        assert_eq!(console.headers()["content-type"], "text/html; charset=utf-8");
         for passes in ["/token?x=%2500", "/token?x=%01", "/bc-authorize"] {
             assert!(body(passes).await.is_none(), "{passes}");
         }

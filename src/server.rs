@@ -37,7 +37,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         issuer.trim_end_matches('/')
     );
     println!("add a client: trustid clients add --name \"My bank\"");
-    axum::serve(listener, router(state))
+    // The peer address: the console slows failed sign-ins per address.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -1,4 +1,13 @@
-//! The admin console's face (issue 19). So far: the operator's commands for
-//! console administrators (`cli.rs`); the pages at `/admin` come next.
+//! The admin console's face (issue 19), at `/admin`: server-rendered pages
+//! (askama templates under `templates/admin/`). So far: administrators from
+//! the CLI (`cli.rs`), signing in with sessions of their own (`guard.rs`,
+//! `sign_in.rs`, `sign_out.rs`, `sessions.rs`) and the dashboard.
 
+pub mod assets;
 pub mod cli;
+pub mod dashboard;
+pub mod guard;
+pub mod page;
+pub mod sessions;
+pub mod sign_in;
+pub mod sign_out;

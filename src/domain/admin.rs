@@ -63,6 +63,39 @@ pub struct Admin {
     pub disabled_at: Option<i64>,
 }
 
+/// A console session (the cookie holds the secret; only its digest is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    /// 128 random bits: how the admin's list of sessions names it.
+    pub id: String,
+    pub secret_digest: String,
+    pub admin_id: String,
+    /// The token every form of this session carries.
+    pub csrf: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub address: String,
+    pub user_agent: String,
+}
+
+/// Seconds without a request after which a session ends.
+pub const IDLE_TIMEOUT: i64 = 30 * 60;
+/// Seconds after sign-in at which a session ends, used or not.
+pub const ABSOLUTE_TIMEOUT: i64 = 12 * 3600;
+
+impl AdminSession {
+    /// Whether `admin` may still use this session at `now`.
+    pub fn is_live(&self, admin: &Admin, now: i64) -> bool {
+        self.revoked_at.is_none()
+            && now < self.expires_at
+            && now < self.last_seen_at + IDLE_TIMEOUT
+            && admin.disabled_at.is_none()
+            && admin.password_at <= self.created_at
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

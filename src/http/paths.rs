@@ -40,9 +40,15 @@ pub const SAML_WAIT_PATH: &str = "/saml/wait/{id}";
 pub const SAML_WAIT_STATE_PATH: &str = "/saml/wait/{id}/state";
 pub const SAML_ASSET_PATH: &str = "/saml/assets/{name}";
 pub const SAML_ASSERTIONS_PATH: &str = "/manage/v1/saml/assertions";
+pub const ADMIN_PATH: &str = "/admin";
+pub const ADMIN_SIGN_IN_PATH: &str = "/admin/sign-in";
+pub const ADMIN_SIGN_OUT_PATH: &str = "/admin/sign-out";
+pub const ADMIN_SESSIONS_PATH: &str = "/admin/sessions";
+pub const ADMIN_SESSION_REVOKE_PATH: &str = "/admin/sessions/{id}/revoke";
+pub const ADMIN_ASSET_PATH: &str = "/admin/assets/{name}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 39] = [
+pub const ALL_PATHS: [&str; 45] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -82,4 +88,10 @@ pub const ALL_PATHS: [&str; 39] = [
     SAML_WAIT_STATE_PATH,
     SAML_ASSET_PATH,
     SAML_ASSERTIONS_PATH,
+    ADMIN_PATH,
+    ADMIN_SIGN_IN_PATH,
+    ADMIN_SIGN_OUT_PATH,
+    ADMIN_SESSIONS_PATH,
+    ADMIN_SESSION_REVOKE_PATH,
+    ADMIN_ASSET_PATH,
 ];

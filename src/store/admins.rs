@@ -1,10 +1,11 @@
-//! Console administrators.
+//! Console administrators, their sessions and failed sign-ins, and the
+//! counts the console's dashboard reads.
 
 use async_trait::async_trait;
 use sqlx::FromRow;
 
 use super::{StoreError, StoreResult};
-use crate::domain::admin::{Admin, AdminEmail};
+use crate::domain::admin::{Admin, AdminEmail, AdminSession};
 
 #[async_trait]
 pub trait AdminStore: Send + Sync {
@@ -21,6 +22,68 @@ pub trait AdminStore: Send + Sync {
 
     /// Disables the admin; false when there is none, or it was disabled already.
     async fn disable_admin(&self, email: &str, now: i64) -> StoreResult<bool>;
+
+    async fn insert_admin_session(&self, session: &AdminSession) -> StoreResult<()>;
+
+    /// The session whose secret has this digest, with its admin.
+    async fn admin_session(&self, secret_digest: &str) -> StoreResult<Option<(AdminSession, Admin)>>;
+
+    /// Records a request of the session at `now` (the idle timeout counts from it).
+    async fn touch_admin_session(&self, id: &str, now: i64) -> StoreResult<()>;
+
+    /// Revokes session `id` of `admin_id`; false when it is not theirs or was revoked.
+    async fn revoke_admin_session(&self, id: &str, admin_id: &str, now: i64) -> StoreResult<bool>;
+
+    /// The admin's sessions not revoked and not past `expires_at`, newest first.
+    async fn admin_sessions(&self, admin_id: &str, now: i64) -> StoreResult<Vec<AdminSession>>;
+
+    async fn record_sign_in_failure(&self, email: &str, address: &str, now: i64) -> StoreResult<()>;
+
+    /// Failed sign-ins since `since`: for `email`, and from `address`.
+    async fn sign_in_failures(&self, email: &str, address: &str, since: i64) -> StoreResult<(i64, i64)>;
+
+    /// Transactions created since `since`, by where they stand at `now`.
+    async fn transaction_counts(&self, since: i64, now: i64) -> StoreResult<TransactionCounts>;
+}
+
+/// How many transactions stand where (the dashboard's figures).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct TransactionCounts {
+    pub pending: i64,
+    pub approved: i64,
+    pub denied: i64,
+    pub expired: i64,
+}
+
+#[derive(FromRow)]
+pub(crate) struct SessionRow {
+    pub(crate) id: String,
+    pub(crate) secret_digest: String,
+    pub(crate) admin_id: String,
+    pub(crate) csrf: String,
+    pub(crate) created_at: i64,
+    pub(crate) last_seen_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) revoked_at: Option<i64>,
+    pub(crate) address: String,
+    pub(crate) user_agent: String,
+}
+
+impl From<SessionRow> for AdminSession {
+    fn from(r: SessionRow) -> Self {
+        AdminSession {
+            id: r.id,
+            secret_digest: r.secret_digest,
+            admin_id: r.admin_id,
+            csrf: r.csrf,
+            created_at: r.created_at,
+            last_seen_at: r.last_seen_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+            address: r.address,
+            user_agent: r.user_agent,
+        }
+    }
 }
 
 #[derive(FromRow)]
@@ -52,8 +115,8 @@ macro_rules! admin_sql {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::{query, query_as};
-            use $crate::domain::admin::Admin;
-            use $crate::store::admins::{AdminRow, AdminStore};
+            use $crate::domain::admin::{Admin, AdminSession};
+            use $crate::store::admins::{AdminRow, AdminStore, SessionRow, TransactionCounts};
             use $crate::store::{StoreResult, conflict};
 
             #[async_trait::async_trait]
@@ -107,6 +170,122 @@ macro_rules! admin_sql {
                         .execute(&self.pool)
                         .await?;
                     Ok(done.rows_affected() == 1)
+                }
+
+                async fn insert_admin_session(&self, s: &AdminSession) -> StoreResult<()> {
+                    query(
+                        "INSERT INTO admin_sessions (id, secret_digest, admin_id, csrf, created_at, last_seen_at, \
+                         expires_at, revoked_at, address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(&s.id)
+                    .bind(&s.secret_digest)
+                    .bind(&s.admin_id)
+                    .bind(&s.csrf)
+                    .bind(s.created_at)
+                    .bind(s.last_seen_at)
+                    .bind(s.expires_at)
+                    .bind(s.revoked_at)
+                    .bind(&s.address)
+                    .bind(&s.user_agent)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn admin_session(&self, secret_digest: &str) -> StoreResult<Option<(AdminSession, Admin)>> {
+                    let Some(session): Option<SessionRow> =
+                        query_as("SELECT * FROM admin_sessions WHERE secret_digest = $1")
+                            .bind(secret_digest)
+                            .fetch_optional(&self.pool)
+                            .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let admin: Option<AdminRow> = query_as("SELECT * FROM admins WHERE id = $1")
+                        .bind(&session.admin_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    match admin {
+                        Some(admin) => Ok(Some((session.into(), Admin::try_from(admin)?))),
+                        None => Ok(None),
+                    }
+                }
+
+                async fn touch_admin_session(&self, id: &str, now: i64) -> StoreResult<()> {
+                    query("UPDATE admin_sessions SET last_seen_at = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn revoke_admin_session(&self, id: &str, admin_id: &str, now: i64) -> StoreResult<bool> {
+                    let done = query(
+                        "UPDATE admin_sessions SET revoked_at = $3 \
+                         WHERE id = $1 AND admin_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(id)
+                    .bind(admin_id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn admin_sessions(&self, admin_id: &str, now: i64) -> StoreResult<Vec<AdminSession>> {
+                    let rows: Vec<SessionRow> = query_as(
+                        "SELECT * FROM admin_sessions WHERE admin_id = $1 AND revoked_at IS NULL \
+                         AND expires_at > $2 ORDER BY created_at DESC, id",
+                    )
+                    .bind(admin_id)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(rows.into_iter().map(AdminSession::from).collect())
+                }
+
+                async fn record_sign_in_failure(&self, email: &str, address: &str, now: i64) -> StoreResult<()> {
+                    query("INSERT INTO admin_sign_in_failures (at, email, address) VALUES ($1, $2, $3)")
+                        .bind(now)
+                        .bind(email)
+                        .bind(address)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                }
+
+                async fn sign_in_failures(&self, email: &str, address: &str, since: i64) -> StoreResult<(i64, i64)> {
+                    let by_email: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM admin_sign_in_failures WHERE email = $1 AND at >= $2")
+                            .bind(email)
+                            .bind(since)
+                            .fetch_one(&self.pool)
+                            .await?;
+                    let by_address: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM admin_sign_in_failures WHERE address = $1 AND at >= $2",
+                    )
+                    .bind(address)
+                    .bind(since)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    Ok((by_email, by_address))
+                }
+
+                async fn transaction_counts(&self, since: i64, now: i64) -> StoreResult<TransactionCounts> {
+                    let counts: TransactionCounts = query_as(
+                        "SELECT \
+                         COALESCE(SUM(CASE WHEN status = 'pending' AND expires_at > $2 THEN 1 ELSE 0 END), 0) AS pending, \
+                         COALESCE(SUM(CASE WHEN status IN ('approved', 'consumed') THEN 1 ELSE 0 END), 0) AS approved, \
+                         COALESCE(SUM(CASE WHEN status = 'denied' THEN 1 ELSE 0 END), 0) AS denied, \
+                         COALESCE(SUM(CASE WHEN status = 'pending' AND expires_at <= $2 THEN 1 ELSE 0 END), 0) AS expired \
+                         FROM transactions WHERE created_at >= $1",
+                    )
+                    .bind(since)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    Ok(counts)
                 }
             }
         };

@@ -12,6 +12,7 @@ mod admin_cli;
 mod architecture;
 mod backchannel;
 mod cli;
+mod console;
 mod delivery;
 mod device;
 mod device_cli;

@@ -76,7 +76,12 @@ pub async fn spawn_app_without_worker(adjust: impl FnOnce(&mut Settings)) -> Tes
     let state = build_state(&settings, store, keys, Arc::new(clock.clone()));
     let app = router(state.clone());
     tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -172,7 +177,12 @@ impl TestApp {
         let addr = format!("http://{}", listener.local_addr().unwrap());
         let app = router(state.clone());
         tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
         trustid::engine::delivery::spawn_worker(state.clone());
         TestApp {

@@ -1,0 +1,42 @@
+//! The console's stylesheet, served by trustid itself (no CDN: the console
+//! works offline and under a CSP without inline styles). Light and dark by
+//! `prefers-color-scheme`; narrow screens stack the tables' cells.
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+const CONSOLE_CSS: &str = r#":root { color-scheme: light dark; --fg: #1b1f24; --bg: #fafbfc; --muted: #5b6470; --line: #d6dbe1; --accent: #0b5cad; --error: #b3261e; }
+@media (prefers-color-scheme: dark) { :root { --fg: #e6e9ee; --bg: #14171b; --muted: #9aa4b0; --line: #2c3138; --accent: #6ea8ff; --error: #ff8a80; } }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
+header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .75rem 1rem; border-bottom: 1px solid var(--line); }
+header nav { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; margin-left: auto; }
+a { color: var(--accent); }
+.brand { font-weight: 600; text-decoration: none; }
+main { max-width: 60rem; margin: 0 auto; padding: 1rem; }
+.card { display: grid; gap: .5rem; max-width: 24rem; }
+input, button { font: inherit; padding: .4rem .6rem; border: 1px solid var(--line); border-radius: 4px; background: transparent; color: inherit; }
+button { cursor: pointer; background: var(--accent); color: var(--bg); border-color: var(--accent); }
+form.inline { display: inline; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); }
+.error { color: var(--error); }
+.hint, .empty, .who { color: var(--muted); }
+@media (max-width: 40rem) { table, thead, tbody, tr, th, td { display: block; } thead { display: none; } }
+"#;
+
+pub async fn serve(Path(name): Path<String>) -> Response {
+    if name != "console.css" {
+        return (StatusCode::NOT_FOUND, "no such asset").into_response();
+    }
+    let mut response = CONSOLE_CSS.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    response
+}

@@ -1,0 +1,48 @@
+//! `GET /admin`: the dashboard. Transactions of the last hour and day by
+//! where they stand.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::guard::SignedIn;
+use super::page;
+use crate::engine::AppState;
+use crate::store::admins::TransactionCounts;
+
+#[derive(Template)]
+#[template(path = "admin/dashboard.html")]
+struct Dashboard<'a> {
+    email: &'a str,
+    csrf: &'a str,
+    hour: TransactionCounts,
+    day: TransactionCounts,
+}
+
+pub async fn show(State(state): State<AppState>, who: SignedIn) -> Response {
+    let now = state.clock.now();
+    let counts = async {
+        let hour = state.store.transaction_counts(now - 3600, now).await?;
+        let day = state.store.transaction_counts(now - 86_400, now).await?;
+        Ok::<_, crate::store::StoreError>((hour, day))
+    };
+    match counts.await {
+        Ok((hour, day)) => page::render(
+            StatusCode::OK,
+            &Dashboard {
+                email: who.admin.email.as_str(),
+                csrf: &who.session.csrf,
+                hour,
+                day,
+            },
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot count transactions");
+            page::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The console cannot read its database now.",
+            )
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! `/admin/sign-in`: the form, and signing in. A success starts a new
+//! session (a new cookie: a session id set before sign-in is never
+//! promoted), `SameSite=Strict`, `HttpOnly`, `Secure` outside dev mode.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::guard::{self, ClientAddress, cookie_name, field, same_origin, secure};
+use super::page;
+use crate::domain::admin::ABSOLUTE_TIMEOUT;
+use crate::engine::AppState;
+use crate::engine::admin_sessions::{self, Origin, SignInRefusal};
+use crate::http::paths::ADMIN_PATH;
+
+#[derive(Template)]
+#[template(path = "admin/sign_in.html")]
+struct SignInPage<'a> {
+    error: Option<&'a str>,
+    email: &'a str,
+}
+
+pub async fn form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // Already signed in: on to the dashboard.
+    if let Some(secret) = guard::cookie(&state, &headers)
+        && let Ok(Some(_)) = admin_sessions::session(&state, &secret).await
+    {
+        return Redirect::to(ADMIN_PATH).into_response();
+    }
+    page::render(StatusCode::OK, &SignInPage { error: None, email: "" })
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = same_origin(&state, &headers) {
+        return refused.into_response();
+    }
+    let email = field(&body, "email").unwrap_or_default();
+    let password = field(&body, "password").unwrap_or_default();
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let from = Origin {
+        address: &address,
+        user_agent,
+    };
+    let again = |status, error: &str| {
+        page::render(
+            status,
+            &SignInPage {
+                error: Some(error),
+                email: &email,
+            },
+        )
+    };
+    match admin_sessions::sign_in(&state, &email, &password, &from).await {
+        Ok(signed_in) => {
+            let secure = if secure(&state) { "; Secure" } else { "" };
+            let cookie = format!(
+                "{}={}; Path=/; Max-Age={ABSOLUTE_TIMEOUT}; HttpOnly; SameSite=Strict{secure}",
+                cookie_name(&state),
+                signed_in.secret
+            );
+            let mut response = Redirect::to(ADMIN_PATH).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            response
+        }
+        Err(SignInRefusal::Wrong) => again(StatusCode::UNAUTHORIZED, "The e-mail or the password is wrong."),
+        Err(SignInRefusal::Throttled) => again(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed sign-ins. Wait a few minutes, then try again.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "console sign-in failed");
+            page::error(StatusCode::INTERNAL_SERVER_ERROR, "The console cannot sign you in now.")
+        }
+    }
+}
