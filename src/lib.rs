@@ -93,6 +93,8 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ADMIN_SESSIONS_PATH, get(console::sessions::list))
         .route(paths::ADMIN_SESSION_REVOKE_PATH, post(console::sessions::revoke))
         .route(paths::ADMIN_ASSET_PATH, get(console::assets::serve))
+        .route(paths::ADMIN_TRANSACTIONS_PATH, get(console::transactions::list))
+        .route(paths::ADMIN_TRANSACTION_PATH, get(console::transaction::show))
         .layer(refuse_nul::RefuseNulLayer)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -9,7 +9,7 @@ use axum::response::Response;
 use super::guard::SignedIn;
 use super::page;
 use crate::engine::AppState;
-use crate::store::admins::TransactionCounts;
+use crate::store::console::TransactionCounts;
 
 #[derive(Template)]
 #[template(path = "admin/dashboard.html")]

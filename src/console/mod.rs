@@ -1,7 +1,8 @@
 //! The admin console's face (issue 19), at `/admin`: server-rendered pages
 //! (askama templates under `templates/admin/`). So far: administrators from
 //! the CLI (`cli.rs`), signing in with sessions of their own (`guard.rs`,
-//! `sign_in.rs`, `sign_out.rs`, `sessions.rs`) and the dashboard.
+//! `sign_in.rs`, `sign_out.rs`, `sessions.rs`), the dashboard, and the
+//! transactions with their evidence.
 
 pub mod assets;
 pub mod cli;
@@ -11,3 +12,5 @@ pub mod page;
 pub mod sessions;
 pub mod sign_in;
 pub mod sign_out;
+pub mod transaction;
+pub mod transactions;

@@ -46,9 +46,11 @@ pub const ADMIN_SIGN_OUT_PATH: &str = "/admin/sign-out";
 pub const ADMIN_SESSIONS_PATH: &str = "/admin/sessions";
 pub const ADMIN_SESSION_REVOKE_PATH: &str = "/admin/sessions/{id}/revoke";
 pub const ADMIN_ASSET_PATH: &str = "/admin/assets/{name}";
+pub const ADMIN_TRANSACTIONS_PATH: &str = "/admin/transactions";
+pub const ADMIN_TRANSACTION_PATH: &str = "/admin/transactions/{id}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 45] = [
+pub const ALL_PATHS: [&str; 47] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -94,4 +96,6 @@ pub const ALL_PATHS: [&str; 45] = [
     ADMIN_SESSIONS_PATH,
     ADMIN_SESSION_REVOKE_PATH,
     ADMIN_ASSET_PATH,
+    ADMIN_TRANSACTIONS_PATH,
+    ADMIN_TRANSACTION_PATH,
 ];

@@ -1,5 +1,4 @@
-//! Console administrators, their sessions and failed sign-ins, and the
-//! counts the console's dashboard reads.
+//! Console administrators, their sessions and failed sign-ins.
 
 use async_trait::async_trait;
 use sqlx::FromRow;
@@ -41,18 +40,6 @@ pub trait AdminStore: Send + Sync {
 
     /// Failed sign-ins since `since`: for `email`, and from `address`.
     async fn sign_in_failures(&self, email: &str, address: &str, since: i64) -> StoreResult<(i64, i64)>;
-
-    /// Transactions created since `since`, by where they stand at `now`.
-    async fn transaction_counts(&self, since: i64, now: i64) -> StoreResult<TransactionCounts>;
-}
-
-/// How many transactions stand where (the dashboard's figures).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
-pub struct TransactionCounts {
-    pub pending: i64,
-    pub approved: i64,
-    pub denied: i64,
-    pub expired: i64,
 }
 
 #[derive(FromRow)]
@@ -116,7 +103,7 @@ macro_rules! admin_sql {
         const _: () = {
             use sqlx::{query, query_as};
             use $crate::domain::admin::{Admin, AdminSession};
-            use $crate::store::admins::{AdminRow, AdminStore, SessionRow, TransactionCounts};
+            use $crate::store::admins::{AdminRow, AdminStore, SessionRow};
             use $crate::store::{StoreResult, conflict};
 
             #[async_trait::async_trait]
@@ -270,22 +257,6 @@ macro_rules! admin_sql {
                     .fetch_one(&self.pool)
                     .await?;
                     Ok((by_email, by_address))
-                }
-
-                async fn transaction_counts(&self, since: i64, now: i64) -> StoreResult<TransactionCounts> {
-                    let counts: TransactionCounts = query_as(
-                        "SELECT \
-                         COALESCE(SUM(CASE WHEN status = 'pending' AND expires_at > $2 THEN 1 ELSE 0 END), 0) AS pending, \
-                         COALESCE(SUM(CASE WHEN status IN ('approved', 'consumed') THEN 1 ELSE 0 END), 0) AS approved, \
-                         COALESCE(SUM(CASE WHEN status = 'denied' THEN 1 ELSE 0 END), 0) AS denied, \
-                         COALESCE(SUM(CASE WHEN status = 'pending' AND expires_at <= $2 THEN 1 ELSE 0 END), 0) AS expired \
-                         FROM transactions WHERE created_at >= $1",
-                    )
-                    .bind(since)
-                    .bind(now)
-                    .fetch_one(&self.pool)
-                    .await?;
-                    Ok(counts)
                 }
             }
         };

@@ -9,6 +9,7 @@
 pub mod admins;
 pub mod audit;
 pub mod clients;
+pub mod console;
 pub mod deliveries;
 pub mod lifecycle;
 pub mod postgres;
@@ -120,6 +121,7 @@ pub enum BindOutcome {
 pub trait Store:
     AdminStore
     + ClientStore
+    + ConsoleStore
     + UserStore
     + TransactionStore
     + TokenStore
@@ -136,6 +138,7 @@ pub trait Store:
 impl<T> Store for T where
     T: AdminStore
         + ClientStore
+        + ConsoleStore
         + UserStore
         + TransactionStore
         + TokenStore
@@ -155,6 +158,7 @@ pub mod prelude {
     pub use super::admins::AdminStore;
     pub use super::audit::AuditStore;
     pub use super::clients::ClientStore;
+    pub use super::console::ConsoleStore;
     pub use super::deliveries::DeliveryStore;
     pub use super::lifecycle::LifecycleStore;
     pub use super::saml_login::SamlLoginStore;
@@ -174,6 +178,7 @@ macro_rules! sql_store {
         $crate::store::admins::admin_sql!($store, $db);
         $crate::store::audit::audit_sql!($store, $db);
         $crate::store::clients::client_sql!($store, $db);
+        $crate::store::console::console_sql!($store, $db);
         $crate::store::deliveries::delivery_sql!($store, $db);
         $crate::store::lifecycle::lifecycle_sql!($store, $db);
         $crate::store::saml_login::saml_login_sql!($store, $db);

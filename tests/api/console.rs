@@ -12,7 +12,7 @@ use crate::common::{TestApp, spawn_app};
 const EMAIL: &str = "ops@bank.example";
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn app_with_admin() -> TestApp {
+pub(crate) async fn app_with_admin() -> TestApp {
     let app = spawn_app().await;
     admins::create_admin(app.store(), EMAIL, PASSWORD.into(), app.clock_now())
         .await
@@ -29,7 +29,7 @@ async fn post(app: &TestApp, path: &str, cookie: Option<&str>, form: &[(&str, &s
     req.send().await.unwrap()
 }
 
-async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Response {
+pub(crate) async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Response {
     let mut req = app.http.get(app.url(path));
     if let Some(c) = cookie {
         req = req.header("cookie", c);
@@ -37,12 +37,12 @@ async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Response {
     req.send().await.unwrap()
 }
 
-fn location(res: &Response) -> &str {
+pub(crate) fn location(res: &Response) -> &str {
     res.headers()["location"].to_str().unwrap()
 }
 
 /// Signs in; the cookie (`name=value`) the browser then holds.
-async fn sign_in(app: &TestApp) -> String {
+pub(crate) async fn sign_in(app: &TestApp) -> String {
     let res = post(app, "/admin/sign-in", None, &[("email", EMAIL), ("password", PASSWORD)]).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/admin");

@@ -1,0 +1,158 @@
+//! `GET /admin/transactions`: every transaction, newest first, filtered by
+//! status, type, client, user and device, fifty to a page, paged by key.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::guard::SignedIn;
+use super::page;
+use crate::domain::transaction::{Phase, Transaction};
+use crate::engine::AppState;
+use crate::store::console::TransactionFilter;
+
+const PAGE: i64 = 50;
+const STATUSES: [(&str, &str); 6] = [
+    ("", "any"),
+    ("pending", "pending"),
+    ("expired", "expired"),
+    ("approved", "approved"),
+    ("denied", "denied"),
+    ("consumed", "tokens issued"),
+];
+const TYPES: [(&str, &str); 4] = [
+    ("", "any"),
+    ("authentication", "authentication"),
+    ("provisioning", "provisioning"),
+    ("saml", "SAML"),
+];
+
+pub struct Row {
+    pub id: String,
+    pub created_at: String,
+    pub phase: &'static str,
+    pub context: &'static str,
+    pub client_id: String,
+    pub user_id: String,
+    pub display_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/transactions.html")]
+struct List<'a> {
+    email: &'a str,
+    csrf: &'a str,
+    statuses: &'a [(&'a str, &'a str)],
+    types: &'a [(&'a str, &'a str)],
+    filter_status: &'a str,
+    filter_type: &'a str,
+    filter_client: &'a str,
+    filter_user: &'a str,
+    filter_device: &'a str,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+/// A Unix time as the console shows it (RFC 3339, UTC).
+pub fn instant(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+pub fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Pending => "pending",
+        Phase::Expired => "expired",
+        Phase::Approved => "approved",
+        Phase::Denied => "denied",
+        Phase::Consumed => "consumed",
+    }
+}
+
+fn row(t: Transaction, now: i64) -> Row {
+    Row {
+        phase: phase_name(t.phase(now)),
+        context: t.context.as_str(),
+        created_at: instant(t.created_at),
+        id: t.id.into_string(),
+        client_id: t.client_id.into_string(),
+        user_id: t.user_id.into_string(),
+        display_text: t.display_text,
+    }
+}
+
+pub async fn list(State(state): State<AppState>, who: SignedIn, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    let param = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let (status, kind) = (param("status"), param("type"));
+    if !STATUSES.iter().any(|(v, _)| *v == status) || !TYPES.iter().any(|(v, _)| *v == kind) {
+        return page::error(StatusCode::BAD_REQUEST, "There is no such status or type to filter by.");
+    }
+    let (client, user, device, before) = (param("client"), param("user"), param("device"), param("before"));
+    let some = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+    let filter = TransactionFilter {
+        phase: some(&status),
+        client_id: some(&client),
+        user_id: some(&user),
+        device_id: some(&device),
+        context: some(&kind),
+        since: None,
+        until: None,
+    };
+    let now = state.clock.now();
+    let found = state
+        .store
+        .transactions_page(&filter, some(&before).as_deref(), now, PAGE)
+        .await;
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list transactions");
+            return page::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The console cannot read its database now.",
+            );
+        }
+    };
+    let full = found.len() as i64 == PAGE;
+    let rows: Vec<Row> = found.into_iter().map(|t| row(t, now)).collect();
+    let next = rows.last().filter(|_| full).map(|last| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("status", &status),
+            ("type", &kind),
+            ("client", &client),
+            ("user", &user),
+            ("device", &device),
+        ] {
+            if !v.is_empty() {
+                q.append_pair(k, v);
+            }
+        }
+        format!("/admin/transactions?{}", q.append_pair("before", &last.id).finish())
+    });
+    page::render(
+        StatusCode::OK,
+        &List {
+            email: who.admin.email.as_str(),
+            csrf: &who.session.csrf,
+            statuses: &STATUSES,
+            types: &TYPES,
+            filter_status: &status,
+            filter_type: &kind,
+            filter_client: &client,
+            filter_user: &user,
+            filter_device: &device,
+            rows,
+            next,
+        },
+    )
+}

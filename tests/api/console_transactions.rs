@@ -1,0 +1,94 @@
+//! The console's transactions: the list (filters, pages by key, the empty
+//! state) and one transaction's page with its evidence as claims and
+//! attributes side by side.
+
+use trustid::crypto::device_jws::bm_hash;
+use trustid::domain::client::SigningAlg;
+
+use crate::console::{app_with_admin, get, location, sign_in};
+
+async fn page(app: &crate::common::TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let res = get(app, path, Some(cookie)).await;
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+fn rows(html: &str) -> usize {
+    html.matches("href=\"/admin/transactions/").count()
+}
+
+#[tokio::test]
+async fn the_list_filters_and_pages_and_a_transaction_shows_its_evidence() {
+    let app = app_with_admin().await;
+    let cookie = sign_in(&app).await;
+    assert_eq!(
+        location(&get(&app, "/admin/transactions", None).await),
+        "/admin/sign-in"
+    );
+    let (_, empty) = page(&app, &cookie, "/admin/transactions").await;
+    assert!(empty.contains("No transaction matches"), "{empty}");
+
+    let client = app.client(SigningAlg::ES256).await;
+    let alice = app.user_with_device("alice").await;
+    app.user_with_device("bob").await;
+    app.start(&client, "alice", "Pay 10 EUR & <more>").await;
+    let item = alice.only_item(&app).await;
+    alice.decide(&app, "approve").await;
+    app.start(&client, "bob", "Sign in").await;
+
+    let (status, all) = page(&app, &cookie, "/admin/transactions").await;
+    assert_eq!(status, 200);
+    assert_eq!(rows(&all), 2, "{all}");
+    assert!(all.contains("Pay 10 EUR &#38; &#60;more&#62;"), "escaped: {all}");
+    let (_, approved) = page(&app, &cookie, "/admin/transactions?status=approved").await;
+    assert_eq!(rows(&approved), 1);
+    let (_, bobs) = page(&app, &cookie, "/admin/transactions?user=bob&status=pending").await;
+    assert_eq!(rows(&bobs), 1);
+    let (_, saml) = page(&app, &cookie, "/admin/transactions?type=saml").await;
+    assert_eq!(rows(&saml), 0);
+    let (bad, _) = page(&app, &cookie, "/admin/transactions?status=nonsense").await;
+    assert_eq!(bad, 400);
+
+    let id = item["transaction_id"].as_str().unwrap();
+    let (status, detail) = page(&app, &cookie, &format!("/admin/transactions/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        detail.contains(&bm_hash("Pay 10 EUR & <more>")),
+        "the signed hash is shown"
+    );
+    for (claim, attribute) in [
+        ("trustid.userid", "TRUSTID.USERID"),
+        ("trustid.transaction_id", "TRUSTID.TRANSACTION_ID"),
+    ] {
+        assert!(
+            detail.contains(&format!(
+                "<td><code>{claim}</code></td><td><code>{attribute}</code></td>"
+            )),
+            "{detail}"
+        );
+    }
+    assert!(detail.contains(&format!("<td>{id}</td>")), "{detail}");
+    let (missing, _) = page(&app, &cookie, "/admin/transactions/no-such-id").await;
+    assert_eq!(missing, 404);
+}
+
+#[tokio::test]
+async fn pages_follow_the_key_of_the_last_row() {
+    let app = app_with_admin().await;
+    let cookie = sign_in(&app).await;
+    let client = app.client(SigningAlg::ES256).await;
+    app.user_with_device("carol").await;
+    for i in 0..55 {
+        app.start(&client, "carol", &format!("Request {i}")).await;
+        app.clock.advance_ms(2);
+    }
+    let (_, first) = page(&app, &cookie, "/admin/transactions?user=carol").await;
+    assert_eq!(rows(&first), 50);
+    assert!(first.contains("Request 54"), "newest first");
+    let marker = "id=\"next-page\" href=\"";
+    let at = first.find(marker).unwrap() + marker.len();
+    let next = first[at..at + first[at..].find('"').unwrap()].replace("&#38;", "&");
+    assert!(next.contains("user=carol"), "{next}");
+    let (_, second) = page(&app, &cookie, &next).await;
+    assert_eq!(rows(&second), 5);
+    assert!(second.contains("Request 0") && !second.contains("next-page"));
+}
