@@ -22,6 +22,12 @@ form.inline { display: inline; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); }
 .error { color: var(--error); }
+h1, td, dd { overflow-wrap: anywhere; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin: 0; }
+form.filters { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: end; margin-bottom: 1rem; }
+select { font: inherit; padding: .3rem; background: transparent; color: inherit; border: 1px solid var(--line); border-radius: 4px; }
 .hint, .empty, .who { color: var(--muted); }
 @media (max-width: 40rem) { table, thead, tbody, tr, th, td { display: block; } thead { display: none; } }
 "#;

@@ -43,7 +43,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const BROWSER_TIMEOUT_SECS: u64 = 90;
 
 /// Chromium, chromedriver, and the venv's python with selenium; `None` means skip.
-fn browser_python() -> Option<PathBuf> {
+pub(crate) fn browser_python() -> Option<PathBuf> {
     let Some(python) = crate::saml_xml::python() else {
         return skip("no pysaml2 venv or no xmlsec1 (see tests/api/saml_xml)");
     };
