@@ -28,3 +28,6 @@ CREATE TABLE admin_sign_in_failures (
 );
 CREATE INDEX admin_sign_in_failures_email ON admin_sign_in_failures (email, at);
 CREATE INDEX admin_sign_in_failures_address ON admin_sign_in_failures (address, at);
+
+-- The console's audit log reads the newest entries first.
+CREATE INDEX audit_at ON audit (at, id);

@@ -2,9 +2,11 @@
 //! (askama templates under `templates/admin/`). So far: administrators from
 //! the CLI (`cli.rs`), signing in with sessions of their own (`guard.rs`,
 //! `sign_in.rs`, `sign_out.rs`, `sessions.rs`), the dashboard, and the
-//! transactions with their evidence.
+//! transactions with their evidence, the audit log and its export.
 
 pub mod assets;
+pub mod audit;
+pub mod audit_export;
 pub mod cli;
 pub mod dashboard;
 pub mod guard;

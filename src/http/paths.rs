@@ -48,9 +48,11 @@ pub const ADMIN_SESSION_REVOKE_PATH: &str = "/admin/sessions/{id}/revoke";
 pub const ADMIN_ASSET_PATH: &str = "/admin/assets/{name}";
 pub const ADMIN_TRANSACTIONS_PATH: &str = "/admin/transactions";
 pub const ADMIN_TRANSACTION_PATH: &str = "/admin/transactions/{id}";
+pub const ADMIN_AUDIT_PATH: &str = "/admin/audit";
+pub const ADMIN_AUDIT_EXPORT_PATH: &str = "/admin/audit/export";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 47] = [
+pub const ALL_PATHS: [&str; 49] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -98,4 +100,6 @@ pub const ALL_PATHS: [&str; 47] = [
     ADMIN_ASSET_PATH,
     ADMIN_TRANSACTIONS_PATH,
     ADMIN_TRANSACTION_PATH,
+    ADMIN_AUDIT_PATH,
+    ADMIN_AUDIT_EXPORT_PATH,
 ];

@@ -31,8 +31,36 @@ pub struct TransactionFilter {
     pub until: Option<i64>,
 }
 
+/// An audit-trail entry as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct AuditRecord {
+    pub id: String,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: Option<String>,
+}
+
+/// Which audit entries to list; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub subject: Option<String>,
+}
+
 #[async_trait]
 pub trait ConsoleStore: Send + Sync {
+    /// Up to `limit` audit entries matching `filter`, newest first, older
+    /// than `(at, id)` `before` when given.
+    async fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        before: Option<(i64, &str)>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditRecord>>;
+
     /// Transactions created since `since`, by where they stand at `now`.
     async fn transaction_counts(&self, since: i64, now: i64) -> StoreResult<TransactionCounts>;
 
@@ -54,11 +82,35 @@ macro_rules! console_sql {
             use sqlx::query_as;
             use $crate::domain::transaction::Transaction;
             use $crate::store::StoreResult;
-            use $crate::store::console::{ConsoleStore, TransactionCounts, TransactionFilter};
+            use $crate::store::console::{AuditFilter, AuditRecord, ConsoleStore, TransactionCounts, TransactionFilter};
             use $crate::store::transactions::{TXN_COLUMNS, TransactionRow};
 
             #[async_trait::async_trait]
             impl ConsoleStore for $store {
+                async fn audit_page(
+                    &self,
+                    f: &AuditFilter,
+                    before: Option<(i64, &str)>,
+                    limit: i64,
+                ) -> StoreResult<Vec<AuditRecord>> {
+                    let (at, id) = before.map_or((None, None), |(at, id)| (Some(at), Some(id)));
+                    let rows: Vec<AuditRecord> = query_as(
+                        "SELECT id, at, actor, action, subject, detail FROM audit WHERE \
+                         ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR subject = $3) \
+                         AND ($4 IS NULL OR at < $4 OR (at = $4 AND id < $5)) \
+                         ORDER BY at DESC, id DESC LIMIT $6",
+                    )
+                    .bind(&f.actor)
+                    .bind(&f.action)
+                    .bind(&f.subject)
+                    .bind(at)
+                    .bind(id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(rows)
+                }
+
                 async fn transaction_counts(&self, since: i64, now: i64) -> StoreResult<TransactionCounts> {
                     let counts: TransactionCounts = query_as(
                         "SELECT \
