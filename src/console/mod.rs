@@ -2,7 +2,8 @@
 //! (askama templates under `templates/admin/`). So far: administrators from
 //! the CLI (`cli.rs`), signing in with sessions of their own (`guard.rs`,
 //! `sign_in.rs`, `sign_out.rs`, `sessions.rs`), the dashboard, and the
-//! transactions with their evidence, the audit log and its export.
+//! transactions with their evidence, users and their devices, the audit
+//! log and its export.
 
 pub mod assets;
 pub mod audit;
@@ -16,3 +17,7 @@ pub mod sign_in;
 pub mod sign_out;
 pub mod transaction;
 pub mod transactions;
+pub mod user;
+pub mod user_device;
+pub mod user_status;
+pub mod users;

@@ -50,9 +50,13 @@ pub const ADMIN_TRANSACTIONS_PATH: &str = "/admin/transactions";
 pub const ADMIN_TRANSACTION_PATH: &str = "/admin/transactions/{id}";
 pub const ADMIN_AUDIT_PATH: &str = "/admin/audit";
 pub const ADMIN_AUDIT_EXPORT_PATH: &str = "/admin/audit/export";
+pub const ADMIN_USERS_PATH: &str = "/admin/users";
+pub const ADMIN_USER_PATH: &str = "/admin/users/{id}";
+pub const ADMIN_USER_STATUS_PATH: &str = "/admin/users/{id}/status";
+pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 49] = [
+pub const ALL_PATHS: [&str; 53] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -102,4 +106,8 @@ pub const ALL_PATHS: [&str; 49] = [
     ADMIN_TRANSACTION_PATH,
     ADMIN_AUDIT_PATH,
     ADMIN_AUDIT_EXPORT_PATH,
+    ADMIN_USERS_PATH,
+    ADMIN_USER_PATH,
+    ADMIN_USER_STATUS_PATH,
+    ADMIN_USER_DEVICE_PATH,
 ];

@@ -16,6 +16,7 @@ mod console;
 mod console_audit;
 mod console_browser;
 mod console_transactions;
+mod console_users;
 mod delivery;
 mod device;
 mod device_cli;

@@ -1,0 +1,117 @@
+//! The console's users: find one by id, e-mail or phone; lock and unlock;
+//! prefer and remove a device. Every change is the signed-in admin's, in
+//! the audit trail, and needs the form's token.
+
+use crate::common::phone_of;
+use crate::console::{app_with_admin, get, location, sign_in};
+
+async fn post(app: &crate::common::TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .header("origin", &app.base)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn token(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    html[at..at + html[at..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn an_admin_finds_a_user_and_manages_their_devices() {
+    let app = app_with_admin().await;
+    let cookie = sign_in(&app).await;
+    let first = app.user_with_device("dana").await;
+    let second = app.device_for("dana").await;
+    for q in ["dana", "dana@example.com", phone_of("dana").as_str()] {
+        let html = get(&app, &format!("/admin/users?q={}", urlencode(q)), Some(&cookie))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("id=\"found\" href=\"/admin/users/dana\""), "{q}: {html}");
+    }
+    let none = get(&app, "/admin/users?q=nobody", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(none.contains("No user is known by"), "{none}");
+
+    let html = get(&app, "/admin/users/dana", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&first.id()) && html.contains(&second.id()), "{html}");
+    let csrf = token(&html);
+    let locked = post(
+        &app,
+        &cookie,
+        "/admin/users/dana/status",
+        &[("csrf", &csrf), ("status", "locked")],
+    )
+    .await;
+    assert_eq!(locked.status(), 303);
+    let html = get(&app, "/admin/users/dana", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<dd id=\"user-status\">locked</dd>"), "{html}");
+    let forged = post(
+        &app,
+        &cookie,
+        "/admin/users/dana/status",
+        &[("csrf", "forged"), ("status", "active")],
+    )
+    .await;
+    assert_eq!(forged.status(), 403);
+    let bad = post(
+        &app,
+        &cookie,
+        "/admin/users/dana/status",
+        &[("csrf", &csrf), ("status", "sleepy")],
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    post(
+        &app,
+        &cookie,
+        "/admin/users/dana/status",
+        &[("csrf", &csrf), ("status", "active")],
+    )
+    .await;
+
+    let path = format!("/admin/users/dana/devices/{}", second.id());
+    let preferred = post(&app, &cookie, &path, &[("csrf", &csrf), ("action", "prefer")]).await;
+    assert_eq!(preferred.status(), 303);
+    let removed = post(&app, &cookie, &path, &[("csrf", &csrf), ("action", "remove")]).await;
+    assert_eq!(removed.status(), 303);
+    let again = post(&app, &cookie, &path, &[("csrf", &csrf), ("action", "remove")]).await;
+    assert_eq!(again.status(), 404);
+    let missing = get(&app, "/admin/users/nobody", Some(&cookie)).await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(location(&get(&app, "/admin/users/dana", None).await), "/admin/sign-in");
+
+    let audit = app.store().audit_of("user:dana").await.unwrap();
+    // Entries of one second have no order between them (the trail's id is random).
+    let mut by_admin: Vec<&str> = audit
+        .iter()
+        .filter(|(_, actor, _)| actor == "admin:ops@bank.example")
+        .map(|(_, _, action)| action.as_str())
+        .collect();
+    by_admin.sort_unstable();
+    assert_eq!(
+        by_admin,
+        ["device.preferred", "device.removed", "user.locked", "user.unlocked"]
+    );
+}
+
+fn urlencode(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
