@@ -2,8 +2,8 @@
 //! (askama templates under `templates/admin/`). So far: administrators from
 //! the CLI (`cli.rs`), signing in with sessions of their own (`guard.rs`,
 //! `sign_in.rs`, `sign_out.rs`, `sessions.rs`), the dashboard, and the
-//! transactions with their evidence, users and their devices, the audit
-//! log and its export.
+//! transactions with their evidence, users and their devices, the signing
+//! keys, the audit log and its export.
 
 pub mod assets;
 pub mod audit;
@@ -11,6 +11,8 @@ pub mod audit_export;
 pub mod cli;
 pub mod dashboard;
 pub mod guard;
+pub mod keys;
+pub mod keys_change;
 pub mod page;
 pub mod sessions;
 pub mod sign_in;

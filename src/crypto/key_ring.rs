@@ -79,6 +79,22 @@ impl KeyRing {
         }
     }
 
+    /// `trustid keys rotate` from inside: new keys published now, signing
+    /// from `not_before`; this instance reloads at once, others within a
+    /// minute. Blocking (key generation, files).
+    pub fn rotate(&self, now: i64, not_before: i64) -> anyhow::Result<()> {
+        SigningKeys::rotate(&self.dir, now, not_before)?;
+        self.reload(now);
+        Ok(())
+    }
+
+    /// `trustid keys retire KID` from inside; the signing key is refused. Blocking.
+    pub fn retire(&self, kid: &str, now: i64) -> anyhow::Result<()> {
+        SigningKeys::retire(&self.dir, kid, now)?;
+        self.reload(now);
+        Ok(())
+    }
+
     /// Re-reads the directory; on failure the keys in use stay.
     pub fn reload(&self, now: i64) {
         match SigningKeys::load_at(&self.dir, now) {

@@ -1,0 +1,97 @@
+//! The console's signing keys: listed with their state, rotated (published
+//! first, signing later) and retired, with `trustid keys`' rules.
+
+use crate::console::{app_with_admin, get, sign_in};
+
+async fn post(app: &crate::common::TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .header("cookie", cookie)
+        .header("origin", &app.base)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn token(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    html[at..at + html[at..].find('"').unwrap()].to_owned()
+}
+
+/// The `kid`s of the rows in `state`.
+fn kids_in(html: &str, state: &str) -> Vec<String> {
+    html.split("<tr>")
+        .filter(|row| row.contains(&format!("<td>{state}</td>")))
+        .filter_map(|row| {
+            let at = row.find("<code>")? + 6;
+            Some(row[at..at + row[at..].find('<')?].to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn keys_are_listed_rotated_and_retired() {
+    let app = app_with_admin().await;
+    let cookie = sign_in(&app).await;
+    let html = get(&app, "/admin/keys", Some(&cookie)).await.text().await.unwrap();
+    let signing = kids_in(&html, "signing");
+    assert_eq!(signing.len(), 4, "ES256, PS256, RS256 and SAML: {html}");
+    let csrf = token(&html);
+
+    let bad = post(
+        &app,
+        &cookie,
+        "/admin/keys/rotate",
+        &[("csrf", &csrf), ("use_after", "-5")],
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    let rotated = post(
+        &app,
+        &cookie,
+        "/admin/keys/rotate",
+        &[("csrf", &csrf), ("use_after", "3600")],
+    )
+    .await;
+    assert_eq!(rotated.status(), 303);
+    let html = get(&app, "/admin/keys", Some(&cookie)).await.text().await.unwrap();
+    let next = kids_in(&html, "next");
+    assert_eq!(next.len(), 4, "{html}");
+    assert_eq!(kids_in(&html, "signing"), signing, "the old keys still sign");
+
+    let refused = post(
+        &app,
+        &cookie,
+        "/admin/keys/retire",
+        &[("csrf", &csrf), ("kid", &signing[0])],
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("rotate first"));
+    let retired = post(
+        &app,
+        &cookie,
+        "/admin/keys/retire",
+        &[("csrf", &csrf), ("kid", &next[0])],
+    )
+    .await;
+    assert_eq!(retired.status(), 303);
+    let html = get(&app, "/admin/keys", Some(&cookie)).await.text().await.unwrap();
+    assert!(!html.contains(&next[0]));
+    let forged = post(
+        &app,
+        &cookie,
+        "/admin/keys/rotate",
+        &[("csrf", "x"), ("use_after", "0")],
+    )
+    .await;
+    assert_eq!(forged.status(), 403);
+
+    let audit = app.store().audit_of("admin:ops@bank.example").await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|(_, _, a)| a.as_str()).collect();
+    assert!(
+        actions.contains(&"keys.rotated") && actions.contains(&"keys.retired"),
+        "{actions:?}"
+    );
+}
