@@ -102,6 +102,10 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ADMIN_USER_STATUS_PATH, post(console::user_status::set))
         .route(paths::ADMIN_USER_DEVICE_PATH, post(console::user_device::act))
         .route(paths::ADMIN_KEYS_PATH, get(console::keys::list))
+        .route(
+            paths::ADMIN_CLIENTS_PATH,
+            get(console::clients::list).post(console::clients::add),
+        )
         .route(paths::ADMIN_KEYS_ROTATE_PATH, post(console::keys_change::rotate))
         .route(paths::ADMIN_KEYS_RETIRE_PATH, post(console::keys_change::retire))
         .layer(refuse_nul::RefuseNulLayer)

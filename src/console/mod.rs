@@ -9,6 +9,7 @@ pub mod assets;
 pub mod audit;
 pub mod audit_export;
 pub mod cli;
+pub mod clients;
 pub mod dashboard;
 pub mod guard;
 pub mod keys;

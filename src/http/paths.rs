@@ -52,6 +52,7 @@ pub const ADMIN_AUDIT_PATH: &str = "/admin/audit";
 pub const ADMIN_AUDIT_EXPORT_PATH: &str = "/admin/audit/export";
 pub const ADMIN_USERS_PATH: &str = "/admin/users";
 pub const ADMIN_KEYS_PATH: &str = "/admin/keys";
+pub const ADMIN_CLIENTS_PATH: &str = "/admin/clients";
 pub const ADMIN_KEYS_ROTATE_PATH: &str = "/admin/keys/rotate";
 pub const ADMIN_KEYS_RETIRE_PATH: &str = "/admin/keys/retire";
 pub const ADMIN_USER_PATH: &str = "/admin/users/{id}";
@@ -59,7 +60,7 @@ pub const ADMIN_USER_STATUS_PATH: &str = "/admin/users/{id}/status";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 56] = [
+pub const ALL_PATHS: [&str; 57] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -116,4 +117,5 @@ pub const ALL_PATHS: [&str; 56] = [
     ADMIN_KEYS_PATH,
     ADMIN_KEYS_ROTATE_PATH,
     ADMIN_KEYS_RETIRE_PATH,
+    ADMIN_CLIENTS_PATH,
 ];

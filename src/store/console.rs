@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
+use crate::domain::client::Client;
 use crate::domain::transaction::Transaction;
 
 /// How many transactions stand where (the dashboard's figures).
@@ -52,6 +53,9 @@ pub struct AuditFilter {
 
 #[async_trait]
 pub trait ConsoleStore: Send + Sync {
+    /// Every client, newest first (the SAML SPs' own clients included).
+    async fn clients(&self) -> StoreResult<Vec<Client>>;
+
     /// Up to `limit` audit entries matching `filter`, newest first, older
     /// than `(at, id)` `before` when given.
     async fn audit_page(
@@ -83,10 +87,19 @@ macro_rules! console_sql {
             use $crate::domain::transaction::Transaction;
             use $crate::store::StoreResult;
             use $crate::store::console::{AuditFilter, AuditRecord, ConsoleStore, TransactionCounts, TransactionFilter};
+            use $crate::domain::client::Client;
+            use $crate::store::clients::ClientRow;
             use $crate::store::transactions::{TXN_COLUMNS, TransactionRow};
 
             #[async_trait::async_trait]
             impl ConsoleStore for $store {
+                async fn clients(&self) -> StoreResult<Vec<Client>> {
+                    let rows: Vec<ClientRow> = query_as("SELECT * FROM clients ORDER BY created_at DESC, id")
+                        .fetch_all(&self.pool)
+                        .await?;
+                    rows.into_iter().map(Client::try_from).collect()
+                }
+
                 async fn audit_page(
                     &self,
                     f: &AuditFilter,
