@@ -15,6 +15,7 @@ pub mod guard;
 pub mod keys;
 pub mod keys_change;
 pub mod page;
+pub mod saml_sps;
 pub mod sessions;
 pub mod sign_in;
 pub mod sign_out;

@@ -17,6 +17,7 @@ mod console_audit;
 mod console_browser;
 mod console_clients;
 mod console_keys;
+mod console_saml;
 mod console_transactions;
 mod console_users;
 mod delivery;
