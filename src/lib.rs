@@ -103,6 +103,8 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ADMIN_USER_DEVICE_PATH, post(console::user_device::act))
         .route(paths::ADMIN_KEYS_PATH, get(console::keys::list))
         .route(paths::ADMIN_SAML_PATH, get(console::saml_sps::list))
+        .route(paths::ADMIN_PENDING_PATH, get(console::pending::list))
+        .route(paths::ADMIN_PENDING_EVENTS_PATH, get(console::pending_events::events))
         .route(
             paths::ADMIN_CLIENTS_PATH,
             get(console::clients::list).post(console::clients::add),

@@ -1,6 +1,7 @@
-//! The console's stylesheet, served by trustid itself (no CDN: the console
-//! works offline and under a CSP without inline styles). Light and dark by
-//! `prefers-color-scheme`; narrow screens stack the tables' cells.
+//! The console's stylesheet and its one script, served by trustid itself
+//! (no CDN: the console works offline and under a CSP without inline
+//! styles or scripts). Light and dark by `prefers-color-scheme`; narrow
+//! screens stack the tables' cells.
 
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -32,16 +33,35 @@ select { font: inherit; padding: .3rem; background: transparent; color: inherit;
 @media (max-width: 40rem) { table, thead, tbody, tr, th, td { display: block; } thead { display: none; } }
 "#;
 
+/// The live parts: time left counts down; the pending list reloads when the
+/// server's event stream says the set of open requests changed.
+const CONSOLE_JS: &str = r#""use strict";
+(function () {
+  function tick() {
+    var now = Date.now() / 1000;
+    document.querySelectorAll(".countdown").forEach(function (cell) {
+      var left = Math.max(0, Math.round(Number(cell.getAttribute("data-expires")) - now));
+      cell.textContent = left > 0 ? left + " s" : "expired";
+    });
+  }
+  setInterval(tick, 1000);
+  var live = document.getElementById("live");
+  if (live && window.EventSource) {
+    var events = new EventSource(live.getAttribute("data-events"));
+    events.addEventListener("changed", function () { location.reload(); });
+  }
+})();
+"#;
+
 pub async fn serve(Path(name): Path<String>) -> Response {
-    if name != "console.css" {
-        return (StatusCode::NOT_FOUND, "no such asset").into_response();
-    }
-    let mut response = CONSOLE_CSS.into_response();
+    let (body, content_type) = match name.as_str() {
+        "console.css" => (CONSOLE_CSS, "text/css; charset=utf-8"),
+        "console.js" => (CONSOLE_JS, "text/javascript; charset=utf-8"),
+        _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    };
+    let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     response

@@ -54,6 +54,8 @@ pub const ADMIN_USERS_PATH: &str = "/admin/users";
 pub const ADMIN_KEYS_PATH: &str = "/admin/keys";
 pub const ADMIN_CLIENTS_PATH: &str = "/admin/clients";
 pub const ADMIN_SAML_PATH: &str = "/admin/saml";
+pub const ADMIN_PENDING_PATH: &str = "/admin/pending";
+pub const ADMIN_PENDING_EVENTS_PATH: &str = "/admin/pending/events";
 pub const ADMIN_KEYS_ROTATE_PATH: &str = "/admin/keys/rotate";
 pub const ADMIN_KEYS_RETIRE_PATH: &str = "/admin/keys/retire";
 pub const ADMIN_USER_PATH: &str = "/admin/users/{id}";
@@ -61,7 +63,7 @@ pub const ADMIN_USER_STATUS_PATH: &str = "/admin/users/{id}/status";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 58] = [
+pub const ALL_PATHS: [&str; 60] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -120,4 +122,6 @@ pub const ALL_PATHS: [&str; 58] = [
     ADMIN_KEYS_RETIRE_PATH,
     ADMIN_CLIENTS_PATH,
     ADMIN_SAML_PATH,
+    ADMIN_PENDING_PATH,
+    ADMIN_PENDING_EVENTS_PATH,
 ];

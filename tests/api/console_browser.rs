@@ -5,7 +5,7 @@
 //! target directory (`console-screenshots/`) for a person to look at.
 //! Skips without Chromium unless `TRUSTID_REQUIRE_BROWSER=1`.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -49,30 +49,50 @@ async fn chromium_signs_in_and_reads_a_transactions_evidence() {
     .map(str::to_owned)
     .to_vec();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/console/browser.py");
-    let shots_arg = shots.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(python)
-            .arg(script)
-            .args(args)
-            .arg("--shots")
-            .arg(&shots_arg)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"correct horse battery staple\n")
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("browser.py: {}", String::from_utf8_lossy(&out.stderr)));
+    let mut child = Command::new(python)
+        .arg(script)
+        .args(args)
+        .arg("--shots")
+        .arg(&shots)
+        .args(["--live", "Live: pay 5 EUR"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery staple\n")
+        .unwrap();
+    // The script says when the pending page is open; then a request arrives.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut last = String::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("\"ready\"") {
+                let _ = tx.send(());
+            }
+            last = line;
+        }
+        last
+    });
+    let ready = tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(120)))
+        .await
+        .unwrap();
+    if ready.is_ok() {
+        app.start(&client, "alice", "Live: pay 5 EUR").await;
+    }
+    let last = tokio::task::spawn_blocking(move || reader.join().unwrap())
+        .await
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let report: Value = serde_json::from_str(&last)
+        .unwrap_or_else(|_| panic!("browser.py: {last} {}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(report["ok"], true, "{report}");
     let steps = report["steps"].as_array().unwrap();
     let text = |i: usize| steps[i]["text"].as_str().unwrap().to_owned();
@@ -86,15 +106,17 @@ async fn chromium_signs_in_and_reads_a_transactions_evidence() {
     );
     assert!(text(2).contains("Pay 10 EUR to Bob"), "{report}");
     assert!(text(3).contains("TRUSTID.USERID") && text(3).contains(&txn), "{report}");
+    assert!(steps[1]["url"].as_str().unwrap().ends_with("/admin"), "{report}");
+    assert!(text(4).contains("Live: pay 5 EUR"), "it appeared by itself: {report}");
     assert!(
-        steps[4]["url"].as_str().unwrap().ends_with("/admin/sign-in"),
+        steps[5]["url"].as_str().unwrap().ends_with("/admin/sign-in"),
         "signed out: {report}"
     );
     for shot in report["shots"].as_array().unwrap() {
         let file = PathBuf::from(shot.as_str().unwrap());
         assert!(std::fs::metadata(&file).unwrap().len() > 1000, "{}", file.display());
     }
-    assert_eq!(report["shots"].as_array().unwrap().len(), 8);
+    assert_eq!(report["shots"].as_array().unwrap().len(), 10);
     // trustid's pages raise no CSP report or script error.
     for message in report["console"].as_array().unwrap() {
         let m = message.as_str().unwrap();

@@ -92,3 +92,37 @@ async fn pages_follow_the_key_of_the_last_row() {
     assert_eq!(rows(&second), 5);
     assert!(second.contains("Request 0") && !second.contains("next-page"));
 }
+
+/// The pending page lists open requests, and its event stream says when
+/// the set changes (a new request here).
+#[tokio::test]
+async fn the_pending_list_and_its_event_stream_follow_new_requests() {
+    let app = app_with_admin().await;
+    let cookie = sign_in(&app).await;
+    let client = app.client(SigningAlg::ES256).await;
+    app.user_with_device("erin").await;
+    app.start(&client, "erin", "First request").await;
+    let (status, html) = page(&app, &cookie, "/admin/pending").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("First request") && html.contains("class=\"countdown\""),
+        "{html}"
+    );
+    assert_eq!(
+        location(&get(&app, "/admin/pending/events", None).await),
+        "/admin/sign-in"
+    );
+
+    let mut events = get(&app, "/admin/pending/events", Some(&cookie)).await;
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    app.start(&client, "erin", "Second request").await;
+    let mut seen = String::new();
+    while !seen.contains("event: changed") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), events.chunk())
+            .await
+            .expect("an event within ten seconds")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}

@@ -2,10 +2,13 @@
 """The console in a real browser: headless Chromium driven by Selenium.
 
   browser.py --base URL --email E --password P --transaction ID --shots DIR
+             --live TEXT
 
 Signs in at URL/admin (redirected to the sign-in form first), opens the
 dashboard, the transactions list and transaction ID, takes a screenshot of
-each in light and in dark (prefers-color-scheme), and signs out. Prints a
+each in light and in dark (prefers-color-scheme), then opens the pending
+requests, prints {"ready": "pending"} and waits until a request showing
+TEXT appears there by itself (the page's event stream), and signs out. Prints a
 JSON report {"ok", "reason", "steps": [{"url", "title", "text"}], "shots",
 "console"}: each page's URL, title and text, the screenshot files and
 Chromium's console messages. The password arrives on standard input when
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -40,6 +44,7 @@ def main():
     p.add_argument("--password", required=True)
     p.add_argument("--transaction", required=True)
     p.add_argument("--shots", required=True)
+    p.add_argument("--live", required=True)
     args = p.parse_args()
     password = sys.stdin.readline().rstrip("\n") if args.password == "-" else args.password
     os.makedirs(args.shots, exist_ok=True)
@@ -52,6 +57,13 @@ def main():
                 "title": driver.title,
                 "text": driver.find_element(By.TAG_NAME, "body").text,
             })
+
+        def wait_title(prefix):
+            deadline = time.time() + 15
+            while not driver.title.startswith(prefix):
+                if time.time() > deadline:
+                    raise TimeoutError("no page titled %r (at %s)" % (prefix, driver.current_url))
+                time.sleep(0.1)
 
         def shoot(name):
             for scheme in ("light", "dark"):
@@ -68,15 +80,27 @@ def main():
         driver.find_element(By.ID, "email").send_keys(args.email)
         driver.find_element(By.ID, "password").send_keys(password)
         driver.find_element(By.CSS_SELECTOR, "form.card button[type=submit]").click()
+        wait_title("Dashboard")
         step()
         shoot("dashboard")
         driver.find_element(By.LINK_TEXT, "Transactions").click()
+        wait_title("Transactions")
         step()
         shoot("transactions")
         driver.get(args.base + "/admin/transactions/" + args.transaction)
         step()
         shoot("transaction")
+        driver.get(args.base + "/admin/pending")
+        print(json.dumps({"ready": "pending"}), flush=True)
+        deadline = time.time() + 30
+        while args.live not in driver.find_element(By.TAG_NAME, "body").text:
+            if time.time() > deadline:
+                raise TimeoutError("the new request did not appear on the pending page")
+            time.sleep(0.2)
+        step()
+        shoot("pending")
         driver.find_element(By.CSS_SELECTOR, "nav form button[type=submit]").click()
+        wait_title("Sign in")
         step()
         report["ok"] = True
     except Exception as e:  # any failure is the report's reason
