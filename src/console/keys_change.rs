@@ -15,6 +15,9 @@ use crate::http::paths::ADMIN_KEYS_PATH;
 
 /// Keys are rotated to sign within this many seconds at most (a year).
 const MAX_USE_AFTER: i64 = 365 * 86_400;
+/// And not before every instance has reloaded the directory (each minute)
+/// and published them: a key must be in every JWKS before it signs.
+const MIN_USE_AFTER: i64 = 120;
 
 async fn done(
     state: &AppState,
@@ -40,8 +43,8 @@ pub async fn rotate(State(state): State<AppState>, who: SignedIn, headers: Heade
         return refused.into_response();
     }
     let use_after = field(&body, "use_after").and_then(|v| v.trim().parse::<i64>().ok());
-    let Some(use_after) = use_after.filter(|s| (0..=MAX_USE_AFTER).contains(s)) else {
-        let why = "Give the delay before the new keys sign, in seconds (0 to a year).";
+    let Some(use_after) = use_after.filter(|s| (MIN_USE_AFTER..=MAX_USE_AFTER).contains(s)) else {
+        let why = "Give the delay before the new keys sign, in seconds (two minutes to a year: every instance must publish them first).";
         return page_with(&state, &who, StatusCode::BAD_REQUEST, Some(why)).await;
     };
     let now = state.clock.now();

@@ -1,10 +1,8 @@
 //! The admin console's face (issue 19), at `/admin`: server-rendered pages
-//! (askama templates under `templates/admin/`). So far: administrators from
-//! the CLI (`cli.rs`), signing in with sessions of their own (`guard.rs`,
-//! `sign_in.rs`, `sign_out.rs`, `sessions.rs`), the dashboard, the live
-//! pending requests, and the
-//! transactions with their evidence, users and their devices, the signing
-//! keys, the audit log and its export.
+//! (askama templates under `templates/admin/`), one file per endpoint.
+//! `guard.rs` holds who is asking (the session cookie) and the checks every
+//! form passes (same origin, the session's CSRF token); `page.rs` the
+//! headers every page carries; `cli.rs` the `trustid admin` commands.
 
 pub mod assets;
 pub mod audit;

@@ -1,20 +1,22 @@
 //! `GET /admin/pending/events`: Server-Sent Events for the pending list. An
 //! event `changed` is sent when the set of open requests differs from what
-//! the page showed (a request arrived, was decided or expired), checked on
-//! every wake-up and at least every two seconds. The stream ends after ten
-//! minutes; the browser's EventSource reconnects (re-checking the session).
+//! the stream last saw (a request arrived, was decided or expired), checked
+//! every two seconds whatever the load. The stream ends when its session
+//! does (signed out, revoked, disabled) and after ten minutes; the
+//! browser's EventSource then reconnects through the session check.
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 
-use super::guard::SignedIn;
+use super::guard::{SignedIn, cookie};
 use super::pending::open;
 use crate::engine::AppState;
+use crate::engine::admin_sessions::still_live;
 
 const CHECK_EVERY: Duration = Duration::from_secs(2);
 const STREAM_FOR: Duration = Duration::from_secs(600);
@@ -25,21 +27,20 @@ async fn fingerprint(state: &AppState) -> Option<String> {
     Some(open.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(","))
 }
 
-pub async fn events(State(state): State<AppState>, _who: SignedIn) -> Response {
+pub async fn events(State(state): State<AppState>, _who: SignedIn, headers: HeaderMap) -> Response {
+    let secret = cookie(&state, &headers).unwrap_or_default();
     let first = fingerprint(&state).await.unwrap_or_default();
-    let rx = state.wakeups.subscribe();
     let until = Instant::now() + STREAM_FOR;
-    let stream = futures_util::stream::unfold((state, rx, first), move |(state, mut rx, seen)| async move {
+    let stream = futures_util::stream::unfold((state, secret, first), move |(state, secret, seen)| async move {
         loop {
-            if Instant::now() >= until {
+            tokio::time::sleep(CHECK_EVERY).await;
+            if Instant::now() >= until || !still_live(&state, &secret).await {
                 return None;
             }
-            // A wake-up (a new request for some user) or the next tick.
-            let _ = tokio::time::timeout(CHECK_EVERY, rx.recv()).await;
             let now = fingerprint(&state).await?;
             if now != seen {
                 let event = Event::default().event("changed").data("pending");
-                return Some((Ok::<_, Infallible>(event), (state, rx, now)));
+                return Some((Ok::<_, Infallible>(event), (state, secret, now)));
             }
         }
     });

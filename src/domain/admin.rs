@@ -50,7 +50,7 @@ pub fn check_password(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Admin {
     /// 128 random bits; what sessions and the audit trail name.
     pub id: String,
@@ -63,8 +63,19 @@ pub struct Admin {
     pub disabled_at: Option<i64>,
 }
 
+/// Debug output names the admin, never the password hash.
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("disabled_at", &self.disabled_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A console session (the cookie holds the secret; only its digest is stored).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AdminSession {
     /// 128 random bits: how the admin's list of sessions names it.
     pub id: String,
@@ -78,6 +89,17 @@ pub struct AdminSession {
     pub revoked_at: Option<i64>,
     pub address: String,
     pub user_agent: String,
+}
+
+/// Debug output names the session, never its digest or CSRF token.
+impl std::fmt::Debug for AdminSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSession")
+            .field("id", &self.id)
+            .field("admin_id", &self.admin_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Seconds without a request after which a session ends.

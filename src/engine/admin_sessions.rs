@@ -59,8 +59,19 @@ pub async fn sign_in(
     password: &str,
     from: &Origin<'_>,
 ) -> Result<SignedIn, SignInRefusal> {
+    // One sign-in at a time per instance: the failure count read below then
+    // includes every attempt before this one (parallel guesses cannot all
+    // pass the throttle), and argon2's memory is taken once, not per request.
+    static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let _turn = ONE_AT_A_TIME
+        .acquire()
+        .await
+        .map_err(|e| SignInRefusal::Internal(e.to_string()))?;
     let now = state.clock.now();
     let email = AdminEmail::parse(raw_email).map(|e| e.to_string()).unwrap_or_default();
+    if password.len() > 4 * crate::domain::admin::MAX_PASSWORD {
+        return Err(SignInRefusal::Wrong);
+    }
     let (by_email, by_address) = state
         .store
         .sign_in_failures(&email, from.address, now - FAILURE_WINDOW)
@@ -147,4 +158,13 @@ pub async fn sessions(state: &AppState, admin: &Admin) -> Result<Vec<AdminSessio
     let now = state.clock.now();
     let all = state.store.admin_sessions(&admin.id, now).await?;
     Ok(all.into_iter().filter(|s| s.is_live(admin, now)).collect())
+}
+
+/// Whether the session whose cookie carries `secret` may still be used, without
+/// counting this as a request (a page left open does not keep a session alive).
+pub async fn still_live(state: &AppState, secret: &str) -> bool {
+    match state.store.admin_session(&secret::digest(secret)).await {
+        Ok(Some((session, admin))) => session.is_live(&admin, state.clock.now()),
+        _ => false,
+    }
 }

@@ -86,6 +86,8 @@ pub async fn set_password(store: &dyn Store, raw_email: &str, password: String, 
     if !store.set_admin_password(email.as_str(), &hash, now).await? {
         return Err(AdminError::Invalid(format!("no admin `{email}`")));
     }
+    // Every session signed in with the old password ends now.
+    store.revoke_sessions_of(email.as_str(), now).await?;
     audit(store, "admin.password_changed", &email, now).await
 }
 
@@ -94,6 +96,7 @@ pub async fn disable(store: &dyn Store, raw_email: &str, now: i64) -> Result<(),
     if !store.disable_admin(email.as_str(), now).await? {
         return Err(AdminError::Invalid(format!("no enabled admin `{email}`")));
     }
+    store.revoke_sessions_of(email.as_str(), now).await?;
     audit(store, "admin.disabled", &email, now).await
 }
 

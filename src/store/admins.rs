@@ -33,6 +33,9 @@ pub trait AdminStore: Send + Sync {
     /// Revokes session `id` of `admin_id`; false when it is not theirs or was revoked.
     async fn revoke_admin_session(&self, id: &str, admin_id: &str, now: i64) -> StoreResult<bool>;
 
+    /// Revokes every session of the admin with this e-mail; how many.
+    async fn revoke_sessions_of(&self, email: &str, now: i64) -> StoreResult<u64>;
+
     /// The admin's sessions not revoked and not past `expires_at`, newest first.
     async fn admin_sessions(&self, admin_id: &str, now: i64) -> StoreResult<Vec<AdminSession>>;
 
@@ -218,6 +221,18 @@ macro_rules! admin_sql {
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)
+                }
+
+                async fn revoke_sessions_of(&self, email: &str, now: i64) -> StoreResult<u64> {
+                    let done = query(
+                        "UPDATE admin_sessions SET revoked_at = $2 WHERE revoked_at IS NULL \
+                         AND admin_id IN (SELECT id FROM admins WHERE email = $1)",
+                    )
+                    .bind(email)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected())
                 }
 
                 async fn admin_sessions(&self, admin_id: &str, now: i64) -> StoreResult<Vec<AdminSession>> {

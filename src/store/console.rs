@@ -106,31 +106,32 @@ macro_rules! console_sql {
                     before: Option<(i64, &str)>,
                     limit: i64,
                 ) -> StoreResult<Vec<AuditRecord>> {
-                    let (at, id) = before.map_or((None, None), |(at, id)| (Some(at), Some(id)));
-                    let rows: Vec<AuditRecord> = query_as(
-                        "SELECT id, at, actor, action, subject, detail FROM audit WHERE \
-                         ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR action = $2) AND ($3 IS NULL OR subject = $3) \
-                         AND ($4 IS NULL OR at < $4 OR (at = $4 AND id < $5)) \
-                         ORDER BY at DESC, id DESC LIMIT $6",
-                    )
-                    .bind(&f.actor)
-                    .bind(&f.action)
-                    .bind(&f.subject)
-                    .bind(at)
-                    .bind(id)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                    Ok(rows)
+                    // Only the predicates given, so the key bounds the index range.
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT id, at, actor, action, subject, detail FROM audit WHERE 1 = 1",
+                    );
+                    for (column, value) in [("actor", &f.actor), ("action", &f.action), ("subject", &f.subject)] {
+                        if let Some(v) = value {
+                            q.push(format!(" AND {column} = ")).push_bind(v.clone());
+                        }
+                    }
+                    if let Some((at, id)) = before {
+                        q.push(" AND (at < ").push_bind(at);
+                        q.push(" OR (at = ").push_bind(at).push(" AND id < ").push_bind(id.to_owned()).push("))");
+                    }
+                    q.push(" ORDER BY at DESC, id DESC LIMIT ").push_bind(limit);
+                    Ok(q.build_query_as::<AuditRecord>().fetch_all(&self.pool).await?)
                 }
 
                 async fn transaction_counts(&self, since: i64, now: i64) -> StoreResult<TransactionCounts> {
                     let counts: TransactionCounts = query_as(
                         "SELECT \
                          COALESCE(SUM(CASE WHEN status = 'pending' AND expires_at > $2 THEN 1 ELSE 0 END), 0) AS pending, \
-                         COALESCE(SUM(CASE WHEN status IN ('approved', 'consumed') THEN 1 ELSE 0 END), 0) AS approved, \
+                         COALESCE(SUM(CASE WHEN status = 'consumed' OR (status = 'approved' AND expires_at > $2) \
+                                           THEN 1 ELSE 0 END), 0) AS approved, \
                          COALESCE(SUM(CASE WHEN status = 'denied' THEN 1 ELSE 0 END), 0) AS denied, \
-                         COALESCE(SUM(CASE WHEN status = 'pending' AND expires_at <= $2 THEN 1 ELSE 0 END), 0) AS expired \
+                         COALESCE(SUM(CASE WHEN status IN ('pending', 'approved') AND expires_at <= $2 \
+                                           THEN 1 ELSE 0 END), 0) AS expired \
                          FROM transactions WHERE created_at >= $1",
                     )
                     .bind(since)
@@ -147,31 +148,45 @@ macro_rules! console_sql {
                     now: i64,
                     limit: i64,
                 ) -> StoreResult<Vec<Transaction>> {
-                    // One statement for every filter: a NULL parameter filters nothing.
-                    let sql = format!(
-                        "SELECT {TXN_COLUMNS} FROM transactions t WHERE \
-                         ($1 IS NULL OR (CASE WHEN t.status = 'pending' AND t.expires_at <= $2 THEN 'expired' \
-                                              ELSE t.status END) = $1) \
-                         AND ($3 IS NULL OR t.client_id = $3) AND ($4 IS NULL OR t.user_id = $4) \
-                         AND ($5 IS NULL OR t.device_id = $5 OR t.failed_device_id = $5) \
-                         AND ($6 IS NULL OR t.context = $6) \
-                         AND ($7 IS NULL OR t.created_at >= $7) AND ($8 IS NULL OR t.created_at < $8) \
-                         AND ($9 IS NULL OR t.id < $9) \
-                         ORDER BY t.id DESC LIMIT $10"
-                    );
-                    let rows: Vec<TransactionRow> = query_as(&sql)
-                        .bind(&f.phase)
-                        .bind(now)
-                        .bind(&f.client_id)
-                        .bind(&f.user_id)
-                        .bind(&f.device_id)
-                        .bind(&f.context)
-                        .bind(f.since)
-                        .bind(f.until)
-                        .bind(before)
-                        .bind(limit)
-                        .fetch_all(&self.pool)
-                        .await?;
+                    // Only the predicates given: newest first by id (ids sort by
+                    // creation time), so a page is a range of the primary key.
+                    let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {TXN_COLUMNS} FROM transactions t WHERE 1 = 1"));
+                    match f.phase.as_deref() {
+                        None => {}
+                        // The domain's phases: an approval not redeemed in time is expired too.
+                        Some("pending") => {
+                            q.push(" AND t.status = 'pending' AND t.expires_at > ").push_bind(now);
+                        }
+                        Some("approved") => {
+                            q.push(" AND t.status = 'approved' AND t.expires_at > ").push_bind(now);
+                        }
+                        Some("expired") => {
+                            q.push(" AND t.status IN ('pending', 'approved') AND t.expires_at <= ").push_bind(now);
+                        }
+                        Some(status) => {
+                            q.push(" AND t.status = ").push_bind(status.to_owned());
+                        }
+                    }
+                    for (column, value) in [("t.client_id", &f.client_id), ("t.user_id", &f.user_id), ("t.context", &f.context)] {
+                        if let Some(v) = value {
+                            q.push(format!(" AND {column} = ")).push_bind(v.clone());
+                        }
+                    }
+                    if let Some(device) = &f.device_id {
+                        q.push(" AND (t.device_id = ").push_bind(device.clone());
+                        q.push(" OR t.failed_device_id = ").push_bind(device.clone()).push(")");
+                    }
+                    if let Some(since) = f.since {
+                        q.push(" AND t.created_at >= ").push_bind(since);
+                    }
+                    if let Some(until) = f.until {
+                        q.push(" AND t.created_at < ").push_bind(until);
+                    }
+                    if let Some(before) = before {
+                        q.push(" AND t.id < ").push_bind(before.to_owned());
+                    }
+                    q.push(" ORDER BY t.id DESC LIMIT ").push_bind(limit);
+                    let rows: Vec<TransactionRow> = q.build_query_as().fetch_all(&self.pool).await?;
                     rows.into_iter().map(Transaction::try_from).collect()
                 }
             }

@@ -173,7 +173,9 @@ async fn wrong_credentials_are_one_answer_and_guessing_is_slowed() {
     app.clock.advance_secs(16 * 60);
     sign_in(&app).await;
 
+    let signed_in = sign_in(&app).await;
     admins::disable(app.store(), EMAIL, app.clock_now()).await.unwrap();
+    assert_eq!(location(&get(&app, "/admin", Some(&signed_in)).await), "/admin/sign-in");
     let disabled = post(
         &app,
         "/admin/sign-in",
@@ -279,9 +281,52 @@ async fn sessions_end_when_idle_too_old_or_the_password_changes() {
     assert_eq!(location(&get(&app, "/admin", Some(&busy)).await), "/admin/sign-in");
 
     let before = sign_in(&app).await;
-    app.clock.advance_secs(1);
     admins::set_password(app.store(), EMAIL, "a brand new password".into(), app.clock_now())
         .await
         .unwrap();
     assert_eq!(location(&get(&app, "/admin", Some(&before)).await), "/admin/sign-in");
+}
+
+/// Guesses sent all at once are counted as if one after another: five are
+/// checked, the rest wait.
+#[tokio::test]
+async fn parallel_guesses_do_not_pass_the_throttle() {
+    let app = app_with_admin().await;
+    let guesses = (0..12).map(|i| {
+        let app = &app;
+        async move {
+            let password = format!("wrong guess number {i}");
+            post(
+                app,
+                "/admin/sign-in",
+                None,
+                &[("email", EMAIL), ("password", &password)],
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    });
+    let mut statuses = futures_util::future::join_all(guesses).await;
+    statuses.sort_unstable();
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
+    let audit = app.store().audit_of(&format!("admin:{EMAIL}")).await.unwrap();
+    assert_eq!(audit.iter().filter(|(_, _, a)| a == "admin.sign_in_failed").count(), 5);
+}
+
+/// An unknown e-mail and a wrong password get the same page (but for what
+/// was typed).
+#[tokio::test]
+async fn an_unknown_email_and_a_wrong_password_read_the_same() {
+    let app = app_with_admin().await;
+    let answer = |email: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            let res = post(app, "/admin/sign-in", None, &[("email", email), ("password", password)]).await;
+            (res.status().as_u16(), res.text().await.unwrap().replace(email, "EMAIL"))
+        }
+    };
+    let unknown = answer("nobody@bank.example", PASSWORD).await;
+    let wrong = answer(EMAIL, "not the password at all").await;
+    assert_eq!(unknown, wrong);
 }

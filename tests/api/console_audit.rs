@@ -11,9 +11,11 @@ async fn the_audit_log_filters_pages_and_exports() {
     let app = app_with_admin().await;
     assert_eq!(location(&get(&app, "/admin/audit", None).await), "/admin/sign-in");
     let cookie = sign_in(&app).await;
+    let at = app.clock_now();
     for i in 0..55 {
         let entry = AuditEntry {
-            at: app.clock_now() + i,
+            // One instant for all: the page key's tie-break on the id is what pages.
+            at,
             actor: "cli".into(),
             action: "user.locked",
             subject: format!("user:u{i}"),
@@ -27,13 +29,18 @@ async fn the_audit_log_filters_pages_and_exports() {
         .await
         .unwrap();
     assert_eq!(html.matches("<td>user.locked</td>").count(), 50, "{html}");
-    assert!(html.contains("user:u54") && !html.contains("admin.signed_in"));
+    assert!(!html.contains("admin.signed_in"));
     let marker = "id=\"next-page\" href=\"";
     let at = html.find(marker).unwrap() + marker.len();
     let next = html[at..at + html[at..].find('"').unwrap()].replace("&#38;", "&");
     let older = get(&app, &next, Some(&cookie)).await.text().await.unwrap();
     assert_eq!(older.matches("<td>user.locked</td>").count(), 5, "{older}");
-    assert!(older.contains("user:u0") && !older.contains("next-page"));
+    assert!(!older.contains("next-page"));
+    // Every entry once, across the two pages.
+    for i in 0..55 {
+        let shown = format!("<td>user:u{i}</td>");
+        assert_eq!(html.matches(&shown).count() + older.matches(&shown).count(), 1, "u{i}");
+    }
 
     let signed_in = get(&app, "/admin/audit?action=admin.signed_in", Some(&cookie))
         .await

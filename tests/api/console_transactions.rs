@@ -69,6 +69,14 @@ async fn the_list_filters_and_pages_and_a_transaction_shows_its_evidence() {
     assert!(detail.contains(&format!("<td>{id}</td>")), "{detail}");
     let (missing, _) = page(&app, &cookie, "/admin/transactions/no-such-id").await;
     assert_eq!(missing, 404);
+
+    // An approval not redeemed in time is expired, in the list and its filter.
+    app.clock.advance_secs(3600);
+    let cookie = sign_in(&app).await;
+    let (_, expired) = page(&app, &cookie, "/admin/transactions?status=expired").await;
+    assert_eq!(rows(&expired), 2, "{expired}");
+    let (_, approved) = page(&app, &cookie, "/admin/transactions?status=approved").await;
+    assert_eq!(rows(&approved), 0, "{approved}");
 }
 
 #[tokio::test]

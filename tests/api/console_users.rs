@@ -94,6 +94,29 @@ async fn an_admin_finds_a_user_and_manages_their_devices() {
     assert_eq!(removed.status(), 303);
     let again = post(&app, &cookie, &path, &[("csrf", &csrf), ("action", "remove")]).await;
     assert_eq!(again.status(), 404);
+    // An id with the characters a URL reserves is reached through its link.
+    app.user("a/b?c#d e", &[]).await;
+    let found = get(
+        &app,
+        &format!("/admin/users?q={}", urlencode("a/b?c#d e")),
+        Some(&cookie),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let marker = "id=\"found\" href=\"";
+    let at = found.find(marker).unwrap() + marker.len();
+    let link = &found[at..at + found[at..].find('"').unwrap()];
+    assert_eq!(link, "/admin/users/a%2Fb%3Fc%23d%20e");
+    let odd = get(&app, link, Some(&cookie)).await;
+    assert_eq!(odd.status(), 200);
+    assert!(
+        odd.text()
+            .await
+            .unwrap()
+            .contains("action=\"/admin/users/a%2Fb%3Fc%23d%20e/status\"")
+    );
     let missing = get(&app, "/admin/users/nobody", Some(&cookie)).await;
     assert_eq!(missing.status(), 404);
     assert_eq!(location(&get(&app, "/admin/users/dana", None).await), "/admin/sign-in");
