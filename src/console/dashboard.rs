@@ -1,5 +1,6 @@
 //! `GET /admin`: the dashboard. Transactions of the last hour and day by
-//! where they stand.
+//! where they stand, and what needs an operator's eye: notifications and
+//! device pushes failing, locked users and devices.
 
 use askama::Template;
 use axum::extract::State;
@@ -9,7 +10,7 @@ use axum::response::Response;
 use super::guard::SignedIn;
 use super::page;
 use crate::engine::AppState;
-use crate::store::console::TransactionCounts;
+use crate::store::console::{Health, TransactionCounts};
 
 #[derive(Template)]
 #[template(path = "admin/dashboard.html")]
@@ -18,6 +19,7 @@ struct Dashboard<'a> {
     csrf: &'a str,
     hour: TransactionCounts,
     day: TransactionCounts,
+    health: Health,
 }
 
 pub async fn show(State(state): State<AppState>, who: SignedIn) -> Response {
@@ -25,16 +27,18 @@ pub async fn show(State(state): State<AppState>, who: SignedIn) -> Response {
     let counts = async {
         let hour = state.store.transaction_counts(now - 3600, now).await?;
         let day = state.store.transaction_counts(now - 86_400, now).await?;
-        Ok::<_, crate::store::StoreError>((hour, day))
+        let health = state.store.health(now - 86_400).await?;
+        Ok::<_, crate::store::StoreError>((hour, day, health))
     };
     match counts.await {
-        Ok((hour, day)) => page::render(
+        Ok((hour, day, health)) => page::render(
             StatusCode::OK,
             &Dashboard {
                 email: who.admin.email.as_str(),
                 csrf: &who.session.csrf,
                 hour,
                 day,
+                health,
             },
         ),
         Err(e) => {

@@ -17,6 +17,19 @@ pub struct TransactionCounts {
     pub expired: i64,
 }
 
+/// What needs an operator's eye (the dashboard's second table).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Health {
+    /// Ping/push notifications given up on since the instant asked about.
+    pub deliveries_failed: i64,
+    /// Notifications still owed after a failed attempt.
+    pub deliveries_retrying: i64,
+    pub pushes_failed: i64,
+    pub pushes_retrying: i64,
+    pub users_locked: i64,
+    pub devices_locked: i64,
+}
+
 /// Which transactions the list shows; `None` fields do not filter.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TransactionFilter {
@@ -68,6 +81,10 @@ pub trait ConsoleStore: Send + Sync {
     /// Transactions created since `since`, by where they stand at `now`.
     async fn transaction_counts(&self, since: i64, now: i64) -> StoreResult<TransactionCounts>;
 
+    /// Failing notifications and device pushes (failed since `since`, or
+    /// retrying now), and the locked users and devices.
+    async fn health(&self, since: i64) -> StoreResult<Health>;
+
     /// Up to `limit` transactions matching `filter`, newest first, older
     /// than the one with id `before` when given.
     async fn transactions_page(
@@ -86,7 +103,9 @@ macro_rules! console_sql {
             use sqlx::query_as;
             use $crate::domain::transaction::Transaction;
             use $crate::store::StoreResult;
-            use $crate::store::console::{AuditFilter, AuditRecord, ConsoleStore, TransactionCounts, TransactionFilter};
+            use $crate::store::console::{
+                AuditFilter, AuditRecord, ConsoleStore, Health, TransactionCounts, TransactionFilter,
+            };
             use $crate::domain::client::Client;
             use $crate::store::clients::ClientRow;
             use $crate::store::transactions::{TXN_COLUMNS, TransactionRow};
@@ -139,6 +158,22 @@ macro_rules! console_sql {
                     .fetch_one(&self.pool)
                     .await?;
                     Ok(counts)
+                }
+
+                async fn health(&self, since: i64) -> StoreResult<Health> {
+                    let health: Health = query_as(
+                        "SELECT \
+                         (SELECT COUNT(*) FROM outbox WHERE state = 'failed' AND created_at >= $1) AS deliveries_failed, \
+                         (SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND attempts > 0) AS deliveries_retrying, \
+                         (SELECT COUNT(*) FROM device_pushes WHERE state = 'failed' AND created_at >= $1) AS pushes_failed, \
+                         (SELECT COUNT(*) FROM device_pushes WHERE state = 'pending' AND attempts > 0) AS pushes_retrying, \
+                         (SELECT COUNT(*) FROM users WHERE status = 'locked') AS users_locked, \
+                         (SELECT COUNT(*) FROM devices WHERE status = 'locked') AS devices_locked",
+                    )
+                    .bind(since)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    Ok(health)
                 }
 
                 async fn transactions_page(

@@ -120,6 +120,14 @@ async fn a_sign_in_starts_a_new_session_and_shows_the_dashboard() {
     let html = dashboard.text().await.unwrap();
     assert!(html.contains(EMAIL), "{html}");
     assert!(html.contains("<td id=\"pending-hour\">1</td>"), "{html}");
+    assert!(html.contains("<td id=\"users-locked\">0</td>"), "{html}");
+    let admin = trustid::engine::users::Actor::Admin("test".into());
+    let locked = trustid::domain::user::UserStatus::Locked;
+    trustid::engine::users::set_status(&app.state, &admin, &"alice".into(), locked)
+        .await
+        .unwrap();
+    let html = get(&app, "/admin", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("<td id=\"users-locked\">1</td>"), "{html}");
     // Signed in already: the form moves on.
     assert_eq!(location(&get(&app, "/admin/sign-in", Some(&cookie)).await), "/admin");
 }
