@@ -50,6 +50,8 @@ struct List<'a> {
     filter_client: &'a str,
     filter_user: &'a str,
     filter_device: &'a str,
+    filter_from: &'a str,
+    filter_to: &'a str,
     rows: Vec<Row>,
     next: Option<String>,
 }
@@ -70,6 +72,16 @@ pub fn phase_name(phase: Phase) -> &'static str {
         Phase::Denied => "denied",
         Phase::Consumed => "consumed",
     }
+}
+
+/// The Unix time of 00:00 UTC of a `YYYY-MM-DD` day; `None` for no date.
+fn day_start(text: &str) -> Result<Option<i64>, ()> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = time::Date::parse(text, &format).map_err(|_| ())?;
+    Ok(Some(day.midnight().assume_utc().unix_timestamp()))
 }
 
 fn row(t: Transaction, now: i64) -> Row {
@@ -97,6 +109,11 @@ pub async fn list(State(state): State<AppState>, who: SignedIn, RawQuery(query):
         return page::error(StatusCode::BAD_REQUEST, "There is no such status or type to filter by.");
     }
     let (client, user, device, before) = (param("client"), param("user"), param("device"), param("before"));
+    let (from, to) = (param("from"), param("to"));
+    // Days in UTC: `from` includes its day, `to` includes its whole day too.
+    let (Ok(since), Ok(until)) = (day_start(&from), day_start(&to).map(|d| d.map(|t| t + 86_400))) else {
+        return page::error(StatusCode::BAD_REQUEST, "Dates are written YYYY-MM-DD.");
+    };
     let some = |v: &str| (!v.is_empty()).then(|| v.to_owned());
     let filter = TransactionFilter {
         phase: some(&status),
@@ -104,8 +121,8 @@ pub async fn list(State(state): State<AppState>, who: SignedIn, RawQuery(query):
         user_id: some(&user),
         device_id: some(&device),
         context: some(&kind),
-        since: None,
-        until: None,
+        since,
+        until,
     };
     let now = state.clock.now();
     let found = state
@@ -151,6 +168,8 @@ pub async fn list(State(state): State<AppState>, who: SignedIn, RawQuery(query):
             filter_client: &client,
             filter_user: &user,
             filter_device: &device,
+            filter_from: &from,
+            filter_to: &to,
             rows,
             next,
         },

@@ -47,6 +47,16 @@ async fn the_list_filters_and_pages_and_a_transaction_shows_its_evidence() {
     assert_eq!(rows(&saml), 0);
     let (bad, _) = page(&app, &cookie, "/admin/transactions?status=nonsense").await;
     assert_eq!(bad, 400);
+    let today = time::OffsetDateTime::from_unix_timestamp(app.clock_now())
+        .unwrap()
+        .date();
+    let (_, on_today) = page(&app, &cookie, &format!("/admin/transactions?from={today}&to={today}")).await;
+    assert_eq!(rows(&on_today), 2, "{on_today}");
+    let tomorrow = today.next_day().unwrap();
+    let (_, from_tomorrow) = page(&app, &cookie, &format!("/admin/transactions?from={tomorrow}")).await;
+    assert_eq!(rows(&from_tomorrow), 0);
+    let (bad_date, _) = page(&app, &cookie, "/admin/transactions?from=06/12/2026").await;
+    assert_eq!(bad_date, 400);
 
     let id = item["transaction_id"].as_str().unwrap();
     let (status, detail) = page(&app, &cookie, &format!("/admin/transactions/{id}")).await;
