@@ -26,7 +26,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     crate::engine::delivery::spawn_worker(state.clone());
     spawn_key_reloader(state.clone());
-    spawn_saml_janitor(state.clone());
+    spawn_janitor(state.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -71,13 +71,15 @@ fn spawn_key_reloader(state: AppState) {
     });
 }
 
-/// Forgets finished SAML logins and old AuthnRequest IDs every ten minutes.
-fn spawn_saml_janitor(state: AppState) {
+/// Every ten minutes: forgets finished SAML logins and old AuthnRequest IDs,
+/// ended console sessions and old failed sign-ins.
+fn spawn_janitor(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;
             crate::engine::saml_login::prune(&state).await;
+            crate::engine::admin_sessions::prune(&state).await;
         }
     });
 }

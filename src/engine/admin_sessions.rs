@@ -168,3 +168,16 @@ pub async fn still_live(state: &AppState, secret: &str) -> bool {
         _ => false,
     }
 }
+
+/// Forgets sessions and failed sign-ins that no longer count (a day after
+/// they ended; failures long past the throttle's window). Housekeeping:
+/// failures are logged.
+pub async fn prune(state: &AppState) -> u64 {
+    match state.store.prune_admin_sessions(state.clock.now() - 86_400).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot prune console sessions");
+            0
+        }
+    }
+}

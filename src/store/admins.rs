@@ -41,6 +41,10 @@ pub trait AdminStore: Send + Sync {
 
     async fn record_sign_in_failure(&self, email: &str, address: &str, now: i64) -> StoreResult<()>;
 
+    /// Forgets sessions that ended (expired or revoked) and failures
+    /// recorded before `before`; how many rows.
+    async fn prune_admin_sessions(&self, before: i64) -> StoreResult<u64>;
+
     /// Failed sign-ins since `since`: for `email`, and from `address`.
     async fn sign_in_failures(&self, email: &str, address: &str, since: i64) -> StoreResult<(i64, i64)>;
 }
@@ -255,6 +259,22 @@ macro_rules! admin_sql {
                         .execute(&self.pool)
                         .await?;
                     Ok(())
+                }
+
+                async fn prune_admin_sessions(&self, before: i64) -> StoreResult<u64> {
+                    let sessions = query(
+                        "DELETE FROM admin_sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
+                    )
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                    let failures = query("DELETE FROM admin_sign_in_failures WHERE at < $1")
+                        .bind(before)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                    Ok(sessions + failures)
                 }
 
                 async fn sign_in_failures(&self, email: &str, address: &str, since: i64) -> StoreResult<(i64, i64)> {

@@ -288,6 +288,9 @@ async fn sessions_end_when_idle_too_old_or_the_password_changes() {
     app.clock.advance_secs(IDLE_TIMEOUT / 2);
     assert_eq!(location(&get(&app, "/admin", Some(&busy)).await), "/admin/sign-in");
 
+    // Ended sessions are forgotten a day later.
+    app.clock.advance_secs(86_400 + ABSOLUTE_TIMEOUT);
+    assert!(trustid::engine::admin_sessions::prune(&app.state).await >= 2);
     let before = sign_in(&app).await;
     admins::set_password(app.store(), EMAIL, "a brand new password".into(), app.clock_now())
         .await
