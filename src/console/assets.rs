@@ -34,7 +34,8 @@ select { font: inherit; padding: .3rem; background: transparent; color: inherit;
 "#;
 
 /// The live parts: time left counts down; the pending list reloads when the
-/// server's event stream says the set of open requests changed.
+/// server's event stream says the set of open requests changed; the
+/// dashboard's figures are fetched again every few seconds, without a reload.
 const CONSOLE_JS: &str = r#""use strict";
 (function () {
   function tick() {
@@ -45,6 +46,20 @@ const CONSOLE_JS: &str = r#""use strict";
     });
   }
   setInterval(tick, 1000);
+  // The dashboard's figures, fetched again and swapped in place.
+  var refreshed = document.getElementById("refreshed");
+  if (refreshed) {
+    setInterval(function () {
+      fetch(location.href, { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("refreshed");
+          if (fresh) { refreshed.innerHTML = fresh.innerHTML; }
+        })
+        .catch(function () {});
+    }, 1000 * Number(refreshed.getAttribute("data-refresh")));
+  }
   var live = document.getElementById("live");
   if (live && window.EventSource) {
     var events = new EventSource(live.getAttribute("data-events"));

@@ -1,7 +1,9 @@
 //! The console in a real browser: headless Chromium (Selenium, Debian's
 //! chromium-driver; `tests/console/browser.py`) signs in, opens the
 //! dashboard, the transactions and one transaction's evidence, and signs
-//! out. A screenshot of each page, light and dark, is left under the
+//! out; on the way it sees the dashboard's figures change without a
+//! reload and a new request appear on the pending page by itself. A
+//! screenshot of each page, light and dark, is left under the
 //! target directory (`console-screenshots/`) for a person to look at.
 //! Skips without Chromium unless `TRUSTID_REQUIRE_BROWSER=1`.
 
@@ -79,11 +81,17 @@ async fn chromium_signs_in_and_reads_a_transactions_evidence() {
         }
         last
     });
-    let ready = tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(120)))
-        .await
-        .unwrap();
-    if ready.is_ok() {
-        app.start(&client, "alice", "Live: pay 5 EUR").await;
+    // First the dashboard, then the pending page, each waits for a request.
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    for text in ["Dashboard: 1 EUR", "Live: pay 5 EUR"] {
+        let rx = rx.clone();
+        let ready =
+            tokio::task::spawn_blocking(move || rx.lock().unwrap().recv_timeout(std::time::Duration::from_secs(120)))
+                .await
+                .unwrap();
+        if ready.is_ok() {
+            app.start(&client, "alice", text).await;
+        }
     }
     let last = tokio::task::spawn_blocking(move || reader.join().unwrap())
         .await
@@ -104,12 +112,15 @@ async fn chromium_signs_in_and_reads_a_transactions_evidence() {
         text(1).contains("Dashboard") && text(1).contains("ops@bank.example"),
         "{report}"
     );
-    assert!(text(2).contains("Pay 10 EUR to Bob"), "{report}");
-    assert!(text(3).contains("TRUSTID.USERID") && text(3).contains(&txn), "{report}");
     assert!(steps[1]["url"].as_str().unwrap().ends_with("/admin"), "{report}");
-    assert!(text(4).contains("Live: pay 5 EUR"), "it appeared by itself: {report}");
+    // The same dashboard, its figures refreshed in place (no reload).
+    assert!(steps[2]["url"].as_str().unwrap().ends_with("/admin"), "{report}");
+    assert!(text(2).contains("Pending 1 1"), "{report}");
+    assert!(text(3).contains("Pay 10 EUR to Bob"), "{report}");
+    assert!(text(4).contains("TRUSTID.USERID") && text(4).contains(&txn), "{report}");
+    assert!(text(5).contains("Live: pay 5 EUR"), "it appeared by itself: {report}");
     assert!(
-        steps[5]["url"].as_str().unwrap().ends_with("/admin/sign-in"),
+        steps[6]["url"].as_str().unwrap().ends_with("/admin/sign-in"),
         "signed out: {report}"
     );
     for shot in report["shots"].as_array().unwrap() {
