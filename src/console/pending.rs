@@ -31,6 +31,15 @@ struct Pending<'a> {
     email: &'a str,
     csrf: &'a str,
     rows: Vec<Row>,
+    /// The fingerprint of what this page shows: the event stream compares
+    /// with it, so a request that arrives before the stream connects counts.
+    seen: String,
+}
+
+/// The open requests' ids as one short value (SHA-256, base64url).
+pub fn fingerprint(open: &[Transaction]) -> String {
+    let ids: Vec<&str> = open.iter().map(|t| t.id.as_str()).collect();
+    crate::crypto::secret::digest(&ids.join(","))
 }
 
 /// The open requests, newest first.
@@ -47,19 +56,23 @@ pub async fn open(state: &AppState) -> Result<Vec<Transaction>, crate::store::St
 
 pub async fn list(State(state): State<AppState>, who: SignedIn) -> Response {
     let now = state.clock.now();
-    let rows = match open(&state).await {
-        Ok(open) => open
-            .into_iter()
-            .map(|t| Row {
-                left: t.expires_at - now,
-                expires_at: t.expires_at,
-                context: t.context.as_str(),
-                id: t.id.into_string(),
-                client_id: t.client_id.into_string(),
-                user_id: t.user_id.into_string(),
-                display_text: t.display_text,
-            })
-            .collect(),
+    let (rows, seen) = match open(&state).await {
+        Ok(open) => {
+            let seen = fingerprint(&open);
+            let rows = open
+                .into_iter()
+                .map(|t| Row {
+                    left: t.expires_at - now,
+                    expires_at: t.expires_at,
+                    context: t.context.as_str(),
+                    id: t.id.into_string(),
+                    client_id: t.client_id.into_string(),
+                    user_id: t.user_id.into_string(),
+                    display_text: t.display_text,
+                })
+                .collect();
+            (rows, seen)
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot list pending requests");
             return page::error(
@@ -74,6 +87,7 @@ pub async fn list(State(state): State<AppState>, who: SignedIn) -> Response {
             email: who.admin.email.as_str(),
             csrf: &who.session.csrf,
             rows,
+            seen,
         },
     )
 }
