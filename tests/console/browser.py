@@ -26,6 +26,7 @@ import sys
 import time
 
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
@@ -53,11 +54,21 @@ def main():
     report = {"ok": False, "reason": "", "steps": [], "shots": [], "console": []}
     driver = browser()
     try:
+        def body_text():
+            """The page's text; a page reloading under us (the live parts) is read again."""
+            for _ in range(50):
+                try:
+                    text = driver.execute_script("return document.body ? document.body.innerText : '';")
+                    return text.replace("\t", " ")
+                except WebDriverException:
+                    time.sleep(0.1)
+            return ""
+
         def step():
             report["steps"].append({
                 "url": driver.current_url,
                 "title": driver.title,
-                "text": driver.find_element(By.TAG_NAME, "body").text,
+                "text": body_text(),
             })
 
         def wait_title(prefix):
@@ -90,9 +101,15 @@ def main():
         driver.execute_script("window.trustidMark = 1;")
         print(json.dumps({"ready": "dashboard"}), flush=True)
         deadline = time.time() + 30
-        while driver.execute_script(
-            "var c = document.getElementById('pending-hour'); return c && c.textContent;"
-        ) != "1":
+        def pending_hour():
+            try:
+                return driver.execute_script(
+                    "var c = document.getElementById('pending-hour'); return c && c.textContent;"
+                )
+            except WebDriverException:
+                return None
+
+        while pending_hour() != "1":
             if time.time() > deadline:
                 raise TimeoutError("the dashboard did not show the new request")
             time.sleep(0.2)
@@ -109,7 +126,7 @@ def main():
         driver.get(args.base + "/admin/pending")
         print(json.dumps({"ready": "pending"}), flush=True)
         deadline = time.time() + 30
-        while args.live not in driver.find_element(By.TAG_NAME, "body").text:
+        while args.live not in body_text():
             if time.time() > deadline:
                 raise TimeoutError("the new request did not appear on the pending page")
             time.sleep(0.2)
