@@ -60,10 +60,11 @@ pub async fn run(store: &dyn Store, now: i64, command: AdminCommand) -> anyhow::
             let all = admins::list(store).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&all)?);
-            }
-            for a in all.iter().filter(|_| !json) {
-                let state = if a.disabled { "disabled" } else { "enabled" };
-                println!("{}\t{state}", a.email);
+            } else {
+                for a in &all {
+                    let state = if a.disabled { "disabled" } else { "enabled" };
+                    println!("{}\t{state}", a.email);
+                }
             }
         }
     }

@@ -99,6 +99,11 @@ async fn an_admin_is_created_with_a_hashed_password_changed_and_disabled() {
     let listed = admin(dir.path(), &["list", "--json"], "");
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed[0]["disabled"], true);
+    let text_list = admin(dir.path(), &["list"], "");
+    assert_eq!(
+        String::from_utf8_lossy(&text_list.stdout),
+        "ops@bank.example\tdisabled\n"
+    );
     assert!(listed[0].get("password_hash").is_none());
 
     let audit = store(dir.path())
