@@ -49,7 +49,7 @@ enum Command {
     Devices(DevicesCommand),
     /// Signing keys: list, rotate, retire (the keys directory is shared by instances).
     #[command(subcommand)]
-    Keys(KeysCommand),
+    Keys(trustid::ops::keys_cli::KeysCommand),
     /// SAML 2.0: the service providers trustid answers as an IdP.
     #[command(subcommand)]
     Saml(trustid::saml::cli::SamlCommand),
@@ -170,29 +170,6 @@ enum UsersCommand {
 }
 
 #[derive(Subcommand)]
-enum KeysCommand {
-    /// The key files, and which ones sign now.
-    List {
-        #[command(flatten)]
-        output: Output,
-    },
-    /// Add a new key per algorithm, published at once and used after a delay
-    /// (so relying parties can fetch it first).
-    Rotate {
-        /// Seconds before the new keys sign.
-        #[arg(long, default_value_t = 3600)]
-        use_after: i64,
-        #[command(flatten)]
-        output: Output,
-    },
-    /// Remove a key that no longer signs (its tokens stop verifying).
-    Retire {
-        #[arg(long, allow_hyphen_values = true)]
-        kid: String,
-    },
-}
-
-#[derive(Subcommand)]
 enum DevicesCommand {
     /// Bind a registered device to a user and activate it.
     Bind {
@@ -204,35 +181,6 @@ enum DevicesCommand {
         #[command(flatten)]
         output: Output,
     },
-}
-
-fn keys(settings: &Settings, command: KeysCommand, now: i64) -> anyhow::Result<()> {
-    use trustid::crypto::keys::SigningKeys;
-    let dir = &settings.keys_dir;
-    match command {
-        KeysCommand::List { output } => {
-            let keys = SigningKeys::load_at(dir, now)?;
-            print(&output, &keys.files().to_vec(), |files| {
-                files.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
-            })
-        }
-        KeysCommand::Rotate { use_after, output } => {
-            anyhow::ensure!(use_after >= 0, "--use-after must not be negative");
-            SigningKeys::rotate(dir, now, now + use_after)?;
-            let keys = SigningKeys::load_at(dir, now)?;
-            print(&output, &keys.files().to_vec(), |_| {
-                format!(
-                    "new keys published; they sign from {} on (instances reload every minute)",
-                    now + use_after
-                )
-            })
-        }
-        KeysCommand::Retire { kid } => {
-            SigningKeys::retire(dir, &kid, now)?;
-            println!("key {kid} retired");
-            Ok(())
-        }
-    }
 }
 
 fn read_json(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
@@ -359,7 +307,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 format!("user {} created ({})", u.user_id, u.status)
             })
         }
-        Command::Keys(command) => keys(&settings, command, now),
+        Command::Keys(command) => trustid::ops::keys_cli::run(&settings.keys_dir, command, now),
         Command::Devices(DevicesCommand::Bind { device, user, output }) => {
             let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
             let bound = admin::bind_device(store.as_ref(), &device.into(), &user.into()).await?;

@@ -7,8 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::guard::SignedIn;
-use super::page;
-use super::transactions::instant;
+use super::page::{self, instant};
 use crate::engine::AppState;
 use crate::store::console::AuditFilter;
 

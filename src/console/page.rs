@@ -44,3 +44,18 @@ struct ErrorPage<'a> {
 pub fn error(status: StatusCode, message: &str) -> Response {
     render(status, &ErrorPage { message })
 }
+
+/// A Unix time as the console shows it (RFC 3339, UTC).
+pub fn instant(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// A value percent-encoded for one path segment.
+pub fn path_segment(segment: &str) -> String {
+    form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::guard::{SignedIn, check_form};
-use super::page;
+use super::page::{self, instant};
 use crate::engine::AppState;
 use crate::engine::admin_sessions;
 use crate::http::paths::ADMIN_SESSIONS_PATH;
@@ -28,13 +28,6 @@ struct Sessions<'a> {
     email: &'a str,
     csrf: &'a str,
     sessions: Vec<Row>,
-}
-
-fn instant(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 pub async fn list(State(state): State<AppState>, who: SignedIn) -> Response {

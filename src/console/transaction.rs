@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use super::guard::SignedIn;
 use super::page;
-use super::transactions::{instant, phase_name};
+use super::page::instant;
+use super::transactions::phase_name;
 use crate::crypto::device_jws::bm_hash;
 use crate::domain::claims::{self, Evidence, Sources};
 use crate::engine::AppState;

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::guard::SignedIn;
-use super::page;
+use super::page::{self, instant};
 use crate::domain::transaction::{Phase, Transaction};
 use crate::engine::AppState;
 use crate::store::console::TransactionFilter;
@@ -54,14 +54,6 @@ struct List<'a> {
     filter_to: &'a str,
     rows: Vec<Row>,
     next: Option<String>,
-}
-
-/// A Unix time as the console shows it (RFC 3339, UTC).
-pub fn instant(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 pub fn phase_name(phase: Phase) -> &'static str {

@@ -7,8 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::guard::{SignedIn, check_form, field};
-use super::page;
-use super::user_status::urlencode;
+use super::page::{self, path_segment};
 use crate::domain::ids::{DeviceId, UserId};
 use crate::engine::AppState;
 use crate::engine::users::{self, Actor, Refusal};
@@ -31,7 +30,7 @@ pub async fn act(
         _ => return page::error(StatusCode::BAD_REQUEST, "A device is preferred or removed."),
     };
     match done {
-        Ok(()) => Redirect::to(&format!("/admin/users/{}", urlencode(&id))).into_response(),
+        Ok(()) => Redirect::to(&format!("/admin/users/{}", path_segment(&id))).into_response(),
         Err(Refusal::UnknownUser) => page::error(StatusCode::NOT_FOUND, "There is no such user."),
         Err(Refusal::UnknownDevice | Refusal::NoActiveDevice) => {
             page::error(StatusCode::NOT_FOUND, "This user has no such active device.")

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::guard::{SignedIn, check_form, field};
-use super::page;
+use super::page::{self, path_segment};
 use crate::domain::ids::UserId;
 use crate::domain::user::UserStatus;
 use crate::engine::AppState;
@@ -30,7 +30,7 @@ pub async fn set(
     };
     let actor = Actor::Admin(who.admin.email.to_string());
     match users::set_status(&state, &actor, &UserId::from(id.as_str()), status).await {
-        Ok(()) => Redirect::to(&format!("/admin/users/{}", urlencode(&id))).into_response(),
+        Ok(()) => Redirect::to(&format!("/admin/users/{}", path_segment(&id))).into_response(),
         Err(Refusal::UnknownUser) => page::error(StatusCode::NOT_FOUND, "There is no such user."),
         Err(e) => {
             tracing::error!(error = %e, "cannot set a user's status");
@@ -40,11 +40,4 @@ pub async fn set(
             )
         }
     }
-}
-
-/// A path segment, percent-encoded.
-pub fn urlencode(segment: &str) -> String {
-    form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }

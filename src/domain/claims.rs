@@ -157,6 +157,48 @@ pub fn evidence(src: &Sources<'_>) -> Vec<(Evidence, Value)> {
     out
 }
 
+/// The evidence an SP receives, by SAML attribute name from the claim table
+/// (`None` in [`super::saml_sp::SamlSpSettings::attributes`] means all of them).
+pub fn parse_attributes(names: &[String]) -> Result<Vec<Evidence>, String> {
+    let mut out = Vec::new();
+    for name in names.iter().map(|n| n.trim()) {
+        let Some(row) = TABLE.iter().find(|r| r.2 == name) else {
+            let known: Vec<&str> = TABLE.iter().map(|r| r.2).collect();
+            return Err(format!("unknown attribute `{name}` (known: {})", known.join(", ")));
+        };
+        if !out.contains(&row.0) {
+            out.push(row.0);
+        }
+    }
+    if out.is_empty() {
+        return Err("the attribute list must name at least one attribute".into());
+    }
+    Ok(out)
+}
+
+/// Evidence lists stored by SAML attribute name, so a stored row reads as
+/// the operator wrote it and survives a reordering of the enum.
+pub mod saml_names {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{Evidence, parse_attributes};
+
+    pub fn serialize<S: Serializer>(value: &Option<Vec<Evidence>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(list) => s.collect_seq(list.iter().map(|e| e.saml_name())),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Evidence>>, D::Error> {
+        let names: Option<Vec<String>> = Option::deserialize(d)?;
+        names
+            .map(|n| parse_attributes(&n))
+            .transpose()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

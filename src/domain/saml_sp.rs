@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::claims::{Evidence, TABLE};
+use super::claims::Evidence;
+pub use super::claims::parse_attributes;
 use super::saml_cert::SpCertificate;
 use super::str_enum::str_enum;
 use super::url::check_callback_url;
@@ -193,25 +194,6 @@ str_enum!(
     [SignedParts::Response, SignedParts::Assertion, SignedParts::Both]
 );
 
-/// The evidence an SP receives, by SAML attribute name from the claim table
-/// (`None` in [`SamlSpSettings::attributes`] means all of them).
-pub fn parse_attributes(names: &[String]) -> Result<Vec<Evidence>, String> {
-    let mut out = Vec::new();
-    for name in names.iter().map(|n| n.trim()) {
-        let Some(row) = TABLE.iter().find(|r| r.2 == name) else {
-            let known: Vec<&str> = TABLE.iter().map(|r| r.2).collect();
-            return Err(format!("unknown attribute `{name}` (known: {})", known.join(", ")));
-        };
-        if !out.contains(&row.0) {
-            out.push(row.0);
-        }
-    }
-    if out.is_empty() {
-        return Err("the attribute list must name at least one attribute".into());
-    }
-    Ok(out)
-}
-
 /// What an operator registers for an SP. Built from typed parts; the rules
 /// across fields are [`SamlSpSettings::validate`]'s.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -228,7 +210,7 @@ pub struct SamlSpSettings {
     #[serde(default)]
     pub name_id_format: NameIdFormat,
     /// The attributes released, by SAML name; `None`: all of the table.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "evidence_names")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::claims::saml_names")]
     pub attributes: Option<Vec<Evidence>>,
     #[serde(default)]
     pub sign: SignedParts,
@@ -331,29 +313,6 @@ impl SamlSpSettings {
 }
 
 /// URLs stored as their text.
-/// Evidence lists stored by SAML attribute name, so a stored row reads as
-/// the operator wrote it and survives a reordering of the enum.
-mod evidence_names {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use super::{Evidence, parse_attributes};
-
-    pub fn serialize<S: Serializer>(value: &Option<Vec<Evidence>>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(list) => s.collect_seq(list.iter().map(|e| e.saml_name())),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Evidence>>, D::Error> {
-        let names: Option<Vec<String>> = Option::deserialize(d)?;
-        names
-            .map(|n| parse_attributes(&n))
-            .transpose()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
 /// A registered service provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamlSp {

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)]
 use super::*;
+use crate::domain::claims::TABLE;
 
 fn sp() -> SamlSpSettings {
     SamlSpSettings::new(

@@ -54,10 +54,19 @@ pub(crate) async fn sign_in(app: &TestApp) -> String {
 }
 
 /// The CSRF token a page's forms carry.
-async fn csrf_of(app: &TestApp, cookie: &str) -> String {
-    let html = get(app, "/admin", Some(cookie)).await.text().await.unwrap();
+pub(crate) fn csrf_in(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
     html[at..at + html[at..].find('"').unwrap()].to_owned()
+}
+
+/// The CSRF token of the dashboard's forms.
+async fn csrf_of(app: &TestApp, cookie: &str) -> String {
+    csrf_in(&get(app, "/admin", Some(cookie)).await.text().await.unwrap())
+}
+
+/// A same-origin form POST of the signed-in browser holding `cookie`.
+pub(crate) async fn post_signed(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> Response {
+    post(app, path, Some(cookie), form).await
 }
 
 #[tokio::test]

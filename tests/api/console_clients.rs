@@ -2,18 +2,10 @@
 //! once and works at the token endpoint; a wrong form says why and keeps
 //! what was typed.
 
-use crate::console::{app_with_admin, get, location, sign_in};
+use crate::console::{app_with_admin, csrf_in, get, location, post_signed, sign_in};
 
 async fn add(app: &crate::common::TestApp, cookie: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let res = app
-        .http
-        .post(app.url("/admin/clients"))
-        .header("cookie", cookie)
-        .header("origin", &app.base)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let res = post_signed(app, cookie, "/admin/clients", form).await;
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
@@ -29,7 +21,7 @@ async fn an_admin_adds_a_client_and_its_secret_works() {
     let cookie = sign_in(&app).await;
     let html = get(&app, "/admin/clients", Some(&cookie)).await.text().await.unwrap();
     assert!(html.contains("No client yet"), "{html}");
-    let csrf = between(&html, "name=\"csrf\" value=\"", "\"").to_owned();
+    let csrf = csrf_in(&html);
 
     let (status, wrong) = add(
         &app,

@@ -1,23 +1,7 @@
 //! The console's signing keys: listed with their state, rotated (published
 //! first, signing later) and retired, with `trustid keys`' rules.
 
-use crate::console::{app_with_admin, get, sign_in};
-
-async fn post(app: &crate::common::TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    app.http
-        .post(app.url(path))
-        .header("cookie", cookie)
-        .header("origin", &app.base)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn token(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
-    html[at..at + html[at..].find('"').unwrap()].to_owned()
-}
+use crate::console::{app_with_admin, csrf_in, get, post_signed, sign_in};
 
 /// The `kid`s of the rows in `state`.
 fn kids_in(html: &str, state: &str) -> Vec<String> {
@@ -37,14 +21,14 @@ async fn keys_are_listed_rotated_and_retired() {
     let html = get(&app, "/admin/keys", Some(&cookie)).await.text().await.unwrap();
     let signing = kids_in(&html, "signing");
     assert_eq!(signing.len(), 4, "ES256, PS256, RS256 and SAML: {html}");
-    let csrf = token(&html);
+    let csrf = csrf_in(&html);
 
     for bad in ["-5", "60", "soon"] {
         let form = [("csrf", csrf.as_str()), ("use_after", bad)];
-        let refused = post(&app, &cookie, "/admin/keys/rotate", &form).await;
+        let refused = post_signed(&app, &cookie, "/admin/keys/rotate", &form).await;
         assert_eq!(refused.status(), 400, "{bad}");
     }
-    let rotated = post(
+    let rotated = post_signed(
         &app,
         &cookie,
         "/admin/keys/rotate",
@@ -57,7 +41,7 @@ async fn keys_are_listed_rotated_and_retired() {
     assert_eq!(next.len(), 4, "{html}");
     assert_eq!(kids_in(&html, "signing"), signing, "the old keys still sign");
 
-    let refused = post(
+    let refused = post_signed(
         &app,
         &cookie,
         "/admin/keys/retire",
@@ -66,7 +50,7 @@ async fn keys_are_listed_rotated_and_retired() {
     .await;
     assert_eq!(refused.status(), 400);
     assert!(refused.text().await.unwrap().contains("rotate first"));
-    let retired = post(
+    let retired = post_signed(
         &app,
         &cookie,
         "/admin/keys/retire",
@@ -76,7 +60,7 @@ async fn keys_are_listed_rotated_and_retired() {
     assert_eq!(retired.status(), 303);
     let html = get(&app, "/admin/keys", Some(&cookie)).await.text().await.unwrap();
     assert!(!html.contains(&next[0]));
-    let forged = post(
+    let forged = post_signed(
         &app,
         &cookie,
         "/admin/keys/rotate",

@@ -3,23 +3,7 @@
 //! the audit trail, and needs the form's token.
 
 use crate::common::phone_of;
-use crate::console::{app_with_admin, get, location, sign_in};
-
-async fn post(app: &crate::common::TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    app.http
-        .post(app.url(path))
-        .header("cookie", cookie)
-        .header("origin", &app.base)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn token(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
-    html[at..at + html[at..].find('"').unwrap()].to_owned()
-}
+use crate::console::{app_with_admin, csrf_in, get, location, post_signed, sign_in};
 
 #[tokio::test]
 async fn an_admin_finds_a_user_and_manages_their_devices() {
@@ -48,8 +32,8 @@ async fn an_admin_finds_a_user_and_manages_their_devices() {
         .await
         .unwrap();
     assert!(html.contains(&first.id()) && html.contains(&second.id()), "{html}");
-    let csrf = token(&html);
-    let locked = post(
+    let csrf = csrf_in(&html);
+    let locked = post_signed(
         &app,
         &cookie,
         "/admin/users/dana/status",
@@ -63,7 +47,7 @@ async fn an_admin_finds_a_user_and_manages_their_devices() {
         .await
         .unwrap();
     assert!(html.contains("<dd id=\"user-status\">locked</dd>"), "{html}");
-    let forged = post(
+    let forged = post_signed(
         &app,
         &cookie,
         "/admin/users/dana/status",
@@ -71,7 +55,7 @@ async fn an_admin_finds_a_user_and_manages_their_devices() {
     )
     .await;
     assert_eq!(forged.status(), 403);
-    let bad = post(
+    let bad = post_signed(
         &app,
         &cookie,
         "/admin/users/dana/status",
@@ -79,7 +63,7 @@ async fn an_admin_finds_a_user_and_manages_their_devices() {
     )
     .await;
     assert_eq!(bad.status(), 400);
-    post(
+    post_signed(
         &app,
         &cookie,
         "/admin/users/dana/status",
@@ -88,11 +72,11 @@ async fn an_admin_finds_a_user_and_manages_their_devices() {
     .await;
 
     let path = format!("/admin/users/dana/devices/{}", second.id());
-    let preferred = post(&app, &cookie, &path, &[("csrf", &csrf), ("action", "prefer")]).await;
+    let preferred = post_signed(&app, &cookie, &path, &[("csrf", &csrf), ("action", "prefer")]).await;
     assert_eq!(preferred.status(), 303);
-    let removed = post(&app, &cookie, &path, &[("csrf", &csrf), ("action", "remove")]).await;
+    let removed = post_signed(&app, &cookie, &path, &[("csrf", &csrf), ("action", "remove")]).await;
     assert_eq!(removed.status(), 303);
-    let again = post(&app, &cookie, &path, &[("csrf", &csrf), ("action", "remove")]).await;
+    let again = post_signed(&app, &cookie, &path, &[("csrf", &csrf), ("action", "remove")]).await;
     assert_eq!(again.status(), 404);
     // An id with the characters a URL reserves is reached through its link.
     app.user("a/b?c#d e", &[]).await;
