@@ -95,6 +95,10 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ADMIN_ASSET_PATH, get(console::assets::serve))
         .route(paths::ADMIN_TRANSACTIONS_PATH, get(console::transactions::list))
         .route(paths::ADMIN_TRANSACTION_PATH, get(console::transaction::show))
+        .route(
+            paths::ADMIN_TRANSACTION_CANCEL_PATH,
+            post(console::transaction_cancel::cancel),
+        )
         .route(paths::ADMIN_AUDIT_PATH, get(console::audit::list))
         .route(paths::ADMIN_AUDIT_EXPORT_PATH, get(console::audit_export::export))
         .route(paths::ADMIN_USERS_PATH, get(console::users::search))

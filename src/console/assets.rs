@@ -30,6 +30,12 @@ dl.facts dd { margin: 0; }
 form.filters { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: end; margin-bottom: 1rem; }
 select { font: inherit; padding: .3rem; background: transparent; color: inherit; border: 1px solid var(--line); border-radius: 4px; }
 .hint, .empty, .who { color: var(--muted); }
+button.danger { background: var(--error); border-color: var(--error); }
+ol.timeline { list-style: none; padding: 0; border-left: 2px solid var(--line); }
+ol.timeline li { padding: .2rem 0 .2rem .8rem; }
+ol.timeline li.ok { border-left: 3px solid #2e7d32; margin-left: -2px; }
+ol.timeline li.bad { border-left: 3px solid var(--error); margin-left: -2px; }
+ol.timeline time { color: var(--muted); font-variant-numeric: tabular-nums; margin-right: .5rem; }
 @media (max-width: 40rem) { table, thead, tbody, tr, th, td { display: block; } thead { display: none; } }
 "#;
 

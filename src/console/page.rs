@@ -53,6 +53,14 @@ pub fn instant(t: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Unix milliseconds as the console shows them (RFC 3339, UTC, to the ms).
+pub fn instant_ms(ms: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok();
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    at.and_then(|t| t.format(format).ok()).unwrap_or_default()
+}
+
 /// A value percent-encoded for one path segment.
 pub fn path_segment(segment: &str) -> String {
     form_urlencoded::byte_serialize(segment.as_bytes())

@@ -1,5 +1,6 @@
 //! `GET /admin/pending`: every open request with its client, user, type,
-//! the text its devices show, and the time left; live (see `pending_events`).
+//! the text its devices show, the devices pushed and the time left; live
+//! (see `pending_events`); each with a cancel button.
 
 use askama::Template;
 use axum::extract::State;
@@ -11,6 +12,7 @@ use super::page;
 use crate::domain::transaction::Transaction;
 use crate::engine::AppState;
 use crate::store::console::TransactionFilter;
+use crate::store::timeline::PushedRecord;
 
 /// The most open requests listed.
 pub const MAX_LISTED: i64 = 200;
@@ -21,6 +23,8 @@ pub struct Row {
     user_id: String,
     context: &'static str,
     display_text: String,
+    /// The devices pushed, each with how its push stands.
+    pushed: String,
     expires_at: i64,
     left: i64,
 }
@@ -54,14 +58,31 @@ pub async fn open(state: &AppState) -> Result<Vec<Transaction>, crate::store::St
         .await
 }
 
+/// `d1 (sent), d2 (pending)`, or a dash when no device has a push channel.
+fn pushed(pushes: &[PushedRecord], id: &str) -> String {
+    let of: Vec<String> = pushes
+        .iter()
+        .filter(|p| p.transaction_id == id)
+        .map(|p| format!("{} ({})", p.device_id, p.state))
+        .collect();
+    if of.is_empty() { "—".into() } else { of.join(", ") }
+}
+
 pub async fn list(State(state): State<AppState>, who: SignedIn) -> Response {
     let now = state.clock.now();
-    let (rows, seen) = match open(&state).await {
-        Ok(open) => {
+    let listed = async {
+        let open = open(&state).await?;
+        let ids: Vec<&str> = open.iter().map(|t| t.id.as_str()).collect();
+        let pushes = state.store.pushes_of(&ids).await?;
+        Ok::<_, crate::store::StoreError>((open, pushes))
+    };
+    let (rows, seen) = match listed.await {
+        Ok((open, pushes)) => {
             let seen = fingerprint(&open);
             let rows = open
                 .into_iter()
                 .map(|t| Row {
+                    pushed: pushed(&pushes, t.id.as_str()),
                     left: t.expires_at - now,
                     expires_at: t.expires_at,
                     context: t.context.as_str(),

@@ -1,6 +1,7 @@
 //! `GET /admin/transactions/{id}`: one transaction: what was asked, of
-//! whom, what the device was shown (and the hash it signs), how it ended,
-//! and its evidence as the OIDC claims and the SAML attributes they map to.
+//! whom, what the device was shown (and the hash it signs), its timeline
+//! (`timeline.rs`), and its evidence as the OIDC claims and the SAML
+//! attributes they map to. An open one can be cancelled from here.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -10,10 +11,12 @@ use serde_json::Value;
 
 use super::guard::SignedIn;
 use super::page;
-use super::page::instant;
+use super::page::{instant, instant_ms};
+use super::timeline;
 use super::transactions::phase_name;
 use crate::crypto::device_jws::bm_hash;
 use crate::domain::claims::{self, Evidence, Sources};
+use crate::domain::transaction::Phase;
 use crate::engine::AppState;
 
 #[derive(Template)]
@@ -22,7 +25,11 @@ struct Detail<'a> {
     email: &'a str,
     csrf: &'a str,
     id: &'a str,
+    /// Still open: the page offers to cancel it.
+    open: bool,
     facts: Vec<(&'static str, String)>,
+    /// When, its tone (a CSS class), what.
+    timeline: Vec<(String, &'static str, String)>,
     evidence: Vec<(&'static str, &'static str, String)>,
 }
 
@@ -41,10 +48,14 @@ pub async fn show(State(state): State<AppState>, who: SignedIn, Path(id): Path<S
         let Some(t) = state.store.transaction(&id).await? else {
             return Ok(None);
         };
-        let user = state.store.user(&t.user_id).await?;
-        Ok::<_, crate::store::StoreError>(Some((t, user)))
+        let (user, pushes, records) = tokio::try_join!(
+            state.store.user(&t.user_id),
+            state.store.device_pushes_of(&id),
+            state.store.timeline(&id)
+        )?;
+        Ok::<_, crate::store::StoreError>(Some((t, user, pushes, records)))
     };
-    let (t, user) = match found.await {
+    let (t, user, pushes, records) = match found.await {
         Ok(Some(found)) => found,
         Ok(None) => return page::error(StatusCode::NOT_FOUND, "There is no such transaction."),
         Err(e) => {
@@ -83,6 +94,16 @@ pub async fn show(State(state): State<AppState>, who: SignedIn, Path(id): Path<S
             or_dash(t.failed_device_id.as_ref().map(ToString::to_string)),
         ),
     ];
+    let timeline = timeline::entries(&timeline::Sources {
+        txn: &t,
+        pushes: &pushes,
+        records: &records,
+        access_ttl: state.tokens.access_ttl,
+        now,
+    })
+    .into_iter()
+    .map(|e| (instant_ms(e.at_ms), e.tone, e.what))
+    .collect();
     let evidence = user
         .map(|user| {
             let sources = Sources {
@@ -102,7 +123,9 @@ pub async fn show(State(state): State<AppState>, who: SignedIn, Path(id): Path<S
             email: who.admin.email.as_str(),
             csrf: &who.session.csrf,
             id: &id,
+            open: t.phase(now) == Phase::Pending,
             facts,
+            timeline,
             evidence,
         },
     )

@@ -42,6 +42,7 @@ pub async fn with_challenges(state: &AppState, device: &Device, items: &[InboxIt
             device_id: device.id.clone(),
             expires_at: item.transaction.expires_at.min(now + state.devices.challenge_ttl),
             used_at: None,
+            created_at: Some(now),
         })
         .collect();
     state.store.insert_challenges(&challenges).await?;

@@ -10,4 +10,7 @@ pub struct Challenge {
     pub device_id: DeviceId,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// When the device fetched it (unknown for challenges stored before
+    /// trustid kept it).
+    pub created_at: Option<i64>,
 }

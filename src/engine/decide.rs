@@ -15,6 +15,7 @@ use crate::domain::user::UserStatus;
 use crate::engine::AppState;
 use crate::engine::delivery::owed;
 use crate::engine::wakeup;
+use crate::store::users::FailedOn;
 use crate::store::{DecideOutcome, DecisionWrite, StoreError};
 
 /// Why a decision was not recorded.
@@ -172,7 +173,12 @@ pub async fn decide(state: &AppState, device: &Device, txn: &Transaction, jws: &
         // The user says they did not start this: a failed attempt.
         state
             .store
-            .record_failed_attempt(Some(&device.id), Some(&txn.user_id), Some(&txn.id), state.lockout)
+            .record_failed_attempt(
+                Some(&device.id),
+                Some(&txn.user_id),
+                failed_on(state, txn, "reported_fraud"),
+                state.lockout,
+            )
             .await?;
     }
     tracing::info!(device_id = %device.id, transaction_id = %txn.id, decision = signed.decision.as_str(), "decision recorded");
@@ -184,7 +190,12 @@ pub async fn decide(state: &AppState, device: &Device, txn: &Transaction, jws: &
 async fn failed(state: &AppState, device: &Device, txn: &Transaction, refusal: Refusal) -> Refusal {
     let counted = state
         .store
-        .record_failed_attempt(Some(&device.id), Some(&txn.user_id), Some(&txn.id), state.lockout)
+        .record_failed_attempt(
+            Some(&device.id),
+            Some(&txn.user_id),
+            failed_on(state, txn, refusal.code()),
+            state.lockout,
+        )
         .await;
     match counted {
         Ok((device_locked, user_locked)) => {
@@ -193,4 +204,12 @@ async fn failed(state: &AppState, device: &Device, txn: &Transaction, refusal: R
         }
         Err(e) => Refusal::Store(e),
     }
+}
+
+fn failed_on<'a>(state: &AppState, txn: &'a Transaction, reason: &'static str) -> Option<FailedOn<'a>> {
+    Some(FailedOn {
+        transaction_id: txn.id.as_str(),
+        reason,
+        at_ms: state.clock.now_ms(),
+    })
 }

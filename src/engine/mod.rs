@@ -8,6 +8,7 @@ pub mod activation;
 pub mod admin;
 pub mod admin_sessions;
 pub mod admins;
+pub mod cancel;
 pub mod client_keys;
 pub mod decide;
 pub mod delivery;

@@ -19,7 +19,7 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn audit_name(&self) -> String {
+    pub(crate) fn audit_name(&self) -> String {
         match self {
             Actor::Client(id) => format!("client:{id}"),
             Actor::Admin(name) => format!("admin:{name}"),

@@ -48,6 +48,7 @@ pub const ADMIN_SESSION_REVOKE_PATH: &str = "/admin/sessions/{id}/revoke";
 pub const ADMIN_ASSET_PATH: &str = "/admin/assets/{name}";
 pub const ADMIN_TRANSACTIONS_PATH: &str = "/admin/transactions";
 pub const ADMIN_TRANSACTION_PATH: &str = "/admin/transactions/{id}";
+pub const ADMIN_TRANSACTION_CANCEL_PATH: &str = "/admin/transactions/{id}/cancel";
 pub const ADMIN_AUDIT_PATH: &str = "/admin/audit";
 pub const ADMIN_AUDIT_EXPORT_PATH: &str = "/admin/audit/export";
 pub const ADMIN_USERS_PATH: &str = "/admin/users";
@@ -63,7 +64,7 @@ pub const ADMIN_USER_STATUS_PATH: &str = "/admin/users/{id}/status";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 60] = [
+pub const ALL_PATHS: [&str; 61] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -111,6 +112,7 @@ pub const ALL_PATHS: [&str; 60] = [
     ADMIN_ASSET_PATH,
     ADMIN_TRANSACTIONS_PATH,
     ADMIN_TRANSACTION_PATH,
+    ADMIN_TRANSACTION_CANCEL_PATH,
     ADMIN_AUDIT_PATH,
     ADMIN_AUDIT_EXPORT_PATH,
     ADMIN_USERS_PATH,

@@ -38,7 +38,9 @@ pub trait DeliveryStore: Send + Sync {
     /// Leases up to `limit` due deliveries until `lease_until` (ms).
     async fn claim_deliveries(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>>;
 
-    async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> StoreResult<()>;
+    /// Records an attempt's outcome at `now_ms`; a failed attempt's answer
+    /// also goes to the transaction's timeline.
+    async fn finish_delivery(&self, delivery: &Delivery, outcome: &DeliveryOutcome, now_ms: i64) -> StoreResult<()>;
 
     /// Push transactions that expired undecided and were not notified yet.
     async fn expired_unnotified(&self, now: i64, limit: i64) -> StoreResult<Vec<Transaction>>;
@@ -201,27 +203,44 @@ macro_rules! delivery_sql {
                     rows.into_iter().map(Delivery::try_from).collect()
                 }
 
-                async fn finish_delivery(&self, id: &str, outcome: &DeliveryOutcome) -> StoreResult<()> {
-                    let q = match outcome {
+                async fn finish_delivery(&self, d: &Delivery, outcome: &DeliveryOutcome, now_ms: i64) -> StoreResult<()> {
+                    let (failed, q) = match outcome {
                         // The payload may hold tokens: drop it once it is no longer owed.
-                        DeliveryOutcome::Done => {
-                            query("UPDATE outbox SET state = 'done', payload = '', bearer = '', claimed_until = 0 WHERE id = $1")
-                                .bind(id)
-                        }
-                        DeliveryOutcome::Failed(error) => query(
-                            "UPDATE outbox SET state = 'failed', payload = '', bearer = '', claimed_until = 0, \
-                             last_error = $2 WHERE id = $1",
-                        )
-                        .bind(id)
-                        .bind(error),
-                        DeliveryOutcome::Retry { at, error } => {
+                        DeliveryOutcome::Done => (
+                            None,
+                            query(
+                                "UPDATE outbox SET state = 'done', payload = '', bearer = '', claimed_until = 0, \
+                                 finished_at = $2 WHERE id = $1",
+                            )
+                            .bind(d.id.as_str())
+                            .bind(now_ms),
+                        ),
+                        DeliveryOutcome::Failed(error) => (
+                            Some(error),
+                            query(
+                                "UPDATE outbox SET state = 'failed', payload = '', bearer = '', claimed_until = 0, \
+                                 last_error = $2, finished_at = $3 WHERE id = $1",
+                            )
+                            .bind(d.id.as_str())
+                            .bind(error)
+                            .bind(now_ms),
+                        ),
+                        DeliveryOutcome::Retry { at, error } => (
+                            Some(error),
                             query("UPDATE outbox SET next_attempt_at = $2, claimed_until = 0, last_error = $3 WHERE id = $1")
-                                .bind(id)
+                                .bind(d.id.as_str())
                                 .bind(at)
-                                .bind(error)
-                        }
+                                .bind(error),
+                        ),
                     };
-                    q.execute(&self.pool).await?;
+                    let Some(error) = failed else {
+                        q.execute(&self.pool).await?;
+                        return Ok(());
+                    };
+                    let mut tx = self.pool.begin().await?;
+                    q.execute(&mut *tx).await?;
+                    Self::insert_event(&mut tx, d.transaction_id.as_str(), now_ms, "notification_failed", None, error).await?;
+                    tx.commit().await?;
                     Ok(())
                 }
 
@@ -298,7 +317,7 @@ macro_rules! delivery_sql {
                         PushOutcome::Withdrawn(e) => ("withdrawn", None, Some(e.as_str()), None),
                     };
                     // A withdrawn push keeps the channel of its last attempt, if any.
-                    let done = query(
+                    let update = query(
                         "UPDATE device_pushes SET state = $3, channel = COALESCE($4, channel), last_error = $5, \
                          next_attempt_at = COALESCE($6, next_attempt_at), claimed_until = 0, \
                          finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $7 END \
@@ -311,10 +330,23 @@ macro_rules! delivery_sql {
                     .bind(error)
                     .bind(next)
                     .bind(now_ms)
-                    .bind(push.lease_until)
-                    .execute(&self.pool)
-                    .await?;
-                    Ok(done.rows_affected() == 1)
+                    .bind(push.lease_until);
+                    let failed = match outcome {
+                        PushOutcome::Failed(..) | PushOutcome::Retry { .. } => error,
+                        PushOutcome::Sent(_) | PushOutcome::Withdrawn(_) => None,
+                    };
+                    let Some(error) = failed else {
+                        return Ok(update.execute(&self.pool).await?.rows_affected() == 1);
+                    };
+                    let mut tx = self.pool.begin().await?;
+                    let done = update.execute(&mut *tx).await?.rows_affected() == 1;
+                    if done {
+                        let device = Some(push.device_id.as_str());
+                        let (txn, kind) = (push.transaction_id.as_str(), "device_push_failed");
+                        Self::insert_event(&mut tx, txn, now_ms, kind, device, error).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(done)
                 }
 
                 async fn device_pushes_of(&self, transaction_id: &str) -> StoreResult<Vec<$crate::domain::delivery::PushRecord>> {
@@ -354,6 +386,26 @@ macro_rules! delivery_sql {
 
             impl $store {
                 /// Inserts an owed notification; false when the transaction already has one.
+                /// One line of a transaction's timeline (`transaction_events`).
+                async fn insert_event(
+                    tx: &mut <$db as sqlx::Database>::Connection,
+                    transaction_id: &str,
+                    at_ms: i64,
+                    kind: &str,
+                    device_id: Option<&str>,
+                    detail: &str,
+                ) -> StoreResult<()> {
+                    query("INSERT INTO transaction_events (transaction_id, at, kind, device_id, detail) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(transaction_id)
+                        .bind(at_ms)
+                        .bind(kind)
+                        .bind(device_id)
+                        .bind(detail)
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(())
+                }
+
                 async fn insert_delivery(tx: &mut <$db as sqlx::Database>::Connection, d: &Delivery, now_ms: i64) -> StoreResult<bool> {
                     let done = query(
                         "INSERT INTO outbox (id, transaction_id, kind, target, bearer, payload, state, attempts, next_attempt_at, \

@@ -17,6 +17,7 @@ pub mod saml_login;
 pub mod saml_sp;
 pub mod signals;
 pub mod sqlite;
+pub mod timeline;
 pub mod tokens;
 pub mod transactions;
 pub mod users;
@@ -131,6 +132,7 @@ pub trait Store:
     + SamlLoginStore
     + SamlSpStore
     + Signals
+    + TimelineStore
     + 'static
 {
 }
@@ -148,6 +150,7 @@ impl<T> Store for T where
         + SamlLoginStore
         + SamlSpStore
         + Signals
+        + TimelineStore
         + 'static
 {
 }
@@ -164,6 +167,7 @@ pub mod prelude {
     pub use super::saml_login::SamlLoginStore;
     pub use super::saml_sp::SamlSpStore;
     pub use super::signals::Signals;
+    pub use super::timeline::TimelineStore;
     pub use super::tokens::TokenStore;
     pub use super::transactions::TransactionStore;
     pub use super::users::UserStore;
@@ -184,6 +188,7 @@ macro_rules! sql_store {
         $crate::store::saml_login::saml_login_sql!($store, $db);
         $crate::store::saml_sp::saml_sp_sql!($store, $db);
         $crate::store::signals::signal_sql!($store, $db);
+        $crate::store::timeline::timeline_sql!($store, $db);
         $crate::store::tokens::token_sql!($store, $db);
         $crate::store::transactions::transaction_sql!($store, $db);
         $crate::store::users::user_sql!($store, $db);

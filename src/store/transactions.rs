@@ -190,6 +190,7 @@ pub(crate) struct ChallengeRow {
     pub(crate) device_id: String,
     pub(crate) expires_at: i64,
     pub(crate) used_at: Option<i64>,
+    pub(crate) created_at: Option<i64>,
 }
 
 impl From<ChallengeRow> for Challenge {
@@ -200,6 +201,7 @@ impl From<ChallengeRow> for Challenge {
             device_id: r.device_id.into(),
             expires_at: r.expires_at,
             used_at: r.used_at,
+            created_at: r.created_at,
         }
     }
 }
@@ -299,13 +301,14 @@ macro_rules! transaction_sql {
                     let mut tx = self.pool.begin().await?;
                     for c in challenges {
                         query(
-                            "INSERT INTO challenges (nonce, transaction_id, device_id, expires_at, used_at) \
-                             VALUES ($1, $2, $3, $4, NULL)",
+                            "INSERT INTO challenges (nonce, transaction_id, device_id, expires_at, used_at, created_at) \
+                             VALUES ($1, $2, $3, $4, NULL, $5)",
                         )
                         .bind(&c.nonce)
                         .bind(c.transaction_id.as_str())
                         .bind(c.device_id.as_str())
                         .bind(c.expires_at)
+                        .bind(c.created_at)
                         .execute(&mut *tx)
                         .await?;
                     }

@@ -15,6 +15,7 @@ mod cli;
 mod console;
 mod console_audit;
 mod console_browser;
+mod console_cancel;
 mod console_clients;
 mod console_keys;
 mod console_saml;

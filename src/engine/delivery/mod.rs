@@ -151,7 +151,7 @@ async fn claim_and_send(state: &AppState, sender: &Arc<send::Sender>, tasks: &mu
                     tracing::info!(transaction_id = %delivery.transaction_id, error, "delivery will be retried");
                 }
             }
-            if let Err(e) = state.store.finish_delivery(&delivery.id, &outcome).await {
+            if let Err(e) = state.store.finish_delivery(&delivery, &outcome, state.clock.now_ms()).await {
                 tracing::error!(error = %e, "cannot record a delivery outcome");
             }
         });

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sqlx::FromRow;
 
 use super::StoreResult;
+use crate::domain::delivery::Delivery;
 use crate::domain::lifecycle::{Binding, Registration, RegistrationToken};
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
@@ -73,6 +74,11 @@ pub trait LifecycleStore: Send + Sync {
 
     /// Removes the user's devices, bindings, registrations and open requests.
     async fn unregister_user(&self, user_id: &str, now: i64) -> StoreResult<Unregistered>;
+
+    /// Ends one open request as denied, by no device (an operator's cancel),
+    /// storing the notification its client is owed with it; false if it was
+    /// no longer open.
+    async fn cancel_transaction(&self, id: &str, now: i64, delivery: Option<&Delivery>) -> StoreResult<bool>;
 }
 
 #[derive(FromRow)]

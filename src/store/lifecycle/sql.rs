@@ -298,6 +298,32 @@ macro_rules! lifecycle_sql {
                     tx.commit().await?;
                     Ok($crate::store::lifecycle::Unregistered { devices, bindings, registrations, transactions })
                 }
+
+                async fn cancel_transaction(
+                    &self,
+                    id: &str,
+                    now: i64,
+                    delivery: Option<&$crate::domain::delivery::Delivery>,
+                ) -> StoreResult<bool> {
+                    let mut tx = self.pool.begin().await?;
+                    let cancelled = query(
+                        "UPDATE transactions SET status = 'denied', decided_at = $2 \
+                         WHERE id = $1 AND status = 'pending' AND expires_at > $2",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    if cancelled.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    if let Some(d) = delivery {
+                        Self::insert_delivery(&mut tx, d, now * 1000).await?;
+                    }
+                    let _invalidate = self.transactions_change(Some(id));
+                    tx.commit().await?;
+                    Ok(true)
+                }
             }
         };
     };

@@ -86,15 +86,26 @@ pub trait UserStore: Send + Sync {
     async fn forget_dead_push_address(&self, device_id: &str, address: &PushAddress) -> StoreResult<bool>;
 
     /// Counts a refused attempt against the device, the user and the
-    /// transaction when known, and locks whatever reached its threshold.
-    /// Returns whether the device and the user are now locked.
+    /// transaction when known (whose timeline then shows why), and locks
+    /// whatever reached its threshold. Returns whether the device and the
+    /// user are now locked.
     async fn record_failed_attempt(
         &self,
         device_id: Option<&str>,
         user_id: Option<&str>,
-        transaction_id: Option<&str>,
+        on: Option<FailedOn<'_>>,
         lockout: Lockout,
     ) -> StoreResult<(bool, bool)>;
+}
+
+/// The transaction a failed attempt was made on, and why it failed (the
+/// device API's refusal code).
+#[derive(Debug, Clone, Copy)]
+pub struct FailedOn<'a> {
+    pub transaction_id: &'a str,
+    pub reason: &'static str,
+    /// Clock milliseconds.
+    pub at_ms: i64,
 }
 
 #[derive(FromRow)]

@@ -221,7 +221,7 @@ macro_rules! user_sql {
                     &self,
                     device_id: Option<&str>,
                     user_id: Option<&str>,
-                    transaction_id: Option<&str>,
+                    on: Option<$crate::store::users::FailedOn<'_>>,
                     lockout: $crate::domain::lifecycle::Lockout,
                 ) -> StoreResult<(bool, bool)> {
                     let mut tx = self.begin_user_change().await?;
@@ -250,15 +250,16 @@ macro_rules! user_sql {
                             .await?;
                         locked.1 = lock.rows_affected() == 1;
                     }
-                    if let Some(txn) = transaction_id {
+                    if let Some(on) = on {
                         query("UPDATE transactions SET failed_attempts = failed_attempts + 1, failed_device_id = $2 WHERE id = $1")
-                            .bind(txn)
+                            .bind(on.transaction_id)
                             .bind(device_id)
                             .execute(&mut *tx)
                             .await?;
+                        Self::insert_event(&mut tx, on.transaction_id, on.at_ms, "device_refused", device_id, on.reason).await?;
                     }
                     // Only a named transaction changed (its failure counters).
-                    let _invalidate = transaction_id.map(|txn| self.transactions_change(Some(txn)));
+                    let _invalidate = on.map(|on| self.transactions_change(Some(on.transaction_id)));
                     tx.commit().await?;
                     Ok(locked)
                 }
