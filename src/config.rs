@@ -62,6 +62,9 @@ pub struct Settings {
     pub registration_access_token: Option<String>,
     /// The SAML IdP's entity ID; `{issuer}/saml` when unset.
     pub saml_entity_id: Option<String>,
+    /// Every console admin must approve their sign-ins on a bound phone;
+    /// an admin without one may only bind one.
+    pub admin_second_factor: bool,
     /// Failed attempts that lock a device, and a user (0 = never).
     pub device_lockout_threshold: i64,
     pub user_lockout_threshold: i64,
@@ -112,6 +115,7 @@ impl Default for Settings {
             delivery_timeout: 10,
             registration_access_token: None,
             saml_entity_id: None,
+            admin_second_factor: false,
             device_lockout_threshold: 5,
             user_lockout_threshold: 10,
             activation_code_ttl: 24 * 3600,
@@ -298,6 +302,7 @@ impl Settings {
             server: Server {
                 issuer: self.issuer.clone(),
                 dev: self.dev,
+                admin_second_factor: self.admin_second_factor,
                 saml_entity_id: self
                     .saml_entity_id
                     .clone()

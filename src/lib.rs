@@ -90,6 +90,11 @@ pub fn router(state: AppState) -> Router {
             get(console::sign_in::form).post(console::sign_in::submit),
         )
         .route(paths::ADMIN_SIGN_OUT_PATH, post(console::sign_out::sign_out))
+        .route(paths::ADMIN_SIGN_IN_PHONE_PATH, get(console::sign_in_phone::wait))
+        .route(
+            paths::ADMIN_PHONE_PATH,
+            get(console::phone::show).post(console::phone::bind),
+        )
         .route(paths::ADMIN_SESSIONS_PATH, get(console::sessions::list))
         .route(paths::ADMIN_SESSION_REVOKE_PATH, post(console::sessions::revoke))
         .route(paths::ADMIN_ASSET_PATH, get(console::assets::serve))

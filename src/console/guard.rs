@@ -5,15 +5,15 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 
 use super::page;
-use crate::domain::admin::{Admin, AdminSession};
+use crate::domain::admin::{ABSOLUTE_TIMEOUT, Admin, AdminSession};
 use crate::engine::AppState;
 use crate::engine::admin_sessions;
-use crate::http::paths::ADMIN_SIGN_IN_PATH;
+use crate::http::paths::{ADMIN_PHONE_PATH, ADMIN_SIGN_IN_PATH, ADMIN_SIGN_IN_PHONE_PATH};
 
 /// The session cookie's name: `__Host-` prefixed (Secure, Path=/, no Domain:
 /// no other host or path can set or shadow it) unless the issuer is plain
@@ -30,6 +30,25 @@ pub fn secure(state: &AppState) -> bool {
     state.server.issuer.starts_with("https:")
 }
 
+/// Sets the session cookie on `response` to `secret` (a new session), or
+/// with `None` clears it. `SameSite=Strict`, `HttpOnly`, `Secure` on https.
+pub fn set_cookie(state: &AppState, response: &mut Response, secret: Option<&str>) {
+    let secure = if secure(state) { "; Secure" } else { "" };
+    let cookie = match secret {
+        Some(secret) => format!(
+            "{}={secret}; Path=/; Max-Age={ABSOLUTE_TIMEOUT}; HttpOnly; SameSite=Strict{secure}",
+            cookie_name(state)
+        ),
+        None => format!(
+            "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}",
+            cookie_name(state)
+        ),
+    };
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+}
+
 /// The session cookie's value in `headers`, if any.
 pub fn cookie(state: &AppState, headers: &HeaderMap) -> Option<String> {
     let wanted = cookie_name(state);
@@ -43,7 +62,9 @@ pub fn cookie(state: &AppState, headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// A signed-in admin and their session.
+/// A signed-in admin and their session: past the phone when they have one,
+/// and past it at all when every admin must have one. Otherwise a redirect:
+/// to sign in, to the page waiting for the phone, or to bind one.
 pub struct SignedIn {
     pub admin: Admin,
     pub session: AdminSession,
@@ -53,10 +74,32 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let AnySession { admin, session } = AnySession::from_request_parts(parts, state).await?;
+        if session.awaiting_transaction.is_some() {
+            return Err(Redirect::to(ADMIN_SIGN_IN_PHONE_PATH).into_response());
+        }
+        if state.server.admin_second_factor && !session.second_factor {
+            return Err(Redirect::to(ADMIN_PHONE_PATH).into_response());
+        }
+        Ok(SignedIn { admin, session })
+    }
+}
+
+/// Any live session: also one waiting for the phone, or opened by password
+/// alone where a phone is required (they may sign out, wait, bind one).
+pub struct AnySession {
+    pub admin: Admin,
+    pub session: AdminSession,
+}
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let to_sign_in = || Redirect::to(ADMIN_SIGN_IN_PATH).into_response();
         let secret = cookie(state, &parts.headers).ok_or_else(to_sign_in)?;
         match admin_sessions::session(state, &secret).await {
-            Ok(Some((session, admin))) => Ok(SignedIn { admin, session }),
+            Ok(Some((session, admin))) => Ok(AnySession { admin, session }),
             Ok(None) => Err(to_sign_in()),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read a console session");

@@ -5,15 +5,14 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::guard::{self, ClientAddress, cookie_name, field, same_origin, secure};
+use super::guard::{self, ClientAddress, field, same_origin, set_cookie};
 use super::page;
-use crate::domain::admin::ABSOLUTE_TIMEOUT;
 use crate::engine::AppState;
 use crate::engine::admin_sessions::{self, Origin, SignInRefusal};
-use crate::http::paths::ADMIN_PATH;
+use crate::http::paths::{ADMIN_PATH, ADMIN_SIGN_IN_PHONE_PATH};
 
 #[derive(Template)]
 #[template(path = "admin/sign_in.html")]
@@ -62,19 +61,22 @@ pub async fn submit(
     };
     match admin_sessions::sign_in(&state, &email, &password, &from).await {
         Ok(signed_in) => {
-            let secure = if secure(&state) { "; Secure" } else { "" };
-            let cookie = format!(
-                "{}={}; Path=/; Max-Age={ABSOLUTE_TIMEOUT}; HttpOnly; SameSite=Strict{secure}",
-                cookie_name(&state),
-                signed_in.secret
-            );
-            let mut response = Redirect::to(ADMIN_PATH).into_response();
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().insert(header::SET_COOKIE, v);
-            }
+            let next = match signed_in.session.awaiting_transaction {
+                Some(_) => ADMIN_SIGN_IN_PHONE_PATH,
+                None => ADMIN_PATH,
+            };
+            let mut response = Redirect::to(next).into_response();
+            set_cookie(&state, &mut response, Some(&signed_in.secret));
             response
         }
         Err(SignInRefusal::Wrong) => again(StatusCode::UNAUTHORIZED, "The e-mail or the password is wrong."),
+        Err(SignInRefusal::PhoneUnavailable(why)) => {
+            tracing::warn!(reason = %why, "an admin's phone cannot be asked");
+            again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Your phone cannot be asked to approve this sign-in now (locked, or too many requests). Try again later, or ask another admin.",
+            )
+        }
         Err(SignInRefusal::Throttled) => again(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed sign-ins. Wait a few minutes, then try again.",

@@ -61,6 +61,9 @@ pub struct Admin {
     /// When the password was last set: sessions from before are void.
     pub password_at: i64,
     pub disabled_at: Option<i64>,
+    /// The trustid user holding the admin's phones (`console:…`), once
+    /// the admin has begun binding one.
+    pub device_user_id: Option<String>,
 }
 
 /// Debug output names the admin, never the password hash.
@@ -89,6 +92,11 @@ pub struct AdminSession {
     pub revoked_at: Option<i64>,
     pub address: String,
     pub user_agent: String,
+    /// The sign-in waits for the admin's phone to approve this transaction:
+    /// not signed in yet.
+    pub awaiting_transaction: Option<String>,
+    /// Approved on the admin's phone (else opened by password alone).
+    pub second_factor: bool,
 }
 
 /// Debug output names the session, never its digest or CSRF token.

@@ -68,3 +68,14 @@ pub struct Lockout {
     pub device_threshold: i64,
     pub user_threshold: i64,
 }
+
+/// What the device scans: where to activate, and with what (`field`, the
+/// device API's name for the credential: `activation_password` or
+/// `registration_token`).
+pub fn activation_qr_payload(issuer: &str, field: &str, credential: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("issuer", issuer)
+        .append_pair(field, credential)
+        .finish();
+    format!("trustid://activate?{query}")
+}

@@ -2,12 +2,15 @@
 //! password check (argon2, off the async threads, as slow for an unknown
 //! e-mail as for a wrong password), guessing slowed per account and per
 //! address, a new session at every sign-in, idle and absolute timeouts,
-//! sign-out and revocation. Every sign-in and failure is audited.
+//! sign-out and revocation. An admin with a bound phone must approve the
+//! sign-in on it too (`admin_second_factor`): until then the session only
+//! waits. Every sign-in and failure is audited.
 
 use crate::crypto::secret;
 use crate::domain::admin::{ABSOLUTE_TIMEOUT, Admin, AdminEmail, AdminSession};
 use crate::domain::ids::random_id;
 use crate::engine::AppState;
+use crate::engine::admin_second_factor;
 use crate::store::StoreError;
 
 /// Failed sign-ins counted over this window.
@@ -34,6 +37,10 @@ pub enum SignInRefusal {
     Wrong,
     #[error("too many failed sign-ins; wait a few minutes")]
     Throttled,
+    /// The password was right, but the admin's phone cannot be asked now
+    /// (its user locked, too many requests): nothing was opened.
+    #[error("the phone cannot be asked: {0}")]
+    PhoneUnavailable(crate::engine::start::Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -95,6 +102,37 @@ pub async fn sign_in(
             .await?;
         return Err(SignInRefusal::Wrong);
     };
+    let awaiting = match admin_second_factor::send(state, &admin, from.address).await {
+        Ok(awaiting) => awaiting,
+        Err(admin_second_factor::Refusal::Start(why)) => return Err(SignInRefusal::PhoneUnavailable(why)),
+        Err(admin_second_factor::Refusal::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(SignInRefusal::Internal(e.to_string())),
+    };
+    let (session, secret) = new_session(&admin, from, now, awaiting.clone(), false);
+    state.store.insert_admin_session(&session).await?;
+    let who = format!("admin:{}", admin.email);
+    let (action, detail) = match &awaiting {
+        Some(txn) => (
+            "admin.sign_in_sent_to_phone",
+            format!("transaction {txn} from {}", from.address),
+        ),
+        None => (
+            "admin.signed_in",
+            format!("session {} from {}", session.id, from.address),
+        ),
+    };
+    state.audit(who.clone(), action, who, Some(detail)).await?;
+    Ok(SignedIn { session, secret, admin })
+}
+
+/// A session of `admin` and the secret its cookie carries.
+fn new_session(
+    admin: &Admin,
+    from: &Origin<'_>,
+    now: i64,
+    awaiting_transaction: Option<String>,
+    second_factor: bool,
+) -> (AdminSession, String) {
     let secret = secret::random_token();
     let session = AdminSession {
         id: random_id(),
@@ -107,18 +145,60 @@ pub async fn sign_in(
         revoked_at: None,
         address: from.address.chars().take(64).collect(),
         user_agent: from.user_agent.chars().take(200).collect(),
+        awaiting_transaction,
+        second_factor,
     };
-    state.store.insert_admin_session(&session).await?;
-    let detail = Some(format!("session {} from {}", session.id, from.address));
-    state
-        .audit(
-            format!("admin:{}", admin.email),
-            "admin.signed_in",
-            format!("admin:{}", admin.email),
-            detail,
-        )
-        .await?;
-    Ok(SignedIn { session, secret, admin })
+    (session, secret)
+}
+
+/// Opens the session a waiting sign-in was for, once its phone approved
+/// (the caller checked): a new id and secret, the waiting one ended. `None`
+/// when another request finished it first.
+pub async fn finish_second_factor(
+    state: &AppState,
+    waiting: &AdminSession,
+    admin: &Admin,
+    device_id: &str,
+) -> Result<Option<SignedIn>, StoreError> {
+    let now = state.clock.now();
+    let from = Origin {
+        address: &waiting.address,
+        user_agent: &waiting.user_agent,
+    };
+    let (session, secret) = new_session(admin, &from, now, None, true);
+    if !state.store.finish_second_factor(&waiting.id, &session, now).await? {
+        return Ok(None);
+    }
+    let who = format!("admin:{}", admin.email);
+    let detail = format!(
+        "session {} from {}, approved on device {device_id}",
+        session.id, waiting.address
+    );
+    state.audit(who.clone(), "admin.signed_in", who, Some(detail)).await?;
+    Ok(Some(SignedIn {
+        session,
+        secret,
+        admin: admin.clone(),
+    }))
+}
+
+/// Ends a waiting sign-in its phone denied or let expire.
+pub async fn fail_second_factor(
+    state: &AppState,
+    waiting: &AdminSession,
+    admin: &Admin,
+    why: &str,
+) -> Result<(), StoreError> {
+    if state
+        .store
+        .revoke_admin_session(&waiting.id, &admin.id, state.clock.now())
+        .await?
+    {
+        let who = format!("admin:{}", admin.email);
+        let detail = Some(format!("{why} on the phone, from {}", waiting.address));
+        state.audit(who.clone(), "admin.sign_in_failed", who, detail).await?;
+    }
+    Ok(())
 }
 
 /// The live session whose cookie carries `secret`, with its admin; its

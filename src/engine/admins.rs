@@ -68,6 +68,7 @@ pub async fn create_admin(
         created_at: now,
         password_at: now,
         disabled_at: None,
+        device_user_id: None,
     };
     match store.insert_admin(&admin).await {
         Ok(()) => {}

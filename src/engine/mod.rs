@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod admin;
+pub mod admin_second_factor;
 pub mod admin_sessions;
 pub mod admins;
 pub mod cancel;

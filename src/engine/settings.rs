@@ -15,6 +15,8 @@ pub struct Server {
     pub dev: bool,
     /// The SAML IdP's entity ID (default `{issuer}/saml`).
     pub saml_entity_id: String,
+    /// Console admins must approve sign-ins on a bound phone.
+    pub admin_second_factor: bool,
 }
 
 impl Server {

@@ -43,6 +43,8 @@ pub const SAML_ASSERTIONS_PATH: &str = "/manage/v1/saml/assertions";
 pub const ADMIN_PATH: &str = "/admin";
 pub const ADMIN_SIGN_IN_PATH: &str = "/admin/sign-in";
 pub const ADMIN_SIGN_OUT_PATH: &str = "/admin/sign-out";
+pub const ADMIN_SIGN_IN_PHONE_PATH: &str = "/admin/sign-in/phone";
+pub const ADMIN_PHONE_PATH: &str = "/admin/phone";
 pub const ADMIN_SESSIONS_PATH: &str = "/admin/sessions";
 pub const ADMIN_SESSION_REVOKE_PATH: &str = "/admin/sessions/{id}/revoke";
 pub const ADMIN_ASSET_PATH: &str = "/admin/assets/{name}";
@@ -64,7 +66,7 @@ pub const ADMIN_USER_STATUS_PATH: &str = "/admin/users/{id}/status";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 61] = [
+pub const ALL_PATHS: [&str; 63] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -107,6 +109,8 @@ pub const ALL_PATHS: [&str; 61] = [
     ADMIN_PATH,
     ADMIN_SIGN_IN_PATH,
     ADMIN_SIGN_OUT_PATH,
+    ADMIN_SIGN_IN_PHONE_PATH,
+    ADMIN_PHONE_PATH,
     ADMIN_SESSIONS_PATH,
     ADMIN_SESSION_REVOKE_PATH,
     ADMIN_ASSET_PATH,

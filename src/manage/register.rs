@@ -14,9 +14,10 @@ use serde_json::{Value, json};
 
 use super::{Manager, audit, check_text, json_body};
 use crate::crypto::secret;
-use crate::domain::lifecycle::Registration;
+use crate::domain::lifecycle::{Registration, activation_qr_payload};
 use crate::domain::user::{User, UserStatus};
 use crate::engine::AppState;
+use crate::engine::admin_second_factor::CONSOLE_USER_PREFIX;
 use crate::http::api_error::{ApiError, no_store};
 use crate::http::paths::QR_PATH;
 
@@ -66,6 +67,12 @@ pub async fn register(
         ));
     }
     check_text("userID", &req.user_id, 255)?;
+    if req.user_id.starts_with(CONSOLE_USER_PREFIX) {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "userIDs beginning with `console:` are trustid's own (its admins' phones)",
+        ));
+    }
     if let Some(p) = &req.static_password {
         check_text("staticPassword", p, 256)?;
         if p.chars().count() < 8 {
@@ -137,7 +144,7 @@ pub async fn register(
         None,
     )
     .await?;
-    let payload = qr_payload(&state.server.issuer, &password);
+    let payload = activation_qr_payload(&state.server.issuer, "activation_password", &password);
     let qr_url = format!(
         "{}?{}",
         state.url(QR_PATH),
@@ -154,13 +161,4 @@ pub async fn register(
         "qrUrl": qr_url,
     });
     Ok(no_store(StatusCode::CREATED, Json(body)))
-}
-
-/// What the device scans: where to activate, and with what.
-pub fn qr_payload(issuer: &str, password: &str) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("issuer", issuer)
-        .append_pair("activation_password", password)
-        .finish();
-    format!("trustid://activate?{query}")
 }

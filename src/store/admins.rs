@@ -24,6 +24,14 @@ pub trait AdminStore: Send + Sync {
 
     async fn insert_admin_session(&self, session: &AdminSession) -> StoreResult<()>;
 
+    /// Names the user holding the admin's phones, unless one is named; false then.
+    async fn set_admin_device_user(&self, admin_id: &str, user_id: &str) -> StoreResult<bool>;
+
+    /// Ends the waiting session `awaiting_id` (its phone approved), marks its
+    /// transaction used and opens `signed_in`, at once; false when another
+    /// request finished it first.
+    async fn finish_second_factor(&self, awaiting_id: &str, signed_in: &AdminSession, now: i64) -> StoreResult<bool>;
+
     /// The session whose secret has this digest, with its admin.
     async fn admin_session(&self, secret_digest: &str) -> StoreResult<Option<(AdminSession, Admin)>>;
 
@@ -61,6 +69,9 @@ pub(crate) struct SessionRow {
     pub(crate) revoked_at: Option<i64>,
     pub(crate) address: String,
     pub(crate) user_agent: String,
+    pub(crate) awaiting_transaction: Option<String>,
+    /// 0 or 1 (an integer in both dialects).
+    pub(crate) second_factor: i64,
 }
 
 impl From<SessionRow> for AdminSession {
@@ -76,6 +87,8 @@ impl From<SessionRow> for AdminSession {
             revoked_at: r.revoked_at,
             address: r.address,
             user_agent: r.user_agent,
+            awaiting_transaction: r.awaiting_transaction,
+            second_factor: r.second_factor != 0,
         }
     }
 }
@@ -88,6 +101,7 @@ pub(crate) struct AdminRow {
     pub(crate) created_at: i64,
     pub(crate) password_at: i64,
     pub(crate) disabled_at: Option<i64>,
+    pub(crate) device_user_id: Option<String>,
 }
 
 impl TryFrom<AdminRow> for Admin {
@@ -100,6 +114,7 @@ impl TryFrom<AdminRow> for Admin {
             created_at: r.created_at,
             password_at: r.password_at,
             disabled_at: r.disabled_at,
+            device_user_id: r.device_user_id,
         })
     }
 }
@@ -167,23 +182,42 @@ macro_rules! admin_sql {
                 }
 
                 async fn insert_admin_session(&self, s: &AdminSession) -> StoreResult<()> {
-                    query(
-                        "INSERT INTO admin_sessions (id, secret_digest, admin_id, csrf, created_at, last_seen_at, \
-                         expires_at, revoked_at, address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    let mut conn = self.pool.acquire().await?;
+                    Self::insert_admin_session_tx(&mut conn, s).await
+                }
+
+                async fn set_admin_device_user(&self, admin_id: &str, user_id: &str) -> StoreResult<bool> {
+                    let done = query("UPDATE admins SET device_user_id = $2 WHERE id = $1 AND device_user_id IS NULL")
+                        .bind(admin_id)
+                        .bind(user_id)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn finish_second_factor(&self, awaiting_id: &str, signed_in: &AdminSession, now: i64) -> StoreResult<bool> {
+                    let mut tx = self.pool.begin().await?;
+                    let ended: Option<(String,)> = query_as(
+                        "UPDATE admin_sessions SET revoked_at = $2 \
+                         WHERE id = $1 AND revoked_at IS NULL AND awaiting_transaction IS NOT NULL \
+                         RETURNING awaiting_transaction",
                     )
-                    .bind(&s.id)
-                    .bind(&s.secret_digest)
-                    .bind(&s.admin_id)
-                    .bind(&s.csrf)
-                    .bind(s.created_at)
-                    .bind(s.last_seen_at)
-                    .bind(s.expires_at)
-                    .bind(s.revoked_at)
-                    .bind(&s.address)
-                    .bind(&s.user_agent)
-                    .execute(&self.pool)
+                    .bind(awaiting_id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                    Ok(())
+                    let Some((transaction_id,)) = ended else {
+                        return Ok(false);
+                    };
+                    // Used once: the approval opened this session and nothing else.
+                    query("UPDATE transactions SET status = 'consumed' WHERE id = $1 AND status = 'approved'")
+                        .bind(&transaction_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    Self::insert_admin_session_tx(&mut tx, signed_in).await?;
+                    let _invalidate = self.transactions_change(Some(&transaction_id));
+                    tx.commit().await?;
+                    Ok(true)
                 }
 
                 async fn admin_session(&self, secret_digest: &str) -> StoreResult<Option<(AdminSession, Admin)>> {
@@ -292,6 +326,33 @@ macro_rules! admin_sql {
                     .fetch_one(&self.pool)
                     .await?;
                     Ok((by_email, by_address))
+                }
+            }
+            impl $store {
+                async fn insert_admin_session_tx(
+                    conn: &mut <$db as sqlx::Database>::Connection,
+                    s: &AdminSession,
+                ) -> StoreResult<()> {
+                    query(
+                        "INSERT INTO admin_sessions (id, secret_digest, admin_id, csrf, created_at, last_seen_at, \
+                         expires_at, revoked_at, address, user_agent, awaiting_transaction, second_factor) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    )
+                    .bind(&s.id)
+                    .bind(&s.secret_digest)
+                    .bind(&s.admin_id)
+                    .bind(&s.csrf)
+                    .bind(s.created_at)
+                    .bind(s.last_seen_at)
+                    .bind(s.expires_at)
+                    .bind(s.revoked_at)
+                    .bind(&s.address)
+                    .bind(&s.user_agent)
+                    .bind(&s.awaiting_transaction)
+                    .bind(i64::from(s.second_factor))
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
                 }
             }
         };

@@ -9,8 +9,8 @@ use trustid::engine::admins;
 
 use crate::common::{TestApp, spawn_app};
 
-const EMAIL: &str = "ops@bank.example";
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const EMAIL: &str = "ops@bank.example";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 pub(crate) async fn app_with_admin() -> TestApp {
     let app = spawn_app().await;
@@ -21,7 +21,7 @@ pub(crate) async fn app_with_admin() -> TestApp {
 }
 
 /// A same-origin form POST (as the console's own pages send it).
-async fn post(app: &TestApp, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Response {
+pub(crate) async fn post(app: &TestApp, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Response {
     let mut req = app.http.post(app.url(path)).header("origin", &app.base).form(form);
     if let Some(c) = cookie {
         req = req.header("cookie", c);

@@ -18,6 +18,7 @@ mod console_browser;
 mod console_cancel;
 mod console_clients;
 mod console_keys;
+mod console_phone;
 mod console_saml;
 mod console_transactions;
 mod console_users;

@@ -1,0 +1,225 @@
+//! The console's second factor: an admin binds a phone with trustid's own
+//! device API, then each sign-in waits for that phone's approval (number
+//! matching on); where every admin must have one, a session opened by
+//! password alone reaches nothing but the page that binds one.
+
+use serde_json::json;
+use trustid::domain::client::ClientMetadata;
+use trustid::engine::admins;
+
+use crate::common::{TestApp, TestDevice, spawn_app_with};
+use crate::console::{EMAIL, PASSWORD, csrf_in, get, location, post, post_signed};
+
+async fn app(required: bool) -> TestApp {
+    let app = spawn_app_with(|s| s.admin_second_factor = required).await;
+    admins::create_admin(app.store(), EMAIL, PASSWORD.into(), app.clock_now())
+        .await
+        .unwrap();
+    app
+}
+
+/// Signs in with the password: the cookie, and where the browser goes next.
+async fn password(app: &TestApp) -> (String, String) {
+    let res = post(app, "/admin/sign-in", None, &[("email", EMAIL), ("password", PASSWORD)]).await;
+    assert_eq!(res.status(), 303);
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    (cookie, location(&res).to_owned())
+}
+
+async fn html(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
+    let res = get(app, path, Some(cookie)).await;
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let at = html.find(start).unwrap_or_else(|| panic!("{start} in {html}")) + start.len();
+    &html[at..at + html[at..].find(end).unwrap()]
+}
+
+/// Binds a new phone to the admin signed in with `cookie`, through the
+/// device API's activation with the registration token the page shows.
+async fn bind_phone(app: &TestApp, cookie: &str) -> TestDevice {
+    let (_, page) = html(app, "/admin/phone", cookie).await;
+    let csrf = csrf_in(&page);
+    assert_eq!(
+        post_signed(app, cookie, "/admin/phone", &[]).await.status(),
+        403,
+        "no token, no binding"
+    );
+    let shown = post_signed(app, cookie, "/admin/phone", &[("csrf", csrf.as_str())]).await;
+    let status = shown.status();
+    let body = shown.text().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let shown = body;
+    assert!(shown.contains("<svg"), "a QR code: {shown}");
+    let token = between(&shown, "id=\"registration-token\">", "<").to_owned();
+    let device = TestDevice::new();
+    assert_eq!(device.register(app).await.status, 201);
+    let res = app
+        .http
+        .post(app.url("/device/v1/activate"))
+        .header("DPoP", device.proof(app, "POST", "/device/v1/activate"))
+        .json(&json!({"registration_token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    device
+}
+
+/// Signs in with the password and the phone: the full session's cookie.
+async fn sign_in_with_phone(app: &TestApp, phone: &TestDevice) -> String {
+    let (waiting, next) = password(app).await;
+    assert_eq!(next, "/admin/sign-in/phone");
+    let (status, page) = html(app, &next, &waiting).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+    let number = between(&page, "id=\"match-number\" class=\"match-number\">", "<").to_owned();
+    assert_eq!(phone.approve_typing(app, &number).await.status, 200);
+    let done = get(app, &next, Some(&waiting)).await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(location(&done), "/admin");
+    let cookie = done.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(cookie, waiting, "a new session once approved");
+    assert_eq!(
+        location(&get(app, "/admin", Some(&waiting)).await),
+        "/admin/sign-in",
+        "the waiting one ended"
+    );
+    cookie
+}
+
+#[tokio::test]
+async fn a_bound_phone_must_approve_each_sign_in_with_the_number_shown() {
+    let app = app(false).await;
+    let (cookie, next) = password(&app).await;
+    assert_eq!(next, "/admin", "no phone yet: the password is enough");
+    let (_, page) = html(&app, "/admin/phone", &cookie).await;
+    assert!(page.contains("id=\"no-phone\""), "{page}");
+    let phone = bind_phone(&app, &cookie).await;
+    let (_, page) = html(&app, "/admin/phone", &cookie).await;
+    assert!(page.contains(&phone.id()), "the phone is listed: {page}");
+
+    // Now a sign-in waits for it: the waiting cookie opens nothing.
+    let (waiting, next) = password(&app).await;
+    assert_eq!(next, "/admin/sign-in/phone");
+    assert_eq!(
+        location(&get(&app, "/admin", Some(&waiting)).await),
+        "/admin/sign-in/phone"
+    );
+    assert_eq!(
+        location(&get(&app, "/admin/phone", Some(&waiting)).await),
+        "/admin/sign-in/phone"
+    );
+    let (_, page) = html(&app, "/admin/sign-in/phone", &waiting).await;
+    let number = between(&page, "id=\"match-number\" class=\"match-number\">", "<").to_owned();
+    let wrong = if number == "00" { "01" } else { "00" };
+    let refused = phone.approve_typing(&app, wrong).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["error"], "number_mismatch");
+    assert_eq!(
+        get(&app, "/admin/sign-in/phone", Some(&waiting)).await.status(),
+        200,
+        "still waiting"
+    );
+    assert_eq!(phone.approve_typing(&app, &number).await.status, 200);
+    let done = get(&app, "/admin/sign-in/phone", Some(&waiting)).await;
+    assert_eq!(location(&done), "/admin");
+    let full = done.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(get(&app, "/admin", Some(&full)).await.status(), 200);
+    let (_, audit) = html(&app, "/admin/audit?action=admin.signed_in", &full).await;
+    assert!(audit.contains(&format!("approved on device {}", phone.id())), "{audit}");
+
+    // The approval was used once; a denial ends the sign-in.
+    let (denied, _) = password(&app).await;
+    assert_eq!(phone.decide(&app, "deny").await.status, 200);
+    let (status, page) = html(&app, "/admin/sign-in/phone", &denied).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("denied on your phone"), "{page}");
+    assert_eq!(location(&get(&app, "/admin", Some(&denied)).await), "/admin/sign-in");
+
+    // Not answered in time.
+    let (late, _) = password(&app).await;
+    app.clock.advance_secs(121);
+    let (status, page) = html(&app, "/admin/sign-in/phone", &late).await;
+    assert_eq!(status, 403);
+    assert!(page.contains("not answered in time"), "{page}");
+}
+
+#[tokio::test]
+async fn where_a_phone_is_required_a_password_alone_only_binds_one() {
+    let app = app(true).await;
+    let (cookie, next) = password(&app).await;
+    assert_eq!(next, "/admin");
+    for page in ["/admin", "/admin/transactions", "/admin/clients", "/admin/audit"] {
+        assert_eq!(
+            location(&get(&app, page, Some(&cookie)).await),
+            "/admin/phone",
+            "{page}"
+        );
+    }
+    let (_, page) = html(&app, "/admin/phone", &cookie).await;
+    assert!(page.contains("id=\"required\""), "{page}");
+    let csrf = csrf_in(&page);
+    let refused = post_signed(&app, &cookie, "/admin/keys/rotate", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(location(&refused), "/admin/phone", "a form is refused too");
+    let phone = bind_phone(&app, &cookie).await;
+    assert_eq!(
+        location(&get(&app, "/admin", Some(&cookie)).await),
+        "/admin/phone",
+        "still this session"
+    );
+    let out = post_signed(&app, &cookie, "/admin/sign-out", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(location(&out), "/admin/sign-in");
+
+    let full = sign_in_with_phone(&app, &phone).await;
+    assert_eq!(get(&app, "/admin/transactions", Some(&full)).await.status(), 200);
+    let (_, page) = html(&app, "/admin/phone", &full).await;
+    assert!(!page.contains("id=\"required\""), "{page}");
+}
+
+#[tokio::test]
+async fn a_waiting_sign_in_can_be_cancelled_and_a_user_id_of_the_console_is_reserved() {
+    let app = app(false).await;
+    let (cookie, _) = password(&app).await;
+    let phone = bind_phone(&app, &cookie).await;
+    let (waiting, _) = password(&app).await;
+    let (_, page) = html(&app, "/admin/sign-in/phone", &waiting).await;
+    let out = post_signed(&app, &waiting, "/admin/sign-out", &[("csrf", csrf_in(&page).as_str())]).await;
+    assert_eq!(location(&out), "/admin/sign-in");
+    assert_eq!(
+        location(&get(&app, "/admin/sign-in/phone", Some(&waiting)).await),
+        "/admin/sign-in"
+    );
+    let full = sign_in_with_phone(&app, &phone).await;
+    assert_eq!(get(&app, "/admin", Some(&full)).await.status(), 200);
+
+    let (_, token) = app.manager(ClientMetadata::poll("Bank")).await;
+    let taken = app
+        .http
+        .post(app.url("/manage/v1/users/register"))
+        .bearer_auth(&token)
+        .json(&json!({"userID": "console:guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), 400);
+}
