@@ -9,6 +9,7 @@ pub mod admin;
 pub mod admin_sessions;
 pub mod admins;
 pub mod client_keys;
+pub mod clients;
 pub mod decide;
 pub mod delivery;
 pub mod issue;

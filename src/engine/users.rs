@@ -19,7 +19,8 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn audit_name(&self) -> String {
+    /// The name the audit trail gives them.
+    pub fn audit_name(&self) -> String {
         match self {
             Actor::Client(id) => format!("client:{id}"),
             Actor::Admin(name) => format!("admin:{name}"),
