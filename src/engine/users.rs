@@ -19,8 +19,7 @@ pub enum Actor {
 }
 
 impl Actor {
-    /// The name the audit trail gives them.
-    pub fn audit_name(&self) -> String {
+    pub(crate) fn audit_name(&self) -> String {
         match self {
             Actor::Client(id) => format!("client:{id}"),
             Actor::Admin(name) => format!("admin:{name}"),
