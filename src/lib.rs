@@ -118,6 +118,13 @@ pub fn router(state: AppState) -> Router {
             paths::ADMIN_CLIENTS_PATH,
             get(console::clients::list).post(console::clients::add),
         )
+        .route(
+            paths::ADMIN_CLIENT_PATH,
+            get(console::client::show).post(console::client::save),
+        )
+        .route(paths::ADMIN_CLIENT_SECRET_PATH, post(console::client_secret::rotate))
+        .route(paths::ADMIN_CLIENT_DISABLE_PATH, post(console::client_status::disable))
+        .route(paths::ADMIN_CLIENT_ENABLE_PATH, post(console::client_status::enable))
         .route(paths::ADMIN_KEYS_ROTATE_PATH, post(console::keys_change::rotate))
         .route(paths::ADMIN_KEYS_RETIRE_PATH, post(console::keys_change::retire))
         .layer(refuse_nul::RefuseNulLayer)

@@ -17,12 +17,13 @@ a { color: var(--accent); }
 .brand { font-weight: 600; text-decoration: none; }
 main { max-width: 60rem; margin: 0 auto; padding: 1rem; }
 .card { display: grid; gap: .5rem; max-width: 24rem; }
-input, button { font: inherit; padding: .4rem .6rem; border: 1px solid var(--line); border-radius: 4px; background: transparent; color: inherit; }
+input, textarea, button { font: inherit; padding: .4rem .6rem; border: 1px solid var(--line); border-radius: 4px; background: transparent; color: inherit; }
 button { cursor: pointer; background: var(--accent); color: var(--bg); border-color: var(--accent); }
 form.inline { display: inline; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); }
 .error { color: var(--error); }
+textarea { font-family: ui-monospace, monospace; min-height: 6rem; }
 h1, td, dd { overflow-wrap: anywhere; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
 dl.facts dt { color: var(--muted); }

@@ -13,6 +13,7 @@ use super::page;
 use crate::domain::client::{ClientMetadata, DeliveryMode, SigningAlg};
 use crate::engine::AppState;
 use crate::engine::admin::{self, AdminError};
+use crate::engine::clients::is_own_client;
 
 pub struct Row {
     name: String,
@@ -22,6 +23,9 @@ pub struct Row {
     alg: &'static str,
     number_matching: bool,
     management: bool,
+    disabled: bool,
+    /// False for a SAML SP's client, which its SP's settings rule.
+    editable: bool,
 }
 
 /// What the add form holds (typed, or the defaults).
@@ -73,6 +77,8 @@ async fn page_of(
             alg: c.id_token_alg().as_str(),
             number_matching: c.metadata.number_matching,
             management: c.metadata.management,
+            disabled: c.is_disabled(),
+            editable: !is_own_client(&c.id),
             name: c.metadata.client_name,
             id: c.id.into_string(),
         })
@@ -129,7 +135,12 @@ pub async fn add(State(state): State<AppState>, who: SignedIn, headers: HeaderMa
             let admin = format!("admin:{}", who.admin.email);
             let subject = format!("client:{}", created.client_id);
             if let Err(e) = state.audit(admin, "client.created", subject, None).await {
-                tracing::error!(error = %e, "cannot audit a new client");
+                tracing::error!(error = %e, "a client was added but not audited");
+                return page::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The client was added, but the audit log could not record it, so its secret is not shown. \
+                     Rotate its secret once the database answers.",
+                );
             }
             let shown = Some((created.client_id.into_string(), created.client_secret));
             page_of(&state, &who, StatusCode::CREATED, AddForm::default(), None, shown).await

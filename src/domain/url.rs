@@ -25,9 +25,79 @@ pub fn check_callback_url(raw: &str, dev: bool) -> Result<Url, String> {
     }
 }
 
+/// A URL trustid itself calls (a client's notification endpoint, keys or
+/// push relay): [`check_callback_url`], and outside dev mode no host that is
+/// a loopback, private, link-local or otherwise internal address, so a
+/// client cannot aim trustid's requests into the network it runs in. Names
+/// are checked as written; what they resolve to is the network's to guard.
+pub fn check_outbound_url(raw: &str, dev: bool) -> Result<Url, String> {
+    let url = check_callback_url(raw, dev)?;
+    if !dev && is_internal(&url) {
+        return Err("must not name an internal address (loopback, private or link-local)".into());
+    }
+    Ok(url)
+}
+
+fn is_internal(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => internal_v4(ip),
+        Some(url::Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {
+            Some(v4) => internal_v4(v4),
+            None => {
+                let first = ip.segments()[0];
+                ip.is_loopback()
+                    || ip.is_unspecified()
+                    || ip.is_multicast()
+                    || (first & 0xfe00) == 0xfc00 // unique local, fc00::/7
+                    || (first & 0xffc0) == 0xfe80 // link-local, fe80::/10
+            }
+        },
+        None => true,
+    }
+}
+
+fn internal_v4(ip: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space, 100.64.0.0/10
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outbound_urls_never_name_internal_addresses_outside_dev_mode() {
+        for internal in [
+            "https://127.0.0.1/cb",
+            "https://localhost/cb",
+            "https://10.1.2.3/cb",
+            "https://172.16.0.1/cb",
+            "https://192.168.1.1/cb",
+            "https://169.254.169.254/latest",
+            "https://100.64.0.1/cb",
+            "https://0.0.0.0/cb",
+            "https://[::1]/cb",
+            "https://[fd00::1]/cb",
+            "https://[fe80::1]/cb",
+            "https://[::ffff:10.0.0.1]/cb",
+        ] {
+            assert!(check_outbound_url(internal, false).is_err(), "{internal}");
+        }
+        assert!(check_outbound_url("https://rp.example.com/cb", false).is_ok());
+        assert!(check_outbound_url("https://93.184.216.34/cb", false).is_ok());
+        assert!(check_outbound_url("http://127.0.0.1:9/cb", true).is_ok(), "dev mode");
+    }
 
     #[test]
     fn loopback_http_callbacks_need_dev_mode() {

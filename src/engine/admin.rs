@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::crypto::secret;
 use crate::domain::client::{Client, ClientMetadata};
 use crate::domain::ids::{ClientId, DeviceId, UserId};
-use crate::domain::url::check_callback_url;
+use crate::domain::url::check_outbound_url;
 use crate::domain::user::{User, UserStatus};
 use crate::store::{BindOutcome, Store, StoreError};
 
@@ -43,7 +43,7 @@ pub async fn register_client(
     dev: bool,
     now: i64,
 ) -> Result<ClientCredentials, AdminError> {
-    metadata.validate(dev).map_err(AdminError::Invalid)?;
+    metadata.validate(dev).map_err(|e| AdminError::Invalid(e.message))?;
     let secret = metadata
         .token_endpoint_auth_method
         .uses_secret()
@@ -53,6 +53,8 @@ pub async fn register_client(
         secret_digest: secret.as_deref().map(secret::digest),
         metadata,
         created_at: now,
+        updated_at: None,
+        disabled_at: None,
     };
     store.insert_client(&client).await?;
     Ok(ClientCredentials {
@@ -201,7 +203,7 @@ pub async fn set_app_push_relay(
         ));
     }
     if let Some(uri) = uri {
-        check_callback_url(uri, dev).map_err(|e| AdminError::Invalid(format!("the push relay URI {e}")))?;
+        check_outbound_url(uri, dev).map_err(|e| AdminError::Invalid(format!("the push relay URI {e}")))?;
     }
     if store.client(client_id).await?.is_none() {
         return Err(AdminError::Invalid(format!("no client `{client_id}` is registered")));

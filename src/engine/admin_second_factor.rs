@@ -203,6 +203,8 @@ async fn console_client(state: &AppState) -> Result<Arc<Client>, Refusal> {
             ..ClientMetadata::poll("trustid console")
         },
         created_at: state.clock.now(),
+        updated_at: None,
+        disabled_at: None,
     };
     match state.store.insert_client(&client).await {
         Ok(()) | Err(StoreError::Conflict(_)) => {}

@@ -11,6 +11,7 @@ pub mod admin_sessions;
 pub mod admins;
 pub mod cancel;
 pub mod client_keys;
+pub mod clients;
 pub mod decide;
 pub mod delivery;
 pub mod issue;

@@ -155,6 +155,8 @@ async fn sp_client(state: &AppState, sp: &SamlSp) -> Result<Arc<Client>, Refusal
             ..ClientMetadata::poll(&format!("SAML SP {}", sp.settings.display_name))
         },
         created_at: state.clock.now(),
+        updated_at: None,
+        disabled_at: None,
     };
     match state.store.insert_client(&client).await {
         Ok(()) | Err(StoreError::Conflict(_)) => {}
@@ -164,8 +166,15 @@ async fn sp_client(state: &AppState, sp: &SamlSp) -> Result<Arc<Client>, Refusal
 }
 
 pub fn sp_client_id(sp: &SamlSp) -> ClientId {
-    ClientId::new(format!("saml:{}", sp.id))
+    ClientId::new(format!("{SP_CLIENT_PREFIX}{}", sp.id))
 }
+
+/// Whether `id` is an SP's client (registered ids are base64url, never `:`).
+pub fn is_sp_client(id: &ClientId) -> bool {
+    id.as_str().starts_with(SP_CLIENT_PREFIX)
+}
+
+const SP_CLIENT_PREFIX: &str = "saml:";
 
 /// Why a login ended without a success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -69,6 +69,10 @@ impl FromRequestParts<AppState> for Manager {
                 )
                 .into_response()
             })?;
+        // A token issued before its client was disabled dies with it.
+        if client.is_disabled() {
+            return Err(unauthorized("the token's client is disabled"));
+        }
         Ok(Manager(client))
     }
 }

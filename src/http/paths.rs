@@ -56,6 +56,10 @@ pub const ADMIN_AUDIT_EXPORT_PATH: &str = "/admin/audit/export";
 pub const ADMIN_USERS_PATH: &str = "/admin/users";
 pub const ADMIN_KEYS_PATH: &str = "/admin/keys";
 pub const ADMIN_CLIENTS_PATH: &str = "/admin/clients";
+pub const ADMIN_CLIENT_PATH: &str = "/admin/clients/{id}";
+pub const ADMIN_CLIENT_SECRET_PATH: &str = "/admin/clients/{id}/secret";
+pub const ADMIN_CLIENT_DISABLE_PATH: &str = "/admin/clients/{id}/disable";
+pub const ADMIN_CLIENT_ENABLE_PATH: &str = "/admin/clients/{id}/enable";
 pub const ADMIN_SAML_PATH: &str = "/admin/saml";
 pub const ADMIN_PENDING_PATH: &str = "/admin/pending";
 pub const ADMIN_PENDING_EVENTS_PATH: &str = "/admin/pending/events";
@@ -66,7 +70,7 @@ pub const ADMIN_USER_STATUS_PATH: &str = "/admin/users/{id}/status";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 63] = [
+pub const ALL_PATHS: [&str; 67] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -127,6 +131,10 @@ pub const ALL_PATHS: [&str; 63] = [
     ADMIN_KEYS_ROTATE_PATH,
     ADMIN_KEYS_RETIRE_PATH,
     ADMIN_CLIENTS_PATH,
+    ADMIN_CLIENT_PATH,
+    ADMIN_CLIENT_SECRET_PATH,
+    ADMIN_CLIENT_DISABLE_PATH,
+    ADMIN_CLIENT_ENABLE_PATH,
     ADMIN_SAML_PATH,
     ADMIN_PENDING_PATH,
     ADMIN_PENDING_EVENTS_PATH,

@@ -1,7 +1,8 @@
 //! Client authentication at the token, backchannel, introspection and
 //! revocation endpoints (RFC 6749 §2.3.1, RFC 7523 `private_key_jwt`; CIBA
-//! §7.1 uses the token endpoint's methods). Every failure is 401
-//! `invalid_client`, with `WWW-Authenticate: Basic` when Basic was tried.
+//! §7.1 uses the token endpoint's methods). Every failure, a disabled
+//! client's too, is 401 `invalid_client`, with `WWW-Authenticate: Basic`
+//! when Basic was tried.
 
 use std::sync::Arc;
 
@@ -95,12 +96,23 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError
     }
 }
 
-/// Returns the authenticated client, or `invalid_client`.
+/// Returns the authenticated client, or `invalid_client`; a disabled
+/// client is refused once it has proved who it is, so only it learns why.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap, form: &Params) -> Result<Arc<Client>, OAuthError> {
-    match presented(headers, form)? {
-        Presented::Secret { id, secret, method } => by_secret(state, &id, &secret, method).await,
-        Presented::Assertion { jwt } => by_assertion(state, &jwt, form.get("client_id")).await,
+    let (client, challenge) = match presented(headers, form)? {
+        Presented::Secret { id, secret, method } => {
+            let challenge = match method {
+                AuthMethod::ClientSecretBasic => Challenge::Basic,
+                _ => Challenge::None,
+            };
+            (by_secret(state, &id, &secret, method).await?, challenge)
+        }
+        Presented::Assertion { jwt } => (by_assertion(state, &jwt, form.get("client_id")).await?, Challenge::None),
+    };
+    if client.is_disabled() {
+        return Err(OAuthError::invalid_client("this client is disabled").with_challenge(challenge));
     }
+    Ok(client)
 }
 
 fn registered_for(method: AuthMethod) -> &'static str {

@@ -8,15 +8,16 @@ use async_trait::async_trait;
 use sqlx::FromRow;
 
 use super::{StoreError, StoreResult};
-use crate::domain::client::Client;
+use crate::domain::client::{Client, ClientMetadata};
 
 /// How long a client read from the database is trusted.
 pub const CLIENT_TTL: Duration = Duration::from_secs(5);
 const PRUNE_EVERY: usize = 1024;
 
 /// Clients read from the database, kept [`CLIENT_TTL`]: every authenticated
-/// request reads its client. Clients are only ever inserted today, so the
-/// TTL bounds what a future change of a client, from any process, may lag.
+/// request reads its client. A change made through this process forgets its
+/// entry at once (the next request reads the row again); another instance
+/// goes on using what it read for at most the TTL.
 #[derive(Default)]
 pub(crate) struct ClientCache(RwLock<ClientMap>);
 
@@ -28,8 +29,18 @@ impl ClientCache {
         (at.elapsed() < CLIENT_TTL).then(|| client.clone())
     }
 
-    pub(crate) fn keep(&self, client: &Arc<Client>) {
+    /// Taken before a read of the database and handed to [`Self::keep`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.0.read().map(|c| c.generation).unwrap_or_default()
+    }
+
+    /// Keeps a client read under `generation`, unless a change was made
+    /// since: that read may predate the change and must not be kept.
+    pub(crate) fn keep(&self, client: &Arc<Client>, generation: u64) {
         if let Ok(mut clients) = self.0.write() {
+            if clients.generation != generation {
+                return;
+            }
             clients.inserted += 1;
             if clients.inserted >= PRUNE_EVERY {
                 clients.inserted = 0;
@@ -40,6 +51,14 @@ impl ClientCache {
                 .insert(client.id.to_string(), (client.clone(), Instant::now()));
         }
     }
+
+    /// Forgets client `id` after a change of its row.
+    pub(crate) fn forget(&self, id: &str) {
+        if let Ok(mut clients) = self.0.write() {
+            clients.generation += 1;
+            clients.map.remove(id);
+        }
+    }
 }
 
 /// Clients by id with the instant they were read; pruned once per
@@ -48,6 +67,19 @@ impl ClientCache {
 struct ClientMap {
     map: HashMap<String, (Arc<Client>, Instant)>,
     inserted: usize,
+    /// Moves with every change, so a read that raced one is not kept.
+    generation: u64,
+}
+
+/// One change of a stored client; each writes its own columns only, so two
+/// changes at once (an edit and a rotation) never undo each other.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientChange<'a> {
+    Metadata(&'a ClientMetadata),
+    /// The digest of a new secret.
+    SecretDigest(&'a str),
+    /// Disabled since this instant, or (`None`) enabled.
+    Disabled(Option<i64>),
 }
 
 #[async_trait]
@@ -55,6 +87,10 @@ pub trait ClientStore: Send + Sync {
     async fn insert_client(&self, client: &Client) -> StoreResult<()>;
 
     async fn client(&self, id: &str) -> StoreResult<Option<Arc<Client>>>;
+
+    /// Applies `change` to client `id` at `now`; false if there is no such
+    /// client. This process's cached copy is forgotten at once.
+    async fn change_client(&self, id: &str, change: ClientChange<'_>, now: i64) -> StoreResult<bool>;
 
     /// Sets (or with `None` removes) the push relay a client set for one of
     /// its apps; false if there was none to remove.
@@ -71,6 +107,8 @@ pub(crate) struct ClientRow {
     pub(crate) secret_digest: Option<String>,
     pub(crate) metadata: String,
     pub(crate) created_at: i64,
+    pub(crate) updated_at: Option<i64>,
+    pub(crate) disabled_at: Option<i64>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -82,6 +120,8 @@ impl TryFrom<ClientRow> for Client {
             id: r.id.into(),
             secret_digest: r.secret_digest,
             created_at: r.created_at,
+            updated_at: r.updated_at,
+            disabled_at: r.disabled_at,
         })
     }
 }
@@ -92,7 +132,7 @@ macro_rules! client_sql {
         const _: () = {
             use sqlx::{query, query_as};
             use $crate::domain::client::Client;
-            use $crate::store::clients::{ClientRow, ClientStore};
+            use $crate::store::clients::{ClientChange, ClientRow, ClientStore};
             use $crate::store::{StoreError, StoreResult, conflict};
 
             #[async_trait::async_trait]
@@ -114,15 +154,34 @@ macro_rules! client_sql {
                     if let Some(client) = self.clients.get(id) {
                         return Ok(Some(client));
                     }
+                    let generation = self.clients.generation();
                     let row: Option<ClientRow> = query_as("SELECT * FROM clients WHERE id = $1")
                         .bind(id)
                         .fetch_optional(&self.pool)
                         .await?;
                     let client = row.map(Client::try_from).transpose()?.map(std::sync::Arc::new);
                     if let Some(c) = &client {
-                        self.clients.keep(c);
+                        self.clients.keep(c, generation);
                     }
                     Ok(client)
+                }
+
+                async fn change_client(&self, id: &str, change: ClientChange<'_>, now: i64) -> StoreResult<bool> {
+                    let set = match change {
+                        ClientChange::Metadata(m) => {
+                            let json = serde_json::to_string(m).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                            query("UPDATE clients SET metadata = $1, updated_at = $2 WHERE id = $3").bind(json)
+                        }
+                        ClientChange::SecretDigest(digest) => {
+                            query("UPDATE clients SET secret_digest = $1, updated_at = $2 WHERE id = $3").bind(digest)
+                        }
+                        ClientChange::Disabled(at) => {
+                            query("UPDATE clients SET disabled_at = $1, updated_at = $2 WHERE id = $3").bind(at)
+                        }
+                    };
+                    let done = set.bind(now).bind(id).execute(&self.pool).await?;
+                    self.clients.forget(id);
+                    Ok(done.rows_affected() == 1)
                 }
 
                 async fn set_app_push_relay(

@@ -13,7 +13,11 @@ pub(crate) const EMAIL: &str = "ops@bank.example";
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 pub(crate) async fn app_with_admin() -> TestApp {
-    let app = spawn_app().await;
+    with_admin(spawn_app().await).await
+}
+
+/// `app` with the admin [`sign_in`] signs in as.
+pub(crate) async fn with_admin(app: TestApp) -> TestApp {
     admins::create_admin(app.store(), EMAIL, PASSWORD.into(), app.clock_now())
         .await
         .unwrap();

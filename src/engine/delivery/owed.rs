@@ -36,6 +36,10 @@ pub async fn for_decision(
         .client(&txn.client_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("transaction names a missing client"))?;
+    // A disabled client is owed nothing: no ping, and no tokens pushed to it.
+    if client.is_disabled() {
+        return Ok(None);
+    }
     let kind = match client.delivery_mode() {
         DeliveryMode::Push => DeliveryKind::Push,
         _ => DeliveryKind::Ping,

@@ -227,7 +227,7 @@ mod tests {
                 conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();
             }
             conn.execute_batch(
-                "INSERT INTO clients VALUES ('c', NULL, '{}', 0); \
+                "INSERT INTO clients (id, secret_digest, metadata, created_at) VALUES ('c', NULL, '{}', 0); \
                  INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0); \
                  INSERT INTO devices (id, device_key, auth_key, user_id, status, created_at, push_channel, \
                  push_address) VALUES ('pushable', 'k', 'k', 'u', 'active', 0, 'webhook', 'a'), \

@@ -72,7 +72,7 @@ fn the_table_copy_keeps_rows_and_references() {
         conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();
     }
     conn.execute_batch(
-        "INSERT INTO clients VALUES ('c', NULL, '{}', 0); \
+        "INSERT INTO clients (id, secret_digest, metadata, created_at) VALUES ('c', NULL, '{}', 0); \
          INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0); \
          INSERT INTO transactions (id, auth_req_digest, client_id, user_id, context, display_text, scope, \
          status, created_at, expires_at, poll_interval) VALUES \

@@ -116,7 +116,7 @@ async fn an_auth_req_id_is_found_by_its_digest_old_format_too_on_both_read_paths
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch(
-            "INSERT INTO clients VALUES ('c', NULL, '{}', 0); \
+            "INSERT INTO clients (id, secret_digest, metadata, created_at) VALUES ('c', NULL, '{}', 0); \
              INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0);",
         )
         .unwrap();

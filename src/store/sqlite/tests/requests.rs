@@ -12,7 +12,7 @@ async fn a_users_requests_are_found_by_every_instance_on_the_file_and_after_a_re
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch(
-            "INSERT INTO clients VALUES ('c', NULL, '{}', 0); \
+            "INSERT INTO clients (id, secret_digest, metadata, created_at) VALUES ('c', NULL, '{}', 0); \
              INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0), ('v', 'active', 0);",
         )
         .unwrap();

@@ -6,7 +6,10 @@ use serde_json::Value;
 
 use super::push::DeviceRouting;
 use super::str_enum::str_enum;
-use super::url::check_callback_url;
+
+mod rules;
+
+pub use rules::MetadataError;
 
 /// How a client proves who it is at the token and backchannel endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,89 +183,6 @@ impl ClientMetadata {
             push_relay_uri: None,
         }
     }
-
-    /// The rules of CIBA §4 and FAPI-CIBA; the error text is what
-    /// `invalid_client_metadata` says. `dev` allows http on loopback.
-    pub fn validate(&self, dev: bool) -> Result<(), String> {
-        let name = self.client_name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err("client_name must be 1 to 100 printable characters".into());
-        }
-        let mode = self.backchannel_token_delivery_mode;
-        match (&self.backchannel_client_notification_endpoint, mode.notifies()) {
-            (None, true) => {
-                return Err(format!(
-                    "backchannel_client_notification_endpoint is required for {mode} clients"
-                ));
-            }
-            (Some(_), false) => {
-                return Err("backchannel_client_notification_endpoint is only for ping and push clients".into());
-            }
-            (Some(url), true) => {
-                check_callback_url(url, dev).map_err(|e| format!("backchannel_client_notification_endpoint {e}"))?;
-            }
-            (None, false) => {}
-        }
-        if let Some(uri) = &self.jwks_uri {
-            check_callback_url(uri, dev).map_err(|e| format!("jwks_uri {e}"))?;
-        }
-        if let Some(uri) = &self.push_relay_uri {
-            check_callback_url(uri, dev).map_err(|e| format!("push_relay_uri {e}"))?;
-        }
-        if self.jwks.is_some() && self.jwks_uri.is_some() {
-            return Err("send jwks or jwks_uri, not both".into());
-        }
-        for (name, set) in [
-            ("jwks", &self.jwks),
-            ("login_hint_token_jwks", &self.login_hint_token_jwks),
-        ] {
-            if let Some(set) = set
-                && !is_jwk_set(set)
-            {
-                return Err(format!(
-                    "{name} must be a JWK Set: {{\"keys\": [{{\"kty\": ...}}, ...]}}"
-                ));
-            }
-        }
-        let has_keys = self.jwks.is_some() || self.jwks_uri.is_some();
-        if self.token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && !has_keys {
-            return Err("private_key_jwt needs jwks or jwks_uri".into());
-        }
-        if self.backchannel_authentication_request_signing_alg.is_some() && !has_keys {
-            return Err("signed authentication requests need jwks or jwks_uri".into());
-        }
-        if self.login_hint_token_issuer.is_some() != self.login_hint_token_jwks.is_some() {
-            return Err("login_hint_token_issuer and login_hint_token_jwks go together".into());
-        }
-        if self.fapi_ciba {
-            if self.token_endpoint_auth_method != AuthMethod::PrivateKeyJwt {
-                return Err("FAPI-CIBA clients must use private_key_jwt".into());
-            }
-            if mode == DeliveryMode::Push {
-                return Err("FAPI-CIBA does not allow push mode".into());
-            }
-            match self.backchannel_authentication_request_signing_alg {
-                Some(alg) if SigningAlg::FAPI.contains(&alg) => {}
-                _ => return Err("FAPI-CIBA clients must sign requests with PS256 or ES256".into()),
-            }
-            if !SigningAlg::FAPI.contains(&self.id_token_signed_response_alg) {
-                return Err("FAPI-CIBA ID tokens must be PS256 or ES256".into());
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `{"keys": [...]}` where every key is an object with a string `kty`.
-fn is_jwk_set(set: &Value) -> bool {
-    set.as_object().is_some_and(|o| {
-        o.get("keys").and_then(Value::as_array).is_some_and(|keys| {
-            keys.iter().all(|k| {
-                k.as_object()
-                    .is_some_and(|k| k.get("kty").is_some_and(Value::is_string))
-            })
-        })
-    })
 }
 
 /// A registered relying party, as stored.
@@ -274,6 +194,10 @@ pub struct Client {
     pub secret_digest: Option<String>,
     pub metadata: ClientMetadata,
     pub created_at: i64,
+    /// Last changed after registration (metadata, secret, enabled state).
+    pub updated_at: Option<i64>,
+    /// Set while disabled: every client authentication fails.
+    pub disabled_at: Option<i64>,
 }
 
 impl Client {
@@ -292,64 +216,8 @@ impl Client {
     pub fn id_token_alg(&self) -> SigningAlg {
         self.metadata.id_token_signed_response_alg
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn registration_rules_hold() {
-        type Mutation = fn(&mut ClientMetadata);
-        let cases: Vec<(Mutation, &str)> = vec![
-            (|m| m.client_name = " ".into(), "blank name"),
-            (
-                |m| m.backchannel_token_delivery_mode = DeliveryMode::Ping,
-                "ping without endpoint",
-            ),
-            (
-                |m| {
-                    m.backchannel_token_delivery_mode = DeliveryMode::Push;
-                    m.backchannel_client_notification_endpoint = Some("http://rp.example.com/cb".into());
-                },
-                "http endpoint",
-            ),
-            (
-                |m| m.backchannel_client_notification_endpoint = Some("https://rp.example.com/cb".into()),
-                "poll with endpoint",
-            ),
-            (
-                |m| m.token_endpoint_auth_method = AuthMethod::PrivateKeyJwt,
-                "private_key_jwt without keys",
-            ),
-            (
-                |m| m.backchannel_authentication_request_signing_alg = Some(SigningAlg::ES256),
-                "signed requests without keys",
-            ),
-            (|m| m.jwks = Some(json!({"nope": 1})), "jwks not a set"),
-            (
-                |m| {
-                    m.jwks = Some(json!({"keys": []}));
-                    m.jwks_uri = Some("https://rp.example.com/jwks".into());
-                },
-                "both jwks and jwks_uri",
-            ),
-            (|m| m.fapi_ciba = true, "FAPI with secrets"),
-            (
-                |m| m.push_relay_uri = Some("http://relay.example.com/push".into()),
-                "http push relay",
-            ),
-            (
-                |m| m.login_hint_token_issuer = Some("https://idp.example.com".into()),
-                "issuer without keys",
-            ),
-        ];
-        for (mutate, why) in cases {
-            let mut m = ClientMetadata::poll("Bank");
-            mutate(&mut m);
-            assert!(m.validate(false).is_err(), "{why}");
-        }
-        assert!(ClientMetadata::poll("Bank").validate(false).is_ok());
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
     }
 }
