@@ -204,41 +204,30 @@ macro_rules! delivery_sql {
                 }
 
                 async fn finish_delivery(&self, d: &Delivery, outcome: &DeliveryOutcome, now_ms: i64) -> StoreResult<()> {
-                    let (failed, q) = match outcome {
-                        // The payload may hold tokens: drop it once it is no longer owed.
-                        DeliveryOutcome::Done => (
-                            None,
-                            query(
-                                "UPDATE outbox SET state = 'done', payload = '', bearer = '', claimed_until = 0, \
-                                 finished_at = $2 WHERE id = $1",
-                            )
-                            .bind(d.id.as_str())
-                            .bind(now_ms),
-                        ),
-                        DeliveryOutcome::Failed(error) => (
-                            Some(error),
-                            query(
-                                "UPDATE outbox SET state = 'failed', payload = '', bearer = '', claimed_until = 0, \
-                                 last_error = $2, finished_at = $3 WHERE id = $1",
-                            )
-                            .bind(d.id.as_str())
-                            .bind(error)
-                            .bind(now_ms),
-                        ),
-                        DeliveryOutcome::Retry { at, error } => (
-                            Some(error),
-                            query("UPDATE outbox SET next_attempt_at = $2, claimed_until = 0, last_error = $3 WHERE id = $1")
-                                .bind(d.id.as_str())
-                                .bind(at)
-                                .bind(error),
-                        ),
+                    let (state, error, next) = match outcome {
+                        DeliveryOutcome::Done => ("done", None, None),
+                        DeliveryOutcome::Failed(error) => ("failed", Some(error.as_str()), None),
+                        DeliveryOutcome::Retry { at, error } => ("pending", Some(error.as_str()), Some(*at)),
                     };
-                    let Some(error) = failed else {
-                        q.execute(&self.pool).await?;
+                    // The payload may hold tokens: dropped once no longer owed.
+                    let update = query(
+                        "UPDATE outbox SET state = $2, claimed_until = 0, last_error = COALESCE($3, last_error), \
+                         next_attempt_at = COALESCE($4, next_attempt_at), \
+                         payload = CASE WHEN $2 = 'pending' THEN payload ELSE '' END, \
+                         bearer = CASE WHEN $2 = 'pending' THEN bearer ELSE '' END, \
+                         finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE $5 END WHERE id = $1",
+                    )
+                    .bind(d.id.as_str())
+                    .bind(state)
+                    .bind(error)
+                    .bind(next)
+                    .bind(now_ms);
+                    let Some(error) = error else {
+                        update.execute(&self.pool).await?;
                         return Ok(());
                     };
                     let mut tx = self.pool.begin().await?;
-                    q.execute(&mut *tx).await?;
+                    update.execute(&mut *tx).await?;
                     Self::insert_event(&mut tx, d.transaction_id.as_str(), now_ms, "notification_failed", None, error).await?;
                     tx.commit().await?;
                     Ok(())
@@ -386,26 +375,6 @@ macro_rules! delivery_sql {
 
             impl $store {
                 /// Inserts an owed notification; false when the transaction already has one.
-                /// One line of a transaction's timeline (`transaction_events`).
-                async fn insert_event(
-                    tx: &mut <$db as sqlx::Database>::Connection,
-                    transaction_id: &str,
-                    at_ms: i64,
-                    kind: &str,
-                    device_id: Option<&str>,
-                    detail: &str,
-                ) -> StoreResult<()> {
-                    query("INSERT INTO transaction_events (transaction_id, at, kind, device_id, detail) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(transaction_id)
-                        .bind(at_ms)
-                        .bind(kind)
-                        .bind(device_id)
-                        .bind(detail)
-                        .execute(&mut *tx)
-                        .await?;
-                    Ok(())
-                }
-
                 async fn insert_delivery(tx: &mut <$db as sqlx::Database>::Connection, d: &Delivery, now_ms: i64) -> StoreResult<bool> {
                     let done = query(
                         "INSERT INTO outbox (id, transaction_id, kind, target, bearer, payload, state, attempts, next_attempt_at, \

@@ -152,6 +152,28 @@ macro_rules! timeline_sql {
                     Ok(q.build_query_as().fetch_all(&self.pool).await?)
                 }
             }
+
+            impl $store {
+                /// One line of a transaction's timeline (`transaction_events`).
+                async fn insert_event(
+                    tx: &mut <$db as sqlx::Database>::Connection,
+                    transaction_id: &str,
+                    at_ms: i64,
+                    kind: &str,
+                    device_id: Option<&str>,
+                    detail: &str,
+                ) -> StoreResult<()> {
+                    sqlx::query("INSERT INTO transaction_events (transaction_id, at, kind, device_id, detail) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(transaction_id)
+                        .bind(at_ms)
+                        .bind(kind)
+                        .bind(device_id)
+                        .bind(detail)
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(())
+                }
+            }
         };
     };
 }
