@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ADMIN_USERS_PATH, get(console::users::search))
         .route(paths::ADMIN_USER_PATH, get(console::user::show))
         .route(paths::ADMIN_USER_STATUS_PATH, post(console::user_status::set))
+        .route(paths::ADMIN_USER_ACTIVATION_PATH, post(console::user_activation::issue))
         .route(paths::ADMIN_USER_DEVICE_PATH, post(console::user_device::act))
         .route(paths::ADMIN_KEYS_PATH, get(console::keys::list))
         .route(paths::ADMIN_SAML_PATH, get(console::saml_sps::list))

@@ -31,6 +31,7 @@ pub mod transaction;
 pub mod transaction_cancel;
 pub mod transactions;
 pub mod user;
+pub mod user_activation;
 pub mod user_device;
 pub mod user_status;
 pub mod users;

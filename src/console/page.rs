@@ -61,6 +61,21 @@ pub fn instant_ms(ms: i64) -> String {
     at.and_then(|t| t.format(format).ok()).unwrap_or_default()
 }
 
+/// `payload` as an SVG QR code (what trustid's device app scans); empty if
+/// it cannot be drawn (too long), which the page then shows without.
+pub fn qr_svg(payload: &str) -> String {
+    match qrcode::QrCode::new(payload.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color>()
+            .min_dimensions(200, 200)
+            .build(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot draw a QR code");
+            String::new()
+        }
+    }
+}
+
 /// A value percent-encoded for one path segment.
 pub fn path_segment(segment: &str) -> String {
     form_urlencoded::byte_serialize(segment.as_bytes())

@@ -8,11 +8,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use qrcode::QrCode;
-use qrcode::render::svg;
 
 use super::guard::{AnySession, check_form};
-use super::page::{self, instant};
+use super::page::{self, instant, qr_svg};
 use crate::domain::device::Device;
 use crate::engine::AppState;
 use crate::engine::admin_second_factor;
@@ -92,15 +90,8 @@ pub async fn bind(State(state): State<AppState>, who: AnySession, headers: Heade
             );
         }
     };
-    let svg = match QrCode::new(enrolment.qr_payload.as_bytes()) {
-        Ok(code) => code.render::<svg::Color>().min_dimensions(200, 200).build(),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot draw an activation QR code");
-            String::new()
-        }
-    };
     let shown = Shown {
-        svg,
+        svg: qr_svg(&enrolment.qr_payload),
         token: enrolment.token,
         expires: instant(enrolment.expires_at),
     };

@@ -1,6 +1,9 @@
 //! `GET /admin/users/{id}`: a user, their status and devices (key
-//! thumbprint, status, preferred, push channel, failed attempts), with the
-//! forms that lock or unlock them and prefer or remove a device.
+//! thumbprint, status, preferred, push channel, failed attempts), what
+//! bound or may bind a device (bindings, registrations, registration
+//! tokens), their apps, and the forms that lock or unlock the user or a
+//! device, prefer or remove a device, and issue an activation
+//! (`user_activation.rs`).
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -12,6 +15,7 @@ use super::page::{self, instant};
 use crate::domain::ids::UserId;
 use crate::engine::AppState;
 use crate::engine::users::{self, Refusal};
+use crate::store::console::ActivationRecord;
 
 pub struct DeviceRow {
     id: String,
@@ -34,11 +38,66 @@ struct UserPage<'a> {
     failed_attempts: i64,
     created_at: String,
     devices: Vec<DeviceRow>,
+    activations: Vec<ActivationRow>,
+    apps: Vec<String>,
+    issued: Option<Issued>,
 }
 
-/// The page of user `id`, or the page saying why there is none.
-async fn page_of(state: &AppState, who: &SignedIn, id: &str, status: StatusCode) -> Response {
-    let (user, devices) = match users::devices(state, &UserId::from(id)).await {
+pub struct ActivationRow {
+    kind: &'static str,
+    client_id: String,
+    created_at: String,
+    expires_at: String,
+    /// `used (device …)`, `removed`, `expired` or `open`.
+    state: String,
+}
+
+/// A registration token just issued, shown once with its QR code.
+pub struct Issued {
+    pub token: String,
+    pub svg: String,
+    pub expires: String,
+}
+
+fn activation_rows(records: Vec<ActivationRecord>, now: i64) -> Vec<ActivationRow> {
+    records
+        .into_iter()
+        .map(|r| {
+            let state = match (r.used_at, r.removed_at) {
+                (Some(at), _) => format!(
+                    "used {} by {}",
+                    instant(at),
+                    r.device_id.as_deref().unwrap_or("a device")
+                ),
+                (None, Some(_)) => "removed".into(),
+                (None, None) if r.expires_at <= now => "expired".into(),
+                (None, None) => "open".into(),
+            };
+            let kind = match r.kind.as_str() {
+                "binding" => "binding (activation code)",
+                "registration" => "registration (activation password)",
+                _ => "registration token",
+            };
+            ActivationRow {
+                kind,
+                client_id: r.client_id,
+                created_at: instant(r.created_at),
+                expires_at: instant(r.expires_at),
+                state,
+            }
+        })
+        .collect()
+}
+
+/// The page of user `id` (with a token just issued), or the page saying why
+/// there is none.
+pub async fn page_of(state: &AppState, who: &SignedIn, id: &str, issued: Option<Issued>) -> Response {
+    let found = async {
+        let (user, devices) = users::devices(state, &UserId::from(id)).await?;
+        let (activations, apps) = state.store.activations_of(id).await?;
+        Ok::<_, Refusal>((user, devices, activations, apps))
+    };
+    let (user, devices, activations, apps) = match found.await {
         Ok(found) => found,
         Err(Refusal::UnknownUser) => return page::error(StatusCode::NOT_FOUND, "There is no such user."),
         Err(e) => {
@@ -61,7 +120,7 @@ async fn page_of(state: &AppState, who: &SignedIn, id: &str, status: StatusCode)
         })
         .collect();
     page::render(
-        status,
+        StatusCode::OK,
         &UserPage {
             email: who.admin.email.as_str(),
             csrf: &who.session.csrf,
@@ -72,10 +131,13 @@ async fn page_of(state: &AppState, who: &SignedIn, id: &str, status: StatusCode)
             failed_attempts: user.failed_attempts,
             created_at: instant(user.created_at),
             devices,
+            activations: activation_rows(activations, state.clock.now()),
+            apps,
+            issued,
         },
     )
 }
 
 pub async fn show(State(state): State<AppState>, who: SignedIn, Path(id): Path<String>) -> Response {
-    page_of(&state, &who, &id, StatusCode::OK).await
+    page_of(&state, &who, &id, None).await
 }

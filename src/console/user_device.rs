@@ -1,5 +1,6 @@
-//! `POST /admin/users/{id}/devices/{device}` (`action` = `prefer` or
-//! `remove`): one of a user's devices, as the signed-in admin (audited).
+//! `POST /admin/users/{id}/devices/{device}` (`action` = `prefer`, `lock`,
+//! `unlock` or `remove`): one of a user's devices, as the signed-in admin
+//! (audited).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -27,14 +28,22 @@ pub async fn act(
     let done = match field(&body, "action").as_deref() {
         Some("prefer") => users::prefer_device(&state, &actor, &user, &device).await,
         Some("remove") => users::remove_device(&state, &actor, &user, &device).await,
-        _ => return page::error(StatusCode::BAD_REQUEST, "A device is preferred or removed."),
+        Some("lock") => users::set_device_locked(&state, &actor, &user, &device, true).await,
+        Some("unlock") => users::set_device_locked(&state, &actor, &user, &device, false).await,
+        _ => {
+            return page::error(
+                StatusCode::BAD_REQUEST,
+                "A device is preferred, locked, unlocked or removed.",
+            );
+        }
     };
     match done {
         Ok(()) => Redirect::to(&format!("/admin/users/{}", path_segment(&id))).into_response(),
         Err(Refusal::UnknownUser) => page::error(StatusCode::NOT_FOUND, "There is no such user."),
-        Err(Refusal::UnknownDevice | Refusal::NoActiveDevice) => {
-            page::error(StatusCode::NOT_FOUND, "This user has no such active device.")
-        }
+        Err(Refusal::UnknownDevice | Refusal::NoActiveDevice) => page::error(
+            StatusCode::NOT_FOUND,
+            "This user has no such device, or it is not in a state that allows this.",
+        ),
         Err(e) => {
             tracing::error!(error = %e, "cannot change a device");
             page::error(

@@ -190,7 +190,7 @@ pub async fn outcome(state: &AppState, waiting: &AdminSession) -> Result<Outcome
 
 /// The console's client (`console`), made on first use. Number matching on
 /// (see the module's comment).
-async fn console_client(state: &AppState) -> Result<Arc<Client>, Refusal> {
+pub async fn console_client(state: &AppState) -> Result<Arc<Client>, Refusal> {
     let id = ClientId::new(CONSOLE_CLIENT.to_owned());
     if let Some(client) = state.store.client(id.as_str()).await? {
         return Ok(client);

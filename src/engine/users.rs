@@ -2,8 +2,10 @@
 //! the management API today and an admin will do through the console. Every
 //! change is written to the audit trail under the name of who made it.
 
+use crate::crypto::secret;
 use crate::domain::device::Device;
 use crate::domain::ids::{ClientId, DeviceId, UserId};
+use crate::domain::lifecycle::RegistrationToken;
 use crate::domain::user::{User, UserStatus};
 use crate::engine::AppState;
 use crate::engine::delivery::owed;
@@ -36,6 +38,8 @@ pub enum Refusal {
     NoActiveDevice,
     #[error("no such device of this user")]
     UnknownDevice,
+    #[error("the user is locked")]
+    UserLocked,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -95,6 +99,49 @@ pub async fn remove_device(
         return Err(Refusal::UnknownDevice);
     }
     audit(state, actor, "device.removed", user_id, Some(device_id.to_string())).await
+}
+
+/// Seed 002: a single-use token that lets the user add one more device
+/// from the app, issued on behalf of `client` (the relying party, or the
+/// console's own); the token (shown once) and when it expires.
+pub async fn registration_token(
+    state: &AppState,
+    actor: &Actor,
+    user_id: &UserId,
+    client: &ClientId,
+) -> Result<(String, i64), Refusal> {
+    if live_user(state, user_id).await?.status == UserStatus::Locked {
+        return Err(Refusal::UserLocked);
+    }
+    let now = state.clock.now();
+    let token = secret::random_token();
+    let record = RegistrationToken {
+        digest: secret::digest(&token),
+        user_id: user_id.clone(),
+        client_id: client.clone(),
+        created_at: now,
+        expires_at: now + state.devices.registration_token_ttl,
+        used_at: None,
+    };
+    state.store.insert_registration_token(&record).await?;
+    audit(state, actor, "registration_token.issued", user_id, None).await?;
+    Ok((token, record.expires_at))
+}
+
+/// Locks one of the user's active devices, or unlocks a locked one.
+pub async fn set_device_locked(
+    state: &AppState,
+    actor: &Actor,
+    user_id: &UserId,
+    device_id: &DeviceId,
+    locked: bool,
+) -> Result<(), Refusal> {
+    live_user(state, user_id).await?;
+    if !state.store.set_device_locked(user_id, device_id, locked).await? {
+        return Err(Refusal::UnknownDevice);
+    }
+    let action = if locked { "device.locked" } else { "device.unlocked" };
+    audit(state, actor, action, user_id, Some(device_id.to_string())).await
 }
 
 /// Locks (`Locked`) or unlocks (`Active`) a live user.

@@ -67,10 +67,11 @@ pub const ADMIN_KEYS_ROTATE_PATH: &str = "/admin/keys/rotate";
 pub const ADMIN_KEYS_RETIRE_PATH: &str = "/admin/keys/retire";
 pub const ADMIN_USER_PATH: &str = "/admin/users/{id}";
 pub const ADMIN_USER_STATUS_PATH: &str = "/admin/users/{id}/status";
+pub const ADMIN_USER_ACTIVATION_PATH: &str = "/admin/users/{id}/activation";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 67] = [
+pub const ALL_PATHS: [&str; 68] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -126,6 +127,7 @@ pub const ALL_PATHS: [&str; 67] = [
     ADMIN_USERS_PATH,
     ADMIN_USER_PATH,
     ADMIN_USER_STATUS_PATH,
+    ADMIN_USER_ACTIVATION_PATH,
     ADMIN_USER_DEVICE_PATH,
     ADMIN_KEYS_PATH,
     ADMIN_KEYS_ROTATE_PATH,

@@ -8,11 +8,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-use super::{Manager, audit, not_found};
-use crate::crypto::secret;
-use crate::domain::lifecycle::RegistrationToken;
-use crate::domain::user::UserStatus;
+use super::{Manager, not_found};
+use crate::domain::ids::UserId;
 use crate::engine::AppState;
+use crate::engine::users::{self, Actor, Refusal};
 use crate::http::api_error::{ApiError, no_store};
 
 pub async fn issue(
@@ -20,40 +19,23 @@ pub async fn issue(
     Manager(client): Manager,
     Path(user_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = state
-        .store
-        .user(&user_id)
-        .await?
-        .filter(|u| u.status != UserStatus::Removed)
-        .ok_or_else(|| not_found("user"))?;
-    if user.status == UserStatus::Locked {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "user_locked",
-            "the user is locked",
-        ));
-    }
-    let now = state.clock.now();
-    let token = secret::random_token();
-    let record = RegistrationToken {
-        digest: secret::digest(&token),
-        user_id: user_id.clone().into(),
-        client_id: client.id.clone(),
-        created_at: now,
-        expires_at: now + state.devices.registration_token_ttl,
-        used_at: None,
-    };
-    state.store.insert_registration_token(&record).await?;
-    audit(
-        &state,
-        format!("client:{}", client.id),
-        "registration_token.issued",
-        format!("user:{user_id}"),
-        None,
-    )
-    .await?;
+    let actor = Actor::Client(client.id.clone());
+    let (token, expires_at) =
+        match users::registration_token(&state, &actor, &UserId::from(user_id.as_str()), &client.id).await {
+            Ok(issued) => issued,
+            Err(Refusal::UnknownUser) => return Err(not_found("user")),
+            Err(Refusal::UserLocked) => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "user_locked",
+                    "the user is locked",
+                ));
+            }
+            Err(Refusal::Store(e)) => return Err(e.into()),
+            Err(e) => return Err(ApiError::server_error(e)),
+        };
     Ok(no_store(
         StatusCode::CREATED,
-        Json(json!({"registration_token": token, "user_id": user_id, "expires_at": record.expires_at})),
+        Json(json!({"registration_token": token, "user_id": user_id, "expires_at": expires_at})),
     ))
 }

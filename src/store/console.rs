@@ -64,8 +64,29 @@ pub struct AuditFilter {
     pub subject: Option<String>,
 }
 
+/// What bound, or may bind, a device to a user, as the user's page lists
+/// it: a binding (seed 000), a registration (seed 001) or a registration
+/// token (seed 002). Times in seconds.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ActivationRecord {
+    /// `binding`, `registration` or `token`.
+    pub kind: String,
+    pub client_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// When it was used (a device activated with it).
+    pub used_at: Option<i64>,
+    /// The device it bound, when known.
+    pub device_id: Option<String>,
+    pub removed_at: Option<i64>,
+}
+
 #[async_trait]
 pub trait ConsoleStore: Send + Sync {
+    /// The user's bindings, registrations and registration tokens, newest
+    /// first, and the apps (`appId`) the user is associated with.
+    async fn activations_of(&self, user_id: &str) -> StoreResult<(Vec<ActivationRecord>, Vec<String>)>;
+
     /// Every client, newest first (the SAML SPs' own clients included).
     async fn clients(&self) -> StoreResult<Vec<Client>>;
 
@@ -112,6 +133,27 @@ macro_rules! console_sql {
 
             #[async_trait::async_trait]
             impl ConsoleStore for $store {
+                async fn activations_of(
+                    &self,
+                    user_id: &str,
+                ) -> StoreResult<(Vec<$crate::store::console::ActivationRecord>, Vec<String>)> {
+                    let activations = query_as(
+                        "SELECT 'binding' AS kind, client_id, created_at, expires_at, used_at, device_id, removed_at \
+                         FROM bindings WHERE user_id = $1 \
+                         UNION ALL SELECT 'registration', client_id, created_at, expires_at, activated_at, device_id, \
+                         removed_at FROM registrations WHERE user_id = $1 \
+                         UNION ALL SELECT 'token', client_id, created_at, expires_at, used_at, NULL, NULL \
+                         FROM registration_tokens WHERE user_id = $1 \
+                         ORDER BY created_at DESC LIMIT 100",
+                    )
+                    .bind(user_id)
+                    .fetch_all(&self.pool);
+                    let apps = sqlx::query_scalar("SELECT app_id FROM user_apps WHERE user_id = $1 ORDER BY app_id")
+                        .bind(user_id)
+                        .fetch_all(&self.pool);
+                    Ok(tokio::try_join!(activations, apps)?)
+                }
+
                 async fn clients(&self) -> StoreResult<Vec<Client>> {
                     let rows: Vec<ClientRow> = query_as("SELECT * FROM clients ORDER BY created_at DESC, id")
                         .fetch_all(&self.pool)

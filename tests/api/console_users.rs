@@ -122,3 +122,83 @@ async fn an_admin_finds_a_user_and_manages_their_devices() {
 fn urlencode(v: &str) -> String {
     form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }
+
+/// A device locked and unlocked from the console; an activation issued
+/// there (a registration token with its QR code) adds a device through the
+/// device API, and the user's page then lists it among their activations.
+#[tokio::test]
+async fn an_admin_locks_a_device_and_issues_an_activation_a_phone_uses() {
+    let app = app_with_admin().await;
+    let cookie = sign_in(&app).await;
+    let device = app.user_with_device("eve").await;
+    let html = get(&app, "/admin/users/eve", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("This user is associated with no app"), "{html}");
+    assert!(html.contains("Nothing has bound a device"), "{html}");
+    let csrf = csrf_in(&html);
+    let path = format!("/admin/users/eve/devices/{}", urlencode(&device.id()));
+    let locked = post_signed(&app, &cookie, &path, &[("csrf", csrf.as_str()), ("action", "lock")]).await;
+    assert_eq!(location(&locked), "/admin/users/eve");
+    assert_eq!(device.inbox(&app).await.status, 403, "a locked device is refused");
+    let again = post_signed(&app, &cookie, &path, &[("csrf", csrf.as_str()), ("action", "lock")]).await;
+    assert_eq!(again.status(), 404, "only an active device locks");
+    let unlocked = post_signed(&app, &cookie, &path, &[("csrf", csrf.as_str()), ("action", "unlock")]).await;
+    assert_eq!(location(&unlocked), "/admin/users/eve");
+    assert_eq!(device.inbox(&app).await.status, 200);
+
+    let issue = "/admin/users/eve/activation";
+    assert_eq!(
+        post_signed(&app, &cookie, issue, &[]).await.status(),
+        403,
+        "no token, no activation"
+    );
+    let res = post_signed(&app, &cookie, issue, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<svg"), "a QR code: {html}");
+    let at = html.find("id=\"registration-token\">").unwrap() + 24;
+    let token = &html[at..at + html[at..].find('<').unwrap()];
+    let phone = crate::common::TestDevice::new();
+    assert_eq!(phone.register(&app).await.status, 201);
+    let activated = app
+        .http
+        .post(app.url("/device/v1/activate"))
+        .header("DPoP", phone.proof(&app, "POST", "/device/v1/activate"))
+        .json(&serde_json::json!({"registration_token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activated.status(), 200);
+    let html = get(&app, "/admin/users/eve", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("<td>registration token</td><td>console</td>"), "{html}");
+    assert!(html.contains("used 20"), "the token is listed as used: {html}");
+    assert!(
+        html.contains(&format!("<code>{}</code>", phone.id())),
+        "the new device: {html}"
+    );
+    let unknown = post_signed(
+        &app,
+        &cookie,
+        "/admin/users/nobody/activation",
+        &[("csrf", csrf.as_str())],
+    )
+    .await;
+    assert_eq!(unknown.status(), 404);
+    let status = post_signed(
+        &app,
+        &cookie,
+        "/admin/users/eve/status",
+        &[("csrf", csrf.as_str()), ("status", "locked")],
+    )
+    .await;
+    assert_eq!(location(&status), "/admin/users/eve");
+    let refused = post_signed(&app, &cookie, issue, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(refused.status(), 409, "a locked user gets no activation");
+
+    app.user("gus", &["bank-app"]).await;
+    let html = get(&app, "/admin/users/gus", Some(&cookie)).await.text().await.unwrap();
+    assert!(
+        html.contains("<ul id=\"apps\"><li><code>bank-app</code></li></ul>"),
+        "{html}"
+    );
+}

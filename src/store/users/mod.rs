@@ -78,6 +78,10 @@ pub trait UserStore: Send + Sync {
 
     async fn remove_device(&self, user_id: &str, device_id: &str) -> StoreResult<bool>;
 
+    /// Locks an active device of the user, or unlocks a locked one (its
+    /// failed attempts forgotten); false if it was in neither state.
+    async fn set_device_locked(&self, user_id: &str, device_id: &str, locked: bool) -> StoreResult<bool>;
+
     /// Sets (or with `None` clears) how a device is woken; false if unknown.
     async fn set_push_channel(&self, device_id: &str, push: Option<(PushChannel, &PushAddress)>) -> StoreResult<bool>;
 

@@ -192,6 +192,16 @@ macro_rules! user_sql {
                     Ok(done.rows_affected() == 1)
                 }
 
+                async fn set_device_locked(&self, user_id: &str, device_id: &str, locked: bool) -> StoreResult<bool> {
+                    let sql = if locked {
+                        "UPDATE devices SET status = 'locked' WHERE id = $1 AND user_id = $2 AND status = 'active'"
+                    } else {
+                        "UPDATE devices SET status = 'active', failed_attempts = 0 WHERE id = $1 AND user_id = $2 AND status = 'locked'"
+                    };
+                    let done = self.execute_user_change(query(sql).bind(device_id).bind(user_id)).await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
                 async fn set_push_channel(
                     &self,
                     device_id: &str,
