@@ -1,4 +1,5 @@
-//! `trustid admin create|passwd|disable|list`: the accounts that sign in to
+//! `trustid admin create|passwd|disable|forget-phones|list`: the accounts
+//! that sign in to
 //! the console. A password is read from standard input (typed at a terminal
 //! without echo, twice; or the first line of a pipe), never taken as an
 //! argument, where `ps` and shell history would show it.
@@ -31,6 +32,12 @@ pub enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Remove every phone bound to an admin (lost or replaced) and end
+    /// their sessions; they then sign in by password and bind a new one.
+    ForgetPhones {
+        #[arg(long)]
+        email: String,
+    },
     /// Every admin.
     List {
         #[arg(long)]
@@ -55,6 +62,10 @@ pub async fn run(store: &dyn Store, now: i64, command: AdminCommand) -> anyhow::
         AdminCommand::Disable { email } => {
             admins::disable(store, &email, now).await?;
             println!("admin {} disabled", email.trim().to_lowercase());
+        }
+        AdminCommand::ForgetPhones { email } => {
+            let removed = admins::forget_phones(store, &email, now).await?;
+            println!("{removed} phone(s) of {} removed", email.trim().to_lowercase());
         }
         AdminCommand::List { json } => {
             let all = admins::list(store).await?;

@@ -101,6 +101,28 @@ pub async fn disable(store: &dyn Store, raw_email: &str, now: i64) -> Result<(),
     audit(store, "admin.disabled", &email, now).await
 }
 
+/// Removes every phone bound to the admin (one lost or replaced) and ends
+/// their sessions; how many phones. Where phones are required the admin
+/// then signs in by password to a session that can only bind a new one.
+pub async fn forget_phones(store: &dyn Store, raw_email: &str, now: i64) -> Result<usize, AdminError> {
+    let email = email(raw_email)?;
+    let admin = store
+        .admin_by_email(email.as_str())
+        .await?
+        .ok_or_else(|| AdminError::Invalid(format!("no admin `{email}`")))?;
+    let mut removed = 0;
+    if let Some(user_id) = &admin.device_user_id {
+        for device in store.devices_of(user_id).await? {
+            if store.remove_device(user_id, device.id.as_str()).await? {
+                removed += 1;
+            }
+        }
+    }
+    store.revoke_sessions_of(email.as_str(), now).await?;
+    audit(store, "admin.phones_forgotten", &email, now).await?;
+    Ok(removed)
+}
+
 pub async fn list(store: &dyn Store) -> Result<Vec<AdminListing>, AdminError> {
     Ok(store.admins().await?.into_iter().map(AdminListing::from).collect())
 }

@@ -1,4 +1,4 @@
-//! `trustid admin create|passwd|disable|list`: console administrators as an
+//! `trustid admin create|passwd|disable|forget-phones|list`: console administrators as an
 //! operator makes them. A password comes on standard input, is stored as an
 //! argon2 hash, and is never printed; every refusal is a message, a
 //! non-zero exit and nothing stored.
@@ -94,6 +94,10 @@ async fn an_admin_is_created_with_a_hashed_password_changed_and_disabled() {
         &after.password_hash
     ));
 
+    let forgot = admin(dir.path(), &["forget-phones", "--email", "ops@bank.example"], "");
+    assert!(forgot.status.success(), "{}", text(&forgot));
+    assert!(text(&forgot).contains("0 phone(s) of ops@bank.example removed"));
+
     let disabled = admin(dir.path(), &["disable", "--email", "OPS@bank.example"], "");
     assert!(disabled.status.success(), "{}", text(&disabled));
     let listed = admin(dir.path(), &["list", "--json"], "");
@@ -138,6 +142,7 @@ async fn bad_input_is_refused_and_stores_nothing() {
             "",
             "no enabled admin",
         ),
+        (vec!["forget-phones", "--email", "nobody@bank.example"], "", "no admin"),
     ] {
         let out = admin(dir.path(), &args, stdin);
         assert!(!out.status.success(), "{args:?}");

@@ -194,6 +194,20 @@ async fn where_a_phone_is_required_a_password_alone_only_binds_one() {
     assert_eq!(get(&app, "/admin/transactions", Some(&full)).await.status(), 200);
     let (_, page) = html(&app, "/admin/phone", &full).await;
     assert!(!page.contains("id=\"required\""), "{page}");
+
+    // The phone is lost: an operator forgets it; sessions end, and a
+    // password-only session can again only bind a new one.
+    assert_eq!(
+        admins::forget_phones(app.store(), EMAIL, app.clock_now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(location(&get(&app, "/admin", Some(&full)).await), "/admin/sign-in");
+    let (cookie, next) = password(&app).await;
+    assert_eq!(next, "/admin");
+    assert_eq!(location(&get(&app, "/admin", Some(&cookie)).await), "/admin/phone");
+    assert_eq!(phone.inbox(&app).await.status, 403, "the lost phone is removed");
 }
 
 #[tokio::test]
