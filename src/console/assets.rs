@@ -31,6 +31,8 @@ dl.facts dd { margin: 0; }
 form.filters { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: end; margin-bottom: 1rem; }
 select { font: inherit; padding: .3rem; background: transparent; color: inherit; border: 1px solid var(--line); border-radius: 4px; }
 .hint, .empty, .who { color: var(--muted); }
+.match-number { font-size: 2rem; letter-spacing: .1em; }
+.qr svg { max-width: 16rem; height: auto; background: #fff; padding: .5rem; }
 button.danger { background: var(--error); border-color: var(--error); }
 ol.timeline { list-style: none; padding: 0; border-left: 2px solid var(--line); }
 ol.timeline li { padding: .2rem 0 .2rem .8rem; }

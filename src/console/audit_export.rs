@@ -76,7 +76,12 @@ pub async fn export(State(state): State<AppState>, who: SignedIn, RawQuery(query
         )
         .await
     {
+        // No export leaves unrecorded.
         tracing::error!(error = %e, "cannot audit an export");
+        return page::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The console cannot record this export in the audit trail now.",
+        );
     }
     let mut response = body.into_response();
     let headers = response.headers_mut();

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::guard::{SignedIn, check_form, field};
 use super::keys::page_with;
+use super::page;
 use crate::engine::AppState;
 use crate::http::paths::ADMIN_KEYS_PATH;
 
@@ -29,10 +30,16 @@ async fn done(
     match result {
         Ok(()) => {
             let admin = format!("admin:{}", who.admin.email);
-            if let Err(e) = state.audit(admin.clone(), action, admin, Some(detail)).await {
-                tracing::error!(error = %e, "cannot audit a key change");
+            match state.audit(admin.clone(), action, admin, Some(detail)).await {
+                Ok(()) => Redirect::to(ADMIN_KEYS_PATH).into_response(),
+                Err(e) => {
+                    tracing::error!(error = %e, "a key change was made but not audited");
+                    page::error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "The key change was made, but the audit trail could not record it: check the database.",
+                    )
+                }
             }
-            Redirect::to(ADMIN_KEYS_PATH).into_response()
         }
         Err(e) => page_with(state, who, StatusCode::BAD_REQUEST, Some(&format!("{e:#}"))).await,
     }

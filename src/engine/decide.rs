@@ -14,6 +14,7 @@ use crate::domain::transaction::{Decision, Phase, Status, Transaction};
 use crate::domain::user::UserStatus;
 use crate::engine::AppState;
 use crate::engine::delivery::owed;
+use crate::engine::users;
 use crate::engine::wakeup;
 use crate::store::users::FailedOn;
 use crate::store::{DecideOutcome, DecisionWrite, StoreError};
@@ -171,7 +172,7 @@ pub async fn decide(state: &AppState, device: &Device, txn: &Transaction, jws: &
     state.publish(&wakeup::inbox_topic(&txn.user_id)).await;
     if signed.decision == Decision::Deny && signed.reason.as_deref() == Some("fraud") {
         // The user says they did not start this: a failed attempt.
-        state
+        let locked = state
             .store
             .record_failed_attempt(
                 Some(&device.id),
@@ -180,6 +181,7 @@ pub async fn decide(state: &AppState, device: &Device, txn: &Transaction, jws: &
                 state.lockout,
             )
             .await?;
+        users::audit_lockouts(state, Some(&device.id), Some(&txn.user_id), locked, "reported_fraud").await?;
     }
     tracing::info!(device_id = %device.id, transaction_id = %txn.id, decision = signed.decision.as_str(), "decision recorded");
     Ok(signed.decision)
@@ -197,11 +199,13 @@ async fn failed(state: &AppState, device: &Device, txn: &Transaction, refusal: R
             state.lockout,
         )
         .await;
-    match counted {
-        Ok((device_locked, user_locked)) => {
-            tracing::warn!(device_id = %device.id, transaction_id = %txn.id, reason = refusal.code(), device_locked, user_locked, "failed device attempt");
-            refusal
-        }
+    let locked = match counted {
+        Ok(locked) => locked,
+        Err(e) => return Refusal::Store(e),
+    };
+    tracing::warn!(device_id = %device.id, transaction_id = %txn.id, reason = refusal.code(), device_locked = locked.0, user_locked = locked.1, "failed device attempt");
+    match users::audit_lockouts(state, Some(&device.id), Some(&txn.user_id), locked, refusal.code()).await {
+        Ok(()) => refusal,
         Err(e) => Refusal::Store(e),
     }
 }

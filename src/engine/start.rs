@@ -14,6 +14,7 @@ use crate::domain::transaction::{Notify, Status, Transaction};
 use crate::domain::user::{User, UserStatus};
 use crate::engine::AppState;
 use crate::engine::metrics::Metrics;
+use crate::engine::users;
 use crate::engine::wakeup;
 use crate::store::{DeviceCounts, Limited, OwedPushes, StoreError};
 
@@ -204,10 +205,11 @@ async fn check_user_code(state: &AppState, user: &User, code: &str) -> Result<()
     if ok {
         return Ok(());
     }
-    state
+    let locked = state
         .store
         .record_failed_attempt(None, Some(&user.id), None, state.lockout)
         .await?;
+    users::audit_lockouts(state, None, Some(&user.id), locked, "wrong user_code").await?;
     Err(Refusal::WrongUserCode)
 }
 

@@ -185,6 +185,35 @@ pub async fn unregister(
     })
 }
 
+/// Writes the lockouts a failed attempt caused (`locked`: the device's,
+/// the user's, as `record_failed_attempt` returns them) to the audit trail.
+pub async fn audit_lockouts(
+    state: &AppState,
+    device_id: Option<&DeviceId>,
+    user_id: Option<&UserId>,
+    locked: (bool, bool),
+    why: &str,
+) -> Result<(), StoreError> {
+    if let (Some(device), true) = (device_id, locked.0) {
+        let detail = Some(format!("after a failed attempt: {why}"));
+        state
+            .audit(
+                "trustid".into(),
+                "device.locked_out",
+                format!("device:{device}"),
+                detail,
+            )
+            .await?;
+    }
+    if let (Some(user), true) = (user_id, locked.1) {
+        let detail = Some(format!("after a failed attempt: {why}"));
+        state
+            .audit("trustid".into(), "user.locked_out", format!("user:{user}"), detail)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn audit(
     state: &AppState,
     actor: &Actor,

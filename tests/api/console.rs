@@ -354,3 +354,23 @@ async fn an_unknown_email_and_a_wrong_password_read_the_same() {
     let wrong = answer(EMAIL, "not the password at all").await;
     assert_eq!(unknown, wrong);
 }
+
+/// From now on every audit write fails (the database refuses the insert)
+/// while reads still work: for the paths that must not act unrecorded.
+pub(crate) async fn refuse_audit_writes(app: &TestApp) {
+    use sqlx::Connection;
+    let url = &app.settings.database_url;
+    if url.starts_with("sqlite") {
+        let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let trigger = "CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'no audit'); END";
+        sqlx::query(trigger).execute(&mut db).await.unwrap();
+    } else {
+        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+        for sql in [
+            "CREATE FUNCTION no_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no audit'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER no_audit BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION no_audit()",
+        ] {
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+    }
+}

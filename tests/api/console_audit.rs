@@ -81,3 +81,14 @@ async fn the_audit_log_filters_pages_and_exports() {
         .unwrap();
     assert_eq!(exported.matches("<td>audit.exported</td>").count(), 2);
 }
+
+#[tokio::test]
+async fn no_export_leaves_unrecorded() {
+    let app = app_with_admin().await;
+    let cookie = sign_in(&app).await;
+    crate::console::refuse_audit_writes(&app).await;
+    let res = get(&app, "/admin/audit/export?format=csv", Some(&cookie)).await;
+    assert_eq!(res.status(), 500);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.text().await.unwrap().contains("cannot record this export"));
+}

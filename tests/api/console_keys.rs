@@ -76,3 +76,25 @@ async fn keys_are_listed_rotated_and_retired() {
         "{actions:?}"
     );
 }
+
+#[tokio::test]
+async fn a_key_change_the_audit_trail_cannot_record_is_an_error_page() {
+    let app = app_with_admin().await;
+    let cookie = sign_in(&app).await;
+    let html = get(&app, "/admin/keys", Some(&cookie)).await.text().await.unwrap();
+    crate::console::refuse_audit_writes(&app).await;
+    let res = post_signed(
+        &app,
+        &cookie,
+        "/admin/keys/rotate",
+        &[("csrf", csrf_in(&html).as_str()), ("use_after", "3600")],
+    )
+    .await;
+    assert_eq!(res.status(), 500);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("the audit trail could not record it")
+    );
+}

@@ -19,7 +19,7 @@ async fn app(required: bool) -> TestApp {
 }
 
 /// Signs in with the password: the cookie, and where the browser goes next.
-async fn password(app: &TestApp) -> (String, String) {
+pub(crate) async fn password(app: &TestApp) -> (String, String) {
     let res = post(app, "/admin/sign-in", None, &[("email", EMAIL), ("password", PASSWORD)]).await;
     assert_eq!(res.status(), 303);
     let cookie = res.headers()["set-cookie"]
@@ -44,7 +44,7 @@ fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
 
 /// Binds a new phone to the admin signed in with `cookie`, through the
 /// device API's activation with the registration token the page shows.
-async fn bind_phone(app: &TestApp, cookie: &str) -> TestDevice {
+pub(crate) async fn bind_phone(app: &TestApp, cookie: &str) -> TestDevice {
     let (_, page) = html(app, "/admin/phone", cookie).await;
     let csrf = csrf_in(&page);
     assert_eq!(

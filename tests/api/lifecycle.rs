@@ -702,6 +702,17 @@ async fn failed_attempts_lock_the_device_and_the_user_and_a_success_resets_the_d
     app.backchannel(&client, &[("scope", "openid"), ("login_hint", "mia")])
         .await
         .assert_oauth_error(403, "access_denied", "locked user");
+    // Each lockout is in the audit trail.
+    let device_trail = app.store().audit_of(&format!("device:{}", device.id())).await.unwrap();
+    assert!(
+        device_trail.iter().any(|(_, _, action)| action == "device.locked_out"),
+        "{device_trail:?}"
+    );
+    let user_trail = app.store().audit_of("user:mia").await.unwrap();
+    assert!(
+        user_trail.iter().any(|(_, _, action)| action == "user.locked_out"),
+        "{user_trail:?}"
+    );
 }
 
 #[tokio::test]
