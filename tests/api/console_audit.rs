@@ -35,6 +35,10 @@ async fn the_audit_log_filters_pages_and_exports() {
     let next = html[at..at + html[at..].find('"').unwrap()].replace("&#38;", "&");
     let older = get(&app, &next, Some(&cookie)).await.text().await.unwrap();
     assert_eq!(older.matches("<td>user.locked</td>").count(), 5, "{older}");
+    // Newest first, in the order written even within one second.
+    assert!(html.contains("user:u54") && !html.contains("user:u4<"), "{html}");
+    let written: Vec<usize> = (0..5).map(|i| older.find(&format!("user:u{i}<")).unwrap()).collect();
+    assert!(written.windows(2).all(|w| w[0] > w[1]), "u4 above u0: {older}");
     assert!(!older.contains("next-page"));
     // Every entry once, across the two pages.
     for i in 0..55 {
