@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::domain::address::TrustedProxies;
 use crate::domain::lifecycle::Lockout;
 use crate::engine::settings::{ApnsCredentials, Devices, EngineSettings, PushProviders, Requests, Server, Tokens};
 
@@ -65,6 +66,9 @@ pub struct Settings {
     /// Every console admin must approve their sign-ins on a bound phone;
     /// an admin without one may only bind one.
     pub admin_second_factor: bool,
+    /// Proxies whose `X-Forwarded-For` names the client (IPs or CIDRs,
+    /// comma-separated); empty: none.
+    pub trusted_proxies: String,
     /// Failed attempts that lock a device, and a user (0 = never).
     pub device_lockout_threshold: i64,
     pub user_lockout_threshold: i64,
@@ -116,6 +120,7 @@ impl Default for Settings {
             registration_access_token: None,
             saml_entity_id: None,
             admin_second_factor: false,
+            trusted_proxies: String::new(),
             device_lockout_threshold: 5,
             user_lockout_threshold: 10,
             activation_code_ttl: 24 * 3600,
@@ -230,6 +235,7 @@ impl Settings {
         if self.client_requests_per_minute < 1 {
             return Err(invalid("client_requests_per_minute", "must be at least 1"));
         }
+        TrustedProxies::parse(&self.trusted_proxies).map_err(|e| invalid("trusted_proxies", e))?;
         if let Some(entity) = &self.saml_entity_id {
             crate::domain::saml_sp::EntityId::parse(entity).map_err(|e| invalid("saml_entity_id", e))?;
         }
@@ -303,6 +309,7 @@ impl Settings {
                 issuer: self.issuer.clone(),
                 dev: self.dev,
                 admin_second_factor: self.admin_second_factor,
+                trusted_proxies: TrustedProxies::parse(&self.trusted_proxies).unwrap_or_default(),
                 saml_entity_id: self
                     .saml_entity_id
                     .clone()

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 
 use super::page;
+use crate::domain::address::throttle_key;
 use crate::domain::admin::{ABSOLUTE_TIMEOUT, Admin, AdminSession};
 use crate::engine::AppState;
 use crate::engine::admin_sessions;
@@ -174,19 +175,42 @@ pub fn field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// The peer's address, when the server was started with connection info
-/// (`trustid serve` is); `unknown` otherwise. No forwarded-for header is
-/// trusted: a proxy in front counts as one address.
-pub struct ClientAddress(pub String);
+/// Where the request comes from: the peer's address when the server was
+/// started with connection info (`trustid serve` is), or behind a proxy in
+/// `trusted_proxies` the client it forwarded (`X-Forwarded-For`); with the
+/// key the sign-in throttle counts by (an IPv6 client's /64). `unknown`
+/// without connection info.
+pub struct ClientAddress {
+    pub address: String,
+    pub throttle_key: String,
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        Ok(ClientAddress(peer.unwrap_or_else(|| "unknown".into())))
+            .map(|c| c.0.ip())
+        else {
+            let unknown = "unknown".to_owned();
+            return Ok(ClientAddress {
+                address: unknown.clone(),
+                throttle_key: unknown,
+            });
+        };
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        let client = state.server.trusted_proxies.client(peer, &forwarded);
+        Ok(ClientAddress {
+            address: client.to_string(),
+            throttle_key: throttle_key(client),
+        })
     }
 }

@@ -33,7 +33,7 @@ pub async fn form(State(state): State<AppState>, headers: HeaderMap) -> Response
 
 pub async fn submit(
     State(state): State<AppState>,
-    ClientAddress(address): ClientAddress,
+    ClientAddress { address, throttle_key }: ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -48,6 +48,7 @@ pub async fn submit(
         .unwrap_or("");
     let from = Origin {
         address: &address,
+        throttle_key: &throttle_key,
         user_agent,
     };
     let again = |status, error: &str| {

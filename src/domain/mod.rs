@@ -1,6 +1,7 @@
 //! Pure types and rules: no I/O, no HTTP. Every string from the network is
 //! turned into one of these at the edge.
 
+pub mod address;
 pub mod admin;
 pub mod binding_message;
 pub mod challenge;

@@ -50,6 +50,8 @@ pub enum SignInRefusal {
 /// Where a sign-in comes from, for the throttle and the session list.
 pub struct Origin<'a> {
     pub address: &'a str,
+    /// What the throttle counts this address's failures by (`domain::address`).
+    pub throttle_key: &'a str,
     pub user_agent: &'a str,
 }
 
@@ -81,7 +83,7 @@ pub async fn sign_in(
     }
     let (by_email, by_address) = state
         .store
-        .sign_in_failures(&email, from.address, now - FAILURE_WINDOW)
+        .sign_in_failures(&email, from.throttle_key, now - FAILURE_WINDOW)
         .await?;
     if by_email >= MAX_ACCOUNT_FAILURES || by_address >= MAX_ADDRESS_FAILURES {
         return Err(SignInRefusal::Throttled);
@@ -94,7 +96,10 @@ pub async fn sign_in(
             .await
             .map_err(|e| SignInRefusal::Internal(e.to_string()))?;
     let Some(admin) = admin.filter(|a| matches && a.disabled_at.is_none()) else {
-        state.store.record_sign_in_failure(&email, from.address, now).await?;
+        state
+            .store
+            .record_sign_in_failure(&email, from.throttle_key, now)
+            .await?;
         let subject = format!("admin:{}", if email.is_empty() { "?" } else { &email });
         let detail = Some(format!("from {}", from.address));
         state
@@ -163,6 +168,7 @@ pub async fn finish_second_factor(
     let now = state.clock.now();
     let from = Origin {
         address: &waiting.address,
+        throttle_key: &waiting.address,
         user_agent: &waiting.user_agent,
     };
     let (session, secret) = new_session(admin, &from, now, None, true);

@@ -17,6 +17,9 @@ pub struct Server {
     pub saml_entity_id: String,
     /// Console admins must approve sign-ins on a bound phone.
     pub admin_second_factor: bool,
+    /// Whose `X-Forwarded-For` names the client (the sign-in throttle's
+    /// address).
+    pub trusted_proxies: crate::domain::address::TrustedProxies,
 }
 
 impl Server {

@@ -248,7 +248,7 @@ fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
 /// Every setting an operator may have written, by the name of the TOML key
 /// (`TRUSTID_<NAME>` in the environment), with a valid value that is not its
 /// default. Renaming one breaks deployments: this list must only grow.
-const SETTINGS: [(&str, &str); 34] = [
+const SETTINGS: [(&str, &str); 35] = [
     ("issuer", "https://idp.example.com"),
     ("listen", "127.0.0.1:9"),
     ("database_url", "<db>"),
@@ -286,6 +286,7 @@ const SETTINGS: [(&str, &str); 34] = [
     ("apns_base_url", "https://apns.example.com"),
     ("saml_entity_id", "urn:example:idp"),
     ("admin_second_factor", "true"),
+    ("trusted_proxies", "10.0.0.0/8"),
 ];
 
 #[test]

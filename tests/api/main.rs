@@ -13,6 +13,7 @@ mod architecture;
 mod backchannel;
 mod cli;
 mod console;
+mod console_address;
 mod console_audit;
 mod console_browser;
 mod console_cancel;
