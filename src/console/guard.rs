@@ -174,6 +174,14 @@ pub fn field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Every value of field `name` of a form body (checkboxes sharing a name).
+pub fn fields(body: &[u8], name: &str) -> Vec<String> {
+    form_urlencoded::parse(body)
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
 /// The peer's address, when the server was started with connection info
 /// (`trustid serve` is); `unknown` otherwise. No forwarded-for header is
 /// trusted: a proxy in front counts as one address.
