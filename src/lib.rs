@@ -112,7 +112,16 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ADMIN_USER_ACTIVATION_PATH, post(console::user_activation::issue))
         .route(paths::ADMIN_USER_DEVICE_PATH, post(console::user_device::act))
         .route(paths::ADMIN_KEYS_PATH, get(console::keys::list))
-        .route(paths::ADMIN_SAML_PATH, get(console::saml_sps::list))
+        .route(
+            paths::ADMIN_SAML_PATH,
+            get(console::saml_sps::list).post(console::saml_sps::add),
+        )
+        .route(paths::ADMIN_SAML_IMPORT_PATH, post(console::saml_sp_import::import))
+        .route(
+            paths::ADMIN_SAML_SP_PATH,
+            get(console::saml_sp::show).post(console::saml_sp::save),
+        )
+        .route(paths::ADMIN_SAML_SP_REMOVE_PATH, post(console::saml_sp_remove::remove))
         .route(paths::ADMIN_PENDING_PATH, get(console::pending::list))
         .route(paths::ADMIN_PENDING_EVENTS_PATH, get(console::pending_events::events))
         .route(

@@ -175,6 +175,14 @@ pub fn field(body: &[u8], name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Every value of field `name` of a form body (checkboxes sharing a name).
+pub fn fields(body: &[u8], name: &str) -> Vec<String> {
+    form_urlencoded::parse(body)
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
 /// Where the request comes from: the peer's address when the server was
 /// started with connection info (`trustid serve` is), or behind a proxy in
 /// `trusted_proxies` the client it forwarded (`X-Forwarded-For`); with the

@@ -18,7 +18,7 @@ pub fn random_token() -> String {
 /// page: on SQLite every page an insert touches is written again at its
 /// commit, and random pages were most of the group commit's cost.
 pub fn transaction_id(now_ms: i64) -> String {
-    format!("{:012x}{}", now_ms.max(0), crate::domain::ids::random_id())
+    crate::domain::ids::time_ordered_id(now_ms)
 }
 
 /// A new `auth_req_id`: the transaction id, `.`, and 256 random bits. CIBA

@@ -15,6 +15,12 @@ pub fn random_id() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// An id that sorts by `ms` (12 hex digits in front), then 128 random bits
+/// (base64url): ids made later sort later.
+pub fn time_ordered_id(ms: i64) -> String {
+    format!("{:012x}{}", ms.max(0), random_id())
+}
+
 /// A string id with its own type. It holds whatever the store or the
 /// network gave: the checks on a new id's form belong to who creates it.
 macro_rules! string_id {

@@ -15,6 +15,8 @@ pub mod push;
 pub mod saml_cert;
 pub mod saml_login;
 pub mod saml_sp;
+pub mod saml_sp_metadata;
+pub mod saml_sp_rules;
 pub mod scope;
 pub mod str_enum;
 pub mod token;

@@ -70,6 +70,20 @@ impl SpCertificate {
         STANDARD.encode(&self.der)
     }
 
+    /// The certificate as PEM, 64 base64 characters a line.
+    pub fn to_pem(&self) -> String {
+        let b64 = self.to_base64();
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .filter_map(|c| std::str::from_utf8(c).ok())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        )
+    }
+
     /// The certificate's public key.
     pub fn public_key(&self) -> Result<PKey<Public>, String> {
         X509::from_der(&self.der)
@@ -167,6 +181,7 @@ pub(crate) mod tests {
         assert_eq!(from_pem, from_b64);
         let stored: String = from_pem.clone().into();
         assert_eq!(SpCertificate::try_from(stored).unwrap(), from_pem);
+        assert_eq!(from_pem.to_pem(), pem, "written as openssl writes it");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! SAML service providers trustid answers as an IdP, and the rules their
-//! registration follows (SAML 2.0 Metadata §2.4.4, Bindings §3.4–3.5).
+//! SAML service providers trustid answers as an IdP (SAML 2.0 Metadata
+//! §2.4.4); the rules their registration follows are `saml_sp_rules.rs`'s.
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -7,8 +7,8 @@ use url::Url;
 use super::claims::Evidence;
 pub use super::claims::parse_attributes;
 use super::saml_cert::SpCertificate;
+pub use super::saml_sp_rules::SettingsError;
 use super::str_enum::str_enum;
-use super::url::check_callback_url;
 
 /// SAML Metadata §2.2.1: an entityID is a URI of at most 1024 characters.
 pub const MAX_ENTITY_ID: usize = 1024;
@@ -95,6 +95,21 @@ pub struct Acs {
     pub index: u16,
     #[serde(default)]
     pub is_default: bool,
+}
+
+/// HTTP-POST endpoints at `urls`, indexed in order, the first the default.
+/// Past the indexes a u16 holds the list is cut, and still refused: the
+/// rules allow [`MAX_ACS`].
+pub fn post_endpoints(urls: Vec<Url>) -> Vec<Acs> {
+    urls.into_iter()
+        .zip(0..=u16::MAX)
+        .map(|(url, index)| Acs {
+            url,
+            binding: AcsBinding::HttpPost,
+            index,
+            is_default: index == 0,
+        })
+        .collect()
 }
 
 /// The NameID formats trustid issues (SAML Core §8.3).
@@ -236,15 +251,21 @@ pub struct SamlSpSettings {
 impl SamlSpSettings {
     /// An SP with one HTTP-POST ACS (index 0) and every default.
     pub fn new(entity_id: EntityId, acs: Url) -> Self {
+        let acs = Acs {
+            url: acs,
+            binding: AcsBinding::HttpPost,
+            index: 0,
+            is_default: false,
+        };
+        Self::with_acs(entity_id, vec![acs])
+    }
+
+    /// An SP with these ACS endpoints and every default.
+    pub fn with_acs(entity_id: EntityId, acs: Vec<Acs>) -> Self {
         Self {
             display_name: entity_id.as_str().to_owned(),
             entity_id,
-            acs: vec![Acs {
-                url: acs,
-                binding: AcsBinding::HttpPost,
-                index: 0,
-                is_default: false,
-            }],
+            acs,
             signing_cert: None,
             encryption_cert: None,
             name_id_format: NameIdFormat::default(),
@@ -257,62 +278,8 @@ impl SamlSpSettings {
             exporters: Vec::new(),
         }
     }
-
-    /// ACS URLs are https (http on loopback in dev mode), indexes unique,
-    /// at most one default; a default RelayState only with IdP-initiated
-    /// login. The error text is what the operator is told.
-    pub fn validate(&self, dev: bool) -> Result<(), String> {
-        let name = self.display_name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err("display name must be 1 to 100 printable characters".into());
-        }
-        if self.acs.is_empty() || self.acs.len() > MAX_ACS {
-            return Err(format!("give 1 to {MAX_ACS} ACS URLs"));
-        }
-        for (i, acs) in self.acs.iter().enumerate() {
-            check_callback_url(acs.url.as_str(), dev).map_err(|e| format!("ACS URL {} {e}", acs.url))?;
-            if self.acs[..i].iter().any(|a| a.index == acs.index) {
-                return Err(format!("two ACS endpoints have index {}", acs.index));
-            }
-        }
-        if self
-            .exporters
-            .iter()
-            .any(|c| c.is_empty() || c.chars().count() > 255 || c.chars().any(char::is_control))
-        {
-            return Err("an exporter must be a client id of 1 to 255 printable characters".into());
-        }
-        if let Some(url) = &self.logout_url {
-            check_callback_url(url.as_str(), dev).map_err(|e| format!("logout URL {url} {e}"))?;
-        }
-        if self.acs.iter().filter(|a| a.is_default).count() > 1 {
-            return Err("at most one ACS endpoint may be the default".into());
-        }
-        if let Some(relay) = &self.default_relay_state {
-            if !self.idp_initiated {
-                return Err("a default RelayState needs IdP-initiated login".into());
-            }
-            if relay.is_empty() || relay.len() > MAX_RELAY_STATE || relay.chars().any(char::is_control) {
-                return Err(format!(
-                    "RelayState must be 1 to {MAX_RELAY_STATE} bytes, no control characters"
-                ));
-            }
-        }
-        if let Some(app) = &self.app_id
-            && (app.trim().is_empty() || app.chars().count() > 128 || app.chars().any(char::is_control))
-        {
-            return Err("app id must be 1 to 128 printable characters".into());
-        }
-        if let Some(attributes) = &self.attributes
-            && attributes.is_empty()
-        {
-            return Err("the attribute list must name at least one attribute".into());
-        }
-        Ok(())
-    }
 }
 
-/// URLs stored as their text.
 /// A registered service provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamlSp {

@@ -73,7 +73,7 @@ fn registration_rules_hold() {
     for (mutate, expected, why) in cases {
         let mut s = sp();
         mutate(&mut s);
-        let err = s.validate(false).unwrap_err();
+        let err = s.validate(false).unwrap_err().to_string();
         assert!(err.contains(expected), "{why}: {err}");
     }
     assert!(sp().validate(false).is_ok());
@@ -174,4 +174,17 @@ fn name_id_formats_read_their_short_names_and_urns() {
     assert_eq!("both".parse::<SignedParts>(), Ok(SignedParts::Both));
     assert!(SignedParts::Both.signs_response() && SignedParts::Both.signs_assertion());
     assert!(!SignedParts::Assertion.signs_response());
+}
+
+#[test]
+fn post_endpoints_are_indexed_in_order_the_first_the_default() {
+    let urls = ["https://sp.example.com/a", "https://sp.example.com/b"].map(|u| Url::parse(u).unwrap());
+    let list = post_endpoints(urls.to_vec());
+    assert_eq!(list, [acs(urls[0].as_str(), 0, true), acs(urls[1].as_str(), 1, false)]);
+    let mut s = sp();
+    s.acs = post_endpoints(vec![urls[0].clone(); MAX_ACS + 1]);
+    assert!(
+        s.validate(false).unwrap_err().message.contains("1 to 32 ACS"),
+        "too many is refused"
+    );
 }

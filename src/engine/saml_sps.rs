@@ -1,13 +1,31 @@
 //! Operator actions on the registry of SAML service providers: register
-//! (after the registration rules), list, remove. Shared by the CLI and the
-//! tests; each returns what a caller should print.
+//! (after the registration rules), list, change, remove. The CLI's forms
+//! take the store and answer [`AdminError`]; the console's take who acts,
+//! answer [`Refusal`] and are audited under subject `saml_sp:{entity ID}`.
 
 use serde::Serialize;
+use serde_json::Value;
 
+use super::AppState;
 use super::admin::AdminError;
+use super::users::Actor;
 use crate::domain::ids::random_id;
-use crate::domain::saml_sp::{SamlSp, SamlSpSettings};
+use crate::domain::saml_sp::{SamlSp, SamlSpSettings, SettingsError};
 use crate::store::{Store, StoreError};
+
+/// Why a console change was not made, or (`Unaudited`) made but not audited.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("no such SAML service provider")]
+    UnknownSp,
+    #[error(transparent)]
+    Invalid(#[from] SettingsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The change is stored; its audit entry could not be written.
+    #[error("the change was made but could not be audited: {0}")]
+    Unaudited(StoreError),
+}
 
 /// A registered SP as the CLI prints it: its id, then its settings.
 #[derive(Debug, Clone, Serialize)]
@@ -36,7 +54,14 @@ pub async fn add_saml_sp(
     dev: bool,
     now: i64,
 ) -> Result<SamlSp, AdminError> {
-    settings.validate(dev).map_err(AdminError::Invalid)?;
+    insert(store, settings, dev, now).await.map_err(|e| match e {
+        Refusal::Store(e) | Refusal::Unaudited(e) => AdminError::Store(e),
+        other => AdminError::Invalid(other.to_string()),
+    })
+}
+
+async fn insert(store: &dyn Store, settings: SamlSpSettings, dev: bool, now: i64) -> Result<SamlSp, Refusal> {
+    settings.validate(dev)?;
     let sp = SamlSp {
         id: random_id(),
         settings,
@@ -44,11 +69,96 @@ pub async fn add_saml_sp(
     };
     match store.insert_saml_sp(&sp).await {
         Ok(()) => Ok(sp),
-        Err(StoreError::Conflict(_)) => Err(AdminError::Invalid(format!(
-            "an SP with entity ID `{}` is already registered",
-            sp.entity_id()
-        ))),
+        Err(StoreError::Conflict(_)) => Err(taken(&sp)),
         Err(e) => Err(e.into()),
+    }
+}
+
+fn taken(sp: &SamlSp) -> Refusal {
+    Refusal::Invalid(SettingsError {
+        member: "entity_id",
+        message: format!("an SP with entity ID `{}` is already registered", sp.entity_id()),
+    })
+}
+
+/// [`add_saml_sp`] for an operator of the console: audited (`saml_sp.created`).
+pub async fn register(state: &AppState, actor: &Actor, settings: SamlSpSettings) -> Result<SamlSp, Refusal> {
+    let sp = insert(state.store.as_ref(), settings, state.server.dev, state.clock.now()).await?;
+    audit(state, actor, "saml_sp.created", &sp, None).await?;
+    Ok(sp)
+}
+
+/// The SP with registry id `id`.
+pub async fn find(state: &AppState, id: &str) -> Result<SamlSp, Refusal> {
+    state.store.saml_sp_by_id(id).await?.ok_or(Refusal::UnknownSp)
+}
+
+/// Replaces the settings of SP `id` once they pass registration's rules.
+/// Its entity ID stays: another entity ID is another SP, which must not
+/// inherit this one's persistent NameIDs (kept by registry id) nor its
+/// audit trail (kept by entity ID); remove it and add the other.
+pub async fn update(state: &AppState, actor: &Actor, id: &str, settings: SamlSpSettings) -> Result<(), Refusal> {
+    let before = find(state, id).await?;
+    if settings.entity_id != before.settings.entity_id {
+        return Err(Refusal::Invalid(SettingsError {
+            member: "entity_id",
+            message: "an SP's entity ID cannot change: remove the SP and add it again".into(),
+        }));
+    }
+    settings.validate(state.server.dev)?;
+    let changed = changed_members(&before.settings, &settings);
+    let sp = SamlSp { settings, ..before };
+    match state.store.update_saml_sp(&sp).await {
+        Ok(true) => audit(state, actor, "saml_sp.updated", &sp, Some(changed)).await,
+        Ok(false) => Err(Refusal::UnknownSp),
+        Err(StoreError::Conflict(_)) => Err(taken(&sp)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes SP `id` (its pending logins and request IDs go with it).
+pub async fn remove(state: &AppState, actor: &Actor, id: &str) -> Result<(), Refusal> {
+    let sp = find(state, id).await?;
+    if !state.store.remove_saml_sp(sp.entity_id().as_str()).await? {
+        return Err(Refusal::UnknownSp);
+    }
+    audit(state, actor, "saml_sp.removed", &sp, None).await
+}
+
+async fn audit(
+    state: &AppState,
+    actor: &Actor,
+    action: &'static str,
+    sp: &SamlSp,
+    detail: Option<String>,
+) -> Result<(), Refusal> {
+    let subject = format!("saml_sp:{}", sp.entity_id());
+    state
+        .audit(actor.audit_name(), action, subject, detail)
+        .await
+        .map_err(Refusal::Unaudited)
+}
+
+/// The settings an edit changed, by name (certificates and URLs stay out of
+/// the audit trail).
+fn changed_members(before: &SamlSpSettings, after: &SamlSpSettings) -> String {
+    let as_map = |s: &SamlSpSettings| match serde_json::to_value(s) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    let (before, after) = (as_map(before), as_map(after));
+    let mut names: Vec<&str> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        "nothing changed".into()
+    } else {
+        names.join(", ")
     }
 }
 

@@ -61,6 +61,9 @@ pub const ADMIN_CLIENT_SECRET_PATH: &str = "/admin/clients/{id}/secret";
 pub const ADMIN_CLIENT_DISABLE_PATH: &str = "/admin/clients/{id}/disable";
 pub const ADMIN_CLIENT_ENABLE_PATH: &str = "/admin/clients/{id}/enable";
 pub const ADMIN_SAML_PATH: &str = "/admin/saml";
+pub const ADMIN_SAML_IMPORT_PATH: &str = "/admin/saml/import";
+pub const ADMIN_SAML_SP_PATH: &str = "/admin/saml/{id}";
+pub const ADMIN_SAML_SP_REMOVE_PATH: &str = "/admin/saml/{id}/remove";
 pub const ADMIN_PENDING_PATH: &str = "/admin/pending";
 pub const ADMIN_PENDING_EVENTS_PATH: &str = "/admin/pending/events";
 pub const ADMIN_KEYS_ROTATE_PATH: &str = "/admin/keys/rotate";
@@ -71,7 +74,7 @@ pub const ADMIN_USER_ACTIVATION_PATH: &str = "/admin/users/{id}/activation";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 68] = [
+pub const ALL_PATHS: [&str; 71] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -138,6 +141,9 @@ pub const ALL_PATHS: [&str; 68] = [
     ADMIN_CLIENT_DISABLE_PATH,
     ADMIN_CLIENT_ENABLE_PATH,
     ADMIN_SAML_PATH,
+    ADMIN_SAML_IMPORT_PATH,
+    ADMIN_SAML_SP_PATH,
+    ADMIN_SAML_SP_REMOVE_PATH,
     ADMIN_PENDING_PATH,
     ADMIN_PENDING_EVENTS_PATH,
 ];

@@ -8,9 +8,9 @@ use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
 use url::Url;
 
-use super::sp_metadata::parse_sp_metadata;
 use crate::domain::saml_cert::{CertUse, SpCertificate};
-use crate::domain::saml_sp::{Acs, AcsBinding, EntityId, NameIdFormat, SamlSpSettings, SignedParts, parse_attributes};
+use crate::domain::saml_sp::{EntityId, NameIdFormat, SamlSpSettings, SignedParts, parse_attributes, post_endpoints};
+use crate::domain::saml_sp_metadata::parse_sp_metadata;
 use crate::engine::saml_sps::{self, SpListing};
 use crate::store::Store;
 
@@ -120,19 +120,11 @@ pub async fn run(store: &dyn Store, dev: bool, now: i64, command: SamlCommand) -
         } => {
             let xml =
                 std::fs::read_to_string(&metadata).with_context(|| format!("cannot read {}", metadata.display()))?;
-            let md = parse_sp_metadata(&xml).map_err(|e| anyhow!("{}: {e}", metadata.display()))?;
-            let entity_id = match entity_id {
-                Some(e) => EntityId::parse(&e).map_err(|e| anyhow!("--entity-id: {e}"))?,
-                None => md.entity_id,
-            };
-            let mut settings = SamlSpSettings::new(entity_id, md.acs[0].url.clone());
-            settings.acs = md.acs;
-            if let Some(name) = md.display_name {
-                settings.display_name = name;
+            let mut md = parse_sp_metadata(&xml).map_err(|e| anyhow!("{}: {e}", metadata.display()))?;
+            if let Some(e) = entity_id {
+                md.entity_id = EntityId::parse(&e).map_err(|e| anyhow!("--entity-id: {e}"))?;
             }
-            settings.signing_cert = md.signing_cert;
-            settings.encryption_cert = md.encryption_cert;
-            settings.logout_url = md.logout_url;
+            let mut settings = md.into_settings();
             flags.apply(&mut settings)?;
             register(store, settings, dev, now, json).await
         }
@@ -185,15 +177,12 @@ impl SpFlags {
     /// Sets what the flags name on `settings`; `--acs` replaces every ACS.
     fn apply(self, settings: &mut SamlSpSettings) -> anyhow::Result<()> {
         if !self.acs.is_empty() {
-            settings.acs = Vec::new();
-            for (index, raw) in self.acs.iter().enumerate() {
-                settings.acs.push(Acs {
-                    url: parse_url(raw)?,
-                    binding: AcsBinding::HttpPost,
-                    index: u16::try_from(index).map_err(|_| anyhow!("too many --acs URLs"))?,
-                    is_default: index == 0,
-                });
-            }
+            let urls = self
+                .acs
+                .iter()
+                .map(|raw| parse_url(raw))
+                .collect::<anyhow::Result<_>>()?;
+            settings.acs = post_endpoints(urls);
         }
         if let Some(name) = self.name {
             settings.display_name = name;

@@ -17,7 +17,7 @@ pub(crate) fn entry_id() -> String {
     let previous = LAST
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(now.max(last + 1)))
         .unwrap_or(now);
-    crate::crypto::secret::transaction_id(now.max(previous + 1))
+    crate::domain::ids::time_ordered_id(now.max(previous + 1))
 }
 
 #[async_trait]

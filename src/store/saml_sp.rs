@@ -21,6 +21,11 @@ pub trait SamlSpStore: Send + Sync {
     /// Every SP, by entity ID.
     async fn saml_sps(&self) -> StoreResult<Vec<SamlSp>>;
 
+    /// Replaces the settings of the SP with `sp.id` (its entity ID too);
+    /// false if there is none, [`StoreError::Conflict`] when another SP has
+    /// that entity ID.
+    async fn update_saml_sp(&self, sp: &SamlSp) -> StoreResult<bool>;
+
     /// Removes the SP (and the request IDs it sent); false if there was none.
     async fn remove_saml_sp(&self, entity_id: &str) -> StoreResult<bool>;
 
@@ -108,6 +113,19 @@ macro_rules! saml_sp_sql {
                         .fetch_all(&self.pool)
                         .await?;
                     rows.into_iter().map(SamlSp::try_from).collect()
+                }
+
+                async fn update_saml_sp(&self, sp: &SamlSp) -> StoreResult<bool> {
+                    let settings =
+                        serde_json::to_string(&sp.settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let done = query("UPDATE saml_sps SET entity_id = $2, settings = $3 WHERE id = $1")
+                        .bind(&sp.id)
+                        .bind(sp.entity_id().as_str())
+                        .bind(settings)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(conflict("SAML SP entity ID"))?;
+                    Ok(done.rows_affected() == 1)
                 }
 
                 async fn remove_saml_sp(&self, entity_id: &str) -> StoreResult<bool> {

@@ -21,6 +21,7 @@ mod console_clients;
 mod console_keys;
 mod console_phone;
 mod console_saml;
+mod console_saml_edit;
 mod console_transactions;
 mod console_users;
 mod delivery;

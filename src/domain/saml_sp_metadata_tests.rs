@@ -2,9 +2,9 @@
 use super::*;
 use crate::domain::saml_cert::tests::{ec_key, rsa_key, self_signed_pem};
 
-/// Metadata pysaml2 7.5.5 wrote for its SP (request/tests/fixtures).
-const PYSAML2: &str = include_str!("request/tests/fixtures/pysaml2_sp_metadata.xml");
-const PYSAML2_CERT: &str = include_str!("request/tests/fixtures/pysaml2_sp_cert.pem");
+/// Metadata pysaml2 7.5.5 wrote for its SP (saml/request/tests/fixtures).
+const PYSAML2: &str = include_str!("../saml/request/tests/fixtures/pysaml2_sp_metadata.xml");
+const PYSAML2_CERT: &str = include_str!("../saml/request/tests/fixtures/pysaml2_sp_cert.pem");
 
 fn b64(pem: &str) -> String {
     pem.lines().filter(|l| !l.starts_with("-----")).collect()

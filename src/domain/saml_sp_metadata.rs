@@ -6,8 +6,8 @@
 use roxmltree::{Document, Node, ParsingOptions};
 use url::Url;
 
-use crate::domain::saml_cert::{CertUse, SpCertificate};
-use crate::domain::saml_sp::{Acs, AcsBinding, EntityId, HTTP_POST_BINDING};
+use super::saml_cert::{CertUse, SpCertificate};
+use super::saml_sp::{Acs, AcsBinding, EntityId, HTTP_POST_BINDING, HTTP_REDIRECT_BINDING, SamlSpSettings};
 
 const MD_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const MDUI_NS: &str = "urn:oasis:names:tc:SAML:metadata:ui";
@@ -29,6 +29,21 @@ pub struct SpMetadata {
     pub encryption_cert: Option<SpCertificate>,
     /// The first SingleLogoutService over HTTP-POST or HTTP-Redirect.
     pub logout_url: Option<Url>,
+}
+
+impl SpMetadata {
+    /// The registration it asks for: its endpoints, name and certificates,
+    /// every other setting at its default.
+    pub fn into_settings(self) -> SamlSpSettings {
+        let mut settings = SamlSpSettings::with_acs(self.entity_id, self.acs);
+        if let Some(name) = self.display_name {
+            settings.display_name = name;
+        }
+        settings.signing_cert = self.signing_cert;
+        settings.encryption_cert = self.encryption_cert;
+        settings.logout_url = self.logout_url;
+        settings
+    }
 }
 
 /// Reads one `md:EntityDescriptor` with an `md:SPSSODescriptor`.
@@ -72,12 +87,7 @@ pub fn parse_sp_metadata(xml: &str) -> Result<SpMetadata, String> {
 
 /// Where LogoutResponses go: `ResponseLocation`, else `Location`.
 fn logout_url(sp: Node<'_, '_>) -> Result<Option<Url>, String> {
-    let usable = |n: &Node<'_, '_>| {
-        matches!(
-            n.attribute("Binding"),
-            Some(HTTP_POST_BINDING | crate::domain::saml_sp::HTTP_REDIRECT_BINDING)
-        )
-    };
+    let usable = |n: &Node<'_, '_>| matches!(n.attribute("Binding"), Some(HTTP_POST_BINDING | HTTP_REDIRECT_BINDING));
     let Some(node) = children(sp, MD_NS, "SingleLogoutService").find(usable) else {
         return Ok(None);
     };
@@ -190,5 +200,5 @@ fn certificates(sp: Node<'_, '_>) -> Result<(Option<SpCertificate>, Option<SpCer
 }
 
 #[cfg(test)]
-#[path = "sp_metadata_tests.rs"]
+#[path = "saml_sp_metadata_tests.rs"]
 mod tests;
