@@ -13,6 +13,7 @@ use super::page;
 use crate::domain::address::throttle_key;
 use crate::domain::admin::{ABSOLUTE_TIMEOUT, Admin, AdminSession};
 use crate::engine::AppState;
+use crate::engine::admin_second_factor;
 use crate::engine::admin_sessions;
 use crate::http::paths::{ADMIN_PHONE_PATH, ADMIN_SIGN_IN_PATH, ADMIN_SIGN_IN_PHONE_PATH};
 
@@ -79,11 +80,30 @@ impl FromRequestParts<AppState> for SignedIn {
         if session.awaiting_transaction.is_some() {
             return Err(Redirect::to(ADMIN_SIGN_IN_PHONE_PATH).into_response());
         }
-        if state.server.admin_second_factor && !session.second_factor {
+        if !session.second_factor && needs_phone(state, &admin).await? {
             return Err(Redirect::to(ADMIN_PHONE_PATH).into_response());
         }
         Ok(SignedIn { admin, session })
     }
+}
+
+/// Whether `admin` must have signed in with a phone: every admin must where
+/// it is required, and an admin with one bound must everywhere (a session
+/// opened by password alone before, or while, it was bound opens nothing).
+pub async fn needs_phone(state: &AppState, admin: &Admin) -> Result<bool, Response> {
+    if state.server.admin_second_factor {
+        return Ok(true);
+    }
+    if admin.device_user_id.is_none() {
+        return Ok(false);
+    }
+    admin_second_factor::has_phone(state, admin).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read an admin's phones");
+        page::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the console cannot reach its database",
+        )
+    })
 }
 
 /// Any live session: also one waiting for the phone, or opened by password

@@ -29,17 +29,20 @@ struct PhonePage<'a> {
     csrf: &'a str,
     required: bool,
     second_factor: bool,
-    /// Each phone's id, push channel and when it was registered.
-    phones: Vec<(String, &'static str, String)>,
+    /// The admin has a phone but this session was opened without it: it
+    /// may not bind another (else a stolen password would add a phone).
+    password_only: bool,
+    /// Each phone's id, status, push channel and when it was registered.
+    phones: Vec<(String, &'static str, &'static str, String)>,
     enrolment: Option<Shown>,
 }
 
-fn rows(phones: Vec<Device>) -> Vec<(String, &'static str, String)> {
+fn rows(phones: Vec<Device>) -> Vec<(String, &'static str, &'static str, String)> {
     phones
         .into_iter()
         .map(|d| {
             let channel = d.push.as_ref().map_or("none (inbox only)", |(c, _)| c.as_str());
-            (d.id.into_string(), channel, instant(d.created_at))
+            (d.id.into_string(), d.status.as_str(), channel, instant(d.created_at))
         })
         .collect()
 }
@@ -56,6 +59,7 @@ async fn render(state: &AppState, who: &AnySession, status: StatusCode, enrolmen
         }
     };
     let shown = PhonePage {
+        password_only: !who.session.second_factor && !phones.is_empty(),
         email: who.admin.email.as_str(),
         csrf: &who.session.csrf,
         required: state.server.admin_second_factor,
@@ -79,6 +83,25 @@ pub async fn bind(State(state): State<AppState>, who: AnySession, headers: Heade
     }
     if let Err(refused) = check_form(&state, &headers, &who.session, &body) {
         return refused.into_response();
+    }
+    if !who.session.second_factor {
+        match admin_second_factor::has_phone(&state, &who.admin).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return page::error(
+                    StatusCode::FORBIDDEN,
+                    "Your account has a phone: only a sign-in approved on it may bind another. \
+                     Sign out and sign in again with it; if it is lost, an operator runs `trustid admin forget-phones`.",
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read an admin's phones");
+                return page::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The console cannot bind a phone now.",
+                );
+            }
+        }
     }
     let enrolment = match admin_second_factor::enrol(&state, &who.admin).await {
         Ok(e) => e,

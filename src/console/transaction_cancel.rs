@@ -30,6 +30,13 @@ pub async fn cancel(
             StatusCode::CONFLICT,
             "This request is no longer open: it was decided or expired before the cancel reached it.",
         ),
+        Err(Refusal::Unaudited(e)) => {
+            tracing::error!(error = %e, "a request was cancelled but not audited");
+            page::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The request was cancelled, but the audit trail could not record it: check the database.",
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot cancel a request");
             page::error(

@@ -14,7 +14,7 @@ use super::guard::SignedIn;
 use super::page::{self, instant};
 use crate::domain::ids::UserId;
 use crate::engine::AppState;
-use crate::engine::users::{self, Refusal};
+use crate::engine::users::{self, Actor, Refusal};
 use crate::store::console::ActivationRecord;
 
 pub struct DeviceRow {
@@ -93,7 +93,8 @@ fn activation_rows(records: Vec<ActivationRecord>, now: i64) -> Vec<ActivationRo
 /// there is none.
 pub async fn page_of(state: &AppState, who: &SignedIn, id: &str, issued: Option<Issued>) -> Response {
     let found = async {
-        let (user, devices) = users::devices(state, &UserId::from(id)).await?;
+        let actor = Actor::Admin(who.admin.email.to_string());
+        let (user, devices) = users::devices(state, &actor, &UserId::from(id)).await?;
         let (activations, apps) = state.store.activations_of(id).await?;
         Ok::<_, Refusal>((user, devices, activations, apps))
     };

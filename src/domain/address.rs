@@ -34,13 +34,15 @@ impl TrustedProxies {
     /// walking `forwarded_for` (the `X-Forwarded-For` entries, in order)
     /// from the right, the first address that is not a trusted proxy. The
     /// entries left of it were written by the client and prove nothing.
+    /// IPv4 peers of a dual-stack listener (`::ffff:a.b.c.d`) count as IPv4.
     pub fn client(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
+        let peer = peer.to_canonical();
         let mut client = peer;
         if !self.trusts(peer) {
             return client;
         }
         for entry in forwarded_for.iter().rev() {
-            match entry.trim().parse::<IpAddr>() {
+            match entry.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()) {
                 Ok(ip) => {
                     client = ip;
                     if !self.trusts(ip) {
@@ -88,6 +90,11 @@ mod tests {
             "untrusted peer"
         );
         assert_eq!(proxies.client(ip("10.1.2.3"), &spoofed), ip("203.0.113.9"));
+        assert_eq!(
+            proxies.client(ip("::ffff:10.1.2.3"), &spoofed),
+            ip("203.0.113.9"),
+            "dual stack"
+        );
         let chained = ["6.6.6.6", "203.0.113.9", "192.0.2.7"];
         assert_eq!(proxies.client(ip("10.1.2.3"), &chained), ip("203.0.113.9"));
         assert_eq!(proxies.client(ip("10.1.2.3"), &["nonsense"]), ip("10.1.2.3"));

@@ -3,6 +3,17 @@
 
 use serde::Serialize;
 
+/// The console's own client id.
+pub const CONSOLE_CLIENT: &str = "console";
+/// The start of the ids of the users holding admins' phones: only the
+/// console's own client may ask them anything (`is_console_user`).
+pub const CONSOLE_USER_PREFIX: &str = "console:";
+
+/// Whether `user_id` holds an admin's phones (see [`CONSOLE_USER_PREFIX`]).
+pub fn is_console_user(user_id: &str) -> bool {
+    user_id.starts_with(CONSOLE_USER_PREFIX)
+}
+
 /// Shortest password taken: an admin can change every client and user.
 pub const MIN_PASSWORD: usize = 12;
 pub const MAX_PASSWORD: usize = 256;

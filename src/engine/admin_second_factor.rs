@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::crypto::secret;
-use crate::domain::admin::{Admin, AdminSession};
+use crate::domain::admin::{Admin, AdminSession, CONSOLE_CLIENT, CONSOLE_USER_PREFIX};
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, ClientMetadata};
 use crate::domain::device::{Device, DeviceStatus};
@@ -24,11 +24,6 @@ use crate::engine::AppState;
 use crate::engine::start::{self, StartRequest, Subject};
 use crate::store::StoreError;
 
-/// The console's own client id.
-pub const CONSOLE_CLIENT: &str = "console";
-/// The start of the ids of the users holding admins' phones; the
-/// management API creates no user whose id begins so.
-pub const CONSOLE_USER_PREFIX: &str = "console:";
 /// How long a sign-in waits for the phone.
 pub const SIGN_IN_EXPIRY: i64 = 120;
 
@@ -104,7 +99,7 @@ pub async fn enrol(state: &AppState, admin: &Admin) -> Result<Enrolment, Refusal
     })
 }
 
-/// The admin's phones that can approve a sign-in.
+/// The admin's phones: active or locked (not removed).
 pub async fn phones(state: &AppState, admin: &Admin) -> Result<Vec<Device>, StoreError> {
     let Some(user_id) = &admin.device_user_id else {
         return Ok(Vec::new());
@@ -112,21 +107,37 @@ pub async fn phones(state: &AppState, admin: &Admin) -> Result<Vec<Device>, Stor
     let devices = state.store.devices_of(user_id).await?;
     Ok(devices
         .into_iter()
-        .filter(|d| d.status == DeviceStatus::Active)
+        .filter(|d| d.status != DeviceStatus::Removed)
         .collect())
 }
 
-/// Sends `admin`'s sign-in to their phones; the transaction's id, or `None`
-/// when they have no phone to approve it (password alone then).
-pub async fn send(state: &AppState, admin: &Admin, from_address: &str) -> Result<Option<String>, Refusal> {
+/// Whether `admin` has a phone bound: one not removed, active or locked.
+/// Once they have, the password alone opens nothing.
+pub async fn has_phone(state: &AppState, admin: &Admin) -> Result<bool, StoreError> {
     let Some(user_id) = &admin.device_user_id else {
-        return Ok(None);
+        return Ok(false);
     };
-    let Some((user, counts)) = state.store.user_by_hint_counting_devices(user_id).await? else {
+    let devices = state.store.devices_of(user_id).await?;
+    Ok(devices.iter().any(|d| d.status != DeviceStatus::Removed))
+}
+
+/// Sends `admin`'s sign-in to their phones; the transaction's id, or `None`
+/// when they have no phone (password alone then). A phone locked (by failed
+/// attempts: wrong numbers, "not me") or a locked user is a refusal, never
+/// a fall back to the password alone: else whoever holds the password
+/// could lock the phone and walk in.
+pub async fn send(state: &AppState, admin: &Admin, from_address: &str) -> Result<Option<String>, Refusal> {
+    if !has_phone(state, admin).await? {
         return Ok(None);
-    };
+    }
+    let user_id = admin.device_user_id.as_deref().unwrap_or_default();
+    let (user, counts) = state
+        .store
+        .user_by_hint_counting_devices(user_id)
+        .await?
+        .ok_or(Refusal::Start(start::Refusal::NoActiveDevice))?;
     if counts.active == 0 {
-        return Ok(None);
+        return Err(Refusal::Start(start::Refusal::NoActiveDevice));
     }
     let client = console_client(state).await?;
     let message = BindingMessage {

@@ -18,6 +18,9 @@ pub enum Refusal {
     Unknown,
     #[error("the request is no longer open")]
     NotOpen,
+    /// Cancelled; its audit entry could not be written.
+    #[error("cancelled, but the audit trail could not record it: {0}")]
+    Unaudited(StoreError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -43,6 +46,6 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: &str) -> Result<(), Ref
     let subject = format!("transaction:{id}");
     state
         .audit(actor.audit_name(), "transaction.cancelled", subject, None)
-        .await?;
-    Ok(())
+        .await
+        .map_err(Refusal::Unaudited)
 }

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::AppState;
-use super::admin_second_factor::CONSOLE_CLIENT;
 use super::saml_login::is_sp_client;
 use super::users::Actor;
 use crate::crypto::secret;
+use crate::domain::admin::CONSOLE_CLIENT;
 use crate::domain::client::{Client, ClientMetadata, MetadataError};
 use crate::domain::ids::ClientId;
 use crate::store::StoreError;

@@ -5,6 +5,7 @@
 //! renders a [`Refusal`] in its own format.
 
 use crate::crypto::secret;
+use crate::domain::admin::{CONSOLE_CLIENT, is_console_user};
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, DeliveryMode};
 use crate::domain::ids::UserId;
@@ -77,6 +78,11 @@ pub async fn start(state: &AppState, req: StartRequest<'_>) -> Result<Started, R
         Subject::Known(user, counts) => (user, counts, false),
         Subject::New(user) => (user, None, true),
     };
+    // An admin's phones answer the console's sign-ins only: to anyone else
+    // that user has no device (and a provisioning request cannot make one).
+    if is_console_user(user.id.as_str()) && req.client.id.as_str() != CONSOLE_CLIENT {
+        return Err(Refusal::NoActiveDevice);
+    }
     if let Some(code) = &req.user_code {
         check_user_code(state, &user, code).await?;
     }

@@ -3,6 +3,7 @@
 //! change is written to the audit trail under the name of who made it.
 
 use crate::crypto::secret;
+use crate::domain::admin::is_console_user;
 use crate::domain::device::Device;
 use crate::domain::ids::{ClientId, DeviceId, UserId};
 use crate::domain::lifecycle::RegistrationToken;
@@ -56,6 +57,15 @@ pub struct Unregistered {
     pub transactions: usize,
 }
 
+/// The user, unless unknown or unregistered, or (to a relying party) one
+/// holding an admin's phones: those are the console's alone.
+pub async fn user_for(state: &AppState, actor: &Actor, user_id: &UserId) -> Result<User, Refusal> {
+    if matches!(actor, Actor::Client(_)) && is_console_user(user_id.as_str()) {
+        return Err(Refusal::UnknownUser);
+    }
+    live_user(state, user_id).await
+}
+
 /// The user, unless unknown or unregistered.
 pub async fn live_user(state: &AppState, user_id: &UserId) -> Result<User, Refusal> {
     state
@@ -66,9 +76,9 @@ pub async fn live_user(state: &AppState, user_id: &UserId) -> Result<User, Refus
         .ok_or(Refusal::UnknownUser)
 }
 
-/// A live user and their devices.
-pub async fn devices(state: &AppState, user_id: &UserId) -> Result<(User, Vec<Device>), Refusal> {
-    let user = live_user(state, user_id).await?;
+/// A live user and their devices, as `actor` may see them.
+pub async fn devices(state: &AppState, actor: &Actor, user_id: &UserId) -> Result<(User, Vec<Device>), Refusal> {
+    let user = user_for(state, actor, user_id).await?;
     let devices = state.store.devices_of(user_id).await?;
     Ok((user, devices))
 }
@@ -80,7 +90,7 @@ pub async fn prefer_device(
     user_id: &UserId,
     device_id: &DeviceId,
 ) -> Result<(), Refusal> {
-    live_user(state, user_id).await?;
+    user_for(state, actor, user_id).await?;
     if !state.store.set_preferred_device(user_id, device_id).await? {
         return Err(Refusal::NoActiveDevice);
     }
@@ -94,7 +104,7 @@ pub async fn remove_device(
     user_id: &UserId,
     device_id: &DeviceId,
 ) -> Result<(), Refusal> {
-    live_user(state, user_id).await?;
+    user_for(state, actor, user_id).await?;
     if !state.store.remove_device(user_id, device_id).await? {
         return Err(Refusal::UnknownDevice);
     }
@@ -110,7 +120,7 @@ pub async fn registration_token(
     user_id: &UserId,
     client: &ClientId,
 ) -> Result<(String, i64), Refusal> {
-    if live_user(state, user_id).await?.status == UserStatus::Locked {
+    if user_for(state, actor, user_id).await?.status == UserStatus::Locked {
         return Err(Refusal::UserLocked);
     }
     let now = state.clock.now();
@@ -136,7 +146,7 @@ pub async fn set_device_locked(
     device_id: &DeviceId,
     locked: bool,
 ) -> Result<(), Refusal> {
-    live_user(state, user_id).await?;
+    user_for(state, actor, user_id).await?;
     if !state.store.set_device_locked(user_id, device_id, locked).await? {
         return Err(Refusal::UnknownDevice);
     }
@@ -146,7 +156,7 @@ pub async fn set_device_locked(
 
 /// Locks (`Locked`) or unlocks (`Active`) a live user.
 pub async fn set_status(state: &AppState, actor: &Actor, user_id: &UserId, status: UserStatus) -> Result<(), Refusal> {
-    live_user(state, user_id).await?;
+    user_for(state, actor, user_id).await?;
     state.store.set_user_status(user_id, status).await?;
     let action = match status {
         UserStatus::Locked => "user.locked",
@@ -164,7 +174,7 @@ pub async fn unregister(
     user_id: &UserId,
     detail: Option<String>,
 ) -> Result<Unregistered, Refusal> {
-    live_user(state, user_id).await?;
+    user_for(state, actor, user_id).await?;
     let removed = state.store.unregister_user(user_id, state.clock.now()).await?;
     let now_ms = state.clock.now_ms();
     for txn in &removed.transactions {

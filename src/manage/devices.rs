@@ -17,10 +17,11 @@ use crate::http::api_error::{ApiError, no_store};
 
 pub async fn list(
     State(state): State<AppState>,
-    Manager(_c): Manager,
+    Manager(client): Manager,
     Path(user_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (user, devices) = users::devices(&state, &UserId::from(user_id)).await?;
+    let actor = Actor::Client(client.id.clone());
+    let (user, devices) = users::devices(&state, &actor, &UserId::from(user_id)).await?;
     let devices: Vec<Value> = devices
         .into_iter()
         .map(|d| {

@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 
 use super::{Manager, audit, check_text, json_body};
 use crate::crypto::secret;
+use crate::domain::admin::is_console_user;
 use crate::domain::lifecycle::{Registration, activation_qr_payload};
 use crate::domain::user::{User, UserStatus};
 use crate::engine::AppState;
-use crate::engine::admin_second_factor::CONSOLE_USER_PREFIX;
 use crate::http::api_error::{ApiError, no_store};
 use crate::http::paths::QR_PATH;
 
@@ -67,7 +67,7 @@ pub async fn register(
         ));
     }
     check_text("userID", &req.user_id, 255)?;
-    if req.user_id.starts_with(CONSOLE_USER_PREFIX) {
+    if is_console_user(&req.user_id) {
         return Err(ApiError::bad_request(
             "invalid_request",
             "userIDs beginning with `console:` are trustid's own (its admins' phones)",

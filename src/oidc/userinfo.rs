@@ -32,6 +32,11 @@ pub async fn describe_user(State(state): State<AppState>, headers: HeaderMap) ->
         .filter(|t| !t.revoked && t.expires_at > state.clock.now())
         .ok_or_else(|| refuse("the access token is invalid, expired or revoked"))?;
     let store = state.store.as_ref();
+    // A disabled client's tokens are no longer honoured.
+    let client = store.client(record.client_id.as_str()).await?;
+    if client.is_none_or(|c| c.is_disabled()) {
+        return Err(refuse("the access token is invalid, expired or revoked"));
+    }
     let gone = || refuse("the access token no longer names a user");
     let txn = store.transaction(&record.transaction_id).await?.ok_or_else(gone)?;
     let user = crate::engine::issue::claim_user(store, &txn).await?.ok_or_else(gone)?;

@@ -209,11 +209,18 @@ macro_rules! admin_sql {
                     let Some((transaction_id,)) = ended else {
                         return Ok(false);
                     };
-                    // Used once: the approval opened this session and nothing else.
-                    query("UPDATE transactions SET status = 'consumed' WHERE id = $1 AND status = 'approved'")
-                        .bind(&transaction_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    // Used once: the approval opens this session and nothing else;
+                    // no longer approved (or expired) means no session.
+                    let consumed = query(
+                        "UPDATE transactions SET status = 'consumed' WHERE id = $1 AND status = 'approved' AND expires_at > $2",
+                    )
+                    .bind(&transaction_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    if consumed.rows_affected() != 1 {
+                        return Ok(false);
+                    }
                     Self::insert_admin_session_tx(&mut tx, signed_in).await?;
                     let _invalidate = self.transactions_change(Some(&transaction_id));
                     tx.commit().await?;

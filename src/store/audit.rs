@@ -5,19 +5,26 @@ use async_trait::async_trait;
 use super::StoreResult;
 use crate::domain::lifecycle::AuditEntry;
 
-/// A new audit entry's id: they sort in the order this process wrote them
-/// (a wall-clock millisecond in front, as transaction ids, made strictly
-/// increasing), so entries of one second list in the order they happened.
-pub(crate) fn entry_id() -> String {
-    use std::sync::atomic::{AtomicI64, Ordering};
-    static LAST: AtomicI64 = AtomicI64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let previous = LAST
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(now.max(last + 1)))
-        .unwrap_or(now);
-    crate::domain::ids::time_ordered_id(now.max(previous + 1))
+/// A new audit entry's id: its instant `at` (trustid's clock, seconds),
+/// then this process's count of entries within that second, then 128
+/// random bits; so the entries of one second list in the order they were
+/// written.
+pub(crate) fn entry_id(at: i64) -> String {
+    static LAST: std::sync::Mutex<(i64, i64)> = std::sync::Mutex::new((0, 0));
+    let within = match LAST.lock() {
+        Ok(mut last) => {
+            // A second seen before (or an earlier one) counts on.
+            *last = if at > last.0 { (at, 0) } else { (last.0, last.1 + 1) };
+            last.1
+        }
+        Err(_) => 0,
+    };
+    format!(
+        "{:010x}{:06x}{}",
+        at.max(0),
+        within.min(0xff_ffff),
+        crate::domain::ids::random_id()
+    )
 }
 
 #[async_trait]
@@ -40,7 +47,7 @@ macro_rules! audit_sql {
             impl AuditStore for $store {
                 async fn audit(&self, e: &$crate::domain::lifecycle::AuditEntry) -> StoreResult<()> {
                     query("INSERT INTO audit (id, at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-                        .bind($crate::store::audit::entry_id())
+                        .bind($crate::store::audit::entry_id(e.at))
                         .bind(e.at)
                         .bind(&e.actor)
                         .bind(e.action)

@@ -205,3 +205,26 @@ async fn the_timeline_shows_each_step_and_each_failure_with_its_answer() {
     }
     assert!(detail.contains("503"), "the failed attempt's answer: {detail}");
 }
+
+#[tokio::test]
+async fn a_cancel_the_audit_trail_cannot_record_says_so() {
+    let app = app_with_admin().await;
+    let cookie = sign_in(&app).await;
+    let poll = app.client(SigningAlg::ES256).await;
+    app.user_with_device("lu").await;
+    let auth_req_id = app.start(&poll, "lu", "Pay 1 EUR").await;
+    let (id, html) = only_pending(&app, &cookie).await;
+    crate::console::refuse_audit_writes(&app).await;
+    let cancel = format!("/admin/transactions/{id}/cancel");
+    let res = post_signed(&app, &cookie, &cancel, &[("csrf", csrf_in(&html).as_str())]).await;
+    assert_eq!(res.status(), 500);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("was cancelled, but the audit trail could not record it")
+    );
+    app.poll(&poll, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "access_denied", "cancelled all the same");
+}

@@ -525,3 +525,23 @@ async fn a_change_the_audit_log_cannot_record_answers_an_error_page() {
         "an unaudited secret is not shown"
     );
 }
+
+#[tokio::test]
+async fn a_disabled_clients_access_tokens_are_refused_at_userinfo() {
+    let app = app_with_admin().await;
+    let client = app.client(SigningAlg::ES256).await;
+    let device = app.user_with_device("alice").await;
+    let auth_req_id = app.start(&client, "alice", "Sign in").await;
+    device.decide(&app, "approve").await;
+    let issued = app.poll(&client, &auth_req_id).await;
+    let token = issued.body["access_token"].as_str().unwrap().to_owned();
+    let userinfo = || app.http.get(app.url("/userinfo")).bearer_auth(&token).send();
+    assert_eq!(userinfo().await.unwrap().status(), 200);
+    let (cookie, csrf) = signed_in(&app).await;
+    let path = format!("/admin/clients/{}/disable", client.client_id);
+    assert_eq!(
+        post_signed(&app, &cookie, &path, &[("csrf", &csrf)]).await.status(),
+        303
+    );
+    assert_eq!(userinfo().await.unwrap().status(), 401);
+}

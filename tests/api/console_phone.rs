@@ -237,3 +237,69 @@ async fn a_waiting_sign_in_can_be_cancelled_and_a_user_id_of_the_console_is_rese
         .unwrap();
     assert_eq!(taken.status(), 400);
 }
+
+/// Whoever holds the password cannot get past a phone by having it locked
+/// (wrong numbers, "not me"): the sign-in is refused, not let through. A
+/// session opened by password alone before the phone was bound opens
+/// nothing once it is, and cannot bind another phone.
+#[tokio::test]
+async fn a_locked_phone_refuses_sign_in_and_a_password_only_session_cannot_bind() {
+    let app = app(false).await;
+    let (early, _) = password(&app).await;
+    let (cookie, _) = password(&app).await;
+    let phone = bind_phone(&app, &cookie).await;
+    for stale in [&early, &cookie] {
+        assert_eq!(location(&get(&app, "/admin", Some(stale)).await), "/admin/phone");
+    }
+    let (_, page) = html(&app, "/admin/phone", &early).await;
+    assert!(page.contains("id=\"password-only\""), "{page}");
+    let bind = post_signed(&app, &early, "/admin/phone", &[("csrf", csrf_in(&page).as_str())]).await;
+    assert_eq!(bind.status(), 403, "a stolen password adds no phone");
+
+    let admin = app.store().admin_by_email(EMAIL).await.unwrap().unwrap();
+    let user = admin.device_user_id.unwrap();
+    assert!(app.store().set_device_locked(&user, &phone.id(), true).await.unwrap());
+    let refused = post(
+        &app,
+        "/admin/sign-in",
+        None,
+        &[("email", EMAIL), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().get("set-cookie").is_none(), "no session at all");
+}
+
+/// The users holding admins' phones are the console's alone: a relying
+/// party cannot list, lock or add devices to them, nor send them requests.
+#[tokio::test]
+async fn a_relying_party_cannot_reach_an_admins_phone() {
+    let app = app(false).await;
+    let (cookie, _) = password(&app).await;
+    bind_phone(&app, &cookie).await;
+    let user = app
+        .store()
+        .admin_by_email(EMAIL)
+        .await
+        .unwrap()
+        .unwrap()
+        .device_user_id
+        .unwrap();
+    let (client, token) = app.manager(ClientMetadata::poll("Bank")).await;
+    for (method, path) in [
+        ("GET", format!("/manage/v1/users/{user}/devices")),
+        ("POST", format!("/manage/v1/users/{user}/registration-tokens")),
+        ("POST", format!("/manage/v1/users/{user}/lock")),
+    ] {
+        let req = app
+            .http
+            .request(method.parse().unwrap(), app.url(&path))
+            .bearer_auth(&token);
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 404, "{method} {path}");
+    }
+    let asked = app
+        .backchannel(&client, &[("scope", "openid"), ("login_hint", user.as_str())])
+        .await;
+    assert_ne!(asked.status, 200, "{}", asked.body);
+}

@@ -65,7 +65,7 @@ async fn refusals_are_typed_and_change_nothing() {
     let refused = users::unregister(&app.state, &admin, &nobody, None).await;
     assert!(matches!(refused, Err(Refusal::UnknownUser)), "{refused:?}");
 
-    let (user, devices) = users::devices(&app.state, &alice()).await.unwrap();
+    let (user, devices) = users::devices(&app.state, &admin, &alice()).await.unwrap();
     assert_eq!(user.status, UserStatus::Active);
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0].id, device.id());

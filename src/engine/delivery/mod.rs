@@ -94,7 +94,7 @@ pub async fn sweep_expired(state: &AppState) -> usize {
     for txn in expired {
         let Some(notify) = &txn.notify else { continue };
         let client = match state.store.client(&txn.client_id).await {
-            Ok(Some(client)) => client,
+            Ok(Some(client)) if !client.is_disabled() => client,
             _ => continue,
         };
         let Some(target) = client.metadata.backchannel_client_notification_endpoint.as_deref() else {

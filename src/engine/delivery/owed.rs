@@ -86,6 +86,10 @@ pub async fn for_failure(state: &AppState, txn: &Transaction) -> anyhow::Result<
     let Some(client) = state.store.client(&txn.client_id).await? else {
         return Ok(None);
     };
+    // A disabled client is told nothing.
+    if client.is_disabled() {
+        return Ok(None);
+    }
     let Some(target) = client.metadata.backchannel_client_notification_endpoint.as_deref() else {
         return Ok(None);
     };
