@@ -48,8 +48,11 @@ pub fn fingerprint(open: &[Transaction]) -> String {
 
 /// The open requests, newest first.
 pub async fn open(state: &AppState) -> Result<Vec<Transaction>, crate::store::StoreError> {
+    // No open request is older than the longest expiry: the bound keeps
+    // the query (every live page's, every two seconds) a range of ids.
     let filter = TransactionFilter {
         phase: Some("pending".into()),
+        since: Some(state.clock.now() - state.requests.max_expiry),
         ..TransactionFilter::default()
     };
     state

@@ -81,6 +81,13 @@ pub struct ActivationRecord {
     pub removed_at: Option<i64>,
 }
 
+/// The smallest transaction id made at or after `at` (seconds): ids begin
+/// with their creation time in ms, in 12 hex digits
+/// (`domain::ids::time_ordered_id`).
+pub(crate) fn first_id_at(at: i64) -> String {
+    format!("{:012x}", at.max(0).saturating_mul(1000))
+}
+
 #[async_trait]
 pub trait ConsoleStore: Send + Sync {
     /// The user's bindings, registrations and registration tokens, newest
@@ -193,10 +200,11 @@ macro_rules! console_sql {
                          COALESCE(SUM(CASE WHEN status = 'denied' THEN 1 ELSE 0 END), 0) AS denied, \
                          COALESCE(SUM(CASE WHEN status IN ('pending', 'approved') AND expires_at <= $2 \
                                            THEN 1 ELSE 0 END), 0) AS expired \
-                         FROM transactions WHERE created_at >= $1",
+                         FROM transactions WHERE created_at >= $1 AND id >= $3",
                     )
                     .bind(since)
                     .bind(now)
+                    .bind($crate::store::console::first_id_at(since))
                     .fetch_one(&self.pool)
                     .await?;
                     Ok(counts)
@@ -253,11 +261,15 @@ macro_rules! console_sql {
                         q.push(" AND (t.device_id = ").push_bind(device.clone());
                         q.push(" OR t.failed_device_id = ").push_bind(device.clone()).push(")");
                     }
+                    // A time bound is also a range of ids (they begin with their
+                    // creation time), so it is a range of the primary key, not a scan.
                     if let Some(since) = f.since {
                         q.push(" AND t.created_at >= ").push_bind(since);
+                        q.push(" AND t.id >= ").push_bind($crate::store::console::first_id_at(since));
                     }
                     if let Some(until) = f.until {
                         q.push(" AND t.created_at < ").push_bind(until);
+                        q.push(" AND t.id < ").push_bind($crate::store::console::first_id_at(until));
                     }
                     if let Some(before) = before {
                         q.push(" AND t.id < ").push_bind(before.to_owned());
