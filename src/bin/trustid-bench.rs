@@ -12,6 +12,12 @@
 
 #[path = "trustid_bench/ciba.rs"]
 mod ciba;
+#[path = "trustid_bench/console.rs"]
+mod console;
+#[path = "trustid_bench/console_open.rs"]
+mod console_open;
+#[path = "trustid_bench/console_rows.rs"]
+mod console_rows;
 #[path = "trustid_bench/device.rs"]
 mod device;
 #[path = "trustid_bench/load.rs"]
@@ -52,6 +58,11 @@ const ALL_PHASES: [&str; 9] = [
     "impatient",
 ];
 const TARGET_PHASES: [&str; 4] = ["trivial", "backchannel", "polls", "impatient"];
+/// Opt-in (`--console`, or named in `--phases`), after all others: `console`
+/// loads `--console-rows` transactions into the stopped server's database and
+/// reads the console's pages; `console_open` runs the backchannel phase
+/// without and with a console open in a browser.
+const CONSOLE_PHASES: [&str; 2] = ["console", "console_open"];
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -85,9 +96,19 @@ struct Args {
     server_pid: Option<u32>,
 
     /// Comma-separated phases (default: all; with --target-url: trivial,backchannel,polls,impatient).
-    /// Known: startup, trivial, flows, saml, ping, backchannel, fill, polls, impatient.
+    /// Known: startup, trivial, flows, saml, ping, backchannel, fill, polls, impatient;
+    /// and, never by default, console, console_open.
     #[arg(long)]
     phases: Option<String>,
+    /// Add the console phases (issue 19) to the chosen ones.
+    #[arg(long)]
+    console: bool,
+    /// Transactions written into the database for the console phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    console_rows: usize,
+    /// Requests per kind of console page (each kind also bounded by --duration).
+    #[arg(long, default_value_t = 300)]
+    console_samples: usize,
     /// Concurrent connections of the load phases.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -183,10 +204,12 @@ impl Args {
         self.warm_starts = self.warm_starts.min(1);
         self.poll_pool = self.poll_pool.min(600);
         self.settle_ms = self.settle_ms.min(200);
+        self.console_rows = self.console_rows.min(2_000);
+        self.console_samples = self.console_samples.min(20);
     }
 
     fn phases(&self) -> anyhow::Result<Vec<String>> {
-        let chosen: Vec<String> = match &self.phases {
+        let mut chosen: Vec<String> = match &self.phases {
             Some(list) => list
                 .split(',')
                 .map(|p| p.trim().to_owned())
@@ -195,11 +218,20 @@ impl Args {
             None if self.target_url.is_some() => TARGET_PHASES.iter().map(|p| (*p).to_owned()).collect(),
             None => ALL_PHASES.iter().map(|p| (*p).to_owned()).collect(),
         };
+        if self.console {
+            chosen.extend(CONSOLE_PHASES.iter().map(|p| (*p).to_owned()));
+        }
         for p in &chosen {
-            if !ALL_PHASES.contains(&p.as_str()) {
-                bail!("unknown phase `{p}` (known: {})", ALL_PHASES.join(", "));
+            if !ALL_PHASES.contains(&p.as_str()) && !CONSOLE_PHASES.contains(&p.as_str()) {
+                bail!(
+                    "unknown phase `{p}` (known: {}, {})",
+                    ALL_PHASES.join(", "),
+                    CONSOLE_PHASES.join(", ")
+                );
             }
-            if self.target_url.is_some() && ["startup", "flows", "saml", "ping"].contains(&p.as_str()) {
+            if self.target_url.is_some()
+                && ["startup", "flows", "saml", "ping", "console", "console_open"].contains(&p.as_str())
+            {
                 bail!("phase `{p}` needs a device approval, which only a started trustid gets");
             }
         }
@@ -238,7 +270,8 @@ impl Args {
             "poll_interval": self.poll_interval, "poll_pace": self.poll_pace, "poll_pool": self.poll_pool,
             "impatient_pool": self.impatient_pool, "flows_sequential": self.flows_sequential,
             "ping_samples": self.ping_samples, "client_threads": self.client_threads, "quick": self.quick,
-            "wait_idle_s": self.wait_idle,
+            "wait_idle_s": self.wait_idle, "console_rows": self.console_rows,
+            "console_samples": self.console_samples,
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "phases": self.phases().unwrap_or_default(),
         })
@@ -256,7 +289,8 @@ fn ms(d: Duration) -> f64 {
 fn peak(phases: &[Phase]) -> Option<f64> {
     phases
         .iter()
-        .filter(|p| p.name != "fill")
+        // The console phases run last, over another history: not the load phases' peak.
+        .filter(|p| p.name != "fill" && !p.name.starts_with("console") && !p.name.starts_with("bc_"))
         .filter_map(|p| p.usage.server_rss_peak_mib)
         .reduce(f64::max)
 }
@@ -537,7 +571,92 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results) -> anyhow:
     load_phases(args, &ctx, chosen, r).await?;
     r.rss.under_load_peak_mib = peak(&r.phases);
     r.rss.end_mib = pid.and_then(load::rss_kib).map(load::mib);
+    if has("console") || has("console_open") {
+        let mut ids: Vec<String> = clients
+            .iter()
+            .map(|c| c["client_id"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        console_phases(args, &mut srv, &ctx, &mut ids, &receiver.url, chosen, r).await?;
+    }
     srv.stop()?;
+    Ok(())
+}
+
+/// The console phases, last: an admin, more clients, the history loaded
+/// into the stopped server's file (`console`), then the reads and the
+/// backchannel with a console open.
+async fn console_phases(
+    args: &Args,
+    srv: &mut server::Server,
+    ctx: &Arc<Ctx>,
+    clients: &mut Vec<String>,
+    ping_target: &str,
+    chosen: &[String],
+    r: &mut Results,
+) -> anyhow::Result<()> {
+    let has = |p: &str| chosen.iter().any(|c| c == p);
+    let password = device::random_b64();
+    srv.cli_input(
+        &[
+            "admin".into(),
+            "create".into(),
+            format!("--email={}", console::ADMIN_EMAIL),
+        ],
+        Some(&password),
+    )?;
+    let mut ctx = ctx.clone();
+    let mut history = None;
+    if has("console") {
+        let adds: Vec<Vec<String>> = ["shop A", "shop B", "bank app", "SAML SP"]
+            .iter()
+            .map(|name| vec!["clients".into(), "add".into(), format!("--name=console {name}")])
+            .collect();
+        for made in srv.cli_many(&adds, 2)? {
+            clients.push(made["client_id"].as_str().unwrap_or_default().to_owned());
+        }
+        srv.stop()?;
+        log(&format!(
+            "console: writing {} transactions into the database ...",
+            args.console_rows
+        ));
+        let db = srv.dir.join("trustid.db");
+        let h = console_rows::load(&db, args.console_rows, clients, 1, ping_target)?;
+        log(&format!("console: history written in {:.1} s", h.load_s));
+        r.notes.push(format!(
+            "console: history of {} written with SQL in {:.1} s ({}); the server restarted on it",
+            h.rows,
+            h.load_s,
+            h.counts
+                .iter()
+                .map(|(t, n)| format!("{t} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        srv.spawn()?;
+        srv.wait_ready(&ciba::http_client()?, Duration::from_secs(120)).await?;
+        ctx = Arc::new(Ctx {
+            ep: ctx.ep.clone(),
+            poll: ctx.poll.clone(),
+            pid: srv.pid(),
+            hints: ctx.hints.clone(),
+            hold_message: ctx.hold_message.clone(),
+            pending: Mutex::new(Vec::new()),
+            interval: Mutex::new(None),
+        });
+        history = Some(h);
+    }
+    let admin = console::Admin::sign_in(&srv.base, &password).await?;
+    if let Some(h) = &history {
+        args.quiet(ctx.pid, "console", &mut r.notes).await;
+        let bound = Duration::from_secs_f64(args.duration);
+        r.phases
+            .extend(console::reads(&ctx, &admin, h, clients, args.console_samples, bound).await);
+    }
+    if has("console_open") {
+        args.quiet(ctx.pid, "console_open", &mut r.notes).await;
+        let phases = console_open::backchannel(&ctx, &admin, args.bounds(args.concurrency), &mut r.notes).await?;
+        r.phases.extend(phases);
+    }
     Ok(())
 }
 

@@ -189,12 +189,27 @@ impl Server {
 
     /// Runs `trustid ARGS --json` with the server's settings; returns its JSON.
     pub fn cli(&self, args: &[String]) -> anyhow::Result<Value> {
-        let out = self
-            .command()
-            .args(args)
+        self.cli_input(args, None)
+    }
+
+    /// [`Self::cli`] with `input` on its standard input (a password: never an argument).
+    pub fn cli_input(&self, args: &[String], input: Option<&str>) -> anyhow::Result<Value> {
+        let mut cmd = self.command();
+        cmd.args(args)
             .arg("--json")
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if input.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd
+            .spawn()
             .with_context(|| format!("cannot run {}", self.bin.display()))?;
+        if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+            use std::io::Write;
+            writeln!(stdin, "{text}")?;
+        }
+        let out = child.wait_with_output()?;
         if !out.status.success() {
             bail!(
                 "trustid {} failed: {}",
