@@ -1,6 +1,7 @@
 //! `GET /admin`: the dashboard. Transactions of the last hour and day by
 //! where they stand, and what needs an operator's eye: notifications and
-//! device pushes failing, locked users and devices.
+//! device pushes failing, locked users and devices. The counts are at most
+//! `engine::dashboard::COUNTS_TTL` old.
 
 use askama::Template;
 use axum::extract::State;
@@ -10,6 +11,7 @@ use axum::response::Response;
 use super::guard::SignedIn;
 use super::page;
 use crate::engine::AppState;
+use crate::engine::dashboard::{self, Counts};
 use crate::store::console::{Health, TransactionCounts};
 
 #[derive(Template)]
@@ -25,8 +27,7 @@ struct Dashboard<'a> {
 pub async fn show(State(state): State<AppState>, who: SignedIn) -> Response {
     let now = state.clock.now();
     let counts = async {
-        let hour = state.store.transaction_counts(now - 3600, now).await?;
-        let day = state.store.transaction_counts(now - 86_400, now).await?;
+        let Counts { hour, day } = dashboard::counts(&state).await?;
         let health = state.store.health(now - 86_400).await?;
         Ok::<_, crate::store::StoreError>((hour, day, health))
     };

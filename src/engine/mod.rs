@@ -12,6 +12,7 @@ pub mod admins;
 pub mod cancel;
 pub mod client_keys;
 pub mod clients;
+pub mod dashboard;
 pub mod decide;
 pub mod delivery;
 pub mod issue;

@@ -52,6 +52,8 @@ pub struct Shared {
     pub wakeups: Arc<Wakeups>,
     /// Discovery never changes while running: the wiring serialises it once.
     pub discovery_json: Bytes,
+    /// The console dashboard's counts, read once for every open dashboard.
+    pub dashboard: super::dashboard::CountsCache,
 }
 
 impl AppState {
@@ -93,6 +95,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             wakeups,
             discovery_json,
+            dashboard: Default::default(),
         }))
     }
 
