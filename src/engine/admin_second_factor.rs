@@ -10,18 +10,18 @@
 
 use std::sync::Arc;
 
-use crate::crypto::secret;
 use crate::domain::admin::{Admin, AdminSession, CONSOLE_CLIENT, CONSOLE_USER_PREFIX};
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, ClientMetadata};
 use crate::domain::device::{Device, DeviceStatus};
-use crate::domain::ids::{ClientId, random_id};
-use crate::domain::lifecycle::{RegistrationToken, activation_qr_payload};
+use crate::domain::ids::{ClientId, UserId, random_id};
+use crate::domain::lifecycle::activation_qr_payload;
 use crate::domain::scope::Scope;
 use crate::domain::transaction::Phase;
 use crate::domain::user::{User, UserStatus};
 use crate::engine::AppState;
 use crate::engine::start::{self, StartRequest, Subject};
+use crate::engine::users::{self, Actor};
 use crate::store::StoreError;
 
 /// How long a sign-in waits for the phone.
@@ -78,16 +78,12 @@ pub async fn enrol(state: &AppState, admin: &Admin) -> Result<Enrolment, Refusal
         }
     };
     let client = console_client(state).await?;
-    let token = secret::random_token();
-    let record = RegistrationToken {
-        digest: secret::digest(&token),
-        user_id: user_id.as_str().into(),
-        client_id: client.id.clone(),
-        created_at: now,
-        expires_at: now + state.devices.registration_token_ttl,
-        used_at: None,
-    };
-    state.store.insert_registration_token(&record).await?;
+    let actor = Actor::Admin(admin.email.to_string());
+    let issued = users::registration_token(state, &actor, &UserId::from(user_id.as_str()), &client.id).await;
+    let (token, expires_at) = issued.map_err(|e| match e {
+        users::Refusal::Store(e) => Refusal::Store(e),
+        other => Refusal::Internal(other.to_string()),
+    })?;
     let who = format!("admin:{}", admin.email);
     state
         .audit(who.clone(), "admin.phone_binding_started", who, None)
@@ -95,7 +91,7 @@ pub async fn enrol(state: &AppState, admin: &Admin) -> Result<Enrolment, Refusal
     Ok(Enrolment {
         qr_payload: activation_qr_payload(&state.server.issuer, "registration_token", &token),
         token,
-        expires_at: record.expires_at,
+        expires_at,
     })
 }
 

@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::AppState;
+use super::changed::changed_members;
 use super::saml_login::is_sp_client;
 use super::users::Actor;
 use crate::crypto::secret;
@@ -105,27 +104,4 @@ async fn audit(
         .audit(actor.audit_name(), action, format!("client:{id}"), detail)
         .await
         .map_err(Refusal::Unaudited)
-}
-
-/// The metadata members an edit changed, by name (values stay out of the
-/// audit trail: keys and URLs are the client's business).
-fn changed_members(before: &ClientMetadata, after: &ClientMetadata) -> String {
-    let as_map = |m: &ClientMetadata| match serde_json::to_value(m) {
-        Ok(Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    let (before, after) = (as_map(before), as_map(after));
-    let mut names: Vec<&str> = before
-        .keys()
-        .chain(after.keys())
-        .filter(|k| before.get(*k) != after.get(*k))
-        .map(String::as_str)
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    if names.is_empty() {
-        "nothing changed".into()
-    } else {
-        names.join(", ")
-    }
 }

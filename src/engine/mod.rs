@@ -10,6 +10,7 @@ pub mod admin_second_factor;
 pub mod admin_sessions;
 pub mod admins;
 pub mod cancel;
+pub mod changed;
 pub mod client_keys;
 pub mod clients;
 pub mod dashboard;

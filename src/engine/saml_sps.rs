@@ -4,10 +4,10 @@
 //! answer [`Refusal`] and are audited under subject `saml_sp:{entity ID}`.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::AppState;
 use super::admin::AdminError;
+use super::changed::changed_members;
 use super::users::Actor;
 use crate::domain::ids::random_id;
 use crate::domain::saml_sp::{SamlSp, SamlSpSettings, SettingsError};
@@ -137,29 +137,6 @@ async fn audit(
         .audit(actor.audit_name(), action, subject, detail)
         .await
         .map_err(Refusal::Unaudited)
-}
-
-/// The settings an edit changed, by name (certificates and URLs stay out of
-/// the audit trail).
-fn changed_members(before: &SamlSpSettings, after: &SamlSpSettings) -> String {
-    let as_map = |s: &SamlSpSettings| match serde_json::to_value(s) {
-        Ok(Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    let (before, after) = (as_map(before), as_map(after));
-    let mut names: Vec<&str> = before
-        .keys()
-        .chain(after.keys())
-        .filter(|k| before.get(*k) != after.get(*k))
-        .map(String::as_str)
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    if names.is_empty() {
-        "nothing changed".into()
-    } else {
-        names.join(", ")
-    }
 }
 
 /// Every registered SP, by entity ID.
