@@ -361,5 +361,4 @@ fn positive(name: &'static str, value: i64) -> Result<(), SettingsError> {
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;
