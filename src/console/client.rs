@@ -107,21 +107,9 @@ pub fn refused(e: Refusal) -> Response {
             StatusCode::CONFLICT,
             "This client authenticates with private_key_jwt: it has no secret to rotate.",
         ),
-        Refusal::Unaudited(e) => {
-            tracing::error!(error = %e, "a client change was made but not audited");
-            page::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The change was made, but the audit log could not record it. Check the database before changing anything else.",
-            )
-        }
+        Refusal::Unaudited(e) => page::unaudited(&e, "a client change"),
         Refusal::Invalid(e) => page::error(StatusCode::BAD_REQUEST, &e.message),
-        Refusal::Store(e) => {
-            tracing::error!(error = %e, "cannot read or change a client");
-            page::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The console cannot reach its database now.",
-            )
-        }
+        Refusal::Store(e) => page::unavailable(&e, "cannot read or change a client"),
     }
 }
 

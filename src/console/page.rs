@@ -40,6 +40,26 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+/// The page for a database that failed under a request; `what` says in the
+/// log what the console was doing.
+pub fn unavailable(e: &dyn std::fmt::Display, what: &str) -> Response {
+    tracing::error!(error = %e, "{what}");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The console cannot reach its database now.",
+    )
+}
+
+/// The page for a change that was made but that the audit trail could not
+/// record (the operator must know before changing anything else).
+pub fn unaudited(e: &dyn std::fmt::Display, what: &str) -> Response {
+    tracing::error!(error = %e, "{what} was made but not audited");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "The change was made, but the audit log could not record it. Check the database before changing anything else.",
+    )
+}
+
 /// A refusal as a page of its own.
 pub fn error(status: StatusCode, message: &str) -> Response {
     render(status, &ErrorPage { message })

@@ -50,13 +50,7 @@ fn rows(phones: Vec<Device>) -> Vec<(String, &'static str, &'static str, String)
 async fn render(state: &AppState, who: &AnySession, status: StatusCode, enrolment: Option<Shown>) -> Response {
     let phones = match admin_second_factor::phones(state, &who.admin).await {
         Ok(phones) => rows(phones),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot list an admin's phones");
-            return page::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The console cannot reach its database now.",
-            );
-        }
+        Err(e) => return page::unavailable(&e, "cannot list an admin's phones"),
     };
     let shown = PhonePage {
         password_only: !who.session.second_factor && !phones.is_empty(),

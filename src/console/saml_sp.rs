@@ -47,20 +47,8 @@ pub fn refused(e: Refusal) -> Response {
     match e {
         Refusal::UnknownSp => page::error(StatusCode::NOT_FOUND, "There is no such SAML service provider."),
         Refusal::Invalid(e) => page::error(StatusCode::BAD_REQUEST, &e.message),
-        Refusal::Unaudited(e) => {
-            tracing::error!(error = %e, "a SAML SP change was made but not audited");
-            page::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The change was made, but the audit log could not record it. Check the database before changing anything else.",
-            )
-        }
-        Refusal::Store(e) => {
-            tracing::error!(error = %e, "cannot read or change a SAML SP");
-            page::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The console cannot reach its database now.",
-            )
-        }
+        Refusal::Unaudited(e) => page::unaudited(&e, "a SAML SP change"),
+        Refusal::Store(e) => page::unavailable(&e, "cannot read or change a SAML SP"),
     }
 }
 

@@ -30,7 +30,7 @@ pub async fn wait(State(state): State<AppState>, who: AnySession) -> Response {
     }
     let outcome = match admin_second_factor::outcome(&state, &who.session).await {
         Ok(outcome) => outcome,
-        Err(e) => return unavailable(&e),
+        Err(e) => return page::unavailable(&e, "cannot follow a sign-in on the phone"),
     };
     let failed = match outcome {
         Outcome::Waiting { match_number } => {
@@ -57,14 +57,14 @@ pub async fn wait(State(state): State<AppState>, who: AnySession) -> Response {
                 }
                 // Another tab finished it: this cookie's session has ended.
                 Ok(None) => Redirect::to(ADMIN_PATH).into_response(),
-                Err(e) => unavailable(&e),
+                Err(e) => page::unavailable(&e, "cannot follow a sign-in on the phone"),
             };
         }
         Outcome::Denied => "denied",
         Outcome::Expired => "not answered in time",
     };
     if let Err(e) = admin_sessions::fail_second_factor(&state, &who.session, &who.admin, failed).await {
-        return unavailable(&e);
+        return page::unavailable(&e, "cannot follow a sign-in on the phone");
     }
     let mut response = page::error(
         StatusCode::FORBIDDEN,
@@ -72,12 +72,4 @@ pub async fn wait(State(state): State<AppState>, who: AnySession) -> Response {
     );
     set_cookie(&state, &mut response, None);
     response
-}
-
-fn unavailable(e: &crate::store::StoreError) -> Response {
-    tracing::error!(error = %e, "cannot follow a sign-in on the phone");
-    page::error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "The console cannot reach its database now.",
-    )
 }

@@ -57,6 +57,28 @@ pub(crate) async fn sign_in(app: &TestApp) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
+/// The session cookie (`name=value`) a response sets.
+pub(crate) fn cookie_of(res: &Response) -> String {
+    let set = res.headers()["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// Every form at `paths` answers a stranger (no session) with the way to sign in.
+pub(crate) async fn strangers_sign_in_first(app: &TestApp, paths: &[String]) {
+    for path in paths {
+        let res = app
+            .http
+            .post(app.url(path))
+            .header("origin", &app.base)
+            .form(&[("csrf", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{path}");
+        assert_eq!(location(&res), "/admin/sign-in", "{path}");
+    }
+}
+
 /// The CSRF token a page's forms carry.
 pub(crate) fn csrf_in(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
@@ -115,13 +137,7 @@ async fn a_sign_in_starts_a_new_session_and_shows_the_dashboard() {
     )
     .await;
     assert_eq!(res.status(), 303);
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = cookie_of(&res);
     assert_ne!(cookie, planted);
     assert_eq!(location(&get(&app, "/admin", Some(planted)).await), "/admin/sign-in");
 

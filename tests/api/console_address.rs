@@ -6,7 +6,7 @@
 use trustid::engine::admins;
 
 use crate::common::{TestApp, spawn_app_with};
-use crate::console::{EMAIL, PASSWORD, get, location};
+use crate::console::{EMAIL, PASSWORD, cookie_of, get, location};
 
 async fn sign_in_from(app: &TestApp, forwarded_for: &str) -> reqwest::Response {
     app.http
@@ -52,13 +52,7 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_throttled_and_shown() {
     );
     let other = sign_in_from(&app, "203.0.113.9, 203.0.113.10").await;
     assert_eq!(other.status(), 303, "the client is the rightmost untrusted hop");
-    let cookie = other.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = cookie_of(&other);
     let sessions = get(&app, "/admin/sessions", Some(&cookie)).await.text().await.unwrap();
     assert!(sessions.contains("<td>203.0.113.10</td>"), "{sessions}");
 }

@@ -470,23 +470,13 @@ async fn strangers_are_sent_to_sign_in_and_unknown_clients_are_404() {
     let client: ClientCredentials = app.client(SigningAlg::ES256).await;
     let base = format!("/admin/clients/{}", client.client_id);
     assert_eq!(location(&get(&app, &base, None).await), "/admin/sign-in");
-    for path in [
+    let paths = [
         base.clone(),
         format!("{base}/secret"),
         format!("{base}/disable"),
         format!("{base}/enable"),
-    ] {
-        let res = app
-            .http
-            .post(app.url(&path))
-            .header("origin", &app.base)
-            .form(&[("csrf", "x")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303, "{path}");
-        assert_eq!(location(&res), "/admin/sign-in");
-    }
+    ];
+    crate::console::strangers_sign_in_first(&app, &paths).await;
     let (cookie, csrf) = signed_in(&app).await;
     let (status, html) = page(&app, &cookie, "/admin/clients/no-such-client").await;
     assert_eq!(status, 404);
@@ -500,19 +490,10 @@ async fn strangers_are_sent_to_sign_in_and_unknown_clients_are_404() {
 
 #[tokio::test]
 async fn a_change_the_audit_log_cannot_record_answers_an_error_page() {
-    use sqlx::Connection;
     let app = app_with_admin().await;
     let client = app.client(SigningAlg::ES256).await;
     let (cookie, csrf) = signed_in(&app).await;
-    let hide_audit = "ALTER TABLE audit RENAME TO audit_hidden";
-    let url = &app.settings.database_url;
-    if url.starts_with("sqlite") {
-        let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query(hide_audit).execute(&mut db).await.unwrap();
-    } else {
-        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query(hide_audit).execute(&mut db).await.unwrap();
-    }
+    crate::console::refuse_audit_writes(&app).await;
     let path = format!("/admin/clients/{}/disable", client.client_id);
     let res = post_signed(&app, &cookie, &path, &[("csrf", &csrf)]).await;
     assert_eq!(res.status(), 500);

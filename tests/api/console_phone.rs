@@ -8,7 +8,7 @@ use trustid::domain::client::ClientMetadata;
 use trustid::engine::admins;
 
 use crate::common::{TestApp, TestDevice, spawn_app_with};
-use crate::console::{EMAIL, PASSWORD, csrf_in, get, location, post, post_signed};
+use crate::console::{EMAIL, PASSWORD, cookie_of, csrf_in, get, location, post, post_signed};
 
 async fn app(required: bool) -> TestApp {
     let app = spawn_app_with(|s| s.admin_second_factor = required).await;
@@ -22,13 +22,7 @@ async fn app(required: bool) -> TestApp {
 pub(crate) async fn password(app: &TestApp) -> (String, String) {
     let res = post(app, "/admin/sign-in", None, &[("email", EMAIL), ("password", PASSWORD)]).await;
     assert_eq!(res.status(), 303);
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = cookie_of(&res);
     (cookie, location(&res).to_owned())
 }
 
@@ -85,13 +79,7 @@ async fn sign_in_with_phone(app: &TestApp, phone: &TestDevice) -> String {
     let done = get(app, &next, Some(&waiting)).await;
     assert_eq!(done.status(), 303);
     assert_eq!(location(&done), "/admin");
-    let cookie = done.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = cookie_of(&done);
     assert_ne!(cookie, waiting, "a new session once approved");
     assert_eq!(
         location(&get(app, "/admin", Some(&waiting)).await),
@@ -137,13 +125,7 @@ async fn a_bound_phone_must_approve_each_sign_in_with_the_number_shown() {
     assert_eq!(phone.approve_typing(&app, &number).await.status, 200);
     let done = get(&app, "/admin/sign-in/phone", Some(&waiting)).await;
     assert_eq!(location(&done), "/admin");
-    let full = done.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let full = cookie_of(&done);
     assert_eq!(get(&app, "/admin", Some(&full)).await.status(), 200);
     let (_, audit) = html(&app, "/admin/audit?action=admin.signed_in", &full).await;
     assert!(audit.contains(&format!("approved on device {}", phone.id())), "{audit}");

@@ -166,19 +166,10 @@ async fn a_removed_sp_is_gone_and_its_sign_ins_are_refused() {
 
 #[tokio::test]
 async fn a_change_the_audit_log_cannot_record_answers_an_error_page() {
-    use sqlx::Connection;
     let app = app_with_admin().await;
     let sp = crm(&app).await;
     let (cookie, csrf) = signed_in(&app).await;
-    let hide_audit = "ALTER TABLE audit RENAME TO audit_hidden";
-    let url = &app.settings.database_url;
-    if url.starts_with("sqlite") {
-        let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query(hide_audit).execute(&mut db).await.unwrap();
-    } else {
-        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query(hide_audit).execute(&mut db).await.unwrap();
-    }
+    crate::console::refuse_audit_writes(&app).await;
     let path = format!("/admin/saml/{}", sp.id);
     for (path, form) in [
         ("/admin/saml".to_owned(), add_form(&csrf, &[])),
@@ -238,23 +229,13 @@ async fn strangers_are_sent_to_sign_in_and_unknown_sps_are_404() {
     let sp = crm(&app).await;
     let base = format!("/admin/saml/{}", sp.id);
     assert_eq!(location(&get(&app, &base, None).await), "/admin/sign-in");
-    for path in [
+    let paths = [
         "/admin/saml".to_owned(),
         "/admin/saml/import".into(),
         base.clone(),
         format!("{base}/remove"),
-    ] {
-        let res = app
-            .http
-            .post(app.url(&path))
-            .header("origin", &app.base)
-            .form(&[("csrf", "x")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 303, "{path}");
-        assert_eq!(location(&res), "/admin/sign-in", "{path}");
-    }
+    ];
+    crate::console::strangers_sign_in_first(&app, &paths).await;
     let (cookie, csrf) = signed_in(&app).await;
     let unknown = get(&app, "/admin/saml/no-such-sp", Some(&cookie)).await;
     assert_eq!(unknown.status(), 404);
