@@ -58,6 +58,9 @@ pub struct Settings {
     pub client_requests_per_minute: i64,
     /// Time a ping/push notification endpoint has to answer, in seconds.
     pub delivery_timeout: i64,
+    /// Seconds `serve` gives in-flight requests and deliveries after a
+    /// SIGTERM or SIGINT before it exits anyway.
+    pub shutdown_grace: i64,
     /// Initial access token for RFC 7591 dynamic registration; registration
     /// is off (and not advertised) while unset.
     pub registration_access_token: Option<String>,
@@ -117,6 +120,7 @@ impl Default for Settings {
             user_requests_per_minute: 5,
             client_requests_per_minute: 1200,
             delivery_timeout: 10,
+            shutdown_grace: 10,
             registration_access_token: None,
             saml_entity_id: None,
             admin_second_factor: false,
@@ -216,6 +220,7 @@ impl Settings {
         positive("device_clock_skew", self.device_clock_skew)?;
         positive("refresh_token_ttl", self.refresh_token_ttl)?;
         positive("delivery_timeout", self.delivery_timeout)?;
+        positive("shutdown_grace", self.shutdown_grace)?;
         positive("activation_code_ttl", self.activation_code_ttl)?;
         positive("activation_password_ttl", self.activation_password_ttl)?;
         positive("registration_token_ttl", self.registration_token_ttl)?;

@@ -14,6 +14,7 @@ use crate::store::Store;
 use crate::{AppState, oidc, router, store};
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let stop = stop_signal()?;
     let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
     // A first start generates the RSA keys after the listener is up (they
     // take hundreds of milliseconds); what signs or publishes keys waits for them.
@@ -24,7 +25,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if incomplete {
         state.keys.complete(state.clock.now());
     }
-    crate::engine::delivery::spawn_worker(state.clone());
+    let workers = crate::engine::delivery::spawn_worker(state.clone());
     spawn_key_reloader(state.clone());
     spawn_janitor(state.clone());
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -38,13 +39,50 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     println!("add a client: trustid clients add --name \"My bank\"");
     // The peer address: the console slows failed sign-ins per address.
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(state.drain.started());
+    let mut server = tokio::spawn(async move { server.await });
+    let signal = tokio::select! {
+        signal = stop => signal,
+        served = &mut server => {
+            served??;
+            anyhow::bail!("the listener stopped by itself");
+        }
+    };
+    tracing::info!(
+        signal,
+        "draining: no new connections; in-flight requests and deliveries finish"
+    );
+    state.drain.start();
+    let grace = std::time::Duration::from_secs(settings.shutdown_grace.unsigned_abs());
+    let drained = async {
+        let served = server.await;
+        workers.finished().await;
+        served
+    };
+    match tokio::time::timeout(grace, drained).await {
+        Ok(served) => served??,
+        Err(_) => tracing::warn!(
+            ?grace,
+            "still busy after the grace period; exiting (owed deliveries stay owed)"
+        ),
+    }
+    println!("trustid stopped ({signal})");
     Ok(())
+}
+
+/// Completes on SIGTERM (systemd, Kubernetes, `docker stop`) or SIGINT
+/// (Ctrl-C). Installed at once: from then on neither kills the process.
+fn stop_signal() -> anyhow::Result<impl Future<Output = &'static str>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        }
+    })
 }
 
 /// The engine's state for validated `settings`: each part gets its section.

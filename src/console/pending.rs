@@ -57,8 +57,9 @@ pub async fn open(state: &AppState) -> Result<Vec<Transaction>, crate::store::St
     };
     state
         .store
-        .transactions_page(&filter, None, state.clock.now(), MAX_LISTED)
+        .transactions_page(&filter, None, state.clock.now(), MAX_LISTED, None)
         .await
+        .map(|page| page.rows)
 }
 
 /// `d1 (sent), d2 (pending)`, or a dash when no device has a push channel.

@@ -13,6 +13,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 
 use super::guard::{SignedIn, cookie};
 use super::pending::{self, open};
@@ -42,6 +43,7 @@ pub async fn events(
         None => fingerprint(&state).await.unwrap_or_default(),
     };
     let until = Instant::now() + STREAM_FOR;
+    let drained = state.drain.started();
     let stream = futures_util::stream::unfold((state, secret, first), move |(state, secret, seen)| async move {
         loop {
             tokio::time::sleep(CHECK_EVERY).await;
@@ -55,6 +57,7 @@ pub async fn events(
             }
         }
     });
+    let stream = stream.take_until(drained);
     let mut response = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();

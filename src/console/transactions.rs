@@ -8,11 +8,17 @@ use axum::response::Response;
 
 use super::guard::SignedIn;
 use super::page::{self, instant};
+use crate::domain::ids;
 use crate::domain::transaction::{Phase, Transaction};
 use crate::engine::AppState;
 use crate::store::console::TransactionFilter;
 
 const PAGE: i64 = 50;
+/// How many transactions one filtered page looks at, at most: no index
+/// serves a filter by user, device or status on SQLite (each would cost
+/// every backchannel request's write), so a page scans a bounded range of
+/// the primary key and offers to search further back.
+const SCAN: i64 = 20_000;
 const STATUSES: [(&str, &str); 6] = [
     ("", "any"),
     ("pending", "pending"),
@@ -54,6 +60,10 @@ struct List<'a> {
     filter_to: &'a str,
     rows: Vec<Row>,
     next: Option<String>,
+    /// Not a full page, but older transactions remain unsearched: how far
+    /// back this page looked.
+    searched_to: Option<String>,
+    scan: i64,
 }
 
 pub fn phase_name(phase: Phase) -> &'static str {
@@ -117,9 +127,10 @@ pub async fn list(State(state): State<AppState>, who: SignedIn, RawQuery(query):
         until,
     };
     let now = state.clock.now();
+    let filtered = [&status, &kind, &client, &user, &device].iter().any(|v| !v.is_empty());
     let found = state
         .store
-        .transactions_page(&filter, some(&before).as_deref(), now, PAGE)
+        .transactions_page(&filter, some(&before).as_deref(), now, PAGE, filtered.then_some(SCAN))
         .await;
     let found = match found {
         Ok(found) => found,
@@ -131,9 +142,13 @@ pub async fn list(State(state): State<AppState>, who: SignedIn, RawQuery(query):
             );
         }
     };
-    let full = found.len() as i64 == PAGE;
-    let rows: Vec<Row> = found.into_iter().map(|t| row(t, now)).collect();
-    let next = rows.last().filter(|_| full).map(|last| {
+    let searched_to = found
+        .resume
+        .as_deref()
+        .filter(|_| (found.rows.len() as i64) < PAGE)
+        .and_then(ids::time_of)
+        .map(|ms| instant(ms / 1000));
+    let next = found.resume.as_deref().map(|resume| {
         let mut q = form_urlencoded::Serializer::new(String::new());
         for (k, v) in [
             ("status", &status),
@@ -141,13 +156,16 @@ pub async fn list(State(state): State<AppState>, who: SignedIn, RawQuery(query):
             ("client", &client),
             ("user", &user),
             ("device", &device),
+            ("from", &from),
+            ("to", &to),
         ] {
             if !v.is_empty() {
                 q.append_pair(k, v);
             }
         }
-        format!("/admin/transactions?{}", q.append_pair("before", &last.id).finish())
+        format!("/admin/transactions?{}", q.append_pair("before", resume).finish())
     });
+    let rows: Vec<Row> = found.rows.into_iter().map(|t| row(t, now)).collect();
     page::render(
         StatusCode::OK,
         &List {
@@ -164,6 +182,8 @@ pub async fn list(State(state): State<AppState>, who: SignedIn, RawQuery(query):
             filter_to: &to,
             rows,
             next,
+            searched_to,
+            scan: SCAN,
         },
     )
 }

@@ -16,6 +16,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::proof::Proven;
@@ -23,7 +24,7 @@ use crate::crypto::secret;
 use crate::domain::challenge::Challenge;
 use crate::domain::device::Device;
 use crate::engine::AppState;
-use crate::engine::wakeup::{Wakeups, inbox_topic};
+use crate::engine::wakeup::inbox_topic;
 use crate::http::api_error::{ApiError, no_store};
 use crate::store::InboxItem;
 
@@ -108,7 +109,7 @@ pub async fn list(
         if wait == 0 || current != known {
             break items;
         }
-        if left.is_zero() || !Wakeups::wait(&mut rx, &topic, left).await {
+        if left.is_zero() || !state.wait_for(&mut rx, &topic, left).await {
             if headers.contains_key(header::IF_NONE_MATCH) {
                 return Ok(not_modified(&current));
             }
@@ -146,6 +147,7 @@ pub async fn stream(State(state): State<AppState>, proven: Proven) -> Result<Res
     let topic = inbox_topic(&device.user_id.clone().unwrap_or_default());
     let rx = state.wakeups.subscribe();
     let first = changed(&state, &device, None).await?;
+    let drained = state.drain.started();
     let events = futures_util::stream::unfold(
         (state, device, topic, rx, first, String::new()),
         |(state, device, topic, mut rx, mut next, sent)| async move {
@@ -170,6 +172,8 @@ pub async fn stream(State(state): State<AppState>, proven: Proven) -> Result<Res
             Some((Ok::<_, Infallible>(event), (state, device, topic, rx, None, tag)))
         },
     );
+    // Draining ends the stream as a closed connection would: the device reconnects elsewhere.
+    let events = events.take_until(drained);
     let mut res = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();

@@ -21,6 +21,11 @@ pub fn time_ordered_id(ms: i64) -> String {
     format!("{:012x}{}", ms.max(0), random_id())
 }
 
+/// The ms a [`time_ordered_id`] was made at; `None` for another id.
+pub fn time_of(id: &str) -> Option<i64> {
+    i64::from_str_radix(id.get(..12)?, 16).ok()
+}
+
 /// A string id with its own type. It holds whatever the store or the
 /// network gave: the checks on a new id's form belong to who creates it.
 macro_rules! string_id {

@@ -16,6 +16,7 @@ pub mod clients;
 pub mod dashboard;
 pub mod decide;
 pub mod delivery;
+pub mod drain;
 pub mod issue;
 pub mod metrics;
 pub mod poll_gate;

@@ -152,7 +152,7 @@ async fn sp_client(state: &AppState, sp: &SamlSp) -> Result<Arc<Client>, Refusal
         secret_digest: None,
         metadata: ClientMetadata {
             number_matching: true,
-            ..ClientMetadata::poll(&format!("SAML SP {}", sp.settings.display_name))
+            ..ClientMetadata::poll(&sp_client_name(sp))
         },
         created_at: state.clock.now(),
         updated_at: None,
@@ -163,6 +163,10 @@ async fn sp_client(state: &AppState, sp: &SamlSp) -> Result<Arc<Client>, Refusal
         Err(e) => return Err(e.into()),
     }
     Ok(Arc::new(client))
+}
+
+pub fn sp_client_name(sp: &SamlSp) -> String {
+    format!("SAML SP {}", sp.settings.display_name)
 }
 
 pub fn sp_client_id(sp: &SamlSp) -> ClientId {

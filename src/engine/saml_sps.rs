@@ -8,9 +8,12 @@ use serde::Serialize;
 use super::AppState;
 use super::admin::AdminError;
 use super::changed::changed_members;
+use super::saml_login::{sp_client_id, sp_client_name};
 use super::users::Actor;
+use crate::domain::client::ClientMetadata;
 use crate::domain::ids::random_id;
 use crate::domain::saml_sp::{SamlSp, SamlSpSettings, SettingsError};
+use crate::store::clients::ClientChange;
 use crate::store::{Store, StoreError};
 
 /// Why a console change was not made, or (`Unaudited`) made but not audited.
@@ -107,22 +110,58 @@ pub async fn update(state: &AppState, actor: &Actor, id: &str, settings: SamlSpS
     }
     settings.validate(state.server.dev)?;
     let changed = changed_members(&before.settings, &settings);
+    let renamed = settings.display_name != before.settings.display_name;
     let sp = SamlSp { settings, ..before };
     match state.store.update_saml_sp(&sp).await {
-        Ok(true) => audit(state, actor, "saml_sp.updated", &sp, Some(changed)).await,
+        Ok(true) => {
+            if renamed {
+                rename_client(state, &sp).await?;
+            }
+            audit(state, actor, "saml_sp.updated", &sp, Some(changed)).await
+        }
         Ok(false) => Err(Refusal::UnknownSp),
         Err(StoreError::Conflict(_)) => Err(taken(&sp)),
         Err(e) => Err(e.into()),
     }
 }
 
+/// The SP's client, when it has logged in once, takes the SP's new name
+/// (the clients list and the audit trail show it).
+async fn rename_client(state: &AppState, sp: &SamlSp) -> Result<(), StoreError> {
+    let id = sp_client_id(sp);
+    if let Some(client) = state.store.client(id.as_str()).await? {
+        let metadata = ClientMetadata {
+            client_name: sp_client_name(sp),
+            ..client.metadata.clone()
+        };
+        let change = ClientChange::Metadata(&metadata);
+        state
+            .store
+            .change_client(id.as_str(), change, state.clock.now())
+            .await?;
+    }
+    Ok(())
+}
+
 /// Removes SP `id` (its pending logins and request IDs go with it).
 pub async fn remove(state: &AppState, actor: &Actor, id: &str) -> Result<(), Refusal> {
     let sp = find(state, id).await?;
-    if !state.store.remove_saml_sp(sp.entity_id().as_str()).await? {
+    if !forget(state.store.as_ref(), &sp, state.clock.now()).await? {
         return Err(Refusal::UnknownSp);
     }
     audit(state, actor, "saml_sp.removed", &sp, None).await
+}
+
+/// Removes `sp` and disables its client, whose row stays: the SP's
+/// transactions keep their evidence. False when it was removed already.
+async fn forget(store: &dyn Store, sp: &SamlSp, now: i64) -> Result<bool, StoreError> {
+    if !store.remove_saml_sp(sp.entity_id().as_str()).await? {
+        return Ok(false);
+    }
+    store
+        .change_client(sp_client_id(sp).as_str(), ClientChange::Disabled(Some(now)), now)
+        .await?;
+    Ok(true)
 }
 
 async fn audit(
@@ -145,12 +184,12 @@ pub async fn list_saml_sps(store: &dyn Store) -> Result<Vec<SpListing>, AdminErr
 }
 
 /// Removes the SP registered under `entity_id`; refused when there is none.
-pub async fn remove_saml_sp(store: &dyn Store, entity_id: &str) -> Result<(), AdminError> {
-    if store.remove_saml_sp(entity_id).await? {
+pub async fn remove_saml_sp(store: &dyn Store, entity_id: &str, now: i64) -> Result<(), AdminError> {
+    let unknown = || AdminError::Invalid(format!("no SP with entity ID `{entity_id}` is registered"));
+    let sp = store.saml_sp(entity_id).await?.ok_or_else(unknown)?;
+    if forget(store, &sp, now).await? {
         Ok(())
     } else {
-        Err(AdminError::Invalid(format!(
-            "no SP with entity ID `{entity_id}` is registered"
-        )))
+        Err(unknown())
     }
 }

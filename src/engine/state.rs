@@ -54,6 +54,8 @@ pub struct Shared {
     pub discovery_json: Bytes,
     /// The console dashboard's counts, read once for every open dashboard.
     pub dashboard: super::dashboard::CountsCache,
+    /// Set when the process is told to stop: waits end, workers finish.
+    pub drain: super::drain::Drain,
 }
 
 impl AppState {
@@ -96,7 +98,21 @@ impl AppState {
             wakeups,
             discovery_json,
             dashboard: Default::default(),
+            drain: Default::default(),
         }))
+    }
+
+    /// [`Wakeups::wait`], ended early (false: not woken) by draining.
+    pub async fn wait_for(
+        &self,
+        rx: &mut tokio::sync::broadcast::Receiver<String>,
+        topic: &str,
+        timeout: std::time::Duration,
+    ) -> bool {
+        tokio::select! {
+            woken = Wakeups::wait(rx, topic, timeout) => woken,
+            () = self.drain.started() => false,
+        }
     }
 
     /// Wakes local waiters on `topic` and, through the database, other

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{Manager, json_body};
 use crate::domain::ids::UserId;
 use crate::engine::AppState;
-use crate::engine::wakeup::{Wakeups, registration_topic};
+use crate::engine::wakeup::registration_topic;
 use crate::http::api_error::{ApiError, no_store};
 
 /// Longest wait a caller may ask for.
@@ -76,7 +76,7 @@ pub async fn check(
             let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
             loop {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                if left.is_zero() || !Wakeups::wait(&mut rx, &topic, left).await {
+                if left.is_zero() || !state.wait_for(&mut rx, &topic, left).await {
                     break "timeout";
                 }
                 match look(&state, &req.login).await? {

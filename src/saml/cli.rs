@@ -141,7 +141,7 @@ pub async fn run(store: &dyn Store, dev: bool, now: i64, command: SamlCommand) -
             Ok(())
         }
         SpsCommand::Remove { entity_id } => {
-            saml_sps::remove_saml_sp(store, &entity_id).await?;
+            saml_sps::remove_saml_sp(store, &entity_id, now).await?;
             println!("SAML SP {entity_id} removed");
             Ok(())
         }

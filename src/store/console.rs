@@ -45,6 +45,16 @@ pub struct TransactionFilter {
     pub until: Option<i64>,
 }
 
+/// One page of the transactions list.
+#[derive(Debug, Clone, Default)]
+pub struct TransactionPage {
+    pub rows: Vec<Transaction>,
+    /// The `before` of the next page: the last row's id when the page is
+    /// full, else the oldest id a bounded scan looked at; `None` when
+    /// nothing older is left to look at.
+    pub resume: Option<String>,
+}
+
 /// An audit-trail entry as the console lists it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
 pub struct AuditRecord {
@@ -114,14 +124,65 @@ pub trait ConsoleStore: Send + Sync {
     async fn health(&self, since: i64) -> StoreResult<Health>;
 
     /// Up to `limit` transactions matching `filter`, newest first, older
-    /// than the one with id `before` when given.
+    /// than the one with id `before` when given. With `scan`, only the
+    /// `scan` newest transactions in the time range (and before `before`)
+    /// are looked at, so that a filter no index serves costs the same at the
+    /// millionth row as at the first; the page's `resume` then continues
+    /// below them.
     async fn transactions_page(
         &self,
         filter: &TransactionFilter,
         before: Option<&str>,
         now: i64,
         limit: i64,
-    ) -> StoreResult<Vec<Transaction>>;
+        scan: Option<i64>,
+    ) -> StoreResult<TransactionPage>;
+}
+
+/// The filter's predicates on `t` (a time bound also as `created_at`, which
+/// the id range already narrows to within a second).
+pub(crate) fn push_predicates<DB>(q: &mut sqlx::QueryBuilder<'_, DB>, f: &TransactionFilter, now: i64)
+where
+    DB: sqlx::Database,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    match f.phase.as_deref() {
+        None => {}
+        // The domain's phases: an approval not redeemed in time is expired too.
+        Some("pending") => {
+            q.push(" AND t.status = 'pending' AND t.expires_at > ").push_bind(now);
+        }
+        Some("approved") => {
+            q.push(" AND t.status = 'approved' AND t.expires_at > ").push_bind(now);
+        }
+        Some("expired") => {
+            q.push(" AND t.status IN ('pending', 'approved') AND t.expires_at <= ")
+                .push_bind(now);
+        }
+        Some(status) => {
+            q.push(" AND t.status = ").push_bind(status.to_owned());
+        }
+    }
+    for (column, value) in [
+        ("t.client_id", &f.client_id),
+        ("t.user_id", &f.user_id),
+        ("t.context", &f.context),
+    ] {
+        if let Some(v) = value {
+            q.push(format!(" AND {column} = ")).push_bind(v.clone());
+        }
+    }
+    if let Some(device) = &f.device_id {
+        q.push(" AND (t.device_id = ").push_bind(device.clone());
+        q.push(" OR t.failed_device_id = ").push_bind(device.clone()).push(")");
+    }
+    if let Some(since) = f.since {
+        q.push(" AND t.created_at >= ").push_bind(since);
+    }
+    if let Some(until) = f.until {
+        q.push(" AND t.created_at < ").push_bind(until);
+    }
 }
 
 /// Implements [`ConsoleStore`] for `$store`, whose field `pool` is a pool of `$db`.
@@ -133,6 +194,7 @@ macro_rules! console_sql {
             use $crate::store::StoreResult;
             use $crate::store::console::{
                 AuditFilter, AuditRecord, ConsoleStore, Health, TransactionCounts, TransactionFilter,
+                TransactionPage,
             };
             use $crate::domain::client::Client;
             use $crate::store::clients::ClientRow;
@@ -232,51 +294,51 @@ macro_rules! console_sql {
                     before: Option<&str>,
                     now: i64,
                     limit: i64,
-                ) -> StoreResult<Vec<Transaction>> {
-                    // Only the predicates given: newest first by id (ids sort by
-                    // creation time), so a page is a range of the primary key.
-                    let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {TXN_COLUMNS} FROM transactions t WHERE 1 = 1"));
-                    match f.phase.as_deref() {
-                        None => {}
-                        // The domain's phases: an approval not redeemed in time is expired too.
-                        Some("pending") => {
-                            q.push(" AND t.status = 'pending' AND t.expires_at > ").push_bind(now);
+                    scan: Option<i64>,
+                ) -> StoreResult<TransactionPage> {
+                    // Newest first by id (ids begin with their creation time), so
+                    // a time bound and a page's key are a range of the primary key.
+                    let ids = |q: &mut sqlx::QueryBuilder<'_, $db>| {
+                        if let Some(since) = f.since {
+                            q.push(" AND t.id >= ").push_bind($crate::store::console::first_id_at(since));
                         }
-                        Some("approved") => {
-                            q.push(" AND t.status = 'approved' AND t.expires_at > ").push_bind(now);
+                        if let Some(until) = f.until {
+                            q.push(" AND t.id < ").push_bind($crate::store::console::first_id_at(until));
                         }
-                        Some("expired") => {
-                            q.push(" AND t.status IN ('pending', 'approved') AND t.expires_at <= ").push_bind(now);
+                        if let Some(before) = before {
+                            q.push(" AND t.id < ").push_bind(before.to_owned());
                         }
-                        Some(status) => {
-                            q.push(" AND t.status = ").push_bind(status.to_owned());
+                    };
+                    let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {TXN_COLUMNS} FROM "));
+                    match scan {
+                        None => {
+                            q.push("transactions t WHERE 1 = 1");
+                            ids(&mut q);
+                        }
+                        // The window first, then the predicates over it.
+                        Some(scan) => {
+                            q.push("(SELECT * FROM transactions t WHERE 1 = 1");
+                            ids(&mut q);
+                            q.push(" ORDER BY t.id DESC LIMIT ").push_bind(scan).push(") t WHERE 1 = 1");
                         }
                     }
-                    for (column, value) in [("t.client_id", &f.client_id), ("t.user_id", &f.user_id), ("t.context", &f.context)] {
-                        if let Some(v) = value {
-                            q.push(format!(" AND {column} = ")).push_bind(v.clone());
-                        }
-                    }
-                    if let Some(device) = &f.device_id {
-                        q.push(" AND (t.device_id = ").push_bind(device.clone());
-                        q.push(" OR t.failed_device_id = ").push_bind(device.clone()).push(")");
-                    }
-                    // A time bound is also a range of ids (they begin with their
-                    // creation time), so it is a range of the primary key, not a scan.
-                    if let Some(since) = f.since {
-                        q.push(" AND t.created_at >= ").push_bind(since);
-                        q.push(" AND t.id >= ").push_bind($crate::store::console::first_id_at(since));
-                    }
-                    if let Some(until) = f.until {
-                        q.push(" AND t.created_at < ").push_bind(until);
-                        q.push(" AND t.id < ").push_bind($crate::store::console::first_id_at(until));
-                    }
-                    if let Some(before) = before {
-                        q.push(" AND t.id < ").push_bind(before.to_owned());
-                    }
+                    $crate::store::console::push_predicates(&mut q, f, now);
                     q.push(" ORDER BY t.id DESC LIMIT ").push_bind(limit);
                     let rows: Vec<TransactionRow> = q.build_query_as().fetch_all(&self.pool).await?;
-                    rows.into_iter().map(Transaction::try_from).collect()
+                    let rows = rows.into_iter().map(Transaction::try_from).collect::<StoreResult<Vec<_>>>()?;
+                    let resume = match scan {
+                        _ if rows.len() as i64 == limit => rows.last().map(|t| t.id.as_str().to_owned()),
+                        None => None,
+                        // Not a full page: the window's last id, if older ones remain.
+                        Some(scan) => {
+                            let mut q = sqlx::QueryBuilder::<$db>::new("SELECT t.id FROM transactions t WHERE 1 = 1");
+                            ids(&mut q);
+                            q.push(" ORDER BY t.id DESC LIMIT 2 OFFSET ").push_bind(scan - 1);
+                            let edge: Vec<String> = q.build_query_scalar().fetch_all(&self.pool).await?;
+                            (edge.len() == 2).then(|| edge[0].clone())
+                        }
+                    };
+                    Ok(TransactionPage { rows, resume })
                 }
             }
         };

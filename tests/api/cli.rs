@@ -248,7 +248,7 @@ fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
 /// Every setting an operator may have written, by the name of the TOML key
 /// (`TRUSTID_<NAME>` in the environment), with a valid value that is not its
 /// default. Renaming one breaks deployments: this list must only grow.
-const SETTINGS: [(&str, &str); 35] = [
+const SETTINGS: [(&str, &str); 36] = [
     ("issuer", "https://idp.example.com"),
     ("listen", "127.0.0.1:9"),
     ("database_url", "<db>"),
@@ -267,6 +267,7 @@ const SETTINGS: [(&str, &str); 35] = [
     ("user_requests_per_minute", "7"),
     ("client_requests_per_minute", "8"),
     ("delivery_timeout", "9"),
+    ("shutdown_grace", "7"),
     (
         "registration_access_token",
         "an-initial-access-token-of-32-chars-at-least",

@@ -8,6 +8,7 @@ use url::Url;
 use crate::common::TestApp;
 use crate::console::{app_with_admin, csrf_in, get, location, post_signed};
 use crate::console_saml::{add_form, audit_actions, error_at, registered, signed_in};
+use crate::saml_sso::Page;
 
 const ENTITY: &str = "https://crm.example/sp";
 /// The entity ID of [`add_form`].
@@ -148,7 +149,22 @@ async fn a_removed_sp_is_gone_and_its_sign_ins_are_refused() {
     .await;
     let page = location(&added).to_owned();
     let sso = format!("{}?sp={PORTAL}", app.url("/saml/sso"));
-    assert_eq!(app.http.get(&sso).send().await.unwrap().status(), 200);
+    // A login makes the SP's client, which a rename renames.
+    app.user_with_device("alice").await;
+    let login = Page::from(app.http.get(&sso).send().await.unwrap()).await;
+    assert_eq!(login.status, 200);
+    let named = app
+        .http
+        .post(login.form_action())
+        .header("cookie", login.cookie.unwrap());
+    let named = named.form(&[("who", "alice")]).send().await.unwrap();
+    assert_eq!(named.status(), 303);
+    let client_id = format!("saml:{}", registered(&app, PORTAL).await.unwrap().id);
+    let client = || async { app.store().client(&client_id).await.unwrap().unwrap() };
+    assert_eq!(client().await.metadata.client_name, "SAML SP Portal");
+    let renamed = add_form(&csrf, &[("idp_initiated", "on"), ("display_name", "Staff portal")]);
+    assert_eq!(post_signed(&app, &cookie, &page, &renamed).await.status(), 303);
+    assert_eq!(client().await.metadata.client_name, "SAML SP Staff portal");
     app.clock.advance_secs(1); // the audit trail orders by the second
     let res = post_signed(&app, &cookie, &format!("{page}/remove"), &[("csrf", &csrf)]).await;
     assert_eq!(res.status(), 303);
@@ -156,7 +172,12 @@ async fn a_removed_sp_is_gone_and_its_sign_ins_are_refused() {
     assert!(registered(&app, PORTAL).await.is_none());
     assert_eq!(
         audit_actions(&app, PORTAL).await,
-        ["saml_sp.created", "saml_sp.removed"]
+        ["saml_sp.created", "saml_sp.updated", "saml_sp.removed"]
+    );
+    let kept = client().await;
+    assert!(
+        kept.disabled_at.is_some(),
+        "its client stays, for its transactions' evidence, disabled"
     );
     let list = get(&app, "/admin/saml", Some(&cookie)).await.text().await.unwrap();
     assert!(!list.contains(PORTAL), "{list}");

@@ -4,6 +4,7 @@
 
 use trustid::crypto::device_jws::bm_hash;
 use trustid::domain::client::SigningAlg;
+use trustid::store::console::TransactionFilter;
 
 use crate::console::{app_with_admin, get, location, sign_in};
 
@@ -109,6 +110,90 @@ async fn pages_follow_the_key_of_the_last_row() {
     let (_, second) = page(&app, &cookie, &next).await;
     assert_eq!(rows(&second), 5);
     assert!(second.contains("Request 0") && !second.contains("next-page"));
+}
+
+/// A filter no index serves looks at a bounded number of transactions a
+/// page and offers to search older ones: 20,000 of carol's stand between
+/// the newest and dave's one request.
+#[tokio::test]
+async fn a_filtered_page_looks_at_a_bounded_range_and_searches_older_on_request() {
+    let app = app_with_admin().await;
+    let cookie = sign_in(&app).await;
+    let client = app.client(SigningAlg::ES256).await;
+    app.user_with_device("dave").await;
+    app.user_with_device("carol").await;
+    app.start(&client, "dave", "Dave's request").await;
+    app.clock.advance_secs(5);
+    app.start(&client, "carol", "Carol's request").await;
+    let carols = TransactionFilter {
+        user_id: Some("carol".into()),
+        ..TransactionFilter::default()
+    };
+    let carol = app
+        .store()
+        .transactions_page(&carols, None, app.clock_now(), 1, None)
+        .await
+        .unwrap();
+    let ms = trustid::domain::ids::time_of(carol.rows[0].id.as_str()).unwrap() - 1;
+    copy_before(&app, carol.rows[0].id.as_str(), ms, 20_000).await;
+
+    let (status, first) = page(&app, &cookie, "/admin/transactions?user=dave&status=pending").await;
+    assert_eq!((status, rows(&first)), (200, 0), "{first}");
+    assert!(
+        first.contains("id=\"searched-to\"") && !first.contains("No transaction matches"),
+        "{first}"
+    );
+    let marker = "id=\"search-older\" href=\"";
+    let at = first.find(marker).expect("a link to search older") + marker.len();
+    let older = first[at..at + first[at..].find('"').unwrap()].replace("&#38;", "&");
+    assert!(
+        older.contains("user=dave") && older.contains("status=pending"),
+        "{older}"
+    );
+    let (_, second) = page(&app, &cookie, &older).await;
+    assert_eq!(rows(&second), 1, "{second}");
+    assert!(
+        second.contains("Dave&#39;s request") || second.contains("Dave's request"),
+        "{second}"
+    );
+    assert!(
+        !second.contains("searched-to") && !second.contains("next-page"),
+        "the end: {second}"
+    );
+
+    // Unfiltered, the list pages by key as before.
+    let (_, all) = page(&app, &cookie, "/admin/transactions").await;
+    assert!(rows(&all) == 50 && all.contains("next-page") && !all.contains("searched-to"));
+}
+
+/// `count` copies of transaction `id`, with ids made at `ms` (so older than it).
+async fn copy_before(app: &crate::common::TestApp, id: &str, ms: i64, count: i64) {
+    use sqlx::Connection;
+    let columns = "client_id, user_id, context, app_id, display_text, scope, acr, status, created_at, \
+                   expires_at, decided_at, poll_interval, device_id, failed_attempts, failed_device_id, notify_kind";
+    let url = &app.settings.database_url;
+    let sqlite = url.starts_with("sqlite");
+    let id_of = if sqlite {
+        "printf('%s%08d', $1, i)"
+    } else {
+        "$1 || lpad(i::text, 8, '0')"
+    };
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2) \
+         INSERT INTO transactions (id, auth_req_digest, {columns}) \
+         SELECT {id_of}, 'copy.' || i, {columns} FROM n, transactions WHERE id = $3"
+    );
+    let prefix = format!("{ms:012x}");
+    let done = if sqlite {
+        let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let query = sqlx::query(&sql).bind(prefix).bind(count).bind(id);
+        query.execute(&mut db).await.unwrap().rows_affected()
+    } else {
+        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+        let query = sqlx::query(&sql).bind(prefix).bind(count as i32).bind(id);
+        query.execute(&mut db).await.unwrap().rows_affected()
+    };
+    assert_eq!(done, count as u64);
 }
 
 /// The pending page lists open requests, and its event stream says when

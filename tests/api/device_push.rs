@@ -306,7 +306,7 @@ async fn a_device_that_cleared_its_channel_or_was_removed_after_the_request_is_n
         .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
     assert!(app.store().remove_device("uma", &b.id()).await.unwrap());
-    trustid::engine::delivery::spawn_worker(app.state.clone());
+    let _workers = trustid::engine::delivery::spawn_worker(app.state.clone());
     let pushes = report_until(&app, &manage, &auth_req_id, |p| {
         p.iter().all(|p| p["state"] == "withdrawn")
     })

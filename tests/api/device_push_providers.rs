@@ -136,7 +136,7 @@ async fn a_channel_that_cannot_be_built_fails_its_pushes_and_the_others_still_go
     // The key was readable when the settings were checked, and is gone when
     // the worker builds its channels.
     std::fs::remove_file(&key_path).unwrap();
-    trustid::engine::delivery::spawn_worker(app.state.clone());
+    let _workers = trustid::engine::delivery::spawn_worker(app.state.clone());
     let (client, manage) = relay_client(&app, &relay, DeviceRouting::All).await;
     let a = app.user_with_device("quin").await;
     let b = app.device_for("quin").await;

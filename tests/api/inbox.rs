@@ -233,3 +233,27 @@ async fn a_long_poll_on_one_instance_wakes_for_a_request_made_on_another() {
     a.clock.advance_secs(5);
     assert_eq!(a.poll(&client, &auth_req_id).await.status, 200, "tokens at A");
 }
+
+/// Draining (SIGTERM, `tests/api/shutdown.rs`) ends both waits as their
+/// normal end: the long-poll answers its unchanged inbox, the stream closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draining_answers_the_long_poll_and_ends_the_stream() {
+    let app = spawn_app().await;
+    let device = app.user_with_device("alice").await;
+    let mut events = Events::open(&app, &device).await;
+    assert!(ids(&events.next().await).is_empty());
+    let drain = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.state.drain.start();
+    };
+    let (answer, ()) = tokio::join!(tokio::time::timeout(WAKE_BOUND, long_poll(&app, &device, 25)), drain);
+    let answer = answer.expect("answered by the drain, not by the 25 s timeout");
+    assert_eq!(answer.status, 200);
+    assert!(ids(&answer.body).is_empty());
+    let ended = tokio::time::timeout(WAKE_BOUND, async {
+        while let Some(chunk) = events.res.chunk().await.unwrap() {
+            assert!(!String::from_utf8_lossy(&chunk).contains("data:"), "no more events");
+        }
+    });
+    ended.await.expect("the stream ends");
+}

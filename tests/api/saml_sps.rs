@@ -49,11 +49,11 @@ async fn an_sp_is_stored_read_back_listed_and_removed() {
     let ids: Vec<&str> = listed.iter().map(|l| l.settings.entity_id.as_str()).collect();
     assert_eq!(ids, ["https://a.example.com/sp", "https://b.example.com/sp"]);
 
-    saml_sps::remove_saml_sp(app.store(), "https://a.example.com/sp")
+    saml_sps::remove_saml_sp(app.store(), "https://a.example.com/sp", app.clock_now())
         .await
         .unwrap();
     assert!(app.store().saml_sp("https://a.example.com/sp").await.unwrap().is_none());
-    let again = saml_sps::remove_saml_sp(app.store(), "https://a.example.com/sp").await;
+    let again = saml_sps::remove_saml_sp(app.store(), "https://a.example.com/sp", app.clock_now()).await;
     assert!(matches!(again, Err(AdminError::Invalid(m)) if m.contains("no SP")));
     assert_eq!(app.store().saml_sps().await.unwrap().len(), 1);
 }
@@ -134,7 +134,7 @@ async fn a_request_id_is_remembered_once_per_sp_until_pruned() {
     assert!(store.remember_request_id(&one.id, "_old", now + 300).await.unwrap());
 
     // Removing an SP takes its request IDs with it (no dangling rows).
-    saml_sps::remove_saml_sp(store, "urn:sp:one").await.unwrap();
+    saml_sps::remove_saml_sp(store, "urn:sp:one", now).await.unwrap();
     assert_eq!(
         store.prune_request_ids(i64::MAX).await.unwrap(),
         1,

@@ -35,11 +35,11 @@ pub fn retry_at(first_ms: i64, attempts: i64, now_ms: i64, give_up_at: i64) -> O
 }
 
 /// Runs the delivery worker, and the device push worker beside it, until
-/// the process ends.
-pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
-    devices::spawn_worker(state.clone());
+/// draining begins.
+pub fn spawn_worker(state: AppState) -> Workers {
+    let devices = devices::spawn_worker(state.clone());
     let timeout = state.delivery_timeout;
-    tokio::spawn(async move {
+    let notifications = tokio::spawn(async move {
         // A client that cannot be built (no TLS roots, say) would otherwise be
         // replaced by one that follows redirects and never times out.
         let sender = match send::Sender::new(timeout) {
@@ -50,19 +50,33 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
             }
         };
         let wake = state.deliveries.clone();
-        work_loop(&wake, || run_once(&state, &sender)).await
-    })
+        work_loop(&wake, &state.drain, || run_once(&state, &sender)).await
+    });
+    Workers([notifications, devices])
 }
 
-/// Runs `step` until the process ends: again at once while it finds work,
+/// The two workers' tasks: both end once draining has begun and the batch
+/// in hand is done.
+pub struct Workers([tokio::task::JoinHandle<()>; 2]);
+
+impl Workers {
+    pub async fn finished(self) {
+        for worker in self.0 {
+            let _ = worker.await;
+        }
+    }
+}
+
+/// Runs `step` until draining begins: again at once while it finds work,
 /// else once woken through `wake` or after `IDLE_TICK` (for what comes due
-/// with time: retries, expiries). Shared by both workers.
-pub(crate) async fn work_loop<F, Fut>(wake: &tokio::sync::Notify, mut step: F) -> !
+/// with time: retries, expiries). A step is never cut short: what it
+/// claimed is sent or released. Shared by both workers.
+pub(crate) async fn work_loop<F, Fut>(wake: &tokio::sync::Notify, drain: &super::drain::Drain, mut step: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = usize>,
 {
-    loop {
+    while !drain.is_draining() {
         // Register interest before looking, so a wake-up between an empty
         // claim and the wait is not lost.
         let woken = wake.notified();
@@ -70,6 +84,7 @@ where
             tokio::select! {
                 _ = woken => {}
                 _ = tokio::time::sleep(IDLE_TICK) => {}
+                () = drain.started() => {}
             }
         }
     }

@@ -47,7 +47,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts trustid with default settings changed by `adjust`.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let app = spawn_app_without_worker(adjust).await;
-    trustid::engine::delivery::spawn_worker(app.state.clone());
+    let _workers = trustid::engine::delivery::spawn_worker(app.state.clone());
     app
 }
 
@@ -184,7 +184,7 @@ impl TestApp {
             .await
             .unwrap();
         });
-        trustid::engine::delivery::spawn_worker(state.clone());
+        let _workers = trustid::engine::delivery::spawn_worker(state.clone());
         TestApp {
             base: self.base.clone(),
             addr,

@@ -39,7 +39,7 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
         // be withdrawn or failed, and the report must say why.
         let channels = Channels::new(&state);
         let wake = state.device_pushes.clone();
-        super::work_loop(&wake, || run_once(&state, &channels)).await
+        super::work_loop(&wake, &state.drain, || run_once(&state, &channels)).await
     })
 }
 
