@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::domain::address::TrustedProxies;
 use crate::domain::lifecycle::Lockout;
+use crate::domain::url::OutboundRule;
 use crate::engine::settings::{ApnsCredentials, Devices, EngineSettings, PushProviders, Requests, Server, Tokens};
 
 pub use crate::store::SqliteSynchronous;
@@ -69,6 +70,10 @@ pub struct Settings {
     /// Every console admin must approve their sign-ins on a bound phone;
     /// an admin without one may only bind one.
     pub admin_second_factor: bool,
+    /// Hosts (names or addresses, comma-separated) that trustid may call on
+    /// a client's behalf although they are internal: an operator's own push
+    /// relay, say. Empty: none (dev mode allows every loopback host).
+    pub outbound_allow: String,
     /// Proxies whose `X-Forwarded-For` names the client (IPs or CIDRs,
     /// comma-separated); empty: none.
     pub trusted_proxies: String,
@@ -125,6 +130,7 @@ impl Default for Settings {
             saml_entity_id: None,
             admin_second_factor: false,
             trusted_proxies: String::new(),
+            outbound_allow: String::new(),
             device_lockout_threshold: 5,
             user_lockout_threshold: 10,
             activation_code_ttl: 24 * 3600,
@@ -241,6 +247,7 @@ impl Settings {
             return Err(invalid("client_requests_per_minute", "must be at least 1"));
         }
         TrustedProxies::parse(&self.trusted_proxies).map_err(|e| invalid("trusted_proxies", e))?;
+        OutboundRule::parse_allowed(&self.outbound_allow).map_err(|e| invalid("outbound_allow", e))?;
         if let Some(entity) = &self.saml_entity_id {
             crate::domain::saml_sp::EntityId::parse(entity).map_err(|e| invalid("saml_entity_id", e))?;
         }
@@ -293,6 +300,14 @@ impl Settings {
     }
 
     /// The engine's sections, for a validated `self`.
+    /// Where trustid may call on a client's behalf (validated settings).
+    pub fn outbound_rule(&self) -> OutboundRule {
+        OutboundRule {
+            dev: self.dev,
+            allowed: OutboundRule::parse_allowed(&self.outbound_allow).unwrap_or_default(),
+        }
+    }
+
     pub fn engine(&self) -> EngineSettings {
         let never = |t: i64| if t == 0 { i64::MAX } else { t };
         let apns = match (
@@ -315,6 +330,7 @@ impl Settings {
                 dev: self.dev,
                 admin_second_factor: self.admin_second_factor,
                 trusted_proxies: TrustedProxies::parse(&self.trusted_proxies).unwrap_or_default(),
+                outbound: self.outbound_rule(),
                 saml_entity_id: self
                     .saml_entity_id
                     .clone()

@@ -250,7 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 push_relay_uri,
             };
             let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
-            let created = admin::register_client(store.as_ref(), metadata, settings.dev, now).await?;
+            let created = admin::register_client(store.as_ref(), metadata, &settings.outbound_rule(), now).await?;
             print(&output, &created, |c| match &c.client_secret {
                 Some(secret) => format!(
                     "client_id:     {}\nclient_secret: {secret}\n(the secret is shown only now; trustid keeps only its hash)",
@@ -272,7 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 &client_id.into(),
                 &app_id,
                 uri.as_deref(),
-                settings.dev,
+                &settings.outbound_rule(),
                 now,
             )
             .await?;

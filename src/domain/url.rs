@@ -1,5 +1,7 @@
 //! Rules for URLs trustid calls back or is reached at.
 
+use std::net::IpAddr;
+
 use url::Url;
 
 /// True for `localhost`, 127.0.0.0/8 and `[::1]`.
@@ -25,17 +27,61 @@ pub fn check_callback_url(raw: &str, dev: bool) -> Result<Url, String> {
     }
 }
 
-/// A URL trustid itself calls (a client's notification endpoint, keys or
-/// push relay): [`check_callback_url`], and outside dev mode no host that is
-/// a loopback, private, link-local or otherwise internal address, so a
-/// client cannot aim trustid's requests into the network it runs in. Names
-/// are checked as written; what they resolve to is the network's to guard.
-pub fn check_outbound_url(raw: &str, dev: bool) -> Result<Url, String> {
-    let url = check_callback_url(raw, dev)?;
-    if !dev && is_internal(&url) {
-        return Err("must not name an internal address (loopback, private or link-local)".into());
+/// Where trustid may call on someone's behalf (a client's notification
+/// endpoint, keys or push relay): [`check_callback_url`], and outside dev
+/// mode no host that is or resolves to a loopback, private, link-local,
+/// unique-local, shared (CGNAT), multicast or unspecified address, so a
+/// client cannot aim trustid's requests into the network it runs in. The
+/// hosts in `allowed` (an operator's own relay) are the one exception.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboundRule {
+    pub dev: bool,
+    /// Host names or addresses, lowercase, that may be internal.
+    pub allowed: Vec<String>,
+}
+
+impl OutboundRule {
+    /// Dev mode: http on loopback and internal addresses allowed.
+    pub fn dev() -> Self {
+        Self {
+            dev: true,
+            allowed: Vec::new(),
+        }
     }
-    Ok(url)
+
+    /// Outside dev mode, allowing nothing internal.
+    pub fn strict() -> Self {
+        Self::default()
+    }
+
+    /// `allowed` from its setting: host names or addresses, comma-separated.
+    pub fn parse_allowed(text: &str) -> Result<Vec<String>, String> {
+        let mut hosts = Vec::new();
+        for host in text.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+            let parsed = url::Host::parse(host).map_err(|e| format!("`{host}` is not a host name or address: {e}"))?;
+            hosts.push(parsed.to_string().to_ascii_lowercase());
+        }
+        Ok(hosts)
+    }
+
+    /// Checks a URL at registration, and again before each call (an
+    /// address written in the URL never reaches the resolver).
+    pub fn check(&self, raw: &str) -> Result<Url, String> {
+        let url = check_callback_url(raw, self.dev)?;
+        if !self.dev && is_internal(&url) && !url.host_str().is_some_and(|h| self.allows(h)) {
+            return Err("must not name an internal address (loopback, private, link-local or the like)".into());
+        }
+        Ok(url)
+    }
+
+    /// Whether `host` may be internal.
+    pub fn allows(&self, host: &str) -> bool {
+        self.dev
+            || self
+                .allowed
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(host.trim_end_matches('.')))
+    }
 }
 
 fn is_internal(url: &Url) -> bool {
@@ -44,8 +90,19 @@ fn is_internal(url: &Url) -> bool {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             d == "localhost" || d.ends_with(".localhost")
         }
-        Some(url::Host::Ipv4(ip)) => internal_v4(ip),
-        Some(url::Host::Ipv6(ip)) => match ip.to_ipv4_mapped() {
+        Some(url::Host::Ipv4(ip)) => is_internal_ip(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_internal_ip(IpAddr::V6(ip)),
+        None => true,
+    }
+}
+
+/// Loopback, private, link-local, unique-local, shared address space
+/// (CGNAT), multicast, broadcast or unspecified: no address trustid calls
+/// on a client's behalf.
+pub fn is_internal_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => internal_v4(ip),
+        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
             Some(v4) => internal_v4(v4),
             None => {
                 let first = ip.segments()[0];
@@ -56,7 +113,6 @@ fn is_internal(url: &Url) -> bool {
                     || (first & 0xffc0) == 0xfe80 // link-local, fe80::/10
             }
         },
-        None => true,
     }
 }
 
@@ -92,11 +148,23 @@ mod tests {
             "https://[fe80::1]/cb",
             "https://[::ffff:10.0.0.1]/cb",
         ] {
-            assert!(check_outbound_url(internal, false).is_err(), "{internal}");
+            assert!(OutboundRule::strict().check(internal).is_err(), "{internal}");
         }
-        assert!(check_outbound_url("https://rp.example.com/cb", false).is_ok());
-        assert!(check_outbound_url("https://93.184.216.34/cb", false).is_ok());
-        assert!(check_outbound_url("http://127.0.0.1:9/cb", true).is_ok(), "dev mode");
+        assert!(OutboundRule::strict().check("https://rp.example.com/cb").is_ok());
+        assert!(OutboundRule::strict().check("https://93.184.216.34/cb").is_ok());
+        assert!(OutboundRule::dev().check("http://127.0.0.1:9/cb").is_ok(), "dev mode");
+    }
+
+    #[test]
+    fn an_allowed_host_may_be_internal_and_only_it() {
+        let allowed = OutboundRule::parse_allowed(" relay.internal , 10.0.0.5,[fd00::7]").unwrap();
+        let rule = OutboundRule { dev: false, allowed };
+        assert!(rule.check("https://10.0.0.5/push").is_ok());
+        assert!(rule.check("https://[fd00::7]/push").is_ok());
+        assert!(rule.check("https://10.0.0.6/push").is_err());
+        assert!(rule.check("http://10.0.0.5/push").is_err(), "still https");
+        assert!(rule.allows("RELAY.internal.") && !rule.allows("other.internal"));
+        assert!(OutboundRule::parse_allowed("a b").is_err());
     }
 
     #[test]

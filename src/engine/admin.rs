@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::crypto::secret;
 use crate::domain::client::{Client, ClientMetadata};
 use crate::domain::ids::{ClientId, DeviceId, UserId};
-use crate::domain::url::check_outbound_url;
+use crate::domain::url::OutboundRule;
 use crate::domain::user::{User, UserStatus};
 use crate::store::{BindOutcome, Store, StoreError};
 
@@ -40,10 +40,12 @@ impl ClientCredentials {
 pub async fn register_client(
     store: &dyn Store,
     metadata: ClientMetadata,
-    dev: bool,
+    outbound: &OutboundRule,
     now: i64,
 ) -> Result<ClientCredentials, AdminError> {
-    metadata.validate(dev).map_err(|e| AdminError::Invalid(e.message))?;
+    metadata
+        .validate(outbound)
+        .map_err(|e| AdminError::Invalid(e.message))?;
     let secret = metadata
         .token_endpoint_auth_method
         .uses_secret()
@@ -193,7 +195,7 @@ pub async fn set_app_push_relay(
     client_id: &ClientId,
     app_id: &str,
     uri: Option<&str>,
-    dev: bool,
+    outbound: &OutboundRule,
     now: i64,
 ) -> Result<AppRelay, AdminError> {
     // The same rule as appId in a binding_message, so every settable app can be named.
@@ -203,7 +205,9 @@ pub async fn set_app_push_relay(
         ));
     }
     if let Some(uri) = uri {
-        check_outbound_url(uri, dev).map_err(|e| AdminError::Invalid(format!("the push relay URI {e}")))?;
+        outbound
+            .check(uri)
+            .map_err(|e| AdminError::Invalid(format!("the push relay URI {e}")))?;
     }
     if store.client(client_id).await?.is_none() {
         return Err(AdminError::Invalid(format!("no client `{client_id}` is registered")));

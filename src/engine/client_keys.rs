@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::crypto::jwt::{self, JwtError, Verified};
 use crate::domain::client::{Client, SigningAlg};
+use crate::domain::url::OutboundRule;
 
 /// A cached set is trusted this long before it is fetched again.
 const CACHE_SECS: i64 = 300;
@@ -18,35 +19,38 @@ const REFETCH_AFTER: i64 = 10;
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 
 pub struct ClientKeys {
-    http: reqwest::Client,
+    http: Option<reqwest::Client>,
+    rule: OutboundRule,
     cache: Mutex<HashMap<String, (i64, Arc<Value>)>>,
 }
 
-impl Default for ClientKeys {
-    fn default() -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
+impl ClientKeys {
+    /// Fetches `jwks_uri`s under `rule` (a client's URL, like a
+    /// notification endpoint). A client that cannot be built fetches
+    /// nothing: the default one would follow redirects and resolve anywhere.
+    pub fn new(rule: &OutboundRule) -> Self {
+        let http = super::outbound::client(Duration::from_secs(5), rule);
+        if let Err(e) = &http {
+            tracing::error!(error = %e, "cannot build the jwks_uri HTTP client; keys by URI will not verify");
+        }
         Self {
-            http,
+            http: http.ok(),
+            rule: rule.clone(),
             cache: Mutex::new(HashMap::new()),
         }
     }
-}
 
-impl ClientKeys {
     async fn fetch(&self, uri: &str, now: i64) -> Option<Arc<Value>> {
-        let res = self.http.get(uri).send().await.ok()?;
+        if let Err(e) = self.rule.check(uri) {
+            tracing::warn!(uri, error = %e, "jwks_uri refused");
+            return None;
+        }
+        let res = self.http.as_ref()?.get(uri).send().await.ok()?;
         if !res.status().is_success() {
             tracing::warn!(uri, status = res.status().as_u16(), "jwks_uri fetch failed");
             return None;
         }
-        let body = res.bytes().await.ok()?;
-        if body.len() > MAX_JWKS_BYTES {
-            return None;
-        }
+        let body = super::outbound::read_capped(res, MAX_JWKS_BYTES).await?;
         let set: Value = serde_json::from_slice(&body).ok()?;
         if !set.get("keys").is_some_and(Value::is_array) {
             return None;

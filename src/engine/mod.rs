@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod drain;
 pub mod issue;
 pub mod metrics;
+pub mod outbound;
 pub mod poll_gate;
 pub mod saml_login;
 pub mod saml_sps;

@@ -20,6 +20,8 @@ pub struct Server {
     /// Whose `X-Forwarded-For` names the client (the sign-in throttle's
     /// address).
     pub trusted_proxies: crate::domain::address::TrustedProxies,
+    /// Where trustid may call on a client's behalf.
+    pub outbound: crate::domain::url::OutboundRule,
 }
 
 impl Server {

@@ -78,6 +78,7 @@ impl AppState {
             push,
             registration_access_token,
         } = settings;
+        let client_keys = Arc::new(ClientKeys::new(&server.outbound));
         Self(Arc::new(Shared {
             server,
             tokens,
@@ -91,7 +92,7 @@ impl AppState {
             keys: Arc::new(keys),
             clock,
             polls: Arc::new(PollGate::default()),
-            client_keys: Arc::new(ClientKeys::default()),
+            client_keys,
             deliveries: Arc::new(tokio::sync::Notify::new()),
             device_pushes: Arc::new(tokio::sync::Notify::new()),
             metrics: Arc::new(Metrics::default()),

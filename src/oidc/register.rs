@@ -93,12 +93,17 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         device_routing: Default::default(),
         push_relay_uri: None,
     };
-    let created = admin::register_client(state.store.as_ref(), metadata, state.server.dev, state.clock.now())
-        .await
-        .map_err(|e| match e {
-            admin::AdminError::Invalid(why) => metadata_error(why),
-            admin::AdminError::Store(e) => OAuthError::from(e),
-        })?;
+    let created = admin::register_client(
+        state.store.as_ref(),
+        metadata,
+        &state.server.outbound,
+        state.clock.now(),
+    )
+    .await
+    .map_err(|e| match e {
+        admin::AdminError::Invalid(why) => metadata_error(why),
+        admin::AdminError::Store(e) => OAuthError::from(e),
+    })?;
     let mut body = serde_json::to_value(&created.metadata).map_err(OAuthError::server_error)?;
     body["client_id"] = json!(created.client_id);
     body["client_id_issued_at"] = json!(state.clock.now());

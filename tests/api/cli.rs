@@ -120,6 +120,81 @@ fn clients_add_refuses_what_does_not_work() {
     }
 }
 
+/// Outside dev mode no URL trustid calls on a client's behalf may name an
+/// internal address, unless `outbound_allow` names that host.
+#[test]
+fn clients_add_refuses_internal_addresses_outside_dev_mode_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let strict = [("TRUSTID_ISSUER", "https://idp.example.com")];
+    let ping = |url: &'static str| {
+        [
+            "clients",
+            "add",
+            "--name",
+            "X",
+            "--delivery-mode",
+            "ping",
+            "--notification-endpoint",
+            url,
+        ]
+    };
+    for url in [
+        "https://169.254.169.254/latest",
+        "https://127.0.0.1/cb",
+        "https://10.0.0.5/cb",
+        "https://[::1]/cb",
+        "https://localhost/cb",
+        "https://100.64.1.1/cb",
+        "https://[fd12::1]/cb",
+    ] {
+        let out = trustid(dir.path(), &ping(url), &strict);
+        assert!(!out.status.success(), "{url}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("internal address"), "{url}: {said}");
+    }
+    for args in [
+        &[
+            "clients",
+            "add",
+            "--name",
+            "X",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-uri",
+            "https://192.168.1.9/jwks",
+        ][..],
+        &[
+            "clients",
+            "add",
+            "--name",
+            "X",
+            "--push-relay-uri",
+            "https://172.16.0.1/push",
+        ][..],
+    ] {
+        let out = trustid(dir.path(), args, &strict);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("internal address"),
+            "{args:?}"
+        );
+    }
+    let allowed = [
+        ("TRUSTID_ISSUER", "https://idp.example.com"),
+        ("TRUSTID_OUTBOUND_ALLOW", "10.0.0.5"),
+    ];
+    let created = json_of(&trustid(
+        dir.path(),
+        &[&ping("https://10.0.0.5/cb")[..], &["--json"]].concat(),
+        &allowed,
+    ));
+    assert_eq!(
+        created["backchannel_client_notification_endpoint"],
+        "https://10.0.0.5/cb"
+    );
+    let other = trustid(dir.path(), &ping("https://10.0.0.6/cb"), &allowed);
+    assert!(!other.status.success(), "only the host allowed");
+}
+
 #[test]
 fn clients_add_sets_the_push_relay_and_the_device_routing() {
     let dir = tempfile::tempdir().unwrap();
@@ -248,7 +323,7 @@ fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
 /// Every setting an operator may have written, by the name of the TOML key
 /// (`TRUSTID_<NAME>` in the environment), with a valid value that is not its
 /// default. Renaming one breaks deployments: this list must only grow.
-const SETTINGS: [(&str, &str); 36] = [
+const SETTINGS: [(&str, &str); 37] = [
     ("issuer", "https://idp.example.com"),
     ("listen", "127.0.0.1:9"),
     ("database_url", "<db>"),
@@ -268,6 +343,7 @@ const SETTINGS: [(&str, &str); 36] = [
     ("client_requests_per_minute", "8"),
     ("delivery_timeout", "9"),
     ("shutdown_grace", "7"),
+    ("outbound_allow", "relay.internal, 10.0.0.5"),
     (
         "registration_access_token",
         "an-initial-access-token-of-32-chars-at-least",

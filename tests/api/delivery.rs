@@ -236,6 +236,22 @@ async fn a_redirect_is_not_followed() {
     assert!(elsewhere.received().is_empty(), "Location not followed");
 }
 
+/// Registered under a looser rule (dev mode here), delivered outside it: the
+/// endpoint, an internal address, is refused when the ping is due, never
+/// called and not retried; the flow still completes by polling.
+#[tokio::test]
+async fn an_internal_endpoint_is_refused_at_call_time_and_never_called() {
+    let (app, endpoint, client, auth_req_id) = ping_against(vec![], |s| s.dev = false).await;
+    settle(&app).await;
+    assert!(endpoint.received().is_empty(), "never called");
+    assert!(
+        app.metrics()
+            .await
+            .contains("trustid_deliveries_total{outcome=\"failed\"} 1")
+    );
+    assert_eq!(app.poll(&client, &auth_req_id).await.status, 200);
+}
+
 #[tokio::test]
 async fn a_500_is_retried_until_it_succeeds() {
     let (app, endpoint, _, auth_req_id) = ping_against(vec![Reply::status(500), Reply::status(503)], |_| {}).await;

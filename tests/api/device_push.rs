@@ -12,6 +12,7 @@ use common::*;
 use serde_json::{Value, json};
 use trustid::domain::client::ClientMetadata;
 use trustid::domain::push::DeviceRouting;
+use trustid::domain::url::OutboundRule;
 
 #[tokio::test]
 async fn a_request_reaches_both_devices_and_once_one_approves_the_other_inbox_empties() {
@@ -635,10 +636,16 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
     let set = set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-c"})).await;
     assert_eq!(set.status, 200, "{}", set.body);
     let shop_uri = shop_relay.url("/shop");
-    let set =
-        trustid::engine::admin::set_app_push_relay(app.store(), &client.client_id, "shop", Some(&shop_uri), true, 0)
-            .await
-            .unwrap();
+    let set = trustid::engine::admin::set_app_push_relay(
+        app.store(),
+        &client.client_id,
+        "shop",
+        Some(&shop_uri),
+        &OutboundRule::dev(),
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(set.push_relay_uri.as_deref(), Some(shop_uri.as_str()));
     let for_shop = r#"{"action_context":"authentication","appId":"shop","bindingMessage":"Buy shoes"}"#;
 
@@ -668,7 +675,7 @@ async fn an_apps_own_relay_takes_the_requests_naming_that_app_and_the_clients_re
     );
 
     // Without its own relay again, the app's requests go through the client's.
-    trustid::engine::admin::set_app_push_relay(app.store(), &client.client_id, "shop", None, true, 0)
+    trustid::engine::admin::set_app_push_relay(app.store(), &client.client_id, "shop", None, &OutboundRule::dev(), 0)
         .await
         .unwrap();
     app.start(&client, "carol", for_shop).await;
@@ -691,7 +698,7 @@ async fn another_client_naming_the_same_app_goes_to_its_own_relay_never_the_othe
         &client_a.client_id,
         "shop",
         Some(&shop_relay.url("/shop")),
-        true,
+        &OutboundRule::dev(),
         0,
     )
     .await
@@ -732,7 +739,7 @@ async fn an_app_relay_is_refused_when_its_client_app_id_or_uri_is_bad_and_nothin
         &"nobody".into(),
         "shop",
         Some("https://relay.example.com/"),
-        true,
+        &OutboundRule::dev(),
         0,
     )
     .await
@@ -787,11 +794,19 @@ async fn an_app_relay_is_refused_when_its_client_app_id_or_uri_is_bad_and_nothin
         ),
         ("shop", None, true, "has no push relay", "nothing to clear"),
     ];
+    let rule = |dev| {
+        if dev {
+            OutboundRule::dev()
+        } else {
+            OutboundRule::strict()
+        }
+    };
     for (app_id, uri, dev, message, why) in cases {
-        let err = trustid::engine::admin::set_app_push_relay(app.store(), &client.client_id, app_id, *uri, *dev, 0)
-            .await
-            .expect_err(why)
-            .to_string();
+        let err =
+            trustid::engine::admin::set_app_push_relay(app.store(), &client.client_id, app_id, *uri, &rule(*dev), 0)
+                .await
+                .expect_err(why)
+                .to_string();
         assert!(err.contains(message), "{why}: {err}");
         assert_eq!(
             app.store().app_push_relay(&client.client_id, app_id).await.unwrap(),

@@ -5,13 +5,12 @@
 use serde_json::Value;
 
 use super::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
-use crate::domain::url::check_outbound_url;
+use crate::domain::url::OutboundRule;
 
 impl ClientMetadata {
     /// The rules of CIBA §4 and FAPI-CIBA; the error text is what
-    /// `invalid_client_metadata` says. `dev` allows http on loopback and,
-    /// for the URLs trustid calls, internal addresses.
-    pub fn validate(&self, dev: bool) -> Result<(), MetadataError> {
+    /// `invalid_client_metadata` says. The URLs trustid calls follow `outbound`.
+    pub fn validate(&self, outbound: &OutboundRule) -> Result<(), MetadataError> {
         let name = self.client_name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(invalid(
@@ -30,13 +29,17 @@ impl ClientMetadata {
                 ));
             }
             (Some(url), true) => {
-                check_outbound_url(url, dev).map_err(|e| invalid(ENDPOINT, format!("{ENDPOINT} {e}")))?;
+                outbound
+                    .check(url)
+                    .map_err(|e| invalid(ENDPOINT, format!("{ENDPOINT} {e}")))?;
             }
             (None, false) => {}
         }
         for (member, uri) in [("jwks_uri", &self.jwks_uri), ("push_relay_uri", &self.push_relay_uri)] {
             if let Some(uri) = uri {
-                check_outbound_url(uri, dev).map_err(|e| invalid(member, format!("{member} {e}")))?;
+                outbound
+                    .check(uri)
+                    .map_err(|e| invalid(member, format!("{member} {e}")))?;
             }
         }
         if self.jwks.is_some() && self.jwks_uri.is_some() {
@@ -196,8 +199,12 @@ mod tests {
         for (mutate, member, why) in cases {
             let mut m = ClientMetadata::poll("Bank");
             mutate(&mut m);
-            assert_eq!(m.validate(false).map_err(|e| e.member), Err(member), "{why}");
+            assert_eq!(
+                m.validate(&OutboundRule::strict()).map_err(|e| e.member),
+                Err(member),
+                "{why}"
+            );
         }
-        assert!(ClientMetadata::poll("Bank").validate(false).is_ok());
+        assert!(ClientMetadata::poll("Bank").validate(&OutboundRule::strict()).is_ok());
     }
 }

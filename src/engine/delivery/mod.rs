@@ -42,7 +42,7 @@ pub fn spawn_worker(state: AppState) -> Workers {
     let notifications = tokio::spawn(async move {
         // A client that cannot be built (no TLS roots, say) would otherwise be
         // replaced by one that follows redirects and never times out.
-        let sender = match send::Sender::new(timeout) {
+        let sender = match send::Sender::new(timeout, &state.server.outbound) {
             Ok(sender) => Arc::new(sender),
             Err(e) => {
                 tracing::error!(error = %e, "cannot build the notification HTTP client; pings and pushes stay owed");

@@ -9,23 +9,30 @@ use std::time::Duration;
 use reqwest::header;
 
 use crate::domain::delivery::{Delivery, DeliveryOutcome};
+use crate::domain::url::OutboundRule;
 
 const FIRST_BACKOFF_MS: i64 = 250;
 
 pub struct Sender {
     http: reqwest::Client,
+    rule: OutboundRule,
 }
 
 impl Sender {
-    /// No redirects (a notification endpoint is registered, not discovered)
-    /// and the delivery timeout, as for device pushes.
-    pub fn new(timeout: Duration) -> reqwest::Result<Self> {
+    /// No redirects (a notification endpoint is registered, not discovered),
+    /// the delivery timeout, and no internal address outside dev mode.
+    pub fn new(timeout: Duration, rule: &OutboundRule) -> reqwest::Result<Self> {
         Ok(Self {
-            http: super::devices::channel::http_client(timeout)?,
+            http: crate::engine::outbound::client(timeout, rule)?,
+            rule: rule.clone(),
         })
     }
 
     pub async fn send(&self, d: &Delivery, now_ms: i64) -> DeliveryOutcome {
+        // Registered under another rule (dev mode, an allow-list since shortened).
+        if let Err(e) = self.rule.check(&d.target) {
+            return DeliveryOutcome::Failed(format!("the endpoint {e} (not called)"));
+        }
         let result = self
             .http
             .post(&d.target)
@@ -48,6 +55,9 @@ impl Sender {
                 DeliveryOutcome::Failed(format!("answered {} (not retried)", res.status().as_u16()))
             }
             Ok(res) => retry(format!("answered {}", res.status().as_u16())),
+            Err(e) if crate::engine::outbound::refused(&e) => {
+                DeliveryOutcome::Failed("the endpoint resolves only to internal addresses (not called)".into())
+            }
             Err(e) if e.is_timeout() => retry("timed out".into()),
             Err(_) => retry("could not connect".into()),
         }

@@ -223,9 +223,14 @@ impl TestApp {
 
     /// Registers a client exactly as `trustid clients add` would.
     pub async fn register(&self, metadata: ClientMetadata) -> ClientCredentials {
-        admin::register_client(self.store(), metadata, true, self.clock.now())
-            .await
-            .unwrap()
+        admin::register_client(
+            self.store(),
+            metadata,
+            &trustid::domain::url::OutboundRule::dev(),
+            self.clock.now(),
+        )
+        .await
+        .unwrap()
     }
 
     /// Registers `metadata` as a management client (scope `trustid:manage`)

@@ -80,7 +80,7 @@ impl Channels {
     /// Builds the channels from the settings (validated at start-up).
     pub fn new(state: &AppState) -> Arc<Self> {
         let (s, timeout) = (&state.push, state.delivery_timeout);
-        let webhook = Webhook::new(state.keys.clone(), state.server.issuer.clone(), timeout)
+        let webhook = Webhook::new(state.keys.clone(), &state.server, timeout)
             .map(Some)
             .map_err(anyhow::Error::from);
         Arc::new(Self {
@@ -144,6 +144,9 @@ pub fn answered(status: StatusCode, detail: &str) -> String {
 
 /// A transport failure: retried, named without the URL (it may carry a token).
 pub fn network(e: &reqwest::Error) -> SendError {
+    if crate::engine::outbound::refused(e) {
+        return SendError::Final("the relay resolves only to internal addresses (not called)".into());
+    }
     SendError::Retry(if e.is_timeout() {
         "timed out".into()
     } else {

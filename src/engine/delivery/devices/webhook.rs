@@ -10,9 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 
-use super::channel::{Channel, Outgoing, SendError, http_client, judge, network};
+use super::channel::{Channel, Outgoing, SendError, judge, network};
 use crate::crypto::key_ring::KeyRing;
 use crate::domain::client::SigningAlg;
+use crate::domain::url::OutboundRule;
+use crate::engine::settings::Server;
 
 /// The media type of the body: a compact JWS whose payload is the notification.
 pub const CONTENT_TYPE: &str = "application/jwt";
@@ -24,14 +26,17 @@ pub struct Webhook {
     http: reqwest::Client,
     keys: Arc<KeyRing>,
     issuer: String,
+    /// A relay is a client's URL: the rule of URLs called on a client's behalf.
+    rule: OutboundRule,
 }
 
 impl Webhook {
-    pub fn new(keys: Arc<KeyRing>, issuer: String, timeout: Duration) -> reqwest::Result<Self> {
+    pub fn new(keys: Arc<KeyRing>, server: &Server, timeout: Duration) -> reqwest::Result<Self> {
         Ok(Self {
-            http: http_client(timeout)?,
+            http: crate::engine::outbound::client(timeout, &server.outbound)?,
             keys,
-            issuer,
+            issuer: server.issuer.clone(),
+            rule: server.outbound.clone(),
         })
     }
 }
@@ -44,6 +49,9 @@ impl Channel for Webhook {
                 "no push relay: neither the request's app nor the client has one".into(),
             ));
         };
+        if let Err(e) = self.rule.check(relay) {
+            return Err(SendError::Final(format!("the push relay {e} (not called)")));
+        }
         // `aud` is the relay, so a notification cannot be replayed to another
         // customer's relay; `exp` is the request's own expiry.
         let claims = json!({
