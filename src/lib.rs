@@ -29,7 +29,7 @@ use http::paths;
 
 /// Every route trustid serves.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(paths::DISCOVERY_PATH, get(oidc::discovery::describe))
         .route(paths::JWKS_PATH, get(oidc::jwks::publish))
         .route(
@@ -137,7 +137,9 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ADMIN_CLIENT_ENABLE_PATH, post(console::client_status::enable))
         .route(paths::ADMIN_KEYS_ROTATE_PATH, post(console::keys_change::rotate))
         .route(paths::ADMIN_KEYS_RETIRE_PATH, post(console::keys_change::retire))
-        .layer(refuse_nul::RefuseNulLayer)
+        .layer(refuse_nul::RefuseNulLayer);
+    let https = state.server.issuer.starts_with("https://");
+    http::security_headers::add(router, https)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,6 +1,8 @@
 //! What the HTTP faces share: the endpoint paths, the API error schema of
-//! the device and management APIs, and the management token.
+//! the device and management APIs, the management token, and the security
+//! headers of every answer.
 
 pub mod api_error;
 pub mod manager;
 pub mod paths;
+pub mod security_headers;

@@ -133,3 +133,42 @@ async fn the_openapi_contract_is_served() {
     assert_eq!(res.status().as_u16(), 200);
     assert!(res.text().await.unwrap().contains("openapi: 3.1"));
 }
+
+/// Every answer carries the security headers (`http::security_headers`),
+/// the console's own stricter set untouched; HSTS only with an https issuer.
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let no_referrer = "no-referrer";
+    for (path, csp_part) in [
+        ("/.well-known/openid-configuration", "default-src 'none'"),
+        ("/token", "default-src 'none'"),
+        ("/device/v1/inbox", "default-src 'none'"),
+        ("/no/such/route", "default-src 'none'"),
+        ("/admin/sign-in", "script-src 'self'"),
+    ] {
+        let res = app.http.get(app.url(path)).send().await.unwrap();
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains(csp_part),
+            "{path}: {csp}"
+        );
+        assert!(h.contains_key("referrer-policy"), "{path}");
+        assert!(
+            !h.contains_key("strict-transport-security"),
+            "{path}: not over an http issuer"
+        );
+        if path != "/admin/sign-in" {
+            assert_eq!(h["referrer-policy"], no_referrer, "{path}");
+        }
+    }
+    let https = spawn_app_with(|s| s.issuer = "https://idp.example.com".into()).await;
+    let res = https.http.get(https.url("/jwks")).send().await.unwrap();
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+}

@@ -187,6 +187,15 @@ impl Server {
         Ok(())
     }
 
+    /// SIGKILL: no drain and no flush; what the database holds is what survives.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
     /// Runs `trustid ARGS --json` with the server's settings; returns its JSON.
     pub fn cli(&self, args: &[String]) -> anyhow::Result<Value> {
         self.cli_input(args, None)
@@ -249,10 +258,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        let _ = self.kill();
         if !self.keep_dir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
