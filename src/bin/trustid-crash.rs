@@ -45,6 +45,13 @@ struct Args {
     /// instead of a SQLite file.
     #[arg(long)]
     postgres: Option<String>,
+    /// With --postgres: a command that restarts that PostgreSQL server (run
+    /// with `sh -c`, after the kills, as often as --postgres-restarts says);
+    /// meanwhile trustid must answer 503, never 500, and recover by itself.
+    #[arg(long, requires = "postgres")]
+    restart_postgres: Option<String>,
+    #[arg(long, default_value_t = 3)]
+    postgres_restarts: usize,
     /// The `trustid` binary (default: the one next to this one).
     #[arg(long)]
     server_bin: Option<PathBuf>,
@@ -186,6 +193,7 @@ async fn run(args: &Args) -> anyhow::Result<checks::Findings> {
         receiver,
         stop: AtomicBool::new(false),
         flows: Mutex::new(Vec::new()),
+        failures: Mutex::new(Default::default()),
     });
     let workers: Vec<_> = phones
         .into_iter()
@@ -211,6 +219,28 @@ async fn run(args: &Args) -> anyhow::Result<checks::Findings> {
             down.elapsed().as_secs_f64() * 1000.0
         ));
     }
+    if let Some(command) = &args.restart_postgres {
+        for r in 1..=args.postgres_restarts {
+            tokio::time::sleep(Duration::from_millis(args.max_pause_ms)).await;
+            let before = load.flows.lock().map(|f| f.len()).unwrap_or_default();
+            let status = std::process::Command::new("sh").args(["-c", command]).status()?;
+            anyhow::ensure!(status.success(), "`{command}` failed: {status}");
+            // Recovered by itself: flows complete again without a restart of trustid.
+            let waited = Instant::now();
+            while load.flows.lock().map(|f| f.len()).unwrap_or_default() < before + args.workers.max(1) {
+                anyhow::ensure!(
+                    waited.elapsed() < Duration::from_secs(60),
+                    "no flow completed within 60 s of PostgreSQL's restart"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            log(&format!(
+                "PostgreSQL restart {r}/{}: flows complete again {:.0} ms after the restart command returned",
+                args.postgres_restarts,
+                waited.elapsed().as_secs_f64() * 1000.0
+            ));
+        }
+    }
     load.stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.await?;
@@ -229,6 +259,13 @@ async fn run(args: &Args) -> anyhow::Result<checks::Findings> {
             as std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>>
     };
     let mut findings = checks::check(&load, &flows, &status).await;
+    let failures = load.failures.lock().map(|f| f.clone()).unwrap_or_default();
+    log(&format!("answers of 500 and above, by status: {failures:?}"));
+    if let Some(n) = failures.get(&500) {
+        findings
+            .violations
+            .push(format!("{n} answers of 500: a database that is down must answer 503"));
+    }
     srv.kill()?;
     if args.postgres.is_none() {
         let integrity = checks::sqlite_integrity(&sqlite_url).await?;

@@ -48,6 +48,15 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => {
                 Self::new(StatusCode::CONFLICT, "conflict", format!("{what} is already taken"))
             }
+            // Nothing was changed: the caller retries shortly.
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the service is briefly unavailable; try again",
+                )
+            }
             e => Self::server_error(e),
         }
     }

@@ -31,6 +31,7 @@ pub enum ErrorCode {
     ExpiredToken,
     InvalidToken,
     ServerError,
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -54,6 +55,7 @@ impl ErrorCode {
             ErrorCode::ExpiredToken => "expired_token",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 
@@ -64,6 +66,7 @@ impl ErrorCode {
             ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::AccessDenied => StatusCode::FORBIDDEN,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -151,7 +154,18 @@ impl OAuthError {
 }
 
 impl From<StoreError> for OAuthError {
+    /// A database that cannot be reached now is `temporarily_unavailable`
+    /// (503, retry after a second): nothing was changed, the client retries.
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            let mut error = Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the service is briefly unavailable; try again",
+            );
+            error.retry_after = Some(1);
+            return error;
+        }
         Self::server_error(e)
     }
 }

@@ -46,6 +46,34 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database cannot be reached or is restarting (a dropped
+    /// connection, a full pool, PostgreSQL shutting down or starting up) or,
+    /// on SQLite, stayed locked: worth answering "try again shortly", not
+    /// "internal error".
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Backend(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed => true,
+                // SQLSTATE class 08 (connection exception), 57P (operator
+                // intervention: admin shutdown, crash shutdown, cannot connect now).
+                // On SQLite the code is a number: SQLITE_BUSY or SQLITE_LOCKED
+                // (5, 6, with their extended codes) after the busy timeout.
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| match c.parse::<i32>() {
+                    Ok(sqlite) => matches!(sqlite & 0xff, 5 | 6),
+                    Err(_) => c.starts_with("08") || c.starts_with("57P"),
+                }),
+                _ => false,
+            },
+            StoreError::Direct(_) => self.is_busy(),
+            _ => false,
+        }
+    }
+
     /// SQLite could not take a lock in time (`direct.rs` readers give up
     /// quickly and let sqlx's thread wait instead).
     pub fn is_busy(&self) -> bool {

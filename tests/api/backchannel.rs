@@ -486,3 +486,51 @@ async fn nul_characters_are_refused_at_the_door_on_every_backend() {
         answer.body
     );
 }
+
+/// A database that cannot be written now (here SQLite held locked by
+/// another process past the busy timeout; PostgreSQL restarted under load
+/// is the crash drill's, `src/bin/trustid-crash.rs`) answers 503
+/// `temporarily_unavailable` with `Retry-After`, not 500, and starts nothing.
+#[tokio::test]
+async fn a_locked_database_is_temporarily_unavailable_and_starts_nothing() {
+    let app = spawn_app().await;
+    let url = app.settings.database_url.clone();
+    if !url.starts_with("sqlite") {
+        return; // PostgreSQL: the crash drill restarts the server itself.
+    }
+    let client = app.client(SigningAlg::ES256).await;
+    app.user_with_device("alice").await;
+    use sqlx::Connection;
+    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut holder).await.unwrap();
+    let answer = app
+        .backchannel(
+            &client,
+            &[
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("binding_message", "Locked"),
+            ],
+        )
+        .await;
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    answer.assert_oauth_error(503, "temporarily_unavailable", "a locked database");
+    assert_eq!(answer.header("retry-after"), Some("1"));
+    let after = app
+        .backchannel(
+            &client,
+            &[
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("binding_message", "Unlocked"),
+            ],
+        )
+        .await;
+    assert_eq!(after.status, 200, "recovered by itself: {}", after.body);
+    let listed = app
+        .store()
+        .transactions_page(&Default::default(), None, app.clock_now(), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(listed.rows.len(), 1, "the refused request started nothing");
+}

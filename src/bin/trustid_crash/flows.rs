@@ -3,7 +3,7 @@
 //! server's deaths; and the notification endpoint that counts pings. What
 //! each client and phone was told is recorded, to be checked at the end.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -63,6 +63,9 @@ pub struct Load {
     pub receiver: Receiver,
     pub stop: AtomicBool,
     pub flows: Mutex<Vec<Flow>>,
+    /// Answers of 500 and above, by status: while the database restarts
+    /// trustid must say 503 (try again), never 500.
+    pub failures: Mutex<BTreeMap<u16, u64>>,
 }
 
 /// The token endpoint's answer: a token, or the OAuth error, or nothing
@@ -76,6 +79,14 @@ pub enum TokenAnswer {
 impl Load {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    fn note(&self, status: reqwest::StatusCode) {
+        if status.is_server_error()
+            && let Ok(mut failures) = self.failures.lock()
+        {
+            *failures.entry(status.as_u16()).or_default() += 1;
+        }
     }
 
     fn creds(&self, mode: Mode) -> &Creds {
@@ -96,6 +107,7 @@ impl Load {
             .post(self.url("/bc-authorize"))
             .basic_auth(&c.id, Some(&c.secret));
         let res = req.form(&form).send().await.ok()?;
+        self.note(res.status());
         if res.status() != 200 {
             return None;
         }
@@ -113,6 +125,7 @@ impl Load {
         let Ok(res) = req.form(&form).send().await else {
             return TokenAnswer::Unavailable;
         };
+        self.note(res.status());
         let status = res.status().as_u16();
         let body: Value = res.json().await.unwrap_or_default();
         match (status, body["error"].as_str()) {
@@ -134,6 +147,9 @@ impl Load {
                 .header("DPoP", device.proof("GET", &inbox_url))
                 .send()
                 .await;
+            if let Ok(res) = &inbox {
+                self.note(res.status());
+            }
             let Some(inbox) = (match inbox {
                 Ok(res) if res.status() == 200 => res.json::<Value>().await.ok(),
                 _ => None,
@@ -153,7 +169,11 @@ impl Load {
             let jws = device.decision(txn, nonce, decision, message, None);
             let url = self.url(&format!("/device/v1/transactions/{txn}/decision"));
             let sent = self.http.post(&url).header("DPoP", device.proof("POST", &url));
-            match sent.json(&json!({"decision_jws": jws})).send().await {
+            let sent = sent.json(&json!({"decision_jws": jws})).send().await;
+            if let Ok(res) = &sent {
+                self.note(res.status());
+            }
+            match sent {
                 Ok(res) if res.status().is_success() => {
                     return if decision == "approve" {
                         Told::Approved
