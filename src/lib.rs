@@ -140,6 +140,12 @@ pub fn router(state: AppState) -> Router {
         .layer(refuse_nul::RefuseNulLayer);
     let https = state.server.issuer.starts_with("https://");
     http::security_headers::add(router, https)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of one request: method and path, never the query, which may
+/// carry a secret (the activation password of a QR code's `data`).
+fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = req.uri().path())
 }

@@ -47,6 +47,7 @@ mod saml_cli;
 mod saml_sps;
 mod saml_sso;
 mod saml_xml;
+mod secrets_in_logs;
 mod shutdown;
 mod signed_requests;
 mod token;
