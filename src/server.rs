@@ -13,6 +13,8 @@ use crate::crypto::keys::SigningKeys;
 use crate::store::Store;
 use crate::{AppState, oidc, router, store};
 
+mod listen;
+
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let stop = stop_signal()?;
     let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
@@ -38,14 +40,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         issuer.trim_end_matches('/')
     );
     println!("add a client: trustid clients add --name \"My bank\"");
-    // The peer address: the console slows failed sign-ins per address.
-    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(state.drain.started());
-    let mut server = tokio::spawn(async move { server.await });
+    let server = listen::serve(listener, router(state.clone()), state.drain.started());
+    let mut server = tokio::spawn(server);
     let signal = tokio::select! {
         signal = stop => signal,
         served = &mut server => {
-            served??;
+            served?;
             anyhow::bail!("the listener stopped by itself");
         }
     };
@@ -61,13 +61,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         served
     };
     match tokio::time::timeout(grace, drained).await {
-        Ok(served) => served??,
+        Ok(served) => served?,
         Err(_) => tracing::warn!(
             ?grace,
             "still busy after the grace period; exiting (owed deliveries stay owed)"
         ),
     }
-    println!("trustid stopped ({signal})");
+    // Standard error, beside the log: standard output holds the start-up banner only.
+    eprintln!("trustid stopped ({signal})");
     Ok(())
 }
 

@@ -35,6 +35,7 @@ mod hints;
 mod inbox;
 mod keys;
 mod lifecycle;
+mod limits;
 mod migrations;
 mod openapi;
 mod openid_client;

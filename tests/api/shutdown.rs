@@ -11,14 +11,14 @@ use serde_json::{Value, json};
 
 use crate::cli::{json_of, trustid};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
     /// `trustid serve` in dev mode on a free port over `dir`'s database.
-    async fn start(dir: &std::path::Path) -> Self {
+    pub(crate) async fn start(dir: &std::path::Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -41,8 +41,9 @@ impl Server {
             )
             .env("TRUSTID_KEYS_DIR", "keys")
             .env("TRUSTID_SHUTDOWN_GRACE", "20")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .env("TRUSTID_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let server = Self { child, base };
@@ -57,7 +58,7 @@ impl Server {
         server
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -66,13 +67,13 @@ impl Server {
         assert!(Command::new("kill").args([name, &pid]).status().unwrap().success());
     }
 
-    /// Waits (at most `limit`) for the process to exit; its exit code and stdout.
+    /// Waits (at most `limit`) for the process to exit; its exit code and stderr.
     fn exited(mut self, limit: Duration) -> (Option<i32>, String) {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 let mut out = String::new();
-                std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
+                std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut out).unwrap();
                 return (status.code(), out);
             }
             assert!(started.elapsed() < limit, "still running after {limit:?}");

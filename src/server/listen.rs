@@ -1,0 +1,67 @@
+//! The accept loop of `trustid serve`: axum's router over hyper, with the
+//! limits `axum::serve` does not set. A client must send its request head
+//! within [`HEADER_READ_TIMEOUT`] (a slowloris holding connections open by
+//! trickling headers is cut off) with at most [`MAX_HEADERS`] headers; once
+//! draining begins, no connection is accepted and open ones finish their
+//! request (idle keep-alive connections close at once).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tower::ServiceExt;
+
+/// Time to send a request's head (HTTP/1).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Headers in one request; a client library sends a dozen.
+pub const MAX_HEADERS: usize = 64;
+
+/// Serves `app` until `drain` completes, then waits for open connections.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router, drain: impl Future<Output = ()>) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(MAX_HEADERS);
+    let graceful = GracefulShutdown::new();
+    let mut drain = std::pin::pin!(drain);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors, say: pause rather than spin.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut drain => break,
+        };
+        // The peer address: the console slows failed sign-ins per address.
+        let service = app.clone().map_request(move |req: axum::http::Request<Incoming>| {
+            let mut req = req.map(Body::new);
+            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            req
+        });
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::trace!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
