@@ -24,6 +24,7 @@ use crate::crypto::secret;
 use crate::domain::challenge::Challenge;
 use crate::domain::device::Device;
 use crate::engine::AppState;
+use crate::engine::waits::{PER_DEVICE, Slot, TOTAL};
 use crate::engine::wakeup::inbox_topic;
 use crate::http::api_error::{ApiError, no_store};
 use crate::store::InboxItem;
@@ -69,6 +70,17 @@ pub async fn with_challenges(state: &AppState, device: &Device, items: &[InboxIt
         .collect())
 }
 
+/// One of the device's capped open waits (`engine::waits`), or 429.
+fn open_wait(state: &AppState, device: &Device) -> Result<Slot, ApiError> {
+    state.open_waits.open(device.id.as_str()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_waits",
+            format!("a device holds at most {PER_DEVICE} long-polls and streams at once (and the server {TOTAL})"),
+        )
+    })
+}
+
 fn parse_wait(query: Option<&str>) -> Result<u64, ApiError> {
     let mut wait = 0;
     for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -96,6 +108,10 @@ pub async fn list(
         None => etag(std::iter::empty()),
     };
     let device = proven.active_device(&state).await?;
+    let _slot = match wait {
+        0 => None,
+        _ => Some(open_wait(&state, &device)?),
+    };
     let user_id = device.user_id.clone().unwrap_or_default();
     let topic = inbox_topic(&user_id);
     // Subscribe before reading, so a change in between still wakes us.
@@ -144,13 +160,15 @@ fn not_modified(tag: &str) -> Response {
 /// `GET /device/v1/inbox/stream`: the proof is checked once, at connect.
 pub async fn stream(State(state): State<AppState>, proven: Proven) -> Result<Response, ApiError> {
     let device = proven.active_device(&state).await?;
+    let slot = open_wait(&state, &device)?;
     let topic = inbox_topic(&device.user_id.clone().unwrap_or_default());
     let rx = state.wakeups.subscribe();
     let first = changed(&state, &device, None).await?;
     let drained = state.drain.started();
+    // The slot lives in the stream's state: freed when the stream ends.
     let events = futures_util::stream::unfold(
-        (state, device, topic, rx, first, String::new()),
-        |(state, device, topic, mut rx, mut next, sent)| async move {
+        (state, device, topic, rx, first, String::new(), slot),
+        |(state, device, topic, mut rx, mut next, sent, slot)| async move {
             while next.is_none() {
                 // Wait for a change; a lagging receiver just re-reads.
                 match rx.recv().await {
@@ -169,7 +187,7 @@ pub async fn stream(State(state): State<AppState>, proven: Proven) -> Result<Res
             }
             let (inbox, tag) = next?;
             let event = Event::default().event("inbox").data(inbox.to_string());
-            Some((Ok::<_, Infallible>(event), (state, device, topic, rx, None, tag)))
+            Some((Ok::<_, Infallible>(event), (state, device, topic, rx, None, tag, slot)))
         },
     );
     // Draining ends the stream as a closed connection would: the device reconnects elsewhere.

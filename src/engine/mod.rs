@@ -27,6 +27,7 @@ pub mod settings;
 pub mod start;
 pub mod state;
 pub mod users;
+pub mod waits;
 pub mod wakeup;
 
 pub use state::AppState;

@@ -56,6 +56,8 @@ pub struct Shared {
     pub dashboard: super::dashboard::CountsCache,
     /// Set when the process is told to stop: waits end, workers finish.
     pub drain: super::drain::Drain,
+    /// The long-polls and event streams devices hold open, capped.
+    pub open_waits: Arc<super::waits::OpenWaits>,
 }
 
 impl AppState {
@@ -100,6 +102,7 @@ impl AppState {
             discovery_json,
             dashboard: Default::default(),
             drain: Default::default(),
+            open_waits: Default::default(),
         }))
     }
 

@@ -257,3 +257,44 @@ async fn draining_answers_the_long_poll_and_ends_the_stream() {
     });
     ended.await.expect("the stream ends");
 }
+
+/// A device holds at most four long-polls and streams at once
+/// (`engine::waits`); the fifth is refused with 429 until one ends, and
+/// another device is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_holds_at_most_four_open_waits() {
+    let app = spawn_app().await;
+    let device = app.user_with_device("alice").await;
+    let other = app.user_with_device("bob").await;
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        streams.push(Events::open(&app, &device).await);
+    }
+    let poll = long_poll(&app, &device, 25);
+    let refused = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let fifth = app
+            .http
+            .get(app.url("/device/v1/inbox/stream"))
+            .header("DPoP", device.proof(&app, "GET", "/device/v1/inbox/stream"))
+            .send()
+            .await
+            .unwrap();
+        let fifth = Answer::from(fifth).await;
+        let other_ok = long_poll(&app, &other, 0).await.status;
+        app.start(&app.client(SigningAlg::ES256).await, "alice", "Ends the long-poll")
+            .await;
+        (fifth, other_ok)
+    };
+    let (polled, (fifth, other_ok)) = tokio::join!(tokio::time::timeout(WAKE_BOUND, poll), refused);
+    assert_eq!((fifth.status, fifth.error()), (429, "too_many_waits"), "{}", fifth.body);
+    assert_eq!(other_ok, 200, "another device is not affected");
+    assert_eq!(polled.expect("woken by the request").status, 200);
+    streams.pop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let again = long_poll(&app, &device, 1).await;
+    assert_eq!(
+        again.status, 200,
+        "a slot freed by the ended poll and the closed stream"
+    );
+}
