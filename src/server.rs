@@ -21,7 +21,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // A first start generates the RSA keys after the listener is up (they
     // take hundreds of milliseconds); what signs or publishes keys waits for them.
     let (keys, incomplete) = SigningKeys::load_quick(&settings.keys_dir, SystemClock.now())?;
-    let listen = settings.listen.clone();
+    let address = settings.listen.clone();
     let issuer = settings.issuer.clone();
     let state = build_state(&settings, store, keys, Arc::new(SystemClock));
     if incomplete {
@@ -30,10 +30,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let workers = crate::engine::delivery::spawn_worker(state.clone());
     spawn_key_reloader(state.clone());
     spawn_janitor(state.clone());
-    let listener = tokio::net::TcpListener::bind(&listen)
+    let listener = tokio::net::TcpListener::bind(&address)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    println!("trustid listening on {listen}");
+        .with_context(|| format!("cannot listen on {address}"))?;
+    println!("trustid listening on {address}");
     println!("issuer: {issuer}");
     println!(
         "discovery: {}/.well-known/openid-configuration",

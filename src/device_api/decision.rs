@@ -14,6 +14,7 @@ use super::proof::Proven;
 use crate::crypto::device_jws;
 use crate::engine::AppState;
 use crate::engine::decide::{self, Refusal};
+use crate::engine::metrics::Replay;
 use crate::http::api_error::{ApiError, no_store, reject_nul};
 
 #[derive(Deserialize)]
@@ -45,7 +46,12 @@ pub async fn decide(
     })?;
     let jws = body.decision_jws.as_str();
     device_jws::check_decision_shape(jws).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
-    let decision = decide::decide(&state, &device, &txn, jws).await.map_err(refused)?;
+    let decision = decide::decide(&state, &device, &txn, jws).await.map_err(|refusal| {
+        if matches!(refusal, Refusal::NonceReplayed) {
+            state.metrics.replay(Replay::DecisionNonce, txn.id.as_str());
+        }
+        refused(refusal)
+    })?;
     let body = json!({"transaction_id": txn.id, "status": decision.outcome().as_str()});
     Ok(no_store(StatusCode::OK, Json(body)))
 }

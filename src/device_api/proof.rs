@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use crate::crypto::device_jws::{self, DeviceProof};
 use crate::domain::device::{Device, DeviceStatus};
 use crate::engine::AppState;
+use crate::engine::metrics::Replay;
 use crate::http::api_error::ApiError;
 
 /// The HTTP header that carries the proof.
@@ -42,6 +43,7 @@ impl FromRequestParts<AppState> for Proven {
             .remember_proof(&key, proof.iat + 2 * state.devices.clock_skew, now)
             .await?
         {
+            state.metrics.replay(Replay::DeviceProof, &proof.device_id);
             return Err(unauthorized("device proof refused: jti was used before"));
         }
         Ok(Proven(proof))

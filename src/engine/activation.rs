@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use super::metrics::Replay;
 use crate::crypto::secret;
 use crate::domain::device::{Device, DeviceStatus};
 use crate::domain::ids::UserId;
@@ -201,6 +202,7 @@ pub async fn activate(state: &AppState, presented: Presented<'_>, device: Option
     let provisioned = match store.activate(credential, &device_id, &user_id, now).await? {
         ActivateOutcome::Activated { provisioned } => provisioned,
         ActivateOutcome::CredentialSpent => {
+            state.metrics.replay(Replay::ActivationCredential, device_id.as_str());
             return Err(Refusal::CredentialSpent);
         }
         ActivateOutcome::DeviceUnavailable => {

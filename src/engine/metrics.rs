@@ -16,11 +16,56 @@ pub struct Metrics {
     pub device_pushes_failed: AtomicU64,
     pub device_pushes_retried: AtomicU64,
     pub device_pushes_withdrawn: AtomicU64,
+    /// By [`Replay`] kind.
+    replays: [AtomicU64; Replay::ALL.len()],
+}
+
+/// A single-use value presented again (`trustid_replays_refused_total{kind}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    DeviceProof,
+    DecisionNonce,
+    ClientAssertion,
+    RequestObject,
+    AuthReqId,
+    ActivationCredential,
+    SamlRequestId,
+}
+
+impl Replay {
+    pub const ALL: [Replay; 7] = [
+        Replay::DeviceProof,
+        Replay::DecisionNonce,
+        Replay::ClientAssertion,
+        Replay::RequestObject,
+        Replay::AuthReqId,
+        Replay::ActivationCredential,
+        Replay::SamlRequestId,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Replay::DeviceProof => "device_proof",
+            Replay::DecisionNonce => "decision_nonce",
+            Replay::ClientAssertion => "client_assertion",
+            Replay::RequestObject => "request_object",
+            Replay::AuthReqId => "auth_req_id",
+            Replay::ActivationCredential => "activation_credential",
+            Replay::SamlRequestId => "saml_request_id",
+        }
+    }
 }
 
 impl Metrics {
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a refused replay and logs it by `by` (an id: a device, client,
+    /// transaction or SP; never the replayed value, which is a secret).
+    pub fn replay(&self, kind: Replay, by: &str) {
+        Self::inc(&self.replays[kind as usize]);
+        tracing::warn!(kind = kind.label(), by, "replay refused");
     }
 
     pub fn render(&self) -> String {
@@ -86,6 +131,15 @@ impl Metrics {
                 last = name;
             }
             let _ = writeln!(out, "{name}{labels} {value}");
+        }
+        let _ = writeln!(out, "# TYPE trustid_replays_refused_total counter");
+        for kind in Replay::ALL {
+            let value = get(&self.replays[kind as usize]);
+            let _ = writeln!(
+                out,
+                "trustid_replays_refused_total{{kind=\"{}\"}} {value}",
+                kind.label()
+            );
         }
         out
     }

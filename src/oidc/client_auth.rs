@@ -15,6 +15,7 @@ use crate::crypto::jwt::{self, JwtError};
 use crate::crypto::secret;
 use crate::domain::client::{AuthMethod, Client, SigningAlg};
 use crate::engine::AppState;
+use crate::engine::metrics::Replay;
 use crate::http::paths::{BACKCHANNEL_PATH, INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
 use crate::oidc::error::{Challenge, OAuthError};
 
@@ -217,6 +218,7 @@ async fn by_assertion(
         .ok_or_else(|| refuse("client_assertion needs a printable jti".into()))?;
     let key = format!("assertion:{client_id}:{jti}");
     if !state.store.remember_once(&key, exp + skew, now).await? {
+        state.metrics.replay(Replay::ClientAssertion, client_id);
         return Err(refuse("client_assertion was used before (jti replayed)".into()));
     }
     Ok(client)

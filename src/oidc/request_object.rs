@@ -8,6 +8,7 @@ use super::form::Params;
 use crate::crypto::jwt::{self, JwtError};
 use crate::domain::client::Client;
 use crate::engine::AppState;
+use crate::engine::metrics::Replay;
 use crate::oidc::error::OAuthError;
 
 /// Parameters that belong inside the request object (CIBA §7.1).
@@ -110,6 +111,7 @@ pub async fn unpack(state: &AppState, client: &Client, form: &Params, request: &
         .remember_once(&format!("request:{}:{jti}", client.id), exp + skew, now)
         .await?
     {
+        state.metrics.replay(Replay::RequestObject, client.id.as_str());
         return Err(bad("request jti was used before"));
     }
     let mut params = Params::default();

@@ -18,6 +18,7 @@ use crate::domain::transaction::Phase;
 use crate::engine::AppState;
 use crate::engine::issue::{self, Mint};
 use crate::engine::metrics::Metrics;
+use crate::engine::metrics::Replay;
 use crate::engine::poll_gate::Verdict;
 use crate::oidc::error::OAuthError;
 
@@ -103,6 +104,7 @@ async fn redeem_ciba(state: &AppState, client: &Client, auth_req_id: &str) -> Re
             // CIBA §10.1.1: an auth_req_id is single-use. A second redemption
             // means it leaked; revoke what the first one issued.
             let revoked = state.store.revoke_for_transaction(&txn.id).await?;
+            state.metrics.replay(Replay::AuthReqId, txn.id.as_str());
             tracing::warn!(client_id = %client.id, transaction_id = %txn.id, revoked, "auth_req_id redeemed twice");
             Err(OAuthError::invalid_grant("auth_req_id has already been redeemed"))
         }

@@ -109,6 +109,12 @@ async fn a_replayed_nonce_is_refused() {
     // The captured decision sent again.
     let replay = device.send_decision(&app, txn, &jws).await;
     assert_api_error(&replay, 409, "nonce_replayed", "replayed decision");
+    assert!(
+        app.metrics()
+            .await
+            .contains("trustid_replays_refused_total{kind=\"decision_nonce\"} 1"),
+        "counted"
+    );
     assert_eq!(failed_attempts(&app, &device, "alice").await, (1, 1));
     app.poll(&client, &auth_req_id)
         .await

@@ -19,7 +19,7 @@ async fn manager(app: &TestApp) -> String {
     app.manager(ClientMetadata::poll("RP Server")).await.1
 }
 
-async fn call(app: &TestApp, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
+pub(crate) async fn call(app: &TestApp, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
     let mut req = app
         .http
         .request(method.parse().unwrap(), app.url(path))
@@ -40,7 +40,7 @@ fn assert_api_error(answer: &Answer, status: u16, error: &str, why: &str) {
     assert!(answer.body["message"].is_string(), "{why}");
 }
 
-async fn device_activate(app: &TestApp, device: &TestDevice, body: Value) -> Answer {
+pub(crate) async fn device_activate(app: &TestApp, device: &TestDevice, body: Value) -> Answer {
     let res = app
         .http
         .post(app.url("/device/v1/activate"))

@@ -17,6 +17,7 @@ use trustid::domain::client::{ClientMetadata, DeliveryMode, SigningAlg};
 
 use crate::common::receiver::Receiver;
 use crate::common::*;
+use crate::lifecycle::{call, device_activate};
 
 const NOTIFICATION_TOKEN: &str = "notification-token-a7b9c4d2e8f1-0123456789";
 
@@ -39,17 +40,6 @@ fn signature(jws: &str) -> String {
     jws.rsplit('.').next().unwrap().to_owned()
 }
 
-async fn call(app: &TestApp, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
-    let mut req = app
-        .http
-        .request(method.parse().unwrap(), app.url(path))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    Answer::from(req.send().await.unwrap()).await
-}
-
 async fn form(app: &TestApp, id: &str, secret: &str, path: &str, form: &[(&str, &str)]) -> Answer {
     let res = app
         .http
@@ -60,15 +50,6 @@ async fn form(app: &TestApp, id: &str, secret: &str, path: &str, form: &[(&str, 
         .await
         .unwrap();
     Answer::from(res).await
-}
-
-async fn activate(app: &TestApp, device: &TestDevice, body: Value) -> Answer {
-    let path = "/device/v1/activate";
-    let req = app
-        .http
-        .post(app.url(path))
-        .header("DPoP", device.proof(app, "POST", path));
-    Answer::from(req.json(&body).send().await.unwrap()).await
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -219,7 +200,7 @@ async fn no_secret_reaches_the_log_at_trace_level() {
     let phone = TestDevice::new();
     phone.register(&app).await;
     assert_eq!(
-        activate(&app, &phone, json!({"activation_password": password}))
+        device_activate(&app, &phone, json!({"activation_password": password}))
             .await
             .status,
         200
@@ -230,7 +211,7 @@ async fn no_secret_reaches_the_log_at_trace_level() {
     let third = TestDevice::new();
     third.register(&app).await;
     assert_eq!(
-        activate(&app, &third, json!({"registration_token": registration_token}))
+        device_activate(&app, &third, json!({"registration_token": registration_token}))
             .await
             .status,
         200

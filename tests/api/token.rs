@@ -261,4 +261,13 @@ async fn tokens_are_issued_exactly_once() {
     app.poll(&client, &auth_req_id)
         .await
         .assert_oauth_error(400, "invalid_grant", "and every later one");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("trustid_replays_refused_total{kind=\"auth_req_id\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("trustid_replays_refused_total{kind=\"device_proof\"} 0"),
+        "{metrics}"
+    );
 }

@@ -11,6 +11,7 @@ use super::inbound::Inbound;
 use super::page::Page;
 use crate::domain::saml_sp::SamlSp;
 use crate::engine::AppState;
+use crate::engine::metrics::Replay;
 use crate::http::paths::SAML_SSO_PATH;
 use crate::saml::request::{AcsChoice, AuthnRequest, Reply, RequestError, SubStatus, TopStatus, parse_authn_request};
 
@@ -174,6 +175,7 @@ async fn remember(state: &AppState, sp: &SamlSp, id: &str) -> Result<(), Rejecti
     {
         Ok(())
     } else {
+        state.metrics.replay(Replay::SamlRequestId, &sp.id);
         Err(page(RequestError::Replayed))
     }
 }
