@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use trustid::domain::client::{ClientMetadata, DeliveryMode, SigningAlg};
 
 use crate::common::receiver::Receiver;
