@@ -79,31 +79,6 @@ async fn main() -> ExitCode {
     }
 }
 
-/// trustid's database, read beside it: where a transaction stands.
-#[derive(Clone)]
-enum Database {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
-
-impl Database {
-    async fn open(url: &str) -> anyhow::Result<Self> {
-        Ok(if url.starts_with("sqlite") {
-            Self::Sqlite(sqlx::SqlitePool::connect(url).await?)
-        } else {
-            Self::Postgres(sqlx::PgPool::connect(url).await?)
-        })
-    }
-
-    async fn status(&self, txn: &str) -> Option<String> {
-        const SQL: &str = "SELECT status FROM transactions WHERE id = $1";
-        match self {
-            Self::Sqlite(pool) => sqlx::query_scalar(SQL).bind(txn).fetch_optional(pool).await.ok()?,
-            Self::Postgres(pool) => sqlx::query_scalar(SQL).bind(txn).fetch_optional(pool).await.ok()?,
-        }
-    }
-}
-
 /// A fresh database on the PostgreSQL server at `server`.
 async fn fresh_postgres(server: &str) -> anyhow::Result<String> {
     use sqlx::Connection;
@@ -252,13 +227,8 @@ async fn run(args: &Args) -> anyhow::Result<checks::Findings> {
         started.elapsed().as_secs_f64()
     ));
     checks::wait_for_pings(&load, &flows, Duration::from_secs(90)).await;
-    let db = Database::open(&database).await?;
-    let status = move |txn: String| {
-        let db = db.clone();
-        Box::pin(async move { db.status(&txn).await })
-            as std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>>
-    };
-    let mut findings = checks::check(&load, &flows, &status).await;
+    let db = checks::Database::open(&database).await?;
+    let mut findings = checks::check(&load, &flows, &db).await;
     let failures = load.failures.lock().map(|f| f.clone()).unwrap_or_default();
     log(&format!("answers of 500 and above, by status: {failures:?}"));
     if let Some(n) = failures.get(&500) {

@@ -128,6 +128,20 @@ fn check_device(device: &Device, user_id: &UserId) -> Result<(), Refusal> {
 /// Activates `device` (the device API) or the binding's device (the
 /// management API, `device` = None) with `presented`.
 pub async fn activate(state: &AppState, presented: Presented<'_>, device: Option<&Device>) -> Result<Value, Refusal> {
+    let activated = try_activate(state, presented, device).await;
+    // A spent credential presented again (a used code, password or token).
+    if let Err(refusal) = &activated
+        && refusal.kind() == RefusalKind::Spent
+    {
+        state.metrics.replay(
+            Replay::ActivationCredential,
+            device.map_or("management API", |d| d.id.as_str()),
+        );
+    }
+    activated
+}
+
+async fn try_activate(state: &AppState, presented: Presented<'_>, device: Option<&Device>) -> Result<Value, Refusal> {
     let now = state.clock.now();
     let store = &state.store;
     let (credential_id, user_id, device_id, kind) = match presented {
@@ -202,7 +216,6 @@ pub async fn activate(state: &AppState, presented: Presented<'_>, device: Option
     let provisioned = match store.activate(credential, &device_id, &user_id, now).await? {
         ActivateOutcome::Activated { provisioned } => provisioned,
         ActivateOutcome::CredentialSpent => {
-            state.metrics.replay(Replay::ActivationCredential, device_id.as_str());
             return Err(Refusal::CredentialSpent);
         }
         ActivateOutcome::DeviceUnavailable => {

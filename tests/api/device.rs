@@ -389,6 +389,12 @@ async fn device_proofs_are_checked() {
         assert_api_error(&answer, 401, "invalid_proof", why);
         assert!(answer.header("www-authenticate").unwrap().starts_with("DPoP"), "{why}");
     }
+    assert!(
+        app.metrics()
+            .await
+            .contains("trustid_replays_refused_total{kind=\"device_proof\"} 1"),
+        "the reused jti counted, and only it"
+    );
 }
 
 #[tokio::test]

@@ -405,6 +405,25 @@ async fn a_relay_that_refuses_is_not_retried_and_a_client_without_relay_fails_at
     );
 }
 
+/// A relay registered under a looser rule (dev mode here) is refused when
+/// the push is due outside it: never called, failed at once, not retried.
+#[tokio::test]
+async fn an_internal_relay_is_refused_at_call_time_and_never_called() {
+    let app = spawn_app_with(|s| s.dev = false).await;
+    let relay = Receiver::start(vec![]).await;
+    let (client, manage) = relay_client(&app, &relay, DeviceRouting::All).await;
+    let device = app.user_with_device("hal").await;
+    set_channel(&app, &device, &json!({"channel": "webhook", "token": "relay-h"})).await;
+    let started = app.start(&client, "hal", "one").await;
+    let pushes = report_until(&app, &manage, &started, |p| p[0]["state"] == "failed").await;
+    let error = pushes[0]["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("the push relay must") && error.ends_with("(not called)"),
+        "{error}"
+    );
+    assert!(relay.received().is_empty(), "never called");
+}
+
 #[tokio::test]
 async fn the_push_channel_refuses_bad_input_and_changes_nothing() {
     let app = spawn_app().await;

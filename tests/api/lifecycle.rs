@@ -439,6 +439,12 @@ async fn seed_002_a_registration_token_adds_one_device() {
         "registration_token_used",
         "single use",
     );
+    assert!(
+        app.metrics()
+            .await
+            .contains("trustid_replays_refused_total{kind=\"activation_credential\"} 1"),
+        "counted"
+    );
     let late = call(&app, &token, "POST", "/manage/v1/users/alice/registration-tokens", None).await;
     app.clock.advance_secs(301);
     assert_api_error(

@@ -233,6 +233,12 @@ async fn every_request_object_defect_is_invalid_request() {
     send_request(&app, &key, id, &replayed)
         .await
         .assert_oauth_error(400, "invalid_request", "S10 jti replayed");
+    assert!(
+        app.metrics()
+            .await
+            .contains("trustid_replays_refused_total{kind=\"request_object\"} 1"),
+        "counted"
+    );
 
     for (param, value, why) in [
         ("login_hint", "alice", "S2 parameter outside the JWT"),
@@ -443,6 +449,12 @@ async fn bad_client_assertions_are_invalid_client() {
     first.assert_oauth_error(400, "invalid_grant", "authenticated, unknown auth_req_id");
     let second = Answer::from(app.http.post(app.url("/token")).form(&form).send().await.unwrap()).await;
     second.assert_oauth_error(401, "invalid_client", "assertion jti replayed");
+    assert!(
+        app.metrics()
+            .await
+            .contains("trustid_replays_refused_total{kind=\"client_assertion\"} 1"),
+        "counted"
+    );
 }
 
 #[tokio::test]

@@ -58,10 +58,32 @@ async fn answer(load: &Load, flow: &Flow) -> Result<(), String> {
     Err("unavailable".into())
 }
 
-/// Where trustid's database says a transaction stands (`status`).
-pub type Status = dyn Fn(String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>> + Sync;
+/// trustid's database, read beside it: where a transaction stands.
+#[derive(Clone)]
+pub enum Database {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
 
-pub async fn check(load: &Load, flows: &[Flow], status: &Status) -> Findings {
+impl Database {
+    pub async fn open(url: &str) -> anyhow::Result<Self> {
+        Ok(if url.starts_with("sqlite") {
+            Self::Sqlite(sqlx::SqlitePool::connect(url).await?)
+        } else {
+            Self::Postgres(sqlx::PgPool::connect(url).await?)
+        })
+    }
+
+    async fn status(&self, txn: &str) -> Option<String> {
+        const SQL: &str = "SELECT status FROM transactions WHERE id = $1";
+        match self {
+            Self::Sqlite(pool) => sqlx::query_scalar(SQL).bind(txn).fetch_optional(pool).await.ok()?,
+            Self::Postgres(pool) => sqlx::query_scalar(SQL).bind(txn).fetch_optional(pool).await.ok()?,
+        }
+    }
+}
+
+pub async fn check(load: &Load, flows: &[Flow], db: &Database) -> Findings {
     let mut f = Findings {
         flows: flows.len(),
         ..Findings::default()
@@ -101,7 +123,7 @@ pub async fn check(load: &Load, flows: &[Flow], status: &Status) -> Findings {
                                 .split_once('.')
                                 .map(|(t, _)| t.to_owned())
                                 .unwrap_or_default();
-                            match status(txn).await.as_deref() {
+                            match db.status(&txn).await.as_deref() {
                                 Some("consumed") => f.answers_lost += 1,
                                 other => f
                                     .violations
