@@ -80,6 +80,12 @@ pub struct Settings {
     /// Failed attempts that lock a device, and a user (0 = never).
     pub device_lockout_threshold: i64,
     pub user_lockout_threshold: i64,
+    /// Failed client authentications from one address within five minutes
+    /// after which that address is refused until they end (0 = never).
+    pub client_auth_failures_per_address: i64,
+    /// Seconds a request has to be answered; long-polls and event streams
+    /// are bounded by their own handlers.
+    pub request_timeout: i64,
     /// Lifetime of a seed-000 activation code (the RP verifies the account meanwhile).
     pub activation_code_ttl: i64,
     /// Lifetime of a seed-001 activation password and its check-status session.
@@ -133,6 +139,8 @@ impl Default for Settings {
             outbound_allow: String::new(),
             device_lockout_threshold: 5,
             user_lockout_threshold: 10,
+            client_auth_failures_per_address: 20,
+            request_timeout: 30,
             activation_code_ttl: 24 * 3600,
             activation_password_ttl: 600,
             registration_token_ttl: 300,
@@ -234,6 +242,13 @@ impl Settings {
         if self.device_lockout_threshold < 0 {
             return Err(invalid("device_lockout_threshold", "must not be negative"));
         }
+        if !(0..=i64::from(u32::MAX)).contains(&self.client_auth_failures_per_address) {
+            return Err(invalid(
+                "client_auth_failures_per_address",
+                "must be between 0 and 4294967295",
+            ));
+        }
+        positive("request_timeout", self.request_timeout)?;
         if self.user_lockout_threshold < 0 {
             return Err(invalid("user_lockout_threshold", "must not be negative"));
         }
@@ -331,6 +346,7 @@ impl Settings {
                 admin_second_factor: self.admin_second_factor,
                 trusted_proxies: TrustedProxies::parse(&self.trusted_proxies).unwrap_or_default(),
                 outbound: self.outbound_rule(),
+                request_timeout: Duration::from_secs(self.request_timeout.unsigned_abs()),
                 saml_entity_id: self
                     .saml_entity_id
                     .clone()
@@ -369,6 +385,7 @@ impl Settings {
                 apns_base_url: self.apns_base_url.clone(),
             },
             registration_access_token: self.registration_access_token.clone(),
+            client_auth_failures_per_address: u32::try_from(self.client_auth_failures_per_address).unwrap_or(u32::MAX),
         }
     }
 }

@@ -11,11 +11,13 @@ pub mod device_api;
 pub mod device_cli;
 pub mod domain;
 pub mod engine;
+pub mod face;
 pub mod http;
 pub mod manage;
 pub mod oidc;
 pub mod ops;
 pub mod refuse_nul;
+pub mod request_timeout;
 pub mod saml;
 pub mod server;
 pub mod store;
@@ -48,14 +50,12 @@ pub fn router(state: AppState) -> Router {
         .route(paths::METRICS_PATH, get(ops::metrics::scrape))
         .route(paths::OPENAPI_PATH, get(ops::openapi::serve))
         .route(paths::DEVICES_PATH, post(device_api::register::enroll))
-        .route(paths::INBOX_PATH, get(device_api::inbox::list))
         .route(paths::INBOX_STREAM_PATH, get(device_api::inbox::stream))
         .route(paths::DECISION_PATH, post(device_api::decision::decide))
         .route(paths::ACTIVATE_PATH, post(device_api::activate::activate))
         .route(paths::BINDINGS_PATH, post(manage::bindings::bind))
         .route(paths::BINDINGS_ACTIVATE_PATH, post(manage::bindings::activate))
         .route(paths::USERS_REGISTER_PATH, post(manage::register::register))
-        .route(paths::CHECK_STATUS_PATH, post(manage::check_status::check))
         .route(paths::QR_PATH, get(manage::qr::render))
         .route(paths::UNREGISTER_PATH, post(manage::unregister::unregister))
         .route(paths::REGISTRATION_TOKENS_PATH, post(manage::tokens::issue))
@@ -137,6 +137,10 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ADMIN_CLIENT_ENABLE_PATH, post(console::client_status::enable))
         .route(paths::ADMIN_KEYS_ROTATE_PATH, post(console::keys_change::rotate))
         .route(paths::ADMIN_KEYS_RETIRE_PATH, post(console::keys_change::retire))
+        .layer(request_timeout::RequestTimeoutLayer(state.server.request_timeout))
+        // Long-polls: their handlers bound the wait (`wait`, `timeoutSeconds`).
+        .route(paths::INBOX_PATH, get(device_api::inbox::list))
+        .route(paths::CHECK_STATUS_PATH, post(manage::check_status::check))
         .layer(refuse_nul::RefuseNulLayer);
     let https = state.server.issuer.starts_with("https://");
     http::security_headers::add(router, https)

@@ -4,8 +4,7 @@
 //!
 //! A tower layer of its own, not `axum::middleware::from_fn`, which clones
 //! and boxes the rest of the route for every request: this check is
-//! synchronous, so the route's own future is returned as it is. Part of the
-//! wiring, since it knows every face's error format.
+//! synchronous, so the route's own future is returned as it is.
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
@@ -13,13 +12,11 @@ use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::http::Uri;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::future::Either;
 use tower::{Layer, Service};
 
-use crate::http::api_error::ApiError;
-use crate::oidc::error::OAuthError;
-use crate::saml::web::page::Page;
+use crate::face::{Face, Refusal};
 
 #[derive(Clone, Copy, Default)]
 pub struct RefuseNulLayer;
@@ -62,22 +59,15 @@ fn refusal(uri: &Uri) -> Option<Response> {
     if !has_nul(uri.path()) && !uri.query().is_some_and(has_nul) {
         return None;
     }
-    let path = uri.path();
-    let why = "the URL contains a NUL character";
-    Some(if path.starts_with("/device/") || path.starts_with("/manage/") {
-        ApiError::bad_request("invalid_request", why).into_response()
-    } else if path.starts_with("/saml/") {
-        Page::error(axum::http::StatusCode::BAD_REQUEST, why).into_response()
-    } else if path == "/admin" || path.starts_with("/admin/") {
-        crate::console::page::error(axum::http::StatusCode::BAD_REQUEST, why)
-    } else {
-        OAuthError::invalid_request(why).into_response()
-    })
+    Some(Face::of(uri.path()).refuse(Refusal::InvalidRequest, "the URL contains a NUL character"))
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::response::IntoResponse;
+
     use super::*;
+    use crate::http::api_error::ApiError;
 
     #[tokio::test]
     async fn only_an_encoded_nul_is_refused_in_the_format_of_its_api() {

@@ -8,10 +8,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::guard::{self, ClientAddress, field, same_origin, set_cookie};
+use super::guard::{self, field, same_origin, set_cookie};
 use super::page;
 use crate::engine::AppState;
 use crate::engine::admin_sessions::{self, Origin, SignInRefusal};
+use crate::http::client_address::ClientAddress;
 use crate::http::paths::{ADMIN_PATH, ADMIN_SIGN_IN_PHONE_PATH};
 
 #[derive(Template)]

@@ -16,6 +16,11 @@ pub struct Metrics {
     pub device_pushes_failed: AtomicU64,
     pub device_pushes_retried: AtomicU64,
     pub device_pushes_withdrawn: AtomicU64,
+    /// Client authentications that failed, and those refused unchecked
+    /// because their address failed too often (`engine::auth_failures`).
+    pub client_auth_failed: AtomicU64,
+    pub client_auth_slowed: AtomicU64,
+    pub client_auth_refused: AtomicU64,
     /// By [`Replay`] kind.
     replays: [AtomicU64; Replay::ALL.len()],
 }
@@ -122,6 +127,17 @@ impl Metrics {
                 "trustid_device_pushes_total",
                 "{outcome=\"withdrawn\"}",
                 get(&self.device_pushes_withdrawn),
+            ),
+            ("trustid_client_auth_failures_total", "", get(&self.client_auth_failed)),
+            (
+                "trustid_client_auth_throttled_total",
+                "{outcome=\"slowed\"}",
+                get(&self.client_auth_slowed),
+            ),
+            (
+                "trustid_client_auth_throttled_total",
+                "{outcome=\"refused\"}",
+                get(&self.client_auth_refused),
             ),
         ];
         let mut last = "";

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod admin_second_factor;
 pub mod admin_sessions;
 pub mod admins;
+pub mod auth_failures;
 pub mod cancel;
 pub mod changed;
 pub mod client_keys;

@@ -22,6 +22,9 @@ pub struct Server {
     pub trusted_proxies: crate::domain::address::TrustedProxies,
     /// Where trustid may call on a client's behalf.
     pub outbound: crate::domain::url::OutboundRule,
+    /// Time a request has to be answered (long-polls and event streams
+    /// excepted: their handlers bound them).
+    pub request_timeout: Duration,
 }
 
 impl Server {
@@ -106,4 +109,7 @@ pub struct EngineSettings {
     pub push: PushProviders,
     /// Initial access token for RFC 7591 dynamic registration; off while unset.
     pub registration_access_token: Option<String>,
+    /// Failed client authentications from one address, within five minutes,
+    /// after which it is refused until they end (0 = never).
+    pub client_auth_failures_per_address: u32,
 }

@@ -58,6 +58,8 @@ pub struct Shared {
     pub drain: super::drain::Drain,
     /// The long-polls and event streams devices hold open, capped.
     pub open_waits: Arc<super::waits::OpenWaits>,
+    /// Failed client authentications per client and address.
+    pub auth_failures: super::auth_failures::AuthFailures,
 }
 
 impl AppState {
@@ -79,6 +81,7 @@ impl AppState {
             delivery_timeout,
             push,
             registration_access_token,
+            client_auth_failures_per_address,
         } = settings;
         let client_keys = Arc::new(ClientKeys::new(&server.outbound));
         Self(Arc::new(Shared {
@@ -103,6 +106,7 @@ impl AppState {
             dashboard: Default::default(),
             drain: Default::default(),
             open_waits: Default::default(),
+            auth_failures: super::auth_failures::AuthFailures::new(client_auth_failures_per_address),
         }))
     }
 

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
@@ -15,9 +15,10 @@ use crate::crypto::jwt::{self, JwtError};
 use crate::crypto::secret;
 use crate::domain::client::{AuthMethod, Client, SigningAlg};
 use crate::engine::AppState;
-use crate::engine::metrics::Replay;
+use crate::engine::metrics::{Metrics, Replay};
+use crate::http::client_address::ClientAddress;
 use crate::http::paths::{BACKCHANNEL_PATH, INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
-use crate::oidc::error::{Challenge, OAuthError};
+use crate::oidc::error::{Challenge, ErrorCode, OAuthError};
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// A client assertion may not live longer than this (seconds).
@@ -32,6 +33,21 @@ enum Presented {
     Assertion {
         jwt: String,
     },
+}
+
+impl Presented {
+    /// The client the credentials claim to be (unverified).
+    fn claimed_client(&self) -> Option<String> {
+        match self {
+            Presented::Secret { id, .. } => Some(id.clone()),
+            Presented::Assertion { jwt } => jwt::peek_claims(jwt)
+                .ok()?
+                .get("iss")?
+                .as_str()
+                .filter(|iss| secret::is_clean(iss))
+                .map(str::to_owned),
+        }
+    }
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<&str> {
@@ -99,8 +115,38 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError
 
 /// Returns the authenticated client, or `invalid_client`; a disabled
 /// client is refused once it has proved who it is, so only it learns why.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, form: &Params) -> Result<Arc<Client>, OAuthError> {
-    let (client, challenge) = match presented(headers, form)? {
+/// Failures are counted by client and address (`engine::auth_failures`):
+/// after a few each answer comes later, and an address that failed too
+/// often is refused (429) without its credentials being looked at.
+pub async fn authenticate(
+    state: &AppState,
+    from: &ClientAddress,
+    headers: &HeaderMap,
+    form: &Params,
+) -> Result<Arc<Client>, OAuthError> {
+    let now = state.clock.now();
+    if let Some(wait) = state.auth_failures.refused(&from.throttle_key, now) {
+        Metrics::inc(&state.metrics.client_auth_refused);
+        let mut refused = OAuthError::invalid_client("too many failed client authentications from this address")
+            .with_status(StatusCode::TOO_MANY_REQUESTS);
+        refused.retry_after = Some(u32::try_from(wait).unwrap_or(u32::MAX));
+        return Err(refused);
+    }
+    let (claimed, verified) = match presented(headers, form) {
+        Ok(presented) => (presented.claimed_client(), verify(state, presented, form).await),
+        Err(e) => (None, Err(e)),
+    };
+    match verified {
+        Err(e) if e.code == ErrorCode::InvalidClient => {
+            failed(state, claimed, from, now).await;
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+async fn verify(state: &AppState, presented: Presented, form: &Params) -> Result<Arc<Client>, OAuthError> {
+    let (client, challenge) = match presented {
         Presented::Secret { id, secret, method } => {
             let challenge = match method {
                 AuthMethod::ClientSecretBasic => Challenge::Basic,
@@ -114,6 +160,44 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, form: &Params) 
         return Err(OAuthError::invalid_client("this client is disabled").with_challenge(challenge));
     }
     Ok(client)
+}
+
+/// Counts a failure (per client only for a registered one: a stranger's
+/// made-up ids must not fill the table), audits the moment a client or an
+/// address starts being slowed or refused, and holds the answer.
+async fn failed(state: &AppState, claimed: Option<String>, from: &ClientAddress, now: i64) {
+    Metrics::inc(&state.metrics.client_auth_failed);
+    let registered = match claimed {
+        Some(id) => state.store.client(&id).await.ok().flatten().map(|_| id),
+        None => None,
+    };
+    let counted = state
+        .auth_failures
+        .failed(registered.as_deref(), &from.throttle_key, now);
+    let address = format!("address:{}", from.address);
+    let crossings = [
+        (
+            counted.client_slowed,
+            "client_auth.slowed",
+            registered.map(|id| format!("client:{id}")),
+        ),
+        (counted.address_slowed, "client_auth.slowed", Some(address.clone())),
+        (counted.address_refused, "client_auth.refused", Some(address)),
+    ];
+    for (crossed, action, subject) in crossings {
+        let Some(subject) = subject.filter(|_| crossed) else {
+            continue;
+        };
+        tracing::warn!(action, subject, "client authentication failures");
+        let detail = Some(format!("from {}", from.address));
+        if let Err(e) = state.audit("trustid".into(), action, subject, detail).await {
+            tracing::warn!(error = %e, "cannot audit client authentication failures");
+        }
+    }
+    if !counted.delay.is_zero() {
+        Metrics::inc(&state.metrics.client_auth_slowed);
+        tokio::time::sleep(counted.delay).await;
+    }
 }
 
 fn registered_for(method: AuthMethod) -> &'static str {

@@ -10,14 +10,16 @@ use super::client_auth;
 use super::form::Form;
 use crate::crypto::secret;
 use crate::engine::AppState;
+use crate::http::client_address::ClientAddress;
 use crate::oidc::error::OAuthError;
 
 pub async fn introspect(
     State(state): State<AppState>,
+    from: ClientAddress,
     headers: HeaderMap,
     Form(params): Form,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let client = client_auth::authenticate(&state, &from, &headers, &params).await?;
     let digest = secret::digest(params.require("token")?);
     let now = state.clock.now();
     let issuer = &state.server.issuer;

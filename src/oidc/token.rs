@@ -20,6 +20,7 @@ use crate::engine::issue::{self, Mint};
 use crate::engine::metrics::Metrics;
 use crate::engine::metrics::Replay;
 use crate::engine::poll_gate::Verdict;
+use crate::http::client_address::ClientAddress;
 use crate::oidc::error::OAuthError;
 
 /// A token request, tagged on `grant_type`.
@@ -38,10 +39,11 @@ enum TokenRequest {
 
 pub async fn exchange(
     State(state): State<AppState>,
+    from: ClientAddress,
     headers: HeaderMap,
     Form(params): Form,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(&state, &headers, &params).await?;
+    let client = client_auth::authenticate(&state, &from, &headers, &params).await?;
     let request = match params.require("grant_type")? {
         CIBA_GRANT => TokenRequest::Ciba {
             auth_req_id: params.require("auth_req_id")?.to_owned(),

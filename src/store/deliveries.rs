@@ -35,8 +35,15 @@ pub trait DeliveryStore: Send + Sync {
         now_ms: i64,
     ) -> StoreResult<bool>;
 
-    /// Leases up to `limit` due deliveries until `lease_until` (ms).
-    async fn claim_deliveries(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>>;
+    /// Leases up to `limit` due deliveries until `lease_until` (ms), none
+    /// to an endpoint in `busy` (the worker's at their cap).
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        lease_until: i64,
+        limit: i64,
+        busy: &[String],
+    ) -> StoreResult<Vec<Delivery>>;
 
     /// Records an attempt's outcome at `now_ms`; a failed attempt's answer
     /// also goes to the transaction's timeline.
@@ -190,7 +197,13 @@ macro_rules! delivery_sql {
                     Ok(owed)
                 }
 
-                async fn claim_deliveries(&self, now_ms: i64, lease_until: i64, limit: i64) -> StoreResult<Vec<Delivery>> {
+                async fn claim_deliveries(
+                    &self,
+                    now_ms: i64,
+                    lease_until: i64,
+                    limit: i64,
+                    busy: &[String],
+                ) -> StoreResult<Vec<Delivery>> {
                     // One statement picks and leases, so two workers never take the same
                     // row. A lease lost in a power cut only makes the row claimable again
                     // (delivery is at least once): no fsync of its own (`unsynced_pool`).
@@ -198,6 +211,7 @@ macro_rules! delivery_sql {
                     .bind(now_ms)
                     .bind(lease_until)
                     .bind(limit)
+                    .bind(serde_json::to_string(busy).unwrap_or_else(|_| "[]".into()))
                     .fetch_all(self.unsynced_pool())
                     .await?;
                     rows.into_iter().map(Delivery::try_from).collect()

@@ -204,7 +204,8 @@ impl PgStore {
     /// different rows instead of waiting for, then re-taking, the same ones.
     const CLAIM_DELIVERIES: &str = "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \
          SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
-         AND claimed_until <= $1 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         AND claimed_until <= $1 AND target NOT IN (SELECT jsonb_array_elements_text($4::jsonb)) \
+         ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING id, transaction_id, kind, target, bearer, payload, attempts, give_up_at";
     /// The device pushes due, leased the same way as the outbox.
     const CLAIM_DEVICE_PUSHES: &str = "UPDATE device_pushes SET claimed_until = $2, attempts = attempts + 1 \

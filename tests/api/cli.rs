@@ -323,7 +323,7 @@ fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
 /// Every setting an operator may have written, by the name of the TOML key
 /// (`TRUSTID_<NAME>` in the environment), with a valid value that is not its
 /// default. Renaming one breaks deployments: this list must only grow.
-const SETTINGS: [(&str, &str); 37] = [
+const SETTINGS: [(&str, &str); 39] = [
     ("issuer", "https://idp.example.com"),
     ("listen", "127.0.0.1:9"),
     ("database_url", "<db>"),
@@ -344,6 +344,8 @@ const SETTINGS: [(&str, &str); 37] = [
     ("delivery_timeout", "9"),
     ("shutdown_grace", "7"),
     ("outbound_allow", "relay.internal, 10.0.0.5"),
+    ("client_auth_failures_per_address", "50"),
+    ("request_timeout", "45"),
     (
         "registration_access_token",
         "an-initial-access-token-of-32-chars-at-least",

@@ -1,7 +1,8 @@
 //! What `trustid serve` refuses to hold open (`src/server/listen.rs`): a
 //! client trickling its request head (slowloris) is cut off after the
 //! header-read timeout, a request with too many headers is refused, and the
-//! server answers others meanwhile.
+//! server answers others meanwhile; a request not complete within
+//! `request_timeout` is answered 503 in its face's format.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
@@ -60,4 +61,63 @@ async fn too_many_headers_are_refused() {
     // hyper answers 431, or closes the connection: either way not served.
     assert!(refused.map(|r| r.status() == 431).unwrap_or(true));
     assert_eq!(reqwest::get(server.url("/jwks")).await.unwrap().status(), 200);
+}
+
+/// Sends a request head promising a body it never sends, and reads the answer.
+async fn never_finished(app: &crate::common::TestApp, path: &str, headers: &str) -> String {
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: trustid\r\n{headers}Content-Length: 1000\r\n\r\nx=");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Until the connection closes, or a while after the answer began (hyper
+    // may keep it open to read the rest of the body): far beyond the 1 s
+    // timeout set below.
+    let mut bound = Duration::from_secs(20);
+    while let Ok(Ok(n)) = tokio::time::timeout(bound, stream.read(&mut chunk)).await {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+        bound = Duration::from_secs(1);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_request_not_complete_in_time_is_answered_503_in_its_faces_format() {
+    let app = crate::common::spawn_app_with(|s| s.request_timeout = 1).await;
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    let oauth = never_finished(&app, "/token", form).await;
+    assert!(oauth.starts_with("HTTP/1.1 503"), "{oauth}");
+    assert!(oauth.contains(r#""error":"temporarily_unavailable""#), "{oauth}");
+    assert!(oauth.to_ascii_lowercase().contains("retry-after: 1"), "{oauth}");
+    let (_, token) = app
+        .manager(trustid::domain::client::ClientMetadata::poll("Bank backend"))
+        .await;
+    let authorized = format!("Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n");
+    let api = never_finished(&app, "/manage/v1/users/register", &authorized).await;
+    assert!(api.starts_with("HTTP/1.1 503"), "{api}");
+    assert!(api.contains("temporarily_unavailable"), "{api}");
+    assert!(
+        api.to_ascii_lowercase().contains("content-type: application/json"),
+        "{api}"
+    );
+    let console = never_finished(&app, "/admin/sign-in", form).await;
+    assert!(console.starts_with("HTTP/1.1 503"), "{console}");
+    assert!(
+        console.to_ascii_lowercase().contains("content-type: text/html"),
+        "{console}"
+    );
+    // Long-polls are outside the timeout: their handlers bound the wait.
+    let device = app.user_with_device("alice").await;
+    let res = app
+        .http
+        .get(app.url("/device/v1/inbox?wait=2"))
+        .header("DPoP", device.proof(&app, "GET", "/device/v1/inbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "a 2 s long-poll outlives the 1 s request timeout");
 }

@@ -5,6 +5,7 @@
 //! decision is recorded.
 
 pub mod devices;
+pub mod in_flight;
 pub mod owed;
 pub mod payload;
 pub mod send;
@@ -12,11 +13,10 @@ pub mod send;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
-
 use crate::domain::delivery::{DeliveryKind, DeliveryOutcome};
 use crate::engine::AppState;
 use crate::engine::metrics::Metrics;
+use in_flight::InFlight;
 
 /// A leased row belongs to its worker this long (ms); longer than a send.
 const LEASE_MS: i64 = 60_000;
@@ -50,13 +50,15 @@ pub fn spawn_worker(state: AppState) -> Workers {
             }
         };
         let wake = state.deliveries.clone();
-        work_loop(&wake, &state.drain, || run_once(&state, &sender)).await
+        let in_flight = InFlight::new(wake.clone());
+        work_loop(&wake, &state.drain, || run_once(&state, &sender, &in_flight)).await;
+        in_flight.settled().await;
     });
     Workers([notifications, devices])
 }
 
-/// The two workers' tasks: both end once draining has begun and the batch
-/// in hand is done.
+/// The two workers' tasks: both end once draining has begun and the sends
+/// in flight are done.
 pub struct Workers([tokio::task::JoinHandle<()>; 2]);
 
 impl Workers {
@@ -69,8 +71,9 @@ impl Workers {
 
 /// Runs `step` until draining begins: again at once while it finds work,
 /// else once woken through `wake` or after `IDLE_TICK` (for what comes due
-/// with time: retries, expiries). A step is never cut short: what it
-/// claimed is sent or released. Shared by both workers.
+/// with time: retries, expiries). A step is never cut short, and the
+/// workers then wait for their sends in flight: what was claimed is sent or
+/// released. Shared by both workers.
 pub(crate) async fn work_loop<F, Fut>(wake: &tokio::sync::Notify, drain: &super::drain::Drain, mut step: F)
 where
     F: FnMut() -> Fut,
@@ -125,24 +128,27 @@ pub async fn sweep_expired(state: &AppState) -> usize {
     owed
 }
 
-/// Claims and sends a batch, then owes the expiry notices due and sends
-/// those; returns how many were attempted. The claim comes first: a
-/// decision's relying party is waiting for its ping now, and the sweep's
+/// Claims a batch and starts sending it, then owes the expiry notices due
+/// and starts those; returns how many were claimed. The claim comes first:
+/// a decision's relying party is waiting for its ping now, and the sweep's
 /// read would only delay it.
-pub async fn run_once(state: &AppState, sender: &Arc<send::Sender>) -> usize {
-    let mut tasks = JoinSet::new();
-    let mut count = claim_and_send(state, sender, &mut tasks).await;
+pub async fn run_once(state: &AppState, sender: &Arc<send::Sender>, in_flight: &InFlight) -> usize {
+    let mut count = claim_and_send(state, sender, in_flight).await;
     if sweep_expired(state).await > 0 {
-        count += claim_and_send(state, sender, &mut tasks).await;
+        count += claim_and_send(state, sender, in_flight).await;
     }
-    while tasks.join_next().await.is_some() {}
     count
 }
 
-/// Claims one batch and starts sending each; returns how many.
-async fn claim_and_send(state: &AppState, sender: &Arc<send::Sender>, tasks: &mut JoinSet<()>) -> usize {
+/// Claims as many as there is room for and starts sending each; returns how many.
+async fn claim_and_send(state: &AppState, sender: &Arc<send::Sender>, in_flight: &InFlight) -> usize {
+    let room = in_flight.room(BATCH);
+    if room == 0 {
+        return 0;
+    }
     let now = state.clock.now_ms();
-    let batch = match state.store.claim_deliveries(now, now + LEASE_MS, BATCH).await {
+    let busy = in_flight.busy_targets();
+    let batch = match state.store.claim_deliveries(now, now + LEASE_MS, room, &busy).await {
         Ok(batch) => batch,
         Err(e) => {
             tracing::error!(error = %e, "cannot claim deliveries");
@@ -153,7 +159,8 @@ async fn claim_and_send(state: &AppState, sender: &Arc<send::Sender>, tasks: &mu
     for delivery in batch {
         let state = state.clone();
         let sender = sender.clone();
-        tasks.spawn(async move {
+        let target = delivery.target.clone();
+        in_flight.spawn(Some(&target), async move {
             let outcome = sender.send(&delivery, state.clock.now_ms()).await;
             match &outcome {
                 DeliveryOutcome::Done => Metrics::inc(&state.metrics.deliveries_done),

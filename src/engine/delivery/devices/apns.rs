@@ -13,7 +13,7 @@ use josekit::jws::alg::ecdsa::EcdsaJwsSigner;
 use josekit::jws::{ES256, JwsHeader};
 use serde_json::json;
 
-use super::channel::{Channel, Outgoing, SendError, answered, judge, network};
+use super::channel::{Channel, Outgoing, SendError, answer_body, answered, judge, network};
 use crate::engine::settings::PushProviders;
 
 /// A provider token is renewed after this many seconds.
@@ -137,7 +137,7 @@ impl Channel for Apns {
         let detail = if status.is_success() {
             String::new()
         } else {
-            reason(&res.text().await.unwrap_or_default())
+            reason(&String::from_utf8_lossy(&answer_body(res).await))
         };
         if status == reqwest::StatusCode::FORBIDDEN && detail == "ExpiredProviderToken" {
             self.forget_token();

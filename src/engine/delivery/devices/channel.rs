@@ -142,6 +142,18 @@ pub fn answered(status: StatusCode, detail: &str) -> String {
     }
 }
 
+/// A provider's answer body is read no further than this: an error names
+/// its reason in a few dozen bytes, a token grant in a few hundred.
+const ANSWER_CAP: usize = 64 * 1024;
+
+/// The body of a provider's answer, or empty past [`ANSWER_CAP`] (a huge or
+/// endless body costs no more).
+pub async fn answer_body(res: reqwest::Response) -> Vec<u8> {
+    crate::engine::outbound::read_capped(res, ANSWER_CAP)
+        .await
+        .unwrap_or_default()
+}
+
 /// A transport failure: retried, named without the URL (it may carry a token).
 pub fn network(e: &reqwest::Error) -> SendError {
     if crate::engine::outbound::refused(e) {

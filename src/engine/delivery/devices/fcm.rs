@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::channel::{Channel, Outgoing, SendError, answered, http_client, judge, network};
+use super::channel::{Channel, Outgoing, SendError, answer_body, answered, http_client, judge, network};
 use crate::engine::settings::PushProviders;
 
 pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
@@ -148,9 +148,7 @@ impl Fcm {
             // but may be fixed by an operator while the request is open.
             return Err(SendError::Retry(format!("token endpoint answered {}", status.as_u16())));
         }
-        let granted: TokenResponse = res
-            .json()
-            .await
+        let granted: TokenResponse = serde_json::from_slice(&answer_body(res).await)
             .map_err(|_| SendError::Retry("token endpoint answered no access token".into()))?;
         // `expires_in` is the token endpoint's word: no overflow whatever it says.
         *cached = Some(Cached {
@@ -210,7 +208,7 @@ impl Channel for Fcm {
         let detail = if status.is_success() {
             String::new()
         } else {
-            fcm_reason(&res.text().await.unwrap_or_default())
+            fcm_reason(&String::from_utf8_lossy(&answer_body(res).await))
         };
         if status == reqwest::StatusCode::NOT_FOUND && detail == "UNREGISTERED" {
             return Err(SendError::DeadAddress(answered(status, &detail)));

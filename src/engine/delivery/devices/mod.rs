@@ -15,8 +15,6 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
-
 use crate::crypto::secret;
 use crate::domain::delivery::{DevicePush, PushOutcome};
 use crate::domain::device::DeviceStatus;
@@ -26,26 +24,30 @@ use crate::engine::AppState;
 use crate::store::{Store, StoreResult};
 use channel::{Channels, Outgoing, SendError};
 
+use super::in_flight::InFlight;
+
 /// What a lease allows beyond the HTTP calls: the store reads and writes
 /// around them (ms).
 const LEASE_MARGIN_MS: i64 = 10_000;
 const BATCH: i64 = 32;
 const FIRST_BACKOFF_MS: i64 = 500;
 
-/// Runs the device push worker until the process ends.
+/// Runs the device push worker until draining begins and its sends end.
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         // Always loops, even with no usable channel: owed pushes must still
         // be withdrawn or failed, and the report must say why.
         let channels = Channels::new(&state);
         let wake = state.device_pushes.clone();
-        super::work_loop(&wake, &state.drain, || run_once(&state, &channels)).await
+        let in_flight = InFlight::new(wake.clone());
+        super::work_loop(&wake, &state.drain, || run_once(&state, &channels, &in_flight)).await;
+        in_flight.settled().await;
     })
 }
 
-/// Withdraws what is no longer needed, then claims and sends one batch;
-/// returns how many were attempted.
-pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
+/// Withdraws what is no longer needed, then claims as many as there is room
+/// for and starts sending them; returns how many were claimed.
+pub async fn run_once(state: &AppState, channels: &Arc<Channels>, in_flight: &InFlight) -> usize {
     let now_ms = state.clock.now_ms();
     match state
         .store
@@ -55,8 +57,12 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
         Ok(n) => count(state, &PushOutcome::Withdrawn(String::new()), n),
         Err(e) => tracing::error!(error = %e, "cannot withdraw device pushes"),
     }
+    let room = in_flight.room(BATCH);
+    if room == 0 {
+        return 0;
+    }
     let lease_until = now_ms.saturating_add(lease_ms(state.delivery_timeout));
-    let batch = match state.store.claim_device_pushes(now_ms, lease_until, BATCH).await {
+    let batch = match state.store.claim_device_pushes(now_ms, lease_until, room).await {
         Ok(batch) => batch,
         Err(e) => {
             tracing::error!(error = %e, "cannot claim device pushes");
@@ -64,11 +70,10 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
         }
     };
     let count = batch.len();
-    let mut tasks = JoinSet::new();
     for push in batch {
         let state = state.clone();
         let channels = channels.clone();
-        tasks.spawn(async move {
+        in_flight.spawn(None, async move {
             let outcome = match attempt(&state, &channels, &push).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
@@ -86,7 +91,6 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>) -> usize {
             }
         });
     }
-    while tasks.join_next().await.is_some() {}
     count
 }
 
