@@ -81,7 +81,8 @@ pub struct Settings {
     pub device_lockout_threshold: i64,
     pub user_lockout_threshold: i64,
     /// Failed client authentications from one address within five minutes
-    /// after which that address is refused until they end (0 = never).
+    /// after which that address is refused until they end; after 5, each
+    /// failure is answered later (0 = no throttle).
     pub client_auth_failures_per_address: i64,
     /// Seconds a request has to be answered; long-polls and event streams
     /// are bounded by their own handlers.

@@ -17,6 +17,7 @@ pub mod manage;
 pub mod oidc;
 pub mod ops;
 pub mod refuse_nul;
+pub mod request_id;
 pub mod request_timeout;
 pub mod saml;
 pub mod server;
@@ -143,13 +144,24 @@ pub fn router(state: AppState) -> Router {
         .route(paths::CHECK_STATUS_PATH, post(manage::check_status::check))
         .layer(refuse_nul::RefuseNulLayer);
     let https = state.server.issuer.starts_with("https://");
+    // Probed every few seconds: outside the trace layer (no access log line).
+    let probes = Router::new()
+        .route(paths::HEALTHZ_PATH, get(ops::health::healthz))
+        .route(paths::READYZ_PATH, get(ops::health::readyz));
     http::security_headers::add(router, https)
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(request_id::RequestIdLayer)
+        .merge(http::security_headers::add(probes, https))
         .with_state(state)
 }
 
-/// The span of one request: method and path, never the query, which may
-/// carry a secret (the activation password of a QR code's `data`).
+/// The span of one request: its id, method and path, never the query,
+/// which may carry a secret (the activation password of a QR code's `data`).
 fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
-    tracing::debug_span!("request", method = %req.method(), path = req.uri().path())
+    let id = req
+        .headers()
+        .get(request_id::X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", request_id = id, method = %req.method(), path = req.uri().path())
 }

@@ -33,8 +33,28 @@ struct Cli {
 enum Command {
     /// Run the server (creates the database and keys on first start).
     Serve,
+    /// Read and validate the settings (and the files they name) without
+    /// starting anything; print what was found.
+    CheckConfig {
+        #[command(flatten)]
+        output: Output,
+    },
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Copy the SQLite database to FILE while the server runs (a consistent
+    /// snapshot, checked); for PostgreSQL use pg_dump.
+    Backup {
+        file: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Replace the SQLite database with the backup FILE (the server must be
+    /// stopped; the replaced file is kept beside it).
+    Restore {
+        file: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Relying-party clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
@@ -211,6 +231,58 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store::open(&settings.database_url, settings.sqlite_synchronous).await?;
             println!("database is up to date");
             Ok(())
+        }
+        Command::CheckConfig { output } => {
+            if settings.keys_dir.exists() && !settings.keys_dir.is_dir() {
+                anyhow::bail!(
+                    "invalid setting `keys_dir`: {} is not a directory",
+                    settings.keys_dir.display()
+                );
+            }
+            // What was read, without its secrets: the registration token and
+            // a database password are only said to be set.
+            let mut seen = serde_json::to_value(&settings)?;
+            if settings.registration_access_token.is_some() {
+                seen["registration_access_token"] = "(set)".into();
+            }
+            if let Ok(mut url) = url::Url::parse(&settings.database_url)
+                && url.password().is_some()
+            {
+                let _ = url.set_password(Some("(set)"));
+                seen["database_url"] = url.to_string().into();
+            }
+            print(&output, &seen, |s| {
+                format!(
+                    "settings are valid: issuer {}, listening on {}, database {}{}",
+                    s["issuer"].as_str().unwrap_or_default(),
+                    s["listen"].as_str().unwrap_or_default(),
+                    s["database_url"].as_str().unwrap_or_default(),
+                    if settings.dev { " (dev mode)" } else { "" }
+                )
+            })
+        }
+        Command::Backup { file, output } => {
+            let copy = store::sqlite::backup::backup(&settings.database_url, &file).await?;
+            print(&output, &copy, |c| {
+                format!(
+                    "backed up {} transactions (schema {}, {} bytes) to {}; integrity ok",
+                    c.transactions,
+                    c.schema_version,
+                    c.bytes,
+                    c.file.display()
+                )
+            })
+        }
+        Command::Restore { file, output } => {
+            let restored = store::sqlite::backup::restore(&settings.database_url, &file, now).await?;
+            print(&output, &restored, |c| {
+                format!(
+                    "restored {} transactions (schema {}) into {}; integrity ok",
+                    c.transactions,
+                    c.schema_version,
+                    c.file.display()
+                )
+            })
         }
         Command::Clients(ClientsCommand::Add {
             name,

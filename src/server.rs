@@ -17,6 +17,11 @@ mod listen;
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let stop = stop_signal()?;
+    // While held, `trustid restore` refuses to replace the file under us.
+    let _serving = match settings.database_url.starts_with("sqlite:") {
+        true => Some(store::sqlite::backup::ServingLock::take(&settings.database_url)?),
+        false => None,
+    };
     let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
     // A first start generates the RSA keys after the listener is up (they
     // take hundreds of milliseconds); what signs or publishes keys waits for them.

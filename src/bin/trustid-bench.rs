@@ -20,6 +20,8 @@ mod console_open;
 mod console_rows;
 #[path = "trustid_bench/device.rs"]
 mod device;
+#[path = "trustid_bench/hostile.rs"]
+mod hostile;
 #[path = "trustid_bench/load.rs"]
 mod load;
 #[path = "trustid_bench/phases.rs"]
@@ -63,6 +65,9 @@ const TARGET_PHASES: [&str; 4] = ["trivial", "backchannel", "polls", "impatient"
 /// reads the console's pages; `console_open` runs the backchannel phase
 /// without and with a console open in a browser.
 const CONSOLE_PHASES: [&str; 2] = ["console", "console_open"];
+/// Opt-in too (issue 20): a well-behaved client measured calm, then while
+/// idle connections are held, another client floods, and a partner hangs.
+const HOSTILE: &str = "hostile";
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -97,12 +102,21 @@ struct Args {
 
     /// Comma-separated phases (default: all; with --target-url: trivial,backchannel,polls,impatient).
     /// Known: startup, trivial, flows, saml, ping, backchannel, fill, polls, impatient;
-    /// and, never by default, console, console_open.
+    /// and, never by default, console, console_open, hostile.
     #[arg(long)]
     phases: Option<String>,
     /// Add the console phases (issue 19) to the chosen ones.
     #[arg(long)]
     console: bool,
+    /// Hostile phases: connections of the measured client.
+    #[arg(long, default_value_t = 4)]
+    hostile_concurrency: usize,
+    /// Hostile phases: connections opened and never used.
+    #[arg(long, default_value_t = 2000)]
+    idle_connections: usize,
+    /// Hostile phases: connections of the flooding client.
+    #[arg(long, default_value_t = 64)]
+    flood_concurrency: usize,
     /// Transactions written into the database for the console phase.
     #[arg(long, default_value_t = 1_000_000)]
     console_rows: usize,
@@ -206,6 +220,8 @@ impl Args {
         self.settle_ms = self.settle_ms.min(200);
         self.console_rows = self.console_rows.min(2_000);
         self.console_samples = self.console_samples.min(20);
+        self.idle_connections = self.idle_connections.min(50);
+        self.flood_concurrency = self.flood_concurrency.min(8);
     }
 
     fn phases(&self) -> anyhow::Result<Vec<String>> {
@@ -222,15 +238,15 @@ impl Args {
             chosen.extend(CONSOLE_PHASES.iter().map(|p| (*p).to_owned()));
         }
         for p in &chosen {
-            if !ALL_PHASES.contains(&p.as_str()) && !CONSOLE_PHASES.contains(&p.as_str()) {
+            if !ALL_PHASES.contains(&p.as_str()) && !CONSOLE_PHASES.contains(&p.as_str()) && p != HOSTILE {
                 bail!(
-                    "unknown phase `{p}` (known: {}, {})",
+                    "unknown phase `{p}` (known: {}, {}, {HOSTILE})",
                     ALL_PHASES.join(", "),
                     CONSOLE_PHASES.join(", ")
                 );
             }
             if self.target_url.is_some()
-                && ["startup", "flows", "saml", "ping", "console", "console_open"].contains(&p.as_str())
+                && ["startup", "flows", "saml", "ping", "console", "console_open", HOSTILE].contains(&p.as_str())
             {
                 bail!("phase `{p}` needs a device approval, which only a started trustid gets");
             }
@@ -449,6 +465,28 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results) -> anyhow:
     };
     let poll = creds(&clients[0])?;
     let ping_client = creds(&clients[1])?;
+    let hostile_parts = if has(HOSTILE) {
+        let hang_endpoint = hostile::Hanging::start().await?;
+        let made = srv.cli_many(
+            &[
+                s(&["clients", "add", "--name", "bench flood"]),
+                s(&[
+                    "clients",
+                    "add",
+                    "--name",
+                    "bench hanging partner",
+                    "--delivery-mode",
+                    "ping",
+                    "--notification-endpoint",
+                    &hang_endpoint.url,
+                ]),
+            ],
+            2,
+        )?;
+        Some((creds(&made[0])?, creds(&made[1])?, hang_endpoint))
+    } else {
+        None
+    };
     let pool_users: Vec<String> = (0..args.pending_users.max(1))
         .map(|i| format!("bench-pool-{i}"))
         .collect();
@@ -569,6 +607,25 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results) -> anyhow:
         r.phases.push(p);
     }
     load_phases(args, &ctx, chosen, r).await?;
+    if let Some((flooder, hanging, hang_endpoint)) = hostile_parts {
+        log("hostile: calm, idle connections, a flooding client, a hanging partner ...");
+        let h = hostile::Hostile {
+            concurrency: args.hostile_concurrency.max(1),
+            duration: Duration::from_secs_f64(args.duration),
+            idle_connections: args.idle_connections,
+            flood_concurrency: args.flood_concurrency.max(1),
+            flooder,
+            hanging,
+            hang_phones: Arc::new(flow_phones.iter().take(4).cloned().collect()),
+            ping: ping_client.clone(),
+            ping_phone: ping_phone.clone(),
+            receiver: receiver.clone(),
+            ping_samples: args.ping_samples,
+            hang_endpoint,
+        };
+        let phases = hostile::run(&ctx, &h, &mut r.notes).await?;
+        r.phases.extend(phases);
+    }
     r.rss.under_load_peak_mib = peak(&r.phases);
     r.rss.end_mib = pid.and_then(load::rss_kib).map(load::mib);
     if has("console") || has("console_open") {

@@ -64,6 +64,11 @@ impl KeyRing {
         self.jwks_json()
     }
 
+    /// False while a first start still generates keys.
+    pub fn is_complete(&self) -> bool {
+        *self.complete.borrow()
+    }
+
     pub fn get(&self) -> Arc<SigningKeys> {
         match self.current.read() {
             Ok(c) => c.0.clone(),

@@ -11,6 +11,8 @@ pub const INTROSPECT_PATH: &str = "/introspect";
 pub const REVOKE_PATH: &str = "/revoke";
 pub const REGISTER_PATH: &str = "/register";
 pub const METRICS_PATH: &str = "/metrics";
+pub const HEALTHZ_PATH: &str = "/healthz";
+pub const READYZ_PATH: &str = "/readyz";
 pub const OPENAPI_PATH: &str = "/openapi.yaml";
 pub const DEVICES_PATH: &str = "/device/v1/devices";
 pub const INBOX_PATH: &str = "/device/v1/inbox";
@@ -74,7 +76,7 @@ pub const ADMIN_USER_ACTIVATION_PATH: &str = "/admin/users/{id}/activation";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 71] = [
+pub const ALL_PATHS: [&str; 73] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -85,6 +87,8 @@ pub const ALL_PATHS: [&str; 71] = [
     REVOKE_PATH,
     REGISTER_PATH,
     METRICS_PATH,
+    HEALTHZ_PATH,
+    READYZ_PATH,
     OPENAPI_PATH,
     DEVICES_PATH,
     INBOX_PATH,

@@ -200,6 +200,8 @@ impl PgStore {
             }
         });
     }
+    /// The schema's migrations, embedded in the binary.
+    pub const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
     /// `SKIP LOCKED`: concurrent workers on several instances each lease
     /// different rows instead of waiting for, then re-taking, the same ones.
     const CLAIM_DELIVERIES: &str = "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \
@@ -223,7 +225,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Self::MIGRATOR.run(&pool).await?;
         Ok(Self {
             pool,
             clients: ClientCache::default(),

@@ -22,6 +22,10 @@ pub trait Signals: Send + Sync {
     /// As `remember_once`, for a device proof's `jti`: on SQLite committed
     /// without an fsync of its own (`SqliteStore::unsynced`).
     async fn remember_proof(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
+
+    /// The newest migration the database has applied, and the newest this
+    /// binary knows: equal once start-up has migrated (readiness).
+    async fn schema(&self) -> StoreResult<(i64, i64)>;
 }
 
 /// Implements [`Signals`] for `$store`, whose field `pool` is a pool of `$db`.
@@ -51,6 +55,16 @@ macro_rules! signal_sql {
 
                 async fn remember_proof(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
                     Self::remember(self.unsynced_pool(), key, expires_at, now).await
+                }
+
+                async fn schema(&self) -> StoreResult<(i64, i64)> {
+                    let applied: i64 = sqlx::query_scalar(
+                        "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
+                    )
+                    .fetch_one(&self.pool)
+                    .await?;
+                    let known = Self::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+                    Ok((applied, known))
                 }
             }
 

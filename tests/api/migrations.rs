@@ -1,5 +1,6 @@
 //! The PostgreSQL migrations are the SQLite ones with BIGINT for INTEGER:
 //! one schema, two dialects, held together here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 /// Migrations whose statements must differ: SQLite cannot drop a column's
 /// UNIQUE in place and rebuilds the table, PostgreSQL drops the constraint.
@@ -66,4 +67,30 @@ fn postgres_migrations_mirror_the_sqlite_ones() {
             "{name} differs beyond INTEGER/BIGINT"
         );
     }
+}
+
+/// Upgrades run forward only: a database a newer binary migrated is
+/// refused at start by this one, with a message, and nothing is changed.
+#[tokio::test]
+async fn an_older_binary_refuses_a_database_a_newer_one_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::common::test_database_url(&dir).await;
+    let env = [("TRUSTID_DATABASE_URL", url.as_str())];
+    let first = crate::cli::trustid(dir.path(), &["migrate"], &env);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let newer = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (99990101000000, 'from a newer binary', TRUE, x'00', 0)";
+    let newer = if url.starts_with("postgres") {
+        newer.replace("x'00'", "'\\x00'::bytea")
+    } else {
+        newer.into()
+    };
+    crate::health::execute(&url, &newer).await;
+    let refused = crate::cli::trustid(dir.path(), &["migrate"], &env);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("99990101000000"),
+        "names the migration it does not know: {why}"
+    );
 }

@@ -62,6 +62,9 @@ async fn no_secret_reaches_the_log_at_trace_level() {
         .with_writer(move || writer.clone())
         .finish();
     let _recording = tracing::subscriber::set_default(subscriber);
+    // Other tests' threads may have cached "not interested" for callsites
+    // before this recorder existed: ask every callsite again.
+    tracing::callsite::rebuild_interest_cache();
     let mut secrets: Vec<(String, &str)> = Vec::new();
 
     let app = spawn_app().await;

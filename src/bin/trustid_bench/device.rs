@@ -9,6 +9,7 @@ use rand::RngCore;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+#[derive(Clone)]
 pub struct Device {
     device_key: SigningKey,
     auth_key: SigningKey,

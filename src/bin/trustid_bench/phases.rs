@@ -269,6 +269,7 @@ pub async fn polls_impatient(ctx: &Arc<Ctx>, pool_size: usize, bounds: Bounds) -
 }
 
 /// A user with a bound device, for the flows.
+#[derive(Clone)]
 pub struct Phone {
     pub user: String,
     pub device: Device,

@@ -3,6 +3,7 @@
 //! own lives here: the speed-ups that one instance owning the file allows
 //! (direct reads, group commit, caches) and its index of requests by user.
 
+pub mod backup;
 mod direct;
 mod group_commit;
 mod hot;
@@ -249,6 +250,8 @@ impl SqliteStore {
         index.loaded(rows, max.unwrap_or(0), now);
         Ok(())
     }
+    /// The schema's migrations, embedded in the binary.
+    pub const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
     /// One statement picks and leases, and SQLite has one writer at a time,
     /// so two workers never take the same row.
     const CLAIM_DELIVERIES: &str = "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 WHERE id IN ( \
@@ -328,7 +331,7 @@ super::sql_store!(SqliteStore, sqlx::Sqlite);
 async fn migrate(options: &SqliteConnectOptions) -> anyhow::Result<()> {
     use sqlx::Connection;
     let mut conn = sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
-    sqlx::migrate!("migrations/sqlite").run(&mut conn).await?;
+    SqliteStore::MIGRATOR.run(&mut conn).await?;
     conn.close().await?;
     Ok(())
 }
