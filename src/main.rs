@@ -1,11 +1,11 @@
-//! The `trustid` command line: `serve`, `migrate`, `clients`, `users`, `devices`, `saml`, `admin`,
-//! and `device`, the reference device (a client of the server, no settings).
+//! The `trustid` command line: `serve`, `check-config`, `migrate`, `backup`, `restore`, `clients`,
+//! `apps`, `users`, `devices`, `transactions`, `audit`, `keys`, `saml`, `admin`, and `device`, the
+//! reference device (a client of the server, no settings).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
-use serde::Serialize;
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use trustid::clock::{Clock, SystemClock};
@@ -13,6 +13,9 @@ use trustid::config::Settings;
 use trustid::domain::client::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
 use trustid::domain::push::DeviceRouting;
 use trustid::engine::admin::{self, NewUser};
+use trustid::ops::operator_cli::records::{AuditCommand, TransactionsCommand};
+use trustid::ops::operator_cli::users::{DevicesLook, UsersLook};
+use trustid::ops::operator_cli::{Output, clients::ClientsLook, print};
 use trustid::store;
 
 #[derive(Parser)]
@@ -67,6 +70,12 @@ enum Command {
     /// Registered devices.
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// Transactions: the newest, and one's evidence.
+    #[command(subcommand)]
+    Transactions(TransactionsCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Signing keys: list, rotate, retire (the keys directory is shared by instances).
     #[command(subcommand)]
     Keys(trustid::ops::keys_cli::KeysCommand),
@@ -80,15 +89,10 @@ enum Command {
     Device(trustid::device_cli::DeviceCommand),
 }
 
-#[derive(Args)]
-struct Output {
-    /// Answer in JSON, for scripts.
-    #[arg(long)]
-    json: bool,
-}
-
 #[derive(Subcommand)]
 enum ClientsCommand {
+    #[command(flatten)]
+    Look(ClientsLook),
     /// Register a confidential client; a secret is printed once.
     Add {
         #[arg(long)]
@@ -166,6 +170,8 @@ enum AppsCommand {
 
 #[derive(Subcommand)]
 enum UsersCommand {
+    #[command(flatten)]
+    Look(UsersLook),
     /// Create a user, optionally associated with apps (`appId`).
     Add {
         /// The relying party's identifier for the user.
@@ -191,6 +197,8 @@ enum UsersCommand {
 
 #[derive(Subcommand)]
 enum DevicesCommand {
+    #[command(flatten)]
+    Look(DevicesLook),
     /// Bind a registered device to a user and activate it.
     Bind {
         /// Device ids are base64url and may start with `-`.
@@ -208,13 +216,17 @@ fn read_json(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", path.display()))
 }
 
-fn print<T: Serialize>(output: &Output, value: &T, text: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
-    if output.json {
-        println!("{}", serde_json::to_string_pretty(value)?);
-    } else {
-        println!("{}", text(value));
-    }
-    Ok(())
+/// The engine over the settings' database, for the operator's commands:
+/// they change things through the same calls as the console.
+async fn operator_state(settings: &Settings) -> anyhow::Result<trustid::AppState> {
+    let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
+    let (keys, _) = trustid::crypto::keys::SigningKeys::load_quick(&settings.keys_dir, SystemClock.now())?;
+    Ok(trustid::server::build_state(
+        settings,
+        store,
+        keys,
+        std::sync::Arc::new(SystemClock),
+    ))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -378,6 +390,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print(&output, &created, |u| {
                 format!("user {} created ({})", u.user_id, u.status)
             })
+        }
+        Command::Clients(ClientsCommand::Look(command)) => {
+            trustid::ops::operator_cli::clients::run(&operator_state(&settings).await?, command).await
+        }
+        Command::Users(UsersCommand::Look(command)) => {
+            trustid::ops::operator_cli::users::run_users(&operator_state(&settings).await?, command).await
+        }
+        Command::Devices(DevicesCommand::Look(command)) => {
+            trustid::ops::operator_cli::users::run_devices(&operator_state(&settings).await?, command).await
+        }
+        Command::Transactions(command) => {
+            trustid::ops::operator_cli::records::run_transactions(&operator_state(&settings).await?, command).await
+        }
+        Command::Audit(command) => {
+            trustid::ops::operator_cli::records::run_audit(&operator_state(&settings).await?, command).await
         }
         Command::Keys(command) => trustid::ops::keys_cli::run(&settings.keys_dir, command, now),
         Command::Devices(DevicesCommand::Bind { device, user, output }) => {

@@ -19,6 +19,9 @@ pub enum Actor {
     Client(ClientId),
     /// An operator, by their sign-in name.
     Admin(String),
+    /// An operator at the command line (`trustid users lock`, …), who has
+    /// the server's settings and so its database.
+    Operator,
 }
 
 impl Actor {
@@ -26,6 +29,7 @@ impl Actor {
         match self {
             Actor::Client(id) => format!("client:{id}"),
             Actor::Admin(name) => format!("admin:{name}"),
+            Actor::Operator => "cli".to_owned(),
         }
     }
 }

@@ -43,6 +43,7 @@ mod limits;
 mod migrations;
 mod openapi;
 mod openid_client;
+mod operator_cli;
 mod parsers_prop;
 mod partners;
 mod races;
