@@ -1,9 +1,10 @@
 //! The accept loop of `trustid serve`: axum's router over hyper, with the
-//! limits `axum::serve` does not set. A client must send its request head
-//! within [`HEADER_READ_TIMEOUT`] (a slowloris holding connections open by
-//! trickling headers is cut off) with at most [`MAX_HEADERS`] headers; once
-//! draining begins, no connection is accepted and open ones finish their
-//! request (idle keep-alive connections close at once).
+//! limits `axum::serve` does not set. A new connection must send its first
+//! byte, and then its request head, each within [`HEADER_READ_TIMEOUT`] (a
+//! client holding connections open by sending nothing, or by trickling
+//! headers, is cut off) with at most [`MAX_HEADERS`] headers; once draining
+//! begins, no connection is accepted and open ones finish their request
+//! (idle keep-alive connections close at once).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -52,12 +53,19 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, drain: impl F
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             req
         });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            // hyper's header-read timer starts with a request's first byte: a
+            // connection that never sends one would be held for ever.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+                .into_owned();
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::trace!(error = %e, "connection ended with an error");
             }
         });

@@ -50,6 +50,23 @@ async fn a_slow_request_head_is_cut_off_and_others_are_served_meanwhile() {
 }
 
 #[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_after_the_header_read_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut silent = TcpStream::connect(&addr).await.unwrap();
+    let opened = Instant::now();
+    let mut read = [0u8; 16];
+    let closed = tokio::time::timeout(Duration::from_secs(20), silent.read(&mut read)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "closed by the server, not left open: {closed:?}"
+    );
+    assert!(opened.elapsed() >= Duration::from_secs(9), "after the 10 s timeout");
+    assert_eq!(reqwest::get(server.url("/jwks")).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn too_many_headers_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;

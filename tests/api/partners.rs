@@ -149,3 +149,43 @@ async fn a_claim_skips_the_endpoints_at_their_cap() {
     let targets: Vec<&str> = rest.iter().map(|d| d.target.as_str()).collect();
     assert_eq!(targets, [busy_url.as_str()], "and claimed once it has room");
 }
+
+#[tokio::test]
+async fn a_down_endpoint_is_retried_and_the_flow_completes_by_polling() {
+    let app = spawn_app().await;
+    // A port nothing listens on: every connection is refused.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cb", closed.local_addr().unwrap());
+    drop(closed);
+    let client = ping_client(&app, "Offline Bank", &url).await;
+    let device = app.user_with_device("alice").await;
+    let ack = app
+        .backchannel(
+            &client,
+            &[
+                ("scope", "openid"),
+                ("login_hint", "alice"),
+                ("client_notification_token", "a-notification-token-of-the-rp"),
+            ],
+        )
+        .await;
+    assert_eq!(device.decide(&app, "approve").await.status, 200);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !app
+        .metrics()
+        .await
+        .contains("trustid_deliveries_total{outcome=\"retried\"} 1")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the refused connection is retried"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let auth_req_id = ack.body["auth_req_id"].as_str().unwrap();
+    assert_eq!(
+        app.poll(&client, auth_req_id).await.status,
+        200,
+        "nothing is lost: the client polls"
+    );
+}

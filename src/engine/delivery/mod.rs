@@ -69,8 +69,9 @@ impl Workers {
     }
 }
 
-/// Runs `step` until draining begins: again at once while it finds work,
-/// else once woken through `wake` or after `IDLE_TICK` (for what comes due
+/// Runs `step` until draining begins: again at once while it says more may
+/// be due (a claim came back full), else once woken through `wake` or after
+/// `IDLE_TICK` (for what comes due
 /// with time: retries, expiries). A step is never cut short, and the
 /// workers then wait for their sends in flight: what was claimed is sent or
 /// released. Shared by both workers.
@@ -129,18 +130,21 @@ pub async fn sweep_expired(state: &AppState) -> usize {
 }
 
 /// Claims a batch and starts sending it, then owes the expiry notices due
-/// and starts those; returns how many were claimed. The claim comes first:
-/// a decision's relying party is waiting for its ping now, and the sweep's
-/// read would only delay it.
+/// and starts those; returns how many full batches it claimed (more may be
+/// due at once). The claim comes first: a decision's relying party is
+/// waiting for its ping now, and the sweep's read would only delay it. A
+/// batch that came back short leaves the worker to wait for its next
+/// wake-up: claiming again at once would only race the sends just started.
 pub async fn run_once(state: &AppState, sender: &Arc<send::Sender>, in_flight: &InFlight) -> usize {
-    let mut count = claim_and_send(state, sender, in_flight).await;
+    let mut full = claim_and_send(state, sender, in_flight).await;
     if sweep_expired(state).await > 0 {
-        count += claim_and_send(state, sender, in_flight).await;
+        full += claim_and_send(state, sender, in_flight).await;
     }
-    count
+    full
 }
 
-/// Claims as many as there is room for and starts sending each; returns how many.
+/// Claims as many as there is room for and starts sending each; 1 when the
+/// claim came back full, else 0.
 async fn claim_and_send(state: &AppState, sender: &Arc<send::Sender>, in_flight: &InFlight) -> usize {
     let room = in_flight.room(BATCH);
     if room == 0 {
@@ -155,7 +159,7 @@ async fn claim_and_send(state: &AppState, sender: &Arc<send::Sender>, in_flight:
             return 0;
         }
     };
-    let count = batch.len();
+    let full = usize::from(batch.len() as i64 == room);
     for delivery in batch {
         let state = state.clone();
         let sender = sender.clone();
@@ -178,5 +182,5 @@ async fn claim_and_send(state: &AppState, sender: &Arc<send::Sender>, in_flight:
             }
         });
     }
-    count
+    full
 }

@@ -46,7 +46,8 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
 }
 
 /// Withdraws what is no longer needed, then claims as many as there is room
-/// for and starts sending them; returns how many were claimed.
+/// for and starts sending them; 1 when the claim came back full (more may be
+/// due at once), else 0.
 pub async fn run_once(state: &AppState, channels: &Arc<Channels>, in_flight: &InFlight) -> usize {
     let now_ms = state.clock.now_ms();
     match state
@@ -69,7 +70,7 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>, in_flight: &In
             return 0;
         }
     };
-    let count = batch.len();
+    let full = usize::from(batch.len() as i64 == room);
     for push in batch {
         let state = state.clone();
         let channels = channels.clone();
@@ -91,7 +92,7 @@ pub async fn run_once(state: &AppState, channels: &Arc<Channels>, in_flight: &In
             }
         });
     }
-    count
+    full
 }
 
 /// How long a claimed push belongs to its worker (ms): an attempt may make
