@@ -4,17 +4,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::crypto::tls_files::TlsFiles;
 use crate::domain::address::TrustedProxies;
-use crate::domain::lifecycle::Lockout;
 use crate::domain::url::OutboundRule;
-use crate::engine::settings::{ApnsCredentials, Devices, EngineSettings, PushProviders, Requests, Server, Tokens};
 
 pub use crate::store::SqliteSynchronous;
 
@@ -26,6 +24,15 @@ pub struct Settings {
     pub issuer: String,
     /// Address the HTTP server binds.
     pub listen: String,
+    /// https served by trustid itself: the certificate chain (PEM, the
+    /// server's certificate first) and its private key; plain HTTP (behind
+    /// a proxy that terminates TLS) while unset. Re-read on SIGHUP and when
+    /// the files change.
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// A second address serving only `/metrics` (plain HTTP, for a scraper
+    /// on an internal network); `/metrics` then leaves the main listener.
+    pub metrics_listen: Option<String>,
     /// `sqlite://path` (default) or `postgres://...`.
     pub database_url: String,
     /// SQLite only: when a commit counts as done (`PRAGMA synchronous`).
@@ -109,6 +116,19 @@ pub struct Settings {
     /// Where APNs is (`https://api.sandbox.push.apple.com` for development
     /// builds; a local HTTP/2 server in tests).
     pub apns_base_url: String,
+    /// Which log lines are written: an `EnvFilter` (`info`, or levels per
+    /// module such as `info,trustid::engine=debug`).
+    pub log: String,
+    /// `human` (text) or `json` (one object per line).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
 }
 
 impl Default for Settings {
@@ -116,6 +136,9 @@ impl Default for Settings {
         Self {
             issuer: "http://127.0.0.1:8080".into(),
             listen: "127.0.0.1:8080".into(),
+            tls_certificate: None,
+            tls_key: None,
+            metrics_listen: None,
             database_url: "sqlite://trustid.db".into(),
             sqlite_synchronous: SqliteSynchronous::Full,
             keys_dir: PathBuf::from("keys"),
@@ -153,6 +176,8 @@ impl Default for Settings {
             apns_team_id: None,
             apns_topic: None,
             apns_base_url: "https://api.push.apple.com".into(),
+            log: "info".into(),
+            log_format: LogFormat::Human,
         }
     }
 }
@@ -185,7 +210,6 @@ impl Settings {
         let settings: Settings = figment
             .merge(Env::prefixed("TRUSTID_").ignore(&[
                 "config",
-                "log",
                 "test_database_url",
                 "require_node_rp",
                 "require_walkthrough",
@@ -220,6 +244,11 @@ impl Settings {
         self.listen
             .parse::<SocketAddr>()
             .map_err(|e| invalid("listen", format!("{e} (expected host:port)")))?;
+        if let Some(metrics) = &self.metrics_listen {
+            metrics
+                .parse::<SocketAddr>()
+                .map_err(|e| invalid("metrics_listen", format!("{e} (expected host:port)")))?;
+        }
         let db = self.database_url.as_str();
         if !["sqlite:", "postgres:", "postgresql:"]
             .iter()
@@ -279,7 +308,24 @@ impl Settings {
         if self.max_request_expiry < self.request_expiry {
             return Err(invalid("max_request_expiry", "must not be smaller than request_expiry"));
         }
+        tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| invalid("log", e.to_string()))?;
+        self.tls_files()?;
         self.validate_push()
+    }
+
+    /// The pair to serve https with, checked; `None` for plain HTTP.
+    pub fn tls_files(&self) -> Result<Option<TlsFiles>, SettingsError> {
+        let files = match (&self.tls_certificate, &self.tls_key) {
+            (None, None) => return Ok(None),
+            (Some(certificate), Some(key)) => TlsFiles {
+                certificate: certificate.clone(),
+                key: key.clone(),
+            },
+            (Some(_), None) => return Err(invalid("tls_key", "tls_certificate needs its key")),
+            (None, Some(_)) => return Err(invalid("tls_certificate", "tls_key needs its certificate")),
+        };
+        files.load().map_err(|e| invalid(e.setting, e.reason))?;
+        Ok(Some(files))
     }
 
     /// The device push providers: base URLs are https (http on loopback in
@@ -314,81 +360,6 @@ impl Settings {
         }
         Ok(())
     }
-
-    /// The engine's sections, for a validated `self`.
-    /// Where trustid may call on a client's behalf (validated settings).
-    pub fn outbound_rule(&self) -> OutboundRule {
-        OutboundRule {
-            dev: self.dev,
-            allowed: OutboundRule::parse_allowed(&self.outbound_allow).unwrap_or_default(),
-        }
-    }
-
-    pub fn engine(&self) -> EngineSettings {
-        let never = |t: i64| if t == 0 { i64::MAX } else { t };
-        let apns = match (
-            &self.apns_key_file,
-            &self.apns_key_id,
-            &self.apns_team_id,
-            &self.apns_topic,
-        ) {
-            (Some(key_file), Some(key_id), Some(team_id), Some(topic)) => Some(ApnsCredentials {
-                key_file: key_file.clone(),
-                key_id: key_id.clone(),
-                team_id: team_id.clone(),
-                topic: topic.clone(),
-            }),
-            _ => None,
-        };
-        EngineSettings {
-            server: Server {
-                issuer: self.issuer.clone(),
-                dev: self.dev,
-                admin_second_factor: self.admin_second_factor,
-                trusted_proxies: TrustedProxies::parse(&self.trusted_proxies).unwrap_or_default(),
-                outbound: self.outbound_rule(),
-                request_timeout: Duration::from_secs(self.request_timeout.unsigned_abs()),
-                saml_entity_id: self
-                    .saml_entity_id
-                    .clone()
-                    .unwrap_or_else(|| format!("{}/saml", self.issuer.trim_end_matches('/'))),
-            },
-            tokens: Tokens {
-                access_ttl: self.access_token_ttl,
-                id_ttl: self.id_token_ttl,
-                refresh_ttl: self.refresh_token_ttl,
-                management_ttl: self.management_token_ttl,
-                id_token_hint_grace: self.id_token_hint_grace,
-            },
-            requests: Requests {
-                poll_interval: self.poll_interval,
-                default_expiry: self.request_expiry,
-                max_expiry: self.max_request_expiry,
-                user_per_minute: self.user_requests_per_minute,
-                client_per_minute: self.client_requests_per_minute,
-            },
-            devices: Devices {
-                challenge_ttl: self.challenge_ttl,
-                clock_skew: self.device_clock_skew,
-                activation_code_ttl: self.activation_code_ttl,
-                activation_password_ttl: self.activation_password_ttl,
-                registration_token_ttl: self.registration_token_ttl,
-            },
-            lockout: Lockout {
-                device_threshold: never(self.device_lockout_threshold),
-                user_threshold: never(self.user_lockout_threshold),
-            },
-            delivery_timeout: Duration::from_secs(self.delivery_timeout.unsigned_abs()),
-            push: PushProviders {
-                fcm_service_account: self.fcm_service_account.clone(),
-                fcm_base_url: self.fcm_base_url.clone(),
-                apns,
-                apns_base_url: self.apns_base_url.clone(),
-            },
-            registration_access_token: self.registration_access_token.clone(),
-            client_auth_failures_per_address: u32::try_from(self.client_auth_failures_per_address).unwrap_or(u32::MAX),
-        }
-    }
 }
 
 fn positive(name: &'static str, value: i64) -> Result<(), SettingsError> {
@@ -399,5 +370,6 @@ fn positive(name: &'static str, value: i64) -> Result<(), SettingsError> {
     }
 }
 
+mod engine;
 #[cfg(test)]
 mod tests;

@@ -32,7 +32,11 @@ use http::paths;
 
 /// Every route trustid serves.
 pub fn router(state: AppState) -> Router {
-    let router = Router::new()
+    let router = match state.server.metrics_separate {
+        true => Router::new(),
+        false => Router::new().route(paths::METRICS_PATH, get(ops::metrics::scrape)),
+    };
+    let router = router
         .route(paths::DISCOVERY_PATH, get(oidc::discovery::describe))
         .route(paths::JWKS_PATH, get(oidc::jwks::publish))
         .route(
@@ -48,7 +52,6 @@ pub fn router(state: AppState) -> Router {
         .route(paths::INTROSPECT_PATH, post(oidc::introspect::introspect))
         .route(paths::REVOKE_PATH, post(oidc::revoke::revoke))
         .route(paths::REGISTER_PATH, post(oidc::register::register))
-        .route(paths::METRICS_PATH, get(ops::metrics::scrape))
         .route(paths::OPENAPI_PATH, get(ops::openapi::serve))
         .route(paths::DEVICES_PATH, post(device_api::register::enroll))
         .route(paths::INBOX_STREAM_PATH, get(device_api::inbox::stream))
@@ -143,12 +146,19 @@ pub fn router(state: AppState) -> Router {
         .route(paths::INBOX_PATH, get(device_api::inbox::list))
         .route(paths::CHECK_STATUS_PATH, post(manage::check_status::check))
         .layer(refuse_nul::RefuseNulLayer);
+    // Named, so that it is layered like the routes (merging the probes
+    // below would otherwise put a bare default in its place).
+    let router = router.fallback(|| async { axum::http::StatusCode::NOT_FOUND });
     let https = state.server.issuer.starts_with("https://");
     // Probed every few seconds: outside the trace layer (no access log line).
     let probes = Router::new()
         .route(paths::HEALTHZ_PATH, get(ops::health::healthz))
         .route(paths::READYZ_PATH, get(ops::health::readyz));
     http::security_headers::add(router, https)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::route_metrics::record,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(request_id::RequestIdLayer)
         .merge(http::security_headers::add(probes, https))

@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 use trustid::clock::{Clock, SystemClock};
-use trustid::config::Settings;
+use trustid::config::{LogFormat, Settings};
 use trustid::domain::client::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
 use trustid::domain::push::DeviceRouting;
 use trustid::engine::admin::{self, NewUser};
@@ -232,10 +231,15 @@ async fn operator_state(settings: &Settings) -> anyhow::Result<trustid::AppState
 async fn run(cli: Cli) -> anyhow::Result<()> {
     // The device is a client of some server: it loads no server settings.
     let command = match cli.command {
-        Command::Device(device) => return trustid::device_cli::run(device).await,
+        Command::Device(device) => {
+            let filter = std::env::var("TRUSTID_LOG").unwrap_or_else(|_| "info".into());
+            trustid::ops::logging::init(&filter, LogFormat::Human);
+            return trustid::device_cli::run(device).await;
+        }
         command => command,
     };
     let settings = Settings::load(cli.config.as_deref())?;
+    trustid::ops::logging::init(&settings.log, settings.log_format);
     let now = SystemClock.now();
     match command {
         Command::Serve => trustid::server::serve(settings).await,
@@ -427,10 +431,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("TRUSTID_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -14,6 +14,7 @@ use crate::store::Store;
 use crate::{AppState, oidc, router, store};
 
 mod listen;
+mod tls;
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let stop = stop_signal()?;
@@ -35,17 +36,29 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let workers = crate::engine::delivery::spawn_worker(state.clone());
     spawn_key_reloader(state.clone());
     spawn_janitor(state.clone());
+    let certificates = settings.tls_files()?.map(tls::Certificates::load).transpose()?;
+    let tls = certificates.as_ref().map(tls::Certificates::acceptor).transpose()?;
+    tls::spawn_reloader(certificates)?;
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    println!("trustid listening on {address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("trustid listening on {address} ({scheme})");
     println!("issuer: {issuer}");
     println!(
         "discovery: {}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
     println!("add a client: trustid clients add --name \"My bank\"");
-    let server = listen::serve(listener, router(state.clone()), state.drain.started());
+    if let Some(address) = &settings.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?;
+        println!("metrics: http://{address}/metrics");
+        let metrics = crate::ops::metrics::router(state.clone());
+        tokio::spawn(listen::serve(listener, metrics, None, state.drain.started()));
+    }
+    let server = listen::serve(listener, router(state.clone()), tls, state.drain.started());
     let mut server = tokio::spawn(server);
     let signal = tokio::select! {
         signal = stop => signal,

@@ -9,5 +9,6 @@ pub mod keys;
 pub mod p256_jwk;
 pub mod saml_keys;
 pub mod secret;
+pub mod tls_files;
 pub mod xmldsig;
 pub mod xmlenc;

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// The proxies whose `X-Forwarded-For` is believed (`trusted_proxies`: IP
+/// The proxies whose `Forwarded` or `X-Forwarded-For` is believed (`trusted_proxies`: IP
 /// addresses or CIDR networks, separated by commas or spaces). Empty: no
 /// forwarded header is believed, and a proxy in front counts as one client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,6 +57,31 @@ impl TrustedProxies {
     }
 }
 
+/// The `for=` nodes of RFC 7239 `Forwarded` header values, in order, as
+/// bare addresses: quotes, an IPv6 node's brackets and a port removed.
+/// `unknown` and obfuscated nodes (`_hidden`) stay as they are, and, like
+/// any entry that is not an address, end the walk in
+/// [`TrustedProxies::client`].
+pub fn forwarded_for<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    values
+        .into_iter()
+        .flat_map(|value| value.split(','))
+        .flat_map(|element| element.split(';'))
+        .filter_map(|pair| {
+            let (name, node) = pair.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("for")
+                .then(|| node.trim().trim_matches('"'))
+        })
+        .map(|node| match node.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(v6),
+            // `a.b.c.d:port`; an unbracketed IPv6 node has several colons.
+            None if node.matches(':').count() == 1 => node.split(':').next().unwrap_or(node),
+            None => node,
+        })
+        .collect()
+}
+
 /// What failed sign-ins are counted by: an IPv4 address, or an IPv6
 /// address's /64 (one subscriber's usual allocation: walking through it
 /// must not start the count again).
@@ -105,6 +130,28 @@ mod tests {
         );
         assert!(TrustedProxies::parse("10.0.0.0/33").is_err());
         assert!(TrustedProxies::parse("proxy.example").is_err());
+    }
+
+    #[test]
+    fn forwarded_nodes_are_read_as_addresses_and_anything_else_ends_the_walk() {
+        let values = [
+            r#"for=192.0.2.60;proto=https;by=203.0.113.43, For="[2001:db8:cafe::17]:4711""#,
+            "for=198.51.100.7:8443",
+        ];
+        assert_eq!(
+            forwarded_for(values),
+            ["192.0.2.60", "2001:db8:cafe::17", "198.51.100.7"]
+        );
+        assert_eq!(forwarded_for(["by=10.0.0.1;proto=http"]), Vec::<&str>::new());
+        let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let hidden = forwarded_for(["for=203.0.113.9, for=_hidden"]);
+        assert_eq!(
+            proxies.client(ip("10.0.0.2"), &hidden),
+            ip("10.0.0.2"),
+            "an obfuscated node names no one: the proxy counts as the client"
+        );
+        let chained = forwarded_for(["for=6.6.6.6, for=203.0.113.9", "for=10.9.9.9"]);
+        assert_eq!(proxies.client(ip("10.0.0.2"), &chained), ip("203.0.113.9"));
     }
 
     #[test]

@@ -161,7 +161,9 @@ pub async fn decide(state: &AppState, device: &Device, txn: &Transaction, jws: &
         issued: owed.and_then(|o| o.issued),
     };
     match state.store.decide(&write).await? {
-        DecideOutcome::Decided => {}
+        DecideOutcome::Decided => state
+            .metrics
+            .decided(signed.decision == Decision::Approve, now - txn.created_at),
         DecideOutcome::NonceRejected => return Err(Refusal::NonceReplayed),
         DecideOutcome::NotPending => return Err(Refusal::from_phase(Phase::Approved)),
     }
@@ -199,6 +201,7 @@ async fn failed(state: &AppState, device: &Device, txn: &Transaction, refusal: R
             state.lockout,
         )
         .await;
+    crate::engine::metrics::Metrics::inc(&state.metrics.failed_attempts);
     let locked = match counted {
         Ok(locked) => locked,
         Err(e) => return Refusal::Store(e),

@@ -25,6 +25,8 @@ pub struct Server {
     /// Time a request has to be answered (long-polls and event streams
     /// excepted: their handlers bound them).
     pub request_timeout: Duration,
+    /// `/metrics` is served on `metrics_listen` only.
+    pub metrics_separate: bool,
 }
 
 impl Server {

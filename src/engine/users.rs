@@ -208,6 +208,13 @@ pub async fn audit_lockouts(
     locked: (bool, bool),
     why: &str,
 ) -> Result<(), StoreError> {
+    use crate::engine::metrics::Metrics;
+    if locked.0 {
+        Metrics::inc(&state.metrics.lockouts_device);
+    }
+    if locked.1 {
+        Metrics::inc(&state.metrics.lockouts_user);
+    }
     if let (Some(device), true) = (device_id, locked.0) {
         let detail = Some(format!("after a failed attempt: {why}"));
         state

@@ -2,9 +2,10 @@
 //! limits `axum::serve` does not set. A new connection must send its first
 //! byte, and then its request head, each within [`HEADER_READ_TIMEOUT`] (a
 //! client holding connections open by sending nothing, or by trickling
-//! headers, is cut off) with at most [`MAX_HEADERS`] headers; once draining
-//! begins, no connection is accepted and open ones finish their request
-//! (idle keep-alive connections close at once).
+//! headers, is cut off) with at most [`MAX_HEADERS`] headers; with TLS, the
+//! handshake must end within the same time. Once draining begins, no
+//! connection is accepted and open ones finish their request (idle
+//! keep-alive connections close at once).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,6 +18,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// Time to send a request's head (HTTP/1).
@@ -24,8 +27,14 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Headers in one request; a client library sends a dozen.
 pub const MAX_HEADERS: usize = 64;
 
-/// Serves `app` until `drain` completes, then waits for open connections.
-pub async fn serve(listener: tokio::net::TcpListener, app: Router, drain: impl Future<Output = ()>) {
+/// Serves `app` (over TLS when `tls` is given) until `drain` completes,
+/// then waits for open connections.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<TlsAcceptor>,
+    drain: impl Future<Output = ()>,
+) {
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -53,7 +62,7 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, drain: impl F
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             req
         });
-        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
             // hyper's header-read timer starts with a request's first byte: a
             // connection that never sends one would be held for ever.
@@ -62,14 +71,34 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, drain: impl F
                 Ok(Ok(n)) if n > 0 => {}
                 _ => return,
             }
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-                .into_owned();
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::trace!(error = %e, "connection ended with an error");
+            let service = TowerToHyperService::new(service);
+            let Some(tls) = tls else {
+                return serve_connection(&builder, stream, service, watcher).await;
+            };
+            match tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(stream)) => serve_connection(&builder, stream, service, watcher).await,
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake not finished in time"),
             }
         });
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+async fn serve_connection<I, S>(
+    builder: &Builder<TokioExecutor>,
+    io: I,
+    service: TowerToHyperService<S>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<axum::http::Request<Incoming>, Response = axum::response::Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(connection.into_owned()).await {
+        tracing::trace!(error = %e, "connection ended with an error");
+    }
 }

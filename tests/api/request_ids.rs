@@ -66,3 +66,43 @@ async fn the_request_id_comes_back_and_is_on_every_line_of_the_request() {
     assert_eq!(started.len(), 1, "{log}");
     assert!(started[0].contains(r#"request_id="ticket-4711""#), "{}", started[0]);
 }
+
+#[tokio::test]
+async fn json_lines_carry_the_request_id_and_levels_are_set_per_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [("TRUSTID_LOG_FORMAT", "json"), ("TRUSTID_LOG", "info,tower_http=debug")];
+    let server = crate::shutdown::Server::start_with(dir.path(), &settings).await;
+    let res = reqwest::Client::new()
+        .get(server.url("/.well-known/openid-configuration"))
+        .header("X-Request-Id", "json-4711")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    server.signal("-TERM");
+    let (code, stderr) = server.exited(std::time::Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(!lines.is_empty(), "{stderr}");
+    let of_request: Vec<_> = lines
+        .iter()
+        .filter(|line| line["span"]["request_id"] == "json-4711")
+        .collect();
+    assert!(
+        of_request
+            .iter()
+            .any(|line| line["level"] == "DEBUG" && line["target"] == "tower_http::trace::on_response"),
+        "tower_http's debug lines are on: {stderr}"
+    );
+    for line in &lines {
+        let target = line["target"].as_str().unwrap_or_default();
+        assert!(
+            line["level"] != "DEBUG" || target.starts_with("tower_http"),
+            "only tower_http at debug: {line}"
+        );
+    }
+}

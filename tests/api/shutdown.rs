@@ -19,6 +19,11 @@ pub(crate) struct Server {
 impl Server {
     /// `trustid serve` in dev mode on a free port over `dir`'s database.
     pub(crate) async fn start(dir: &std::path::Path) -> Self {
+        Self::start_with(dir, &[]).await
+    }
+
+    /// The same, with `settings` (variables) added or overriding.
+    pub(crate) async fn start_with(dir: &std::path::Path, settings: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -42,6 +47,7 @@ impl Server {
             .env("TRUSTID_KEYS_DIR", "keys")
             .env("TRUSTID_SHUTDOWN_GRACE", "20")
             .env("TRUSTID_LOG", "warn")
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -62,13 +68,13 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill").args([name, &pid]).status().unwrap().success());
     }
 
     /// Waits (at most `limit`) for the process to exit; its exit code and stderr.
-    fn exited(mut self, limit: Duration) -> (Option<i32>, String) {
+    pub(crate) fn exited(mut self, limit: Duration) -> (Option<i32>, String) {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -1,7 +1,17 @@
 //! Counters an operator scrapes at `/metrics` (Prometheus text format).
 
 use std::fmt::Write;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use histogram::Histogram;
+
+pub mod histogram;
+pub mod routes;
+
+/// Request-to-decision bounds in seconds: a user answers in seconds to
+/// minutes.
+const DECISION_BOUNDS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -23,6 +33,25 @@ pub struct Metrics {
     pub client_auth_refused: AtomicU64,
     /// By [`Replay`] kind.
     replays: [AtomicU64; Replay::ALL.len()],
+    pub routes: routes::Routes,
+    pub decisions_approved: AtomicU64,
+    pub decisions_denied: AtomicU64,
+    /// Seconds from a request to its device decision.
+    decision_times: DecisionTimes,
+    /// Device decisions and proofs refused (a bad signature, the wrong
+    /// text, a reported fraud), which count towards a lockout.
+    pub failed_attempts: AtomicU64,
+    pub lockouts_device: AtomicU64,
+    pub lockouts_user: AtomicU64,
+}
+
+#[derive(Debug)]
+struct DecisionTimes(Mutex<Histogram>);
+
+impl Default for DecisionTimes {
+    fn default() -> Self {
+        Self(Mutex::new(Histogram::new(DECISION_BOUNDS)))
+    }
 }
 
 /// A single-use value presented again (`trustid_replays_refused_total{kind}`).
@@ -73,9 +102,23 @@ impl Metrics {
         tracing::warn!(kind = kind.label(), by, "replay refused");
     }
 
+    /// A device decided `seconds` after the request was made.
+    pub fn decided(&self, approved: bool, seconds: i64) {
+        Self::inc(match approved {
+            true => &self.decisions_approved,
+            false => &self.decisions_denied,
+        });
+        if let Ok(mut times) = self.decision_times.0.lock() {
+            times.observe(seconds.max(0) as f64);
+        }
+    }
+
     pub fn render(&self) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::new();
+        let _ = writeln!(out, "# HELP trustid_build_info The running binary.");
+        let _ = writeln!(out, "# TYPE trustid_build_info gauge");
+        let _ = writeln!(out, "trustid_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
         let rows = [
             (
                 "trustid_backchannel_requests_accepted_total",
@@ -139,6 +182,19 @@ impl Metrics {
                 "{outcome=\"refused\"}",
                 get(&self.client_auth_refused),
             ),
+            (
+                "trustid_decisions_total",
+                "{outcome=\"approved\"}",
+                get(&self.decisions_approved),
+            ),
+            (
+                "trustid_decisions_total",
+                "{outcome=\"denied\"}",
+                get(&self.decisions_denied),
+            ),
+            ("trustid_failed_attempts_total", "", get(&self.failed_attempts)),
+            ("trustid_lockouts_total", "{of=\"device\"}", get(&self.lockouts_device)),
+            ("trustid_lockouts_total", "{of=\"user\"}", get(&self.lockouts_user)),
         ];
         let mut last = "";
         for (name, labels, value) in rows {
@@ -157,6 +213,13 @@ impl Metrics {
                 kind.label()
             );
         }
+        let name = "trustid_decision_seconds";
+        let _ = writeln!(out, "# HELP {name} Time from a request to its device decision.");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        if let Ok(times) = self.decision_times.0.lock() {
+            times.render(&mut out, name, "");
+        }
+        self.routes.render(&mut out);
         out
     }
 }
