@@ -13,6 +13,7 @@ pub mod domain;
 pub mod engine;
 pub mod face;
 pub mod http;
+pub mod logging;
 pub mod manage;
 pub mod oidc;
 pub mod ops;

@@ -233,13 +233,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = match cli.command {
         Command::Device(device) => {
             let filter = std::env::var("TRUSTID_LOG").unwrap_or_else(|_| "info".into());
-            trustid::ops::logging::init(&filter, LogFormat::Human);
+            trustid::logging::init(&filter, LogFormat::Human);
             return trustid::device_cli::run(device).await;
         }
         command => command,
     };
     let settings = Settings::load(cli.config.as_deref())?;
-    trustid::ops::logging::init(&settings.log, settings.log_format);
+    trustid::logging::init(&settings.log, settings.log_format);
     let now = SystemClock.now();
     match command {
         Command::Serve => trustid::server::serve(settings).await,

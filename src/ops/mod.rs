@@ -3,7 +3,6 @@
 
 pub mod health;
 pub mod keys_cli;
-pub mod logging;
 pub mod metrics;
 pub mod openapi;
 pub mod operator_cli;

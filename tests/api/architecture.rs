@@ -9,7 +9,7 @@
 //! | http    | `http` (what every face shares)           | base, `crypto`, `store`, `engine`   |
 //! | faces   | `oidc`, `device_api`, `manage`, `ops`, `saml`, `console` | all of the above, never each other |
 //! | client  | `device_cli` (the reference device)       | base, `crypto`                      |
-//! | wiring  | `config`, `server`, `refuse_nul`, `request_timeout`, `request_id`, `face`, `lib.rs`, binaries | anything |
+//! | wiring  | `config`, `server`, `logging`, `refuse_nul`, `request_timeout`, `request_id`, `face`, `lib.rs`, binaries | anything |
 //!
 //! Only the wiring imports `config`: settings go down as values, each part
 //! taking its own section. A module reaches another through `crate::NAME`
@@ -51,6 +51,7 @@ const NO_AXUM: &[&str] = &["domain", "clock", "crypto", "store", "engine"];
 const WIRING: &[&str] = &[
     "config",
     "server",
+    "logging",
     "refuse_nul",
     "request_timeout",
     "request_id",

@@ -323,7 +323,7 @@ fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
 /// Every setting an operator may have written, by the name of the TOML key
 /// (`TRUSTID_<NAME>` in the environment), with a valid value that is not its
 /// default. Renaming one breaks deployments: this list must only grow.
-const SETTINGS: [(&str, &str); 39] = [
+const SETTINGS: [(&str, &str); 44] = [
     ("issuer", "https://idp.example.com"),
     ("listen", "127.0.0.1:9"),
     ("database_url", "<db>"),
@@ -366,6 +366,11 @@ const SETTINGS: [(&str, &str); 39] = [
     ("saml_entity_id", "urn:example:idp"),
     ("admin_second_factor", "true"),
     ("trusted_proxies", "10.0.0.0/8"),
+    ("tls_certificate", "<dir>/server.pem"),
+    ("tls_key", "<dir>/server.key"),
+    ("metrics_listen", "127.0.0.1:9"),
+    ("log", "warn,trustid::engine=info"),
+    ("log_format", "json"),
 ];
 
 #[test]
@@ -382,6 +387,7 @@ fn every_setting_keeps_its_name_in_the_file_and_in_the_environment() {
         "client_email": "push@p.iam.gserviceaccount.com", "token_uri": "https://oauth2.example.com/token",
     });
     std::fs::write(dir.path().join("service-account.json"), account.to_string()).unwrap();
+    crate::tls::Ca::new().issue(dir.path(), 1, None);
     let value = |v: &str| v.replace("<db>", &db).replace("<dir>", &base);
 
     // The struct's own names: a setting renamed or dropped fails here.

@@ -58,13 +58,13 @@ fn certificate(cn: &str, serial: u32, key: &PKey<Private>, issuer: Option<(&X509
     b.build()
 }
 
-struct Ca {
+pub(crate) struct Ca {
     cert: X509,
     key: PKey<Private>,
 }
 
 impl Ca {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let key = p256();
         Self {
             cert: certificate("trustid test CA", 1, &key, None),
@@ -74,7 +74,7 @@ impl Ca {
 
     /// Writes a server pair with `serial` where the settings point (via a
     /// rename, as a careful operator would), the key unless `key` is given.
-    fn issue(&self, dir: &Path, serial: u32, key: Option<&PKey<Private>>) -> PKey<Private> {
+    pub(crate) fn issue(&self, dir: &Path, serial: u32, key: Option<&PKey<Private>>) -> PKey<Private> {
         let own = p256();
         let cert = certificate("127.0.0.1", serial, &own, Some((&self.cert, &self.key)));
         let key = key.unwrap_or(&own);
