@@ -57,6 +57,16 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Copy every table of this database (`database_url`) into the new
+    /// database TO (migrated here first, and empty), e.g. from SQLite to
+    /// PostgreSQL; stop the servers first.
+    MigrateData {
+        /// The target database URL (`postgres://…` or `sqlite://…`).
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Relying-party clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
@@ -287,6 +297,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     c.bytes,
                     c.file.display()
                 )
+            })
+        }
+        Command::MigrateData { to, output } => {
+            let copied = store::migrate_data::copy(&settings.database_url, &to).await?;
+            let tables: serde_json::Map<String, serde_json::Value> =
+                copied.iter().map(|(t, n)| (t.clone(), (*n).into())).collect();
+            print(&output, &tables, |t| {
+                let rows: u64 = copied.iter().map(|(_, n)| n).sum();
+                format!("copied {rows} rows of {} tables; every count checked", t.len())
             })
         }
         Command::Restore { file, output } => {

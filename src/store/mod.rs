@@ -12,6 +12,7 @@ pub mod clients;
 pub mod console;
 pub mod deliveries;
 pub mod lifecycle;
+pub mod migrate_data;
 pub mod postgres;
 pub mod saml_login;
 pub mod saml_sp;

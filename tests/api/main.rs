@@ -41,6 +41,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod migrate_data;
 mod migrations;
 mod openapi;
 mod openid_client;

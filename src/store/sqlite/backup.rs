@@ -60,6 +60,24 @@ impl ServingLock {
     }
 }
 
+/// The serving lock, taken exclusively: while it is held no `serve` runs
+/// on the database (`doing` names the refused operation).
+pub fn not_served(database_url: &str, doing: &str) -> anyhow::Result<File> {
+    let file = file_of(database_url)?;
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(sibling(&file, ".serving"))?;
+    if lock.try_lock().is_err() {
+        bail!(
+            "a trustid server is running on {}: stop it before {doing} (nothing was changed)",
+            file.display()
+        );
+    }
+    Ok(lock)
+}
+
 /// Copies the database at `database_url` to `to` (which must not exist).
 pub async fn backup(database_url: &str, to: &Path) -> anyhow::Result<Checked> {
     let from = file_of(database_url)?;
@@ -83,18 +101,7 @@ pub async fn restore(database_url: &str, from: &Path, now: i64) -> anyhow::Resul
     check(from)
         .await
         .with_context(|| format!("{} is not a usable trustid backup", from.display()))?;
-    let lock_path = sibling(&to, ".serving");
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)?;
-    if lock.try_lock().is_err() {
-        bail!(
-            "a trustid server is running on {}: stop it before restoring (nothing was changed)",
-            to.display()
-        );
-    }
+    let lock = not_served(database_url, "restoring")?;
     if to.exists() {
         let kept = sibling(&to, &format!(".before-restore-{now}"));
         // The write-ahead log belongs to the file it goes with.
