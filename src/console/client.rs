@@ -107,6 +107,7 @@ pub fn refused(e: Refusal) -> Response {
             StatusCode::CONFLICT,
             "This client authenticates with private_key_jwt: it has no secret to rotate.",
         ),
+        Refusal::Named(_) => page::error(StatusCode::CONFLICT, &e.to_string()),
         Refusal::Unaudited(e) => page::unaudited(&e, "a client change"),
         Refusal::Invalid(e) => page::error(StatusCode::BAD_REQUEST, &e.message),
         Refusal::Store(e) => page::unavailable(&e, "cannot read or change a client"),

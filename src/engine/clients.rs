@@ -13,7 +13,7 @@ use crate::domain::admin::CONSOLE_CLIENT;
 use crate::domain::client::{Client, ClientMetadata, MetadataError};
 use crate::domain::ids::ClientId;
 use crate::store::StoreError;
-use crate::store::clients::ClientChange;
+use crate::store::clients::{ClientChange, ClientRemoval};
 
 /// Why a change was not made, or (`Unaudited`) made but not audited.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,11 @@ pub enum Refusal {
     /// A `private_key_jwt` client proves itself with its keys, not a secret.
     #[error("this client authenticates with private_key_jwt and has no secret")]
     NoSecret,
+    /// Records that are evidence name the client: it can only be disabled.
+    #[error(
+        "{0} transactions, bindings or registrations name this client and are kept as evidence: disable it instead"
+    )]
+    Named(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The change is stored; its audit entry could not be written.
@@ -70,6 +75,17 @@ pub async fn rotate_secret(state: &AppState, actor: &Actor, id: &ClientId) -> Re
     change(state, id, ClientChange::SecretDigest(&secret::digest(&new))).await?;
     audit(state, actor, "client.secret_rotated", id, None).await?;
     Ok(new)
+}
+
+/// Removes a client no evidence names (one registered by mistake, say),
+/// with its tokens; its audit entries stay.
+pub async fn remove(state: &AppState, actor: &Actor, id: &ClientId) -> Result<(), Refusal> {
+    changeable(state, id).await?;
+    match state.store.remove_client(id.as_str()).await? {
+        ClientRemoval::Removed => audit(state, actor, "client.removed", id, None).await,
+        ClientRemoval::Unknown => Err(Refusal::UnknownClient),
+        ClientRemoval::Named(n) => Err(Refusal::Named(n)),
+    }
 }
 
 /// Disables the client (every client authentication fails) or enables it;

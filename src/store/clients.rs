@@ -99,7 +99,35 @@ pub trait ClientStore: Send + Sync {
 
     /// The push relay a client set for an app, when one is set.
     async fn app_push_relay(&self, client_id: &str, app_id: &str) -> StoreResult<Option<String>>;
+
+    /// Removes a client with its tokens and app relays, unless records
+    /// that are evidence name it: its transactions, and the bindings and
+    /// registrations it made (then nothing changes).
+    async fn remove_client(&self, id: &str) -> StoreResult<ClientRemoval>;
 }
+
+/// What [`ClientStore::remove_client`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRemoval {
+    Removed,
+    Unknown,
+    /// Transactions, bindings and registrations that name the client.
+    Named(i64),
+}
+
+/// Evidence that names a client and keeps it.
+pub(crate) const NAMING: &str = "SELECT (SELECT COUNT(*) FROM transactions WHERE client_id = $1) \
+     + (SELECT COUNT(*) FROM bindings WHERE client_id = $1) \
+     + (SELECT COUNT(*) FROM registrations WHERE client_id = $1)";
+
+/// What goes with a removed client.
+pub(crate) const OWNED: [&str; 5] = [
+    "DELETE FROM access_tokens WHERE client_id = $1",
+    "DELETE FROM refresh_tokens WHERE client_id = $1",
+    "DELETE FROM management_tokens WHERE client_id = $1",
+    "DELETE FROM registration_tokens WHERE client_id = $1",
+    "DELETE FROM app_push_relays WHERE client_id = $1",
+];
 
 #[derive(FromRow)]
 pub(crate) struct ClientRow {
@@ -132,7 +160,7 @@ macro_rules! client_sql {
         const _: () = {
             use sqlx::{query, query_as};
             use $crate::domain::client::Client;
-            use $crate::store::clients::{ClientChange, ClientRow, ClientStore};
+            use $crate::store::clients::{ClientChange, ClientRemoval, ClientRow, ClientStore, NAMING, OWNED};
             use $crate::store::{StoreError, StoreResult, conflict};
 
             #[async_trait::async_trait]
@@ -182,6 +210,24 @@ macro_rules! client_sql {
                     let done = set.bind(now).bind(id).execute(&self.pool).await?;
                     self.clients.forget(id);
                     Ok(done.rows_affected() == 1)
+                }
+
+                async fn remove_client(&self, id: &str) -> StoreResult<ClientRemoval> {
+                    let mut tx = self.pool.begin().await?;
+                    let named: i64 = sqlx::query_scalar(NAMING).bind(id).fetch_one(&mut *tx).await?;
+                    if named > 0 {
+                        return Ok(ClientRemoval::Named(named));
+                    }
+                    for delete in OWNED {
+                        query(delete).bind(id).execute(&mut *tx).await?;
+                    }
+                    let done = query("DELETE FROM clients WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    self.clients.forget(id);
+                    Ok(match done.rows_affected() {
+                        1 => ClientRemoval::Removed,
+                        _ => ClientRemoval::Unknown,
+                    })
                 }
 
                 async fn set_app_push_relay(

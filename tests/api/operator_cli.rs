@@ -126,3 +126,155 @@ fn users_and_devices_are_shown_locked_and_unlocked_and_refusals_change_nothing()
         "no such transaction",
     );
 }
+
+#[test]
+fn clients_are_updated_as_registration_checks_them_and_removed_when_nothing_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let made = run(d, &["clients", "add", "--name", "ACME Bank", "--json"]);
+    let id = made["client_id"].as_str().unwrap();
+    let endpoint = "https://rp.example.com/cb";
+    let args = [
+        "clients",
+        "update",
+        id,
+        "--name",
+        "ACME",
+        "--delivery-mode",
+        "ping",
+        "--notification-endpoint",
+        endpoint,
+        "--json",
+    ];
+    let updated = run(d, &args);
+    assert_eq!(updated["metadata"]["client_name"], "ACME");
+    let shown = run(d, &["clients", "show", id, "--json"]);
+    assert_eq!(shown["metadata"]["backchannel_token_delivery_mode"], "ping");
+    assert_eq!(shown["metadata"]["backchannel_client_notification_endpoint"], endpoint);
+
+    // A file's members, `null` removing one; then what registration refuses.
+    let file = d.join("change.json");
+    std::fs::write(&file, r#"{"backchannel_user_code_parameter": true}"#).unwrap();
+    let path = file.to_str().unwrap();
+    let updated = run(d, &["clients", "update", id, "--metadata", path, "--json"]);
+    assert_eq!(updated["metadata"]["backchannel_user_code_parameter"], true);
+    std::fs::write(&file, r#"{"backchannel_client_notification_endpoint": null}"#).unwrap();
+    refused(d, &["clients", "update", id, "--metadata", path], "notification");
+    std::fs::write(&file, r#"{"backchannel_token_delivery_mode": "carrier pigeon"}"#).unwrap();
+    refused(d, &["clients", "update", id, "--metadata", path], "invalid metadata");
+    std::fs::write(&file, "[1, 2]").unwrap();
+    refused(d, &["clients", "update", id, "--metadata", path], "JSON object");
+    let internal = [
+        "clients",
+        "update",
+        id,
+        "--notification-endpoint",
+        "https://10.0.0.5/cb",
+    ];
+    refused(d, &internal, "must not name an internal address");
+    let shown = run(d, &["clients", "show", id, "--json"]);
+    assert_eq!(shown["metadata"]["client_name"], "ACME", "refusals changed nothing");
+    assert_eq!(shown["metadata"]["backchannel_client_notification_endpoint"], endpoint);
+    refused(d, &["clients", "update", "console", "--name", "x"], "trustid's own");
+    refused(d, &["clients", "update", "nobody", "--name", "x"], "no such client");
+
+    // Added by mistake, never used: removed, with an audit entry.
+    assert_eq!(run(d, &["clients", "remove", id, "--json"])["removed"], true);
+    refused(d, &["clients", "show", id], "no such client");
+    refused(d, &["clients", "remove", id], "no such client");
+    refused(d, &["clients", "remove", "console"], "trustid's own");
+    let trail = run(d, &["audit", "list", "--actor", "cli", "--json"]);
+    let actions: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "client.updated").count(),
+        2,
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"client.removed"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn a_client_named_by_a_transaction_is_kept_and_a_device_is_shown() {
+    use trustid::domain::client::SigningAlg;
+    let app = crate::common::spawn_app().await;
+    let client = app.client(SigningAlg::ES256).await;
+    let device = app.user_with_device("alice").await;
+    app.start(&client, "alice", "Log in").await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("TRUSTID_DATABASE_URL", app.settings.database_url.as_str())];
+    let out = trustid(dir.path(), &["clients", "remove", &client.client_id], &env);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("1 transactions") && said.contains("disable it instead"),
+        "{said}"
+    );
+    let shown = json_of(&trustid(
+        dir.path(),
+        &["clients", "show", &client.client_id, "--json"],
+        &env,
+    ));
+    assert_eq!(shown["client_id"], client.client_id.as_str());
+
+    let shown = json_of(&trustid(dir.path(), &["devices", "show", &device.id(), "--json"], &env));
+    assert_eq!(shown["user_id"], "alice");
+    assert_eq!(shown["status"], "active");
+    // The list's SQL on this run's backend (the tests above use SQLite files).
+    let listed = json_of(&trustid(dir.path(), &["users", "list", "--search", "ALI", "--json"], &env));
+    assert_eq!(listed[0]["user_id"], "alice", "{listed}");
+    let out = trustid(dir.path(), &["devices", "show", "no-such-device"], &env);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such device"));
+}
+
+#[test]
+fn users_are_listed_newest_first_by_status_and_by_part_of_an_id_email_or_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (id, contact) in [
+        ("alice", "--email=Alice@Bank.example"),
+        ("bob", "--phone=+15551234567"),
+        ("carol_1", "--email=c@x.example"),
+    ] {
+        run(d, &["users", "add", "--id", id, contact, "--json"]);
+    }
+    run(d, &["users", "lock", "carol_1", "--json"]);
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["users", "list", "--json"];
+        all.extend_from_slice(args);
+        let listed = run(d, &all);
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["user_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut all = ids(&[]);
+    all.sort_unstable();
+    assert_eq!(all, ["alice", "bob", "carol_1"]);
+    assert_eq!(ids(&["--search", "bank.EXAMPLE"]), ["alice"], "any case, e-mail");
+    assert_eq!(ids(&["--search", "5551234"]), ["bob"], "phone");
+    assert_eq!(ids(&["--status", "locked"]), ["carol_1"]);
+    assert_eq!(
+        ids(&["--search", "l_1"]),
+        ["carol_1"],
+        "`_` is a character, not a wildcard"
+    );
+    assert_eq!(ids(&["--search", "%"]), Vec::<String>::new(), "nor is `%`");
+    assert_eq!(ids(&["--limit", "1"]).len(), 1);
+    run(d, &["users", "remove", "bob", "--json"]);
+    assert!(!ids(&[]).contains(&"bob".to_owned()), "removed users only when asked");
+    assert_eq!(ids(&["--status", "removed"]), ["bob"]);
+    let table = String::from_utf8_lossy(&trustid(d, &["users", "list"], &[]).stdout).into_owned();
+    assert!(
+        table.starts_with("user_id") && table.contains("Alice@Bank.example"),
+        "{table}"
+    );
+    refused(d, &["users", "list", "--status", "asleep"], "--status");
+    refused(d, &["users", "list", "--limit", "0"], "--limit");
+}

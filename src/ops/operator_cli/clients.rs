@@ -1,10 +1,13 @@
-//! `trustid clients list | show | rotate-secret | disable | enable`: the
-//! engine's client changes (`engine::clients`), as the console makes them.
+//! `trustid clients list | show | update | rotate-secret | disable | enable
+//! | remove`: the engine's client changes (`engine::clients`), as the
+//! console makes them.
 
-use serde_json::{Value, json};
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
 
 use super::{Output, print, table, when};
-use crate::domain::client::Client;
+use crate::domain::client::{Client, ClientMetadata};
 use crate::domain::ids::ClientId;
 use crate::engine::AppState;
 use crate::engine::clients::{self, Refusal};
@@ -46,6 +49,71 @@ pub enum ClientsLook {
         #[command(flatten)]
         output: Output,
     },
+    /// Change a client's registration: the options below, and any member
+    /// (RFC 7591 names) from a JSON file; checked as registration checks it.
+    Update {
+        /// The client's id.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+        /// A JSON object merged over the registration (`null` removes a member).
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+        /// The name people see (`client_name`).
+        #[arg(long)]
+        name: Option<String>,
+        /// poll, ping or push.
+        #[arg(long)]
+        delivery_mode: Option<String>,
+        /// Where ping and push notifications go.
+        #[arg(long)]
+        notification_endpoint: Option<String>,
+        /// The client's public keys, fetched from this URL.
+        #[arg(long)]
+        jwks_uri: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Remove a client no transaction, binding or registration names (one
+    /// added by mistake); a client with history can only be disabled.
+    Remove {
+        /// The client's id.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+/// The changes `clients update` asks for, as registration members.
+struct Changes {
+    file: Option<PathBuf>,
+    members: Vec<(&'static str, Option<String>)>,
+}
+
+/// `metadata` with `changes` applied: the file's members first, then the options.
+fn updated(metadata: &ClientMetadata, changes: Changes) -> anyhow::Result<ClientMetadata> {
+    let mut merged: Map<String, Value> = match serde_json::to_value(metadata)? {
+        Value::Object(members) => members,
+        _ => anyhow::bail!("a registration is a JSON object"),
+    };
+    if let Some(file) = &changes.file {
+        let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let Value::Object(members) = serde_json::from_str(&text)? else {
+            anyhow::bail!("{}: must hold a JSON object", file.display());
+        };
+        for (name, value) in members {
+            match value {
+                Value::Null => merged.remove(&name),
+                value => merged.insert(name, value),
+            };
+        }
+    }
+    for (name, value) in changes.members {
+        if let Some(value) = value {
+            merged.insert(name.to_owned(), value.into());
+        }
+    }
+    serde_json::from_value(Value::Object(merged)).map_err(|e| anyhow::anyhow!("invalid metadata: {e}"))
 }
 
 fn described(client: &Client) -> Value {
@@ -108,6 +176,38 @@ pub async fn run(state: &AppState, command: ClientsLook) -> anyhow::Result<()> {
         }
         ClientsLook::Disable { id, output } => set(state, &actor, id, true, &output).await,
         ClientsLook::Enable { id, output } => set(state, &actor, id, false, &output).await,
+        ClientsLook::Update {
+            id,
+            metadata,
+            name,
+            delivery_mode,
+            notification_endpoint,
+            jwks_uri,
+            output,
+        } => {
+            let id = ClientId::new(id);
+            let client = clients::changeable(state, &id).await.map_err(refused)?;
+            let changes = Changes {
+                file: metadata,
+                members: vec![
+                    ("client_name", name),
+                    ("backchannel_token_delivery_mode", delivery_mode),
+                    ("backchannel_client_notification_endpoint", notification_endpoint),
+                    ("jwks_uri", jwks_uri),
+                ],
+            };
+            let metadata = updated(&client.metadata, changes)?;
+            clients::update(state, &actor, &id, &metadata).await.map_err(refused)?;
+            let answer = json!({"client_id": id, "metadata": metadata});
+            print(&output, &answer, |_| format!("client {id} updated"))
+        }
+        ClientsLook::Remove { id, output } => {
+            let id = ClientId::new(id);
+            clients::remove(state, &actor, &id).await.map_err(refused)?;
+            print(&output, &json!({"client_id": id, "removed": true}), |_| {
+                format!("client {id} removed")
+            })
+        }
     }
 }
 

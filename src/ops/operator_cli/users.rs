@@ -1,5 +1,5 @@
-//! `trustid users show | lock | unlock | remove` and `trustid devices list |
-//! remove | lock | unlock`: the engine's user and device changes
+//! `trustid users list | show | lock | unlock | remove` and `trustid devices
+//! list | show | remove | lock | unlock`: the engine's user and device changes
 //! (`engine::users`), as the console and the management API make them.
 
 use serde_json::{Value, json};
@@ -13,6 +13,19 @@ use crate::engine::users::{self, Actor, Refusal};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum UsersLook {
+    /// Users, newest first (removed ones only with `--status removed`).
+    List {
+        /// active, locked or removed.
+        #[arg(long)]
+        status: Option<String>,
+        /// Part of an id, e-mail address or phone number (any case).
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        output: Output,
+    },
     /// One user, found by id, e-mail or phone, with their devices.
     Show {
         /// A user id, an e-mail address or a phone number.
@@ -48,6 +61,13 @@ pub enum UsersLook {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum DevicesLook {
+    /// One device, whoever it belongs to.
+    Show {
+        #[arg(allow_hyphen_values = true)]
+        device: String,
+        #[command(flatten)]
+        output: Output,
+    },
     /// A user's devices.
     List {
         #[arg(long, allow_hyphen_values = true)]
@@ -124,6 +144,42 @@ fn device_rows(devices: &[Device]) -> String {
 pub async fn run_users(state: &AppState, command: UsersLook) -> anyhow::Result<()> {
     let actor = Actor::Operator;
     match command {
+        UsersLook::List {
+            status,
+            search,
+            limit,
+            output,
+        } => {
+            if let Some(status) = &status {
+                status
+                    .parse::<UserStatus>()
+                    .map_err(|_| anyhow::anyhow!("--status: active, locked or removed"))?;
+            }
+            if !(1..=10_000).contains(&limit) {
+                anyhow::bail!("--limit: between 1 and 10000");
+            }
+            let found = state
+                .store
+                .users_list(status.as_deref(), search.as_deref(), limit)
+                .await?;
+            let listed: Vec<Value> = found.iter().map(user_json).collect();
+            print(&output, &listed, |_| {
+                let rows: Vec<Vec<String>> = found
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.id.to_string(),
+                            u.email.clone().unwrap_or_default(),
+                            u.phone.clone().unwrap_or_default(),
+                            u.status.as_str().to_owned(),
+                            u.failed_attempts.to_string(),
+                            when(Some(u.created_at)),
+                        ]
+                    })
+                    .collect();
+                table(&["user_id", "email", "phone", "status", "failed", "created"], &rows)
+            })
+        }
         UsersLook::Show { who, output } => {
             let (user, _) = state
                 .store
@@ -187,6 +243,16 @@ async fn set_status(
 pub async fn run_devices(state: &AppState, command: DevicesLook) -> anyhow::Result<()> {
     let actor = Actor::Operator;
     let (user, device, output, action) = match command {
+        DevicesLook::Show { device, output } => {
+            let found = state
+                .store
+                .device(&device)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no such device: {device}"))?;
+            let mut shown = device_json(&found);
+            shown["user_id"] = json!(found.user_id);
+            return print(&output, &shown, |v| serde_json::to_string_pretty(v).unwrap_or_default());
+        }
         DevicesLook::List { user, output } => {
             let (_, devices) = users::devices(state, &actor, &UserId::new(user))
                 .await

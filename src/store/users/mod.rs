@@ -41,6 +41,23 @@ pub(crate) const USER_BY_HINT: &str = concat!(
      ORDER BY CASE WHEN u.id = $1 THEN 0 WHEN u.email = $1 THEN 1 ELSE 2 END LIMIT 1"
 );
 
+/// [`UserStore::users_list`]: `$1` the status, `$2` a LIKE pattern, `$3` the limit.
+pub(crate) const USERS_LIST: &str = "SELECT * FROM users \
+     WHERE (CAST($1 AS TEXT) IS NULL AND status != 'removed' OR status = $1) \
+       AND (CAST($2 AS TEXT) IS NULL OR LOWER(id) LIKE $2 ESCAPE '\\' \
+            OR LOWER(COALESCE(email, '')) LIKE $2 ESCAPE '\\' OR LOWER(COALESCE(phone, '')) LIKE $2 ESCAPE '\\') \
+     ORDER BY created_at DESC, id DESC LIMIT $3";
+
+/// `text` as a LIKE pattern matching any value that contains it, any case.
+pub(crate) fn containing(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 #[async_trait]
 pub trait UserStore: Send + Sync {
     async fn insert_user(&self, user: &User, apps: &[String]) -> StoreResult<()>;
@@ -54,6 +71,11 @@ pub trait UserStore: Send + Sync {
     async fn set_user_status(&self, user_id: &str, status: UserStatus) -> StoreResult<bool>;
 
     async fn user(&self, id: &str) -> StoreResult<Option<User>>;
+
+    /// Up to `limit` users, newest first: those with `status` (all but
+    /// removed ones without), whose id, e-mail or phone contains `search`
+    /// (any case).
+    async fn users_list(&self, status: Option<&str>, search: Option<&str>, limit: i64) -> StoreResult<Vec<User>>;
 
     /// Resolves a `login_hint` (the user id, else the e-mail, else the phone),
     /// with the user's active devices counted in the same statement (one

@@ -64,6 +64,16 @@ macro_rules! user_sql {
                     row.map(User::try_from).transpose()
                 }
 
+                async fn users_list(&self, status: Option<&str>, search: Option<&str>, limit: i64) -> StoreResult<Vec<User>> {
+                    let rows: Vec<UserRow> = query_as($crate::store::users::USERS_LIST)
+                        .bind(status)
+                        .bind(search.map($crate::store::users::containing))
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    rows.into_iter().map(User::try_from).collect()
+                }
+
                 async fn user_by_hint_counting_devices(&self, hint: &str) -> StoreResult<Option<(User, DeviceCounts)>> {
                     // None: a lock met, waited for below, off the async thread.
                     if let Some(done) = self.user_by_hint_direct(hint) {
