@@ -46,6 +46,7 @@ enum Command {
     /// Copy the SQLite database to FILE while the server runs (a consistent
     /// snapshot, checked); for PostgreSQL use pg_dump.
     Backup {
+        /// Where the copy goes (a new file).
         file: PathBuf,
         #[command(flatten)]
         output: Output,
@@ -53,6 +54,7 @@ enum Command {
     /// Replace the SQLite database with the backup FILE (the server must be
     /// stopped; the replaced file is kept beside it).
     Restore {
+        /// The backup to put in place.
         file: PathBuf,
         #[command(flatten)]
         output: Output,
@@ -104,6 +106,7 @@ enum ClientsCommand {
     Look(ClientsLook),
     /// Register a confidential client; a secret is printed once.
     Add {
+        /// The name people see (`client_name`).
         #[arg(long)]
         name: String,
         /// poll, ping or push (CIBA §5).
@@ -115,6 +118,7 @@ enum ClientsCommand {
         /// client_secret_basic, client_secret_post or private_key_jwt.
         #[arg(long, default_value = "client_secret_basic")]
         auth_method: AuthMethod,
+        /// Alg of the ID tokens it receives (ES256, PS256, RS256).
         #[arg(long, default_value = "ES256")]
         id_token_alg: SigningAlg,
         /// Alg of signed authentication requests (ES256, PS256, RS256).
@@ -164,6 +168,7 @@ enum AppsCommand {
         /// The client whose requests name the app.
         #[arg(long = "client", allow_hyphen_values = true)]
         client_id: String,
+        /// The app's id (`appId` in binding messages).
         #[arg(long = "app", allow_hyphen_values = true)]
         app_id: String,
         /// The relay's URL (https; http on loopback in dev mode).
@@ -186,8 +191,10 @@ enum UsersCommand {
         /// The relying party's identifier for the user.
         #[arg(long, allow_hyphen_values = true)]
         id: String,
+        /// The user's e-mail address (a login_hint may name it).
         #[arg(long)]
         email: Option<String>,
+        /// The user's phone number (a login_hint may name it).
         #[arg(long)]
         phone: Option<String>,
         /// Associate with this appId (repeatable).
@@ -213,6 +220,7 @@ enum DevicesCommand {
         /// Device ids are base64url and may start with `-`.
         #[arg(long, allow_hyphen_values = true)]
         device: String,
+        /// The user the device is bound to.
         #[arg(long, allow_hyphen_values = true)]
         user: String,
         #[command(flatten)]
@@ -466,3 +474,7 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "main_tests.rs"]
+mod tests;

@@ -17,29 +17,35 @@ use crate::store::Store;
 pub enum AdminCommand {
     /// Create an admin; the password is read from standard input.
     Create {
+        /// The admin's e-mail address (their sign-in name).
         #[arg(long)]
         email: String,
+        /// Answer in JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Set an admin's password (read from standard input).
     Passwd {
+        /// The admin's e-mail address.
         #[arg(long)]
         email: String,
     },
     /// Disable an admin: no more sign-ins (the account stays for the audit trail).
     Disable {
+        /// The admin's e-mail address.
         #[arg(long)]
         email: String,
     },
     /// Remove every phone bound to an admin (lost or replaced) and end
     /// their sessions; they then sign in by password and bind a new one.
     ForgetPhones {
+        /// The admin's e-mail address.
         #[arg(long)]
         email: String,
     },
     /// Every admin.
     List {
+        /// Answer in JSON, for scripts.
         #[arg(long)]
         json: bool,
     },

@@ -47,10 +47,13 @@ enum Action {
     #[command(group = clap::ArgGroup::new("credential").required(true))]
     Activate {
         // Credentials are base64url and may start with `-`.
+        /// A seed-000 activation code the relying party gave the user.
         #[arg(long, group = "credential", allow_hyphen_values = true)]
         code: Option<String>,
+        /// A seed-001 activation password (from the QR code or typed).
         #[arg(long, group = "credential", allow_hyphen_values = true)]
         password: Option<String>,
+        /// A seed-002 registration token of an authenticated user.
         #[arg(long, group = "credential", allow_hyphen_values = true)]
         token: Option<String>,
     },
@@ -92,6 +95,7 @@ enum Action {
     },
     /// Deny a pending request.
     Deny {
+        /// The transaction's id, as `trustid device inbox` shows it.
         #[arg(allow_hyphen_values = true)]
         transaction_id: String,
         /// The user did not start this request (counts as a failed attempt).

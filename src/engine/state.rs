@@ -54,6 +54,8 @@ pub struct Shared {
     pub discovery_json: Bytes,
     /// The console dashboard's counts, read once for every open dashboard.
     pub dashboard: super::dashboard::CountsCache,
+    /// What `/metrics` reads from the database, read once for every scrape.
+    pub scraped: super::dashboard::ScrapeCache,
     /// Set when the process is told to stop: waits end, workers finish.
     pub drain: super::drain::Drain,
     /// The long-polls and event streams devices hold open, capped.
@@ -104,6 +106,7 @@ impl AppState {
             wakeups,
             discovery_json,
             dashboard: Default::default(),
+            scraped: Default::default(),
             drain: Default::default(),
             open_waits: Default::default(),
             auth_failures: super::auth_failures::AuthFailures::new(client_auth_failures_per_address),

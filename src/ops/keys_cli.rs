@@ -27,6 +27,7 @@ pub enum KeysCommand {
     },
     /// Remove a key that no longer signs (its tokens stop verifying).
     Retire {
+        /// The key id (`kid`) to retire, as `trustid keys list` shows it.
         #[arg(long, allow_hyphen_values = true)]
         kid: String,
     },

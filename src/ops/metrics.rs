@@ -1,6 +1,7 @@
 //! `GET /metrics`: the engine's counters and histograms in Prometheus text
-//! format, and gauges read at scrape time: the last hour's transactions by
-//! state (the dashboard's cached counts) and what needs an operator's eye.
+//! format, and gauges read from the database (at most every 10 s, however
+//! often it is asked): the last hour's transactions by context, delivery
+//! mode and state, and what needs an operator's eye.
 
 use std::fmt::Write;
 
@@ -21,24 +22,21 @@ pub fn router(state: AppState) -> Router {
 pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = state.metrics.render();
     // A database that does not answer leaves these out; the counters stand.
-    if let Ok(counts) = dashboard::counts(&state).await {
+    if let Ok(scraped) = dashboard::scraped(&state).await {
         let name = "trustid_recent_transactions";
         let _ = writeln!(
             out,
-            "# HELP {name} Transactions created in the last hour, by state now."
+            "# HELP {name} Transactions created in the last hour, by context, delivery mode and state now."
         );
         let _ = writeln!(out, "# TYPE {name} gauge");
-        let hour = counts.hour;
-        for (label, n) in [
-            ("pending", hour.pending),
-            ("approved", hour.approved),
-            ("denied", hour.denied),
-            ("expired", hour.expired),
-        ] {
-            let _ = writeln!(out, "{name}{{window=\"1h\",state=\"{label}\"}} {n}");
+        for mix in &scraped.hour {
+            let _ = writeln!(
+                out,
+                "{name}{{window=\"1h\",context=\"{}\",delivery=\"{}\",state=\"{}\"}} {}",
+                mix.context, mix.delivery, mix.phase, mix.count
+            );
         }
-    }
-    if let Ok(health) = state.store.health(state.clock.now() - 86_400).await {
+        let health = scraped.health;
         for (name, help, n) in [
             (
                 "trustid_deliveries_retrying",

@@ -36,20 +36,26 @@ pub enum SpsCommand {
     },
     /// Every registered service provider.
     List {
+        /// Answer in JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
     /// Remove a service provider.
-    Remove { entity_id: String },
+    Remove {
+        /// The SP's entity ID.
+        entity_id: String,
+    },
     /// Register a service provider from its SAML metadata (an EntityDescriptor
     /// with an SPSSODescriptor); the flags override what it says.
     Import {
+        /// The SP's metadata file (XML).
         metadata: PathBuf,
         /// Register under this entity ID instead of the metadata's.
         #[arg(long)]
         entity_id: Option<String>,
         #[command(flatten)]
         flags: SpFlags,
+        /// Answer in JSON, for scripts.
         #[arg(long)]
         json: bool,
     },

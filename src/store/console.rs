@@ -17,6 +17,15 @@ pub struct TransactionCounts {
     pub expired: i64,
 }
 
+/// One group of [`ConsoleStore::transaction_mix`].
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TransactionMix {
+    pub context: String,
+    pub delivery: String,
+    pub phase: String,
+    pub count: i64,
+}
+
 /// What needs an operator's eye (the dashboard's second table).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct Health {
@@ -118,6 +127,10 @@ pub trait ConsoleStore: Send + Sync {
 
     /// Transactions created since `since`, by where they stand at `now`.
     async fn transaction_counts(&self, since: i64, now: i64) -> StoreResult<TransactionCounts>;
+
+    /// The transactions created since `since`, counted by context, delivery
+    /// (`poll`, `ping`, `push`) and phase now (as the counts above).
+    async fn transaction_mix(&self, since: i64, now: i64) -> StoreResult<Vec<TransactionMix>>;
 
     /// Failing notifications and device pushes (failed since `since`, or
     /// retrying now), and the locked users and devices.
@@ -270,6 +283,23 @@ macro_rules! console_sql {
                     .fetch_one(&self.pool)
                     .await?;
                     Ok(counts)
+                }
+
+                async fn transaction_mix(&self, since: i64, now: i64) -> StoreResult<Vec<$crate::store::console::TransactionMix>> {
+                    let mix = query_as(
+                        "SELECT context, COALESCE(notify_kind, 'poll') AS delivery, \
+                         CASE WHEN status = 'denied' THEN 'denied' \
+                              WHEN status IN ('pending', 'approved') AND expires_at <= $2 THEN 'expired' \
+                              WHEN status = 'consumed' THEN 'approved' ELSE status END AS phase, \
+                         COUNT(*) AS count \
+                         FROM transactions WHERE created_at >= $1 AND id >= $3 GROUP BY 1, 2, 3",
+                    )
+                    .bind(since)
+                    .bind(now)
+                    .bind($crate::store::console::first_id_at(since))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    Ok(mix)
                 }
 
                 async fn health(&self, since: i64) -> StoreResult<Health> {

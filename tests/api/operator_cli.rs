@@ -225,7 +225,11 @@ async fn a_client_named_by_a_transaction_is_kept_and_a_device_is_shown() {
     assert_eq!(shown["user_id"], "alice");
     assert_eq!(shown["status"], "active");
     // The list's SQL on this run's backend (the tests above use SQLite files).
-    let listed = json_of(&trustid(dir.path(), &["users", "list", "--search", "ALI", "--json"], &env));
+    let listed = json_of(&trustid(
+        dir.path(),
+        &["users", "list", "--search", "ALI", "--json"],
+        &env,
+    ));
     assert_eq!(listed[0]["user_id"], "alice", "{listed}");
     let out = trustid(dir.path(), &["devices", "show", "no-such-device"], &env);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such device"));

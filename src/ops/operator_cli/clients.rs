@@ -23,6 +23,7 @@ pub enum ClientsLook {
     },
     /// One client's registration (never its secret).
     Show {
+        /// The client's id.
         #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
@@ -30,6 +31,7 @@ pub enum ClientsLook {
     },
     /// Give the client a new secret, printed once; the old one stops working.
     RotateSecret {
+        /// The client's id.
         #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
@@ -37,6 +39,7 @@ pub enum ClientsLook {
     },
     /// Refuse every authentication of the client until it is enabled.
     Disable {
+        /// The client's id.
         #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
@@ -44,6 +47,7 @@ pub enum ClientsLook {
     },
     /// Let a disabled client authenticate again.
     Enable {
+        /// The client's id.
         #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]

@@ -19,15 +19,19 @@ pub enum TransactionsCommand {
         /// `pending`, `expired`, `approved`, `denied` or `consumed`.
         #[arg(long)]
         status: Option<String>,
+        /// Only this client's.
         #[arg(long, allow_hyphen_values = true)]
         client: Option<String>,
+        /// Only this user's.
         #[arg(long, allow_hyphen_values = true)]
         user: Option<String>,
+        /// Only those this device decided.
         #[arg(long, allow_hyphen_values = true)]
         device: Option<String>,
         /// Only those created in the last N seconds.
         #[arg(long)]
         since: Option<i64>,
+        /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
         #[command(flatten)]
@@ -36,6 +40,7 @@ pub enum TransactionsCommand {
     /// One transaction's evidence: who asked, what was shown, which device
     /// decided and when, the notification, the tokens, every refusal.
     Show {
+        /// The transaction's id.
         #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
@@ -59,6 +64,7 @@ pub enum AuditCommand {
         /// Only entries of the last N seconds.
         #[arg(long)]
         since: Option<i64>,
+        /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
         #[command(flatten)]

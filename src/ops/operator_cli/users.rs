@@ -21,6 +21,7 @@ pub enum UsersLook {
         /// Part of an id, e-mail address or phone number (any case).
         #[arg(long)]
         search: Option<String>,
+        /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
         #[command(flatten)]
@@ -36,6 +37,7 @@ pub enum UsersLook {
     },
     /// Refuse every request for the user until unlocked.
     Lock {
+        /// The user's id.
         #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
@@ -43,6 +45,7 @@ pub enum UsersLook {
     },
     /// Let a locked user be asked again.
     Unlock {
+        /// The user's id.
         #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
@@ -52,6 +55,7 @@ pub enum UsersLook {
     /// (each open request's client is told); the user stays, removed, for the
     /// audit trail.
     Remove {
+        /// The user's id.
         #[arg(allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
@@ -63,6 +67,7 @@ pub enum UsersLook {
 pub enum DevicesLook {
     /// One device, whoever it belongs to.
     Show {
+        /// The device's id.
         #[arg(allow_hyphen_values = true)]
         device: String,
         #[command(flatten)]
@@ -70,6 +75,7 @@ pub enum DevicesLook {
     },
     /// A user's devices.
     List {
+        /// The user's id.
         #[arg(long, allow_hyphen_values = true)]
         user: String,
         #[command(flatten)]
@@ -77,8 +83,10 @@ pub enum DevicesLook {
     },
     /// Remove one of a user's devices.
     Remove {
+        /// The user's id.
         #[arg(long, allow_hyphen_values = true)]
         user: String,
+        /// The device's id.
         #[arg(long, allow_hyphen_values = true)]
         device: String,
         #[command(flatten)]
@@ -86,8 +94,10 @@ pub enum DevicesLook {
     },
     /// Lock one of a user's active devices.
     Lock {
+        /// The user's id.
         #[arg(long, allow_hyphen_values = true)]
         user: String,
+        /// The device's id.
         #[arg(long, allow_hyphen_values = true)]
         device: String,
         #[command(flatten)]
@@ -95,8 +105,10 @@ pub enum DevicesLook {
     },
     /// Unlock a locked device (after too many failed decisions, say).
     Unlock {
+        /// The user's id.
         #[arg(long, allow_hyphen_values = true)]
         user: String,
+        /// The device's id.
         #[arg(long, allow_hyphen_values = true)]
         device: String,
         #[command(flatten)]
