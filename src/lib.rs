@@ -156,7 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::HEALTHZ_PATH, get(ops::health::healthz))
         .route(paths::READYZ_PATH, get(ops::health::readyz));
     http::security_headers::add(router, https)
-        .layer(http::route_metrics::RouteMetricsLayer(state.clone()))
+        .layer(http::route_metrics::RouteMetricsLayer::new(state.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(request_id::RequestIdLayer)
         .merge(http::security_headers::add(probes, https))

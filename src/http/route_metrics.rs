@@ -20,7 +20,15 @@ use crate::engine::AppState;
 use crate::engine::metrics::routes::UNMATCHED;
 
 #[derive(Clone)]
-pub struct RouteMetricsLayer(pub AppState);
+pub struct RouteMetricsLayer(AppState);
+
+impl RouteMetricsLayer {
+    /// Registers every route template, so that counting takes no lock.
+    pub fn new(state: AppState) -> Self {
+        state.metrics.routes.register(&crate::http::paths::ALL_PATHS);
+        Self(state)
+    }
+}
 
 impl<S> Layer<S> for RouteMetricsLayer {
     type Service = RouteMetrics<S>;

@@ -13,6 +13,7 @@ use axum::routing::get;
 
 use crate::engine::{AppState, dashboard};
 use crate::http::paths::METRICS_PATH;
+use crate::store::batch_sizes::BOUNDS;
 
 /// What `metrics_listen` serves: `/metrics` alone.
 pub fn router(state: AppState) -> Router {
@@ -54,5 +55,32 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {n}");
         }
     }
+    database(&state, &mut out);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// The pool's connections, and on SQLite the rows per group commit.
+fn database(state: &AppState, out: &mut String) {
+    let pool = state.store.pool_use();
+    let name = "trustid_db_pool_connections";
+    let _ = writeln!(out, "# HELP {name} Database connections of this instance, by state.");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    let _ = writeln!(out, "{name}{{state=\"busy\"}} {}", pool.open.saturating_sub(pool.idle));
+    let _ = writeln!(out, "{name}{{state=\"idle\"}} {}", pool.idle);
+    let name = "trustid_db_pool_max_connections";
+    let _ = writeln!(out, "# HELP {name} The most connections the pool opens.");
+    let _ = writeln!(out, "# TYPE {name} gauge\n{name} {}", pool.max);
+    let Some(batches) = state.store.commit_batches() else {
+        return;
+    };
+    let name = "trustid_sqlite_commit_rows";
+    let _ = writeln!(out, "# HELP {name} Backchannel requests per group commit.");
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    let mut commits = 0;
+    for (le, n) in BOUNDS.iter().zip(batches.commits) {
+        commits += n;
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {commits}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {commits}");
+    let _ = writeln!(out, "{name}_sum {}\n{name}_count {commits}", batches.rows);
 }

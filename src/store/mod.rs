@@ -8,6 +8,7 @@
 
 pub mod admins;
 pub mod audit;
+pub mod batch_sizes;
 pub mod clients;
 pub mod console;
 pub mod deliveries;

@@ -175,6 +175,11 @@ impl PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Each request commits by itself: no group commit to count.
+    fn batch_sizes(&self) -> Option<crate::store::batch_sizes::Counted> {
+        None
+    }
+
     /// LISTENs on the `trustid` channel and republishes every topic locally.
     /// PgListener re-listens after a reconnect; notifications lost meanwhile
     /// are covered by the waiters' own timeouts and re-reads.

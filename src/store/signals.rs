@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::batch_sizes::Counted;
 use super::{StoreResult, TopicSink};
 
 #[async_trait]
@@ -26,6 +27,21 @@ pub trait Signals: Send + Sync {
     /// The newest migration the database has applied, and the newest this
     /// binary knows: equal once start-up has migrated (readiness).
     async fn schema(&self) -> StoreResult<(i64, i64)>;
+
+    /// The database pool now (`/metrics`).
+    fn pool_use(&self) -> PoolUse;
+
+    /// How many rows SQLite's group commits carried so far; `None` on
+    /// PostgreSQL, which commits each request by itself.
+    fn commit_batches(&self) -> Option<Counted>;
+}
+
+/// Connections of a pool: open, idle among them, and the most it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// Implements [`Signals`] for `$store`, whose field `pool` is a pool of `$db`.
@@ -65,6 +81,18 @@ macro_rules! signal_sql {
                     .await?;
                     let known = Self::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
                     Ok((applied, known))
+                }
+
+                fn pool_use(&self) -> $crate::store::signals::PoolUse {
+                    $crate::store::signals::PoolUse {
+                        open: self.pool.size(),
+                        idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                        max: self.pool.options().get_max_connections(),
+                    }
+                }
+
+                fn commit_batches(&self) -> Option<$crate::store::batch_sizes::Counted> {
+                    self.batch_sizes()
                 }
             }
 

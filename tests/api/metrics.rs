@@ -90,6 +90,16 @@ async fn the_page_parses_and_a_flow_moves_what_it_did() {
         value(&after, "trustid_build_info", &[("version", env!("CARGO_PKG_VERSION"))]),
         1.0
     );
+    let commits = observations(&after, "trustid_sqlite_commit_rows", &[])
+        - observations(&before, "trustid_sqlite_commit_rows", &[]);
+    let sqlite = app.settings.database_url.starts_with("sqlite:");
+    assert_eq!(
+        commits,
+        if sqlite { 1.0 } else { 0.0 },
+        "one group commit, on SQLite only"
+    );
+    assert!(value(&after, "trustid_db_pool_max_connections", &[]) >= 1.0);
+    value(&after, "trustid_db_pool_connections", &[("state", "idle")]);
     assert_eq!(value(&after, "trustid_users_locked", &[]), 0.0);
     assert_eq!(value(&after, "trustid_failed_attempts_total", &[]), 0.0);
 }

@@ -61,6 +61,14 @@ async fn no_secret_reaches_the_log_at_trace_level() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    // While one dispatcher is registered, tracing-core computes a callsite's
+    // interest (and the global max level) with the default of whichever
+    // thread first hits it: another test's thread, with no subscriber, would
+    // cache "never" for everyone (this test then saw a handful of lines). A
+    // second dispatcher, kept for the life of the test binary, makes it ask
+    // every registered one.
+    static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    SECOND.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
     let _recording = tracing::subscriber::set_default(subscriber);
     // Other tests' threads may have cached "not interested" for callsites
     // before this recorder existed: ask every callsite again.

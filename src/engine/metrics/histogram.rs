@@ -21,6 +21,13 @@ impl Histogram {
         }
     }
 
+    /// Counts per bucket kept elsewhere (`bounds.len() + 1` of them, the
+    /// last above every bound), and their sum.
+    pub fn from_counts(bounds: &'static [f64], counts: Vec<u64>, sum: f64) -> Self {
+        debug_assert_eq!(counts.len(), bounds.len() + 1);
+        Self { bounds, counts, sum }
+    }
+
     pub fn observe(&mut self, value: f64) {
         let slot = self
             .bounds

@@ -17,12 +17,14 @@
 //! what the other connections wrote in a second when no batch came.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::direct;
 use crate::domain::transaction::Transaction;
+use crate::store::batch_sizes::{BatchSizes, Counted};
 use crate::store::{OwedPushes, SqliteSynchronous, StoreError, StoreResult};
 
 /// At most this many rows per commit: bounds one commit's latency.
@@ -49,6 +51,7 @@ struct Job {
 
 pub(super) struct GroupCommit {
     queue: mpsc::Sender<Work>,
+    sizes: Arc<BatchSizes>,
 }
 
 impl GroupCommit {
@@ -64,13 +67,20 @@ impl GroupCommit {
         // checkpoint): a checkpoint on another thread, racing a writer that
         // never pauses, never finishes a pass and the WAL grows without bound.
         let (queue, jobs) = mpsc::channel(QUEUE);
+        let sizes = Arc::new(BatchSizes::default());
+        let counted = sizes.clone();
         std::thread::Builder::new()
             .name("trustid-sqlite-writer".into())
-            .spawn(move || run(conn, jobs))?;
+            .spawn(move || run(conn, jobs, &counted))?;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(tick(queue.downgrade()));
         }
-        Ok(Self { queue })
+        Ok(Self { queue, sizes })
+    }
+
+    /// How many rows the commits so far carried.
+    pub(super) fn batch_sizes(&self) -> Counted {
+        self.sizes.counted()
     }
 
     /// Has the writer checkpoint the WAL after its current batch.
@@ -111,7 +121,7 @@ async fn tick(queue: mpsc::WeakSender<Work>) {
     }
 }
 
-fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Work>) {
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Work>, sizes: &BatchSizes) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Batches committed since the last tick ran SQLite's own checkpoint when
     // the WAL needed one: a tick then has nothing to add.
@@ -130,6 +140,7 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Work>) {
             }
         }
         if !batch.is_empty() {
+            sizes.record(batch.len());
             commit(&mut conn, &mut batch);
             committed = true;
         }

@@ -65,6 +65,10 @@ impl SqliteStore {
 
     fn spawn_listener(&self, _sink: Arc<dyn TopicSink>) {}
 
+    fn batch_sizes(&self) -> Option<crate::store::batch_sizes::Counted> {
+        Some(self.writer.batch_sizes())
+    }
+
     async fn write_transaction(&self, t: &Transaction, pushes: Option<OwedPushes>) -> StoreResult<u64> {
         self.writer.insert(t, pushes).await
     }
