@@ -9,12 +9,10 @@ use clap::{Parser, Subcommand};
 
 use trustid::clock::{Clock, SystemClock};
 use trustid::config::{LogFormat, Settings};
-use trustid::domain::client::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
-use trustid::domain::push::DeviceRouting;
 use trustid::engine::admin::{self, NewUser};
 use trustid::ops::operator_cli::records::{AuditCommand, TransactionsCommand};
 use trustid::ops::operator_cli::users::{DevicesLook, UsersLook};
-use trustid::ops::operator_cli::{Output, clients::ClientsLook, print};
+use trustid::ops::operator_cli::{Output, client_add, client_add::ClientAdd, clients::ClientsLook, print};
 use trustid::store;
 
 #[derive(Parser)]
@@ -105,58 +103,7 @@ enum ClientsCommand {
     #[command(flatten)]
     Look(ClientsLook),
     /// Register a confidential client; a secret is printed once.
-    Add {
-        /// The name people see (`client_name`).
-        #[arg(long)]
-        name: String,
-        /// poll, ping or push (CIBA §5).
-        #[arg(long, default_value = "poll")]
-        delivery_mode: DeliveryMode,
-        /// Where ping and push notifications go (https; http on loopback in dev mode).
-        #[arg(long)]
-        notification_endpoint: Option<String>,
-        /// client_secret_basic, client_secret_post or private_key_jwt.
-        #[arg(long, default_value = "client_secret_basic")]
-        auth_method: AuthMethod,
-        /// Alg of the ID tokens it receives (ES256, PS256, RS256).
-        #[arg(long, default_value = "ES256")]
-        id_token_alg: SigningAlg,
-        /// Alg of signed authentication requests (ES256, PS256, RS256).
-        #[arg(long)]
-        request_signing_alg: Option<SigningAlg>,
-        /// The client's public keys: a JWK Set file.
-        #[arg(long)]
-        jwks: Option<PathBuf>,
-        /// The client's public keys, fetched from this URL.
-        #[arg(long)]
-        jwks_uri: Option<String>,
-        /// Require a user_code with every request (CIBA §7.1.2).
-        #[arg(long)]
-        user_code: bool,
-        /// Hold the client to the FAPI-CIBA profile.
-        #[arg(long)]
-        fapi: bool,
-        /// Allow the management API (users, devices) with scope trustid:manage.
-        #[arg(long)]
-        management: bool,
-        /// Number matching: the user types a number the relying party shows.
-        #[arg(long)]
-        number_matching: bool,
-        /// Issuer whose login_hint_tokens the client may send...
-        #[arg(long, requires = "login_hint_token_jwks")]
-        login_hint_token_issuer: Option<String>,
-        /// ...and that issuer's JWK Set file.
-        #[arg(long, requires = "login_hint_token_issuer")]
-        login_hint_token_jwks: Option<PathBuf>,
-        /// Push requests to all of the user's devices, or to the preferred one.
-        #[arg(long, default_value = "all")]
-        device_routing: DeviceRouting,
-        /// The client's push relay for devices on the webhook channel (https; http on loopback in dev mode).
-        #[arg(long)]
-        push_relay_uri: Option<String>,
-        #[command(flatten)]
-        output: Output,
-    },
+    Add(ClientAdd),
 }
 
 #[derive(Subcommand)]
@@ -226,11 +173,6 @@ enum DevicesCommand {
         #[command(flatten)]
         output: Output,
     },
-}
-
-fn read_json(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", path.display()))
 }
 
 /// The engine over the settings' database, for the operator's commands:
@@ -327,52 +269,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })
         }
-        Command::Clients(ClientsCommand::Add {
-            name,
-            delivery_mode,
-            notification_endpoint,
-            auth_method,
-            id_token_alg,
-            request_signing_alg,
-            jwks,
-            jwks_uri,
-            user_code,
-            fapi,
-            management,
-            number_matching,
-            login_hint_token_issuer,
-            login_hint_token_jwks,
-            device_routing,
-            push_relay_uri,
-            output,
-        }) => {
-            let metadata = ClientMetadata {
-                client_name: name,
-                token_endpoint_auth_method: auth_method,
-                backchannel_token_delivery_mode: delivery_mode,
-                backchannel_client_notification_endpoint: notification_endpoint,
-                backchannel_authentication_request_signing_alg: request_signing_alg,
-                backchannel_user_code_parameter: user_code,
-                id_token_signed_response_alg: id_token_alg,
-                jwks: jwks.as_deref().map(read_json).transpose()?,
-                jwks_uri,
-                fapi_ciba: fapi,
-                management,
-                number_matching,
-                login_hint_token_issuer,
-                login_hint_token_jwks: login_hint_token_jwks.as_deref().map(read_json).transpose()?,
-                device_routing,
-                push_relay_uri,
-            };
+        Command::Clients(ClientsCommand::Add(add)) => {
             let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
-            let created = admin::register_client(store.as_ref(), metadata, &settings.outbound_rule(), now).await?;
-            print(&output, &created, |c| match &c.client_secret {
-                Some(secret) => format!(
-                    "client_id:     {}\nclient_secret: {secret}\n(the secret is shown only now; trustid keeps only its hash)",
-                    c.client_id
-                ),
-                None => format!("client_id:     {}", c.client_id),
-            })
+            client_add::run(store.as_ref(), &settings.outbound_rule(), now, add).await
         }
         Command::Apps(AppsCommand::Relay {
             client_id,

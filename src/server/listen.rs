@@ -26,6 +26,8 @@ use tower::ServiceExt;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Headers in one request; a client library sends a dozen.
 pub const MAX_HEADERS: usize = 64;
+/// How often an HTTP/2 peer is pinged.
+const H2_PING_EVERY: Duration = Duration::from_secs(30);
 
 /// Serves `app` (over TLS when `tls` is given) until `drain` completes,
 /// then waits for open connections.
@@ -41,6 +43,15 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_headers(MAX_HEADERS);
+    // HTTP/2 only when TLS negotiates it: hyper's HTTP/2 has no header-read
+    // timer, so plain connections speak HTTP/1 (no h2c); a TLS peer that
+    // stops answering pings is dropped.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_PING_EVERY)
+        .keep_alive_timeout(HEADER_READ_TIMEOUT);
+    let plain = builder.clone().http1_only();
     let graceful = GracefulShutdown::new();
     let mut drain = std::pin::pin!(drain);
     loop {
@@ -62,7 +73,7 @@ pub async fn serve(
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             req
         });
-        let (builder, watcher, tls) = (builder.clone(), graceful.watcher(), tls.clone());
+        let (builder, plain, watcher, tls) = (builder.clone(), plain.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
             // hyper's header-read timer starts with a request's first byte: a
             // connection that never sends one would be held for ever.
@@ -73,7 +84,7 @@ pub async fn serve(
             }
             let service = TowerToHyperService::new(service);
             let Some(tls) = tls else {
-                return serve_connection(&builder, stream, service, watcher).await;
+                return serve_connection(&plain, stream, service, watcher).await;
             };
             match tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(stream)).await {
                 Ok(Ok(stream)) => serve_connection(&builder, stream, service, watcher).await,
@@ -97,7 +108,8 @@ async fn serve_connection<I, S>(
     S::Future: Send + 'static,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    // Without upgrades (nothing here needs one): only this honours http1_only.
+    let connection = builder.serve_connection(TokioIo::new(io), service);
     if let Err(e) = watcher.watch(connection.into_owned()).await {
         tracing::trace!(error = %e, "connection ended with an error");
     }

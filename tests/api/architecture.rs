@@ -58,6 +58,7 @@ const WIRING: &[&str] = &[
     "face",
     "lib",
     "main",
+    "main_tests",
     "bin",
 ];
 

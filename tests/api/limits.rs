@@ -67,6 +67,46 @@ async fn a_connection_that_sends_nothing_is_closed_after_the_header_read_timeout
 }
 
 #[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut kept = TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: trustid\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let n = kept.read(&mut answer).await.unwrap();
+    assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "served first");
+    let answered = Instant::now();
+    let mut rest = [0u8; 512];
+    // The rest of the first answer may still come; then the close.
+    let closed = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match kept.read(&mut rest).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "closed by the server while idle, not left open");
+    assert!(answered.elapsed() >= Duration::from_secs(9), "after the 10 s timeout");
+}
+
+#[tokio::test]
+async fn plain_http_is_http1_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let h2c = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    assert!(
+        h2c.get(server.url("/jwks")).send().await.is_err(),
+        "no HTTP/2 without TLS (its connections have no header-read timer)"
+    );
+    assert_eq!(reqwest::get(server.url("/jwks")).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn too_many_headers_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;

@@ -4,6 +4,7 @@
 //! API (same rules, same audit entries, under the actor `cli`). Each
 //! command answers a table for people, or JSON with `--json`.
 
+pub mod client_add;
 pub mod clients;
 pub mod records;
 pub mod users;
