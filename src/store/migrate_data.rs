@@ -2,7 +2,8 @@
 //! SQLite to PostgreSQL (the move when one machine is not enough) or either
 //! way. Both are migrated first; the target must hold no data. The source is
 //! read from one snapshot and the target written in one transaction, in an
-//! order its foreign keys accept: the copy is whole or not at all. Every
+//! order its foreign keys accept, each table's count checked on both sides
+//! before the commit: the copy is whole or not at all. Every
 //! column of both schemas is `BIGINT`/`INTEGER` or `TEXT`, so values travel
 //! as one of those or NULL; a column the source lacks stops the copy.
 
@@ -95,6 +96,13 @@ pub async fn copy(from: &str, to: &str) -> anyhow::Result<Copied> {
                 }
                 drop(rows);
                 *count += $write_batch(&mut write, table, columns, &batch).await?;
+                // Checked before the commit: a difference leaves the target empty.
+                let sql = format!("SELECT COUNT(*) FROM {}", quoted(table));
+                let was: i64 = sqlx::query_scalar(&sql).fetch_one(&mut *read).await?;
+                let is: i64 = sqlx::query_scalar(&sql).fetch_one(&mut *write).await?;
+                if was.unsigned_abs() != *count || is.unsigned_abs() != *count {
+                    bail!("table `{table}`: {was} rows in the source, {count} copied, {is} in the target");
+                }
             }
             write.commit().await?;
         }};
@@ -104,12 +112,6 @@ pub async fn copy(from: &str, to: &str) -> anyhow::Result<Copied> {
         (Db::Sqlite(s), Db::Sqlite(t)) => copy_all!(s.begin().await?, t.begin().await?, write_sqlite),
         (Db::Postgres(s), Db::Sqlite(t)) => copy_all!(snapshot(s).await?, t.begin().await?, write_sqlite),
         (Db::Postgres(s), Db::Postgres(t)) => copy_all!(snapshot(s).await?, t.begin().await?, write_postgres),
-    }
-    for (table, rows) in &copied {
-        let (was, is) = (source.count(table).await?, target.count(table).await?);
-        if was != is || is != *rows {
-            bail!("table `{table}`: {was} rows in the source, {is} in the target after the copy");
-        }
     }
     Ok(copied)
 }
