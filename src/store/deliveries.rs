@@ -2,9 +2,8 @@
 //! devices, leased by the workers that send them.
 
 use async_trait::async_trait;
-use sqlx::FromRow;
 
-use super::{InboxItem, StoreError, StoreResult, parse};
+use super::{InboxItem, StoreResult};
 use crate::domain::delivery::{Delivery, DeliveryOutcome, DevicePush, PushOutcome, PushRecord};
 use crate::domain::token::Issued;
 use crate::domain::transaction::Transaction;
@@ -78,80 +77,8 @@ pub trait DeliveryStore: Send + Sync {
     async fn exchange_push_token(&self, digest: &str, device_id: &str, now: i64) -> StoreResult<Option<InboxItem>>;
 }
 
-#[derive(FromRow)]
-pub(crate) struct DeliveryRow {
-    pub(crate) id: String,
-    pub(crate) transaction_id: String,
-    pub(crate) kind: String,
-    pub(crate) target: String,
-    pub(crate) bearer: String,
-    pub(crate) payload: String,
-    pub(crate) attempts: i64,
-    pub(crate) give_up_at: i64,
-}
-
-impl TryFrom<DeliveryRow> for Delivery {
-    type Error = StoreError;
-    fn try_from(r: DeliveryRow) -> Result<Self, StoreError> {
-        Ok(Delivery {
-            kind: parse(&r.kind)?,
-            id: r.id,
-            transaction_id: r.transaction_id.into(),
-            target: r.target,
-            bearer: r.bearer,
-            payload: r.payload,
-            attempts: r.attempts,
-            give_up_at: r.give_up_at,
-        })
-    }
-}
-
-#[derive(FromRow)]
-pub(crate) struct DevicePushRow {
-    pub(crate) transaction_id: String,
-    pub(crate) device_id: String,
-    pub(crate) attempts: i64,
-    pub(crate) give_up_at: i64,
-    pub(crate) claimed_until: i64,
-}
-
-impl From<DevicePushRow> for DevicePush {
-    fn from(r: DevicePushRow) -> Self {
-        DevicePush {
-            transaction_id: r.transaction_id.into(),
-            device_id: r.device_id.into(),
-            attempts: r.attempts,
-            give_up_at: r.give_up_at,
-            lease_until: r.claimed_until,
-        }
-    }
-}
-
-#[derive(FromRow)]
-pub(crate) struct PushRecordRow {
-    pub(crate) device_id: String,
-    pub(crate) state: String,
-    pub(crate) channel: Option<String>,
-    pub(crate) attempts: i64,
-    pub(crate) last_error: Option<String>,
-    pub(crate) created_at: i64,
-    pub(crate) finished_at: Option<i64>,
-}
-
-impl TryFrom<PushRecordRow> for PushRecord {
-    type Error = StoreError;
-    fn try_from(r: PushRecordRow) -> Result<Self, StoreError> {
-        Ok(PushRecord {
-            state: parse(&r.state)?,
-            channel: r.channel.as_deref().map(parse).transpose()?,
-            device_id: r.device_id.into(),
-            attempts: r.attempts,
-            last_error: r.last_error,
-            created_at: r.created_at,
-            finished_at: r.finished_at,
-        })
-    }
-}
+mod rows;
+pub(crate) use rows::{DeliveryRow, DevicePushRow, PushRecordRow};
 
 /// Implements [`DeliveryStore`] for `$store`, whose field `pool` is a pool of `$db`.
 macro_rules! delivery_sql {

@@ -302,53 +302,31 @@ fn insert(table: &str, columns: &Columns, rows: usize, numbered: bool) -> String
     )
 }
 
-async fn write_postgres(
-    conn: &mut sqlx::PgConnection,
-    table: &str,
-    columns: &Columns,
-    rows: &[Vec<Value>],
-) -> anyhow::Result<u64> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let sql = insert(table, columns, rows.len(), true);
-    let mut query = sqlx::query(&sql);
-    for value in rows.iter().flatten() {
-        query = match value {
-            Value::Integer(v) => query.bind(*v),
-            Value::Text(v) => query.bind(v.clone()),
-        };
-    }
-    let done = query
-        .execute(conn)
-        .await
-        .with_context(|| format!("writing `{table}`"))?;
-    Ok(done.rows_affected())
+/// `write_postgres` and `write_sqlite`: one INSERT of `rows` (none: nothing).
+macro_rules! batch_writer {
+    ($name:ident, $conn:ty, $numbered:expr) => {
+        async fn $name(conn: &mut $conn, table: &str, columns: &Columns, rows: &[Vec<Value>]) -> anyhow::Result<u64> {
+            if rows.is_empty() {
+                return Ok(0);
+            }
+            let sql = insert(table, columns, rows.len(), $numbered);
+            let mut query = sqlx::query(&sql);
+            for value in rows.iter().flatten() {
+                query = match value {
+                    Value::Integer(v) => query.bind(*v),
+                    Value::Text(v) => query.bind(v.clone()),
+                };
+            }
+            let done = query
+                .execute(conn)
+                .await
+                .with_context(|| format!("writing `{table}`"))?;
+            Ok(done.rows_affected())
+        }
+    };
 }
-
-async fn write_sqlite(
-    conn: &mut sqlx::SqliteConnection,
-    table: &str,
-    columns: &Columns,
-    rows: &[Vec<Value>],
-) -> anyhow::Result<u64> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let sql = insert(table, columns, rows.len(), false);
-    let mut query = sqlx::query(&sql);
-    for value in rows.iter().flatten() {
-        query = match value {
-            Value::Integer(v) => query.bind(*v),
-            Value::Text(v) => query.bind(v.clone()),
-        };
-    }
-    let done = query
-        .execute(conn)
-        .await
-        .with_context(|| format!("writing `{table}`"))?;
-    Ok(done.rows_affected())
-}
+batch_writer!(write_postgres, sqlx::PgConnection, true);
+batch_writer!(write_sqlite, sqlx::SqliteConnection, false);
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::direct;
 use crate::domain::transaction::Transaction;
-use crate::store::batch_sizes::{BatchSizes, Counted};
+use crate::store::batch_sizes::BatchSizes;
 use crate::store::{OwedPushes, SqliteSynchronous, StoreError, StoreResult};
 
 /// At most this many rows per commit: bounds one commit's latency.
@@ -51,7 +51,8 @@ struct Job {
 
 pub(super) struct GroupCommit {
     queue: mpsc::Sender<Work>,
-    sizes: Arc<BatchSizes>,
+    /// Rows per commit, counted by the writer (`/metrics`).
+    pub(super) sizes: Arc<BatchSizes>,
 }
 
 impl GroupCommit {
@@ -63,9 +64,8 @@ impl GroupCommit {
         // the users do not): a cache that holds them spares re-reading pages
         // from the file at every batch. Pages are allocated only as used.
         conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
-        // Checkpoints stay inside the writer's commits (SQLite's automatic
-        // checkpoint): a checkpoint on another thread, racing a writer that
-        // never pauses, never finishes a pass and the WAL grows without bound.
+        // Checkpoints stay inside the writer's commits: one on another thread,
+        // racing a writer that never pauses, never finishes (the WAL grows).
         let (queue, jobs) = mpsc::channel(QUEUE);
         let sizes = Arc::new(BatchSizes::default());
         let counted = sizes.clone();
@@ -76,11 +76,6 @@ impl GroupCommit {
             runtime.spawn(tick(queue.downgrade()));
         }
         Ok(Self { queue, sizes })
-    }
-
-    /// How many rows the commits so far carried.
-    pub(super) fn batch_sizes(&self) -> Counted {
-        self.sizes.counted()
     }
 
     /// Has the writer checkpoint the WAL after its current batch.

@@ -66,7 +66,7 @@ impl SqliteStore {
     fn spawn_listener(&self, _sink: Arc<dyn TopicSink>) {}
 
     fn batch_sizes(&self) -> Option<crate::store::batch_sizes::Counted> {
-        Some(self.writer.batch_sizes())
+        Some(self.writer.sizes.counted())
     }
 
     async fn write_transaction(&self, t: &Transaction, pushes: Option<OwedPushes>) -> StoreResult<u64> {
