@@ -10,7 +10,6 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::crypto::tls_files::TlsFiles;
 use crate::domain::address::TrustedProxies;
 use crate::domain::url::OutboundRule;
 
@@ -30,6 +29,17 @@ pub struct Settings {
     /// the files change.
     pub tls_certificate: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Mutual TLS (RFC 8705): clients may present a certificate (asked for
+    /// by trustid's own TLS, or passed by a trusted proxy in
+    /// `mtls_certificate_header`), to authenticate with
+    /// `tls_client_auth`/`self_signed_tls_client_auth` and to have their
+    /// access tokens bound to it.
+    pub mtls: bool,
+    /// PEM certificates of the CAs `tls_client_auth` certificates chain to.
+    pub mtls_ca: Option<PathBuf>,
+    /// The header a proxy in `trusted_proxies` passes the client's
+    /// certificate in (RFC 9440 `Client-Cert`, or nginx's escaped PEM).
+    pub mtls_certificate_header: Option<String>,
     /// A second address serving only `/metrics` (plain HTTP, for a scraper
     /// on an internal network); `/metrics` then leaves the main listener.
     pub metrics_listen: Option<String>,
@@ -138,6 +148,9 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             tls_certificate: None,
             tls_key: None,
+            mtls: false,
+            mtls_ca: None,
+            mtls_certificate_header: None,
             metrics_listen: None,
             database_url: "sqlite://trustid.db".into(),
             sqlite_synchronous: SqliteSynchronous::Full,
@@ -310,22 +323,8 @@ impl Settings {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| invalid("log", e.to_string()))?;
         self.tls_files()?;
+        self.validate_mtls()?;
         self.validate_push()
-    }
-
-    /// The pair to serve https with, checked; `None` for plain HTTP.
-    pub fn tls_files(&self) -> Result<Option<TlsFiles>, SettingsError> {
-        let files = match (&self.tls_certificate, &self.tls_key) {
-            (None, None) => return Ok(None),
-            (Some(certificate), Some(key)) => TlsFiles {
-                certificate: certificate.clone(),
-                key: key.clone(),
-            },
-            (Some(_), None) => return Err(invalid("tls_key", "tls_certificate needs its key")),
-            (None, Some(_)) => return Err(invalid("tls_certificate", "tls_key needs its certificate")),
-        };
-        files.load().map_err(|e| invalid(e.setting, e.reason))?;
-        Ok(Some(files))
     }
 
     /// The device push providers: base URLs are https (http on loopback in
@@ -373,3 +372,4 @@ fn positive(name: &'static str, value: i64) -> Result<(), SettingsError> {
 mod engine;
 #[cfg(test)]
 mod tests;
+mod tls;

@@ -271,7 +271,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Clients(ClientsCommand::Add(add)) => {
             let store = store::open(&settings.database_url, settings.sqlite_synchronous).await?;
-            client_add::run(store.as_ref(), &settings.outbound_rule(), now, add).await
+            client_add::run(
+                store.as_ref(),
+                &settings.outbound_rule(),
+                settings.mtls_support(),
+                now,
+                add,
+            )
+            .await
         }
         Command::Apps(AppsCommand::Relay {
             client_id,

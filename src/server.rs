@@ -37,7 +37,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     spawn_key_reloader(state.clone());
     spawn_janitor(state.clone());
     let certificates = settings.tls_files()?.map(tls::Certificates::load).transpose()?;
-    let tls = certificates.as_ref().map(tls::Certificates::acceptor).transpose()?;
+    let tls = certificates.as_ref().map(|c| c.acceptor(settings.mtls)).transpose()?;
     tls::spawn_reloader(certificates)?;
     let listener = tokio::net::TcpListener::bind(&address)
         .await

@@ -1,12 +1,17 @@
 //! The engine's sections of validated settings.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Settings;
+use crate::crypto::client_cert::ClientCa;
 use crate::domain::address::TrustedProxies;
+use crate::domain::client::MtlsSupport;
 use crate::domain::lifecycle::Lockout;
 use crate::domain::url::OutboundRule;
-use crate::engine::settings::{ApnsCredentials, Devices, EngineSettings, PushProviders, Requests, Server, Tokens};
+use crate::engine::settings::{
+    ApnsCredentials, Devices, EngineSettings, Mtls, PushProviders, Requests, Server, Tokens,
+};
 
 impl Settings {
     /// Where trustid may call on a client's behalf (validated settings).
@@ -14,6 +19,36 @@ impl Settings {
         OutboundRule {
             dev: self.dev,
             allowed: OutboundRule::parse_allowed(&self.outbound_allow).unwrap_or_default(),
+        }
+    }
+
+    /// What mutual TLS offers clients (registration's rules read it).
+    pub fn mtls_support(&self) -> MtlsSupport {
+        MtlsSupport {
+            certificates: self.mtls,
+            ca: self.mtls && self.mtls_ca.is_some(),
+        }
+    }
+
+    /// The mutual TLS section, for a validated `self` (the CA loaded).
+    pub fn mtls_settings(&self) -> Mtls {
+        if !self.mtls {
+            return Mtls::default();
+        }
+        let ca = self.mtls_ca.as_deref().and_then(|path| match ClientCa::load(path) {
+            Ok(ca) => Some(Arc::new(ca)),
+            Err(error) => {
+                tracing::error!(%error, "mtls_ca no longer loads; tls_client_auth is refused");
+                None
+            }
+        });
+        Mtls {
+            support: MtlsSupport {
+                certificates: true,
+                ca: ca.is_some(),
+            },
+            ca,
+            header: self.mtls_certificate_header.as_ref().map(|h| h.to_ascii_lowercase()),
         }
     }
 
@@ -43,6 +78,7 @@ impl Settings {
                 outbound: self.outbound_rule(),
                 request_timeout: Duration::from_secs(self.request_timeout.unsigned_abs()),
                 metrics_separate: self.metrics_listen.is_some(),
+                mtls: self.mtls_settings(),
                 saml_entity_id: self
                     .saml_entity_id
                     .clone()

@@ -130,7 +130,15 @@ pub async fn add(State(state): State<AppState>, who: SignedIn, headers: HeaderMa
         ..ClientMetadata::poll(&form.name)
     };
     let now = state.clock.now();
-    match admin::register_client(state.store.as_ref(), metadata, &state.server.outbound, now).await {
+    match admin::register_client(
+        state.store.as_ref(),
+        metadata,
+        &state.server.outbound,
+        state.server.mtls.support,
+        now,
+    )
+    .await
+    {
         Ok(created) => {
             let admin = format!("admin:{}", who.admin.email);
             let subject = format!("client:{}", created.client_id);

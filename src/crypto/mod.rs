@@ -1,5 +1,6 @@
 //! Keys, signatures and secrets. No HTTP here.
 
+pub mod client_cert;
 pub mod device_jws;
 pub mod id_token;
 pub mod jwt;

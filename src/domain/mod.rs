@@ -9,6 +9,7 @@ pub mod claims;
 pub mod client;
 pub mod delivery;
 pub mod device;
+pub mod distinguished_name;
 pub mod ids;
 pub mod lifecycle;
 pub mod push;

@@ -13,6 +13,8 @@ pub struct AccessToken {
     pub scope: String,
     pub expires_at: i64,
     pub revoked: bool,
+    /// RFC 8705 §3 `x5t#S256`: only a request presenting this certificate may use it.
+    pub certificate_thumbprint: Option<String>,
 }
 
 /// An issued refresh token, known by its digest; rotation keeps the family.
@@ -45,4 +47,6 @@ pub struct ManagementToken {
     pub scope: String,
     pub expires_at: i64,
     pub revoked: bool,
+    /// As for [`AccessToken::certificate_thumbprint`].
+    pub certificate_thumbprint: Option<String>,
 }

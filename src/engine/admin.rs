@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::crypto::secret;
-use crate::domain::client::{Client, ClientMetadata};
+use crate::domain::client::{Client, ClientMetadata, MtlsSupport};
 use crate::domain::ids::{ClientId, DeviceId, UserId};
 use crate::domain::url::OutboundRule;
 use crate::domain::user::{User, UserStatus};
@@ -41,10 +41,11 @@ pub async fn register_client(
     store: &dyn Store,
     metadata: ClientMetadata,
     outbound: &OutboundRule,
+    mtls: MtlsSupport,
     now: i64,
 ) -> Result<ClientCredentials, AdminError> {
     metadata
-        .validate(outbound)
+        .validate(outbound, mtls)
         .map_err(|e| AdminError::Invalid(e.message))?;
     let secret = metadata
         .token_endpoint_auth_method

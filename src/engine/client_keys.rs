@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::crypto::client_cert::CertificateChain;
 use crate::crypto::jwt::{self, JwtError, Verified};
 use crate::domain::client::{Client, SigningAlg};
 use crate::domain::url::OutboundRule;
@@ -64,6 +65,29 @@ impl ClientKeys {
 
     fn cached(&self, uri: &str) -> Option<(i64, Arc<Value>)> {
         self.cache.lock().ok()?.get(uri).cloned()
+    }
+
+    /// `self_signed_tls_client_auth`: whether `chain`'s certificate is one
+    /// of the client's keys (`x5c`), fetching a `jwks_uri` set again when
+    /// it lacks the certificate (the client may have rotated it).
+    pub async fn holds_certificate(&self, client: &Client, chain: &CertificateChain, now: i64) -> bool {
+        if let Some(set) = &client.metadata.jwks {
+            return chain.is_in_jwks(set);
+        }
+        let Some(uri) = client.metadata.jwks_uri.as_deref() else {
+            return false;
+        };
+        let (fetched_at, set) = match self.cached(uri) {
+            Some((at, set)) if now - at < CACHE_SECS => (at, set),
+            _ => match self.fetch(uri, now).await {
+                Some(set) => (now, set),
+                None => return false,
+            },
+        };
+        if chain.is_in_jwks(&set) {
+            return true;
+        }
+        now - fetched_at >= REFETCH_AFTER && self.fetch(uri, now).await.is_some_and(|fresh| chain.is_in_jwks(&fresh))
     }
 
     /// Verifies a JWT the client signed, with one of `allowed`.

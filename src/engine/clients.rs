@@ -58,7 +58,7 @@ pub async fn changeable(state: &AppState, id: &ClientId) -> Result<Arc<Client>, 
 /// Replaces the client's metadata, once it passes registration's rules.
 pub async fn update(state: &AppState, actor: &Actor, id: &ClientId, metadata: &ClientMetadata) -> Result<(), Refusal> {
     let before = changeable(state, id).await?;
-    metadata.validate(&state.server.outbound)?;
+    metadata.validate(&state.server.outbound, state.server.mtls.support)?;
     change(state, id, ClientChange::Metadata(metadata)).await?;
     let changed = changed_members(&before.metadata, metadata);
     audit(state, actor, "client.updated", id, Some(changed)).await

@@ -30,6 +30,8 @@ pub struct Mint<'a> {
     /// The refresh-token family to continue; a new one when `None` and the
     /// transaction granted `offline_access`.
     pub refresh_family: Option<&'a str>,
+    /// RFC 8705 §3: the access token is bound to this certificate thumbprint.
+    pub certificate_thumbprint: Option<&'a str>,
 }
 
 /// Minted tokens: what to store (digests) and the token response (values).
@@ -54,6 +56,7 @@ pub async fn mint(state: &AppState, client: &Client, m: &Mint<'_>) -> anyhow::Re
         scope: m.scope.to_owned(),
         expires_at: now + t.access_ttl,
         revoked: false,
+        certificate_thumbprint: m.certificate_thumbprint.map(str::to_owned),
     };
     let wants_refresh = m.refresh_family.is_some() || scope::grants(&txn.scope, "offline_access");
     let refresh_token = wants_refresh.then(secret::random_token);

@@ -27,6 +27,18 @@ pub struct Server {
     pub request_timeout: Duration,
     /// `/metrics` is served on `metrics_listen` only.
     pub metrics_separate: bool,
+    /// Mutual TLS (RFC 8705).
+    pub mtls: Mtls,
+}
+
+/// What clients may prove with a TLS certificate, and where it comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Mtls {
+    pub support: crate::domain::client::MtlsSupport,
+    /// The CAs `tls_client_auth` chains to.
+    pub ca: Option<std::sync::Arc<crate::crypto::client_cert::ClientCa>>,
+    /// The header (lower case) a trusted proxy passes the certificate in.
+    pub header: Option<String>,
 }
 
 impl Server {

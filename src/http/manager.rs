@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::api_error::ApiError;
+use super::client_certificate::PresentedCertificate;
 use crate::crypto::secret;
 use crate::domain::client::Client;
 use crate::engine::AppState;
@@ -47,6 +48,12 @@ impl FromRequestParts<AppState> for Manager {
             .map_err(|e| ApiError::from(e).into_response())?
             .filter(|t| !t.revoked && t.expires_at > state.clock.now())
             .ok_or_else(|| unauthorized("the access token is invalid or expired"))?;
+        let certificate = PresentedCertificate::from_request_parts(parts, state).await;
+        if !certificate.is_ok_and(|c| c.honours(record.certificate_thumbprint.as_deref())) {
+            return Err(unauthorized(
+                "the access token is bound to a TLS client certificate this request did not present",
+            ));
+        }
         if !crate::domain::scope::grants(&record.scope, SCOPE) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -5,6 +5,7 @@
 
 pub mod api_error;
 pub mod client_address;
+pub mod client_certificate;
 pub mod manager;
 pub mod paths;
 pub mod route_metrics;

@@ -20,6 +20,7 @@ use crate::domain::user::UserStatus;
 use crate::engine::AppState;
 use crate::engine::start::{self, Refusal, StartRequest, Subject};
 use crate::http::client_address::ClientAddress;
+use crate::http::client_certificate::PresentedCertificate;
 use crate::store::Limited;
 
 const HINTS: [&str; 3] = ["login_hint", "login_hint_token", "id_token_hint"];
@@ -146,9 +147,10 @@ pub async fn authorize(
     State(state): State<AppState>,
     from: ClientAddress,
     headers: HeaderMap,
+    certificate: PresentedCertificate,
     Form(form): Form,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(&state, &from, &headers, &form).await?;
+    let client = client_auth::authenticate(&state, &from, &headers, &certificate, &form).await?;
     if form.has("request_uri") {
         return Err(OAuthError::invalid_request(
             "request_uri is not supported; send the request object by value",

@@ -1,6 +1,6 @@
 //! Client authentication at the token, backchannel, introspection and
-//! revocation endpoints (RFC 6749 §2.3.1, RFC 7523 `private_key_jwt`; CIBA
-//! §7.1 uses the token endpoint's methods). Every failure, a disabled
+//! revocation endpoints (RFC 6749 §2.3.1, RFC 7523 `private_key_jwt`, RFC
+//! 8705 TLS client certificates; CIBA §7.1 uses the token endpoint's methods). Every failure, a disabled
 //! client's too, is 401 `invalid_client`, with `WWW-Authenticate: Basic`
 //! when Basic was tried.
 
@@ -11,12 +11,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::form::Params;
+use crate::crypto::client_cert::CertificateChain;
 use crate::crypto::jwt::{self, JwtError};
 use crate::crypto::secret;
 use crate::domain::client::{AuthMethod, Client, SigningAlg};
 use crate::engine::AppState;
 use crate::engine::metrics::{Metrics, Replay};
 use crate::http::client_address::ClientAddress;
+use crate::http::client_certificate::PresentedCertificate;
 use crate::http::paths::{BACKCHANNEL_PATH, INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
 use crate::oidc::error::{Challenge, ErrorCode, OAuthError};
 
@@ -33,13 +35,17 @@ enum Presented {
     Assertion {
         jwt: String,
     },
+    /// Only a `client_id`: the TLS client certificate is the proof (RFC 8705 §2).
+    Certificate {
+        id: String,
+    },
 }
 
 impl Presented {
     /// The client the credentials claim to be (unverified).
     fn claimed_client(&self) -> Option<String> {
         match self {
-            Presented::Secret { id, .. } => Some(id.clone()),
+            Presented::Secret { id, .. } | Presented::Certificate { id } => Some(id.clone()),
             Presented::Assertion { jwt } => jwt::peek_claims(jwt)
                 .ok()?
                 .get("iss")?
@@ -109,6 +115,7 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError
             secret: secret.to_owned(),
             method: AuthMethod::ClientSecretPost,
         }),
+        (Some(id), None) if secret::is_clean(id) => Ok(Presented::Certificate { id: id.to_owned() }),
         _ => Err(OAuthError::invalid_client("client authentication is required").with_challenge(Challenge::Basic)),
     }
 }
@@ -122,6 +129,7 @@ pub async fn authenticate(
     state: &AppState,
     from: &ClientAddress,
     headers: &HeaderMap,
+    certificate: &PresentedCertificate,
     form: &Params,
 ) -> Result<Arc<Client>, OAuthError> {
     let now = state.clock.now();
@@ -133,7 +141,10 @@ pub async fn authenticate(
         return Err(refused);
     }
     let (claimed, verified) = match presented(headers, form) {
-        Ok(presented) => (presented.claimed_client(), verify(state, presented, form).await),
+        Ok(presented) => (
+            presented.claimed_client(),
+            verify(state, presented, certificate.chain(), form).await,
+        ),
         Err(e) => (None, Err(e)),
     };
     match verified {
@@ -145,7 +156,12 @@ pub async fn authenticate(
     }
 }
 
-async fn verify(state: &AppState, presented: Presented, form: &Params) -> Result<Arc<Client>, OAuthError> {
+async fn verify(
+    state: &AppState,
+    presented: Presented,
+    certificate: Option<&CertificateChain>,
+    form: &Params,
+) -> Result<Arc<Client>, OAuthError> {
     let (client, challenge) = match presented {
         Presented::Secret { id, secret, method } => {
             let challenge = match method {
@@ -155,6 +171,10 @@ async fn verify(state: &AppState, presented: Presented, form: &Params) -> Result
             (by_secret(state, &id, &secret, method).await?, challenge)
         }
         Presented::Assertion { jwt } => (by_assertion(state, &jwt, form.get("client_id")).await?, Challenge::None),
+        Presented::Certificate { id } => (
+            super::client_certificate_auth::by_certificate(state, &id, certificate).await?,
+            Challenge::None,
+        ),
     };
     if client.is_disabled() {
         return Err(OAuthError::invalid_client("this client is disabled").with_challenge(challenge));
@@ -200,11 +220,13 @@ async fn failed(state: &AppState, claimed: Option<String>, from: &ClientAddress,
     }
 }
 
-fn registered_for(method: AuthMethod) -> &'static str {
+pub(super) fn registered_for(method: AuthMethod) -> &'static str {
     match method {
         AuthMethod::ClientSecretBasic => "this client is registered for client_secret_basic",
         AuthMethod::ClientSecretPost => "this client is registered for client_secret_post",
         AuthMethod::PrivateKeyJwt => "this client is registered for private_key_jwt",
+        AuthMethod::TlsClientAuth => "this client is registered for tls_client_auth",
+        AuthMethod::SelfSignedTlsClientAuth => "this client is registered for self_signed_tls_client_auth",
     }
 }
 

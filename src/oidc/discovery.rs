@@ -43,7 +43,12 @@ pub fn document(server: &Server, registration: bool) -> Value {
     let url = |path: &str| format!("{base}{path}");
     let claims: Vec<&str> = STANDARD_CLAIMS.into_iter().chain(claims::oidc_claim_names()).collect();
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
-    let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+    let mtls = server.mtls.support;
+    let auth_methods: Vec<&str> = AuthMethod::ALL
+        .iter()
+        .filter(|m| m.offered(mtls))
+        .map(|m| m.as_str())
+        .collect();
     let mut d = json!({
         "issuer": server.issuer,
         // OIDC Discovery requires an authorization endpoint. trustid is
@@ -77,6 +82,19 @@ pub fn document(server: &Server, registration: bool) -> Value {
     });
     if registration {
         d["registration_endpoint"] = json!(url(REGISTER_PATH));
+    }
+    if mtls.certificates {
+        // RFC 8705 §5: the endpoints a client uses with its certificate.
+        // The same listener asks every client for one, so they are the
+        // usual ones.
+        d["tls_client_certificate_bound_access_tokens"] = json!(true);
+        d["mtls_endpoint_aliases"] = json!({
+            "token_endpoint": url(TOKEN_PATH),
+            "backchannel_authentication_endpoint": url(BACKCHANNEL_PATH),
+            "userinfo_endpoint": url(USERINFO_PATH),
+            "introspection_endpoint": url(INTROSPECT_PATH),
+            "revocation_endpoint": url(REVOKE_PATH),
+        });
     }
     d
 }

@@ -3,6 +3,7 @@
 pub mod authorize;
 pub mod backchannel;
 pub mod client_auth;
+mod client_certificate_auth;
 pub mod discovery;
 pub mod error;
 pub mod form;

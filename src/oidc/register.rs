@@ -36,6 +36,13 @@ struct Registration {
     fapi_ciba: bool,
     #[serde(default)]
     number_matching: bool,
+    tls_client_auth_subject_dn: Option<String>,
+    tls_client_auth_san_dns: Option<String>,
+    tls_client_auth_san_uri: Option<String>,
+    tls_client_auth_san_ip: Option<String>,
+    tls_client_auth_san_email: Option<String>,
+    #[serde(default)]
+    tls_client_certificate_bound_access_tokens: bool,
 }
 
 fn metadata_error(why: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
@@ -92,11 +99,18 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         // Push to devices is set up by an operator (`trustid clients add`).
         device_routing: Default::default(),
         push_relay_uri: None,
+        tls_client_auth_subject_dn: r.tls_client_auth_subject_dn,
+        tls_client_auth_san_dns: r.tls_client_auth_san_dns,
+        tls_client_auth_san_uri: r.tls_client_auth_san_uri,
+        tls_client_auth_san_ip: r.tls_client_auth_san_ip,
+        tls_client_auth_san_email: r.tls_client_auth_san_email,
+        tls_client_certificate_bound_access_tokens: r.tls_client_certificate_bound_access_tokens,
     };
     let created = admin::register_client(
         state.store.as_ref(),
         metadata,
         &state.server.outbound,
+        state.server.mtls.support,
         state.clock.now(),
     )
     .await

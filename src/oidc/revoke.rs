@@ -11,15 +11,17 @@ use super::form::Form;
 use crate::crypto::secret;
 use crate::engine::AppState;
 use crate::http::client_address::ClientAddress;
+use crate::http::client_certificate::PresentedCertificate;
 use crate::oidc::error::OAuthError;
 
 pub async fn revoke(
     State(state): State<AppState>,
     from: ClientAddress,
     headers: HeaderMap,
+    certificate: PresentedCertificate,
     Form(params): Form,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(&state, &from, &headers, &params).await?;
+    let client = client_auth::authenticate(&state, &from, &headers, &certificate, &params).await?;
     let digest = secret::digest(params.require("token")?);
     let store = &state.store;
     if let Some(r) = store.refresh_token(&digest).await?.filter(|r| r.client_id == client.id) {

@@ -21,6 +21,7 @@ use crate::engine::metrics::Metrics;
 use crate::engine::metrics::Replay;
 use crate::engine::poll_gate::Verdict;
 use crate::http::client_address::ClientAddress;
+use crate::http::client_certificate::PresentedCertificate;
 use crate::oidc::error::OAuthError;
 
 /// A token request, tagged on `grant_type`.
@@ -41,9 +42,12 @@ pub async fn exchange(
     State(state): State<AppState>,
     from: ClientAddress,
     headers: HeaderMap,
+    certificate: PresentedCertificate,
     Form(params): Form,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth::authenticate(&state, &from, &headers, &params).await?;
+    let client = client_auth::authenticate(&state, &from, &headers, &certificate, &params).await?;
+    let bound_to = binding(&client, &certificate)?;
+    let bound_to = bound_to.as_deref();
     let request = match params.require("grant_type")? {
         CIBA_GRANT => TokenRequest::Ciba {
             auth_req_id: params.require("auth_req_id")?.to_owned(),
@@ -62,15 +66,34 @@ pub async fn exchange(
         }
     };
     match request {
-        TokenRequest::Ciba { auth_req_id } => redeem_ciba(&state, &client, &auth_req_id).await,
-        TokenRequest::ClientCredentials { scope } => management_token(&state, &client, &scope).await,
+        TokenRequest::Ciba { auth_req_id } => redeem_ciba(&state, &client, &auth_req_id, bound_to).await,
+        TokenRequest::ClientCredentials { scope } => management_token(&state, &client, &scope, bound_to).await,
         TokenRequest::Refresh { refresh_token, scope } => {
-            refresh(&state, &client, &refresh_token, scope.as_deref()).await
+            refresh(&state, &client, &refresh_token, scope.as_deref(), bound_to).await
         }
     }
 }
 
-async fn redeem_ciba(state: &AppState, client: &Client, auth_req_id: &str) -> Result<Response, OAuthError> {
+/// RFC 8705 §3: the certificate thumbprint a client that registered bound
+/// access tokens gets them bound to; it must present its certificate.
+fn binding(client: &Client, certificate: &PresentedCertificate) -> Result<Option<String>, OAuthError> {
+    if !client.metadata.tls_client_certificate_bound_access_tokens {
+        return Ok(None);
+    }
+    match certificate.chain() {
+        Some(chain) => Ok(Some(chain.thumbprint())),
+        None => Err(OAuthError::invalid_request(
+            "this client's access tokens are bound to its TLS client certificate; present it",
+        )),
+    }
+}
+
+async fn redeem_ciba(
+    state: &AppState,
+    client: &Client,
+    auth_req_id: &str,
+    bound_to: Option<&str>,
+) -> Result<Response, OAuthError> {
     if client.delivery_mode() == DeliveryMode::Push {
         return Err(OAuthError::unauthorized_client(
             "push clients receive their tokens at the notification endpoint",
@@ -119,6 +142,7 @@ async fn redeem_ciba(state: &AppState, client: &Client, auth_req_id: &str) -> Re
                     auth_req_id: Some(auth_req_id),
                     scope: &txn.scope,
                     refresh_family: None,
+                    certificate_thumbprint: bound_to,
                 },
             )
             .await?;
@@ -141,6 +165,7 @@ async fn refresh(
     client: &Client,
     token: &str,
     narrower: Option<&str>,
+    bound_to: Option<&str>,
 ) -> Result<Response, OAuthError> {
     let invalid = || OAuthError::invalid_grant("refresh_token is invalid, expired or was not issued to this client");
     let now = state.clock.now();
@@ -187,6 +212,7 @@ async fn refresh(
             auth_req_id: None,
             scope: &scope,
             refresh_family: Some(&record.family),
+            certificate_thumbprint: bound_to,
         },
     )
     .await?;
@@ -199,7 +225,12 @@ async fn refresh(
 
 /// RFC 6749 §4.4, for the management API: only clients granted management,
 /// only the `trustid:manage` scope.
-async fn management_token(state: &AppState, client: &Client, scope: &str) -> Result<Response, OAuthError> {
+async fn management_token(
+    state: &AppState,
+    client: &Client,
+    scope: &str,
+    bound_to: Option<&str>,
+) -> Result<Response, OAuthError> {
     if !client.metadata.management {
         return Err(OAuthError::unauthorized_client(
             "this client may not use the client_credentials grant",
@@ -220,6 +251,7 @@ async fn management_token(state: &AppState, client: &Client, scope: &str) -> Res
         scope: scope::MANAGE.to_owned(),
         expires_at: now + ttl,
         revoked: false,
+        certificate_thumbprint: bound_to.map(str::to_owned),
     };
     state.store.insert_management_token(&record).await?;
     Ok(super::no_store_json(

@@ -1,5 +1,6 @@
 //! `GET|POST /userinfo` (OIDC Core §5.3): the ID token's user claims, for a
-//! valid access token sent as `Authorization: Bearer` (RFC 6750 §2.1).
+//! valid access token sent as `Authorization: Bearer` (RFC 6750 §2.1), with
+//! the TLS client certificate it is bound to, if any (RFC 8705 §3).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -10,9 +11,14 @@ use crate::crypto::id_token;
 use crate::crypto::secret;
 use crate::domain::claims::Sources;
 use crate::engine::AppState;
+use crate::http::client_certificate::PresentedCertificate;
 use crate::oidc::error::{Challenge, OAuthError};
 
-pub async fn describe_user(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, OAuthError> {
+pub async fn describe_user(
+    State(state): State<AppState>,
+    certificate: PresentedCertificate,
+    headers: HeaderMap,
+) -> Result<Response, OAuthError> {
     let refuse = |why: &'static str| OAuthError::invalid_token(why).with_challenge(Challenge::Bearer);
     let token = headers
         .get(header::AUTHORIZATION)
@@ -31,6 +37,11 @@ pub async fn describe_user(State(state): State<AppState>, headers: HeaderMap) ->
         .await?
         .filter(|t| !t.revoked && t.expires_at > state.clock.now())
         .ok_or_else(|| refuse("the access token is invalid, expired or revoked"))?;
+    if !certificate.honours(record.certificate_thumbprint.as_deref()) {
+        return Err(refuse(
+            "the access token is bound to a TLS client certificate this request did not present",
+        ));
+    }
     let store = state.store.as_ref();
     // A disabled client's tokens are no longer honoured.
     let client = store.client(record.client_id.as_str()).await?;

@@ -3,11 +3,13 @@
 //! byte, and then its request head, each within [`HEADER_READ_TIMEOUT`] (a
 //! client holding connections open by sending nothing, or by trickling
 //! headers, is cut off) with at most [`MAX_HEADERS`] headers; with TLS, the
-//! handshake must end within the same time. Once draining begins, no
+//! handshake must end within the same time, and the client certificate it
+//! brought (mutual TLS) goes with each request. Once draining begins, no
 //! connection is accepted and open ones finish their request (idle
 //! keep-alive connections close at once).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -21,6 +23,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+
+use crate::crypto::client_cert::CertificateChain;
+use crate::http::client_certificate::TlsPeer;
 
 /// Time to send a request's head (HTTP/1).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,13 +72,13 @@ pub async fn serve(
             },
             () = &mut drain => break,
         };
-        // The peer address: the console slows failed sign-ins per address.
-        let service = app.clone().map_request(move |req: axum::http::Request<Incoming>| {
-            let mut req = req.map(Body::new);
-            req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-            req
-        });
-        let (builder, plain, watcher, tls) = (builder.clone(), plain.clone(), graceful.watcher(), tls.clone());
+        let (app, builder, plain, watcher, tls) = (
+            app.clone(),
+            builder.clone(),
+            plain.clone(),
+            graceful.watcher(),
+            tls.clone(),
+        );
         tokio::spawn(async move {
             // hyper's header-read timer starts with a request's first byte: a
             // connection that never sends one would be held for ever.
@@ -82,12 +87,19 @@ pub async fn serve(
                 Ok(Ok(n)) if n > 0 => {}
                 _ => return,
             }
-            let service = TowerToHyperService::new(service);
             let Some(tls) = tls else {
-                return serve_connection(&plain, stream, service, watcher).await;
+                return serve_connection(&plain, stream, service(app, peer, None), watcher).await;
             };
             match tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(stream)).await {
-                Ok(Ok(stream)) => serve_connection(&builder, stream, service, watcher).await,
+                Ok(Ok(stream)) => {
+                    let chain = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .map(|c| c.iter().map(|c| c.to_vec()).collect());
+                    let client = chain.and_then(CertificateChain::new).map(|c| TlsPeer(Arc::new(c)));
+                    serve_connection(&builder, stream, service(app, peer, client), watcher).await
+                }
                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!("TLS handshake not finished in time"),
             }
@@ -95,6 +107,32 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// `app` for one connection: every request carries the peer's address
+/// (the throttles count by it) and the client certificate of its handshake.
+fn service(
+    app: Router,
+    peer: SocketAddr,
+    client: Option<TlsPeer>,
+) -> TowerToHyperService<
+    impl tower::Service<
+        axum::http::Request<Incoming>,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static,
+> {
+    TowerToHyperService::new(app.map_request(move |req: axum::http::Request<Incoming>| {
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+        if let Some(client) = &client {
+            req.extensions_mut().insert(client.clone());
+        }
+        req
+    }))
 }
 
 async fn serve_connection<I, S>(

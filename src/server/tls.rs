@@ -9,8 +9,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio_rustls::TlsAcceptor;
 
 use crate::crypto::tls_files::{TlsFiles, provider};
@@ -41,13 +46,17 @@ impl Certificates {
         Ok(())
     }
 
-    /// `serve`'s acceptor: TLS 1.2 and 1.3, HTTP/2 or HTTP/1.1 by ALPN.
-    pub fn acceptor(self: &Arc<Self>) -> anyhow::Result<TlsAcceptor> {
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
+    /// `serve`'s acceptor: TLS 1.2 and 1.3, HTTP/2 or HTTP/1.1 by ALPN;
+    /// with `mtls`, clients are asked for a certificate.
+    pub fn acceptor(self: &Arc<Self>, mtls: bool) -> anyhow::Result<TlsAcceptor> {
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
             .with_safe_default_protocol_versions()
-            .context("TLS configuration")?
-            .with_no_client_auth()
-            .with_cert_resolver(self.clone());
+            .context("TLS configuration")?;
+        let builder = match mtls {
+            true => builder.with_client_cert_verifier(Arc::new(AnyClientCertificate::new())),
+            false => builder.with_no_client_auth(),
+        };
+        let mut config = builder.with_cert_resolver(self.clone());
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(TlsAcceptor::from(Arc::new(config)))
     }
@@ -56,6 +65,64 @@ impl Certificates {
 impl ResolvesServerCert for Certificates {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         self.current.read().ok().map(|pair| pair.clone())
+    }
+}
+
+/// Asks for a client certificate without requiring one, and accepts any
+/// chain whose key signed the handshake: whether it proves a client is
+/// decided per client after the handshake (RFC 8705: a CA for
+/// `tls_client_auth`, the client's own JWKS for self-signed certificates).
+#[derive(Debug)]
+struct AnyClientCertificate {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl AnyClientCertificate {
+    fn new() -> Self {
+        Self {
+            algorithms: provider().signature_verification_algorithms,
+        }
+    }
+}
+
+impl ClientCertVerifier for AnyClientCertificate {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
     }
 }
 

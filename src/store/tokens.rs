@@ -42,6 +42,7 @@ pub(crate) struct AccessTokenRow {
     pub(crate) scope: String,
     pub(crate) expires_at: i64,
     pub(crate) revoked: i64,
+    pub(crate) certificate_thumbprint: Option<String>,
 }
 
 impl From<AccessTokenRow> for AccessToken {
@@ -54,6 +55,7 @@ impl From<AccessTokenRow> for AccessToken {
             scope: r.scope,
             expires_at: r.expires_at,
             revoked: r.revoked != 0,
+            certificate_thumbprint: r.certificate_thumbprint,
         }
     }
 }
@@ -94,6 +96,7 @@ pub(crate) struct ManagementTokenRow {
     pub(crate) scope: String,
     pub(crate) expires_at: i64,
     pub(crate) revoked: i64,
+    pub(crate) certificate_thumbprint: Option<String>,
 }
 
 impl From<ManagementTokenRow> for ManagementToken {
@@ -104,6 +107,7 @@ impl From<ManagementTokenRow> for ManagementToken {
             scope: r.scope,
             expires_at: r.expires_at,
             revoked: r.revoked != 0,
+            certificate_thumbprint: r.certificate_thumbprint,
         }
     }
 }
@@ -197,11 +201,15 @@ macro_rules! token_sql {
                 }
 
                 async fn insert_management_token(&self, t: &$crate::domain::token::ManagementToken) -> StoreResult<()> {
-                    query("INSERT INTO management_tokens (digest, client_id, scope, expires_at, revoked) VALUES ($1, $2, $3, $4, 0)")
+                    query(
+                        "INSERT INTO management_tokens (digest, client_id, scope, expires_at, revoked, certificate_thumbprint) \
+                         VALUES ($1, $2, $3, $4, 0, $5)",
+                    )
                         .bind(&t.digest)
                         .bind(t.client_id.as_str())
                         .bind(&t.scope)
                         .bind(t.expires_at)
+                        .bind(t.certificate_thumbprint.as_deref())
                         .execute(&self.pool)
                         .await?;
                     Ok(())
@@ -220,8 +228,8 @@ macro_rules! token_sql {
                 async fn insert_issued(tx: &mut <$db as sqlx::Database>::Connection, issued: &Issued) -> StoreResult<()> {
                     let t = &issued.access;
                     query(
-                        "INSERT INTO access_tokens (digest, client_id, user_id, transaction_id, scope, expires_at, revoked) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 0)",
+                        "INSERT INTO access_tokens (digest, client_id, user_id, transaction_id, scope, expires_at, revoked, \
+                         certificate_thumbprint) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
                     )
                     .bind(&t.digest)
                     .bind(t.client_id.as_str())
@@ -229,6 +237,7 @@ macro_rules! token_sql {
                     .bind(t.transaction_id.as_str())
                     .bind(&t.scope)
                     .bind(t.expires_at)
+                    .bind(t.certificate_thumbprint.as_deref())
                     .execute(&mut *tx)
                     .await?;
                     if let Some(r) = &issued.refresh {

@@ -323,7 +323,7 @@ fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
 /// Every setting an operator may have written, by the name of the TOML key
 /// (`TRUSTID_<NAME>` in the environment), with a valid value that is not its
 /// default. Renaming one breaks deployments: this list must only grow.
-const SETTINGS: [(&str, &str); 44] = [
+const SETTINGS: [(&str, &str); 47] = [
     ("issuer", "https://idp.example.com"),
     ("listen", "127.0.0.1:9"),
     ("database_url", "<db>"),
@@ -368,6 +368,9 @@ const SETTINGS: [(&str, &str); 44] = [
     ("trusted_proxies", "10.0.0.0/8"),
     ("tls_certificate", "<dir>/server.pem"),
     ("tls_key", "<dir>/server.key"),
+    ("mtls", "true"),
+    ("mtls_ca", "<dir>/client-ca.pem"),
+    ("mtls_certificate_header", "client-cert"),
     ("metrics_listen", "127.0.0.1:9"),
     ("log", "warn,trustid::engine=info"),
     ("log_format", "json"),
@@ -388,6 +391,7 @@ fn every_setting_keeps_its_name_in_the_file_and_in_the_environment() {
     });
     std::fs::write(dir.path().join("service-account.json"), account.to_string()).unwrap();
     crate::tls::Ca::new().issue(dir.path(), 1, None);
+    crate::mtls::ClientPki::new(dir.path());
     let value = |v: &str| v.replace("<db>", &db).replace("<dir>", &base);
 
     // The struct's own names: a setting renamed or dropped fails here.

@@ -43,6 +43,7 @@ mod limits;
 mod metrics;
 mod migrate_data;
 mod migrations;
+mod mtls;
 mod openapi;
 mod openid_client;
 mod operator_cli;

@@ -106,6 +106,10 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, env: &[(String, String)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -127,6 +131,7 @@ impl Server {
             )
             .env("TRUSTID_LOG", "warn")
             .envs(tls_env(dir))
+            .envs(env.iter().cloned())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -267,4 +272,78 @@ fn a_pair_that_cannot_be_used_is_refused_at_start_naming_the_setting() {
         &[issuer, (&cert_var, &cert), (&key_var, &key)],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn mutual_tls_authenticates_a_client_by_its_certificate_and_binds_its_tokens() {
+    use crate::mtls::ClientPki;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new();
+    ca.issue(dir.path(), 2001, None);
+    let pki = ClientPki::new(dir.path());
+    let mut env: Vec<(String, String)> = tls_env(dir.path()).into();
+    env.push(("TRUSTID_MTLS".into(), "true".into()));
+    env.push((
+        "TRUSTID_MTLS_CA".into(),
+        dir.path().join("client-ca.pem").display().to_string(),
+    ));
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let added = crate::cli::json_of(&trustid(
+        dir.path(),
+        &[
+            "clients",
+            "add",
+            "--name",
+            "Bank over mTLS",
+            "--auth-method",
+            "tls_client_auth",
+            "--tls-san-dns",
+            "rp.example.com",
+            "--certificate-bound-tokens",
+            "--management",
+            "--json",
+        ],
+        &env_refs,
+    ));
+    let client_id = added["client_id"].as_str().unwrap().to_owned();
+    assert!(added.get("client_secret").is_none_or(|s| s.is_null()), "{added}");
+    let server = Server::start_with(dir.path(), &env);
+    serves_on_a_new_connection(&ca, &format!("{}/healthz", server.base), 2001, Duration::from_secs(30)).await;
+
+    let (cert, key) = pki.issue("Bank RP", "rp.example.com");
+    let mut pem = cert.to_pem().unwrap();
+    pem.extend(key.private_key_to_pem_pkcs8().unwrap());
+    let with_certificate = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca.cert.to_pem().unwrap()).unwrap())
+        .identity(reqwest::Identity::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let without = relying_party(&ca);
+    let grant = [
+        ("client_id", client_id.as_str()),
+        ("grant_type", "client_credentials"),
+        ("scope", "trustid:manage"),
+    ];
+    let token_url = format!("{}/token", server.base);
+    let refused = without.post(&token_url).form(&grant).send().await.unwrap();
+    assert_eq!(
+        refused.status(),
+        401,
+        "a client without a certificate is still served, and refused"
+    );
+    let granted = with_certificate.post(&token_url).form(&grant).send().await.unwrap();
+    assert_eq!(granted.status(), 200);
+    let body: serde_json::Value = granted.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+
+    let resource = format!("{}/manage/v1/users/nobody/devices", server.base);
+    let bound = with_certificate.get(&resource).bearer_auth(token).send().await.unwrap();
+    assert_eq!(
+        bound.status(),
+        404,
+        "the token opens the API with its certificate (no such user)"
+    );
+    let stolen = without.get(&resource).bearer_auth(token).send().await.unwrap();
+    assert_eq!(stolen.status(), 401, "and not without it");
 }

@@ -18,13 +18,20 @@ pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
     PrivateKeyJwt,
+    /// RFC 8705 §2.1: a TLS client certificate chaining to `mtls_ca`, whose
+    /// subject or SAN is the registered one.
+    TlsClientAuth,
+    /// RFC 8705 §2.2: a TLS client certificate found in the client's JWKS (`x5c`).
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
-    pub const ALL: [AuthMethod; 3] = [
+    pub const ALL: [AuthMethod; 5] = [
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
         AuthMethod::PrivateKeyJwt,
+        AuthMethod::TlsClientAuth,
+        AuthMethod::SelfSignedTlsClientAuth,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,12 +39,47 @@ impl AuthMethod {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::TlsClientAuth => "tls_client_auth",
+            AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
     pub fn uses_secret(self) -> bool {
-        self != AuthMethod::PrivateKeyJwt
+        matches!(self, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost)
     }
+
+    /// Proved by the TLS client certificate (RFC 8705).
+    pub fn uses_certificate(self) -> bool {
+        matches!(self, AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth)
+    }
+
+    /// Whether a server offering `mtls` accepts this method.
+    pub fn offered(self, mtls: MtlsSupport) -> bool {
+        match self {
+            AuthMethod::TlsClientAuth => mtls.ca,
+            AuthMethod::SelfSignedTlsClientAuth => mtls.certificates,
+            _ => true,
+        }
+    }
+}
+
+/// What the server's mutual TLS settings offer clients: certificates at all
+/// (`mtls`), and a CA to chain them to for `tls_client_auth` (`mtls_ca`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MtlsSupport {
+    pub certificates: bool,
+    pub ca: bool,
+}
+
+/// The one certificate name a `tls_client_auth` client registered (RFC
+/// 8705 §2.1.2), member name and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsSubject<'a> {
+    Dn(&'a str),
+    SanDns(&'a str),
+    SanUri(&'a str),
+    SanIp(&'a str),
+    SanEmail(&'a str),
 }
 
 /// CIBA Core §5 token delivery modes.
@@ -96,7 +138,9 @@ str_enum!(
     [
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
-        AuthMethod::PrivateKeyJwt
+        AuthMethod::PrivateKeyJwt,
+        AuthMethod::TlsClientAuth,
+        AuthMethod::SelfSignedTlsClientAuth
     ]
 );
 str_enum!(
@@ -155,6 +199,22 @@ pub struct ClientMetadata {
     /// the `webhook` channel are reached through it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_relay_uri: Option<String>,
+    /// RFC 8705 §2.1.2: the certificate a `tls_client_auth` client presents
+    /// is the one with this subject DN (RFC 4514), or this SAN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
+    /// RFC 8705 §3: access tokens are bound to the certificate the client
+    /// presented when it got them (`cnf.x5t#S256`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 fn is_default_routing(r: &DeviceRouting) -> bool {
@@ -181,7 +241,27 @@ impl ClientMetadata {
             login_hint_token_jwks: None,
             device_routing: DeviceRouting::All,
             push_relay_uri: None,
+            tls_client_auth_subject_dn: None,
+            tls_client_auth_san_dns: None,
+            tls_client_auth_san_uri: None,
+            tls_client_auth_san_ip: None,
+            tls_client_auth_san_email: None,
+            tls_client_certificate_bound_access_tokens: false,
         }
+    }
+
+    /// The certificate names registered for `tls_client_auth`, in RFC 8705's order.
+    pub fn tls_subjects(&self) -> Vec<TlsSubject<'_>> {
+        [
+            self.tls_client_auth_subject_dn.as_deref().map(TlsSubject::Dn),
+            self.tls_client_auth_san_dns.as_deref().map(TlsSubject::SanDns),
+            self.tls_client_auth_san_uri.as_deref().map(TlsSubject::SanUri),
+            self.tls_client_auth_san_ip.as_deref().map(TlsSubject::SanIp),
+            self.tls_client_auth_san_email.as_deref().map(TlsSubject::SanEmail),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 

@@ -4,13 +4,15 @@
 
 use serde_json::Value;
 
-use super::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
+use super::{AuthMethod, ClientMetadata, DeliveryMode, MtlsSupport, SigningAlg, TlsSubject};
+use crate::domain::distinguished_name::DistinguishedName;
 use crate::domain::url::OutboundRule;
 
 impl ClientMetadata {
     /// The rules of CIBA §4 and FAPI-CIBA; the error text is what
-    /// `invalid_client_metadata` says. The URLs trustid calls follow `outbound`.
-    pub fn validate(&self, outbound: &OutboundRule) -> Result<(), MetadataError> {
+    /// `invalid_client_metadata` says. The URLs trustid calls follow
+    /// `outbound`; the RFC 8705 methods need what `mtls` offers.
+    pub fn validate(&self, outbound: &OutboundRule, mtls: MtlsSupport) -> Result<(), MetadataError> {
         let name = self.client_name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(invalid(
@@ -75,10 +77,19 @@ impl ClientMetadata {
                 "login_hint_token_issuer and login_hint_token_jwks go together",
             ));
         }
+        self.validate_mtls(mtls)?;
         if self.fapi_ciba {
             let fapi = |why: &str| Err(invalid("fapi_ciba", why));
-            if self.token_endpoint_auth_method != AuthMethod::PrivateKeyJwt {
-                return fapi("FAPI-CIBA clients must use private_key_jwt");
+            let method = self.token_endpoint_auth_method;
+            if method != AuthMethod::PrivateKeyJwt && !method.uses_certificate() {
+                return fapi(
+                    "FAPI-CIBA clients must use private_key_jwt, tls_client_auth or self_signed_tls_client_auth",
+                );
+            }
+            // FAPI 1 Advanced §5.2.2-5: sender-constrained access tokens,
+            // wherever the server can bind them.
+            if mtls.certificates && !self.tls_client_certificate_bound_access_tokens {
+                return fapi("FAPI-CIBA clients must set tls_client_certificate_bound_access_tokens");
             }
             if mode == DeliveryMode::Push {
                 return fapi("FAPI-CIBA does not allow push mode");
@@ -89,6 +100,74 @@ impl ClientMetadata {
             }
             if !SigningAlg::FAPI.contains(&self.id_token_signed_response_alg) {
                 return fapi("FAPI-CIBA ID tokens must be PS256 or ES256");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ClientMetadata {
+    /// RFC 8705: the certificate methods and bound tokens, only where the
+    /// server offers them; `tls_client_auth` names its certificate once.
+    fn validate_mtls(&self, mtls: MtlsSupport) -> Result<(), MetadataError> {
+        const METHOD: &str = "token_endpoint_auth_method";
+        let method = self.token_endpoint_auth_method;
+        if !method.offered(mtls) {
+            let needs = match method {
+                AuthMethod::TlsClientAuth => "the mtls and mtls_ca settings",
+                _ => "the mtls setting",
+            };
+            return Err(invalid(
+                METHOD,
+                format!("{method} is not offered: this server needs {needs}"),
+            ));
+        }
+        let subjects = self.tls_subjects();
+        match (method, subjects.as_slice()) {
+            (AuthMethod::TlsClientAuth, []) => {
+                return Err(invalid(
+                    "tls_client_auth_subject_dn",
+                    "tls_client_auth needs one of tls_client_auth_subject_dn, tls_client_auth_san_dns, \
+                     tls_client_auth_san_uri, tls_client_auth_san_ip, tls_client_auth_san_email",
+                ));
+            }
+            (AuthMethod::TlsClientAuth, [TlsSubject::Dn(dn)]) => {
+                DistinguishedName::parse(dn)
+                    .map_err(|e| invalid("tls_client_auth_subject_dn", format!("tls_client_auth_subject_dn {e}")))?;
+            }
+            (AuthMethod::TlsClientAuth, [TlsSubject::SanIp(ip)]) => {
+                ip.parse::<std::net::IpAddr>()
+                    .map_err(|_| invalid("tls_client_auth_san_ip", "tls_client_auth_san_ip must be an IP address"))?;
+            }
+            (AuthMethod::TlsClientAuth, [_]) => {}
+            (AuthMethod::TlsClientAuth, _) => {
+                return Err(invalid(
+                    "tls_client_auth_subject_dn",
+                    "name the certificate by exactly one tls_client_auth_* member (RFC 8705 §2.1.2)",
+                ));
+            }
+            (_, []) => {}
+            (_, _) => {
+                return Err(invalid(
+                    "tls_client_auth_subject_dn",
+                    "the tls_client_auth_* members are only for tls_client_auth clients",
+                ));
+            }
+        }
+        if method == AuthMethod::SelfSignedTlsClientAuth && self.jwks.is_none() && self.jwks_uri.is_none() {
+            return Err(invalid(
+                METHOD,
+                "self_signed_tls_client_auth needs jwks or jwks_uri holding the certificate (x5c)",
+            ));
+        }
+        const BOUND: &str = "tls_client_certificate_bound_access_tokens";
+        if self.tls_client_certificate_bound_access_tokens {
+            if !mtls.certificates {
+                return Err(invalid(BOUND, format!("{BOUND} needs the server's mtls setting")));
+            }
+            // A push client is handed its tokens without presenting a certificate.
+            if self.backchannel_token_delivery_mode == DeliveryMode::Push {
+                return Err(invalid(BOUND, format!("{BOUND} is not available to push clients")));
             }
         }
         Ok(())
@@ -124,87 +203,5 @@ fn is_jwk_set(set: &Value) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn registration_rules_hold_and_name_the_member_at_fault() {
-        type Mutation = fn(&mut ClientMetadata);
-        const ENDPOINT: &str = "backchannel_client_notification_endpoint";
-        let cases: Vec<(Mutation, &str, &str)> = vec![
-            (|m| m.client_name = " ".into(), "client_name", "blank name"),
-            (
-                |m| m.backchannel_token_delivery_mode = DeliveryMode::Ping,
-                ENDPOINT,
-                "ping without endpoint",
-            ),
-            (
-                |m| {
-                    m.backchannel_token_delivery_mode = DeliveryMode::Push;
-                    m.backchannel_client_notification_endpoint = Some("http://rp.example.com/cb".into());
-                },
-                ENDPOINT,
-                "http endpoint",
-            ),
-            (
-                |m| {
-                    m.backchannel_token_delivery_mode = DeliveryMode::Ping;
-                    m.backchannel_client_notification_endpoint = Some("https://10.0.0.7/cb".into());
-                },
-                ENDPOINT,
-                "internal endpoint",
-            ),
-            (
-                |m| m.backchannel_client_notification_endpoint = Some("https://rp.example.com/cb".into()),
-                ENDPOINT,
-                "poll with endpoint",
-            ),
-            (
-                |m| m.token_endpoint_auth_method = AuthMethod::PrivateKeyJwt,
-                "token_endpoint_auth_method",
-                "private_key_jwt without keys",
-            ),
-            (
-                |m| m.backchannel_authentication_request_signing_alg = Some(SigningAlg::ES256),
-                "backchannel_authentication_request_signing_alg",
-                "signed requests without keys",
-            ),
-            (|m| m.jwks = Some(json!({"nope": 1})), "jwks", "jwks not a set"),
-            (
-                |m| {
-                    m.jwks = Some(json!({"keys": []}));
-                    m.jwks_uri = Some("https://rp.example.com/jwks".into());
-                },
-                "jwks",
-                "both jwks and jwks_uri",
-            ),
-            (
-                |m| m.jwks_uri = Some("https://localhost/jwks".into()),
-                "jwks_uri",
-                "internal jwks_uri",
-            ),
-            (|m| m.fapi_ciba = true, "fapi_ciba", "FAPI with secrets"),
-            (
-                |m| m.push_relay_uri = Some("http://relay.example.com/push".into()),
-                "push_relay_uri",
-                "http push relay",
-            ),
-            (
-                |m| m.login_hint_token_issuer = Some("https://idp.example.com".into()),
-                "login_hint_token_issuer",
-                "issuer without keys",
-            ),
-        ];
-        for (mutate, member, why) in cases {
-            let mut m = ClientMetadata::poll("Bank");
-            mutate(&mut m);
-            assert_eq!(
-                m.validate(&OutboundRule::strict()).map_err(|e| e.member),
-                Err(member),
-                "{why}"
-            );
-        }
-        assert!(ClientMetadata::poll("Bank").validate(&OutboundRule::strict()).is_ok());
-    }
-}
+#[path = "rules_tests.rs"]
+mod tests;

@@ -66,6 +66,8 @@ pub async fn for_decision(
         auth_req_id: Some(&notify.auth_req_id),
         scope: &txn.scope,
         refresh_family: None,
+        // Registration refuses certificate-bound tokens to push clients.
+        certificate_thumbprint: None,
     };
     let minted = issue::mint(state, &client, &mint).await?;
     Metrics::inc(&state.metrics.tokens_issued);

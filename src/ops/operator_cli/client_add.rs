@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::domain::client::{AuthMethod, ClientMetadata, DeliveryMode, SigningAlg};
+use crate::domain::client::{AuthMethod, ClientMetadata, DeliveryMode, MtlsSupport, SigningAlg};
 use crate::domain::push::DeviceRouting;
 use crate::domain::url::OutboundRule;
 use crate::engine::admin;
@@ -23,7 +23,8 @@ pub struct ClientAdd {
     /// Where ping and push notifications go (https; http on loopback in dev mode).
     #[arg(long)]
     pub notification_endpoint: Option<String>,
-    /// client_secret_basic, client_secret_post or private_key_jwt.
+    /// client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or
+    /// self_signed_tls_client_auth (the last two need the mtls setting).
     #[arg(long, default_value = "client_secret_basic")]
     pub auth_method: AuthMethod,
     /// Alg of the ID tokens it receives (ES256, PS256, RS256).
@@ -62,6 +63,24 @@ pub struct ClientAdd {
     /// The client's push relay for devices on the webhook channel (https; http on loopback in dev mode).
     #[arg(long)]
     pub push_relay_uri: Option<String>,
+    /// tls_client_auth: the certificate's subject DN (RFC 4514, e.g. CN=rp,O=Bank,C=SE).
+    #[arg(long)]
+    pub tls_subject_dn: Option<String>,
+    /// tls_client_auth: a DNS name in the certificate's subjectAltName.
+    #[arg(long)]
+    pub tls_san_dns: Option<String>,
+    /// tls_client_auth: a URI in the certificate's subjectAltName.
+    #[arg(long)]
+    pub tls_san_uri: Option<String>,
+    /// tls_client_auth: an IP address in the certificate's subjectAltName.
+    #[arg(long)]
+    pub tls_san_ip: Option<String>,
+    /// tls_client_auth: an e-mail address in the certificate's subjectAltName.
+    #[arg(long)]
+    pub tls_san_email: Option<String>,
+    /// Bind access tokens to the client's TLS certificate (RFC 8705 §3).
+    #[arg(long)]
+    pub certificate_bound_tokens: bool,
     #[command(flatten)]
     pub output: Output,
 }
@@ -71,7 +90,13 @@ fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", path.display()))
 }
 
-pub async fn run(store: &dyn Store, outbound: &OutboundRule, now: i64, add: ClientAdd) -> anyhow::Result<()> {
+pub async fn run(
+    store: &dyn Store,
+    outbound: &OutboundRule,
+    mtls: MtlsSupport,
+    now: i64,
+    add: ClientAdd,
+) -> anyhow::Result<()> {
     let metadata = ClientMetadata {
         client_name: add.name,
         token_endpoint_auth_method: add.auth_method,
@@ -89,8 +114,14 @@ pub async fn run(store: &dyn Store, outbound: &OutboundRule, now: i64, add: Clie
         login_hint_token_jwks: add.login_hint_token_jwks.as_deref().map(read_json).transpose()?,
         device_routing: add.device_routing,
         push_relay_uri: add.push_relay_uri,
+        tls_client_auth_subject_dn: add.tls_subject_dn,
+        tls_client_auth_san_dns: add.tls_san_dns,
+        tls_client_auth_san_uri: add.tls_san_uri,
+        tls_client_auth_san_ip: add.tls_san_ip,
+        tls_client_auth_san_email: add.tls_san_email,
+        tls_client_certificate_bound_access_tokens: add.certificate_bound_tokens,
     };
-    let created = admin::register_client(store, metadata, outbound, now).await?;
+    let created = admin::register_client(store, metadata, outbound, mtls, now).await?;
     print(&add.output, &created, |c| match &c.client_secret {
         Some(secret) => format!(
             "client_id:     {}\nclient_secret: {secret}\n(the secret is shown only now; trustid keeps only its hash)",

@@ -227,6 +227,7 @@ impl TestApp {
             self.store(),
             metadata,
             &trustid::domain::url::OutboundRule::dev(),
+            self.state.server.mtls.support,
             self.clock.now(),
         )
         .await
