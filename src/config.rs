@@ -37,9 +37,12 @@ pub struct Settings {
     pub mtls: bool,
     /// PEM certificates of the CAs `tls_client_auth` certificates chain to.
     pub mtls_ca: Option<PathBuf>,
-    /// The header a proxy in `trusted_proxies` passes the client's
+    /// The header a proxy in `mtls_proxies` passes the client's
     /// certificate in (RFC 9440 `Client-Cert`, or nginx's escaped PEM).
     pub mtls_certificate_header: Option<String>,
+    /// The proxies (IPs or CIDRs) whose `mtls_certificate_header` is
+    /// believed: only those that terminate TLS and overwrite the header.
+    pub mtls_proxies: String,
     /// A second address serving only `/metrics` (plain HTTP, for a scraper
     /// on an internal network); `/metrics` then leaves the main listener.
     pub metrics_listen: Option<String>,
@@ -151,6 +154,7 @@ impl Default for Settings {
             mtls: false,
             mtls_ca: None,
             mtls_certificate_header: None,
+            mtls_proxies: String::new(),
             metrics_listen: None,
             database_url: "sqlite://trustid.db".into(),
             sqlite_synchronous: SqliteSynchronous::Full,

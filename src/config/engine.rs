@@ -49,6 +49,7 @@ impl Settings {
             },
             ca,
             header: self.mtls_certificate_header.as_ref().map(|h| h.to_ascii_lowercase()),
+            proxies: TrustedProxies::parse(&self.mtls_proxies).unwrap_or_default(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::{Settings, SettingsError, invalid};
 use crate::crypto::tls_files::TlsFiles;
+use crate::domain::address::TrustedProxies;
 
 impl Settings {
     /// The pair to serve https with, checked; `None` for plain HTTP.
@@ -24,9 +25,11 @@ impl Settings {
     pub(super) fn validate_mtls(&self) -> Result<(), SettingsError> {
         let header = self.mtls_certificate_header.as_deref();
         if !self.mtls {
+            let proxies = !self.mtls_proxies.trim().is_empty();
             for (name, set) in [
                 ("mtls_ca", self.mtls_ca.is_some()),
                 ("mtls_certificate_header", header.is_some()),
+                ("mtls_proxies", proxies),
             ] {
                 if set {
                     return Err(invalid(name, "only means something with mtls = true"));
@@ -44,13 +47,21 @@ impl Settings {
         if let Some(header) = header {
             axum::http::HeaderName::from_bytes(header.as_bytes())
                 .map_err(|_| invalid("mtls_certificate_header", "must be an HTTP header name"))?;
-            if self.trusted_proxies.trim().is_empty() {
+            // Apart from trusted_proxies: a certificate is public, so whoever
+            // may set this header may claim to be any certificate client.
+            if self.mtls_proxies.trim().is_empty() {
                 return Err(invalid(
                     "mtls_certificate_header",
-                    "is believed only from trusted_proxies, which is empty",
+                    "is believed only from mtls_proxies, which is empty",
                 ));
             }
+        } else if !self.mtls_proxies.trim().is_empty() {
+            return Err(invalid(
+                "mtls_proxies",
+                "only means something with mtls_certificate_header",
+            ));
         }
+        TrustedProxies::parse(&self.mtls_proxies).map_err(|e| invalid("mtls_proxies", e))?;
         if let Some(path) = &self.mtls_ca {
             crate::crypto::client_cert::ClientCa::load(path).map_err(|e| invalid("mtls_ca", e))?;
         }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::domain::client::TlsSubject;
-use crate::domain::distinguished_name::{Attribute, DistinguishedName, attribute_kind};
+use crate::domain::distinguished_name::DistinguishedName;
 
 /// A presented chain, DER, the client's own certificate first; never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,31 +122,21 @@ impl ClientCa {
 }
 
 /// The leaf's subject DN, in RFC 4514 order.
-pub fn subject_dn(certificate: &X509) -> DistinguishedName {
-    let mut attributes: Vec<Attribute> = certificate
-        .subject_name()
-        .entries()
-        .map(|entry| {
-            let object = entry.object();
-            let kind =
-                attribute_kind(object.nid().short_name().unwrap_or_default()).unwrap_or_else(|| object.to_string());
-            let value = entry.data().to_string().unwrap_or_default();
-            Attribute { kind, value }
-        })
-        .collect();
-    attributes.reverse();
-    DistinguishedName(attributes)
+pub fn subject_dn(certificate: &X509) -> Option<DistinguishedName> {
+    let der = certificate.subject_name().to_der().ok()?;
+    super::x509_name::parse(&der)
 }
 
 fn has_subject(certificate: &X509, subject: TlsSubject<'_>) -> bool {
     if let TlsSubject::Dn(registered) = subject {
-        return DistinguishedName::parse(registered).is_ok_and(|dn| dn.matches(&subject_dn(certificate)));
+        let presented = subject_dn(certificate);
+        return DistinguishedName::parse(registered).is_ok_and(|dn| presented.is_some_and(|p| dn.matches(&p)));
     }
     let names = certificate.subject_alt_names();
     names.iter().flatten().any(|name| match subject {
         TlsSubject::SanDns(want) => name.dnsname().is_some_and(|n| n.eq_ignore_ascii_case(want)),
         TlsSubject::SanUri(want) => name.uri() == Some(want),
-        TlsSubject::SanEmail(want) => name.email() == Some(want),
+        TlsSubject::SanEmail(want) => name.email().is_some_and(|email| same_mailbox(email, want)),
         TlsSubject::SanIp(want) => {
             let presented = match name.ipaddress() {
                 Some(&[a, b, c, d]) => Some(IpAddr::from([a, b, c, d])),
@@ -160,6 +150,16 @@ fn has_subject(certificate: &X509, subject: TlsSubject<'_>) -> bool {
         }
         TlsSubject::Dn(_) => false,
     })
+}
+
+/// The local part exactly, the domain in any case.
+fn same_mailbox(a: &str, b: &str) -> bool {
+    match (a.rsplit_once('@'), b.rsplit_once('@')) {
+        (Some((local_a, domain_a)), Some((local_b, domain_b))) => {
+            local_a == local_b && domain_a.eq_ignore_ascii_case(domain_b)
+        }
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]

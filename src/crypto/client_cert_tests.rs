@@ -131,7 +131,20 @@ fn a_certificate_from_the_ca_proves_the_client_by_each_registered_name() {
     ] {
         assert_eq!(pki.ca.verify(&presented, subject), Err(Refused::Subject), "{subject:?}");
     }
-    assert_eq!(subject_dn(&leaf).to_string(), "CN=Bank RP,O=Example Bank,C=SE");
+    assert_eq!(
+        subject_dn(&leaf).map(|dn| dn.to_string()).as_deref(),
+        Some("CN=Bank RP,O=Example Bank,C=SE")
+    );
+    assert_eq!(
+        pki.ca.verify(&presented, TlsSubject::SanEmail("ops@RP.EXAMPLE.COM")),
+        Ok(()),
+        "a mail domain in any case"
+    );
+    assert_eq!(
+        pki.ca.verify(&presented, TlsSubject::SanEmail("OPS@rp.example.com")),
+        Err(Refused::Subject),
+        "the local part exactly"
+    );
 }
 
 #[test]
@@ -222,4 +235,48 @@ fn a_self_signed_certificate_is_found_in_the_jwks_by_its_x5c() {
         thumbprint,
         chain(&[&certificate(&leaf_spec(), &key(), None)]).thumbprint()
     );
+}
+
+#[test]
+fn subjects_with_types_openssl_names_and_multi_valued_rdns_read_as_rfc_4514() {
+    let pki = pki();
+    let subject: &[(&str, &str)] = &[
+        ("C", "SE"),
+        ("organizationIdentifier", "PSDSE-FINA-44059"),
+        ("CN", "Bank RP"),
+    ];
+    let spec = Spec { subject, ..leaf_spec() };
+    let leaf = certificate(&spec, &key(), Some((&pki.ca_cert, &pki.ca_key)));
+    let presented = chain(&[&leaf]);
+    let registered = TlsSubject::Dn("CN=Bank RP,2.5.4.97=PSDSE-FINA-44059,C=SE");
+    assert_eq!(pki.ca.verify(&presented, registered), Ok(()));
+    assert_eq!(
+        pki.ca.verify(
+            &presented,
+            TlsSubject::Dn("CN=Bank RP,OrganizationIdentifier=psdse-fina-44059,C=SE")
+        ),
+        Ok(())
+    );
+
+    // CN and UID in one RDN, built by hand (OpenSSL's builder makes one
+    // RDN per attribute).
+    let tlv = |tag: u8, body: &[u8]| [&[tag, u8::try_from(body.len()).unwrap()][..], body].concat();
+    let pair = |oid: &[u8], value: &str| tlv(0x30, &[tlv(0x06, oid), tlv(0x0c, value.as_bytes())].concat());
+    let (o, cn, uid) = (
+        [0x55, 0x04, 0x0a],
+        [0x55, 0x04, 0x03],
+        [0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01],
+    );
+    let der = tlv(
+        0x30,
+        &[
+            tlv(0x31, &pair(&o, "Bank")),
+            tlv(0x31, &[pair(&cn, "rp"), pair(&uid, "42")].concat()),
+        ]
+        .concat(),
+    );
+    let parsed = crate::crypto::x509_name::parse(&der).unwrap();
+    assert_eq!(parsed.to_string(), "CN=rp+UID=42,O=Bank");
+    assert!(parsed.matches(&DistinguishedName::parse("UID=42+CN=rp,O=Bank").unwrap()));
+    assert!(!parsed.matches(&DistinguishedName::parse("UID=42,CN=rp,O=Bank").unwrap()));
 }

@@ -11,5 +11,6 @@ pub mod p256_jwk;
 pub mod saml_keys;
 pub mod secret;
 pub mod tls_files;
+pub mod x509_name;
 pub mod xmldsig;
 pub mod xmlenc;

@@ -108,6 +108,14 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv4_mapped_peer_is_trusted_as_its_ipv4_address() {
+        let proxies = TrustedProxies::parse("192.0.2.7").unwrap();
+        assert!(proxies.trusts(ip("::ffff:192.0.2.7")));
+        assert!(proxies.trusts(ip("192.0.2.7")));
+        assert!(!proxies.trusts(ip("::ffff:192.0.2.8")));
+    }
+
+    #[test]
     fn only_a_trusted_peer_is_believed_and_only_up_to_the_first_untrusted_hop() {
         let proxies = TrustedProxies::parse("10.0.0.0/8, 192.0.2.7").unwrap();
         let spoofed = ["6.6.6.6", "203.0.113.9"];

@@ -3,7 +3,7 @@
 //! Two names match when they have the same attributes in the same order,
 //! types compared by name (short names and their OIDs are one), values
 //! compared as X.520's caseIgnoreMatch does: case and runs of spaces do not
-//! count. Multi-valued RDNs (`+`) compare attribute by attribute, in order.
+//! count. The attributes of a multi-valued RDN (`+`) match in any order.
 
 use std::fmt;
 
@@ -15,13 +15,20 @@ pub struct Attribute {
     pub value: String,
 }
 
-/// A name, its attributes in RFC 4514 order (most specific first).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DistinguishedName(pub Vec<Attribute>);
+/// A relative distinguished name: one attribute, or several (`+`) whose
+/// order does not count.
+pub type Rdn = Vec<Attribute>;
 
-/// The short names RFC 4514 §3 and RFC 4519 give, with their OIDs.
-const SHORT_NAMES: [(&str, &str); 11] = [
+/// A name, its RDNs in RFC 4514 order (most specific first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistinguishedName(pub Vec<Rdn>);
+
+/// Attribute type names (RFC 4514 §3, RFC 4519, and those eIDAS and Open
+/// Banking certificates use) with their OIDs; the first name of an OID is
+/// the one written.
+const NAMES: [(&str, &str); 19] = [
     ("CN", "2.5.4.3"),
+    ("SN", "2.5.4.4"),
     ("SERIALNUMBER", "2.5.4.5"),
     ("C", "2.5.4.6"),
     ("L", "2.5.4.7"),
@@ -29,18 +36,26 @@ const SHORT_NAMES: [(&str, &str); 11] = [
     ("STREET", "2.5.4.9"),
     ("O", "2.5.4.10"),
     ("OU", "2.5.4.11"),
+    ("TITLE", "2.5.4.12"),
+    ("BUSINESSCATEGORY", "2.5.4.15"),
+    ("POSTALCODE", "2.5.4.17"),
+    ("GIVENNAME", "2.5.4.42"),
+    ("GN", "2.5.4.42"),
+    ("ORGANIZATIONIDENTIFIER", "2.5.4.97"),
     ("DC", "0.9.2342.19200300.100.1.25"),
     ("UID", "0.9.2342.19200300.100.1.1"),
     ("EMAILADDRESS", "1.2.840.113549.1.9.1"),
+    ("E", "1.2.840.113549.1.9.1"),
 ];
 
-/// The type's one spelling: the short name for a known OID or name, else
-/// the OID (an unknown name is refused by [`DistinguishedName::parse`]).
+/// The type's one spelling: the first name of its OID, or the dotted OID
+/// when it has no name here; `None` for an unknown name.
 pub fn attribute_kind(name_or_oid: &str) -> Option<String> {
     let upper = name_or_oid.trim().to_ascii_uppercase();
     let oid = upper.strip_prefix("OID.").unwrap_or(&upper);
-    if let Some((short, _)) = SHORT_NAMES.iter().find(|(s, o)| *s == upper || *o == oid) {
-        return Some((*short).to_owned());
+    let oid = NAMES.iter().find(|(name, _)| *name == oid).map_or(oid, |(_, oid)| *oid);
+    if let Some((name, _)) = NAMES.iter().find(|(_, o)| *o == oid) {
+        return Some((*name).to_owned());
     }
     let numeric = !oid.is_empty()
         && oid
@@ -50,10 +65,11 @@ pub fn attribute_kind(name_or_oid: &str) -> Option<String> {
 }
 
 impl DistinguishedName {
-    /// Parses an RFC 4514 string: `type=value` pairs separated by `,` or
-    /// `+`, with `\` escaping a special character or two hex digits.
+    /// Parses an RFC 4514 string: RDNs separated by `,` (or `;`), the
+    /// attributes of one RDN by `+`, each `type=value` with `\` escaping a
+    /// special character or two hex digits.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut attributes = Vec::new();
+        let mut rdns = vec![Vec::new()];
         let mut chars = text.chars().peekable();
         loop {
             let mut kind = String::new();
@@ -70,11 +86,11 @@ impl DistinguishedName {
                 )
             })?;
             let mut value = Vec::<u8>::new();
-            let mut ended = true;
+            let mut next = None;
             while let Some(c) = chars.next() {
                 match c {
-                    ',' | '+' | ';' => {
-                        ended = false;
+                    ',' | ';' | '+' => {
+                        next = Some(c);
                         break;
                     }
                     '\\' => {
@@ -94,25 +110,33 @@ impl DistinguishedName {
             if value.trim().is_empty() {
                 return Err(format!("gives {kind} no value"));
             }
-            attributes.push(Attribute {
+            let attribute = Attribute {
                 kind,
                 value: value.trim().to_owned(),
-            });
-            if ended {
-                return Ok(Self(attributes));
+            };
+            if let Some(rdn) = rdns.last_mut() {
+                rdn.push(attribute);
+            }
+            match next {
+                None => return Ok(Self(rdns)),
+                Some('+') => {}
+                Some(_) => rdns.push(Vec::new()),
             }
         }
     }
 
-    /// caseIgnoreMatch, attribute by attribute.
+    /// RDN by RDN in order; within one, the same attributes in any order;
+    /// values by caseIgnoreMatch.
     pub fn matches(&self, other: &DistinguishedName) -> bool {
-        self.0.len() == other.0.len()
-            && self
-                .0
-                .iter()
-                .zip(&other.0)
-                .all(|(a, b)| a.kind == b.kind && folded(&a.value) == folded(&b.value))
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| canonical(a) == canonical(b))
     }
+}
+
+/// An RDN's attributes as (type, folded value), sorted.
+fn canonical(rdn: &Rdn) -> Vec<(String, String)> {
+    let mut attributes: Vec<(String, String)> = rdn.iter().map(|a| (a.kind.clone(), folded(&a.value))).collect();
+    attributes.sort();
+    attributes
 }
 
 /// Case and runs of spaces do not count.
@@ -122,18 +146,23 @@ fn folded(value: &str) -> String {
 
 impl fmt::Display for DistinguishedName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, a) in self.0.iter().enumerate() {
+        for (i, rdn) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
-            write!(f, "{}=", a.kind)?;
-            for (j, c) in a.value.chars().enumerate() {
-                let special =
-                    matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=') || (j == 0 && matches!(c, '#' | ' '));
-                if special {
-                    f.write_str("\\")?;
+            for (j, a) in rdn.iter().enumerate() {
+                if j > 0 {
+                    f.write_str("+")?;
                 }
-                write!(f, "{c}")?;
+                write!(f, "{}=", a.kind)?;
+                for (k, c) in a.value.chars().enumerate() {
+                    let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
+                        || (k == 0 && matches!(c, '#' | ' '));
+                    if special {
+                        f.write_str("\\")?;
+                    }
+                    write!(f, "{c}")?;
+                }
             }
         }
         Ok(())
@@ -170,9 +199,9 @@ mod tests {
     #[test]
     fn escapes_are_read_and_written() {
         let name = dn(r"CN=Smith\, John,O=A\2bB,OU=\#1");
-        assert_eq!(name.0[0].value, "Smith, John");
-        assert_eq!(name.0[1].value, "A+B");
-        assert_eq!(name.0[2].value, "#1");
+        assert_eq!(name.0[0][0].value, "Smith, John");
+        assert_eq!(name.0[1][0].value, "A+B");
+        assert_eq!(name.0[2][0].value, "#1");
         assert_eq!(name.to_string(), r"CN=Smith\, John,O=A\+B,OU=\#1");
         assert!(dn(&name.to_string()).matches(&name));
     }

@@ -13,6 +13,7 @@ pub mod distinguished_name;
 pub mod ids;
 pub mod lifecycle;
 pub mod push;
+pub mod risk;
 pub mod saml_cert;
 pub mod saml_login;
 pub mod saml_sp;

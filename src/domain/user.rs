@@ -3,7 +3,8 @@
 use super::ids::UserId;
 use super::str_enum::str_enum;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UserStatus {
     Active,
     Locked,

@@ -4,6 +4,7 @@
 //! call in here and render the answer in their own format; nothing here
 //! knows HTTP status codes or error wire formats.
 
+pub mod actions;
 pub mod activation;
 pub mod admin;
 pub mod admin_second_factor;
@@ -22,6 +23,8 @@ pub mod issue;
 pub mod metrics;
 pub mod outbound;
 pub mod poll_gate;
+pub mod risk;
+pub mod risk_rules;
 pub mod saml_login;
 pub mod saml_sps;
 pub mod settings;

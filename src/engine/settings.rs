@@ -4,7 +4,12 @@
 //! Durations are whole seconds unless the type says otherwise.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::crypto::client_cert::ClientCa;
+use crate::domain::address::TrustedProxies;
+use crate::domain::client::MtlsSupport;
 
 /// Who trustid is.
 #[derive(Debug, Clone)]
@@ -34,11 +39,12 @@ pub struct Server {
 /// What clients may prove with a TLS certificate, and where it comes from.
 #[derive(Debug, Clone, Default)]
 pub struct Mtls {
-    pub support: crate::domain::client::MtlsSupport,
+    pub support: MtlsSupport,
     /// The CAs `tls_client_auth` chains to.
-    pub ca: Option<std::sync::Arc<crate::crypto::client_cert::ClientCa>>,
-    /// The header (lower case) a trusted proxy passes the certificate in.
+    pub ca: Option<Arc<ClientCa>>,
+    /// The header (lower case) a proxy in `proxies` passes the certificate in.
     pub header: Option<String>,
+    pub proxies: TrustedProxies,
 }
 
 impl Server {

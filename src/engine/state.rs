@@ -62,6 +62,8 @@ pub struct Shared {
     pub open_waits: Arc<super::waits::OpenWaits>,
     /// Failed client authentications per client and address.
     pub auth_failures: super::auth_failures::AuthFailures,
+    /// Each client's adaptive rules, briefly cached.
+    pub risk_rules: super::risk::RulesCache,
 }
 
 impl AppState {
@@ -110,6 +112,7 @@ impl AppState {
             drain: Default::default(),
             open_waits: Default::default(),
             auth_failures: super::auth_failures::AuthFailures::new(client_auth_failures_per_address),
+            risk_rules: Default::default(),
         }))
     }
 

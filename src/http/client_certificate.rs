@@ -1,8 +1,8 @@
 //! The TLS client certificate a request came with (RFC 8705), when `mtls`
-//! is on: from trustid's own handshake, or, from a proxy in
-//! `trusted_proxies`, from `mtls_certificate_header` (RFC 9440 or nginx's
-//! escaped PEM). The header from anyone else is ignored: it would let a
-//! caller claim any certificate.
+//! is on: from trustid's own handshake, or, from a proxy in `mtls_proxies`,
+//! from `mtls_certificate_header` (RFC 9440 or nginx's escaped PEM). The
+//! header from anyone else is ignored: it would let a caller claim any
+//! certificate.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,7 +46,7 @@ impl FromRequestParts<AppState> for PresentedCertificate {
         }
         if let Some(header) = &mtls.header {
             let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-            if peer.is_some_and(|ip| state.server.trusted_proxies.trusts(ip)) {
+            if peer.is_some_and(|ip| mtls.proxies.trusts(ip)) {
                 return Ok(Self(from_header(&parts.headers, header).map(Arc::new)));
             }
         }
@@ -56,7 +56,7 @@ impl FromRequestParts<AppState> for PresentedCertificate {
 
 /// The chain a proxy passed: `header` holds the client's certificate,
 /// `<header>-chain` (RFC 9440 §2.3) its intermediates. What does not
-/// decode counts as no certificate.
+/// decode, an intermediate included, counts as no certificate.
 fn from_header(headers: &HeaderMap, header: &str) -> Option<CertificateChain> {
     let leaf = decode(headers.get(header)?.to_str().ok()?)?;
     let mut chain = vec![leaf];
@@ -128,5 +128,29 @@ mod tests {
         ] {
             assert_eq!(decode(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_chain_header_adds_intermediates_and_one_bad_entry_drops_the_certificate() {
+        let (leaf, intermediate) = (b"leaf".to_vec(), b"intermediate".to_vec());
+        let mut headers = HeaderMap::new();
+        headers.insert("client-cert", format!(":{}:", STANDARD.encode(&leaf)).parse().unwrap());
+        let chain = from_header(&headers, "client-cert").unwrap();
+        assert_eq!(chain.leaf(), leaf.as_slice());
+        let with_chain = |value: String| {
+            let mut headers = headers.clone();
+            headers.insert("client-cert-chain", value.parse().unwrap());
+            from_header(&headers, "client-cert")
+        };
+        let both = with_chain(format!(
+            ":{}:, :{}:",
+            STANDARD.encode(&intermediate),
+            STANDARD.encode(b"root")
+        ));
+        let both = both.unwrap();
+        assert_ne!(both, chain, "the intermediates are part of the chain");
+        assert_eq!(both.thumbprint(), chain.thumbprint(), "the leaf stays first");
+        assert!(with_chain(format!(":{}:, :bad!:", STANDARD.encode(&intermediate))).is_none());
+        assert!(from_header(&HeaderMap::new(), "client-cert").is_none());
     }
 }

@@ -1,8 +1,8 @@
 //! Client authentication at the token, backchannel, introspection and
 //! revocation endpoints (RFC 6749 §2.3.1, RFC 7523 `private_key_jwt`, RFC
-//! 8705 TLS client certificates; CIBA §7.1 uses the token endpoint's methods). Every failure, a disabled
-//! client's too, is 401 `invalid_client`, with `WWW-Authenticate: Basic`
-//! when Basic was tried.
+//! 8705 TLS client certificates; CIBA §7.1 uses the token endpoint's
+//! methods). Every failure, a disabled client's too, is 401
+//! `invalid_client`, with `WWW-Authenticate: Basic` when Basic was tried.
 
 use std::sync::Arc;
 
@@ -65,7 +65,9 @@ fn basic_credentials(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, creds)| creds.trim())
 }
 
-fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError> {
+/// What the request presents; a lone `client_id` stands for a certificate
+/// only where the server takes certificates (`mtls`).
+fn presented(headers: &HeaderMap, form: &Params, mtls: bool) -> Result<Presented, OAuthError> {
     let basic = basic_credentials(headers);
     let methods = [basic.is_some(), form.has("client_secret"), form.has("client_assertion")];
     if methods.iter().filter(|m| **m).count() > 1 {
@@ -115,7 +117,7 @@ fn presented(headers: &HeaderMap, form: &Params) -> Result<Presented, OAuthError
             secret: secret.to_owned(),
             method: AuthMethod::ClientSecretPost,
         }),
-        (Some(id), None) if secret::is_clean(id) => Ok(Presented::Certificate { id: id.to_owned() }),
+        (Some(id), None) if mtls && secret::is_clean(id) => Ok(Presented::Certificate { id: id.to_owned() }),
         _ => Err(OAuthError::invalid_client("client authentication is required").with_challenge(Challenge::Basic)),
     }
 }
@@ -140,7 +142,7 @@ pub async fn authenticate(
         refused.retry_after = Some(u32::try_from(wait).unwrap_or(u32::MAX));
         return Err(refused);
     }
-    let (claimed, verified) = match presented(headers, form) {
+    let (claimed, verified) = match presented(headers, form, state.server.mtls.support.certificates) {
         Ok(presented) => (
             presented.claimed_client(),
             verify(state, presented, certificate.chain(), form).await,

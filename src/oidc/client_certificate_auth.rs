@@ -24,12 +24,6 @@ pub(super) async fn by_certificate(
         return Err(required());
     }
     let refuse = |why: String| OAuthError::invalid_client(why);
-    if !state.server.mtls.support.certificates {
-        return Err(refuse(format!(
-            "{}, which this server no longer offers (mtls is off)",
-            registered_for(method)
-        )));
-    }
     let Some(chain) = certificate else {
         return Err(refuse(format!(
             "{}: present the client's TLS certificate",

@@ -46,8 +46,6 @@ pub async fn exchange(
     Form(params): Form,
 ) -> Result<Response, OAuthError> {
     let client = client_auth::authenticate(&state, &from, &headers, &certificate, &params).await?;
-    let bound_to = binding(&client, &certificate)?;
-    let bound_to = bound_to.as_deref();
     let request = match params.require("grant_type")? {
         CIBA_GRANT => TokenRequest::Ciba {
             auth_req_id: params.require("auth_req_id")?.to_owned(),
@@ -65,6 +63,8 @@ pub async fn exchange(
             )));
         }
     };
+    let bound_to = binding(&state, &client, &certificate)?;
+    let bound_to = bound_to.as_deref();
     match request {
         TokenRequest::Ciba { auth_req_id } => redeem_ciba(&state, &client, &auth_req_id, bound_to).await,
         TokenRequest::ClientCredentials { scope } => management_token(&state, &client, &scope, bound_to).await,
@@ -76,14 +76,22 @@ pub async fn exchange(
 
 /// RFC 8705 §3: the certificate thumbprint a client that registered bound
 /// access tokens gets them bound to; it must present its certificate.
-fn binding(client: &Client, certificate: &PresentedCertificate) -> Result<Option<String>, OAuthError> {
+fn binding(
+    state: &AppState,
+    client: &Client,
+    certificate: &PresentedCertificate,
+) -> Result<Option<String>, OAuthError> {
     if !client.metadata.tls_client_certificate_bound_access_tokens {
         return Ok(None);
     }
-    match certificate.chain() {
-        Some(chain) => Ok(Some(chain.thumbprint())),
-        None => Err(OAuthError::invalid_request(
+    match (certificate.chain(), state.server.mtls.support.certificates) {
+        (Some(chain), _) => Ok(Some(chain.thumbprint())),
+        (None, true) => Err(OAuthError::invalid_request(
             "this client's access tokens are bound to its TLS client certificate; present it",
+        )),
+        (None, false) => Err(OAuthError::invalid_request(
+            "this client's access tokens are bound to a TLS client certificate, which this server no \
+             longer takes (mtls is off)",
         )),
     }
 }

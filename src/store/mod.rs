@@ -15,6 +15,7 @@ pub mod deliveries;
 pub mod lifecycle;
 pub mod migrate_data;
 pub mod postgres;
+pub mod risk;
 pub mod saml_login;
 pub mod saml_sp;
 pub mod signals;
@@ -161,6 +162,7 @@ pub trait Store:
     + AuditStore
     + SamlLoginStore
     + SamlSpStore
+    + RiskStore
     + Signals
     + TimelineStore
     + 'static
@@ -179,6 +181,7 @@ impl<T> Store for T where
         + AuditStore
         + SamlLoginStore
         + SamlSpStore
+        + RiskStore
         + Signals
         + TimelineStore
         + 'static
@@ -194,6 +197,7 @@ pub mod prelude {
     pub use super::console::ConsoleStore;
     pub use super::deliveries::DeliveryStore;
     pub use super::lifecycle::LifecycleStore;
+    pub use super::risk::RiskStore;
     pub use super::saml_login::SamlLoginStore;
     pub use super::saml_sp::SamlSpStore;
     pub use super::signals::Signals;
@@ -216,6 +220,7 @@ macro_rules! sql_store {
         $crate::store::deliveries::delivery_sql!($store, $db);
         $crate::store::lifecycle::lifecycle_sql!($store, $db);
         $crate::store::saml_login::saml_login_sql!($store, $db);
+        $crate::store::risk::risk_sql!($store, $db);
         $crate::store::saml_sp::saml_sp_sql!($store, $db);
         $crate::store::signals::signal_sql!($store, $db);
         $crate::store::timeline::timeline_sql!($store, $db);

@@ -323,7 +323,7 @@ fn users_and_bindings_answer_in_json_and_refuse_unknowns() {
 /// Every setting an operator may have written, by the name of the TOML key
 /// (`TRUSTID_<NAME>` in the environment), with a valid value that is not its
 /// default. Renaming one breaks deployments: this list must only grow.
-const SETTINGS: [(&str, &str); 47] = [
+const SETTINGS: [(&str, &str); 48] = [
     ("issuer", "https://idp.example.com"),
     ("listen", "127.0.0.1:9"),
     ("database_url", "<db>"),
@@ -371,6 +371,7 @@ const SETTINGS: [(&str, &str); 47] = [
     ("mtls", "true"),
     ("mtls_ca", "<dir>/client-ca.pem"),
     ("mtls_certificate_header", "client-cert"),
+    ("mtls_proxies", "10.0.0.1"),
     ("metrics_listen", "127.0.0.1:9"),
     ("log", "warn,trustid::engine=info"),
     ("log_format", "json"),

@@ -44,6 +44,7 @@ mod metrics;
 mod migrate_data;
 mod migrations;
 mod mtls;
+mod mtls_tokens;
 mod openapi;
 mod openid_client;
 mod operator_cli;

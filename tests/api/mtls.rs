@@ -22,10 +22,10 @@ use openssl::x509::{X509, X509NameBuilder};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::{Answer, CIBA_GRANT, TestApp, spawn_app, spawn_app_with};
+use crate::common::{Answer, TestApp, spawn_app, spawn_app_with};
 use trustid::domain::client::{AuthMethod, ClientMetadata};
 
-const HEADER: &str = "client-cert";
+pub(crate) const HEADER: &str = "client-cert";
 
 pub(crate) fn p256() -> PKey<Private> {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
@@ -94,27 +94,27 @@ impl ClientPki {
     }
 }
 
-fn header_value(cert: &X509) -> String {
+pub(crate) fn header_value(cert: &X509) -> String {
     format!(":{}:", STANDARD.encode(cert.to_der().unwrap()))
 }
 
-fn thumbprint(cert: &X509) -> String {
+pub(crate) fn thumbprint(cert: &X509) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(cert.to_der().unwrap()))
 }
 
 /// An app behind a proxy at 127.0.0.1 that passes client certificates.
-async fn mtls_app(ca_dir: &Path) -> TestApp {
+pub(crate) async fn mtls_app(ca_dir: &Path) -> TestApp {
     let ca = ca_dir.join("client-ca.pem");
     spawn_app_with(|s| {
         s.mtls = true;
         s.mtls_ca = Some(ca);
         s.mtls_certificate_header = Some("Client-Cert".into());
-        s.trusted_proxies = "127.0.0.1".into();
+        s.mtls_proxies = "127.0.0.1".into();
     })
     .await
 }
 
-async fn post(app: &TestApp, path: &str, cert: Option<&X509>, form: &[(&str, &str)]) -> Answer {
+pub(crate) async fn post(app: &TestApp, path: &str, cert: Option<&X509>, form: &[(&str, &str)]) -> Answer {
     let mut req = app.http.post(app.url(path)).form(form);
     if let Some(cert) = cert {
         req = req.header(HEADER, header_value(cert));
@@ -122,7 +122,7 @@ async fn post(app: &TestApp, path: &str, cert: Option<&X509>, form: &[(&str, &st
     Answer::from(req.send().await.unwrap()).await
 }
 
-async fn get_bearer(app: &TestApp, path: &str, token: &str, cert: Option<&X509>) -> Answer {
+pub(crate) async fn get_bearer(app: &TestApp, path: &str, token: &str, cert: Option<&X509>) -> Answer {
     let mut req = app.http.get(app.url(path)).bearer_auth(token);
     if let Some(cert) = cert {
         req = req.header(HEADER, header_value(cert));
@@ -130,7 +130,7 @@ async fn get_bearer(app: &TestApp, path: &str, token: &str, cert: Option<&X509>)
     Answer::from(req.send().await.unwrap()).await
 }
 
-fn tls_client(dns: &str, bound: bool) -> ClientMetadata {
+pub(crate) fn tls_client(dns: &str, bound: bool) -> ClientMetadata {
     ClientMetadata {
         token_endpoint_auth_method: AuthMethod::TlsClientAuth,
         tls_client_auth_san_dns: Some(dns.into()),
@@ -189,61 +189,6 @@ async fn discovery_offers_the_certificate_methods_and_aliases_only_with_mtls() {
 }
 
 #[tokio::test]
-async fn a_tls_client_auth_client_gets_bound_tokens_that_only_its_certificate_can_use() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = ClientPki::new(dir.path());
-    let app = mtls_app(dir.path()).await;
-    let client = app.register(tls_client("rp.example.com", true)).await;
-    assert!(client.client_secret.is_none(), "no secret for a certificate client");
-    let id = client.client_id.as_str();
-    let (own, _) = pki.issue("Bank RP", "rp.example.com");
-    let (sibling, _) = pki.issue("Other RP", "other.example.com");
-    let device = app.user_with_device("alice").await;
-
-    let request = [
-        ("client_id", id),
-        ("scope", "openid"),
-        ("login_hint", "alice"),
-        ("binding_message", "Pay 10"),
-    ];
-    let ack = post(&app, "/bc-authorize", Some(&own), &request).await;
-    assert_eq!(ack.status, 200, "{}", ack.body);
-    let auth_req_id = ack.body["auth_req_id"].as_str().unwrap();
-    assert_eq!(device.decide(&app, "approve").await.status, 200);
-
-    let redeem = [
-        ("client_id", id),
-        ("grant_type", CIBA_GRANT),
-        ("auth_req_id", auth_req_id),
-    ];
-    // Bound tokens need the certificate: refused without it, the approval stays redeemable.
-    let bare = post(&app, "/token", None, &redeem).await;
-    bare.assert_oauth_error(401, "invalid_client", "no certificate, no tls_client_auth");
-    let tokens = post(&app, "/token", Some(&own), &redeem).await;
-    assert_eq!(tokens.status, 200, "{}", tokens.body);
-    assert_eq!(tokens.body["token_type"], "Bearer");
-    let access = tokens.body["access_token"].as_str().unwrap();
-
-    let introspected = post(&app, "/introspect", Some(&own), &[("client_id", id), ("token", access)]).await;
-    assert_eq!(introspected.body["active"], true, "{}", introspected.body);
-    assert_eq!(introspected.body["cnf"]["x5t#S256"], thumbprint(&own));
-
-    let user = get_bearer(&app, "/userinfo", access, Some(&own)).await;
-    assert_eq!(user.status, 200, "{}", user.body);
-    assert_eq!(user.body["sub"], "alice");
-    for (cert, why) in [
-        (Some(&sibling), "another certificate of the same CA"),
-        (None, "no certificate"),
-    ] {
-        let refused = get_bearer(&app, "/userinfo", access, cert).await;
-        assert_eq!(refused.status, 401, "{why}: {}", refused.body);
-        assert_eq!(refused.body["error"], "invalid_token", "{why}");
-        let challenge = refused.header("www-authenticate").unwrap_or_default();
-        assert!(challenge.contains("invalid_token"), "{why}: {challenge}");
-    }
-}
-
-#[tokio::test]
 async fn certificates_that_do_not_prove_the_client_are_invalid_client() {
     let dir = tempfile::tempdir().unwrap();
     let pki = ClientPki::new(dir.path());
@@ -270,17 +215,28 @@ async fn certificates_that_do_not_prove_the_client_are_invalid_client() {
             refused.body
         );
     }
-    let garbage = app
-        .http
-        .post(app.url("/bc-authorize"))
-        .header(HEADER, ":bm90IGEgY2VydGlmaWNhdGU=:")
-        .form(&request)
-        .send()
-        .await
-        .unwrap();
-    Answer::from(garbage)
-        .await
-        .assert_oauth_error(401, "invalid_client", "garbage in the header");
+    // Bytes that are not a certificate are read and refused; a header that
+    // does not decode counts as no certificate.
+    for (value, why) in [
+        (":bm90IGEgY2VydGlmaWNhdGU=:", "the certificate cannot be read"),
+        (":not base64!:", "present the client's TLS certificate"),
+    ] {
+        let res = app
+            .http
+            .post(app.url("/bc-authorize"))
+            .header(HEADER, value)
+            .form(&request)
+            .send()
+            .await
+            .unwrap();
+        let refused = Answer::from(res).await;
+        refused.assert_oauth_error(401, "invalid_client", why);
+        assert!(
+            refused.body["error_description"].as_str().unwrap().contains(why),
+            "{}",
+            refused.body
+        );
+    }
 
     // A secret client sending only its id still needs its secret.
     let secret_client = app.register(ClientMetadata::poll("Secret bank")).await;
@@ -302,41 +258,6 @@ async fn certificates_that_do_not_prove_the_client_are_invalid_client() {
 }
 
 #[tokio::test]
-async fn a_secret_client_with_bound_tokens_must_present_a_certificate_at_the_token_endpoint() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = ClientPki::new(dir.path());
-    let app = mtls_app(dir.path()).await;
-    let metadata = ClientMetadata {
-        tls_client_certificate_bound_access_tokens: true,
-        management: true,
-        ..ClientMetadata::poll("Secret bank, bound tokens")
-    };
-    let client = app.register(metadata).await;
-    let grant = [("grant_type", "client_credentials"), ("scope", "trustid:manage")];
-    let send = |cert: Option<&X509>| {
-        let mut req = app
-            .http
-            .post(app.url("/token"))
-            .basic_auth(&client.client_id, Some(client.secret()))
-            .form(&grant);
-        if let Some(cert) = cert {
-            req = req.header(HEADER, header_value(cert));
-        }
-        req.send()
-    };
-    let refused = Answer::from(send(None).await.unwrap()).await;
-    refused.assert_oauth_error(400, "invalid_request", "bound tokens without a certificate");
-    let (own, _) = pki.issue("Bank RP", "rp.example.com");
-    let granted = Answer::from(send(Some(&own)).await.unwrap()).await;
-    assert_eq!(granted.status, 200, "{}", granted.body);
-    let token = granted.body["access_token"].as_str().unwrap();
-    app.user("erin", &[]).await;
-    let path = "/manage/v1/users/erin/devices";
-    assert_eq!(get_bearer(&app, path, token, Some(&own)).await.status, 200);
-    assert_eq!(get_bearer(&app, path, token, None).await.status, 401);
-}
-
-#[tokio::test]
 async fn the_header_is_believed_only_from_a_trusted_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let pki = ClientPki::new(dir.path());
@@ -346,7 +267,9 @@ async fn the_header_is_believed_only_from_a_trusted_proxy() {
         s.mtls = true;
         s.mtls_ca = Some(ca);
         s.mtls_certificate_header = Some(HEADER.into());
-        s.trusted_proxies = "192.0.2.1".into();
+        s.mtls_proxies = "192.0.2.1".into();
+        // Trusted for X-Forwarded-For, which says nothing about certificates.
+        s.trusted_proxies = "127.0.0.1".into();
     })
     .await;
     let client = app.register(tls_client("rp.example.com", false)).await;
@@ -362,46 +285,6 @@ async fn the_header_is_believed_only_from_a_trusted_proxy() {
 }
 
 #[tokio::test]
-async fn a_self_signed_certificate_in_the_clients_jwks_authenticates_and_binds_management_tokens() {
-    let dir = tempfile::tempdir().unwrap();
-    ClientPki::new(dir.path());
-    let app = mtls_app(dir.path()).await;
-    let key = p256();
-    let own = certificate("Self-signed RP", "", &key, None);
-    let jwk = json!({"kty": "EC", "crv": "P-256", "use": "sig", "x5c": [STANDARD.encode(own.to_der().unwrap())]});
-    let metadata = ClientMetadata {
-        token_endpoint_auth_method: AuthMethod::SelfSignedTlsClientAuth,
-        jwks: Some(json!({"keys": [jwk]})),
-        tls_client_certificate_bound_access_tokens: true,
-        management: true,
-        ..ClientMetadata::poll("Self-signed bank")
-    };
-    let client = app.register(metadata).await;
-    let id = client.client_id.as_str();
-    let grant = [
-        ("client_id", id),
-        ("grant_type", "client_credentials"),
-        ("scope", "trustid:manage"),
-    ];
-    let other = certificate("Self-signed RP", "", &p256(), None);
-    let refused = post(&app, "/token", Some(&other), &grant).await;
-    refused.assert_oauth_error(401, "invalid_client", "a certificate the JWKS lacks");
-    assert!(refused.body["error_description"].as_str().unwrap().contains("x5c"));
-
-    let granted = post(&app, "/token", Some(&own), &grant).await;
-    assert_eq!(granted.status, 200, "{}", granted.body);
-    let token = granted.body["access_token"].as_str().unwrap();
-    app.user("dave", &[]).await;
-    let path = "/manage/v1/users/dave/devices";
-    assert_eq!(get_bearer(&app, path, token, Some(&own)).await.status, 200);
-    for (cert, why) in [(Some(&other), "another certificate"), (None, "no certificate")] {
-        let refused = get_bearer(&app, path, token, cert).await;
-        assert_eq!(refused.status, 401, "{why}: {}", refused.body);
-        assert_eq!(refused.body["error"], "invalid_token", "{why}");
-    }
-}
-
-#[tokio::test]
 async fn registration_offers_the_certificate_methods_only_where_the_server_has_mtls() {
     let dir = tempfile::tempdir().unwrap();
     ClientPki::new(dir.path());
@@ -413,7 +296,7 @@ async fn registration_offers_the_certificate_methods_only_where_the_server_has_m
             s.mtls = true;
             s.mtls_ca = Some(ca);
             s.mtls_certificate_header = Some(HEADER.into());
-            s.trusted_proxies = "127.0.0.1".into();
+            s.mtls_proxies = "127.0.0.1".into();
             s.registration_access_token = Some(token);
         })
         .await
@@ -456,7 +339,31 @@ fn mtls_settings_that_cannot_work_are_refused_naming_the_setting() {
     let junk = dir.path().join("junk.pem");
     std::fs::write(&junk, "not a certificate").unwrap();
     let junk = junk.display().to_string();
-    let cases: [(&[(&str, &str)], &str); 6] = [
+    crate::tls::Ca::new().issue(dir.path(), 1, None);
+    let server_pem = dir.path().join("server.pem").display().to_string();
+    let server_key = dir.path().join("server.key").display().to_string();
+    let cases: [(&[(&str, &str)], &str); 9] = [
+        (
+            &[("TRUSTID_MTLS_PROXIES", "10.0.0.1")],
+            "invalid setting `mtls_proxies`",
+        ),
+        (
+            &[
+                ("TRUSTID_MTLS", "true"),
+                ("TRUSTID_TLS_CERTIFICATE", &server_pem),
+                ("TRUSTID_TLS_KEY", &server_key),
+                ("TRUSTID_MTLS_PROXIES", "10.0.0.1"),
+            ],
+            "invalid setting `mtls_proxies`: only means something with mtls_certificate_header",
+        ),
+        (
+            &[
+                ("TRUSTID_MTLS", "true"),
+                ("TRUSTID_MTLS_CERTIFICATE_HEADER", HEADER),
+                ("TRUSTID_MTLS_PROXIES", "10.0.0.1/99"),
+            ],
+            "invalid setting `mtls_proxies`",
+        ),
         (&[("TRUSTID_MTLS", "true")], "invalid setting `mtls`"),
         (&[("TRUSTID_MTLS_CA", &ca)], "invalid setting `mtls_ca`"),
         (
@@ -465,13 +372,13 @@ fn mtls_settings_that_cannot_work_are_refused_naming_the_setting() {
         ),
         (
             &[("TRUSTID_MTLS", "true"), ("TRUSTID_MTLS_CERTIFICATE_HEADER", HEADER)],
-            "invalid setting `mtls_certificate_header`: is believed only from trusted_proxies",
+            "invalid setting `mtls_certificate_header`: is believed only from mtls_proxies",
         ),
         (
             &[
                 ("TRUSTID_MTLS", "true"),
                 ("TRUSTID_MTLS_CERTIFICATE_HEADER", "bad header"),
-                ("TRUSTID_TRUSTED_PROXIES", "10.0.0.1"),
+                ("TRUSTID_MTLS_PROXIES", "10.0.0.1"),
             ],
             "invalid setting `mtls_certificate_header`: must be an HTTP header name",
         ),
@@ -479,7 +386,7 @@ fn mtls_settings_that_cannot_work_are_refused_naming_the_setting() {
             &[
                 ("TRUSTID_MTLS", "true"),
                 ("TRUSTID_MTLS_CERTIFICATE_HEADER", HEADER),
-                ("TRUSTID_TRUSTED_PROXIES", "10.0.0.1"),
+                ("TRUSTID_MTLS_PROXIES", "10.0.0.1"),
                 ("TRUSTID_MTLS_CA", &junk),
             ],
             "invalid setting `mtls_ca`",
@@ -493,9 +400,43 @@ fn mtls_settings_that_cannot_work_are_refused_naming_the_setting() {
     let good = [
         ("TRUSTID_MTLS", "true"),
         ("TRUSTID_MTLS_CERTIFICATE_HEADER", HEADER),
-        ("TRUSTID_TRUSTED_PROXIES", "10.0.0.1"),
+        ("TRUSTID_MTLS_PROXIES", "10.0.0.1"),
         ("TRUSTID_MTLS_CA", ca.as_str()),
     ];
     let out = crate::cli::trustid(dir.path(), &["check-config"], &good);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn tls_client_auth_without_a_ca_is_refused_at_authentication() {
+    use trustid::domain::client::Client;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = ClientPki::new(dir.path());
+    // Certificates come in, but no mtls_ca: only self-signed clients can register.
+    let app = spawn_app_with(|s| {
+        s.mtls = true;
+        s.mtls_certificate_header = Some(HEADER.into());
+        s.mtls_proxies = "127.0.0.1".into();
+    })
+    .await;
+    // A client registered while the server had a CA.
+    let client = Client {
+        id: "pki-client".into(),
+        secret_digest: None,
+        metadata: tls_client("rp.example.com", false),
+        created_at: app.clock_now(),
+        updated_at: None,
+        disabled_at: None,
+    };
+    app.store().insert_client(&client).await.unwrap();
+    app.user("fay", &[]).await;
+    let (own, _) = pki.issue("Bank RP", "rp.example.com");
+    let request = [("client_id", "pki-client"), ("scope", "openid"), ("login_hint", "fay")];
+    let refused = post(&app, "/bc-authorize", Some(&own), &request).await;
+    refused.assert_oauth_error(401, "invalid_client", "no mtls_ca");
+    assert!(
+        refused.body["error_description"].as_str().unwrap().contains("mtls_ca"),
+        "{}",
+        refused.body
+    );
 }

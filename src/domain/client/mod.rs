@@ -82,6 +82,19 @@ pub enum TlsSubject<'a> {
     SanEmail(&'a str),
 }
 
+impl TlsSubject<'_> {
+    /// The RFC 8705 metadata member it was registered in.
+    pub fn member(self) -> &'static str {
+        match self {
+            TlsSubject::Dn(_) => "tls_client_auth_subject_dn",
+            TlsSubject::SanDns(_) => "tls_client_auth_san_dns",
+            TlsSubject::SanUri(_) => "tls_client_auth_san_uri",
+            TlsSubject::SanIp(_) => "tls_client_auth_san_ip",
+            TlsSubject::SanEmail(_) => "tls_client_auth_san_email",
+        }
+    }
+}
+
 /// CIBA Core §5 token delivery modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -82,9 +82,12 @@ impl ClientMetadata {
             let fapi = |why: &str| Err(invalid("fapi_ciba", why));
             let method = self.token_endpoint_auth_method;
             if method != AuthMethod::PrivateKeyJwt && !method.uses_certificate() {
-                return fapi(
-                    "FAPI-CIBA clients must use private_key_jwt, tls_client_auth or self_signed_tls_client_auth",
-                );
+                return fapi(match mtls.certificates {
+                    true => {
+                        "FAPI-CIBA clients must use private_key_jwt, tls_client_auth or self_signed_tls_client_auth"
+                    }
+                    false => "FAPI-CIBA clients must use private_key_jwt",
+                });
             }
             // FAPI 1 Advanced §5.2.2-5: sender-constrained access tokens,
             // wherever the server can bind them.
@@ -140,25 +143,33 @@ impl ClientMetadata {
                     .map_err(|_| invalid("tls_client_auth_san_ip", "tls_client_auth_san_ip must be an IP address"))?;
             }
             (AuthMethod::TlsClientAuth, [_]) => {}
-            (AuthMethod::TlsClientAuth, _) => {
+            (AuthMethod::TlsClientAuth, [_, second, ..]) => {
                 return Err(invalid(
-                    "tls_client_auth_subject_dn",
+                    second.member(),
                     "name the certificate by exactly one tls_client_auth_* member (RFC 8705 §2.1.2)",
                 ));
             }
             (_, []) => {}
-            (_, _) => {
+            (_, [first, ..]) => {
                 return Err(invalid(
-                    "tls_client_auth_subject_dn",
-                    "the tls_client_auth_* members are only for tls_client_auth clients",
+                    first.member(),
+                    format!("{} is only for tls_client_auth clients", first.member()),
                 ));
             }
         }
-        if method == AuthMethod::SelfSignedTlsClientAuth && self.jwks.is_none() && self.jwks_uri.is_none() {
-            return Err(invalid(
-                METHOD,
-                "self_signed_tls_client_auth needs jwks or jwks_uri holding the certificate (x5c)",
-            ));
+        if method == AuthMethod::SelfSignedTlsClientAuth {
+            // An inline set must hold a certificate; a jwks_uri set is read when used.
+            let inline_x5c = self
+                .jwks
+                .as_ref()
+                .and_then(|set| set.get("keys")?.as_array().cloned())
+                .is_some_and(|keys| keys.iter().any(|k| k.get("x5c").is_some_and(Value::is_array)));
+            if !inline_x5c && self.jwks_uri.is_none() {
+                return Err(invalid(
+                    METHOD,
+                    "self_signed_tls_client_auth needs jwks holding the certificate (x5c), or jwks_uri",
+                ));
+            }
         }
         const BOUND: &str = "tls_client_certificate_bound_access_tokens";
         if self.tls_client_certificate_bound_access_tokens {

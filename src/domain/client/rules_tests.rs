@@ -147,7 +147,7 @@ fn certificate_methods_need_the_servers_mtls_and_name_their_certificate_once() {
                 m.tls_client_auth_san_dns = Some("rp.example.com".into());
             },
             full,
-            Err("tls_client_auth_subject_dn"),
+            Err("tls_client_auth_san_dns"),
             "tls_client_auth naming two",
         ),
         (
@@ -171,7 +171,7 @@ fn certificate_methods_need_the_servers_mtls_and_name_their_certificate_once() {
         (
             |m| m.tls_client_auth_san_dns = Some("rp.example.com".into()),
             full,
-            Err("tls_client_auth_subject_dn"),
+            Err("tls_client_auth_san_dns"),
             "subject with a secret method",
         ),
         (
@@ -183,11 +183,20 @@ fn certificate_methods_need_the_servers_mtls_and_name_their_certificate_once() {
         (
             |m| {
                 m.token_endpoint_auth_method = AuthMethod::SelfSignedTlsClientAuth;
-                m.jwks = Some(json!({"keys": [{"kty": "EC"}]}));
+                m.jwks = Some(json!({"keys": [{"kty": "EC", "x5c": ["MIIB"]}]}));
             },
             no_ca,
             Ok(()),
             "self-signed needs no CA",
+        ),
+        (
+            |m| {
+                m.token_endpoint_auth_method = AuthMethod::SelfSignedTlsClientAuth;
+                m.jwks = Some(json!({"keys": [{"kty": "EC"}]}));
+            },
+            full,
+            Err("token_endpoint_auth_method"),
+            "self-signed keys without a certificate",
         ),
         (
             |m| m.tls_client_certificate_bound_access_tokens = true,
@@ -209,7 +218,7 @@ fn certificate_methods_need_the_servers_mtls_and_name_their_certificate_once() {
             |m| {
                 m.fapi_ciba = true;
                 m.token_endpoint_auth_method = AuthMethod::SelfSignedTlsClientAuth;
-                m.jwks = Some(json!({"keys": [{"kty": "EC"}]}));
+                m.jwks = Some(json!({"keys": [{"kty": "EC", "x5c": ["MIIB"]}]}));
                 m.backchannel_authentication_request_signing_alg = Some(SigningAlg::PS256);
             },
             full,
@@ -221,7 +230,7 @@ fn certificate_methods_need_the_servers_mtls_and_name_their_certificate_once() {
                 m.fapi_ciba = true;
                 m.token_endpoint_auth_method = AuthMethod::SelfSignedTlsClientAuth;
                 m.tls_client_certificate_bound_access_tokens = true;
-                m.jwks = Some(json!({"keys": [{"kty": "EC"}]}));
+                m.jwks = Some(json!({"keys": [{"kty": "EC", "x5c": ["MIIB"]}]}));
                 m.backchannel_authentication_request_signing_alg = Some(SigningAlg::PS256);
             },
             full,

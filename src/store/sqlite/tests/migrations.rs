@@ -117,8 +117,10 @@ fn the_table_copy_keeps_rows_and_references() {
     );
     // References are still enforced: a token for no transaction is refused.
     let orphan = conn.execute(
-        "INSERT INTO access_tokens VALUES ('b', 'c', 'u', 'none', 'openid', 10, 0)",
+        "INSERT INTO access_tokens (digest, client_id, user_id, transaction_id, scope, expires_at, revoked) \
+         VALUES ('b', 'c', 'u', 'none', 'openid', 10, 0)",
         [],
     );
-    assert!(orphan.is_err());
+    let refused = orphan.expect_err("a token for no transaction").to_string();
+    assert!(refused.contains("FOREIGN KEY"), "{refused}");
 }

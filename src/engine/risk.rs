@@ -1,0 +1,145 @@
+//! Evaluating a client's adaptive rules (issue 22): the facts about the
+//! user, their devices and earlier evaluations, the verdict of the first
+//! rule that holds, and the event that records it. Rules are read through
+//! a short cache: `/bc-authorize` consults them on every request, and a
+//! client without rules must cost nothing more than a map lookup.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::domain::client::Client;
+use crate::domain::ids::random_id;
+use crate::domain::risk::{self, Facts, Outcome, Point, Velocity, Verdict};
+use crate::domain::user::User;
+use crate::engine::AppState;
+use crate::store::StoreResult;
+use crate::store::risk::{RiskEvent, StoredRule};
+
+/// How long another instance's rule change may take to be seen here.
+const CACHE_SECS: i64 = 5;
+
+/// Each client's rules, read at most every [`CACHE_SECS`].
+#[derive(Default)]
+pub struct RulesCache(Mutex<HashMap<String, (i64, Arc<Vec<StoredRule>>)>>);
+
+impl RulesCache {
+    /// Forgets a client's rules (this instance changed them).
+    pub fn forget(&self, client_id: &str) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.remove(client_id);
+        }
+    }
+}
+
+/// The client's rules, in order.
+pub async fn rules(state: &AppState, client_id: &str) -> StoreResult<Arc<Vec<StoredRule>>> {
+    let now = state.clock.now();
+    let cached = state.risk_rules.0.lock().ok().and_then(|c| c.get(client_id).cloned());
+    if let Some((at, rules)) = cached
+        && now - at < CACHE_SECS
+    {
+        return Ok(rules);
+    }
+    let rules = Arc::new(state.store.risk_rules(client_id).await?);
+    if let Ok(mut cache) = state.risk_rules.0.lock() {
+        cache.insert(client_id.to_owned(), (now, rules.clone()));
+    }
+    Ok(rules)
+}
+
+/// Whether any of the client's rules applies at `point`.
+pub async fn applies(state: &AppState, client_id: &str, point: Point) -> StoreResult<bool> {
+    Ok(rules(state, client_id)
+        .await?
+        .iter()
+        .any(|r| r.rule.applies_to.contains(&point)))
+}
+
+/// What is evaluated.
+pub struct Evaluation<'a> {
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub point: Point,
+    pub action: &'a str,
+    pub custom_data: Option<&'a Value>,
+    /// The user's address, as the relying party reports it.
+    pub address: Option<&'a str>,
+    /// The CDDC browser fingerprint (a hash).
+    pub fingerprint: Option<&'a str>,
+}
+
+/// The verdict, and the event to store once the caller knows the rest
+/// (the token digest, the challenge's transaction).
+pub async fn evaluate(state: &AppState, e: &Evaluation<'_>) -> StoreResult<(Verdict, RiskEvent)> {
+    let rules = rules(state, e.client.id.as_str()).await?;
+    let applying: Vec<&risk::Rule> = rules
+        .iter()
+        .map(|r| &r.rule)
+        .filter(|r| r.applies_to.contains(&e.point))
+        .collect();
+    let now = state.clock.now();
+    let windows = risk::velocities(applying.iter().copied());
+    let history = state
+        .store
+        .risk_history(e.user.id.as_str(), e.address, e.fingerprint, &windows, now)
+        .await?;
+    let devices = state.store.device_facts(e.user.id.as_str()).await?;
+    let facts = Facts {
+        action: e.action.to_owned(),
+        custom_data: e.custom_data.cloned().unwrap_or(Value::Null),
+        user_status: e.user.status,
+        device_count: devices.count,
+        newest_device_age: devices.newest.map(|at| now - at),
+        failed_attempts: e.user.failed_attempts,
+        velocities: windows
+            .iter()
+            .zip(&history.counts)
+            .map(|(&(per, window), &count)| Velocity { per, window, count })
+            .collect(),
+        new_fingerprint: e.fingerprint.is_some() && !history.fingerprint_seen,
+        new_address: e.address.is_some() && !history.address_seen,
+        minute_of_day: u32::try_from(now.rem_euclid(86_400) / 60).unwrap_or(0),
+    };
+    let verdict = risk::evaluate(applying, e.point, &facts);
+    let event = RiskEvent {
+        id: random_id(),
+        client_id: e.client.id.to_string(),
+        user_id: e.user.id.to_string(),
+        point: e.point,
+        action: e.action.to_owned(),
+        address: e.address.map(str::to_owned),
+        fingerprint: e.fingerprint.map(str::to_owned),
+        custom_data: e.custom_data.map(Value::to_string),
+        outcome: verdict.outcome,
+        rule: verdict.rule.clone(),
+        token_digest: None,
+        transaction_id: None,
+        created_at: now,
+        validated_at: None,
+    };
+    Ok((verdict, event))
+}
+
+/// Records a BLOCK in the audit trail with the rule that gave it (the
+/// caller's error text never names it).
+pub async fn audit_block(state: &AppState, event: &RiskEvent) -> StoreResult<()> {
+    if event.outcome != Outcome::Block {
+        return Ok(());
+    }
+    let detail = format!(
+        "{} `{}` blocked by rule `{}`",
+        event.point.as_str(),
+        event.action,
+        event.rule.as_deref().unwrap_or("-")
+    );
+    state
+        .audit(
+            format!("client:{}", event.client_id),
+            "risk.blocked",
+            format!("user:{}", event.user_id),
+            Some(detail),
+        )
+        .await
+}
