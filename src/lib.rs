@@ -75,6 +75,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route(paths::PUSH_EXCHANGE_PATH, post(device_api::push_exchange::exchange))
         .route(paths::DEVICE_PUSHES_PATH, post(manage::device_pushes::report))
+        .route(paths::ACTIONS_PATH, post(manage::actions::track))
+        .route(paths::ACTIONS_VALIDATE_PATH, post(manage::action_validate::validate))
+        .route(paths::RULES_PATH, get(manage::rules::list).post(manage::rules::add))
+        .route(paths::RULE_PATH, put(manage::rule::update).delete(manage::rule::remove))
         .route(paths::SAML_METADATA_PATH, get(saml::web::metadata::describe))
         .route(
             paths::SAML_SSO_PATH,

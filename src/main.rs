@@ -85,6 +85,9 @@ enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// A client's adaptive rules (ALLOW, CHALLENGE_REQUIRED, BLOCK).
+    #[command(subcommand)]
+    Rules(trustid::ops::operator_cli::rules::RulesCommand),
     /// Signing keys: list, rotate, retire (the keys directory is shared by instances).
     #[command(subcommand)]
     Keys(trustid::ops::keys_cli::KeysCommand),
@@ -342,6 +345,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit(command) => {
             trustid::ops::operator_cli::records::run_audit(&operator_state(&settings).await?, command).await
+        }
+        Command::Rules(command) => {
+            trustid::ops::operator_cli::rules::run(&operator_state(&settings).await?, command).await
         }
         Command::Keys(command) => trustid::ops::keys_cli::run(&settings.keys_dir, command, now),
         Command::Devices(DevicesCommand::Bind { device, user, output }) => {

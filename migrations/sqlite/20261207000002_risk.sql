@@ -13,14 +13,15 @@ CREATE TABLE risk_rules (
 CREATE INDEX risk_rules_client ON risk_rules (client_id, position);
 
 -- One row per evaluation: the facts later evaluations count (velocity per
--- user and per address, addresses and fingerprints seen), the verdict and
--- the rule that gave it (evidence), and for a tracked action the digest of
--- the token it is validated with, once (validated_at).
+-- user, address and fingerprint, addresses and fingerprints seen), the
+-- verdict and the rule that gave it (evidence), and for a tracked action
+-- the digest of the token it is validated with, once (validated_at).
+-- user_id names no users row: a refused registration's user never exists.
 CREATE TABLE risk_events (
     id             TEXT PRIMARY KEY,
     client_id      TEXT NOT NULL REFERENCES clients (id),
-    user_id        TEXT NOT NULL REFERENCES users (id),
-    point          TEXT NOT NULL CHECK (point IN ('action', 'backchannel')),
+    user_id        TEXT NOT NULL,
+    point          TEXT NOT NULL CHECK (point IN ('action', 'backchannel', 'registration')),
     action         TEXT NOT NULL,
     address        TEXT,
     fingerprint    TEXT,
@@ -34,3 +35,4 @@ CREATE TABLE risk_events (
 );
 CREATE INDEX risk_events_user ON risk_events (user_id, created_at);
 CREATE INDEX risk_events_address ON risk_events (address, created_at);
+CREATE INDEX risk_events_fingerprint ON risk_events (fingerprint, created_at);

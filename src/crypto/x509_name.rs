@@ -103,7 +103,9 @@ fn text(tag: u8, value: &[u8]) -> Option<String> {
                 .chunks_exact(2)
                 .map(|p| u16::from_be_bytes([p[0], p[1]]))
                 .collect();
-            (value.len() % 2 == 0)
+            value
+                .len()
+                .is_multiple_of(2)
                 .then(|| String::from_utf16(&units).ok())
                 .flatten()
         }
@@ -112,7 +114,7 @@ fn text(tag: u8, value: &[u8]) -> Option<String> {
             .chunks_exact(4)
             .map(|q| char::from_u32(u32::from_be_bytes([q[0], q[1], q[2], q[3]])))
             .collect::<Option<String>>()
-            .filter(|_| value.len() % 4 == 0),
+            .filter(|_| value.len().is_multiple_of(4)),
         _ => None,
     }
 }

@@ -19,6 +19,9 @@ use crate::http::api_error::{ApiError, no_store};
 #[serde(deny_unknown_fields)]
 struct Enrolment {
     auth_key: Value,
+    /// Seed 002: the keys need the OS's prompt on every use.
+    #[serde(default)]
+    user_authentication_required: bool,
 }
 
 pub async fn enroll(State(state): State<AppState>, Proven(proof): Proven, body: Bytes) -> Result<Response, ApiError> {
@@ -43,6 +46,7 @@ pub async fn enroll(State(state): State<AppState>, Proven(proof): Proven, body: 
         preferred: false,
         push: None,
         created_at: state.clock.now(),
+        user_authentication_required: req.user_authentication_required,
     };
     let (stored, created) = state.store.register_device(&candidate).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };

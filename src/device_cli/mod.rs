@@ -42,6 +42,10 @@ enum Action {
         /// Replace an existing key file (its keys are lost).
         #[arg(long)]
         force: bool,
+        /// Say the keys need the OS's own prompt on every use (seed 002's
+        /// userAuthenticationRequired): rules then never merely ALLOW.
+        #[arg(long)]
+        user_authentication_required: bool,
     },
     /// Activate the device for a user with a credential the operator gave.
     #[command(group = clap::ArgGroup::new("credential").required(true))]
@@ -107,11 +111,15 @@ enum Action {
 /// Runs one `trustid device` command.
 pub async fn run(cmd: DeviceCommand) -> anyhow::Result<()> {
     let server = cmd.server.as_deref().map(normalize_server).transpose()?;
-    if let Action::Register { force } = cmd.action {
+    if let Action::Register {
+        force,
+        user_authentication_required,
+    } = cmd.action
+    {
         let Some(server) = server else {
             bail!("register needs --server URL (the trustid issuer, e.g. http://127.0.0.1:8080)");
         };
-        return register(&cmd.key_file, &server, force, cmd.json).await;
+        return register(&cmd.key_file, &server, force, user_authentication_required, cmd.json).await;
     }
     let mut keys = DeviceKeys::load(&cmd.key_file)?;
     if let Some(server) = server {
@@ -212,7 +220,13 @@ fn print(json: bool, value: &Value, text: impl FnOnce() -> String) -> anyhow::Re
     Ok(())
 }
 
-async fn register(path: &Path, server: &str, force: bool, json: bool) -> anyhow::Result<()> {
+async fn register(
+    path: &Path,
+    server: &str,
+    force: bool,
+    user_authentication_required: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     keys::check_absent(path, force)?;
     let device_keys = DeviceKeys::generate(server);
     // The keys are on disk before the server hears of them, and the file
@@ -225,7 +239,7 @@ async fn register(path: &Path, server: &str, force: bool, json: bool) -> anyhow:
             Method::POST,
             DEVICES_PATH,
             &[],
-            Some(&json!({ "auth_key": auth_key })),
+            Some(&json!({ "auth_key": auth_key, "user_authentication_required": user_authentication_required })),
             Duration::from_secs(30),
         )
         .await

@@ -51,4 +51,7 @@ pub struct Device {
     /// How the device is woken besides its inbox, if it said.
     pub push: Option<(PushChannel, PushAddress)>,
     pub created_at: i64,
+    /// Seed 002: its keys need the OS's own prompt on every use, so rules
+    /// may not ALLOW its user's actions without a challenge.
+    pub user_authentication_required: bool,
 }

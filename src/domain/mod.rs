@@ -4,6 +4,7 @@
 pub mod address;
 pub mod admin;
 pub mod binding_message;
+pub mod cddc;
 pub mod challenge;
 pub mod claims;
 pub mod client;

@@ -5,7 +5,7 @@
 //! client without rules must cost nothing more than a map lookup.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
@@ -20,14 +20,17 @@ use crate::store::risk::{RiskEvent, StoredRule};
 /// How long another instance's rule change may take to be seen here.
 const CACHE_SECS: i64 = 5;
 
+/// A client's rules and when they were read.
+type Cached = (i64, Arc<Vec<StoredRule>>);
+
 /// Each client's rules, read at most every [`CACHE_SECS`].
 #[derive(Default)]
-pub struct RulesCache(Mutex<HashMap<String, (i64, Arc<Vec<StoredRule>>)>>);
+pub struct RulesCache(RwLock<HashMap<String, Cached>>);
 
 impl RulesCache {
     /// Forgets a client's rules (this instance changed them).
     pub fn forget(&self, client_id: &str) {
-        if let Ok(mut cache) = self.0.lock() {
+        if let Ok(mut cache) = self.0.write() {
             cache.remove(client_id);
         }
     }
@@ -36,14 +39,14 @@ impl RulesCache {
 /// The client's rules, in order.
 pub async fn rules(state: &AppState, client_id: &str) -> StoreResult<Arc<Vec<StoredRule>>> {
     let now = state.clock.now();
-    let cached = state.risk_rules.0.lock().ok().and_then(|c| c.get(client_id).cloned());
+    let cached = state.risk_rules.0.read().ok().and_then(|c| c.get(client_id).cloned());
     if let Some((at, rules)) = cached
         && now - at < CACHE_SECS
     {
         return Ok(rules);
     }
     let rules = Arc::new(state.store.risk_rules(client_id).await?);
-    if let Ok(mut cache) = state.risk_rules.0.lock() {
+    if let Ok(mut cache) = state.risk_rules.0.write() {
         cache.insert(client_id.to_owned(), (now, rules.clone()));
     }
     Ok(rules)
@@ -102,7 +105,13 @@ pub async fn evaluate(state: &AppState, e: &Evaluation<'_>) -> StoreResult<(Verd
         new_address: e.address.is_some() && !history.address_seen,
         minute_of_day: u32::try_from(now.rem_euclid(86_400) / 60).unwrap_or(0),
     };
-    let verdict = risk::evaluate(applying, e.point, &facts);
+    let mut verdict = risk::evaluate(applying, e.point, &facts);
+    // Seed 002: a device created with userAuthenticationRequired shows the
+    // OS's prompt anyway, so its user's actions are never merely allowed.
+    if e.point == Point::Action && verdict.outcome == Outcome::Allow && devices.user_authentication_required == Some(1)
+    {
+        verdict.outcome = Outcome::ChallengeRequired;
+    }
     let event = RiskEvent {
         id: random_id(),
         client_id: e.client.id.to_string(),
@@ -142,4 +151,74 @@ pub async fn audit_block(state: &AppState, event: &RiskEvent) -> StoreResult<()>
             Some(detail),
         )
         .await
+}
+
+/// The action name a backchannel request is evaluated as.
+pub const BACKCHANNEL_ACTION: &str = "ciba";
+
+/// `/bc-authorize`: a known user's request judged by the client's
+/// backchannel rules (nothing is read when it has none). A BLOCK is
+/// recorded and audited here; any other verdict's event is for [`record`]
+/// once the transaction exists.
+pub async fn screen(state: &AppState, client: &Client, user: &User) -> StoreResult<Option<RiskEvent>> {
+    if !applies(state, client.id.as_str(), Point::Backchannel).await? {
+        return Ok(None);
+    }
+    let evaluation = Evaluation {
+        client,
+        user,
+        point: Point::Backchannel,
+        action: BACKCHANNEL_ACTION,
+        custom_data: None,
+        address: None,
+        fingerprint: None,
+    };
+    let (_, event) = evaluate(state, &evaluation).await?;
+    if event.outcome == Outcome::Block {
+        state.store.insert_risk_event(&event).await?;
+        audit_block(state, &event).await?;
+    }
+    Ok(Some(event))
+}
+
+/// Stores a screened request's event with the transaction it started.
+pub async fn record(state: &AppState, mut event: RiskEvent, transaction_id: &str) -> StoreResult<()> {
+    event.transaction_id = Some(transaction_id.to_owned());
+    state.store.insert_risk_event(&event).await
+}
+
+/// Seed 001's `users/register` and `unregister`: the client's
+/// registration rules on the request's evidence (nothing read when it has
+/// none). Every evaluation is recorded (later ones count it); anything but
+/// ALLOW refuses, audited with its rule.
+pub async fn screen_registration(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    action: &str,
+    address: Option<&str>,
+    fingerprint: Option<&str>,
+) -> StoreResult<Outcome> {
+    if !applies(state, client.id.as_str(), Point::Registration).await? {
+        return Ok(Outcome::Allow);
+    }
+    let evaluation = Evaluation {
+        client,
+        user,
+        point: Point::Registration,
+        action,
+        custom_data: None,
+        address,
+        fingerprint,
+    };
+    let (verdict, event) = evaluate(state, &evaluation).await?;
+    state.store.insert_risk_event(&event).await?;
+    if verdict.outcome != Outcome::Allow {
+        let detail = format!("{action} refused by rule `{}`", event.rule.as_deref().unwrap_or("-"));
+        let (actor, subject) = (format!("client:{}", event.client_id), format!("user:{}", event.user_id));
+        state
+            .audit(actor, "risk.registration_refused", subject, Some(detail))
+            .await?;
+    }
+    Ok(verdict.outcome)
 }

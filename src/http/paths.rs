@@ -34,6 +34,10 @@ pub const UNLOCK_PATH: &str = "/manage/v1/users/{user_id}/unlock";
 pub const PUSH_CHANNEL_PATH: &str = "/device/v1/push-channel";
 pub const PUSH_EXCHANGE_PATH: &str = "/device/v1/push/exchange";
 pub const DEVICE_PUSHES_PATH: &str = "/manage/v1/device-pushes";
+pub const ACTIONS_PATH: &str = "/manage/v1/actions";
+pub const ACTIONS_VALIDATE_PATH: &str = "/manage/v1/actions/validate";
+pub const RULES_PATH: &str = "/manage/v1/rules";
+pub const RULE_PATH: &str = "/manage/v1/rules/{rule_id}";
 pub const SAML_METADATA_PATH: &str = "/saml/metadata";
 pub const SAML_SSO_PATH: &str = "/saml/sso";
 pub const SAML_SLO_PATH: &str = "/saml/slo";
@@ -76,7 +80,7 @@ pub const ADMIN_USER_ACTIVATION_PATH: &str = "/admin/users/{id}/activation";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 73] = [
+pub const ALL_PATHS: [&str; 77] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -110,6 +114,10 @@ pub const ALL_PATHS: [&str; 73] = [
     PUSH_CHANNEL_PATH,
     PUSH_EXCHANGE_PATH,
     DEVICE_PUSHES_PATH,
+    ACTIONS_PATH,
+    ACTIONS_VALIDATE_PATH,
+    RULES_PATH,
+    RULE_PATH,
     SAML_METADATA_PATH,
     SAML_SSO_PATH,
     SAML_SLO_PATH,

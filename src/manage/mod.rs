@@ -1,16 +1,21 @@
 //! The management API (relying-party server → trustid): device+user bindings
 //! (seed 000), user registration, check-status and unregister (seed 001),
-//! registration tokens (seed 002), devices, lock and unlock. Every call
+//! registration tokens, tracked actions and their adaptive rules (seed 002),
+//! devices, lock and unlock. Every call
 //! carries an access token of the `client_credentials` grant with scope
 //! `trustid:manage`, issued only to clients granted management explicitly.
 //! Errors use the API error schema (`{error, message}`).
 
+pub mod action_validate;
+pub mod actions;
 pub mod bindings;
 pub mod check_status;
 pub mod device_pushes;
 pub mod devices;
 pub mod qr;
 pub mod register;
+pub mod rule;
+pub mod rules;
 pub mod tokens;
 pub mod unregister;
 

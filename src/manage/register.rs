@@ -15,9 +15,12 @@ use serde_json::{Value, json};
 use super::{Manager, audit, check_text, json_body};
 use crate::crypto::secret;
 use crate::domain::admin::is_console_user;
+use crate::domain::cddc::Cddc;
 use crate::domain::lifecycle::{Registration, activation_qr_payload};
+use crate::domain::risk::Outcome;
 use crate::domain::user::{User, UserStatus};
 use crate::engine::AppState;
+use crate::engine::risk;
 use crate::http::api_error::{ApiError, no_store};
 use crate::http::paths::QR_PATH;
 
@@ -34,20 +37,6 @@ struct RegisterUser {
     #[serde(rename = "sessionID")]
     session_id: Option<String>,
     cddc: Option<Cddc>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Cddc {
-    #[serde(rename = "browserCDDC")]
-    browser_cddc: Option<BrowserCddc>,
-}
-
-#[derive(Deserialize, serde::Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct BrowserCddc {
-    fingerprint_raw: Option<String>,
-    fingerprint_hash: Option<String>,
 }
 
 pub async fn register(
@@ -104,6 +93,7 @@ pub async fn register(
         None => None,
     };
     let now = state.clock.now();
+    let fingerprint = req.cddc.as_ref().and_then(Cddc::fingerprint);
     let user = User {
         id: req.user_id.clone().into(),
         email: None,
@@ -114,6 +104,19 @@ pub async fn register(
         static_password_hash,
         created_at: now,
     };
+    let address = req.client_ip.as_deref().and_then(canonical_ip);
+    let verdict = risk::screen_registration(
+        &state,
+        &client,
+        &user,
+        "register",
+        address.as_deref(),
+        fingerprint.as_deref(),
+    )
+    .await?;
+    if verdict != Outcome::Allow {
+        return Err(refused_by_rules());
+    }
     let password = secret::random_token();
     let cddc = req
         .cddc
@@ -161,4 +164,22 @@ pub async fn register(
         "qrUrl": qr_url,
     });
     Ok(no_store(StatusCode::CREATED, Json(body)))
+}
+
+/// A registration the client's risk rules refused (the rule is named in
+/// the audit trail only).
+pub fn refused_by_rules() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "registration_refused",
+        "the client's risk rules refused this request",
+    )
+}
+
+/// `client_ip` as rules count it, when it is an address.
+pub fn canonical_ip(ip: &str) -> Option<String> {
+    ip.trim()
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_canonical().to_string())
 }

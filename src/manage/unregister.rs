@@ -11,9 +11,14 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::register::{canonical_ip, refused_by_rules};
 use super::{Manager, json_body};
+use crate::domain::cddc::Cddc;
 use crate::domain::ids::UserId;
+use crate::domain::risk::Outcome;
+use crate::domain::user::UserStatus;
 use crate::engine::AppState;
+use crate::engine::risk;
 use crate::engine::users::{self, Actor};
 use crate::http::api_error::{ApiError, no_store};
 
@@ -46,8 +51,28 @@ pub async fn unregister(
             "objectType must be AdaptiveUnregisterUserInput",
         ));
     }
+    let fingerprint = evidence
+        .as_ref()
+        .and_then(|e| serde_json::from_value::<Cddc>(e.cddc.clone()?).ok())
+        .and_then(|c| c.fingerprint());
+    let address = evidence.as_ref().and_then(|e| canonical_ip(e.client_ip.as_deref()?));
     let detail = evidence.map(|e| serde_json::to_string(&e).unwrap_or_default());
     let user_id = UserId::from(user_id);
+    let user = state.store.user(user_id.as_str()).await?;
+    if let Some(user) = user.filter(|u| u.status != UserStatus::Removed) {
+        let verdict = risk::screen_registration(
+            &state,
+            &client,
+            &user,
+            "unregister",
+            address.as_deref(),
+            fingerprint.as_deref(),
+        )
+        .await?;
+        if verdict != Outcome::Allow {
+            return Err(refused_by_rules());
+        }
+    }
     let actor = Actor::Client(client.id.clone());
     let removed = users::unregister(&state, &actor, &user_id, detail).await?;
     Ok(no_store(

@@ -15,9 +15,11 @@ use super::request_object;
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, DeliveryMode};
 use crate::domain::push::DeviceRouting;
+use crate::domain::risk::Outcome;
 use crate::domain::scope::{self, Scope, ScopeError};
 use crate::domain::user::UserStatus;
 use crate::engine::AppState;
+use crate::engine::risk;
 use crate::engine::start::{self, Refusal, StartRequest, Subject};
 use crate::http::client_address::ClientAddress;
 use crate::http::client_certificate::PresentedCertificate;
@@ -173,6 +175,16 @@ pub async fn authorize(
             Subject::Known(user, counts)
         }
     };
+    let screened = match &subject {
+        Subject::Known(user, _) => risk::screen(&state, &client, user).await?,
+        Subject::New(_) => None,
+    };
+    if screened.as_ref().is_some_and(|e| e.outcome == Outcome::Block) {
+        // The rule is named in the audit trail, not to the caller.
+        return Err(OAuthError::access_denied(
+            "the client's risk rules refused this request",
+        ));
+    }
     let expires_in = req.expires_in;
     let started = start::start(
         &state,
@@ -190,6 +202,9 @@ pub async fn authorize(
     )
     .await
     .map_err(refused)?;
+    if let Some(event) = screened {
+        risk::record(&state, event, started.transaction.id.as_str()).await?;
+    }
     // CIBA §7.3: push clients never poll, so they get no interval.
     let auth_req_id = started.auth_req_id;
     let mut body = match client.delivery_mode() {

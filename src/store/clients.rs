@@ -111,22 +111,24 @@ pub trait ClientStore: Send + Sync {
 pub enum ClientRemoval {
     Removed,
     Unknown,
-    /// Transactions, bindings and registrations that name the client.
+    /// Transactions, bindings, registrations and risk evaluations that name the client.
     Named(i64),
 }
 
 /// Evidence that names a client and keeps it.
 pub(crate) const NAMING: &str = "SELECT (SELECT COUNT(*) FROM transactions WHERE client_id = $1) \
      + (SELECT COUNT(*) FROM bindings WHERE client_id = $1) \
-     + (SELECT COUNT(*) FROM registrations WHERE client_id = $1)";
+     + (SELECT COUNT(*) FROM registrations WHERE client_id = $1) \
+     + (SELECT COUNT(*) FROM risk_events WHERE client_id = $1)";
 
 /// What goes with a removed client.
-pub(crate) const OWNED: [&str; 5] = [
+pub(crate) const OWNED: [&str; 6] = [
     "DELETE FROM access_tokens WHERE client_id = $1",
     "DELETE FROM refresh_tokens WHERE client_id = $1",
     "DELETE FROM management_tokens WHERE client_id = $1",
     "DELETE FROM registration_tokens WHERE client_id = $1",
     "DELETE FROM app_push_relays WHERE client_id = $1",
+    "DELETE FROM risk_rules WHERE client_id = $1",
 ];
 
 #[derive(FromRow)]

@@ -53,11 +53,13 @@ pub struct History {
     pub address_seen: bool,
 }
 
-/// The user's active devices: how many, the newest one's `created_at`.
+/// The user's active devices: how many, the newest one's `created_at`,
+/// and whether any needs the OS's prompt on every use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
 pub struct DeviceFacts {
     pub count: i64,
     pub newest: Option<i64>,
+    pub user_authentication_required: Option<i64>,
 }
 
 #[async_trait]
@@ -250,6 +252,18 @@ macro_rules! risk_sql {
                                     .fetch_one(&self.pool)
                                     .await?
                             }
+                            (Per::Fingerprint, _) => match fingerprint {
+                                Some(fingerprint) => {
+                                    query_scalar(
+                                        "SELECT COUNT(*) FROM risk_events WHERE fingerprint = $1 AND created_at > $2",
+                                    )
+                                    .bind(fingerprint)
+                                    .bind(now - window)
+                                    .fetch_one(&self.pool)
+                                    .await?
+                                }
+                                None => 0,
+                            },
                             // No address: nothing to count by.
                             (Per::Address, None) => 0,
                         };
@@ -270,7 +284,8 @@ macro_rules! risk_sql {
 
                 async fn device_facts(&self, user_id: &str) -> StoreResult<DeviceFacts> {
                     Ok(query_as(
-                        "SELECT COUNT(*) AS count, MAX(created_at) AS newest FROM devices \
+                        "SELECT COUNT(*) AS count, MAX(created_at) AS newest, \
+                         MAX(user_authentication_required) AS user_authentication_required FROM devices \
                          WHERE user_id = $1 AND status = 'active'",
                     )
                     .bind(user_id)

@@ -54,6 +54,8 @@ mod races;
 mod registration;
 mod request_ids;
 mod responses_conform;
+mod risk_registration;
+mod risk_rules;
 mod saml_browser;
 mod saml_cli;
 mod saml_sps;

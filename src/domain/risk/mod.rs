@@ -47,6 +47,10 @@ pub enum Point {
     Action,
     /// `POST /bc-authorize`: a BLOCK refuses the request (`access_denied`).
     Backchannel,
+    /// Seed 001's `users/register` and `unregister` (actions `register`,
+    /// `unregister`): anything but ALLOW refuses (there is no device to
+    /// challenge yet).
+    Registration,
 }
 
 impl Point {
@@ -54,11 +58,16 @@ impl Point {
         match self {
             Point::Action => "action",
             Point::Backchannel => "backchannel",
+            Point::Registration => "registration",
         }
     }
 }
 
-str_enum!(Point, "rule point", [Point::Action, Point::Backchannel]);
+str_enum!(
+    Point,
+    "rule point",
+    [Point::Action, Point::Backchannel, Point::Registration]
+);
 
 /// A numeric comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +100,9 @@ impl Cmp {
 pub enum Per {
     User,
     Address,
+    /// The CDDC browser fingerprint, whoever's (one browser registering
+    /// many users).
+    Fingerprint,
 }
 
 /// One condition; a rule holds when all of its conditions hold.
@@ -110,8 +122,9 @@ pub enum Condition {
     DeviceAge { op: Cmp, value: f64 },
     /// The user's failed-attempt counter.
     FailedAttempts { op: Cmp, value: f64 },
-    /// Evaluations for this user, or from this address, in the last
-    /// `window` seconds (this one not counted).
+    /// Evaluations for this user, from this address or with this
+    /// fingerprint, in the last `window` seconds (this one not counted;
+    /// none without an address or fingerprint to count by).
     Velocity { per: Per, window: i64, op: Cmp, value: f64 },
     /// A CDDC fingerprint this user's evaluations never carried before.
     NewFingerprint,
@@ -154,7 +167,7 @@ impl Rule {
             return Err("name must be 1 to 100 printable characters".into());
         }
         if self.applies_to.is_empty() {
-            return Err("applies_to must name at least one of action, backchannel".into());
+            return Err("applies_to must name at least one of action, backchannel, registration".into());
         }
         if self.conditions.len() > 20 {
             return Err("a rule holds at most 20 conditions".into());
@@ -221,7 +234,7 @@ pub fn velocities<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> Vec<(Per, i6
 
 fn condition_holds(condition: &Condition, facts: &Facts) -> bool {
     match condition {
-        Condition::Action { any_of } => any_of.iter().any(|a| *a == facts.action),
+        Condition::Action { any_of } => any_of.contains(&facts.action),
         Condition::CustomData { field, op, value } => custom_data_holds(facts, field, *op, value),
         Condition::UserStatus { any_of } => any_of.contains(&facts.user_status),
         Condition::DeviceCount { op, value } => op.holds(facts.device_count as f64, *value),

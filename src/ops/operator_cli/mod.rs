@@ -7,6 +7,7 @@
 pub mod client_add;
 pub mod clients;
 pub mod records;
+pub mod rules;
 pub mod users;
 
 use serde::Serialize;

@@ -174,6 +174,7 @@ pub(crate) struct DeviceRow {
     pub(crate) created_at: i64,
     pub(crate) push_channel: Option<String>,
     pub(crate) push_address: Option<String>,
+    pub(crate) user_authentication_required: i64,
 }
 
 impl TryFrom<DeviceRow> for Device {
@@ -192,6 +193,7 @@ impl TryFrom<DeviceRow> for Device {
                 _ => None,
             },
             created_at: r.created_at,
+            user_authentication_required: r.user_authentication_required != 0,
         })
     }
 }

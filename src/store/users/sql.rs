@@ -112,8 +112,8 @@ macro_rules! user_sql {
 
                 async fn register_device(&self, d: &Device) -> StoreResult<(Device, bool)> {
                     let change = query(
-                        "INSERT INTO devices (id, device_key, auth_key, user_id, status, failed_attempts, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                        "INSERT INTO devices (id, device_key, auth_key, user_id, status, failed_attempts, created_at, \
+                         user_authentication_required) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
                     )
                     .bind(d.id.as_str())
                     .bind(&d.device_key)
@@ -121,7 +121,8 @@ macro_rules! user_sql {
                     .bind(d.user_id.as_deref())
                     .bind(d.status.as_str())
                     .bind(d.failed_attempts)
-                    .bind(d.created_at);
+                    .bind(d.created_at)
+                    .bind(i64::from(d.user_authentication_required));
                     let inserted = self.execute_user_change(change).await?;
                     let device = self
                         .device(&d.id)

@@ -105,6 +105,7 @@ async fn every_method_that_changes_a_user_or_a_device_moves_the_users_generation
         preferred: false,
         push: None,
         created_at: 0,
+        user_authentication_required: false,
     };
     let address = PushAddress::stored("https://relay.example/d1".into());
     let lockout = Lockout {
