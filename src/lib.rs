@@ -76,6 +76,14 @@ pub fn router(state: AppState) -> Router {
         .route(paths::PUSH_EXCHANGE_PATH, post(device_api::push_exchange::exchange))
         .route(paths::DEVICE_PUSHES_PATH, post(manage::device_pushes::report))
         .route(paths::ACTIONS_PATH, post(manage::actions::track))
+        .route(
+            paths::IDENTITY_DOCUMENTS_PATH,
+            get(device_api::identity_documents::list).post(device_api::identity_documents::register),
+        )
+        .route(
+            paths::USER_IDENTITY_DOCUMENTS_PATH,
+            get(manage::identity_documents::list),
+        )
         .route(paths::ACTIONS_VALIDATE_PATH, post(manage::action_validate::validate))
         .route(paths::RULES_PATH, get(manage::rules::list).post(manage::rules::add))
         .route(paths::RULE_PATH, put(manage::rule::update).delete(manage::rule::remove))

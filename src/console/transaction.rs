@@ -48,14 +48,15 @@ pub async fn show(State(state): State<AppState>, who: SignedIn, Path(id): Path<S
         let Some(t) = state.store.transaction(&id).await? else {
             return Ok(None);
         };
-        let (user, pushes, records) = tokio::try_join!(
+        let (user, pushes, records, risk) = tokio::try_join!(
             state.store.user(&t.user_id),
             state.store.device_pushes_of(&id),
-            state.store.timeline(&id)
+            state.store.timeline(&id),
+            state.store.risk_event_of_transaction(&id)
         )?;
-        Ok::<_, crate::store::StoreError>(Some((t, user, pushes, records)))
+        Ok::<_, crate::store::StoreError>(Some((t, user, pushes, records, risk)))
     };
-    let (t, user, pushes, records) = match found.await {
+    let (t, user, pushes, records, risk) = match found.await {
         Ok(Some(found)) => found,
         Ok(None) => return page::error(StatusCode::NOT_FOUND, "There is no such transaction."),
         Err(e) => {
@@ -81,6 +82,14 @@ pub async fn show(State(state): State<AppState>, who: SignedIn, Path(id): Path<S
             if t.match_number.is_some() { "yes" } else { "no" }.to_owned(),
         ),
         ("Scope", t.scope.clone()),
+        ("Level (acr)", or_dash(t.acr.clone())),
+        (
+            "Adaptive rules",
+            or_dash(risk.map(|e| {
+                let rule = e.rule.map_or("no rule held".to_owned(), |r| format!("rule “{r}”"));
+                format!("{} `{}`: {} ({rule})", e.point.as_str(), e.action, e.outcome.as_str())
+            })),
+        ),
         ("Created", instant(t.created_at)),
         ("Expires", instant(t.expires_at)),
         ("Decided", or_dash(t.decided_at.map(instant))),

@@ -11,10 +11,12 @@
 //! guard with biometrics or a PIN). Header `{"typ":"trustid-decision+jwt","alg":"ES256"}`,
 //! payload `{"txn":<transaction id>,"nonce":<challenge from the inbox>,
 //! "decision":"approve"|"deny","bm_hash":<base64url SHA-256 of the exact text
-//! shown>,"iat":<seconds>,"reason"?:"fraud","number"?:<typed>}`; a denial
-//! with `reason: fraud` says the user did not start this request and counts
-//! as a failed attempt; `number` is the number the user typed when the
-//! client uses number matching (needed to approve). What you see is what you sign (PSD2 dynamic linking).
+//! shown>,"iat":<seconds>,"reason"?:"fraud","number"?:<typed>,
+//! "document_hash"?:<hash>}`; a denial with `reason: fraud` says the user did
+//! not start this request and counts as a failed attempt; `number` is the
+//! number the user typed when the client uses number matching (needed to
+//! approve); `document_hash` is the salted hash of the identity document
+//! the user scanned (needed to approve at the executive level). What you see is what you sign (PSD2 dynamic linking).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -151,6 +153,8 @@ pub struct SignedDecision {
     pub reason: Option<String>,
     /// The number the user typed, for clients with number matching.
     pub number: Option<String>,
+    /// The scanned identity document's salted hash (executive level).
+    pub document_hash: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +168,8 @@ struct DecisionClaims {
     reason: Option<String>,
     #[serde(default)]
     number: Option<String>,
+    #[serde(default)]
+    document_hash: Option<String>,
 }
 
 /// Splits a decision JWS without checking its signature, so a malformed
@@ -199,6 +205,7 @@ pub fn verify_decision(token: &str, auth_key: &P256Jwk, now: i64, skew: i64) -> 
         iat: claims.iat,
         reason: claims.reason,
         number: claims.number,
+        document_hash: claims.document_hash,
     })
 }
 

@@ -74,6 +74,7 @@ fn refused(refusal: Refusal) -> ApiError {
         | Refusal::ForeignNonce
         | Refusal::MessageMismatch
         | Refusal::NumberMismatch
+        | Refusal::DocumentMismatch
         | Refusal::NonceExpired => StatusCode::BAD_REQUEST,
     };
     ApiError::new(status, refusal.code(), refusal.to_string())

@@ -23,6 +23,7 @@ use super::proof::Proven;
 use crate::crypto::secret;
 use crate::domain::challenge::Challenge;
 use crate::domain::device::Device;
+use crate::domain::identity_document::EXECUTIVE_ACR;
 use crate::engine::AppState;
 use crate::engine::waits::{PER_DEVICE, Slot, TOTAL};
 use crate::engine::wakeup::inbox_topic;
@@ -65,6 +66,8 @@ pub async fn with_challenges(state: &AppState, device: &Device, items: &[InboxIt
                 "nonce": challenge.nonce,
                 "nonce_expires_at": challenge.expires_at,
                 "number_matching": t.match_number.is_some(),
+                // Executive level: approving needs the scanned document's hash.
+                "document_required": (t.acr.as_deref() == Some(EXECUTIVE_ACR)).then_some("driver_license"),
             })
         })
         .collect())

@@ -5,6 +5,7 @@
 
 pub mod activate;
 pub mod decision;
+pub mod identity_documents;
 pub mod inbox;
 pub mod proof;
 pub mod push_channel;

@@ -185,6 +185,9 @@ impl DeviceClient {
         if decision == "approve" && needs_number(item) && choice.number.is_none() {
             bail!("{txn} uses number matching: approve with --number N, the number the relying party shows");
         }
+        if decision == "approve" && item["document_required"].is_string() && choice.document_hash.is_none() {
+            bail!("{txn} is at the executive level: approve with --document FILE, the scanned barcode");
+        }
         let jws = self.keys.decision(txn, nonce, decision, shown, choice);
         let path = format!("/device/v1/transactions/{}/decision", encode_segment(txn));
         let body = serde_json::json!({ "decision_jws": jws });

@@ -80,6 +80,8 @@ pub struct Choice {
     pub fraud: bool,
     /// Number matching: the number the relying party shows, as the user typed it.
     pub number: Option<String>,
+    /// Executive level: the salted hash of the identity document scanned.
+    pub document_hash: Option<String>,
 }
 
 /// What the key file holds: private JWKs (with `d`) and where the device registered.
@@ -152,6 +154,9 @@ impl DeviceKeys {
         }
         if let Some(number) = &choice.number {
             payload["number"] = Value::from(number.as_str());
+        }
+        if let Some(hash) = &choice.document_hash {
+            payload["document_hash"] = Value::from(hash.as_str());
         }
         sign_jws(
             &self.auth_key,

@@ -4,6 +4,7 @@
 //! database: it knows a server URL and the key file it keeps.
 
 pub mod client;
+mod documents;
 pub mod keys;
 mod listen;
 mod sse;
@@ -33,6 +34,22 @@ pub struct DeviceCommand {
     json: bool,
     #[command(subcommand)]
     action: Action,
+}
+
+#[derive(Subcommand)]
+enum DocumentAction {
+    /// Register a driver's licence by the salted hash of its barcode.
+    Add {
+        /// The file holding the raw barcode (it never leaves the device).
+        #[arg(long)]
+        barcode_file: PathBuf,
+        /// A JSON object of the parsed fields, for the relying party's verification service.
+        #[arg(long, requires = "client_id")]
+        parsed_fields_file: Option<PathBuf>,
+        /// The relying party whose verification service should see them.
+        #[arg(long, allow_hyphen_values = true)]
+        client_id: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -96,7 +113,13 @@ enum Action {
         /// Number matching: the number the relying party shows.
         #[arg(long)]
         number: Option<String>,
+        /// Executive level: the file holding the identity document's raw barcode.
+        #[arg(long)]
+        document: Option<PathBuf>,
     },
+    /// The user's identity document (the executive level).
+    #[command(subcommand)]
+    IdentityDocument(DocumentAction),
     /// Deny a pending request.
     Deny {
         /// The transaction's id, as `trustid device inbox` shows it.
@@ -200,13 +223,49 @@ pub async fn run(cmd: DeviceCommand) -> anyhow::Result<()> {
             print(cmd.json, &done, || describe(&done["transaction"]))
         }
         Action::Listen { auto_approve } => listen::listen(&device, auto_approve, cmd.json).await,
-        Action::Approve { transaction_id, number } => {
-            let choice = Choice { fraud: false, number };
+        Action::Approve {
+            transaction_id,
+            number,
+            document,
+        } => {
+            let document_hash = match document {
+                Some(file) => Some(documents::hash_of(&device, &file).await?),
+                None => None,
+            };
+            let choice = Choice {
+                fraud: false,
+                number,
+                document_hash,
+            };
             decide(&device, &transaction_id, "approve", &choice, cmd.json).await
         }
         Action::Deny { transaction_id, fraud } => {
-            let choice = Choice { fraud, number: None };
+            let choice = Choice {
+                fraud,
+                number: None,
+                document_hash: None,
+            };
             decide(&device, &transaction_id, "deny", &choice, cmd.json).await
+        }
+        Action::IdentityDocument(DocumentAction::Add {
+            barcode_file,
+            parsed_fields_file,
+            client_id,
+        }) => {
+            let done = documents::add(
+                &device,
+                &barcode_file,
+                parsed_fields_file.as_deref(),
+                client_id.as_deref(),
+            )
+            .await?;
+            print(cmd.json, &done, || {
+                format!(
+                    "{} registered ({})",
+                    done["type"].as_str().unwrap_or("?"),
+                    done["status"].as_str().unwrap_or("?")
+                )
+            })
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod client;
 pub mod delivery;
 pub mod device;
 pub mod distinguished_name;
+pub mod identity_document;
 pub mod ids;
 pub mod lifecycle;
 pub mod push;

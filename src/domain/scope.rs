@@ -8,7 +8,10 @@ pub const MANAGE: &str = "trustid:manage";
 
 /// ACR values trustid can vouch for: a decision signed by a key bound to the
 /// user's device.
-pub const ACR_VALUES: [&str; 1] = ["urn:trustid:acr:device-signature"];
+pub const ACR_VALUES: [&str; 2] = [
+    "urn:trustid:acr:device-signature",
+    super::identity_document::EXECUTIVE_ACR,
+];
 
 /// A validated, de-duplicated scope string that contains `openid`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,12 +10,14 @@ use serde_json::Value;
 use crate::crypto::secret;
 use crate::domain::binding_message::BindingMessage;
 use crate::domain::client::Client;
+use crate::domain::identity_document::EXECUTIVE_ACR;
 use crate::domain::ids::{DeviceId, TransactionId, UserId};
 use crate::domain::risk::{Outcome, Point};
 use crate::domain::scope::Scope;
 use crate::domain::transaction::Phase;
 use crate::domain::user::UserStatus;
 use crate::engine::AppState;
+use crate::engine::identity_documents;
 use crate::engine::risk::{self, Evaluation};
 use crate::engine::start::{self, StartRequest, Subject};
 use crate::store::{Limited, StoreError};
@@ -55,6 +57,8 @@ pub enum Refusal {
     UserLocked,
     #[error("the user has no active device to verify with")]
     NoActiveDevice,
+    #[error("an executive challenge needs an identity document the user registered")]
+    NoIdentityDocument,
     #[error("too many requests for this user or client")]
     RateLimited(Limited),
     #[error(transparent)]
@@ -90,12 +94,15 @@ pub async fn track(state: &AppState, t: Track<'_>) -> Result<Tracked, Refusal> {
     let token = (verdict.outcome != Outcome::Block).then(secret::random_token);
     event.token_digest = token.as_deref().map(secret::digest);
     if verdict.outcome == Outcome::ChallengeRequired {
+        if verdict.executive && !identity_documents::executive_ready(state, user.id.as_str()).await? {
+            return Err(Refusal::NoIdentityDocument);
+        }
         let request = StartRequest {
             client: t.client,
             subject: Subject::Known(user, None),
             message,
             scope: Scope::parse("openid").map_err(|e| Refusal::Internal(format!("{e:?}")))?,
-            acr: None,
+            acr: verdict.executive.then(|| EXECUTIVE_ACR.to_owned()),
             expires_in: state.requests.default_expiry,
             user_code: None,
             notification_token: None,

@@ -10,6 +10,7 @@ use crate::crypto::device_jws::{self, JwsError};
 use crate::crypto::p256_jwk::P256Jwk;
 use crate::domain::binding_message::ActionContext;
 use crate::domain::device::Device;
+use crate::domain::identity_document::{DocumentKind, DocumentStatus, EXECUTIVE_ACR};
 use crate::domain::transaction::{Decision, Phase, Status, Transaction};
 use crate::domain::user::UserStatus;
 use crate::engine::AppState;
@@ -18,6 +19,7 @@ use crate::engine::users;
 use crate::engine::wakeup;
 use crate::store::users::FailedOn;
 use crate::store::{DecideOutcome, DecisionWrite, StoreError};
+use subtle::ConstantTimeEq;
 
 /// Why a decision was not recorded.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,8 @@ pub enum Refusal {
     MessageMismatch,
     #[error("the number typed is not the one the relying party shows")]
     NumberMismatch,
+    #[error("an executive approval needs the user's identity document, and document_hash is not its hash")]
+    DocumentMismatch,
     #[error("the user is locked; nothing can be approved")]
     UserLocked,
     #[error("the transaction has expired")]
@@ -64,6 +68,7 @@ impl Refusal {
             Refusal::NonceReplayed => "nonce_replayed",
             Refusal::MessageMismatch => "message_mismatch",
             Refusal::NumberMismatch => "number_mismatch",
+            Refusal::DocumentMismatch => "document_mismatch",
             Refusal::UserLocked => "user_locked",
             Refusal::Expired => "transaction_expired",
             Refusal::AlreadyDecided => "already_decided",
@@ -117,6 +122,12 @@ pub async fn decide(state: &AppState, device: &Device, txn: &Transaction, jws: &
         && signed.number.as_deref() != Some(expected.as_str())
     {
         return Err(failed(state, device, txn, Refusal::NumberMismatch).await);
+    }
+    if txn.acr.as_deref() == Some(EXECUTIVE_ACR)
+        && signed.decision == Decision::Approve
+        && !document_matches(state, txn, signed.document_hash.as_deref()).await?
+    {
+        return Err(failed(state, device, txn, Refusal::DocumentMismatch).await);
     }
     if txn.context.authenticates()
         && state
@@ -187,6 +198,21 @@ pub async fn decide(state: &AppState, device: &Device, txn: &Transaction, jws: &
     }
     tracing::info!(device_id = %device.id, transaction_id = %txn.id, decision = signed.decision.as_str(), "decision recorded");
     Ok(signed.decision)
+}
+
+/// Whether `presented` is the hash of the user's registered, not rejected,
+/// driver's licence (compared in constant time).
+async fn document_matches(state: &AppState, txn: &Transaction, presented: Option<&str>) -> Result<bool, Refusal> {
+    let Some(presented) = presented else {
+        return Ok(false);
+    };
+    let doc = state
+        .store
+        .identity_document(txn.user_id.as_str(), DocumentKind::DriverLicense)
+        .await?;
+    Ok(doc.is_some_and(|d| {
+        d.status != DocumentStatus::Rejected && bool::from(d.hash.as_bytes().ct_eq(presented.as_bytes()))
+    }))
 }
 
 /// A refusal that counts as a failed attempt of the device and the user,

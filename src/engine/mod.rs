@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod decide;
 pub mod delivery;
 pub mod drain;
+pub mod identity_documents;
 pub mod issue;
 pub mod metrics;
 pub mod outbound;

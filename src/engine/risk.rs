@@ -160,7 +160,7 @@ pub const BACKCHANNEL_ACTION: &str = "ciba";
 /// backchannel rules (nothing is read when it has none). A BLOCK is
 /// recorded and audited here; any other verdict's event is for [`record`]
 /// once the transaction exists.
-pub async fn screen(state: &AppState, client: &Client, user: &User) -> StoreResult<Option<RiskEvent>> {
+pub async fn screen(state: &AppState, client: &Client, user: &User) -> StoreResult<Option<(Verdict, RiskEvent)>> {
     if !applies(state, client.id.as_str(), Point::Backchannel).await? {
         return Ok(None);
     }
@@ -173,12 +173,12 @@ pub async fn screen(state: &AppState, client: &Client, user: &User) -> StoreResu
         address: None,
         fingerprint: None,
     };
-    let (_, event) = evaluate(state, &evaluation).await?;
+    let (verdict, event) = evaluate(state, &evaluation).await?;
     if event.outcome == Outcome::Block {
         state.store.insert_risk_event(&event).await?;
         audit_block(state, &event).await?;
     }
-    Ok(Some(event))
+    Ok(Some((verdict, event)))
 }
 
 /// Stores a screened request's event with the transaction it started.

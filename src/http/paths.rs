@@ -35,6 +35,8 @@ pub const PUSH_CHANNEL_PATH: &str = "/device/v1/push-channel";
 pub const PUSH_EXCHANGE_PATH: &str = "/device/v1/push/exchange";
 pub const DEVICE_PUSHES_PATH: &str = "/manage/v1/device-pushes";
 pub const ACTIONS_PATH: &str = "/manage/v1/actions";
+pub const IDENTITY_DOCUMENTS_PATH: &str = "/device/v1/identity-documents";
+pub const USER_IDENTITY_DOCUMENTS_PATH: &str = "/manage/v1/users/{user_id}/identity-documents";
 pub const ACTIONS_VALIDATE_PATH: &str = "/manage/v1/actions/validate";
 pub const RULES_PATH: &str = "/manage/v1/rules";
 pub const RULE_PATH: &str = "/manage/v1/rules/{rule_id}";
@@ -80,7 +82,7 @@ pub const ADMIN_USER_ACTIVATION_PATH: &str = "/admin/users/{id}/activation";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 77] = [
+pub const ALL_PATHS: [&str; 79] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -115,6 +117,8 @@ pub const ALL_PATHS: [&str; 77] = [
     PUSH_EXCHANGE_PATH,
     DEVICE_PUSHES_PATH,
     ACTIONS_PATH,
+    IDENTITY_DOCUMENTS_PATH,
+    USER_IDENTITY_DOCUMENTS_PATH,
     ACTIONS_VALIDATE_PATH,
     RULES_PATH,
     RULE_PATH,

@@ -108,6 +108,11 @@ fn refusal(e: Refusal) -> ApiError {
             "no_active_device",
             "the rules require a challenge, and the user has no active device to verify with",
         ),
+        Refusal::NoIdentityDocument => ApiError::new(
+            StatusCode::CONFLICT,
+            "no_identity_document",
+            "the rules require an executive challenge, and the user has registered no identity document",
+        ),
         Refusal::RateLimited(_) => ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",

@@ -12,6 +12,7 @@ pub mod bindings;
 pub mod check_status;
 pub mod device_pushes;
 pub mod devices;
+pub mod identity_documents;
 pub mod qr;
 pub mod register;
 pub mod rule;

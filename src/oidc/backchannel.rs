@@ -14,13 +14,14 @@ use super::hints::{self, UserHint};
 use super::request_object;
 use crate::domain::binding_message::{ActionContext, BindingMessage};
 use crate::domain::client::{Client, DeliveryMode};
+use crate::domain::identity_document::EXECUTIVE_ACR;
 use crate::domain::push::DeviceRouting;
 use crate::domain::risk::Outcome;
 use crate::domain::scope::{self, Scope, ScopeError};
 use crate::domain::user::UserStatus;
 use crate::engine::AppState;
-use crate::engine::risk;
 use crate::engine::start::{self, Refusal, StartRequest, Subject};
+use crate::engine::{identity_documents, risk};
 use crate::http::client_address::ClientAddress;
 use crate::http::client_certificate::PresentedCertificate;
 use crate::store::Limited;
@@ -179,10 +180,23 @@ pub async fn authorize(
         Subject::Known(user, _) => risk::screen(&state, &client, user).await?,
         Subject::New(_) => None,
     };
-    if screened.as_ref().is_some_and(|e| e.outcome == Outcome::Block) {
+    if screened.as_ref().is_some_and(|(v, _)| v.outcome == Outcome::Block) {
         // The rule is named in the audit trail, not to the caller.
         return Err(OAuthError::access_denied(
             "the client's risk rules refused this request",
+        ));
+    }
+    // The executive level: asked for, or required by a rule.
+    let acr = match screened.as_ref().is_some_and(|(v, _)| v.executive) {
+        true => Some(EXECUTIVE_ACR.to_owned()),
+        false => req.acr,
+    };
+    if acr.as_deref() == Some(EXECUTIVE_ACR)
+        && let Subject::Known(user, _) = &subject
+        && !identity_documents::executive_ready(&state, user.id.as_str()).await?
+    {
+        return Err(OAuthError::access_denied(
+            "executive authentication needs an identity document the user registered on their device",
         ));
     }
     let expires_in = req.expires_in;
@@ -193,7 +207,7 @@ pub async fn authorize(
             subject,
             message: req.message,
             scope: req.scope,
-            acr: req.acr,
+            acr,
             expires_in,
             user_code: req.user_code,
             notification_token: req.notification_token,
@@ -202,7 +216,7 @@ pub async fn authorize(
     )
     .await
     .map_err(refused)?;
-    if let Some(event) = screened {
+    if let Some((_, event)) = screened {
         risk::record(&state, event, started.transaction.id.as_str()).await?;
     }
     // CIBA §7.3: push clients never poll, so they get no interval.

@@ -43,6 +43,7 @@ struct Registration {
     tls_client_auth_san_email: Option<String>,
     #[serde(default)]
     tls_client_certificate_bound_access_tokens: bool,
+    identity_verification_uri: Option<String>,
 }
 
 fn metadata_error(why: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
@@ -105,6 +106,7 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         tls_client_auth_san_ip: r.tls_client_auth_san_ip,
         tls_client_auth_san_email: r.tls_client_auth_san_email,
         tls_client_certificate_bound_access_tokens: r.tls_client_certificate_bound_access_tokens,
+        identity_verification_uri: r.identity_verification_uri,
     };
     let created = admin::register_client(
         state.store.as_ref(),

@@ -12,6 +12,7 @@ pub mod batch_sizes;
 pub mod clients;
 pub mod console;
 pub mod deliveries;
+pub mod identity_documents;
 pub mod lifecycle;
 pub mod migrate_data;
 pub mod postgres;
@@ -163,6 +164,7 @@ pub trait Store:
     + SamlLoginStore
     + SamlSpStore
     + RiskStore
+    + IdentityDocumentStore
     + Signals
     + TimelineStore
     + 'static
@@ -182,6 +184,7 @@ impl<T> Store for T where
         + SamlLoginStore
         + SamlSpStore
         + RiskStore
+        + IdentityDocumentStore
         + Signals
         + TimelineStore
         + 'static
@@ -196,6 +199,7 @@ pub mod prelude {
     pub use super::clients::ClientStore;
     pub use super::console::ConsoleStore;
     pub use super::deliveries::DeliveryStore;
+    pub use super::identity_documents::IdentityDocumentStore;
     pub use super::lifecycle::LifecycleStore;
     pub use super::risk::RiskStore;
     pub use super::saml_login::SamlLoginStore;
@@ -221,6 +225,7 @@ macro_rules! sql_store {
         $crate::store::lifecycle::lifecycle_sql!($store, $db);
         $crate::store::saml_login::saml_login_sql!($store, $db);
         $crate::store::risk::risk_sql!($store, $db);
+        $crate::store::identity_documents::identity_document_sql!($store, $db);
         $crate::store::saml_sp::saml_sp_sql!($store, $db);
         $crate::store::signals::signal_sql!($store, $db);
         $crate::store::timeline::timeline_sql!($store, $db);

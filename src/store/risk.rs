@@ -92,6 +92,9 @@ pub trait RiskStore: Send + Sync {
     /// The client's event whose token has `digest`.
     async fn risk_event_by_token(&self, client_id: &str, digest: &str) -> StoreResult<Option<RiskEvent>>;
 
+    /// The evaluation that challenged or screened a transaction, if any.
+    async fn risk_event_of_transaction(&self, transaction_id: &str) -> StoreResult<Option<RiskEvent>>;
+
     /// Marks the event validated, once: false when it was already.
     async fn validate_risk_event(&self, id: &str, now: i64) -> StoreResult<bool>;
 }
@@ -325,6 +328,14 @@ macro_rules! risk_sql {
                             .bind(client_id)
                             .fetch_optional(&self.pool)
                             .await?;
+                    row.map(RiskEvent::try_from).transpose()
+                }
+
+                async fn risk_event_of_transaction(&self, transaction_id: &str) -> StoreResult<Option<RiskEvent>> {
+                    let row: Option<EventRow> = query_as("SELECT * FROM risk_events WHERE transaction_id = $1")
+                        .bind(transaction_id)
+                        .fetch_optional(&self.pool)
+                        .await?;
                     row.map(RiskEvent::try_from).transpose()
                 }
 

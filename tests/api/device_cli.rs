@@ -33,7 +33,7 @@ fn device_command(dir: &Path, args: &[&str]) -> Command {
 }
 
 /// Runs a device command to its end, at most 20 s, without blocking the server's runtime.
-async fn device(dir: &Path, args: &[&str]) -> Output {
+pub(crate) async fn device(dir: &Path, args: &[&str]) -> Output {
     let mut child = device_command(dir, args).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
@@ -46,16 +46,16 @@ async fn device(dir: &Path, args: &[&str]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn stdout(out: &Output) -> String {
+pub(crate) fn stdout(out: &Output) -> String {
     assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
-fn json_of(out: &Output) -> Value {
+pub(crate) fn json_of(out: &Output) -> Value {
     serde_json::from_str(&stdout(out)).unwrap()
 }
 
-fn failure(out: &Output) -> String {
+pub(crate) fn failure(out: &Output) -> String {
     assert!(
         !out.status.success(),
         "should fail: {}",
@@ -65,7 +65,7 @@ fn failure(out: &Output) -> String {
 }
 
 /// Registers a reference device in `dir`, checks its key file, binds it to `user`.
-async fn registered(app: &TestApp, dir: &Path, user: &str) -> String {
+pub(crate) async fn registered(app: &TestApp, dir: &Path, user: &str) -> String {
     let out = device(dir, &["register", "--server", &app.base, "--json"]).await;
     let reg = json_of(&out);
     let id = reg["device_id"].as_str().unwrap().to_owned();
@@ -84,7 +84,7 @@ async fn registered(app: &TestApp, dir: &Path, user: &str) -> String {
 }
 
 /// The transaction id of the inbox item that shows `text`.
-async fn txn_showing(dir: &Path, text: &str) -> String {
+pub(crate) async fn txn_showing(dir: &Path, text: &str) -> String {
     let inbox = json_of(&device(dir, &["inbox", "--json"]).await);
     let items = inbox["transactions"].as_array().unwrap();
     let item = items.iter().find(|i| i["binding_message"] == text).unwrap();

@@ -322,3 +322,32 @@ async fn bad_actions_are_refused_and_change_nothing() {
     }
     assert_error(&validate(&app, &token, "made-up").await, 404, "unknown_token");
 }
+
+#[tokio::test]
+async fn the_console_shows_which_rule_challenged_a_transaction() {
+    let app = crate::console::app_with_admin().await;
+    let cookie = crate::console::sign_in(&app).await;
+    let (_, token) = manager(&app).await;
+    add_rule(
+        &app,
+        &token,
+        json!({"name": "big payments", "outcome": "CHALLENGE_REQUIRED",
+        "conditions": [{"type": "custom_data", "field": "amount", "op": "gt", "value": 1000}]}),
+    )
+    .await;
+    app.user_with_device("fred").await;
+    let tracked = track(
+        &app,
+        &token,
+        json!({"user_id": "fred", "action": "payment", "custom_data": {"amount": 5000}}),
+    )
+    .await;
+    let id = tracked.body["transaction_id"].as_str().unwrap();
+    let res = crate::console::get(&app, &format!("/admin/transactions/{id}"), Some(&cookie)).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("action `payment`: CHALLENGE_REQUIRED (rule “big payments”)"),
+        "{html}"
+    );
+}

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 use trustid::domain::client::{ClientMetadata, DeliveryMode, SigningAlg};
 
-use crate::common::receiver::Receiver;
+use crate::common::receiver::{Receiver, Reply};
 use crate::common::*;
 use crate::lifecycle::{call, device_activate};
 
@@ -227,6 +227,31 @@ async fn no_secret_reaches_the_log_at_trace_level() {
             .status,
         200
     );
+
+    // An identity document's parsed fields go to the verification service, never to a log.
+    let service = Receiver::start(vec![Reply {
+        body: r#"{"status": "rejected"}"#,
+        ..Reply::status(200)
+    }])
+    .await;
+    let (verifier, _) = app
+        .manager(ClientMetadata {
+            identity_verification_uri: Some(service.url("/verify")),
+            ..ClientMetadata::poll("Verifying bank")
+        })
+        .await;
+    let hash = crate::executive::hash_for(&app, &alice, crate::executive::BARCODE).await;
+    let fields = json!({"DAQ": "D7531598", "DCS": "PRIVATEFAMILYNAME", "DBB": "19811224"});
+    let registered = crate::executive::register_document(
+        &app,
+        &alice,
+        json!({"type": "driver_license", "hash": hash, "parsed_fields": fields, "client_id": verifier.client_id}),
+    )
+    .await;
+    assert_eq!(registered.body["status"], "rejected", "{}", registered.body);
+    for value in ["D7531598", "PRIVATEFAMILYNAME", "19811224"] {
+        secrets.push((value.to_owned(), "a parsed identity document field"));
+    }
 
     let log = String::from_utf8_lossy(&recorded.0.lock().unwrap()).into_owned();
     assert!(

@@ -104,12 +104,13 @@ fn the_readme_quick_start_authenticates_alice_as_written() {
         stdout.contains("Pay 10 EUR to Bob") && stdout.contains("My bank"),
         "{stdout}"
     );
-    // ...and the last command printed the ID token's claims, one JSON object.
-    let claims_start = stdout
-        .rfind("\n{\n")
-        .map(|i| i + 1)
-        .expect("the claims are printed last");
-    let claims: Value = serde_json::from_str(&stdout[claims_start..]).unwrap();
+    // ...the ID token's claims were printed, one JSON object...
+    let claims_start = stdout.find("\n{\n").map(|i| i + 1).expect("the claims are printed");
+    let claims: Value = serde_json::Deserializer::from_str(&stdout[claims_start..])
+        .into_iter()
+        .next()
+        .expect("a JSON object")
+        .unwrap();
     assert_eq!(claims["iss"], Value::from(url));
     assert_eq!(claims["trustid.userid"], "alice");
     assert_eq!(claims["trustid.binding_message"], "Pay 10 EUR to Bob");
@@ -122,4 +123,10 @@ fn the_readme_quick_start_authenticates_alice_as_written() {
         dir.path().join("trustid-device.json").exists(),
         "the device kept its keys"
     );
+    // ...then the executive approval's acr and the challenged action's states.
+    let lines: Vec<&str> = stdout.lines().collect();
+    for expected in ["\"urn:trustid:acr:executive\"", "CHALLENGE_REQUIRED"] {
+        assert!(lines.contains(&expected), "{expected} in\n{stdout}");
+    }
+    assert_eq!(lines.last(), Some(&"CHALLENGE_SUCCEEDED"), "{stdout}");
 }

@@ -228,6 +228,10 @@ pub struct ClientMetadata {
     /// presented when it got them (`cnf.x5t#S256`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// The relying party's identity verification service (seed 000 §4): a
+    /// document's parsed fields go there once, and its verdict is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_verification_uri: Option<String>,
 }
 
 fn is_default_routing(r: &DeviceRouting) -> bool {
@@ -260,6 +264,7 @@ impl ClientMetadata {
             tls_client_auth_san_ip: None,
             tls_client_auth_san_email: None,
             tls_client_certificate_bound_access_tokens: false,
+            identity_verification_uri: None,
         }
     }
 

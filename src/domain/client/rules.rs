@@ -37,7 +37,11 @@ impl ClientMetadata {
             }
             (None, false) => {}
         }
-        for (member, uri) in [("jwks_uri", &self.jwks_uri), ("push_relay_uri", &self.push_relay_uri)] {
+        for (member, uri) in [
+            ("jwks_uri", &self.jwks_uri),
+            ("push_relay_uri", &self.push_relay_uri),
+            ("identity_verification_uri", &self.identity_verification_uri),
+        ] {
             if let Some(uri) = uri {
                 outbound
                     .check(uri)

@@ -145,6 +145,10 @@ pub struct Rule {
     /// Default: actions only.
     #[serde(default = "actions_only")]
     pub applies_to: Vec<Point>,
+    /// A challenge at the executive level: the user must present their
+    /// identity document (only with CHALLENGE_REQUIRED).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub executive: bool,
 }
 
 fn actions_only() -> Vec<Point> {
@@ -157,6 +161,8 @@ pub struct Verdict {
     pub outcome: Outcome,
     /// The rule that matched; `None`: no rule did (ALLOW).
     pub rule: Option<String>,
+    /// The challenge is at the executive level.
+    pub executive: bool,
 }
 
 impl Rule {
@@ -168,6 +174,9 @@ impl Rule {
         }
         if self.applies_to.is_empty() {
             return Err("applies_to must name at least one of action, backchannel, registration".into());
+        }
+        if self.executive && self.outcome != Outcome::ChallengeRequired {
+            return Err("executive goes with the outcome CHALLENGE_REQUIRED".into());
         }
         if self.conditions.len() > 20 {
             return Err("a rule holds at most 20 conditions".into());
@@ -210,10 +219,12 @@ pub fn evaluate<'a>(rules: impl IntoIterator<Item = &'a Rule>, point: Point, fac
         .map(|rule| Verdict {
             outcome: rule.outcome,
             rule: Some(rule.name.clone()),
+            executive: rule.executive,
         })
         .unwrap_or(Verdict {
             outcome: Outcome::Allow,
             rule: None,
+            executive: false,
         })
 }
 

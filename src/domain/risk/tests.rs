@@ -102,6 +102,7 @@ fn each_condition_holds_or_not_on_the_facts() {
             conditions: vec![condition(text.clone())],
             outcome: Outcome::Block,
             applies_to: vec![Point::Action],
+            executive: false,
         };
         assert_eq!(rule.holds(&facts), want, "{text}");
     }
@@ -132,6 +133,10 @@ fn the_first_rule_that_applies_and_holds_decides_and_none_means_allow() {
     );
     let verdict = evaluate(&rules[..1], Point::Action, &facts);
     assert_eq!((verdict.outcome, verdict.rule), (Outcome::Allow, None));
+    let executive: Rule =
+        serde_json::from_value(json!({"name": "e", "outcome": "CHALLENGE_REQUIRED", "executive": true})).unwrap();
+    assert!(executive.validate().is_ok());
+    assert!(evaluate([&executive], Point::Action, &facts).executive);
     assert_eq!(
         velocities(
             &serde_json::from_value::<Vec<Rule>>(json!([
@@ -158,6 +163,7 @@ fn rules_that_cannot_work_are_refused_with_a_reason() {
         json!({"name": "x", "outcome": "BLOCK", "conditions": [{"type": "velocity", "per": "user", "window": 0, "op": "gt", "value": 1}]}),
         json!({"name": "x", "outcome": "BLOCK", "conditions": [{"type": "time_of_day", "from": "24:00", "to": "06:00"}]}),
         json!({"name": "x", "outcome": "BLOCK", "conditions": [{"type": "time_of_day", "from": "7:00", "to": "06:00"}]}),
+        json!({"name": "x", "outcome": "BLOCK", "executive": true}),
     ];
     for text in bad {
         let rule: Rule = serde_json::from_value(text.clone()).unwrap();

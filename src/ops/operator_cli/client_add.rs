@@ -81,6 +81,9 @@ pub struct ClientAdd {
     /// Bind access tokens to the client's TLS certificate (RFC 8705 §3).
     #[arg(long)]
     pub certificate_bound_tokens: bool,
+    /// Where identity documents' parsed fields are verified (https; http on loopback in dev mode).
+    #[arg(long)]
+    pub identity_verification_uri: Option<String>,
     #[command(flatten)]
     pub output: Output,
 }
@@ -120,6 +123,7 @@ pub async fn run(
         tls_client_auth_san_ip: add.tls_san_ip,
         tls_client_auth_san_email: add.tls_san_email,
         tls_client_certificate_bound_access_tokens: add.certificate_bound_tokens,
+        identity_verification_uri: add.identity_verification_uri,
     };
     let created = admin::register_client(store, metadata, outbound, mtls, now).await?;
     print(&add.output, &created, |c| match &c.client_secret {
