@@ -82,11 +82,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             paths::USER_IDENTITY_DOCUMENTS_PATH,
-            get(manage::identity_documents::list),
+            get(manage::identity_documents::list).delete(manage::identity_documents::remove),
         )
         .route(paths::ACTIONS_VALIDATE_PATH, post(manage::action_validate::validate))
         .route(paths::RULES_PATH, get(manage::rules::list).post(manage::rules::add))
-        .route(paths::RULE_PATH, put(manage::rule::update).delete(manage::rule::remove))
+        .route(
+            paths::RULE_PATH,
+            put(manage::rule_item::update).delete(manage::rule_item::remove),
+        )
         .route(paths::SAML_METADATA_PATH, get(saml::web::metadata::describe))
         .route(
             paths::SAML_SSO_PATH,
@@ -151,6 +154,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route(paths::ADMIN_CLIENT_SECRET_PATH, post(console::client_secret::rotate))
         .route(paths::ADMIN_CLIENT_DISABLE_PATH, post(console::client_status::disable))
+        .route(
+            paths::ADMIN_CLIENT_RULES_PATH,
+            get(console::client_rules::show).post(console::client_rules::add),
+        )
+        .route(
+            paths::ADMIN_CLIENT_RULE_REMOVE_PATH,
+            post(console::client_rule_remove::remove),
+        )
         .route(paths::ADMIN_CLIENT_ENABLE_PATH, post(console::client_status::enable))
         .route(paths::ADMIN_KEYS_ROTATE_PATH, post(console::keys_change::rotate))
         .route(paths::ADMIN_KEYS_RETIRE_PATH, post(console::keys_change::retire))

@@ -36,4 +36,5 @@ CREATE TABLE risk_events (
 CREATE INDEX risk_events_user ON risk_events (user_id, created_at);
 CREATE INDEX risk_events_address ON risk_events (address, created_at);
 CREATE INDEX risk_events_fingerprint ON risk_events (fingerprint, created_at);
+CREATE INDEX risk_events_client ON risk_events (client_id);
 CREATE INDEX risk_events_transaction ON risk_events (transaction_id);

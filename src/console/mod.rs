@@ -10,6 +10,8 @@ pub mod audit_export;
 pub mod cli;
 pub mod client;
 pub mod client_form;
+pub mod client_rule_remove;
+pub mod client_rules;
 pub mod client_secret;
 pub mod client_status;
 pub mod clients;

@@ -26,7 +26,7 @@ pub async fn list(State(state): State<AppState>, proven: Proven) -> Result<Respo
     let user_id = device.user_id.as_deref().unwrap_or_default();
     let salt = identity_documents::salt(&state, user_id).await?;
     let documents = state.store.identity_documents(user_id).await?;
-    let documents: Vec<Value> = documents.iter().map(shown).collect();
+    let documents: Vec<Value> = documents.iter().map(IdentityDocument::shown).collect();
     Ok(no_store(
         StatusCode::OK,
         Json(json!({"salt": salt, "documents": documents})),
@@ -72,17 +72,12 @@ pub async fn register(State(state): State<AppState>, proven: Proven, body: Bytes
         .await
         .map_err(|e| match e {
             Refusal::UnknownClient => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such client"),
+            Refusal::Exists => ApiError::new(
+                StatusCode::CONFLICT,
+                "document_exists",
+                "the user has a document of this type; the relying party removes it first",
+            ),
             Refusal::Store(e) => e.into(),
         })?;
-    Ok(no_store(StatusCode::CREATED, Json(shown(&doc))))
-}
-
-/// A document as the APIs show it (never its hash).
-pub fn shown(doc: &IdentityDocument) -> Value {
-    json!({
-        "type": doc.kind.as_str(),
-        "status": doc.status.as_str(),
-        "registered_at": doc.registered_at,
-        "verified_at": doc.verified_at,
-    })
+    Ok(no_store(StatusCode::CREATED, Json(doc.shown())))
 }

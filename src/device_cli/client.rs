@@ -16,6 +16,7 @@ pub const INBOX_STREAM_PATH: &str = "/device/v1/inbox/stream";
 pub const ACTIVATE_PATH: &str = "/device/v1/activate";
 pub const PUSH_CHANNEL_PATH: &str = "/device/v1/push-channel";
 pub const PUSH_EXCHANGE_PATH: &str = "/device/v1/push/exchange";
+pub const IDENTITY_DOCUMENTS_PATH: &str = "/device/v1/identity-documents";
 
 /// The server refused: its status, error code and message.
 #[derive(Debug)]

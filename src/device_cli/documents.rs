@@ -6,12 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::http::Method;
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::client::DeviceClient;
+use super::client::{DeviceClient, IDENTITY_DOCUMENTS_PATH};
 use crate::domain::identity_document::document_hash;
-use crate::http::paths::IDENTITY_DOCUMENTS_PATH;
 
 /// The salted hash of the barcode in `file`, as an executive approval carries it.
 pub async fn hash_of(device: &DeviceClient, file: &Path) -> anyhow::Result<String> {

@@ -59,6 +59,12 @@ impl TrustedProxies {
     }
 }
 
+/// An IP address as rules count it (IPv4-mapped IPv6 as IPv4), when the
+/// text is one.
+pub fn canonical_ip(ip: &str) -> Option<String> {
+    ip.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical().to_string())
+}
+
 /// The `for=` nodes of RFC 7239 `Forwarded` header values, in order, as
 /// bare addresses: quotes, an IPv6 node's brackets and a port removed.
 /// `unknown` and obfuscated nodes (`_hidden`) stay as they are, and, like

@@ -72,6 +72,19 @@ pub struct IdentityDocument {
     pub verified_at: Option<i64>,
 }
 
+impl IdentityDocument {
+    /// As the device and management APIs show it: never the hash.
+    pub fn shown(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": self.kind.as_str(),
+            "status": self.status.as_str(),
+            "verified_by": self.client_id,
+            "registered_at": self.registered_at,
+            "verified_at": self.verified_at,
+        })
+    }
+}
+
 /// What the device computes: base64url(SHA-256(salt ":" raw barcode)).
 pub fn document_hash(salt: &str, barcode: &[u8]) -> String {
     let mut digest = Sha256::new();

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::crypto::secret;
 use crate::domain::binding_message::BindingMessage;
 use crate::domain::client::Client;
+use crate::domain::device::DeviceStatus;
 use crate::domain::identity_document::EXECUTIVE_ACR;
 use crate::domain::ids::{DeviceId, TransactionId, UserId};
 use crate::domain::risk::{Outcome, Point};
@@ -30,6 +31,8 @@ pub struct Track<'a> {
     pub custom_data: Option<&'a Value>,
     pub address: Option<&'a str>,
     pub fingerprint: Option<&'a str>,
+    /// The device the action is done on (one of the user's active devices).
+    pub device_id: Option<&'a str>,
     /// What the device shows when challenged (default: "Confirm {action}").
     pub display_text: Option<&'a str>,
 }
@@ -51,6 +54,8 @@ pub struct Tracked {
 pub enum Refusal {
     #[error("no such user")]
     UnknownUser,
+    #[error("no such active device of this user")]
+    UnknownDevice,
     #[error("display_text: {0}")]
     InvalidText(String),
     #[error("the user is locked")]
@@ -74,6 +79,17 @@ pub async fn track(state: &AppState, t: Track<'_>) -> Result<Tracked, Refusal> {
         .await?
         .filter(|u| u.status != UserStatus::Removed)
         .ok_or(Refusal::UnknownUser)?;
+    let device = match t.device_id {
+        Some(id) => Some(
+            state
+                .store
+                .device(id)
+                .await?
+                .filter(|d| d.user_id.as_ref() == Some(&user.id) && d.status == DeviceStatus::Active)
+                .ok_or(Refusal::UnknownDevice)?,
+        ),
+        None => None,
+    };
     let text = t
         .display_text
         .map(str::to_owned)
@@ -88,6 +104,7 @@ pub async fn track(state: &AppState, t: Track<'_>) -> Result<Tracked, Refusal> {
         custom_data: t.custom_data,
         address: t.address,
         fingerprint: t.fingerprint,
+        device: device.as_ref(),
     };
     let (verdict, mut event) = risk::evaluate(state, &evaluation).await?;
     let now = state.clock.now();
@@ -110,7 +127,7 @@ pub async fn track(state: &AppState, t: Track<'_>) -> Result<Tracked, Refusal> {
         };
         let started = start::start(state, request).await.map_err(|e| match e {
             start::Refusal::UserLocked => Refusal::UserLocked,
-            start::Refusal::NoActiveDevice | start::Refusal::NotInApp(_) => Refusal::NoActiveDevice,
+            start::Refusal::NoActiveDevice => Refusal::NoActiveDevice,
             start::Refusal::RateLimited(limited) => Refusal::RateLimited(limited),
             start::Refusal::Store(e) => Refusal::Store(e),
             other => Refusal::Internal(other.to_string()),
@@ -135,11 +152,30 @@ fn token_ttl(state: &AppState) -> i64 {
     state.requests.max_expiry
 }
 
+/// How a tracked action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Allowed,
+    ChallengeSucceeded,
+    ChallengeFailed,
+    ChallengeExpired,
+}
+
+impl Ended {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ended::Allowed => "ALLOW",
+            Ended::ChallengeSucceeded => "CHALLENGE_SUCCEEDED",
+            Ended::ChallengeFailed => "CHALLENGE_FAILED",
+            Ended::ChallengeExpired => "CHALLENGE_EXPIRED",
+        }
+    }
+}
+
 /// What validating a token answers.
 #[derive(Debug)]
 pub struct Validation {
-    /// ALLOW, CHALLENGE_SUCCEEDED, CHALLENGE_FAILED or CHALLENGE_EXPIRED.
-    pub state: &'static str,
+    pub state: Ended,
     pub user_id: String,
     pub action: String,
     /// A device of the user approved the challenge with its signature.
@@ -190,7 +226,7 @@ pub async fn validate(
         return Err(Invalid::Expired);
     }
     let mut answer = Validation {
-        state: "ALLOW",
+        state: Ended::Allowed,
         user_id: event.user_id.clone(),
         action: event.action.clone(),
         verified: false,
@@ -204,11 +240,11 @@ pub async fn validate(
         let txn = txn.ok_or_else(|| StoreError::Corrupt(format!("risk event names missing transaction {id}")))?;
         answer.state = match txn.phase(now) {
             Phase::Pending => return Err(Invalid::Pending),
-            Phase::Approved | Phase::Consumed => "CHALLENGE_SUCCEEDED",
-            Phase::Denied => "CHALLENGE_FAILED",
-            Phase::Expired => "CHALLENGE_EXPIRED",
+            Phase::Approved | Phase::Consumed => Ended::ChallengeSucceeded,
+            Phase::Denied => Ended::ChallengeFailed,
+            Phase::Expired => Ended::ChallengeExpired,
         };
-        answer.verified = answer.state == "CHALLENGE_SUCCEEDED";
+        answer.verified = answer.state == Ended::ChallengeSucceeded;
         answer.device_id = txn.device_id;
         answer.decided_at = txn.decided_at;
     }

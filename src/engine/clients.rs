@@ -31,7 +31,7 @@ pub enum Refusal {
     NoSecret,
     /// Records that are evidence name the client: it can only be disabled.
     #[error(
-        "{0} transactions, bindings, registrations or risk evaluations name this client and are kept as evidence: disable it instead"
+        "{0} transactions, bindings, registrations, risk evaluations or document verdicts name this client and are kept as evidence: disable it instead"
     )]
     Named(i64),
     #[error(transparent)]

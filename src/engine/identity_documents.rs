@@ -34,12 +34,19 @@ pub struct Registration<'a> {
 pub enum Refusal {
     #[error("no such client")]
     UnknownClient,
+    /// Replacing one would let whoever holds the phone swap in their own
+    /// document; the relying party removes it first.
+    #[error("the user has a document of this type; the relying party removes it first")]
+    Exists,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 pub async fn register(state: &AppState, r: Registration<'_>) -> Result<IdentityDocument, Refusal> {
     let user_id = r.device.user_id.as_deref().unwrap_or_default().to_owned();
+    if state.store.identity_document(&user_id, r.kind).await?.is_some() {
+        return Err(Refusal::Exists);
+    }
     let client = match r.client_id {
         Some(id) => Some(state.store.client(id).await?.ok_or(Refusal::UnknownClient)?),
         None => None,
@@ -123,4 +130,22 @@ pub async fn executive_ready(state: &AppState, user_id: &str) -> StoreResult<boo
         .identity_document(user_id, DocumentKind::DriverLicense)
         .await?;
     Ok(doc.is_some_and(|d| d.status != DocumentStatus::Rejected))
+}
+
+/// The relying party resets the user's documents (a new licence, a
+/// mistaken scan): audited; a new one can then be registered.
+pub async fn remove(state: &AppState, client_id: &str, user_id: &str) -> StoreResult<u64> {
+    let removed = state.store.remove_identity_documents(user_id).await?;
+    if removed > 0 {
+        let (actor, subject) = (format!("client:{client_id}"), format!("user:{user_id}"));
+        state
+            .audit(
+                actor,
+                "identity_document.removed",
+                subject,
+                Some(format!("{removed} removed")),
+            )
+            .await?;
+    }
+    Ok(removed)
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::Value;
 
 use crate::domain::client::Client;
+use crate::domain::device::Device;
 use crate::domain::ids::random_id;
 use crate::domain::risk::{self, Facts, Outcome, Point, Velocity, Verdict};
 use crate::domain::user::User;
@@ -71,6 +72,8 @@ pub struct Evaluation<'a> {
     pub address: Option<&'a str>,
     /// The CDDC browser fingerprint (a hash).
     pub fingerprint: Option<&'a str>,
+    /// The device the action is done on, when the relying party named it.
+    pub device: Option<&'a Device>,
 }
 
 /// The verdict, and the event to store once the caller knows the rest
@@ -86,7 +89,14 @@ pub async fn evaluate(state: &AppState, e: &Evaluation<'_>) -> StoreResult<(Verd
     let windows = risk::velocities(applying.iter().copied());
     let history = state
         .store
-        .risk_history(e.user.id.as_str(), e.address, e.fingerprint, &windows, now)
+        .risk_history(
+            e.client.id.as_str(),
+            e.user.id.as_str(),
+            e.address,
+            e.fingerprint,
+            &windows,
+            now,
+        )
         .await?;
     let devices = state.store.device_facts(e.user.id.as_str()).await?;
     let facts = Facts {
@@ -107,9 +117,13 @@ pub async fn evaluate(state: &AppState, e: &Evaluation<'_>) -> StoreResult<(Verd
     };
     let mut verdict = risk::evaluate(applying, e.point, &facts);
     // Seed 002: a device created with userAuthenticationRequired shows the
-    // OS's prompt anyway, so its user's actions are never merely allowed.
-    if e.point == Point::Action && verdict.outcome == Outcome::Allow && devices.user_authentication_required == Some(1)
-    {
+    // OS's prompt anyway, so actions on it (the one named, else any of the
+    // user's) are never merely allowed.
+    let prompts = match e.device {
+        Some(device) => device.user_authentication_required,
+        None => devices.user_authentication_required == Some(1),
+    };
+    if e.point == Point::Action && verdict.outcome == Outcome::Allow && prompts {
         verdict.outcome = Outcome::ChallengeRequired;
     }
     let event = RiskEvent {
@@ -172,6 +186,7 @@ pub async fn screen(state: &AppState, client: &Client, user: &User) -> StoreResu
         custom_data: None,
         address: None,
         fingerprint: None,
+        device: None,
     };
     let (verdict, event) = evaluate(state, &evaluation).await?;
     if event.outcome == Outcome::Block {
@@ -210,6 +225,7 @@ pub async fn screen_registration(
         custom_data: None,
         address,
         fingerprint,
+        device: None,
     };
     let (verdict, event) = evaluate(state, &evaluation).await?;
     state.store.insert_risk_event(&event).await?;

@@ -68,6 +68,8 @@ pub const ADMIN_CLIENT_PATH: &str = "/admin/clients/{id}";
 pub const ADMIN_CLIENT_SECRET_PATH: &str = "/admin/clients/{id}/secret";
 pub const ADMIN_CLIENT_DISABLE_PATH: &str = "/admin/clients/{id}/disable";
 pub const ADMIN_CLIENT_ENABLE_PATH: &str = "/admin/clients/{id}/enable";
+pub const ADMIN_CLIENT_RULES_PATH: &str = "/admin/clients/{id}/rules";
+pub const ADMIN_CLIENT_RULE_REMOVE_PATH: &str = "/admin/clients/{id}/rules/{rule_id}/remove";
 pub const ADMIN_SAML_PATH: &str = "/admin/saml";
 pub const ADMIN_SAML_IMPORT_PATH: &str = "/admin/saml/import";
 pub const ADMIN_SAML_SP_PATH: &str = "/admin/saml/{id}";
@@ -82,7 +84,7 @@ pub const ADMIN_USER_ACTIVATION_PATH: &str = "/admin/users/{id}/activation";
 pub const ADMIN_USER_DEVICE_PATH: &str = "/admin/users/{id}/devices/{device}";
 
 /// Every path the router mounts; the OpenAPI test holds `openapi.yaml` to it.
-pub const ALL_PATHS: [&str; 79] = [
+pub const ALL_PATHS: [&str; 81] = [
     DISCOVERY_PATH,
     JWKS_PATH,
     AUTHORIZE_PATH,
@@ -156,6 +158,8 @@ pub const ALL_PATHS: [&str; 79] = [
     ADMIN_CLIENT_SECRET_PATH,
     ADMIN_CLIENT_DISABLE_PATH,
     ADMIN_CLIENT_ENABLE_PATH,
+    ADMIN_CLIENT_RULES_PATH,
+    ADMIN_CLIENT_RULE_REMOVE_PATH,
     ADMIN_SAML_PATH,
     ADMIN_SAML_IMPORT_PATH,
     ADMIN_SAML_SP_PATH,

@@ -39,7 +39,7 @@ pub async fn validate(
     Ok(no_store(
         StatusCode::OK,
         Json(json!({
-            "state": answer.state,
+            "state": answer.state.as_str(),
             "verified": answer.verified,
             "user_id": answer.user_id,
             "action": answer.action,

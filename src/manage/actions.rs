@@ -11,8 +11,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::register::canonical_ip;
 use super::{Manager, check_text, json_body, not_found};
+use crate::domain::address::canonical_ip;
 use crate::domain::cddc::Cddc;
 use crate::domain::ids::UserId;
 use crate::engine::AppState;
@@ -30,6 +30,8 @@ struct TrackAction {
     custom_data: Option<Value>,
     client_ip: Option<String>,
     cddc: Option<Cddc>,
+    /// The device the action is done on.
+    device_id: Option<String>,
     /// What the user's device shows when challenged.
     display_text: Option<String>,
 }
@@ -66,6 +68,7 @@ pub async fn track(State(state): State<AppState>, Manager(client): Manager, body
             custom_data: req.custom_data.as_ref(),
             address: address.as_deref(),
             fingerprint: fingerprint.as_deref(),
+            device_id: req.device_id.as_deref(),
             display_text: req.display_text.as_deref(),
         },
     )
@@ -101,6 +104,7 @@ pub fn check_action(action: &str) -> Result<(), ApiError> {
 fn refusal(e: Refusal) -> ApiError {
     match e {
         Refusal::UnknownUser => not_found("user"),
+        Refusal::UnknownDevice => not_found("active device of this user"),
         Refusal::InvalidText(why) => ApiError::bad_request("invalid_request", why),
         Refusal::UserLocked => ApiError::new(StatusCode::FORBIDDEN, "user_locked", "the user is locked"),
         Refusal::NoActiveDevice => ApiError::new(

@@ -15,7 +15,7 @@ pub mod devices;
 pub mod identity_documents;
 pub mod qr;
 pub mod register;
-pub mod rule;
+pub mod rule_item;
 pub mod rules;
 pub mod tokens;
 pub mod unregister;

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::{Manager, audit, check_text, json_body};
 use crate::crypto::secret;
+use crate::domain::address::canonical_ip;
 use crate::domain::admin::is_console_user;
 use crate::domain::cddc::Cddc;
 use crate::domain::lifecycle::{Registration, activation_qr_payload};
@@ -174,12 +175,4 @@ pub fn refused_by_rules() -> ApiError {
         "registration_refused",
         "the client's risk rules refused this request",
     )
-}
-
-/// `client_ip` as rules count it, when it is an address.
-pub fn canonical_ip(ip: &str) -> Option<String> {
-    ip.trim()
-        .parse::<std::net::IpAddr>()
-        .ok()
-        .map(|ip| ip.to_canonical().to_string())
 }

@@ -20,7 +20,7 @@ use crate::store::risk::StoredRule;
 
 pub async fn list(State(state): State<AppState>, Manager(client): Manager) -> Result<Response, ApiError> {
     let rules = state.store.risk_rules(client.id.as_str()).await?;
-    let rules: Vec<Value> = rules.iter().map(rule_json).collect();
+    let rules: Vec<Value> = rules.iter().map(StoredRule::shown).collect();
     Ok(no_store(StatusCode::OK, Json(json!({ "rules": rules }))))
 }
 
@@ -30,7 +30,7 @@ pub async fn add(State(state): State<AppState>, Manager(client): Manager, body: 
     let stored = risk_rules::add(&state, &actor, &client, rule, position)
         .await
         .map_err(refusal)?;
-    Ok(no_store(StatusCode::CREATED, Json(rule_json(&stored))))
+    Ok(no_store(StatusCode::CREATED, Json(stored.shown())))
 }
 
 /// A rule and its optional position from a JSON body.
@@ -45,18 +45,6 @@ pub fn rule_body(body: &[u8]) -> Result<(Rule, Option<i64>), ApiError> {
     let rule = serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("invalid rule: {e}")))?;
     Ok((rule, position))
-}
-
-/// The stored rule as the API shows it: the rule's members, its id, position and times.
-pub fn rule_json(stored: &StoredRule) -> Value {
-    let mut value = serde_json::to_value(&stored.rule).unwrap_or(Value::Null);
-    if let Some(object) = value.as_object_mut() {
-        object.insert("id".into(), json!(stored.id));
-        object.insert("position".into(), json!(stored.position));
-        object.insert("created_at".into(), json!(stored.created_at));
-        object.insert("updated_at".into(), json!(stored.updated_at));
-    }
-    value
 }
 
 pub fn refusal(e: Refusal) -> ApiError {

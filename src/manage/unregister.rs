@@ -11,8 +11,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::register::{canonical_ip, refused_by_rules};
+use super::register::refused_by_rules;
 use super::{Manager, json_body};
+use crate::domain::address::canonical_ip;
 use crate::domain::cddc::Cddc;
 use crate::domain::ids::UserId;
 use crate::domain::risk::Outcome;

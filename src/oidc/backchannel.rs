@@ -191,13 +191,17 @@ pub async fn authorize(
         true => Some(EXECUTIVE_ACR.to_owned()),
         false => req.acr,
     };
-    if acr.as_deref() == Some(EXECUTIVE_ACR)
-        && let Subject::Known(user, _) = &subject
-        && !identity_documents::executive_ready(&state, user.id.as_str()).await?
-    {
-        return Err(OAuthError::access_denied(
-            "executive authentication needs an identity document the user registered on their device",
-        ));
+    if acr.as_deref() == Some(EXECUTIVE_ACR) {
+        let ready = match &subject {
+            Subject::Known(user, _) => identity_documents::executive_ready(&state, user.id.as_str()).await?,
+            // A user not created yet has no document.
+            Subject::New(_) => false,
+        };
+        if !ready {
+            return Err(OAuthError::access_denied(
+                "executive authentication needs an identity document the user registered on their device",
+            ));
+        }
     }
     let expires_in = req.expires_in;
     let started = start::start(

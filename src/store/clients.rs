@@ -119,7 +119,8 @@ pub enum ClientRemoval {
 pub(crate) const NAMING: &str = "SELECT (SELECT COUNT(*) FROM transactions WHERE client_id = $1) \
      + (SELECT COUNT(*) FROM bindings WHERE client_id = $1) \
      + (SELECT COUNT(*) FROM registrations WHERE client_id = $1) \
-     + (SELECT COUNT(*) FROM risk_events WHERE client_id = $1)";
+     + (SELECT COUNT(*) FROM risk_events WHERE client_id = $1) \
+     + (SELECT COUNT(*) FROM identity_documents WHERE client_id = $1)";
 
 /// What goes with a removed client.
 pub(crate) const OWNED: [&str; 6] = [

@@ -18,6 +18,9 @@ pub trait IdentityDocumentStore: Send + Sync {
     async fn identity_documents(&self, user_id: &str) -> StoreResult<Vec<IdentityDocument>>;
 
     async fn identity_document(&self, user_id: &str, kind: DocumentKind) -> StoreResult<Option<IdentityDocument>>;
+
+    /// Removes the user's documents (the relying party resets them); how many.
+    async fn remove_identity_documents(&self, user_id: &str) -> StoreResult<u64>;
 }
 
 #[derive(FromRow)]
@@ -99,6 +102,14 @@ macro_rules! identity_document_sql {
                             .fetch_all(&self.pool)
                             .await?;
                     rows.into_iter().map(IdentityDocument::try_from).collect()
+                }
+
+                async fn remove_identity_documents(&self, user_id: &str) -> StoreResult<u64> {
+                    let done = query("DELETE FROM identity_documents WHERE user_id = $1")
+                        .bind(user_id)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected())
                 }
 
                 async fn identity_document(

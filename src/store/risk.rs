@@ -20,6 +20,20 @@ pub struct StoredRule {
     pub updated_at: Option<i64>,
 }
 
+impl StoredRule {
+    /// As the API and the CLI show it: the rule's members, its id, position and times.
+    pub fn shown(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(&self.rule).unwrap_or(serde_json::Value::Null);
+        if let Some(object) = value.as_object_mut() {
+            object.insert("id".into(), self.id.clone().into());
+            object.insert("position".into(), self.position.into());
+            object.insert("created_at".into(), self.created_at.into());
+            object.insert("updated_at".into(), self.updated_at.into());
+        }
+        value
+    }
+}
+
 /// One evaluation.
 #[derive(Debug, Clone)]
 pub struct RiskEvent {
@@ -74,10 +88,13 @@ pub trait RiskStore: Send + Sync {
 
     async fn remove_risk_rule(&self, client_id: &str, id: &str) -> StoreResult<bool>;
 
-    /// Earlier evaluations: counts for `windows` (from `now`), and whether
-    /// the user's evaluations carried `fingerprint` or came from `address`.
+    /// Earlier evaluations of `client_id`'s rules: counts for `windows`
+    /// (from `now`), and whether the user's evaluations that were allowed,
+    /// or whose challenge was approved, carried `fingerprint` or came from
+    /// `address` (a refused one does not make them known).
     async fn risk_history(
         &self,
+        client_id: &str,
         user_id: &str,
         address: Option<&str>,
         fingerprint: Option<&str>,
@@ -232,6 +249,7 @@ macro_rules! risk_sql {
 
                 async fn risk_history(
                     &self,
+                    client_id: &str,
                     user_id: &str,
                     address: Option<&str>,
                     fingerprint: Option<&str>,
@@ -242,26 +260,34 @@ macro_rules! risk_sql {
                     for (per, window) in windows {
                         let count: i64 = match (per, address) {
                             (Per::User, _) => {
-                                query_scalar("SELECT COUNT(*) FROM risk_events WHERE user_id = $1 AND created_at > $2")
-                                    .bind(user_id)
-                                    .bind(now - window)
+                                query_scalar(
+                                    "SELECT COUNT(*) FROM risk_events WHERE user_id = $1 AND created_at > $2 AND client_id = $3",
+                                )
+                                .bind(user_id)
+                                .bind(now - window)
+                                .bind(client_id)
                                     .fetch_one(&self.pool)
                                     .await?
                             }
                             (Per::Address, Some(address)) => {
-                                query_scalar("SELECT COUNT(*) FROM risk_events WHERE address = $1 AND created_at > $2")
-                                    .bind(address)
-                                    .bind(now - window)
+                                query_scalar(
+                                    "SELECT COUNT(*) FROM risk_events WHERE address = $1 AND created_at > $2 AND client_id = $3",
+                                )
+                                .bind(address)
+                                .bind(now - window)
+                                .bind(client_id)
                                     .fetch_one(&self.pool)
                                     .await?
                             }
                             (Per::Fingerprint, _) => match fingerprint {
                                 Some(fingerprint) => {
                                     query_scalar(
-                                        "SELECT COUNT(*) FROM risk_events WHERE fingerprint = $1 AND created_at > $2",
+                                        "SELECT COUNT(*) FROM risk_events WHERE fingerprint = $1 AND created_at > $2 \
+                                         AND client_id = $3",
                                     )
                                     .bind(fingerprint)
                                     .bind(now - window)
+                                    .bind(client_id)
                                     .fetch_one(&self.pool)
                                     .await?
                                 }
@@ -277,8 +303,17 @@ macro_rules! risk_sql {
                         ("address", address, &mut history.address_seen),
                     ] {
                         if let Some(value) = value {
-                            let sql = format!("SELECT COUNT(*) FROM risk_events WHERE user_id = $1 AND {column} = $2");
-                            let n: i64 = query_scalar(&sql).bind(user_id).bind(value).fetch_one(&self.pool).await?;
+                            let sql = format!(
+                                "SELECT COUNT(*) FROM risk_events e LEFT JOIN transactions t ON t.id = e.transaction_id \
+                                 WHERE e.user_id = $1 AND e.{column} = $2 AND e.client_id = $3 \
+                                 AND (e.outcome = 'ALLOW' OR t.status IN ('approved', 'consumed'))"
+                            );
+                            let n: i64 = query_scalar(&sql)
+                                .bind(user_id)
+                                .bind(value)
+                                .bind(client_id)
+                                .fetch_one(&self.pool)
+                                .await?;
                             *seen = n > 0;
                         }
                     }

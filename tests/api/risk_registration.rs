@@ -124,6 +124,27 @@ async fn a_device_that_needs_the_os_prompt_turns_allow_into_a_challenge() {
     assert_eq!(tracked.body["state"], "CHALLENGE_REQUIRED", "{}", tracked.body);
     assert_eq!(tracked.body["rule"], Value::Null, "no rule decided it");
     assert_eq!(device.only_item(&app).await["binding_message"], "Confirm signIn");
+
+    // Named, the device decides: another of walt's devices, without the flag, is merely allowed.
+    let plain = app.device_for("walt").await;
+    let on = |device_id: String| {
+        call(
+            &app,
+            &token,
+            "POST",
+            "/manage/v1/actions",
+            Some(json!({"user_id": "walt", "action": "signIn", "device_id": device_id})),
+        )
+    };
+    assert_eq!(on(plain.id()).await.body["state"], "ALLOW");
+    assert_eq!(on(device.id()).await.body["state"], "CHALLENGE_REQUIRED");
+    let unknown = on("not-a-device".into()).await;
+    assert_eq!(
+        (unknown.status, unknown.error()),
+        (404, "not_found"),
+        "{}",
+        unknown.body
+    );
 }
 
 #[test]

@@ -234,6 +234,11 @@ async fn a_block_gives_no_token_and_names_its_rule_only_in_the_audit_trail() {
         (blocked.body["state"].as_str(), blocked.body["token"].clone()),
         (Some("BLOCK"), Value::Null)
     );
+    let again = track(&app, &token, from("198.51.100.9")).await;
+    assert_eq!(
+        again.body["state"], "BLOCK",
+        "a refused try does not make the address known"
+    );
     let audit = app.store().audit_of("user:carol").await.unwrap();
     assert!(audit.iter().any(|(_, _, action)| action == "risk.blocked"), "{audit:?}");
 }
@@ -292,6 +297,10 @@ async fn bad_actions_are_refused_and_change_nothing() {
         "conditions": [{"type": "action", "any_of": ["payment"]}]}),
     )
     .await;
+    // Counts every evaluation recorded for erin: none of the refusals below may be.
+    let seen = json!({"name": "seen before", "outcome": "BLOCK",
+        "conditions": [{"type": "velocity", "per": "user", "window": 600, "op": "ge", "value": 1}]});
+    add_rule(&app, &token, seen).await;
     app.user("erin", &[]).await;
     let cases = [
         (
@@ -321,6 +330,12 @@ async fn bad_actions_are_refused_and_change_nothing() {
         assert_error(&track(&app, &token, body).await, status, error);
     }
     assert_error(&validate(&app, &token, "made-up").await, 404, "unknown_token");
+    let first = track(&app, &token, json!({"user_id": "erin", "action": "signIn"})).await;
+    assert_eq!(
+        first.body["state"], "ALLOW",
+        "nothing was recorded before: {}",
+        first.body
+    );
 }
 
 #[tokio::test]

@@ -73,10 +73,6 @@ fn read_rule(path: &Path) -> anyhow::Result<Rule> {
     serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: invalid rule: {e}", path.display()))
 }
 
-fn shown(rule: &StoredRule) -> Value {
-    crate::manage::rules::rule_json(rule)
-}
-
 async fn client(state: &AppState, id: &str) -> anyhow::Result<std::sync::Arc<Client>> {
     state
         .store
@@ -91,7 +87,7 @@ pub async fn run(state: &AppState, command: RulesCommand) -> anyhow::Result<()> 
     match command {
         RulesCommand::List { client: id, output } => {
             let rules = state.store.risk_rules(client(state, &id).await?.id.as_str()).await?;
-            let listed: Vec<Value> = rules.iter().map(shown).collect();
+            let listed: Vec<Value> = rules.iter().map(StoredRule::shown).collect();
             print(&output, &listed, |_| {
                 let rows: Vec<Vec<String>> = rules
                     .iter()
@@ -124,7 +120,7 @@ pub async fn run(state: &AppState, command: RulesCommand) -> anyhow::Result<()> 
             let stored = risk_rules::add(state, &actor, &client, read_rule(&file)?, position)
                 .await
                 .map_err(refused)?;
-            print(&output, &shown(&stored), |_| {
+            print(&output, &stored.shown(), |_| {
                 format!("rule {} added at {}", stored.id, stored.position)
             })
         }
@@ -139,7 +135,7 @@ pub async fn run(state: &AppState, command: RulesCommand) -> anyhow::Result<()> 
             let stored = risk_rules::update(state, &actor, &client, &rule_id, read_rule(&file)?, position)
                 .await
                 .map_err(refused)?;
-            print(&output, &shown(&stored), |_| format!("rule {} updated", stored.id))
+            print(&output, &stored.shown(), |_| format!("rule {} updated", stored.id))
         }
         RulesCommand::Remove {
             client: id,

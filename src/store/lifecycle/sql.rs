@@ -294,6 +294,10 @@ macro_rules! lifecycle_sql {
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
+                    // A user registered again under this id is another person.
+                    for forget in ["DELETE FROM identity_documents WHERE user_id = $1", "DELETE FROM document_salts WHERE user_id = $1"] {
+                        query(forget).bind(user_id).execute(&mut *tx).await?;
+                    }
                     let _invalidate = self.transactions_change(None);
                     tx.commit().await?;
                     Ok($crate::store::lifecycle::Unregistered { devices, bindings, registrations, transactions })

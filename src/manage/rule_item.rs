@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::Manager;
-use super::rules::{refusal, rule_body, rule_json};
+use super::rules::{refusal, rule_body};
 use crate::engine::AppState;
 use crate::engine::risk_rules;
 use crate::engine::users::Actor;
@@ -25,7 +25,7 @@ pub async fn update(
     let stored = risk_rules::update(&state, &actor, &client, &rule_id, rule, position)
         .await
         .map_err(refusal)?;
-    Ok(no_store(StatusCode::OK, Json(rule_json(&stored))))
+    Ok(no_store(StatusCode::OK, Json(stored.shown())))
 }
 
 pub async fn remove(
