@@ -68,26 +68,10 @@ impl ClientKeys {
     }
 
     /// `self_signed_tls_client_auth`: whether `chain`'s certificate is one
-    /// of the client's keys (`x5c`), fetching a `jwks_uri` set again when
-    /// it lacks the certificate (the client may have rotated it).
+    /// of the client's keys (`x5c`).
     pub async fn holds_certificate(&self, client: &Client, chain: &CertificateChain, now: i64) -> bool {
-        if let Some(set) = &client.metadata.jwks {
-            return chain.is_in_jwks(set);
-        }
-        let Some(uri) = client.metadata.jwks_uri.as_deref() else {
-            return false;
-        };
-        let (fetched_at, set) = match self.cached(uri) {
-            Some((at, set)) if now - at < CACHE_SECS => (at, set),
-            _ => match self.fetch(uri, now).await {
-                Some(set) => (now, set),
-                None => return false,
-            },
-        };
-        if chain.is_in_jwks(&set) {
-            return true;
-        }
-        now - fetched_at >= REFETCH_AFTER && self.fetch(uri, now).await.is_some_and(|fresh| chain.is_in_jwks(&fresh))
+        let found = |set: &Value| chain.is_in_jwks(set).then_some(()).ok_or(JwtError::NoKey);
+        self.with_keys(client, now, found).await.is_ok()
     }
 
     /// Verifies a JWT the client signed, with one of `allowed`.
@@ -98,8 +82,22 @@ impl ClientKeys {
         allowed: &[SigningAlg],
         now: i64,
     ) -> Result<Verified, JwtError> {
+        self.with_keys(client, now, |set| jwt::verify(token, set, allowed))
+            .await
+    }
+
+    /// `find` over the client's key set: the registered `jwks`, or the
+    /// `jwks_uri` set (cached), fetched again when `find` says `NoKey` and
+    /// the cached set is older than [`REFETCH_AFTER`] (the client may have
+    /// rotated its keys).
+    async fn with_keys<T>(
+        &self,
+        client: &Client,
+        now: i64,
+        find: impl Fn(&Value) -> Result<T, JwtError>,
+    ) -> Result<T, JwtError> {
         if let Some(set) = &client.metadata.jwks {
-            return jwt::verify(token, set, allowed);
+            return find(set);
         }
         let Some(uri) = client.metadata.jwks_uri.as_deref() else {
             return Err(JwtError::NoKey);
@@ -108,10 +106,10 @@ impl ClientKeys {
             Some((at, set)) if now - at < CACHE_SECS => (at, set),
             _ => (now, self.fetch(uri, now).await.ok_or(JwtError::NoKey)?),
         };
-        match jwt::verify(token, &set, allowed) {
+        match find(&set) {
             Err(JwtError::NoKey) if now - fetched_at >= REFETCH_AFTER => {
                 let fresh = self.fetch(uri, now).await.ok_or(JwtError::NoKey)?;
-                jwt::verify(token, &fresh, allowed)
+                find(&fresh)
             }
             other => other,
         }

@@ -48,15 +48,13 @@ pub async fn track(State(state): State<AppState>, Manager(client): Manager, body
             format!("custom_data must be a JSON object of at most {MAX_CUSTOM_DATA} bytes"),
         ));
     }
-    if let Some(ip) = &req.client_ip
-        && ip.parse::<std::net::IpAddr>().is_err()
-    {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "client_ip must be an IP address",
-        ));
-    }
-    let address = req.client_ip.as_deref().and_then(canonical_ip);
+    let address = match req.client_ip.as_deref() {
+        Some(ip) => Some(
+            canonical_ip(ip)
+                .ok_or_else(|| ApiError::bad_request("invalid_request", "client_ip must be an IP address"))?,
+        ),
+        None => None,
+    };
     let fingerprint = req.cddc.as_ref().and_then(Cddc::fingerprint);
     let user_id = UserId::from(req.user_id.as_str());
     let tracked = actions::track(

@@ -128,16 +128,39 @@ async fn a_verified_document_approves_an_executive_request_and_the_id_token_says
         EXECUTIVE_ACR
     );
 
-    // No field value anywhere in the database's files.
-    let db = app.settings.database_url.trim_start_matches("sqlite://").to_owned();
-    if !app.settings.database_url.starts_with("postgres") {
-        let mut bytes = std::fs::read(&db).unwrap();
-        bytes.extend(std::fs::read(format!("{db}-wal")).unwrap_or_default());
-        let text = String::from_utf8_lossy(&bytes);
-        for value in ["D1234562", "19700101"] {
-            assert!(!text.contains(value), "{value} is in the database");
-        }
+    // No field value anywhere in the database.
+    let text = database_text(&app).await;
+    assert!(text.contains("alice"), "the dump holds the database's rows");
+    for value in ["D1234562", "19700101"] {
+        assert!(!text.contains(value), "{value} is in the database");
     }
+}
+
+/// Everything the database holds, as text: SQLite's files, or every row
+/// of every PostgreSQL table.
+async fn database_text(app: &TestApp) -> String {
+    let url = &app.settings.database_url;
+    if let Some(file) = url.strip_prefix("sqlite://") {
+        let mut bytes = std::fs::read(file).unwrap();
+        bytes.extend(std::fs::read(format!("{file}-wal")).unwrap_or_default());
+        return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    use sqlx::Connection;
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    let mut text = String::new();
+    for table in tables {
+        let rows: Option<String> = sqlx::query_scalar(&format!("SELECT string_agg(t::text, ' ') FROM \"{table}\" t"))
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        text.push_str(&rows.unwrap_or_default());
+    }
+    text
 }
 
 #[tokio::test]

@@ -143,7 +143,11 @@ async fn a_registration_challenged_by_a_rule_is_refused_as_no_device_can_answer(
 #[tokio::test]
 async fn documents_are_not_replaced_by_a_device_a_failing_verifier_leaves_them_unverified() {
     let app = spawn_app().await;
-    let service = Receiver::start(vec![Reply::status(503)]).await;
+    let no_verdict = Reply {
+        body: r#"{"status": "maybe"}"#,
+        ..Reply::status(200)
+    };
+    let service = Receiver::start(vec![Reply::status(503), no_verdict]).await;
     let (verifier, token) = app
         .manager(ClientMetadata {
             identity_verification_uri: Some(service.url("/verify")),
@@ -167,7 +171,8 @@ async fn documents_are_not_replaced_by_a_device_a_failing_verifier_leaves_them_u
     assert_eq!(service.wait_for(1).await.len(), 1, "the service was asked once");
 
     let other = hash_for(&app, &device, b"someone else's licence").await;
-    let swap = json!({"type": "driver_license", "hash": other});
+    let swap = json!({"type": "driver_license", "hash": other, "parsed_fields": {"DAQ": "D2"},
+        "client_id": verifier.client_id});
     assert_error(
         &register_document(&app, &device, swap.clone()).await,
         409,
@@ -181,11 +186,13 @@ async fn documents_are_not_replaced_by_a_device_a_failing_verifier_leaves_them_u
         "{}",
         removed.body
     );
+    let replaced = register_document(&app, &device, swap).await;
+    assert_eq!(replaced.status, 201, "after the reset: {}", replaced.body);
     assert_eq!(
-        register_document(&app, &device, swap).await.status,
-        201,
-        "after the reset"
+        replaced.body["status"], "unverified",
+        "a service that gives no verdict verifies nothing"
     );
+    assert_eq!(service.wait_for(2).await.len(), 2);
     assert_error(
         &call(
             &app,
