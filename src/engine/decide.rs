@@ -154,7 +154,10 @@ pub async fn decide(state: &AppState, device: &Device, txn: &Transaction, jws: &
     };
     let owed = owed::for_decision(state, txn, &device.id, signed.decision, now)
         .await
-        .map_err(|e| Refusal::Internal(format!("{e:#}")))?;
+        .map_err(|e| match e.downcast::<StoreError>() {
+            Ok(store) => Refusal::Store(store),
+            Err(e) => Refusal::Internal(format!("{e:#}")),
+        })?;
     let delivery = owed.as_ref().map(|o| o.delivery.clone());
     let outcome: Status = owed
         .as_ref()

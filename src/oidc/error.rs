@@ -171,8 +171,13 @@ impl From<StoreError> for OAuthError {
 }
 
 impl From<anyhow::Error> for OAuthError {
+    /// A database error carried through `anyhow` (minting tokens reads the
+    /// user) is still a database error: 503 while the database is down.
     fn from(e: anyhow::Error) -> Self {
-        Self::server_error(e)
+        match e.downcast::<StoreError>() {
+            Ok(store) => Self::from(store),
+            Err(e) => Self::server_error(e),
+        }
     }
 }
 
@@ -196,5 +201,18 @@ impl IntoResponse for OAuthError {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_error_carried_through_anyhow_is_still_unavailable() {
+        let down = anyhow::Error::from(StoreError::Backend(sqlx::Error::PoolTimedOut));
+        assert_eq!(OAuthError::from(down).code, ErrorCode::TemporarilyUnavailable);
+        let bug = anyhow::anyhow!("transaction names a missing user");
+        assert_eq!(OAuthError::from(bug).code, ErrorCode::ServerError);
     }
 }
