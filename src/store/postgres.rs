@@ -11,12 +11,17 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, query, query_as};
 
 use super::clients::ClientCache;
-use super::{DeviceCounts, Limited, OwedPushes, RateKey, StoreError, StoreResult, TopicSink};
+use super::{DeviceCounts, Limited, OwedPushes, StoreError, StoreResult, TopicSink};
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Commits that do not wait for the disk (`synchronous_commit=off`):
+    /// what a crash of PostgreSQL may lose at the cost of a repeat, as on
+    /// SQLite (`SqliteStore::unsynced`). Still visible to every session at
+    /// once, and on disk with the next synced commit.
+    unsynced: PgPool,
     clients: ClientCache,
 }
 
@@ -96,42 +101,48 @@ impl PgStore {
 
     fn keep_polled(&self, _digest: &str, _txn: &Arc<Transaction>, _ticket: (), _now: i64) {}
 
-    /// The rows count, the request by its own once inserted.
+    /// Admits a request against the caps: one statement bumps the user's and
+    /// the client's counter of this second (`request_counts`) and sums each
+    /// key's minute. A row lock orders the bumps of one key across instances,
+    /// so the n-th request of a window sees n: the caps are exact. A refused
+    /// request is taken back out; an admitted one counts even if its insert
+    /// then fails (the caps only get stricter). The counters are committed
+    /// without waiting for the disk (`unsynced`): a crash of PostgreSQL can
+    /// forget the last instants' counts, never a transaction.
     async fn admit(
         &self,
         user_id: &str,
         client_id: &str,
         since: i64,
         caps: (i64, i64),
-        _at: i64,
+        at: i64,
     ) -> StoreResult<Result<(), Limited>> {
-        if self.count_recent(RateKey::User(user_id), since, caps.0).await? >= caps.0 {
-            return Ok(Err(Limited::User));
-        }
-        if self.count_recent(RateKey::Client(client_id), since, caps.1).await? >= caps.1 {
-            return Ok(Err(Limited::Client));
-        }
-        Ok(Ok(()))
-    }
-
-    /// Requests of this user or client since `since`, counted in the database
-    /// but no further than `cap`. Each form uses its index: `(client_id,
-    /// created_at)`, or `(user_id, expires_at)` bounded by what any request
-    /// created since `since` satisfies (it expires after it was created).
-    async fn count_recent(&self, key: RateKey<'_>, since: i64, cap: i64) -> StoreResult<i64> {
-        let (filter, id) = match key {
-            RateKey::User(id) => ("user_id = $1 AND expires_at >= $2 AND", id),
-            RateKey::Client(id) => ("client_id = $1 AND", id),
+        // The 60 slots hold one minute; RATE_WINDOW is that minute.
+        debug_assert_eq!(at - since, COUNT_SLOTS);
+        let keys = [format!("u:{user_id}"), format!("c:{client_id}")];
+        let (user, client): (i64, i64) = query_as(ADMIT)
+            .bind(&keys[0])
+            .bind(&keys[1])
+            .bind(at)
+            .bind(since)
+            .bind(COUNT_SLOTS)
+            .fetch_one(&self.unsynced)
+            .await?;
+        let verdict = if user > caps.0 {
+            Err(Limited::User)
+        } else if client > caps.1 {
+            Err(Limited::Client)
+        } else {
+            return Ok(Ok(()));
         };
-        let (n,): (i64,) = query_as(&format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM transactions WHERE {filter} created_at >= $2 LIMIT $3) AS recent"
-        ))
-        .bind(id)
-        .bind(since)
-        .bind(cap)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n)
+        query(TAKE_BACK)
+            .bind(&keys[0])
+            .bind(&keys[1])
+            .bind(at)
+            .bind(COUNT_SLOTS)
+            .execute(&self.unsynced)
+            .await?;
+        Ok(verdict)
     }
 
     /// Inserts one transaction row; false when its id (or an old-format
@@ -228,23 +239,50 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         Self::MIGRATOR.run(&pool).await?;
+        let unsynced = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options.options([("synchronous_commit", "off")]));
         Ok(Self {
             pool,
+            unsynced,
             clients: ClientCache::default(),
         })
     }
 
-    /// Where leases and device proofs' `jti`s are written: the pool, synced
-    /// like every commit (SQLite skips that fsync, `SqliteStore::unsynced`).
+    /// Where leases, device proofs' `jti`s and the caps' counters are
+    /// written: commits that do not wait for the disk.
     fn unsynced_pool(&self) -> &PgPool {
-        &self.pool
+        &self.unsynced
     }
 }
 
 super::sql_store!(PgStore, sqlx::Postgres);
+
+/// Seconds in a cap's window, one counter row each per key.
+const COUNT_SLOTS: i64 = 60;
+
+/// Bumps both keys' counter of second `$3` (a slot still holding an older
+/// second starts again at 1; an instance whose clock runs behind counts into
+/// the newer second it finds) and answers each key's count over `($4, $3]`.
+/// The outer query's snapshot predates the bumps: it sums the other slots.
+const ADMIT: &str = "WITH u AS (INSERT INTO request_counts AS rc (key, slot, second, n) VALUES ($1, $3 % $5, $3, 1) \
+     ON CONFLICT (key, slot) DO UPDATE SET n = CASE WHEN rc.second >= EXCLUDED.second THEN rc.n + 1 ELSE 1 END, \
+     second = GREATEST(rc.second, EXCLUDED.second) RETURNING n), \
+     c AS (INSERT INTO request_counts AS rc (key, slot, second, n) VALUES ($2, $3 % $5, $3, 1) \
+     ON CONFLICT (key, slot) DO UPDATE SET n = CASE WHEN rc.second >= EXCLUDED.second THEN rc.n + 1 ELSE 1 END, \
+     second = GREATEST(rc.second, EXCLUDED.second) RETURNING n) \
+     SELECT (SELECT n FROM u) + (SELECT COALESCE(SUM(n), 0) FROM request_counts \
+     WHERE key = $1 AND slot <> $3 % $5 AND second > $4)::BIGINT, \
+     (SELECT n FROM c) + (SELECT COALESCE(SUM(n), 0) FROM request_counts \
+     WHERE key = $2 AND slot <> $3 % $5 AND second > $4)::BIGINT";
+
+/// Takes a refused request back out of both counters.
+const TAKE_BACK: &str = "UPDATE request_counts SET n = n - 1 \
+     WHERE key IN ($1, $2) AND slot = $3 % $4 AND second >= $3 AND n > 0";
 
 /// PostgreSQL keeps no index of requests by user in memory: the shared
 /// statements' `Option<index>` is always `None` here.

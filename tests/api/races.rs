@@ -69,6 +69,42 @@ async fn two_instances_redeeming_one_auth_req_id_issue_tokens_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_share_the_caps_exactly_on_postgresql() {
+    if std::env::var("TRUSTID_TEST_DATABASE_URL").is_err() {
+        // SQLite is one instance's file: its caps are counted in that process.
+        println!("skipped: several instances share a database on PostgreSQL only");
+        return;
+    }
+    let a = spawn_app_with(|s| {
+        s.user_requests_per_minute = 3;
+        s.client_requests_per_minute = 5;
+    })
+    .await;
+    let b = a.second_instance().await;
+    let client = a.client(SigningAlg::ES256).await;
+    for user in ["carol", "dave"] {
+        a.user_with_device(user).await;
+    }
+    let ask = |app, user| ask_for(app, &client, user);
+    // 16 requests for carol at once, half on each instance: 3 get through.
+    let burst = (0..16).map(|i| ask(if i % 2 == 0 { &a } else { &b }, "carol"));
+    let statuses = futures_util::future::join_all(burst).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 13, "{statuses:?}");
+    // The refused ones were taken back out: the client has used 3 of its 5.
+    let more = futures_util::future::join_all((0..6).map(|i| ask(if i % 2 == 0 { &b } else { &a }, "dave"))).await;
+    assert_eq!(more.iter().filter(|s| **s == 200).count(), 2, "{more:?}");
+    a.clock.advance_secs(61);
+    assert_eq!(ask(&b, "carol").await, 200, "a minute later");
+}
+
+async fn ask_for(app: &TestApp, client: &trustid::engine::admin::ClientCredentials, user: &str) -> u16 {
+    app.backchannel(client, &[("scope", "openid"), ("login_hint", user)])
+        .await
+        .status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_transaction_can_start_on_one_instance_and_finish_on_another() {
     let a = spawn_app().await;
     let b = a.second_instance().await;
