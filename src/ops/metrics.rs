@@ -74,7 +74,10 @@ fn database(state: &AppState, out: &mut String) {
         return;
     };
     let name = "trustid_sqlite_commit_rows";
-    let _ = writeln!(out, "# HELP {name} Backchannel requests per group commit.");
+    let _ = writeln!(
+        out,
+        "# HELP {name} Writes per group commit (backchannel requests, proofs, challenges, decisions, redemptions)."
+    );
     let _ = writeln!(out, "# TYPE {name} histogram");
     let mut commits = 0;
     for (le, n) in BOUNDS.iter().zip(batches.commits) {

@@ -87,6 +87,30 @@ impl PgStore {
 
     fn transactions_change(&self, _id: Option<&str>) {}
 
+    /// PostgreSQL commits concurrent writers together itself: a flow's
+    /// writes are the shared sqlx statements (SQLite batches them,
+    /// `sqlite/batched.rs`).
+    async fn batched_proof(&self, _key: &str, _expires_at: i64, _now: i64) -> Option<StoreResult<bool>> {
+        None
+    }
+
+    async fn batched_challenges(&self, _challenges: &[crate::domain::challenge::Challenge]) -> Option<StoreResult<()>> {
+        None
+    }
+
+    async fn batched_decision(&self, _w: &super::DecisionWrite<'_>) -> Option<StoreResult<super::DecideOutcome>> {
+        None
+    }
+
+    async fn batched_redemption(
+        &self,
+        _transaction_id: &str,
+        _issued: &crate::domain::token::Issued,
+        _now: i64,
+    ) -> Option<StoreResult<bool>> {
+        None
+    }
+
     fn user_by_hint_direct(&self, _hint: &str) -> Option<StoreResult<Option<(User, DeviceCounts)>>> {
         None
     }

@@ -20,8 +20,9 @@ pub trait Signals: Send + Sync {
     /// Remembers `key` until `expires_at`; false when it was seen already.
     async fn remember_once(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
 
-    /// As `remember_once`, for a device proof's `jti`: on SQLite committed
-    /// without an fsync of its own (`SqliteStore::unsynced`).
+    /// As `remember_once`, for a device proof's `jti`: on SQLite in the
+    /// writer's group commit (`sqlite/batched.rs`), on PostgreSQL committed
+    /// without waiting for the disk (`PgStore::unsynced`).
     async fn remember_proof(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool>;
 
     /// The newest migration the database has applied, and the newest this
@@ -44,13 +45,19 @@ pub struct PoolUse {
     pub max: u32,
 }
 
+/// Remembers a key until `$2`; an expired entry may be reused, a live one
+/// means a replay (no row changed). Shared by sqlx on both backends and
+/// SQLite's batched writer (`sqlite/batched.rs`).
+pub(crate) const REMEMBER: &str = "INSERT INTO replay (key, expires_at) VALUES ($1, $2) \
+     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3";
+
 /// Implements [`Signals`] for `$store`, whose field `pool` is a pool of `$db`.
 macro_rules! signal_sql {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::query;
-            use $crate::store::signals::Signals;
             use $crate::store::StoreResult;
+            use $crate::store::signals::Signals;
 
             #[async_trait::async_trait]
             impl Signals for $store {
@@ -70,15 +77,17 @@ macro_rules! signal_sql {
                 }
 
                 async fn remember_proof(&self, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
+                    if let Some(done) = self.batched_proof(key, expires_at, now).await {
+                        return done;
+                    }
                     Self::remember(self.unsynced_pool(), key, expires_at, now).await
                 }
 
                 async fn schema(&self) -> StoreResult<(i64, i64)> {
-                    let applied: i64 = sqlx::query_scalar(
-                        "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
-                    )
-                    .fetch_one(&self.pool)
-                    .await?;
+                    let applied: i64 =
+                        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+                            .fetch_one(&self.pool)
+                            .await?;
                     let known = Self::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
                     Ok((applied, known))
                 }
@@ -101,15 +110,12 @@ macro_rules! signal_sql {
                 /// was seen already. An expired entry may be reused; a live one
                 /// means a replay.
                 async fn remember(pool: &sqlx::Pool<$db>, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
-                    let done = query(
-                        "INSERT INTO replay (key, expires_at) VALUES ($1, $2) \
-                         ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3",
-                    )
-                    .bind(key)
-                    .bind(expires_at)
-                    .bind(now)
-                    .execute(pool)
-                    .await?;
+                    let done = query($crate::store::signals::REMEMBER)
+                        .bind(key)
+                        .bind(expires_at)
+                        .bind(now)
+                        .execute(pool)
+                        .await?;
                     Ok(done.rows_affected() == 1)
                 }
             }

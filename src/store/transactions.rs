@@ -206,6 +206,18 @@ impl From<ChallengeRow> for Challenge {
     }
 }
 
+/// The statements of a decision and of the inbox's challenges, shared by
+/// sqlx on both backends and SQLite's batched writer (`sqlite/batched.rs`).
+pub(crate) const INSERT_CHALLENGE: &str = "INSERT INTO challenges (nonce, transaction_id, device_id, expires_at, used_at, \
+     created_at) VALUES ($1, $2, $3, $4, NULL, $5)";
+pub(crate) const USE_CHALLENGE: &str = "UPDATE challenges SET used_at = $4 WHERE nonce = $1 AND transaction_id = $2 \
+     AND device_id = $3 AND used_at IS NULL AND expires_at > $4";
+pub(crate) const DECIDE: &str = "UPDATE transactions SET status = $2, decided_at = $3, device_id = $4 \
+     WHERE id = $1 AND status = 'pending' AND expires_at > $3";
+/// A success resets the device's failed attempts (lockout policy).
+pub(crate) const RESET_DEVICE_FAILURES: &str = "UPDATE devices SET failed_attempts = 0 WHERE id = $1";
+pub(crate) const ASSOCIATE_APP: &str = "INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
 /// Implements [`TransactionStore`] for `$store`, whose field `pool` is a pool of `$db`.
 macro_rules! transaction_sql {
     ($store:ty, $db:ty) => {
@@ -229,7 +241,11 @@ macro_rules! transaction_sql {
                     self.admit(user_id, client_id, since, caps, at).await
                 }
 
-                async fn insert_transaction(&self, t: &Transaction, pushes: Option<$crate::store::OwedPushes>) -> StoreResult<u64> {
+                async fn insert_transaction(
+                    &self,
+                    t: &Transaction,
+                    pushes: Option<$crate::store::OwedPushes>,
+                ) -> StoreResult<u64> {
                     // On SQLite the request was already counted when `admit_rate`
                     // admitted it (a reservation: a caller that hangs up while its
                     // batch commits still counts; a failed write only makes the
@@ -238,11 +254,12 @@ macro_rules! transaction_sql {
                 }
 
                 async fn transaction(&self, id: &str) -> StoreResult<Option<Transaction>> {
-                    let row: Option<TransactionRow> =
-                        query_as(&format!("SELECT {TXN_COLUMNS} FROM transactions t WHERE t.id = $1"))
-                            .bind(id)
-                            .fetch_optional(&self.pool)
-                            .await?;
+                    let row: Option<TransactionRow> = query_as(&format!(
+                        "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
                     row.map(Transaction::try_from).transpose()
                 }
 
@@ -257,12 +274,18 @@ macro_rules! transaction_sql {
                     Ok(txn.filter(|t| $crate::store::transactions::auth_req_matches(t, digest)))
                 }
 
-                async fn poll_transaction(&self, digest: &str, now: i64) -> StoreResult<Option<std::sync::Arc<Transaction>>> {
+                async fn poll_transaction(
+                    &self,
+                    digest: &str,
+                    now: i64,
+                ) -> StoreResult<Option<std::sync::Arc<Transaction>>> {
                     let ticket = match self.polled(digest, now) {
                         Ok(txn) => return Ok(Some(txn)),
                         Err(ticket) => ticket,
                     };
-                    let Some(txn) = <Self as $crate::store::TransactionStore>::transaction_by_auth_req(self, digest).await? else {
+                    let Some(txn) =
+                        <Self as $crate::store::TransactionStore>::transaction_by_auth_req(self, digest).await?
+                    else {
                         return Ok(None);
                     };
                     let txn = std::sync::Arc::new(txn);
@@ -272,7 +295,10 @@ macro_rules! transaction_sql {
 
                 async fn pending_for_user(&self, user_id: &str, now: i64) -> StoreResult<Vec<InboxItem>> {
                     let client_name = Self::CLIENT_NAME;
-                    let ids = self.lock_user_requests(now).await?.map(|mut i| i.unexpired_json(user_id, now));
+                    let ids = self
+                        .lock_user_requests(now)
+                        .await?
+                        .map(|mut i| i.unexpired_json(user_id, now));
                     let by_user = $crate::store::transactions::by_user("t.", ids.is_some());
                     let sql = format!(
                         "SELECT {TXN_COLUMNS}, {client_name} AS client_name FROM transactions t \
@@ -298,19 +324,19 @@ macro_rules! transaction_sql {
                 }
 
                 async fn insert_challenges(&self, challenges: &[Challenge]) -> StoreResult<()> {
+                    if let Some(done) = self.batched_challenges(challenges).await {
+                        return done;
+                    }
                     let mut tx = self.pool.begin().await?;
                     for c in challenges {
-                        query(
-                            "INSERT INTO challenges (nonce, transaction_id, device_id, expires_at, used_at, created_at) \
-                             VALUES ($1, $2, $3, $4, NULL, $5)",
-                        )
-                        .bind(&c.nonce)
-                        .bind(c.transaction_id.as_str())
-                        .bind(c.device_id.as_str())
-                        .bind(c.expires_at)
-                        .bind(c.created_at)
-                        .execute(&mut *tx)
-                        .await?;
+                        query($crate::store::transactions::INSERT_CHALLENGE)
+                            .bind(&c.nonce)
+                            .bind(c.transaction_id.as_str())
+                            .bind(c.device_id.as_str())
+                            .bind(c.expires_at)
+                            .bind(c.created_at)
+                            .execute(&mut *tx)
+                            .await?;
                     }
                     tx.commit().await?;
                     Ok(())
@@ -325,37 +351,33 @@ macro_rules! transaction_sql {
                 }
 
                 async fn decide(&self, w: &DecisionWrite<'_>) -> StoreResult<DecideOutcome> {
+                    if let Some(done) = self.batched_decision(w).await {
+                        return done;
+                    }
                     // A provisioning approval sets the user's status (`user_cache.rs`).
                     let mut tx = self.begin_user_change_if(w.user_status.is_some()).await?;
-                    let nonce = query(
-                        "UPDATE challenges SET used_at = $4 WHERE nonce = $1 AND transaction_id = $2 AND device_id = $3 \
-                         AND used_at IS NULL AND expires_at > $4",
-                    )
-                    .bind(w.nonce)
-                    .bind(w.transaction_id)
-                    .bind(w.device_id)
-                    .bind(w.now)
-                    .execute(&mut *tx)
-                    .await?;
+                    let nonce = query($crate::store::transactions::USE_CHALLENGE)
+                        .bind(w.nonce)
+                        .bind(w.transaction_id)
+                        .bind(w.device_id)
+                        .bind(w.now)
+                        .execute(&mut *tx)
+                        .await?;
                     if nonce.rows_affected() != 1 {
                         return Ok(DecideOutcome::NonceRejected);
                     }
-                    let decided = query(
-                        "UPDATE transactions SET status = $2, decided_at = $3, device_id = $4 \
-                         WHERE id = $1 AND status = 'pending' AND expires_at > $3",
-                    )
-                    .bind(w.transaction_id)
-                    .bind(w.outcome.as_str())
-                    .bind(w.now)
-                    .bind(w.device_id)
-                    .execute(&mut *tx)
-                    .await?;
+                    let decided = query($crate::store::transactions::DECIDE)
+                        .bind(w.transaction_id)
+                        .bind(w.outcome.as_str())
+                        .bind(w.now)
+                        .bind(w.device_id)
+                        .execute(&mut *tx)
+                        .await?;
                     if decided.rows_affected() != 1 {
                         return Ok(DecideOutcome::NotPending);
                     }
                     if w.outcome != $crate::domain::transaction::Status::Denied {
-                        // A success resets the device's failed attempts (lockout policy).
-                        query("UPDATE devices SET failed_attempts = 0 WHERE id = $1")
+                        query($crate::store::transactions::RESET_DEVICE_FAILURES)
                             .bind(w.device_id)
                             .execute(&mut *tx)
                             .await?;
@@ -368,7 +390,7 @@ macro_rules! transaction_sql {
                             .await?;
                     }
                     if let Some((user_id, app_id)) = w.associate {
-                        query("INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        query($crate::store::transactions::ASSOCIATE_APP)
                             .bind(user_id)
                             .bind(app_id)
                             .execute(&mut *tx)

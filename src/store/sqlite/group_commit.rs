@@ -1,10 +1,11 @@
-//! Group commit of backchannel requests on SQLite. SQLite has one writer at a
-//! time: concurrent single-row commits would queue on its lock (sleeping in
-//! the busy handler) and each pay its own WAL commit and fsync. One thread
-//! here owns a connection, takes every insert that is waiting, writes them in
-//! one transaction (one fsync with the default `synchronous=FULL`) and
-//! answers each caller after the COMMIT: nobody gets an `auth_req_id` before
-//! its row is committed.
+//! Group commit on SQLite. SQLite has one writer at a time: concurrent
+//! commits would queue on its lock (sleeping in the busy handler) and each pay
+//! its own WAL commit and fsync. One thread here owns a connection, takes
+//! every write that is waiting, runs them in one transaction (one fsync with
+//! the default `synchronous=FULL`) and answers each caller after the COMMIT:
+//! nobody gets an `auth_req_id` before its row is committed, nor a 2xx for a
+//! decision or a token before it is on disk. The writes are the backchannel's
+//! inserts and the other writes of a flow (`steps.rs`, `batched.rs`).
 //!
 //! The writer runs the statements itself (`direct.rs`): one hand-over per
 //! request, none per statement.
@@ -23,6 +24,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::direct;
+use super::steps::{self, Kept, Step, Typed};
 use crate::domain::transaction::Transaction;
 use crate::store::batch_sizes::BatchSizes;
 use crate::store::{OwedPushes, SqliteSynchronous, StoreError, StoreResult};
@@ -40,6 +42,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 #[allow(clippy::large_enum_variant)]
 enum Work {
     Insert(Job),
+    Step(Box<dyn Step>),
     Checkpoint,
 }
 
@@ -71,7 +74,7 @@ impl GroupCommit {
         let counted = sizes.clone();
         std::thread::Builder::new()
             .name("trustid-sqlite-writer".into())
-            .spawn(move || run(conn, jobs, &counted))?;
+            .spawn(move || run(conn, jobs, &counted, synchronous))?;
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(tick(queue.downgrade()));
         }
@@ -96,6 +99,23 @@ impl GroupCommit {
         self.queue.send(Work::Insert(job)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+
+    /// Runs `statements` in the next batch, returning once it is committed
+    /// (`steps.rs`); `synced: false` when losing them in a power cut costs
+    /// only a repeat. They may run twice: once in a batch that is then
+    /// rolled back, again in a transaction of their own.
+    pub(super) async fn step<R, F>(&self, synced: bool, statements: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: Fn(&Connection) -> rusqlite::Result<Kept<R>> + Send + 'static,
+    {
+        let (step, answer) = Typed::new(statements, synced);
+        self.queue
+            .send(Work::Step(Box::new(step)))
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
 }
 
 fn stopped() -> StoreError {
@@ -116,8 +136,9 @@ async fn tick(queue: mpsc::WeakSender<Work>) {
     }
 }
 
-fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Work>, sizes: &BatchSizes) {
+fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Work>, sizes: &BatchSizes, synchronous: SqliteSynchronous) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut steps: Vec<Box<dyn Step>> = Vec::with_capacity(MAX_BATCH);
     // Batches committed since the last tick ran SQLite's own checkpoint when
     // the WAL needed one: a tick then has nothing to add.
     let mut committed = false;
@@ -128,15 +149,28 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Work>, sizes: &BatchSizes)
         while let Some(work) = next.take() {
             match work {
                 Work::Insert(job) => batch.push(job),
+                Work::Step(step) => steps.push(step),
                 Work::Checkpoint => checkpoint = true,
             }
-            if batch.len() < MAX_BATCH {
+            if batch.len() + steps.len() < MAX_BATCH {
                 next = jobs.try_recv().ok();
             }
         }
-        if !batch.is_empty() {
-            sizes.record(batch.len());
-            commit(&mut conn, &mut batch);
+        if !batch.is_empty() || !steps.is_empty() {
+            sizes.record(batch.len() + steps.len());
+            // A batch of unsynced steps alone skips the fsync; the next synced
+            // commit puts it on disk with the rest of the WAL before it.
+            let skip_sync =
+                synchronous == SqliteSynchronous::Full && batch.is_empty() && steps.iter().all(|s| !s.synced());
+            if skip_sync {
+                let _ = conn.pragma_update(None, "synchronous", SqliteSynchronous::Normal.as_pragma());
+            }
+            commit(&mut conn, &mut batch, &mut steps);
+            if skip_sync && let Err(e) = conn.pragma_update(None, "synchronous", synchronous.as_pragma()) {
+                // Never answer a synced write from a connection left unsynced.
+                tracing::error!(error = %e, "the writer cannot sync its commits again; it stops");
+                return;
+            }
             committed = true;
         }
         if checkpoint && !std::mem::take(&mut committed) {
@@ -149,9 +183,12 @@ fn run(mut conn: Connection, mut jobs: mpsc::Receiver<Work>, sizes: &BatchSizes)
 }
 
 /// Commits a batch and answers its callers.
-fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
-    match write(conn, batch) {
-        Ok(results) => answer(batch.drain(..).zip(results)),
+fn commit(conn: &mut Connection, batch: &mut Vec<Job>, steps: &mut Vec<Box<dyn Step>>) {
+    match write(conn, batch, steps) {
+        Ok(results) => {
+            answer(batch.drain(..).zip(results));
+            answer_steps(steps, Ok(()));
+        }
         // Rolled back. One row that breaks a constraint (a client deleted
         // meanwhile, say) must not fail the others: each is tried again on
         // its own. Any other error concerns the database, not a row.
@@ -161,7 +198,7 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
             for job in batch.drain(..) {
                 let result = match &unavailable {
                     Some(e) => Err(failed(e)),
-                    None => match write(conn, std::slice::from_ref(&job)) {
+                    None => match write(conn, std::slice::from_ref(&job), &mut Vec::new()) {
                         Ok(mut one) => one.remove(0),
                         Err(e) => {
                             if !is_constraint(&e) {
@@ -174,11 +211,25 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Job>) {
                 };
                 answer([(job, result)]);
             }
+            // The steps were rolled back with the rows: they run again alone.
+            let again = match unavailable {
+                Some(e) => Err(e),
+                None => write(conn, &[], steps).map(|_| ()).map_err(|e| e.to_string()),
+            };
+            answer_steps(steps, again);
         }
         Err(e) => {
-            tracing::warn!(error = %e, rows = batch.len(), "group commit failed");
+            tracing::warn!(error = %e, rows = batch.len(), steps = steps.len(), "group commit failed");
             answer(batch.drain(..).map(|job| (job, Err(failed(&e)))));
+            answer_steps(steps, Err(e.to_string()));
         }
+    }
+}
+
+/// Answers every step: `Ok` once committed, else why nothing was kept.
+fn answer_steps(steps: &mut Vec<Box<dyn Step>>, outcome: Result<(), String>) {
+    for step in steps.drain(..) {
+        step.answer(outcome.as_ref().map(|_| ()).map_err(|e| failed(e)));
     }
 }
 
@@ -192,14 +243,19 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
 }
 
-fn failed(e: &dyn std::fmt::Display) -> StoreError {
+pub(super) fn failed(e: &dyn std::fmt::Display) -> StoreError {
     StoreError::Backend(sqlx::Error::Protocol(format!("the batched commit failed: {e}")))
 }
 
 /// One transaction for the whole batch. A row whose id or digest exists
-/// already is refused alone; any other failure rolls the batch back (and
-/// `commit` tries its rows again one by one).
-fn write(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<StoreResult<u64>>> {
+/// already is refused alone, as is a step that fails (`steps::run_all`); any
+/// other failure rolls the batch back (and `commit` tries its rows again one
+/// by one).
+fn write(
+    conn: &mut Connection,
+    batch: &[Job],
+    steps: &mut Vec<Box<dyn Step>>,
+) -> rusqlite::Result<Vec<StoreResult<u64>>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
@@ -213,188 +269,11 @@ fn write(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<StoreResu
         };
         results.push(Ok(owed));
     }
+    steps::run_all(&tx, steps)?;
     tx.commit()?;
     Ok(results)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A database file with the schema and the client and user the sample
-    /// rows name, or an empty one.
-    fn database(migrated: bool) -> (tempfile::TempDir, std::path::PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let conn = Connection::open(&path).unwrap();
-        conn.pragma_update(None, "journal_mode", "wal").unwrap();
-        if migrated {
-            for file in crate::store::sqlite_migration_files() {
-                conn.execute_batch(&std::fs::read_to_string(file).unwrap()).unwrap();
-            }
-            conn.execute_batch(
-                "INSERT INTO clients (id, secret_digest, metadata, created_at) VALUES ('c', NULL, '{}', 0); \
-                 INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0); \
-                 INSERT INTO devices (id, device_key, auth_key, user_id, status, created_at, push_channel, \
-                 push_address) VALUES ('pushable', 'k', 'k', 'u', 'active', 0, 'webhook', 'a'), \
-                 ('inbox-only', 'k', 'k', 'u', 'active', 0, NULL, NULL);",
-            )
-            .unwrap();
-        }
-        (dir, path)
-    }
-
-    fn writer(path: &Path) -> GroupCommit {
-        GroupCommit::spawn(path, SqliteSynchronous::Full).unwrap()
-    }
-
-    /// A batch of jobs owing no pushes, and where each will be answered.
-    fn jobs<const N: usize>(txns: [Transaction; N]) -> (Vec<Job>, Vec<oneshot::Receiver<StoreResult<u64>>>) {
-        txns.into_iter()
-            .map(|txn| {
-                let (done, answer) = oneshot::channel();
-                let job = Job {
-                    txn,
-                    pushes: None,
-                    done,
-                };
-                (job, answer)
-            })
-            .unzip()
-    }
-
-    fn txn(id: &str, digest: &str) -> Transaction {
-        let mut t = (*super::super::hot::tests::pending(id)).clone();
-        t.auth_req_digest = digest.into();
-        t
-    }
-
-    #[tokio::test]
-    async fn the_writer_checkpoints_what_other_connections_wrote() {
-        let (_dir, path) = database(true);
-        let writer = writer(&path);
-        let other = Connection::open(&path).unwrap();
-        other.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        other
-            .execute("INSERT INTO replay (key, expires_at) VALUES ('k', 1)", [])
-            .unwrap();
-        // `immutable` reads the database file alone, not the WAL; while the
-        // writer copies pages in, it may read a torn page: 0, try again.
-        let file_only = || {
-            let url = format!("file:{}?immutable=1", path.display());
-            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
-            Connection::open_with_flags(url, flags)
-                .and_then(|conn| conn.query_row("SELECT COUNT(*) FROM replay", [], |r| r.get::<_, i64>(0)))
-                .unwrap_or(0)
-        };
-        assert_eq!(file_only(), 0, "in the WAL only");
-        writer.checkpoint().await;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while file_only() == 0 {
-            assert!(std::time::Instant::now() < deadline, "never checkpointed");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        // And the tick asks for one by itself (its first a period after the start).
-        other
-            .execute("INSERT INTO replay (key, expires_at) VALUES ('k2', 1)", [])
-            .unwrap();
-        let deadline = std::time::Instant::now() + CHECKPOINT_EVERY * 5;
-        while file_only() < 2 {
-            assert!(std::time::Instant::now() < deadline, "no checkpoint on the tick");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
-
-    #[tokio::test]
-    async fn a_duplicate_row_is_refused_alone() {
-        let (_dir, path) = database(true);
-        let writer = writer(&path);
-        let (a, b) = (txn("t1", "d1"), txn("t2", "d1"));
-        let (ra, rb) = tokio::join!(writer.insert(&a, None), writer.insert(&b, None));
-        assert!(ra.is_ok(), "{ra:?}");
-        assert!(matches!(rb, Err(StoreError::Conflict(_))), "{rb:?}");
-        assert!(
-            writer.insert(&txn("t3", "d3"), None).await.is_ok(),
-            "the writer goes on"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_commit_failing_for_the_database_fails_every_caller_of_the_batch() {
-        let (_dir, path) = database(false);
-        let writer = writer(&path);
-        let (a, b) = (txn("t1", "d1"), txn("t2", "d2"));
-        let (ra, rb) = tokio::join!(writer.insert(&a, None), writer.insert(&b, None));
-        assert!(matches!(ra, Err(StoreError::Backend(_))), "{ra:?}");
-        assert!(matches!(rb, Err(StoreError::Backend(_))), "{rb:?}");
-    }
-
-    #[tokio::test]
-    async fn the_pushes_a_request_owes_are_written_in_its_commit() {
-        let (_dir, path) = database(true);
-        let writer = writer(&path);
-        let owe = OwedPushes {
-            only_preferred: false,
-            now_ms: 1_000,
-        };
-        assert_eq!(writer.insert(&txn("t1", "d1"), Some(owe)).await.unwrap(), 1);
-        assert_eq!(writer.insert(&txn("t2", "d2"), None).await.unwrap(), 0);
-        // A refused row owes nothing.
-        assert!(matches!(
-            writer.insert(&txn("t3", "d1"), Some(owe)).await,
-            Err(StoreError::Conflict(_))
-        ));
-        let conn = Connection::open(&path).unwrap();
-        let rows: Vec<(String, String, i64)> = conn
-            .prepare("SELECT transaction_id, device_id, next_attempt_at FROM device_pushes")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(rows, [("t1".to_owned(), "pushable".to_owned(), 1_000)]);
-    }
-
-    #[test]
-    fn a_row_that_cannot_be_stored_fails_alone_and_its_batch_is_committed() {
-        let (_dir, path) = database(true);
-        let mut conn = direct::open(&path, SqliteSynchronous::Full).unwrap();
-        let mut orphan = txn("t2", "d2");
-        orphan.client_id = "no such client".into();
-        let (mut batch, answers) = jobs([txn("t1", "d1"), orphan, txn("t3", "d3")]);
-        commit(&mut conn, &mut batch);
-        let results: Vec<_> = answers.into_iter().map(|mut a| a.try_recv().unwrap()).collect();
-        assert!(matches!(results[1], Err(StoreError::Backend(_))), "{results:?}");
-        assert!(matches!(results[..], [Ok(0), _, Ok(0)]), "{results:?}");
-        let ids: Vec<String> = conn
-            .prepare("SELECT id FROM transactions ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(ids, ["t1", "t3"]);
-    }
-
-    #[test]
-    fn a_busy_database_fails_the_whole_batch_and_the_writer_goes_on() {
-        let (_dir, path) = database(true);
-        let mut conn = direct::open(&path, SqliteSynchronous::Full).unwrap();
-        conn.busy_timeout(std::time::Duration::from_millis(50)).unwrap();
-        let holder = Connection::open(&path).unwrap();
-        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let (mut batch, answers) = jobs([txn("t1", "d1"), txn("t2", "d2")]);
-        commit(&mut conn, &mut batch);
-        for mut answer in answers {
-            let result = answer.try_recv().unwrap();
-            assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
-        }
-        holder.execute_batch("ROLLBACK").unwrap();
-        let (mut batch, mut answers) = jobs([txn("t3", "d3")]);
-        commit(&mut conn, &mut batch);
-        assert!(
-            matches!(answers.remove(0).try_recv(), Ok(Ok(0))),
-            "the writer goes on once the lock is free"
-        );
-    }
-}
+#[path = "group_commit_tests.rs"]
+mod tests;

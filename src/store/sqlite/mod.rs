@@ -4,10 +4,12 @@
 //! (direct reads, group commit, caches) and its index of requests by user.
 
 pub mod backup;
+mod batched;
 mod direct;
 mod group_commit;
 mod hot;
 mod rate_windows;
+mod steps;
 #[cfg(test)]
 mod tests;
 mod user_cache;
@@ -36,15 +38,12 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Writes whose loss in a power cut costs no more than a repeat, committed
     /// without an fsync of their own (`synchronous=NORMAL`): the delivery
-    /// worker's leases (a lost lease makes the row claimable again) and device
-    /// proofs' `jti`s. Every connection sees such a write at once, and the next
-    /// synced commit puts it on disk with the rest of the WAL before it (for
-    /// a decision, its own commit a few statements later). A proof is only
-    /// accepted for the clock-skew window after it was made, so only a power
-    /// cut within that window, and a quick restart, could let a captured one be
-    /// replayed. Two fsyncs fewer on the way from a user's approval to the
-    /// relying party's ping. With `sqlite_synchronous=normal` every pool is
-    /// NORMAL anyway.
+    /// worker's leases (a lost lease makes the row claimable again). Every
+    /// connection sees such a write at once, and the next synced commit puts
+    /// it on disk with the rest of the WAL before it. With
+    /// `sqlite_synchronous=normal` every pool is NORMAL anyway. (A flow's
+    /// writes, device proofs' `jti`s included, go through the writer's group
+    /// commit, `batched.rs`.)
     unsynced: SqlitePool,
     /// The hot reads, without sqlx's per-statement thread hand-overs.
     readers: direct::Readers,
@@ -52,7 +51,7 @@ pub struct SqliteStore {
     /// live here.
     hot: Hot,
     clients: ClientCache,
-    /// Backchannel inserts, committed in groups.
+    /// Backchannel inserts and a flow's other writes, committed in groups.
     writer: GroupCommit,
     /// The index of requests by user (`user_requests.rs`).
     users: UserRequests,
