@@ -18,6 +18,8 @@ mod console;
 mod console_open;
 #[path = "trustid_bench/console_rows.rs"]
 mod console_rows;
+#[path = "trustid_bench/database.rs"]
+mod database;
 #[path = "trustid_bench/device.rs"]
 mod device;
 #[path = "trustid_bench/hostile.rs"]
@@ -168,6 +170,11 @@ struct Args {
     /// e.g. `--server-setting sqlite_synchronous=normal`.
     #[arg(long = "server-setting", value_name = "NAME=VALUE")]
     server_settings: Vec<String>,
+    /// Run the started server on PostgreSQL: a fresh database is created on
+    /// the server this URL names (e.g. postgres://postgres@127.0.0.1:5432/postgres)
+    /// and dropped after the run.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
     /// Threads of the bench's own runtime (1 = a single-threaded client, like `wrk -t1`).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -290,6 +297,7 @@ impl Args {
             "console_samples": self.console_samples,
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "phases": self.phases().unwrap_or_default(),
+            "database": if self.database.is_some() { "postgres" } else { "sqlite" },
         })
     }
 }
@@ -383,13 +391,18 @@ async fn load_phases(args: &Args, ctx: &Arc<Ctx>, chosen: &[String], r: &mut Res
     Ok(())
 }
 
-async fn run_started(args: &Args, chosen: &[String], r: &mut Results) -> anyhow::Result<()> {
+async fn run_started(args: &Args, chosen: &[String], r: &mut Results, database: Option<&str>) -> anyhow::Result<()> {
     let has = |p: &str| chosen.iter().any(|c| c == p);
     let bin = match &args.server_bin {
         Some(b) => b.clone(),
         None => server::default_bin()?,
     };
     let mut srv = server::Server::prepare(bin, args.poll_interval, args.keep_dir)?;
+    if let Some(url) = database {
+        srv.set("database_url", url);
+        r.notes
+            .push("database: a fresh PostgreSQL database (--database)".into());
+    }
     for setting in &args.server_settings {
         let (name, value) = setting
             .split_once('=')
@@ -800,7 +813,19 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     r.rss = Rss::default();
     match args.target_url.clone() {
         Some(url) => run_target(&args, &url, &chosen, &mut r).await?,
-        None => run_started(&args, &chosen, &mut r).await?,
+        None => match &args.database {
+            None => run_started(&args, &chosen, &mut r, None).await?,
+            Some(server) => {
+                let db = database::FreshDatabase::create(server).await?;
+                log(&format!("fresh PostgreSQL database: {}", database::redacted(&db.url)));
+                let done = run_started(&args, &chosen, &mut r, Some(&db.url)).await;
+                // Dropped whether or not the run went through.
+                if let Err(e) = db.drop().await {
+                    log(&format!("could not drop the bench's database: {e:#}"));
+                }
+                done?
+            }
+        },
     }
     r.config["bench_wall_s"] = json!((started.elapsed().as_secs_f64() * 10.0).round() / 10.0);
     println!("{}", report::table(&r, peer.as_ref()));

@@ -119,6 +119,28 @@ impl PgStore {
         None
     }
 
+    fn transaction_direct(&self, _id: &str) -> Option<StoreResult<Option<Transaction>>> {
+        None
+    }
+
+    fn challenge_direct(&self, _nonce: &str) -> Option<StoreResult<Option<crate::domain::challenge::Challenge>>> {
+        None
+    }
+
+    fn inbox_direct(
+        &self,
+        _sql: &str,
+        _user_id: &str,
+        _now: i64,
+        _ids: Option<&str>,
+    ) -> Option<StoreResult<Vec<super::InboxItem>>> {
+        None
+    }
+
+    fn device_direct(&self, _id: &str) -> Option<StoreResult<Option<crate::domain::device::Device>>> {
+        None
+    }
+
     fn polled(&self, _digest: &str, _now: i64) -> Result<Arc<Transaction>, ()> {
         Err(())
     }

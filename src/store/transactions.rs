@@ -254,6 +254,9 @@ macro_rules! transaction_sql {
                 }
 
                 async fn transaction(&self, id: &str) -> StoreResult<Option<Transaction>> {
+                    if let Some(done) = self.transaction_direct(id) {
+                        return done;
+                    }
                     let row: Option<TransactionRow> = query_as(&format!(
                         "SELECT {TXN_COLUMNS} FROM transactions t WHERE t.id = $1"
                     ))
@@ -306,6 +309,9 @@ macro_rules! transaction_sql {
                          WHERE {by_user} AND t.status = 'pending' AND t.expires_at > $2 \
                          ORDER BY t.created_at, t.id"
                     );
+                    if let Some(done) = self.inbox_direct(&sql, user_id, now, ids.as_deref()) {
+                        return done;
+                    }
                     let select = query_as(&sql).bind(user_id).bind(now);
                     let rows: Vec<InboxRow> = match ids {
                         Some(ids) => select.bind(ids),
@@ -343,6 +349,9 @@ macro_rules! transaction_sql {
                 }
 
                 async fn challenge(&self, nonce: &str) -> StoreResult<Option<Challenge>> {
+                    if let Some(done) = self.challenge_direct(nonce) {
+                        return done;
+                    }
                     let row: Option<ChallengeRow> = query_as("SELECT * FROM challenges WHERE nonce = $1")
                         .bind(nonce)
                         .fetch_optional(&self.pool)

@@ -11,6 +11,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{Connection, params};
 
 use super::SqliteStore;
+use super::direct::bind_numbered;
 use super::steps::Kept;
 use crate::domain::challenge::Challenge;
 use crate::domain::delivery::Delivery;
@@ -194,18 +195,9 @@ fn insert_issued(conn: &Connection, issued: &Issued) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Runs a shared statement, binding `$N` to `values[N - 1]`: SQLite numbers
-/// `$N` parameters by first appearance, not by N (`SET a = $2 WHERE id = $1`
-/// would bind the other way round positionally). sqlx binds them by name.
+/// Runs a shared statement (`$N` bound by name, `direct::bind_numbered`).
 fn execute(conn: &Connection, sql: &str, values: &[&dyn ToSql]) -> rusqlite::Result<usize> {
     let mut statement = conn.prepare_cached(sql)?;
-    for i in 1..=statement.parameter_count() {
-        let value = statement
-            .parameter_name(i)
-            .and_then(|name| name.strip_prefix('$')?.parse::<usize>().ok())
-            .and_then(|n| values.get(n.checked_sub(1)?))
-            .ok_or(rusqlite::Error::InvalidParameterCount(i, values.len()))?;
-        statement.raw_bind_parameter(i, *value)?;
-    }
+    bind_numbered(&mut statement, values)?;
     statement.raw_execute()
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use rusqlite::types::ToSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, named_params, params};
 
 use super::user_requests::{CATCH_UP, Row};
@@ -60,8 +61,9 @@ pub(crate) const USER_FIELDS: [&str; 8] = [
 
 /// `TransactionRow::from_direct` reads these by index; the test holds
 /// `transactions::TXN_COLUMNS` to this order.
+pub(super) const TXN_COLUMN_COUNT: usize = 22;
 #[cfg(test)]
-pub(crate) const TXN_FIELDS: [&str; 22] = [
+pub(crate) const TXN_FIELDS: [&str; TXN_COLUMN_COUNT] = [
     "id",
     "auth_req_digest",
     "client_id",
@@ -106,7 +108,7 @@ impl UserRow {
 impl TransactionRow {
     /// The same row read by the direct SQLite path (columns by position,
     /// [`TXN_FIELDS`]).
-    fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             id: r.get(0)?,
             auth_req_digest: r.get(1)?,
@@ -158,7 +160,7 @@ impl Readers {
         }
     }
 
-    fn with<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    pub(super) fn with<T>(&self, read: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         #[cfg(test)]
         if self.busy.load(std::sync::atomic::Ordering::Relaxed) {
             let busy = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY);
@@ -239,6 +241,25 @@ impl Readers {
             Ok(txn.filter(|t| auth_req_matches(t, digest)))
         })
     }
+}
+
+/// Binds `$N` to `values[N - 1]` in a statement shared with sqlx: SQLite
+/// numbers `$N` parameters by first appearance, not by N (`SET a = $2 WHERE
+/// id = $1` would bind the other way round positionally); sqlx binds them by
+/// name.
+pub(super) fn bind_numbered(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    values: &[&dyn ToSql],
+) -> rusqlite::Result<()> {
+    for i in 1..=statement.parameter_count() {
+        let value = statement
+            .parameter_name(i)
+            .and_then(|name| name.strip_prefix('$')?.parse::<usize>().ok())
+            .and_then(|n| values.get(n.checked_sub(1)?))
+            .ok_or(rusqlite::Error::InvalidParameterCount(i, values.len()))?;
+        statement.raw_bind_parameter(i, *value)?;
+    }
+    Ok(())
 }
 
 /// Inserts one transaction row; `Ok(false)` when its id (or an old-format

@@ -6,6 +6,7 @@
 pub mod backup;
 mod batched;
 mod direct;
+mod flow_reads;
 mod group_commit;
 mod hot;
 mod rate_windows;
@@ -26,7 +27,7 @@ use sqlx::sqlite::SqliteQueryResult;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::clients::ClientCache;
-use super::{DeviceCounts, Limited, OwedPushes, RateKey, StoreResult, TopicSink};
+use super::{DeviceCounts, InboxItem, Limited, OwedPushes, RateKey, StoreResult, TopicSink};
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 use group_commit::GroupCommit;
@@ -118,10 +119,32 @@ impl SqliteStore {
 
     /// As [`Self::user_by_hint_direct`], for a transaction by its digest.
     fn transaction_by_auth_req_direct(&self, digest: &str) -> Option<StoreResult<Option<Transaction>>> {
-        match self.readers.transaction_by_auth_req(digest) {
-            Err(e) if e.is_busy() => None,
-            done => Some(done),
-        }
+        unless_busy(self.readers.transaction_by_auth_req(digest))
+    }
+
+    /// The reads of a device's requests (`flow_reads.rs`); `None` when the
+    /// reader met a lock, as above.
+    fn transaction_direct(&self, id: &str) -> Option<StoreResult<Option<Transaction>>> {
+        unless_busy(self.readers.transaction(id))
+    }
+
+    fn challenge_direct(&self, nonce: &str) -> Option<StoreResult<Option<crate::domain::challenge::Challenge>>> {
+        unless_busy(self.readers.challenge(nonce))
+    }
+
+    /// The inbox through the ids the index by user gave (always some here).
+    fn inbox_direct(
+        &self,
+        sql: &str,
+        user_id: &str,
+        now: i64,
+        ids: Option<&str>,
+    ) -> Option<StoreResult<Vec<InboxItem>>> {
+        unless_busy(self.readers.inbox(sql, user_id, now, ids?))
+    }
+
+    fn device_direct(&self, id: &str) -> Option<StoreResult<Option<crate::domain::device::Device>>> {
+        unless_busy(self.readers.device(id))
     }
 
     /// A pending transaction from memory, or the ticket to take before
@@ -326,6 +349,15 @@ impl SqliteStore {
 }
 
 super::sql_store!(SqliteStore, sqlx::Sqlite);
+
+/// A direct read's answer, or `None` when it met a lock: the caller then
+/// reads through sqlx, whose own thread waits.
+fn unless_busy<T>(read: StoreResult<T>) -> Option<StoreResult<T>> {
+    match read {
+        Err(e) if e.is_busy() => None,
+        done => Some(done),
+    }
+}
 
 /// Runs the migrations on a connection of their own with foreign keys off,
 /// as SQLite's procedure for changing a table's constraints asks (a table

@@ -132,6 +132,9 @@ macro_rules! user_sql {
                 }
 
                 async fn device(&self, id: &str) -> StoreResult<Option<Device>> {
+                    if let Some(done) = self.device_direct(id) {
+                        return done;
+                    }
                     let row: Option<DeviceRow> = query_as("SELECT * FROM devices WHERE id = $1")
                         .bind(id)
                         .fetch_optional(&self.pool)

@@ -21,7 +21,7 @@ fn plan(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn proof_ids_and_leases_are_committed_without_an_fsync_of_their_own_and_proofs_still_refuse_a_replay() {
+async fn leases_are_committed_without_an_fsync_of_their_own_and_batched_proofs_still_refuse_a_replay() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = store(&dir).await;
     let synchronous = |pool: &SqlitePool| {
@@ -150,6 +150,62 @@ async fn an_auth_req_id_is_found_by_its_digest_old_format_too_on_both_read_paths
             assert_eq!(found.as_ref().map(|t| t.id.as_str()), *expected, "busy={busy} {digest}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_device_an_inbox_a_transaction_and_a_challenge_read_the_same_on_both_read_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, path) = store(&dir).await;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO clients (id, secret_digest, metadata, created_at) VALUES ('c', NULL, '{}', 0); \
+             INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0); \
+             INSERT INTO devices (id, device_key, auth_key, user_id, status, failed_attempts, preferred, created_at, \
+             push_channel, push_address, user_authentication_required) \
+             VALUES ('d', 'dk', 'ak', 'u', 'active', 2, 1, 7, 'webhook', 'https://push.example/d', 1);",
+        )
+        .unwrap();
+    let txn = Transaction {
+        id: "t".into(),
+        ..crate::domain::transaction::sample(crate::domain::transaction::Status::Pending)
+    };
+    store.insert_transaction(&txn, None).await.unwrap();
+    let challenge = crate::domain::challenge::Challenge {
+        nonce: "n".into(),
+        transaction_id: "t".into(),
+        device_id: "d".into(),
+        expires_at: 99,
+        used_at: None,
+        created_at: Some(5),
+    };
+    store.insert_challenges(&[challenge]).await.unwrap();
+    let mut seen = Vec::new();
+    for busy in [false, true] {
+        // Through the direct reader, then through sqlx.
+        store.readers.busy.store(busy, std::sync::atomic::Ordering::Relaxed);
+        let inbox = store.pending_for_user("u", 200).await.unwrap();
+        assert_eq!(inbox.len(), 1, "busy={busy}");
+        seen.push(format!(
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            inbox[0].client_name,
+            inbox[0].transaction,
+            store.device("d").await.unwrap(),
+            store.transaction("t").await.unwrap(),
+            store.challenge("n").await.unwrap(),
+            store.device("none").await.unwrap(),
+            store.transaction("none").await.unwrap(),
+            store.challenge("none").await.unwrap(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert!(
+        seen[0].contains("Webhook")
+            && seen[0].contains("user_authentication_required: true")
+            && seen[0].contains("None None None"),
+        "{}",
+        seen[0]
+    );
 }
 
 mod migrations;
