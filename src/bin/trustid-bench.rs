@@ -22,6 +22,8 @@ mod console_rows;
 mod database;
 #[path = "trustid_bench/device.rs"]
 mod device;
+#[path = "trustid_bench/flow_checks.rs"]
+mod flow_checks;
 #[path = "trustid_bench/hostile.rs"]
 mod hostile;
 #[path = "trustid_bench/load.rs"]
@@ -197,6 +199,10 @@ struct Args {
     /// A previous results.json (e.g. of the node peer) to compare with.
     #[arg(long)]
     compare: Option<PathBuf>,
+    /// node's full flows, as `../shared/peers/bench_ciba.py --phases c --json F`
+    /// wrote them in the same session: judges the completed authentications.
+    #[arg(long, value_name = "NODE.json")]
+    compare_flows: Option<PathBuf>,
     /// Keep the server's temporary directory (database, keys, server.log).
     #[arg(long)]
     keep_dir: bool,
@@ -811,6 +817,9 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         ..Results::default()
     };
     r.rss = Rss::default();
+    if let Some(path) = &args.compare_flows {
+        r.config["node_flows_per_s"] = json!(flow_checks::node_flows(path)?);
+    }
     match args.target_url.clone() {
         Some(url) => run_target(&args, &url, &chosen, &mut r).await?,
         None => match &args.database {

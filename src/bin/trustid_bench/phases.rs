@@ -350,7 +350,16 @@ pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name
     })
     .await;
     let usage = meter.finish().await;
-    load::phase(name, what, "token", bounds.concurrency, tally, usage)
+    let mut phase = load::phase(name, what, "token", bounds.concurrency, tally, usage);
+    // A bank's capacity: the server's CPU per completed authentication.
+    if let Some(cores) = phase.usage.server_cpu_cores.filter(|_| phase.ok > 0) {
+        let per_flow_ms = cores * phase.usage.elapsed_s * 1000.0 / phase.ok as f64;
+        phase.extra.insert(
+            "server_cpu_ms_per_flow".into(),
+            json!((per_flow_ms * 100.0).round() / 100.0),
+        );
+    }
+    phase
 }
 
 /// Ping flows, one at a time: backchannel (ping client) → signed approval →
