@@ -80,12 +80,6 @@ pub trait DeliveryStore: Send + Sync {
 mod rows;
 pub(crate) use rows::{DeliveryRow, DevicePushRow, PushRecordRow};
 
-/// An owed notification, written with its decision (shared by sqlx on both
-/// backends and SQLite's batched writer, `sqlite/batched.rs`).
-pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO outbox (id, transaction_id, kind, target, bearer, payload, state, \
-     attempts, next_attempt_at, claimed_until, give_up_at, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, $8, $7) ON CONFLICT (transaction_id) DO NOTHING";
-
 /// Implements [`DeliveryStore`] for `$store`, whose field `pool` is a pool of `$db`.
 macro_rules! delivery_sql {
     ($store:ty, $db:ty) => {
@@ -323,7 +317,7 @@ macro_rules! delivery_sql {
             impl $store {
                 /// Inserts an owed notification; false when the transaction already has one.
                 async fn insert_delivery(tx: &mut <$db as sqlx::Database>::Connection, d: &Delivery, now_ms: i64) -> StoreResult<bool> {
-                    let done = query($crate::store::deliveries::INSERT_DELIVERY)
+                    let done = query($crate::store::flow_sql::INSERT_DELIVERY)
                     .bind(d.id.as_str())
                     .bind(d.transaction_id.as_str())
                     .bind(d.kind.as_str())

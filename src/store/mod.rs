@@ -12,6 +12,7 @@ pub mod batch_sizes;
 pub mod clients;
 pub mod console;
 pub mod deliveries;
+pub mod flow_sql;
 pub mod identity_documents;
 pub mod lifecycle;
 pub mod migrate_data;

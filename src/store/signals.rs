@@ -45,12 +45,6 @@ pub struct PoolUse {
     pub max: u32,
 }
 
-/// Remembers a key until `$2`; an expired entry may be reused, a live one
-/// means a replay (no row changed). Shared by sqlx on both backends and
-/// SQLite's batched writer (`sqlite/batched.rs`).
-pub(crate) const REMEMBER: &str = "INSERT INTO replay (key, expires_at) VALUES ($1, $2) \
-     ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $3";
-
 /// Implements [`Signals`] for `$store`, whose field `pool` is a pool of `$db`.
 macro_rules! signal_sql {
     ($store:ty, $db:ty) => {
@@ -110,7 +104,7 @@ macro_rules! signal_sql {
                 /// was seen already. An expired entry may be reused; a live one
                 /// means a replay.
                 async fn remember(pool: &sqlx::Pool<$db>, key: &str, expires_at: i64, now: i64) -> StoreResult<bool> {
-                    let done = query($crate::store::signals::REMEMBER)
+                    let done = query($crate::store::flow_sql::REMEMBER)
                         .bind(key)
                         .bind(expires_at)
                         .bind(now)

@@ -112,15 +112,6 @@ impl From<ManagementTokenRow> for ManagementToken {
     }
 }
 
-/// Redeeming an approval, shared by sqlx on both backends and SQLite's
-/// batched writer (`sqlite/batched.rs`).
-pub(crate) const CONSUME: &str =
-    "UPDATE transactions SET status = 'consumed' WHERE id = $1 AND status = 'approved' AND expires_at > $2";
-pub(crate) const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (digest, client_id, user_id, transaction_id, \
-     scope, expires_at, revoked, certificate_thumbprint) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)";
-pub(crate) const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens (digest, family, client_id, user_id, \
-     transaction_id, scope, created_at, expires_at, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)";
-
 /// Implements [`TokenStore`] for `$store`, whose field `pool` is a pool of `$db`.
 macro_rules! token_sql {
     ($store:ty, $db:ty) => {
@@ -137,7 +128,7 @@ macro_rules! token_sql {
                         return done;
                     }
                     let mut tx = self.pool.begin().await?;
-                    let consumed = query($crate::store::tokens::CONSUME)
+                    let consumed = query($crate::store::flow_sql::CONSUME)
                     .bind(transaction_id)
                     .bind(now)
                     .execute(&mut *tx)
@@ -237,7 +228,7 @@ macro_rules! token_sql {
             impl $store {
                 async fn insert_issued(tx: &mut <$db as sqlx::Database>::Connection, issued: &Issued) -> StoreResult<()> {
                     let t = &issued.access;
-                    query($crate::store::tokens::INSERT_ACCESS_TOKEN)
+                    query($crate::store::flow_sql::INSERT_ACCESS_TOKEN)
                     .bind(&t.digest)
                     .bind(t.client_id.as_str())
                     .bind(t.user_id.as_str())
@@ -248,7 +239,7 @@ macro_rules! token_sql {
                     .execute(&mut *tx)
                     .await?;
                     if let Some(r) = &issued.refresh {
-                        query($crate::store::tokens::INSERT_REFRESH_TOKEN)
+                        query($crate::store::flow_sql::INSERT_REFRESH_TOKEN)
                         .bind(&r.digest)
                         .bind(&r.family)
                         .bind(r.client_id.as_str())

@@ -206,18 +206,6 @@ impl From<ChallengeRow> for Challenge {
     }
 }
 
-/// The statements of a decision and of the inbox's challenges, shared by
-/// sqlx on both backends and SQLite's batched writer (`sqlite/batched.rs`).
-pub(crate) const INSERT_CHALLENGE: &str = "INSERT INTO challenges (nonce, transaction_id, device_id, expires_at, used_at, \
-     created_at) VALUES ($1, $2, $3, $4, NULL, $5)";
-pub(crate) const USE_CHALLENGE: &str = "UPDATE challenges SET used_at = $4 WHERE nonce = $1 AND transaction_id = $2 \
-     AND device_id = $3 AND used_at IS NULL AND expires_at > $4";
-pub(crate) const DECIDE: &str = "UPDATE transactions SET status = $2, decided_at = $3, device_id = $4 \
-     WHERE id = $1 AND status = 'pending' AND expires_at > $3";
-/// A success resets the device's failed attempts (lockout policy).
-pub(crate) const RESET_DEVICE_FAILURES: &str = "UPDATE devices SET failed_attempts = 0 WHERE id = $1";
-pub(crate) const ASSOCIATE_APP: &str = "INSERT INTO user_apps (user_id, app_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
-
 /// Implements [`TransactionStore`] for `$store`, whose field `pool` is a pool of `$db`.
 macro_rules! transaction_sql {
     ($store:ty, $db:ty) => {
@@ -335,7 +323,7 @@ macro_rules! transaction_sql {
                     }
                     let mut tx = self.pool.begin().await?;
                     for c in challenges {
-                        query($crate::store::transactions::INSERT_CHALLENGE)
+                        query($crate::store::flow_sql::INSERT_CHALLENGE)
                             .bind(&c.nonce)
                             .bind(c.transaction_id.as_str())
                             .bind(c.device_id.as_str())
@@ -365,7 +353,7 @@ macro_rules! transaction_sql {
                     }
                     // A provisioning approval sets the user's status (`user_cache.rs`).
                     let mut tx = self.begin_user_change_if(w.user_status.is_some()).await?;
-                    let nonce = query($crate::store::transactions::USE_CHALLENGE)
+                    let nonce = query($crate::store::flow_sql::USE_CHALLENGE)
                         .bind(w.nonce)
                         .bind(w.transaction_id)
                         .bind(w.device_id)
@@ -375,7 +363,7 @@ macro_rules! transaction_sql {
                     if nonce.rows_affected() != 1 {
                         return Ok(DecideOutcome::NonceRejected);
                     }
-                    let decided = query($crate::store::transactions::DECIDE)
+                    let decided = query($crate::store::flow_sql::DECIDE)
                         .bind(w.transaction_id)
                         .bind(w.outcome.as_str())
                         .bind(w.now)
@@ -386,7 +374,7 @@ macro_rules! transaction_sql {
                         return Ok(DecideOutcome::NotPending);
                     }
                     if w.outcome != $crate::domain::transaction::Status::Denied {
-                        query($crate::store::transactions::RESET_DEVICE_FAILURES)
+                        query($crate::store::flow_sql::RESET_DEVICE_FAILURES)
                             .bind(w.device_id)
                             .execute(&mut *tx)
                             .await?;
@@ -399,7 +387,7 @@ macro_rules! transaction_sql {
                             .await?;
                     }
                     if let Some((user_id, app_id)) = w.associate {
-                        query($crate::store::transactions::ASSOCIATE_APP)
+                        query($crate::store::flow_sql::ASSOCIATE_APP)
                             .bind(user_id)
                             .bind(app_id)
                             .execute(&mut *tx)

@@ -4,8 +4,7 @@
 //! commit (`group_commit.rs`, `steps.rs`) instead of a commit of its own
 //! through sqlx, where concurrent flows each waited for SQLite's lock and
 //! paid an fsync. The statements are the ones sqlx runs on PostgreSQL
-//! (`store::transactions`, `tokens`, `deliveries`, `signals`), with the
-//! same refusals.
+//! (`store::flow_sql`), with the same refusals.
 
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, params};
@@ -17,10 +16,10 @@ use crate::domain::challenge::Challenge;
 use crate::domain::delivery::Delivery;
 use crate::domain::token::Issued;
 use crate::domain::transaction::Status;
-use crate::store::deliveries::INSERT_DELIVERY;
-use crate::store::signals::REMEMBER;
-use crate::store::tokens::{CONSUME, INSERT_ACCESS_TOKEN, INSERT_REFRESH_TOKEN};
-use crate::store::transactions::{ASSOCIATE_APP, DECIDE, INSERT_CHALLENGE, RESET_DEVICE_FAILURES, USE_CHALLENGE};
+use crate::store::flow_sql::{
+    ASSOCIATE_APP, CONSUME, DECIDE, INSERT_ACCESS_TOKEN, INSERT_CHALLENGE, INSERT_DELIVERY, INSERT_REFRESH_TOKEN,
+    REMEMBER, RESET_DEVICE_FAILURES, USE_CHALLENGE,
+};
 use crate::store::{DecideOutcome, DecisionWrite, StoreResult};
 
 /// A [`DecisionWrite`] the writer thread can own.
