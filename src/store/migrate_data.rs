@@ -18,9 +18,11 @@ use sqlx::{Column, Row};
 
 use super::SqliteSynchronous;
 
-/// Tables that are not data: the migration ledgers, and SQLite's in-memory
-/// user index epoch (written by its migration, meaningless elsewhere).
-const NOT_DATA: &[&str] = &["_sqlx_migrations", "user_epoch"];
+/// Tables that are not data: the migration ledgers, SQLite's in-memory
+/// user index epoch (written by its migration, meaningless elsewhere), and
+/// PostgreSQL's counters of the last minute's requests (the caps; SQLite
+/// counts in memory, and a copy is made with no server running).
+const NOT_DATA: &[&str] = &["_sqlx_migrations", "user_epoch", "request_counts"];
 
 /// Rows sent in one INSERT; keeps binds under both backends' limits
 /// (the widest table has ~30 columns).
