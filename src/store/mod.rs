@@ -9,6 +9,7 @@
 pub mod admins;
 pub mod audit;
 pub mod batch_sizes;
+pub mod challenges;
 pub mod clients;
 pub mod console;
 pub mod deliveries;

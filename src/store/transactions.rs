@@ -183,29 +183,6 @@ pub(crate) struct InboxRow {
     pub(crate) client_name: String,
 }
 
-#[derive(FromRow)]
-pub(crate) struct ChallengeRow {
-    pub(crate) nonce: String,
-    pub(crate) transaction_id: String,
-    pub(crate) device_id: String,
-    pub(crate) expires_at: i64,
-    pub(crate) used_at: Option<i64>,
-    pub(crate) created_at: Option<i64>,
-}
-
-impl From<ChallengeRow> for Challenge {
-    fn from(r: ChallengeRow) -> Self {
-        Challenge {
-            nonce: r.nonce,
-            transaction_id: r.transaction_id.into(),
-            device_id: r.device_id.into(),
-            expires_at: r.expires_at,
-            used_at: r.used_at,
-            created_at: r.created_at,
-        }
-    }
-}
-
 /// Implements [`TransactionStore`] for `$store`, whose field `pool` is a pool of `$db`.
 macro_rules! transaction_sql {
     ($store:ty, $db:ty) => {
@@ -213,7 +190,8 @@ macro_rules! transaction_sql {
             use sqlx::{query, query_as};
             use $crate::domain::challenge::Challenge;
             use $crate::domain::transaction::Transaction;
-            use $crate::store::transactions::{ChallengeRow, InboxRow, TXN_COLUMNS, TransactionRow, TransactionStore};
+            use $crate::store::challenges::{CHALLENGE_BY_NONCE, ChallengeRow};
+            use $crate::store::transactions::{InboxRow, TXN_COLUMNS, TransactionRow, TransactionStore};
             use $crate::store::{DecideOutcome, DecisionWrite, InboxItem, StoreResult};
 
             #[async_trait::async_trait]
@@ -340,7 +318,7 @@ macro_rules! transaction_sql {
                     if let Some(done) = self.challenge_direct(nonce) {
                         return done;
                     }
-                    let row: Option<ChallengeRow> = query_as("SELECT * FROM challenges WHERE nonce = $1")
+                    let row: Option<ChallengeRow> = query_as(CHALLENGE_BY_NONCE)
                         .bind(nonce)
                         .fetch_optional(&self.pool)
                         .await?;

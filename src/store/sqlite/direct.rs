@@ -320,6 +320,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn numbered_parameters_are_bound_by_their_number_not_their_place() {
+        let conn = Connection::open_in_memory().unwrap();
+        // `$2` comes first: bound by place it would take values[0].
+        let mut statement = conn.prepare_cached("SELECT $2 || '-' || $1").unwrap();
+        bind_numbered(&mut statement, params!["first", "second"]).unwrap();
+        let mut rows = statement.raw_query();
+        let joined: String = rows.next().unwrap().unwrap().get(0).unwrap();
+        assert_eq!(joined, "second-first");
+        drop(rows);
+        // A parameter with no number, or a number past the values, is refused.
+        for sql in ["SELECT ?", "SELECT $3"] {
+            let mut statement = conn.prepare_cached(sql).unwrap();
+            let refused = bind_numbered(&mut statement, params!["first", "second"]);
+            assert!(
+                matches!(refused, Err(rusqlite::Error::InvalidParameterCount(1, 2))),
+                "{sql}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
     fn the_direct_statements_list_their_columns_in_the_order_they_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("t.db")).unwrap();

@@ -9,15 +9,14 @@ use super::direct::{Readers, bind_numbered};
 use crate::domain::challenge::Challenge;
 use crate::domain::device::Device;
 use crate::domain::transaction::Transaction;
-use crate::store::transactions::{ChallengeRow, TXN_COLUMNS, TransactionRow};
+use crate::store::challenges::{CHALLENGE_BY_NONCE, ChallengeRow};
+use crate::store::transactions::{TXN_COLUMNS, TransactionRow};
 use crate::store::users::DeviceRow;
 use crate::store::{InboxItem, StoreResult};
 
 /// `DeviceRow`'s columns, in the order `device_row` reads them.
 const DEVICE_BY_ID: &str = "SELECT id, device_key, auth_key, user_id, status, failed_attempts, preferred, created_at, \
      push_channel, push_address, user_authentication_required FROM devices WHERE id = $1";
-const CHALLENGE_BY_NONCE: &str =
-    "SELECT nonce, transaction_id, device_id, expires_at, used_at, created_at FROM challenges WHERE nonce = $1";
 
 impl Readers {
     pub(super) fn device(&self, id: &str) -> StoreResult<Option<Device>> {
