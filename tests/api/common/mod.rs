@@ -259,6 +259,19 @@ impl TestApp {
         res.text().await.unwrap()
     }
 
+    /// Waits (at most 15 s) until `/metrics` holds `line`: a worker counts
+    /// an outcome after the receiver has seen the request, not before.
+    pub async fn wait_for_metric(&self, line: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        while tokio::time::Instant::now() < deadline {
+            if self.metrics().await.contains(line) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     /// The JWK Set trustid publishes.
     pub async fn jwks(&self) -> Value {
         let res = self.http.get(self.url("/jwks")).send().await.unwrap();
