@@ -29,7 +29,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::key_file::write_new;
+use super::key_file::{write_first, write_new};
 use super::saml_keys::{SAML_ALG, SamlKeys};
 use crate::domain::client::SigningAlg;
 
@@ -196,7 +196,7 @@ impl SigningKeys {
         for &alg in generate {
             if !found.iter().any(|(_, a, _)| *a == alg) {
                 let path = dir.join(format!("{}.pem", file_prefix(alg)));
-                write_new(&path, &generate_pem(alg)?)?;
+                write_first(&path, &generate_pem(alg)?)?;
                 found.push((path, alg, 0));
             }
         }
@@ -388,5 +388,30 @@ mod tests {
             let mode = fs::metadata(dir.path().join("es256.pem")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn instances_starting_together_on_one_directory_keep_the_same_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = std::sync::Barrier::new(3);
+        let sets: Vec<(Value, Vec<String>)> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..3)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        let keys = SigningKeys::load_at(dir.path(), 0).expect("every instance loads a full set");
+                        let saml = keys.saml().unwrap().files().iter().map(|f| f.kid.clone()).collect();
+                        (keys.jwks().clone(), saml)
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert!(
+            sets.windows(2).all(|w| w[0] == w[1]),
+            "one set of keys, the first written"
+        );
+        let again = SigningKeys::load_at(dir.path(), 0).unwrap();
+        assert_eq!(again.jwks(), &sets[0].0);
     }
 }

@@ -90,7 +90,7 @@ impl SamlKeys {
                 return Ok(None);
             }
             let path = dir.join(format!("{PREFIX}.pem"));
-            super::key_file::write_new(&path, &generate_pem(now)?)?;
+            super::key_file::write_first(&path, &generate_pem(now)?)?;
             found.push((path, 0));
         }
         // Oldest first, as the JWT keys.
