@@ -26,6 +26,8 @@ mod device;
 mod flow_checks;
 #[path = "trustid_bench/hostile.rs"]
 mod hostile;
+#[path = "trustid_bench/instance_checks.rs"]
+mod instance_checks;
 #[path = "trustid_bench/load.rs"]
 mod load;
 #[path = "trustid_bench/phases.rs"]
@@ -177,6 +179,15 @@ struct Args {
     /// and dropped after the run.
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// Start this many instances of the server on the one --database, all
+    /// answering as the same issuer; workers are spread over them, the CPU
+    /// and RSS are their sums, and the flows race each redemption on two.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    /// A results.json of one instance on the same database, measured in the
+    /// same session: judges the pair's rates (`--instances 2`).
+    #[arg(long, value_name = "RESULTS_JSON")]
+    compare_single: Option<PathBuf>,
     /// Threads of the bench's own runtime (1 = a single-threaded client, like `wrk -t1`).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
@@ -250,6 +261,10 @@ impl Args {
         if self.console {
             chosen.extend(CONSOLE_PHASES.iter().map(|p| (*p).to_owned()));
         }
+        if self.instances > 1 && self.phases.is_none() {
+            // Start-up restarts one server: measured with one instance.
+            chosen.retain(|p| p != "startup");
+        }
         for p in &chosen {
             if !ALL_PHASES.contains(&p.as_str()) && !CONSOLE_PHASES.contains(&p.as_str()) && p != HOSTILE {
                 bail!(
@@ -272,11 +287,11 @@ impl Args {
     }
 
     /// Waits (bounded by --wait-idle) until the rest of the machine is quiet.
-    async fn quiet(&self, pid: Option<u32>, phase: &str, notes: &mut Vec<String>) {
+    async fn quiet(&self, pids: &[u32], phase: &str, notes: &mut Vec<String>) {
         if self.wait_idle <= 0.0 {
             return;
         }
-        let (waited, busy) = load::wait_idle(pid, Duration::from_secs_f64(self.wait_idle), 0.15).await;
+        let (waited, busy) = load::wait_idle(pids, Duration::from_secs_f64(self.wait_idle), 0.15).await;
         if busy >= 0.15 {
             notes.push(format!(
                 "{phase}: other processes still used {busy:.2} cores after waiting {waited:.0} s"
@@ -304,6 +319,7 @@ impl Args {
             "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "phases": self.phases().unwrap_or_default(),
             "database": if self.database.is_some() { "postgres" } else { "sqlite" },
+            "instances": self.instances.max(1),
         })
     }
 }
@@ -329,7 +345,7 @@ fn peak(phases: &[Phase]) -> Option<f64> {
 async fn load_phases(args: &Args, ctx: &Arc<Ctx>, chosen: &[String], r: &mut Results) -> anyhow::Result<()> {
     let has = |p: &str| chosen.iter().any(|c| c == p);
     if has("backchannel") {
-        args.quiet(ctx.pid, "backchannel", &mut r.notes).await;
+        args.quiet(&ctx.pids, "backchannel", &mut r.notes).await;
         log("backchannel requests ...");
         let p = phases::backchannel(
             ctx,
@@ -354,10 +370,10 @@ async fn load_phases(args: &Args, ctx: &Arc<Ctx>, chosen: &[String], r: &mut Res
     if has("fill") || has("backchannel") {
         tokio::time::sleep(args.settle()).await;
         r.rss.pending_count = Some(ctx.pending_count());
-        r.rss.pending_mib = ctx.pid.and_then(load::rss_kib).map(load::mib);
+        r.rss.pending_mib = load::rss_kib_sum(&ctx.pids).map(load::mib);
     }
     if has("polls") {
-        args.quiet(ctx.pid, "polls", &mut r.notes).await;
+        args.quiet(&ctx.pids, "polls", &mut r.notes).await;
         let interval = ctx.interval.lock().ok().and_then(|i| *i);
         let pace = args.poll_pace.unwrap_or(interval.unwrap_or(0) as f64);
         log(&format!(
@@ -389,7 +405,7 @@ async fn load_phases(args: &Args, ctx: &Arc<Ctx>, chosen: &[String], r: &mut Res
         r.phases.extend(ps);
     }
     if has("impatient") {
-        args.quiet(ctx.pid, "impatient", &mut r.notes).await;
+        args.quiet(&ctx.pids, "impatient", &mut r.notes).await;
         log("impatient polls (small pool, no pacing) ...");
         let p = phases::polls_impatient(ctx, args.impatient_pool, args.bounds(args.concurrency)).await?;
         r.phases.push(p);
@@ -451,7 +467,27 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results, database: 
         });
         log(&format!("start-up: cold {:.1} ms, warm {:?} ms", ms(cold), sorted));
     }
-    let pid = srv.pid();
+    // More instances on the same database, answering as the same issuer.
+    let mut siblings = Vec::new();
+    for _ in 1..args.instances.max(1) {
+        let mut sibling = srv.sibling()?;
+        sibling.spawn()?;
+        sibling
+            .wait_ready(&ciba::http_client()?, Duration::from_secs(60))
+            .await?;
+        siblings.push(sibling);
+    }
+    let pids: Vec<u32> = std::iter::once(&srv)
+        .chain(&siblings)
+        .filter_map(server::Server::pid)
+        .collect();
+    let via: Vec<String> = std::iter::once(&srv).chain(&siblings).map(|s| s.base.clone()).collect();
+    if args.instances > 1 {
+        r.notes.push(format!(
+            "{} instances on one database, answering as {}; workers spread over them",
+            args.instances, srv.base
+        ));
+    }
 
     // Clients, users, devices.
     log("creating clients, users and devices ...");
@@ -564,25 +600,26 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results, database: 
     let flow_phones: Arc<Vec<Phone>> = Arc::new(phones.split_off(pool_users.len()));
 
     tokio::time::sleep(args.settle()).await;
-    r.rss.idle_mib = pid.and_then(load::rss_kib).map(load::mib);
+    r.rss.idle_mib = load::rss_kib_sum(&pids).map(load::mib);
 
     let ctx = Arc::new(Ctx {
         ep,
         poll,
-        pid,
+        pids: pids.clone(),
+        via,
         hints: pool_users,
         hold_message: "Bench: a request nobody answers".into(),
         pending: Mutex::new(Vec::new()),
         interval: Mutex::new(None),
     });
     if has("trivial") {
-        args.quiet(pid, "trivial", &mut r.notes).await;
+        args.quiet(&pids, "trivial", &mut r.notes).await;
         log("trivial route (HTTP ceiling) ...");
         r.phases
             .push(phases::trivial(&ctx, args.bounds(args.concurrency)).await?);
     }
     if has("flows") {
-        args.quiet(pid, "flows", &mut r.notes).await;
+        args.quiet(&pids, "flows", &mut r.notes).await;
         log("full poll flows, sequential ...");
         let seq = Bounds {
             concurrency: 1,
@@ -606,13 +643,13 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results, database: 
         );
     }
     if has("saml") {
-        args.quiet(pid, "saml", &mut r.notes).await;
+        args.quiet(&pids, "saml", &mut r.notes).await;
         log("SAML logins, sequential ...");
         let p = saml::logins(&ctx, saml_phone, args.flows_sequential, Duration::from_secs(20)).await;
         r.phases.push(p);
     }
     if has("ping") {
-        args.quiet(pid, "ping", &mut r.notes).await;
+        args.quiet(&pids, "ping", &mut r.notes).await;
         log("ping flows ...");
         let p = phases::ping(
             &ctx,
@@ -646,13 +683,16 @@ async fn run_started(args: &Args, chosen: &[String], r: &mut Results, database: 
         r.phases.extend(phases);
     }
     r.rss.under_load_peak_mib = peak(&r.phases);
-    r.rss.end_mib = pid.and_then(load::rss_kib).map(load::mib);
+    r.rss.end_mib = load::rss_kib_sum(&pids).map(load::mib);
     if has("console") || has("console_open") {
         let mut ids: Vec<String> = clients
             .iter()
             .map(|c| c["client_id"].as_str().unwrap_or_default().to_owned())
             .collect();
         console_phases(args, &mut srv, &ctx, &mut ids, &receiver.url, chosen, r).await?;
+    }
+    for sibling in &mut siblings {
+        sibling.stop()?;
     }
     srv.stop()?;
     Ok(())
@@ -713,7 +753,8 @@ async fn console_phases(
         ctx = Arc::new(Ctx {
             ep: ctx.ep.clone(),
             poll: ctx.poll.clone(),
-            pid: srv.pid(),
+            pids: srv.pid().into_iter().collect(),
+            via: ctx.via.clone(),
             hints: ctx.hints.clone(),
             hold_message: ctx.hold_message.clone(),
             pending: Mutex::new(Vec::new()),
@@ -723,13 +764,13 @@ async fn console_phases(
     }
     let admin = console::Admin::sign_in(&srv.base, &password).await?;
     if let Some(h) = &history {
-        args.quiet(ctx.pid, "console", &mut r.notes).await;
+        args.quiet(&ctx.pids, "console", &mut r.notes).await;
         let bound = Duration::from_secs_f64(args.duration);
         r.phases
             .extend(console::reads(&ctx, &admin, h, clients, args.console_samples, bound).await);
     }
     if has("console_open") {
-        args.quiet(ctx.pid, "console_open", &mut r.notes).await;
+        args.quiet(&ctx.pids, "console_open", &mut r.notes).await;
         let phases = console_open::backchannel(&ctx, &admin, args.bounds(args.concurrency), &mut r.notes).await?;
         r.phases.extend(phases);
     }
@@ -775,25 +816,27 @@ async fn run_target(args: &Args, url: &str, chosen: &[String], r: &mut Results) 
     } else {
         vec![args.login_hint.clone()]
     };
-    r.rss.idle_mib = args.server_pid.and_then(load::rss_kib).map(load::mib);
+    let pids: Vec<u32> = args.server_pid.into_iter().collect();
+    r.rss.idle_mib = load::rss_kib_sum(&pids).map(load::mib);
     let ctx = Arc::new(Ctx {
+        via: vec![ep.issuer.clone()],
         ep,
         poll: ciba::Creds::new(id, secret)?,
-        pid: args.server_pid,
+        pids: pids.clone(),
         hints,
         hold_message: args.binding_message.clone(),
         pending: Mutex::new(Vec::new()),
         interval: Mutex::new(None),
     });
     if chosen.iter().any(|c| c == "trivial") {
-        args.quiet(ctx.pid, "trivial", &mut r.notes).await;
+        args.quiet(&ctx.pids, "trivial", &mut r.notes).await;
         log("trivial route (GET discovery) ...");
         r.phases
             .push(phases::trivial(&ctx, args.bounds(args.concurrency)).await?);
     }
     load_phases(args, &ctx, chosen, r).await?;
     r.rss.under_load_peak_mib = peak(&r.phases);
-    r.rss.end_mib = args.server_pid.and_then(load::rss_kib).map(load::mib);
+    r.rss.end_mib = load::rss_kib_sum(&pids).map(load::mib);
     Ok(())
 }
 
@@ -817,6 +860,22 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         ..Results::default()
     };
     r.rss = Rss::default();
+    if args.instances > 1 {
+        anyhow::ensure!(
+            args.database.is_some() && args.target_url.is_none(),
+            "--instances {} shares one PostgreSQL database between started servers: give --database",
+            args.instances
+        );
+        anyhow::ensure!(
+            !chosen
+                .iter()
+                .any(|c| c == "console" || c == "console_open" || c == "startup"),
+            "--instances > 1 runs neither the console phases nor start-up (they restart one server)"
+        );
+    }
+    if let Some(path) = &args.compare_single {
+        r.config["single_instance"] = instance_checks::single_rates(path)?;
+    }
     if let Some(path) = &args.compare_flows {
         r.config["node_flows_per_s"] = json!(flow_checks::node_flows(path)?);
     }
@@ -844,6 +903,8 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         args.out.display(),
         started.elapsed().as_secs_f64()
     ));
+    let broken = instance_checks::violations(&r);
+    anyhow::ensure!(broken.is_empty(), "guarantees broken: {}", broken.join("; "));
     Ok(())
 }
 

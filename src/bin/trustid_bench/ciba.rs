@@ -1,7 +1,7 @@
 //! The relying party and the phone, over HTTP: backchannel requests, token
 //! polls, the device API, and a notification endpoint for ping.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -221,9 +221,28 @@ pub async fn register_device(http: &reqwest::Client, base: &str, device: &Device
     Ok(())
 }
 
-pub async fn inbox(http: &reqwest::Client, base: &str, device: &Device) -> anyhow::Result<Vec<InboxItem>> {
-    let url = format!("{base}{INBOX_PATH}");
-    let res = http.get(&url).header("DPoP", device.proof("GET", &url)).send().await?;
+/// Where a device call goes: the proof names the issuer's URL, the request
+/// goes to `via` (the issuer itself, or another instance of it).
+#[derive(Clone, Copy)]
+pub struct At<'a> {
+    pub issuer: &'a str,
+    pub via: &'a str,
+}
+
+impl<'a> At<'a> {
+    pub fn issuer(issuer: &'a str) -> Self {
+        Self { issuer, via: issuer }
+    }
+
+    /// (where to send, what the proof names)
+    fn urls(&self, path: &str) -> (String, String) {
+        (format!("{}{path}", self.via), format!("{}{path}", self.issuer))
+    }
+}
+
+pub async fn inbox(http: &reqwest::Client, at: At<'_>, device: &Device) -> anyhow::Result<Vec<InboxItem>> {
+    let (url, htu) = at.urls(INBOX_PATH);
+    let res = http.get(&url).header("DPoP", device.proof("GET", &htu)).send().await?;
     let status = res.status();
     let bytes = res.bytes().await?;
     if !status.is_success() {
@@ -236,7 +255,7 @@ pub async fn inbox(http: &reqwest::Client, base: &str, device: &Device) -> anyho
 /// the device's signing (the phone's work, not the server's).
 pub async fn decide(
     http: &reqwest::Client,
-    base: &str,
+    at: At<'_>,
     device: &Device,
     item: &InboxItem,
     decision: &str,
@@ -249,10 +268,10 @@ pub async fn decide(
         &item.binding_message,
         number,
     );
-    let url = format!("{base}/device/v1/transactions/{}/decision", item.transaction_id);
+    let (url, htu) = at.urls(&format!("/device/v1/transactions/{}/decision", item.transaction_id));
     let request = http
         .post(&url)
-        .header("DPoP", device.proof("POST", &url))
+        .header("DPoP", device.proof("POST", &htu))
         .json(&json!({"decision_jws": jws}))
         .build()?;
     let sent = Instant::now();
@@ -268,16 +287,16 @@ pub async fn decide(
 /// `number` when the request matches numbers.
 pub async fn approve(
     http: &reqwest::Client,
-    base: &str,
+    at: At<'_>,
     device: &Device,
     shown: &str,
     number: Option<&str>,
 ) -> anyhow::Result<()> {
-    let items = inbox(http, base, device).await?;
+    let items = inbox(http, at, device).await?;
     let Some(item) = items.iter().find(|i| i.binding_message == shown) else {
         bail!("the inbox ({} items) does not hold the request", items.len());
     };
-    decide(http, base, device, item, "approve", number).await.map(|_| ())
+    decide(http, at, device, item, "approve", number).await.map(|_| ())
 }
 
 // ---------------------------------------------------------------- ping receiver
@@ -292,6 +311,9 @@ pub struct Arrival {
 struct Waiting {
     waiters: HashMap<String, oneshot::Sender<Arrival>>,
     early: HashMap<String, Arrival>,
+    /// Every auth_req_id pinged: a second ping of one is a duplicate.
+    seen: HashSet<String>,
+    duplicates: u64,
     bad: u64,
 }
 
@@ -324,6 +346,10 @@ async fn receive(
         w.bad += 1;
         return axum::http::StatusCode::BAD_REQUEST;
     };
+    if !w.seen.insert(id.clone()) {
+        w.duplicates += 1;
+        return axum::http::StatusCode::NO_CONTENT;
+    }
     let arrival = Arrival { at, bearer };
     match w.waiters.remove(&id) {
         Some(tx) => {
@@ -370,5 +396,10 @@ impl Receiver {
 
     pub fn bad_requests(&self) -> u64 {
         self.waiting.lock().map(|w| w.bad).unwrap_or_default()
+    }
+
+    /// Pings of an auth_req_id that had already been pinged.
+    pub fn duplicates(&self) -> u64 {
+        self.waiting.lock().map(|w| w.duplicates).unwrap_or_default()
     }
 }

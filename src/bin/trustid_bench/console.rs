@@ -163,7 +163,7 @@ pub async fn reads(
         };
         let paths = Arc::new(paths);
         let a = admin.clone();
-        let meter = Meter::start(ctx.pid);
+        let meter = Meter::start(&ctx.pids);
         let bounds = Bounds {
             concurrency: 1,
             duration: bound,

@@ -229,7 +229,7 @@ async fn approve_for(ctx: Arc<Ctx>, client: Creds, phones: Arc<Vec<Phone>>, stop
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 return false;
             };
-            ciba::approve(&http, &c.ep.issuer, &phone.device, &shown, None)
+            ciba::approve(&http, ciba::At::issuer(&c.ep.issuer), &phone.device, &shown, None)
                 .await
                 .is_ok()
         }

@@ -147,6 +147,23 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// VmRSS of several processes (the instances of one server), summed; None
+/// when there are none or one is gone.
+pub fn rss_kib_sum(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&p| rss_kib(p)).sum()
+}
+
+/// utime + stime of several processes, summed.
+fn cpu_ticks_sum(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| cpu_ticks(&p.to_string())).sum()
+}
+
 pub fn mib(kib: u64) -> f64 {
     (kib as f64 / 1024.0 * 10.0).round() / 10.0
 }
@@ -161,13 +178,13 @@ fn machine_ticks() -> Option<(u64, u64)> {
     Some((total - idle, total))
 }
 
-/// Waits until processes other than this one and `pid` use less than
+/// Waits until processes other than this one and `pids` use less than
 /// `threshold` cores (sampled over 1 s), for at most `max`. Returns the
 /// seconds waited and the last reading.
-pub async fn wait_idle(pid: Option<u32>, max: Duration, threshold: f64) -> (f64, f64) {
+pub async fn wait_idle(pids: &[u32], max: Duration, threshold: f64) -> (f64, f64) {
     let start = Instant::now();
     loop {
-        let meter = Meter::start(pid);
+        let meter = Meter::start(pids);
         tokio::time::sleep(Duration::from_secs(1)).await;
         let busy = meter.finish().await.other_cpu_cores.unwrap_or(0.0);
         if busy < threshold || start.elapsed() >= max {
@@ -177,27 +194,28 @@ pub async fn wait_idle(pid: Option<u32>, max: Duration, threshold: f64) -> (f64,
 }
 
 /// Measures a phase: CPU of the bench, the server and the rest, and the
-/// server's peak RSS (sampled every 50 ms).
+/// server's peak RSS (sampled every 50 ms). A server of several instances
+/// is measured as their sum.
 pub struct Meter {
     start: Instant,
     bench0: Option<u64>,
     server0: Option<u64>,
     machine0: Option<(u64, u64)>,
-    pid: Option<u32>,
+    pids: Vec<u32>,
     peak: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     sampler: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Meter {
-    pub fn start(pid: Option<u32>) -> Self {
+    pub fn start(pids: &[u32]) -> Self {
         let peak = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let sampler = pid.map(|pid| {
-            let (peak, stop) = (peak.clone(), stop.clone());
+        let sampler = (!pids.is_empty()).then(|| {
+            let (peak, stop, pids) = (peak.clone(), stop.clone(), pids.to_vec());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(kib) = rss_kib(pid) {
+                    if let Some(kib) = rss_kib_sum(&pids) {
                         peak.fetch_max(kib, Ordering::Relaxed);
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -207,9 +225,9 @@ impl Meter {
         Self {
             start: Instant::now(),
             bench0: cpu_ticks("self"),
-            server0: pid.and_then(|p| cpu_ticks(&p.to_string())),
+            server0: cpu_ticks_sum(pids),
             machine0: machine_ticks(),
-            pid,
+            pids: pids.to_vec(),
             peak,
             stop,
             sampler,
@@ -224,9 +242,7 @@ impl Meter {
         let elapsed = self.start.elapsed().as_secs_f64().max(1e-9);
         let tck = clk_tck();
         let bench = cpu_ticks("self").zip(self.bench0).map(|(b, a)| b.saturating_sub(a));
-        let server = self
-            .pid
-            .and_then(|p| cpu_ticks(&p.to_string()))
+        let server = cpu_ticks_sum(&self.pids)
             .zip(self.server0)
             .map(|(b, a)| b.saturating_sub(a));
         let machine = machine_ticks()
@@ -238,7 +254,7 @@ impl Meter {
         if let Some(sampler) = self.sampler.take() {
             let _ = sampler.await;
         }
-        let end = self.pid.and_then(rss_kib);
+        let end = rss_kib_sum(&self.pids);
         if let Some(kib) = end {
             self.peak.fetch_max(kib, Ordering::Relaxed);
         }

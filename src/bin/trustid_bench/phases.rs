@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use axum::body::Bytes;
 use serde_json::json;
 
@@ -17,7 +18,11 @@ use super::raw::Raw;
 pub struct Ctx {
     pub ep: Endpoints,
     pub poll: Creds,
-    pub pid: Option<u32>,
+    /// The server's processes: one per instance.
+    pub pids: Vec<u32>,
+    /// Where each instance listens (base URLs); all share the issuer. A
+    /// worker `w` talks to instance `w % len`.
+    pub via: Vec<String>,
     /// Login hints the load phases spread their requests over.
     pub hints: Vec<String>,
     /// binding_message of requests that must stay pending.
@@ -32,13 +37,32 @@ impl Ctx {
     pub fn pending_count(&self) -> usize {
         self.pending.lock().map(|p| p.len()).unwrap_or_default()
     }
+
+    pub fn instances(&self) -> usize {
+        self.via.len().max(1)
+    }
+
+    /// The base URL worker `w`'s device calls go to.
+    pub fn via(&self, w: usize) -> &str {
+        self.via.get(w % self.instances()).unwrap_or(&self.ep.issuer)
+    }
+
+    /// A client for `url` whose worker `w` connects to instance `w + shift`.
+    pub fn raw(&self, url: &reqwest::Url, workers: usize, shift: usize) -> anyhow::Result<Arc<Raw>> {
+        let ports = self
+            .via
+            .iter()
+            .map(|v| reqwest::Url::parse(v)?.port_or_known_default().context("no port"))
+            .collect::<anyhow::Result<Vec<u16>>>()?;
+        Raw::spread(url, workers, &ports, shift)
+    }
 }
 
 /// GET discovery: precomputed bytes, the server's HTTP ceiling.
 pub async fn trivial(ctx: &Arc<Ctx>, bounds: Bounds) -> anyhow::Result<Phase> {
-    let raw = Raw::new(&ctx.ep.discovery, bounds.concurrency)?;
+    let raw = ctx.raw(&ctx.ep.discovery, bounds.concurrency, 0)?;
     let url = Arc::new(ctx.ep.discovery.clone());
-    let meter = Meter::start(ctx.pid);
+    let meter = Meter::start(&ctx.pids);
     let tally = closed_loop(bounds, move |w, _| {
         let (raw, url) = (raw.clone(), url.clone());
         async move {
@@ -64,7 +88,7 @@ pub async fn trivial(ctx: &Arc<Ctx>, bounds: Bounds) -> anyhow::Result<Phase> {
 
 /// POST backchannel requests that stay pending, spread over the hints.
 pub async fn backchannel(ctx: &Arc<Ctx>, bounds: Bounds, name: &str, what: &str) -> anyhow::Result<Phase> {
-    let raw = Raw::new(&ctx.ep.backchannel, bounds.concurrency)?;
+    let raw = ctx.raw(&ctx.ep.backchannel, bounds.concurrency, 0)?;
     let bodies: Arc<Vec<Bytes>> = Arc::new(
         ctx.hints
             .iter()
@@ -78,7 +102,7 @@ pub async fn backchannel(ctx: &Arc<Ctx>, bounds: Bounds, name: &str, what: &str)
             })
             .collect(),
     );
-    let meter = Meter::start(ctx.pid);
+    let meter = Meter::start(&ctx.pids);
     let c = ctx.clone();
     let tally = closed_loop(bounds, move |w, seq| {
         let (raw, c, bodies) = (raw.clone(), c.clone(), bodies.clone());
@@ -168,8 +192,8 @@ pub async fn polls(
                 tokio::time::sleep(due - epoch.elapsed()).await;
             }
         }
-        let raw = Raw::new(&ctx.ep.token, b.concurrency)?;
-        let meter = Meter::start(ctx.pid);
+        let raw = ctx.raw(&ctx.ep.token, b.concurrency, 0)?;
+        let meter = Meter::start(&ctx.pids);
         let (c, pool2, last2, waits2) = (ctx.clone(), pool.clone(), last.clone(), waits.clone());
         waits.store(0, Ordering::Relaxed);
         let tally = closed_loop(b, move |w, seq| {
@@ -229,8 +253,8 @@ pub async fn polls_impatient(ctx: &Arc<Ctx>, pool_size: usize, bounds: Bounds) -
     if pool.is_empty() {
         anyhow::bail!("no pending requests to poll");
     }
-    let raw = Raw::new(&ctx.ep.token, bounds.concurrency)?;
-    let meter = Meter::start(ctx.pid);
+    let raw = ctx.raw(&ctx.ep.token, bounds.concurrency, 0)?;
+    let meter = Meter::start(&ctx.pids);
     let (c, pool2) = (ctx.clone(), pool.clone());
     let tally = closed_loop(bounds, move |w, seq| {
         let (raw, c, pool) = (raw.clone(), c.clone(), pool2.clone());
@@ -276,10 +300,18 @@ pub struct Phone {
 }
 
 /// Full poll flows: backchannel → inbox → signed approval → token. Worker
-/// `w` uses phone `w`, so each inbox holds only its own request.
+/// `w` uses phone `w`, so each inbox holds only its own request. With
+/// several instances, worker `w` talks to instance `w`, and each token
+/// request goes at once to the next instance too: exactly one of the two
+/// may redeem (a second token is counted, `redeemed_twice`).
 pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name: &str, what: &str) -> Phase {
-    let clients = ciba::http_client().and_then(|h| Ok((h, Raw::new(&ctx.ep.backchannel, bounds.concurrency)?)));
-    let (http, raw) = match clients {
+    let clients = ciba::http_client().and_then(|h| {
+        let rival = (ctx.instances() > 1)
+            .then(|| ctx.raw(&ctx.ep.token, bounds.concurrency, 1))
+            .transpose()?;
+        Ok((h, ctx.raw(&ctx.ep.backchannel, bounds.concurrency, 0)?, rival))
+    });
+    let (http, raw, rival) = match clients {
         Ok(h) => h,
         Err(e) => {
             let mut t = Tally::default();
@@ -287,14 +319,14 @@ pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name
             return load::phase(name, what, "token", 0, t, Default::default());
         }
     };
-    let meter = Meter::start(ctx.pid);
+    let meter = Meter::start(&ctx.pids);
     let c = ctx.clone();
     let bounds = Bounds {
         concurrency: bounds.concurrency.min(phones.len()),
         ..bounds
     };
     let tally = closed_loop(bounds, move |w, seq| {
-        let (http, raw, c, phones) = (http.clone(), raw.clone(), c.clone(), phones.clone());
+        let (http, raw, rival, c, phones) = (http.clone(), raw.clone(), rival.clone(), c.clone(), phones.clone());
         async move {
             let phone = &phones[w];
             let shown = format!("Bench flow {seq}");
@@ -319,14 +351,22 @@ pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name
                     };
                 }
             };
-            if let Err(e) = ciba::approve(&http, &c.ep.issuer, &phone.device, &shown, None).await {
+            let at = ciba::At {
+                issuer: &c.ep.issuer,
+                via: c.via(w),
+            };
+            if let Err(e) = ciba::approve(&http, at, &phone.device, &shown, None).await {
                 return Done {
                     example: Some(e.to_string()),
                     ..Done::new("approval_failed", false, started)
                 };
             }
             for _ in 0..50 {
-                match ciba::token(&raw, w, &c.ep, &c.poll, &auth_req_id).await {
+                let answer = match &rival {
+                    None => ciba::token(&raw, w, &c.ep, &c.poll, &auth_req_id).await,
+                    Some(rival) => race_token(&raw, rival, w, &c, &auth_req_id).await,
+                };
+                match answer {
                     Ok(("token", _)) => return Done::new("token", true, started),
                     Ok(("authorization_pending" | "slow_down", _)) => {
                         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -362,6 +402,28 @@ pub async fn flows(ctx: &Arc<Ctx>, phones: Arc<Vec<Phone>>, bounds: Bounds, name
     phase
 }
 
+/// The same token request on worker `w`'s instance and, at once, on the
+/// next one: one token at most. Two tokens answer `redeemed_twice`; one
+/// is the answer; else the main instance's answer.
+async fn race_token(
+    raw: &Raw,
+    rival: &Raw,
+    w: usize,
+    c: &Ctx,
+    auth_req_id: &str,
+) -> anyhow::Result<(&'static str, Bytes)> {
+    let (main, other) = tokio::join!(
+        ciba::token(raw, w, &c.ep, &c.poll, auth_req_id),
+        ciba::token(rival, w, &c.ep, &c.poll, auth_req_id),
+    );
+    let (main, other) = (main?, other?);
+    Ok(match (main.0, other.0) {
+        ("token", "token") => ("redeemed_twice", main.1),
+        (_, "token") => other,
+        _ => main,
+    })
+}
+
 /// Ping flows, one at a time: backchannel (ping client) → signed approval →
 /// the ping at our endpoint → token. The figure is approval → ping.
 pub async fn ping(
@@ -373,8 +435,10 @@ pub async fn ping(
     timeout: Duration,
 ) -> anyhow::Result<Phase> {
     let http = ciba::http_client()?;
-    let raw = Raw::new(&ctx.ep.backchannel, 1)?;
-    let meter = Meter::start(ctx.pid);
+    // Request `seq` goes to instance `seq`: a decision on one, while every
+    // instance's outbox worker may claim the ping.
+    let raw = ctx.raw(&ctx.ep.backchannel, ctx.instances(), 0)?;
+    let meter = Meter::start(&ctx.pids);
     let (mut main, mut to_ping, mut to_token, mut answer) =
         (Tally::default(), Tally::default(), Tally::default(), Tally::default());
     for seq in 0..count {
@@ -390,7 +454,12 @@ pub async fn ping(
             ("client_notification_token", &bearer),
         ]);
         let t0 = Instant::now();
-        let auth_req_id = match ciba::backchannel(&raw, 0, &ctx.ep, client, body.into()).await? {
+        let w = seq % ctx.instances();
+        let at = ciba::At {
+            issuer: &ctx.ep.issuer,
+            via: ctx.via(w),
+        };
+        let auth_req_id = match ciba::backchannel(&raw, w, &ctx.ep, client, body.into()).await? {
             BcAnswer::Ok { auth_req_id, .. } => auth_req_id,
             BcAnswer::Refused { kind, body } => {
                 main.count(kind);
@@ -399,13 +468,13 @@ pub async fn ping(
             }
         };
         let arrived = receiver.expect(&auth_req_id)?;
-        let items = ciba::inbox(&http, &ctx.ep.issuer, &phone.device).await?;
+        let items = ciba::inbox(&http, at, &phone.device).await?;
         let Some(item) = items.iter().find(|i| i.binding_message == shown) else {
             main.count("not_in_inbox");
             continue;
         };
         // From the moment the signed decision leaves the phone.
-        let t_approve = ciba::decide(&http, &ctx.ep.issuer, &phone.device, item, "approve", None).await?;
+        let t_approve = ciba::decide(&http, at, &phone.device, item, "approve", None).await?;
         answer.sample(t_approve.elapsed());
         let arrival = match tokio::time::timeout(Duration::from_secs(5), arrived).await {
             Ok(Ok(a)) => a,
@@ -420,7 +489,7 @@ pub async fn ping(
         main.count("ping");
         main.sample(arrival.at.saturating_duration_since(t_approve));
         to_ping.sample(arrival.at.saturating_duration_since(t0));
-        match ciba::token(&raw, 0, &ctx.ep, client, &auth_req_id).await? {
+        match ciba::token(&raw, w, &ctx.ep, client, &auth_req_id).await? {
             ("token", _) => {
                 main.count("token");
                 to_token.sample(t0.elapsed());
@@ -452,5 +521,8 @@ pub async fn ping(
     phase
         .extra
         .insert("receiver_bad_requests".into(), json!(receiver.bad_requests()));
+    phase
+        .extra
+        .insert("duplicate_pings".into(), json!(receiver.duplicates()));
     Ok(phase)
 }

@@ -30,6 +30,10 @@ pub struct Raw {
     /// Where to connect, and what every URL given must name.
     host_name: String,
     port: u16,
+    /// The ports of a server's instances: worker `w` connects to
+    /// `ports[(w + shift) % len]`, naming `port` in every request.
+    ports: Vec<u16>,
+    shift: usize,
     /// The `Host` header.
     host: HeaderValue,
     conns: Vec<Mutex<Option<SendRequest<Full<Bytes>>>>>,
@@ -44,6 +48,13 @@ pub struct Answer {
 impl Raw {
     /// A client for `url`'s host and port (plain HTTP: the bench is loopback only).
     pub fn new(url: &reqwest::Url, workers: usize) -> anyhow::Result<Arc<Self>> {
+        Self::spread(url, workers, &[], 0)
+    }
+
+    /// A client for `url` whose workers connect to the instances listening
+    /// on `ports` of the same host (all answer for `url`'s issuer), worker
+    /// `w` to instance `w + shift`; no ports: `url`'s own.
+    pub fn spread(url: &reqwest::Url, workers: usize, ports: &[u16], shift: usize) -> anyhow::Result<Arc<Self>> {
         anyhow::ensure!(
             url.scheme() == "http",
             "the throughput phases speak plain HTTP, not {url}"
@@ -57,6 +68,8 @@ impl Raw {
         Ok(Arc::new(Self {
             host_name: host.to_owned(),
             port,
+            ports: if ports.is_empty() { vec![port] } else { ports.to_vec() },
+            shift,
             host: HeaderValue::from_str(&authority)?,
             conns: (0..workers).map(|_| Mutex::new(None)).collect(),
         }))
@@ -100,10 +113,14 @@ impl Raw {
         Ok(&url[url::Position::BeforePath..])
     }
 
+    fn port_of(&self, worker: usize) -> u16 {
+        self.ports[(worker + self.shift) % self.ports.len()]
+    }
+
     async fn send(&self, worker: usize, req: Request<Full<Bytes>>) -> anyhow::Result<Answer> {
         let slot = self.conns.get(worker).context("no connection slot for this worker")?;
         let mut conn = slot.lock().await;
-        match tokio::time::timeout(TIMEOUT, self.exchange(&mut conn, req)).await {
+        match tokio::time::timeout(TIMEOUT, self.exchange(worker, &mut conn, req)).await {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(e)) => {
                 // A broken connection is not reused; the next call opens another.
@@ -123,6 +140,7 @@ impl Raw {
     /// one, as reqwest's pool does; a request that was sent is never repeated.
     async fn exchange(
         &self,
+        worker: usize,
         conn: &mut Option<SendRequest<Full<Bytes>>>,
         req: Request<Full<Bytes>>,
     ) -> anyhow::Result<Answer> {
@@ -130,7 +148,7 @@ impl Raw {
         for _ in 0..2 {
             let sender = match conn.as_mut() {
                 Some(s) if !s.is_closed() => s,
-                _ => conn.insert(self.connect().await?),
+                _ => conn.insert(self.connect(worker).await?),
             };
             if sender.ready().await.is_err() {
                 *conn = None;
@@ -155,11 +173,11 @@ impl Raw {
         anyhow::bail!("the connection closed twice before the request could be sent")
     }
 
-    async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    async fn connect(&self, worker: usize) -> anyhow::Result<SendRequest<Full<Bytes>>> {
         let stream = tokio::net::TcpStream::connect((
             // An IPv6 literal comes bracketed from the URL.
             self.host_name.trim_start_matches('[').trim_end_matches(']'),
-            self.port,
+            self.port_of(worker),
         ))
         .await?;
         stream.set_nodelay(true)?;
@@ -193,5 +211,17 @@ mod tests {
         assert_eq!(default.host, "127.0.0.1");
         assert!(default.path(&url("http://127.0.0.1:80/y")).is_ok());
         assert!(Raw::new(&url("https://127.0.0.1/x"), 1).is_err(), "plain HTTP only");
+    }
+
+    #[test]
+    fn workers_are_spread_over_the_instances_and_name_the_issuer() {
+        let issuer = reqwest::Url::parse("http://127.0.0.1:8080/token").unwrap();
+        let raw = Raw::spread(&issuer, 4, &[8080, 9090], 0).unwrap();
+        let ports: Vec<u16> = (0..4).map(|w| raw.port_of(w)).collect();
+        assert_eq!(ports, [8080, 9090, 8080, 9090]);
+        assert_eq!(raw.host, "127.0.0.1:8080", "every instance is asked as the issuer");
+        let rival = Raw::spread(&issuer, 4, &[8080, 9090], 1).unwrap();
+        assert!((0..4).all(|w| rival.port_of(w) != raw.port_of(w)), "the other instance");
+        assert_eq!(Raw::new(&issuer, 2).unwrap().port_of(1), 8080);
     }
 }

@@ -161,6 +161,7 @@ pub fn checks(r: &Results, peer: Option<&Results>) -> Vec<Check> {
         });
     }
     out.extend(super::flow_checks::checks(r));
+    out.extend(super::instance_checks::checks(r));
     if let Some(p99) = r.phase("ping").and_then(|p| p.latency.as_ref()).map(|l| l.p99_ms) {
         out.push(Check {
             what: "ping: approval → ping p99".into(),

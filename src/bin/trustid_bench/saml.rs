@@ -103,7 +103,7 @@ async fn login(http: &reqwest::Client, ctx: &Ctx, phone: &Phone, seq: u64) -> an
         .and_then(|rest| rest.split('<').next())
         .context("the wait page shows no number")?;
     let shown = format!("Sign in to {SP_NAME}");
-    ciba::approve(http, base, &phone.device, &shown, Some(number)).await?;
+    ciba::approve(http, ciba::At::issuer(base), &phone.device, &shown, Some(number)).await?;
     let answered = http.get(&wait).header("cookie", &cookie).send().await?.text().await?;
     if !answered.contains("name=\"SAMLResponse\"") {
         bail!("the wait page holds no Response");
@@ -123,7 +123,7 @@ pub async fn logins(ctx: &std::sync::Arc<Ctx>, phone: Phone, samples: usize, max
             return load::phase(name, what, "response", 0, t, Default::default());
         }
     };
-    let meter = Meter::start(ctx.pid);
+    let meter = Meter::start(&ctx.pids);
     let (c, phone) = (ctx.clone(), std::sync::Arc::new(phone));
     let bounds = Bounds {
         concurrency: 1,

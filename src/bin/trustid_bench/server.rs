@@ -78,6 +78,29 @@ impl Server {
         })
     }
 
+    /// Another instance of this server: its own port and directory (for its
+    /// log), the same settings otherwise — issuer, keys and database.
+    pub fn sibling(&self) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let dir = self.dir.with_file_name(format!(
+            "{}-{port}",
+            self.dir.file_name().and_then(|n| n.to_str()).unwrap_or("trustid-bench")
+        ));
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut env = self.env.clone();
+        env.retain(|(k, _)| k != "TRUSTID_LISTEN");
+        env.push(("TRUSTID_LISTEN".into(), format!("127.0.0.1:{port}")));
+        Ok(Self {
+            bin: self.bin.clone(),
+            dir,
+            base: format!("http://127.0.0.1:{port}"),
+            env,
+            child: None,
+            spawned_at: Instant::now(),
+            keep_dir: self.keep_dir,
+        })
+    }
+
     pub fn bin(&self) -> &Path {
         &self.bin
     }
