@@ -17,6 +17,7 @@ pub mod flow_sql;
 pub mod identity_documents;
 pub mod lifecycle;
 pub mod migrate_data;
+pub mod pending_cache;
 pub mod postgres;
 pub mod risk;
 pub mod saml_login;

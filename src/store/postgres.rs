@@ -1,16 +1,20 @@
 //! PostgreSQL, for several trustid instances on one database. The statements
 //! are shared with SQLite (each aggregate's `*_sql!` macro); only these few
-//! differ. Nothing is kept in memory but clients, for a few seconds: other
-//! instances change the rest.
+//! differ. Kept in memory: clients, for a few seconds, and pending requests
+//! for the token endpoint while this instance listens to the others' changes
+//! (a trigger NOTIFYs each, migration `20261207000006`); nothing else, as
+//! other instances change the rest.
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, query, query_as};
 
 use super::clients::ClientCache;
+use super::pending_cache::{FillTicket, InvalidateOnDrop, PendingCache};
 use super::{DeviceCounts, Limited, OwedPushes, StoreError, StoreResult, TopicSink};
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
@@ -23,7 +27,15 @@ pub struct PgStore {
     /// once, and on disk with the next synced commit.
     unsynced: PgPool,
     clients: ClientCache,
+    pending: Arc<PendingCache>,
+    /// True while the listener hears every instance's changes: the pending
+    /// cache serves only then (a change unheard would leave an entry stale).
+    listening: Arc<AtomicBool>,
 }
+
+/// What the `transaction_changed` trigger NOTIFYs, then the id (none: rows
+/// were deleted, any of them).
+const TRANSACTION_CHANGED: &str = "transaction-changed:";
 
 impl PgStore {
     const CLIENT_NAME: &str = "(c.metadata::jsonb ->> 'client_name')";
@@ -85,7 +97,11 @@ impl PgStore {
         change.execute(&self.pool).await
     }
 
-    fn transactions_change(&self, _id: Option<&str>) {}
+    /// This instance forgets at once (the other instances when the
+    /// trigger's NOTIFY reaches them).
+    fn transactions_change<'a>(&'a self, id: Option<&'a str>) -> InvalidateOnDrop<'a> {
+        InvalidateOnDrop::new(Some(&self.pending), id)
+    }
 
     /// PostgreSQL commits concurrent writers together itself: a flow's
     /// writes are the shared sqlx statements (SQLite batches them,
@@ -141,11 +157,21 @@ impl PgStore {
         None
     }
 
-    fn polled(&self, _digest: &str, _now: i64) -> Result<Arc<Transaction>, ()> {
-        Err(())
+    /// A pending transaction from memory while this instance listens, or the
+    /// ticket to take before reading it (none: not listening, keep nothing).
+    fn polled(&self, digest: &str, now: i64) -> Result<Arc<Transaction>, Option<FillTicket>> {
+        if !self.listening.load(Ordering::SeqCst) {
+            return Err(None);
+        }
+        let ticket = self.pending.ticket();
+        self.pending.get(digest, now).ok_or(Some(ticket))
     }
 
-    fn keep_polled(&self, _digest: &str, _txn: &Arc<Transaction>, _ticket: (), _now: i64) {}
+    fn keep_polled(&self, digest: &str, txn: &Arc<Transaction>, ticket: Option<FillTicket>, now: i64) {
+        if let Some(ticket) = ticket {
+            self.pending.fill(digest, txn, ticket, now);
+        }
+    }
 
     /// Admits a request against the caps: one statement bumps the user's and
     /// the client's counter of this second (`request_counts`) and sums each
@@ -237,11 +263,13 @@ impl PgStore {
         None
     }
 
-    /// LISTENs on the `trustid` channel and republishes every topic locally.
-    /// PgListener re-listens after a reconnect; notifications lost meanwhile
-    /// are covered by the waiters' own timeouts and re-reads.
+    /// LISTENs on the `trustid` channel: republishes every topic locally and
+    /// forgets the pending requests other instances changed. On a lost
+    /// connection the pending cache stops serving and is emptied, then
+    /// serves again once a new LISTEN holds; topics lost meanwhile are
+    /// covered by the waiters' own timeouts and re-reads.
     fn spawn_listener(&self, sink: Arc<dyn TopicSink>) {
-        let pool = self.pool.clone();
+        let (pool, pending, listening) = (self.pool.clone(), self.pending.clone(), self.listening.clone());
         tokio::spawn(async move {
             loop {
                 let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
@@ -256,9 +284,20 @@ impl PgStore {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
-                while let Ok(n) = listener.recv().await {
-                    sink.deliver(n.payload());
+                // Whatever changed before this LISTEN was not heard.
+                pending.invalidate_all();
+                listening.store(true, Ordering::SeqCst);
+                // try_recv answers None when the connection was lost.
+                while let Ok(Some(n)) = listener.try_recv().await {
+                    match n.payload().strip_prefix(TRANSACTION_CHANGED) {
+                        Some("") => pending.invalidate_all(),
+                        Some(id) => pending.invalidate(id),
+                        None => sink.deliver(n.payload()),
+                    }
                 }
+                listening.store(false, Ordering::SeqCst);
+                pending.invalidate_all();
+                tracing::warn!("lost the LISTEN connection; reconnecting");
             }
         });
     }
@@ -296,6 +335,8 @@ impl PgStore {
             pool,
             unsynced,
             clients: ClientCache::default(),
+            pending: Arc::default(),
+            listening: Arc::default(),
         })
     }
 

@@ -23,8 +23,12 @@ const SQLITE_ONLY: [&str; 2] = [
 
 /// Migrations SQLite has no counterpart of: the request caps' counters,
 /// which SQLite keeps in memory (`src/store/sqlite/rate_windows.rs`) and
-/// several PostgreSQL instances must share.
-const POSTGRES_ONLY: [&str; 1] = ["20261207000005_request_counts.sql"];
+/// several PostgreSQL instances must share; the trigger that tells every
+/// instance of a changed transaction (one SQLite process makes every change).
+const POSTGRES_ONLY: [&str; 2] = [
+    "20261207000005_request_counts.sql",
+    "20261207000006_transaction_changes.sql",
+];
 
 /// The names of the indexes a migration creates, in order.
 fn created_indexes(sql: &str) -> Vec<String> {

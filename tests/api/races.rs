@@ -136,3 +136,36 @@ async fn a_transaction_can_start_on_one_instance_and_finish_on_another() {
     let tokens = a.poll(&client, auth_req_id).await;
     assert_eq!(tokens.status, 200, "the token at A: {}", tokens.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pending_poll_one_instance_remembers_ends_when_another_decides() {
+    if std::env::var("TRUSTID_TEST_DATABASE_URL").is_err() {
+        println!("skipped: several instances share a database on PostgreSQL only");
+        return;
+    }
+    let a = spawn_app_with(|s| s.poll_interval = 1).await;
+    let b = a.second_instance().await;
+    let client = a.client(SigningAlg::ES256).await;
+    let device = a.user_with_device("alice").await;
+    let auth_req_id = a.start(&client, "alice", "Log in").await;
+    // A remembers the request as pending (its token endpoint's cache).
+    for _ in 0..2 {
+        a.poll(&client, &auth_req_id)
+            .await
+            .assert_oauth_error(400, "authorization_pending", "not decided yet");
+        a.clock.advance_secs(1);
+    }
+    assert_eq!(device.decide(&b, "approve").await.status, 200);
+    // B's change reaches A through PostgreSQL's NOTIFY, in milliseconds; the
+    // clock stays inside the cache's 30 s, so only that NOTIFY ends it.
+    for _ in 0..20 {
+        let answer = a.poll(&client, &auth_req_id).await;
+        if answer.status == 200 {
+            return;
+        }
+        answer.assert_oauth_error(400, "authorization_pending", "decided at B, pending at A meanwhile");
+        a.clock.advance_secs(1);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("A still answers pending 2 s after B's decision");
+}

@@ -45,7 +45,7 @@ fn jobs<const N: usize>(txns: [Transaction; N]) -> (Vec<Job>, Vec<oneshot::Recei
 }
 
 fn txn(id: &str, digest: &str) -> Transaction {
-    let mut t = (*super::super::hot::tests::pending(id)).clone();
+    let mut t = (*crate::store::pending_cache::tests::pending(id)).clone();
     t.auth_req_digest = digest.into();
     t
 }

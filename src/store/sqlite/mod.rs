@@ -27,11 +27,12 @@ use sqlx::sqlite::SqliteQueryResult;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::clients::ClientCache;
+use super::pending_cache::{FillTicket, InvalidateOnDrop};
 use super::{DeviceCounts, InboxItem, Limited, OwedPushes, RateKey, StoreResult, TopicSink};
 use crate::domain::transaction::Transaction;
 use crate::domain::user::User;
 use group_commit::GroupCommit;
-use hot::{FillTicket, Hot, InvalidateOnDrop};
+use hot::Hot;
 use user_cache::UserChange;
 use user_requests::{Index, UserIndexGuard, UserRequests};
 

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use super::hot::PRUNE_EVERY;
+use crate::store::pending_cache::PRUNE_EVERY;
 use crate::store::{Limited, RateKey};
 
 /// Seconds of history kept beyond the latest window asked for.
