@@ -170,17 +170,20 @@ pub fn checks(r: &Results, peer: Option<&Results>) -> Vec<Check> {
             met: Some(p99 < 10.0),
         });
     }
-    if let Some(idle) = r.rss.idle_mib {
+    // Issue 8's memory targets are an instance's: a pair's sum is halved.
+    let instances = r.config["instances"].as_u64().unwrap_or(1).max(1) as f64;
+    let each = if instances > 1.0 { " (per instance)" } else { "" };
+    if let Some(idle) = r.rss.idle_mib.map(|m| m / instances) {
         out.push(Check {
-            what: "RSS idle".into(),
+            what: format!("RSS idle{each}"),
             value: format!("{idle:.1} MiB"),
             target: "< 30 MB".into(),
             met: Some(idle * 1.048_576 < 30.0),
         });
     }
-    if let (Some(rss), Some(n)) = (r.rss.pending_mib, r.rss.pending_count) {
+    if let (Some(rss), Some(n)) = (r.rss.pending_mib.map(|m| m / instances), r.rss.pending_count) {
         out.push(Check {
-            what: format!("RSS with {} pending", thousands(n as f64)),
+            what: format!("RSS with {} pending{each}", thousands(n as f64)),
             value: format!("{rss:.1} MiB"),
             target: "< 300 MB at 100,000".into(),
             met: (n >= 100_000).then_some(rss * 1.048_576 < 300.0),
@@ -580,5 +583,26 @@ mod tests {
         assert_eq!(checks(&mine, Some(&faster_node))[0].met, Some(false));
         let slower_node = results(5_000.0);
         assert_eq!(checks(&mine, Some(&slower_node))[0].met, Some(true));
+    }
+
+    #[test]
+    fn memory_is_judged_per_instance() {
+        let mut pair = results(1_000.0);
+        pair.rss.idle_mib = Some(46.0);
+        pair.config = serde_json::json!({"instances": 2});
+        let idle = checks(&pair, None)
+            .into_iter()
+            .find(|c| c.what.starts_with("RSS idle"))
+            .unwrap();
+        assert_eq!(
+            (idle.what.as_str(), idle.value.as_str()),
+            ("RSS idle (per instance)", "23.0 MiB")
+        );
+        assert_eq!(idle.met, Some(true));
+        pair.config = serde_json::json!({"instances": 1});
+        assert_eq!(
+            checks(&pair, None).iter().find(|c| c.what == "RSS idle").unwrap().met,
+            Some(false)
+        );
     }
 }
