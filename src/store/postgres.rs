@@ -157,6 +157,9 @@ impl PgStore {
         None
     }
 
+    /// No index by user here, so no candidates to settle.
+    async fn settle_candidates(&self, _user_id: &str, _candidates: &[Box<str>], _pending: &[super::InboxItem]) {}
+
     /// A pending transaction from memory while this instance listens, or the
     /// ticket to take before reading it (none: not listening, keep nothing).
     fn polled(&self, digest: &str, now: i64) -> Result<Arc<Transaction>, Option<FillTicket>> {
@@ -377,6 +380,10 @@ enum NoIndex {}
 
 impl NoIndex {
     fn unexpired_json(&mut self, _user_id: &str, _now: i64) -> String {
+        match *self {}
+    }
+
+    fn candidates(&mut self, _user_id: &str, _now: i64) -> (Vec<Box<str>>, String) {
         match *self {}
     }
 }

@@ -264,10 +264,11 @@ macro_rules! transaction_sql {
 
                 async fn pending_for_user(&self, user_id: &str, now: i64) -> StoreResult<Vec<InboxItem>> {
                     let client_name = Self::CLIENT_NAME;
-                    let ids = self
+                    let (candidates, ids) = self
                         .lock_user_requests(now)
                         .await?
-                        .map(|mut i| i.unexpired_json(user_id, now));
+                        .map(|mut i| i.candidates(user_id, now))
+                        .unzip();
                     let by_user = $crate::store::transactions::by_user("t.", ids.is_some());
                     let sql = format!(
                         "SELECT {TXN_COLUMNS}, {client_name} AS client_name FROM transactions t \
@@ -275,24 +276,30 @@ macro_rules! transaction_sql {
                          WHERE {by_user} AND t.status = 'pending' AND t.expires_at > $2 \
                          ORDER BY t.created_at, t.id"
                     );
-                    if let Some(done) = self.inbox_direct(&sql, user_id, now, ids.as_deref()) {
-                        return done;
+                    let items = match self.inbox_direct(&sql, user_id, now, ids.as_deref()) {
+                        Some(done) => done?,
+                        None => {
+                            let select = query_as(&sql).bind(user_id).bind(now);
+                            let rows: Vec<InboxRow> = match ids {
+                                Some(ids) => select.bind(ids),
+                                None => select,
+                            }
+                            .fetch_all(&self.pool)
+                            .await?;
+                            rows.into_iter()
+                                .map(|r| {
+                                    Ok(InboxItem {
+                                        transaction: Transaction::try_from(r.transaction)?,
+                                        client_name: r.client_name,
+                                    })
+                                })
+                                .collect::<StoreResult<Vec<_>>>()?
+                        }
+                    };
+                    if let Some(candidates) = &candidates {
+                        self.settle_candidates(user_id, candidates, &items).await;
                     }
-                    let select = query_as(&sql).bind(user_id).bind(now);
-                    let rows: Vec<InboxRow> = match ids {
-                        Some(ids) => select.bind(ids),
-                        None => select,
-                    }
-                    .fetch_all(&self.pool)
-                    .await?;
-                    rows.into_iter()
-                        .map(|r| {
-                            Ok(InboxItem {
-                                transaction: Transaction::try_from(r.transaction)?,
-                                client_name: r.client_name,
-                            })
-                        })
-                        .collect()
+                    Ok(items)
                 }
 
                 async fn insert_challenges(&self, challenges: &[Challenge]) -> StoreResult<()> {

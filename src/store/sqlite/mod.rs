@@ -224,6 +224,16 @@ impl SqliteStore {
         Ok(index)
     }
 
+    /// The inbox read found only `pending` among `candidates`: the index
+    /// skips the others from now on (`Index::settle`). Not brought up to
+    /// date first: only candidates are touched.
+    async fn settle_candidates(&self, user_id: &str, candidates: &[Box<str>], pending: &[InboxItem]) {
+        let pending: Vec<&str> = pending.iter().map(|i| i.transaction.id.as_str()).collect();
+        if pending.len() < candidates.len() {
+            self.users.lock().await.settle(user_id, candidates, &pending);
+        }
+    }
+
     /// [`Self::user_index`], as the shared statements ask for it (PostgreSQL
     /// has none).
     async fn lock_user_requests(&self, now: i64) -> StoreResult<Option<UserIndexGuard<'_>>> {

@@ -48,6 +48,10 @@ struct Entry {
     id: Box<str>,
     created_at: i64,
     expires_at: i64,
+    /// Read no longer pending (decided, cancelled): a request never becomes
+    /// pending again, so it is no reader's candidate any more; it still
+    /// counts in the rate windows' reach.
+    settled: bool,
 }
 
 impl Entry {
@@ -117,6 +121,7 @@ impl Index {
                 id: id.into(),
                 created_at,
                 expires_at,
+                settled: false,
             };
             if entry.stale(now) {
                 continue;
@@ -167,9 +172,32 @@ impl Index {
         }
         self.users[user_id]
             .iter()
-            .filter(|e| e.expires_at > now)
+            .filter(|e| e.expires_at > now && !e.settled)
             .map(|e| &*e.id)
             .collect()
+    }
+
+    /// [`Self::unexpired`], owned, and as the statements bind it: the
+    /// candidates a read is about to check.
+    pub fn candidates(&mut self, user_id: &str, now: i64) -> (Vec<Box<str>>, String) {
+        let ids = self.unexpired(user_id, now);
+        let json = as_json(&ids);
+        (ids.into_iter().map(Box::from).collect(), json)
+    }
+
+    /// After a read of the user's pending requests among `candidates` found
+    /// only `pending`: the other candidates are settled, and later reads
+    /// skip them. Only candidates are touched: a request indexed since the
+    /// read began was not looked at.
+    pub fn settle(&mut self, user_id: &str, candidates: &[Box<str>], pending: &[&str]) {
+        let Some(entries) = self.users.get_mut(user_id) else {
+            return;
+        };
+        for id in candidates.iter().filter(|id| !pending.contains(&&***id)) {
+            if let Ok(at) = entries.binary_search_by(|e| e.id.cmp(id)) {
+                entries[at].settled = true;
+            }
+        }
     }
 
     /// [`Self::unexpired`] as the statements bind it (`json_each`).
@@ -311,6 +339,24 @@ mod tests {
         assert_eq!(index.users(), 1025, "the recent users and `kept`");
         assert!(index.created_per_second("gone", 0).is_empty());
         assert_eq!(index.unexpired("kept", 10_000), ["kept"]);
+    }
+
+    #[test]
+    fn settled_candidates_are_skipped_but_still_counted_and_new_ones_are_not_touched() {
+        let mut index = Index::default();
+        index.add_rows(
+            vec![row(1, "a1", "alice", 100, 400), row(2, "a2", "alice", 101, 400)],
+            105,
+        );
+        let (candidates, json) = index.candidates("alice", 105);
+        assert_eq!(json, r#"["a1","a2"]"#);
+        // Committed while the read ran: not among the candidates.
+        index.add_rows(vec![row(3, "a3", "alice", 102, 400)], 105);
+        index.settle("alice", &candidates, &["a2"]);
+        assert_eq!(index.unexpired("alice", 106), ["a2", "a3"], "a1 was read decided");
+        assert_eq!(index.created_per_second("alice", 0), [(100, 1), (101, 1), (102, 1)]);
+        index.settle("bob", &candidates, &[]);
+        assert_eq!(index.unexpired("alice", 106), ["a2", "a3"], "another user's read");
     }
 
     #[test]
