@@ -157,6 +157,10 @@ impl PgStore {
         None
     }
 
+    fn user_direct(&self, _id: &str) -> Option<StoreResult<Option<User>>> {
+        None
+    }
+
     /// No index by user here, so no candidates to settle.
     async fn settle_candidates(&self, _user_id: &str, _candidates: &[Box<str>], _pending: &[super::InboxItem]) {}
 

@@ -91,7 +91,7 @@ pub(crate) const TXN_FIELDS: [&str; TXN_COLUMN_COUNT] = [
 impl UserRow {
     /// The same row read by the direct SQLite path (columns by position,
     /// [`USER_FIELDS`]).
-    fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn from_direct(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             id: r.get(0)?,
             email: r.get(1)?,

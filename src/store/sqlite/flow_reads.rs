@@ -1,6 +1,6 @@
 //! The reads of a device's requests on the direct path (`direct.rs`): the
-//! device a proof names, its user's inbox, a transaction by id and a
-//! challenge by nonce, each read on the calling thread instead of a
+//! device a proof names, its user's inbox, a transaction by id, a challenge
+//! by nonce and a user by id, each read on the calling thread instead of a
 //! hand-over to sqlx's thread.
 
 use rusqlite::{OptionalExtension, params};
@@ -9,9 +9,10 @@ use super::direct::{Readers, bind_numbered};
 use crate::domain::challenge::Challenge;
 use crate::domain::device::Device;
 use crate::domain::transaction::Transaction;
+use crate::domain::user::User;
 use crate::store::challenges::{CHALLENGE_BY_NONCE, ChallengeRow};
 use crate::store::transactions::{TXN_COLUMNS, TransactionRow};
-use crate::store::users::DeviceRow;
+use crate::store::users::{DeviceRow, USER_ROW_BY_ID, UserRow};
 use crate::store::{InboxItem, StoreResult};
 
 /// `DeviceRow`'s columns, in the order `device_row` reads them.
@@ -57,6 +58,16 @@ impl Readers {
                 .query_row(params![id], TransactionRow::from_direct)
                 .optional()?;
             row.map(Transaction::try_from).transpose()
+        })
+    }
+
+    pub(super) fn user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.with(|conn| {
+            let row = conn
+                .prepare_cached(USER_ROW_BY_ID)?
+                .query_row(params![id], UserRow::from_direct)
+                .optional()?;
+            row.map(User::try_from).transpose()
         })
     }
 

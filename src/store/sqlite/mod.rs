@@ -148,6 +148,10 @@ impl SqliteStore {
         unless_busy(self.readers.device(id))
     }
 
+    fn user_direct(&self, id: &str) -> Option<StoreResult<Option<User>>> {
+        unless_busy(self.readers.user(id))
+    }
+
     /// A pending transaction from memory, or the ticket to take before
     /// reading it (a change committed after it voids what is read).
     fn polled(&self, digest: &str, now: i64) -> Result<Arc<Transaction>, Option<FillTicket>> {

@@ -17,6 +17,10 @@ macro_rules! user_columns {
     };
 }
 
+/// A user by their id, as the direct path reads it (the sqlx path reads
+/// `SELECT *` into [`UserRow`] by name).
+pub(crate) const USER_ROW_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1");
+
 /// A user by their id with their device counts: one probe of the primary key
 /// and one pass over the user's devices (the aliases match [`USER_BY_HINT`]).
 pub(crate) const USER_BY_ID: &str = concat!(

@@ -57,6 +57,9 @@ macro_rules! user_sql {
                 }
 
                 async fn user(&self, id: &str) -> StoreResult<Option<User>> {
+                    if let Some(done) = self.user_direct(id) {
+                        return done;
+                    }
                     let row: Option<UserRow> = query_as("SELECT * FROM users WHERE id = $1")
                         .bind(id)
                         .fetch_optional(&self.pool)

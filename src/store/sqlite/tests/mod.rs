@@ -153,14 +153,15 @@ async fn an_auth_req_id_is_found_by_its_digest_old_format_too_on_both_read_paths
 }
 
 #[tokio::test]
-async fn a_device_an_inbox_a_transaction_and_a_challenge_read_the_same_on_both_read_paths() {
+async fn a_device_an_inbox_a_transaction_a_challenge_and_a_user_read_the_same_on_both_read_paths() {
     let dir = tempfile::tempdir().unwrap();
     let (store, path) = store(&dir).await;
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch(
             "INSERT INTO clients (id, secret_digest, metadata, created_at) VALUES ('c', NULL, '{}', 0); \
-             INSERT INTO users (id, status, created_at) VALUES ('u', 'active', 0); \
+             INSERT INTO users (id, email, phone, status, failed_attempts, user_code_hash, static_password_hash, \
+             created_at) VALUES ('u', 'u@example.com', '+15550100', 'active', 3, 'h1', 'h2', 4); \
              INSERT INTO devices (id, device_key, auth_key, user_id, status, failed_attempts, preferred, created_at, \
              push_channel, push_address, user_authentication_required) \
              VALUES ('d', 'dk', 'ak', 'u', 'active', 2, 1, 7, 'webhook', 'https://push.example/d', 1);",
@@ -187,7 +188,7 @@ async fn a_device_an_inbox_a_transaction_and_a_challenge_read_the_same_on_both_r
         let inbox = store.pending_for_user("u", 200).await.unwrap();
         assert_eq!(inbox.len(), 1, "busy={busy}");
         seen.push(format!(
-            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+            "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
             inbox[0].client_name,
             inbox[0].transaction,
             store.device("d").await.unwrap(),
@@ -196,13 +197,17 @@ async fn a_device_an_inbox_a_transaction_and_a_challenge_read_the_same_on_both_r
             store.device("none").await.unwrap(),
             store.transaction("none").await.unwrap(),
             store.challenge("none").await.unwrap(),
+            store.user("u").await.unwrap(),
+            store.user("none").await.unwrap(),
         ));
     }
     assert_eq!(seen[0], seen[1]);
     assert!(
         seen[0].contains("Webhook")
             && seen[0].contains("user_authentication_required: true")
-            && seen[0].contains("None None None"),
+            && seen[0].contains("None None None")
+            && seen[0].contains("u@example.com")
+            && seen[0].contains("failed_attempts: 3"),
         "{}",
         seen[0]
     );
