@@ -819,7 +819,7 @@ async fn run_target(args: &Args, url: &str, chosen: &[String], r: &mut Results) 
     let pids: Vec<u32> = args.server_pid.into_iter().collect();
     r.rss.idle_mib = load::rss_kib_sum(&pids).map(load::mib);
     let ctx = Arc::new(Ctx {
-        via: vec![ep.issuer.clone()],
+        via: Vec::new(),
         ep,
         poll: ciba::Creds::new(id, secret)?,
         pids: pids.clone(),

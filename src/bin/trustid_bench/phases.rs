@@ -21,7 +21,8 @@ pub struct Ctx {
     /// The server's processes: one per instance.
     pub pids: Vec<u32>,
     /// Where each instance listens (base URLs); all share the issuer. A
-    /// worker `w` talks to instance `w % len`.
+    /// worker `w` talks to instance `w % len`; empty (a target server):
+    /// each endpoint's own URL.
     pub via: Vec<String>,
     /// Login hints the load phases spread their requests over.
     pub hints: Vec<String>,
