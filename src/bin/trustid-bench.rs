@@ -860,19 +860,12 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         ..Results::default()
     };
     r.rss = Rss::default();
-    if args.instances > 1 {
-        anyhow::ensure!(
-            args.database.is_some() && args.target_url.is_none(),
-            "--instances {} shares one PostgreSQL database between started servers: give --database",
-            args.instances
-        );
-        anyhow::ensure!(
-            !chosen
-                .iter()
-                .any(|c| c == "console" || c == "console_open" || c == "startup"),
-            "--instances > 1 runs neither the console phases nor start-up (they restart one server)"
-        );
-    }
+    instance_checks::refuse(
+        args.instances,
+        args.database.is_some(),
+        args.target_url.is_some(),
+        &chosen,
+    )?;
     if let Some(path) = &args.compare_single {
         r.config["single_instance"] = instance_checks::single_rates(path)?;
     }

@@ -6,6 +6,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 
@@ -45,14 +46,13 @@ fn link_new(path: &Path, pem: &[u8]) -> anyhow::Result<bool> {
     Ok(false)
 }
 
-/// A name no other writer uses, which no key loader reads (not `*.pem`).
+/// A name no other writer uses (this process's id and a count of its
+/// writes), which no key loader reads (not `*.pem`).
 fn aside_of(path: &Path) -> PathBuf {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.{nanos}.partial", std::process::id()))
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.{}.{n}.partial", std::process::id()))
 }
 
 fn write_aside(aside: &Path, pem: &[u8]) -> std::io::Result<()> {

@@ -169,3 +169,50 @@ async fn a_pending_poll_one_instance_remembers_ends_when_another_decides() {
     }
     panic!("A still answers pending 2 s after B's decision");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_that_lost_its_listen_connection_forgets_what_it_remembered_pending() {
+    if std::env::var("TRUSTID_TEST_DATABASE_URL").is_err() {
+        println!("skipped: several instances share a database on PostgreSQL only");
+        return;
+    }
+    let a = spawn_app_with(|s| s.poll_interval = 1).await;
+    let b = a.second_instance().await;
+    let client = a.client(SigningAlg::ES256).await;
+    let device = a.user_with_device("alice").await;
+    let auth_req_id = a.start(&client, "alice", "Log in").await;
+    a.poll(&client, &auth_req_id)
+        .await
+        .assert_oauth_error(400, "authorization_pending", "remembered pending at A");
+    // A decision no NOTIFY announces: the trigger is off while B decides.
+    let db = sqlx::PgPool::connect(&a.settings.database_url).await.unwrap();
+    let trigger = |on: &'static str| format!("ALTER TABLE transactions {on} TRIGGER transaction_updated");
+    sqlx::query(&trigger("DISABLE")).execute(&db).await.unwrap();
+    assert_eq!(device.decide(&b, "approve").await.status, 200);
+    sqlx::query(&trigger("ENABLE")).execute(&db).await.unwrap();
+    a.clock.advance_secs(1);
+    a.poll(&client, &auth_req_id).await.assert_oauth_error(
+        400,
+        "authorization_pending",
+        "unannounced, A still remembers it",
+    );
+    // Every LISTEN connection of this database is cut: each instance forgets
+    // what it holds, and listens again.
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    for _ in 0..20 {
+        a.clock.advance_secs(1);
+        let answer = a.poll(&client, &auth_req_id).await;
+        if answer.status == 200 {
+            return;
+        }
+        answer.assert_oauth_error(400, "authorization_pending", "until A sees the lost connection");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("A still answers pending 2 s after losing its LISTEN connection");
+}

@@ -9,6 +9,24 @@ use super::report::{Check, Results, thousands};
 /// The phases whose rates the pair is judged on.
 const JUDGED: [&str; 4] = ["backchannel", "polls", "flow_load", "trivial"];
 
+/// What several instances cannot run: another server than the ones the
+/// bench starts, SQLite (one process owns the file), or the phases that
+/// restart one server.
+pub fn refuse(instances: usize, database: bool, target: bool, chosen: &[String]) -> anyhow::Result<()> {
+    if instances <= 1 {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        database && !target,
+        "--instances {instances} shares one PostgreSQL database between started servers: give --database"
+    );
+    let restarts = ["console", "console_open", "startup"];
+    match chosen.iter().find(|c| restarts.contains(&c.as_str())) {
+        Some(phase) => anyhow::bail!("--instances {instances} cannot run `{phase}`: it restarts one server"),
+        None => Ok(()),
+    }
+}
+
 /// `{phase: rate}` of one instance's results.json, for `config.single_instance`.
 pub fn single_rates(path: &std::path::Path) -> anyhow::Result<serde_json::Value> {
     let single = super::report::load(path)?;
@@ -148,6 +166,48 @@ mod tests {
             violations(&pair(1, 2)),
             ["1 auth_req_id(s) redeemed twice", "2 ping(s) sent twice"]
         );
+    }
+
+    #[test]
+    fn several_instances_need_a_started_postgresql_and_no_restarting_phase() {
+        let phases = |p: &[&str]| p.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let flows = phases(&["flows", "polls"]);
+        assert!(
+            refuse(1, false, true, &phases(&["startup"])).is_ok(),
+            "one instance: anything"
+        );
+        assert!(refuse(2, true, false, &flows).is_ok());
+        let sqlite = refuse(2, false, false, &flows).unwrap_err().to_string();
+        assert!(sqlite.contains("give --database"), "{sqlite}");
+        assert!(refuse(2, true, true, &flows).is_err(), "a target server");
+        let restart = refuse(2, true, false, &phases(&["flows", "console"]))
+            .unwrap_err()
+            .to_string();
+        assert!(restart.contains("`console`"), "{restart}");
+    }
+
+    #[test]
+    fn a_single_run_must_be_of_one_instance_and_hold_a_judged_phase() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one.json");
+        let mut one = pair(0, 0);
+        one.config = serde_json::json!({"instances": 1});
+        std::fs::write(&path, serde_json::to_string(&one).unwrap()).unwrap();
+        let rates = single_rates(&path).unwrap();
+        assert_eq!(rates["backchannel"], 1000.0);
+        assert_eq!(rates["flow_load"], 300.0);
+        one.config = serde_json::json!({"instances": 2});
+        std::fs::write(&path, serde_json::to_string(&one).unwrap()).unwrap();
+        assert!(
+            single_rates(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("not a run of one instance")
+        );
+        one.config = serde_json::json!({"instances": 1});
+        one.phases.retain(|p| p.name == "ping");
+        std::fs::write(&path, serde_json::to_string(&one).unwrap()).unwrap();
+        assert!(single_rates(&path).unwrap_err().to_string().contains("was run"));
     }
 
     #[test]

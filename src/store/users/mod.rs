@@ -17,8 +17,8 @@ macro_rules! user_columns {
     };
 }
 
-/// A user by their id, as the direct path reads it (the sqlx path reads
-/// `SELECT *` into [`UserRow`] by name).
+/// A user by their id: one statement for sqlx (which reads [`UserRow`] by
+/// column name) and SQLite's direct path (by position).
 pub(crate) const USER_ROW_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = $1");
 
 /// A user by their id with their device counts: one probe of the primary key

@@ -60,7 +60,7 @@ macro_rules! user_sql {
                     if let Some(done) = self.user_direct(id) {
                         return done;
                     }
-                    let row: Option<UserRow> = query_as("SELECT * FROM users WHERE id = $1")
+                    let row: Option<UserRow> = query_as($crate::store::users::USER_ROW_BY_ID)
                         .bind(id)
                         .fetch_optional(&self.pool)
                         .await?;
